@@ -1,0 +1,1 @@
+"""Layerbridge desktop tray app: a client of the daemon (admin scope); never imports torch."""
