@@ -1,0 +1,552 @@
+"""Pydantic models of every protocol message: the single source of truth for the wire.
+
+No I/O here. Client messages are parsed with `parse_client_message`; server messages are built as
+models and dumped with `.model_dump(mode="json", exclude_none=True)`. Every model forbids unknown
+fields, so a typo in a client is an error naming the field, never a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .limits import LIMITS
+
+PROTOCOL_VERSION = 1
+SUPPORTED_PROTOCOLS = (1,)
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex sha256")]
+Id = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="an id: letters, digits, dot, dash, underscore; 1-64 characters",
+    ),
+]
+RequestId = Annotated[str, Field(max_length=64, description="echoed back as reply_to")]
+
+Scheduler = Literal["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc"]
+JobKind = Literal["generate", "refine", "inpaint", "expand"]
+JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
+ImageFormat = Literal["png", "rgba8", "grey8"]
+ControlType = Literal["canny", "scribble", "lineart", "softedge", "tile", "none"]
+FillMode = Literal["keep", "blur", "edge", "noise"]
+Scope = Literal["client", "admin"]
+Priority = Literal["interactive", "batch"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Request(Message):
+    id: RequestId | None = None
+
+
+# --------------------------------------------------------------------------- shared parts
+
+
+class ClientInfo(Message):
+    name: str = Field(min_length=1, max_length=64)
+    kind: Literal["photoshop", "figma", "cli", "desktop", "test", "other"] = "other"
+    version: str = Field(default="", max_length=32)
+
+
+class Region(Message):
+    """A rectangle in the input image's pixel coordinates (origin top-left)."""
+
+    x: int
+    y: int
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+
+
+class Margins(Message):
+    left: int = Field(default=0, ge=0, le=LIMITS.max_side)
+    top: int = Field(default=0, ge=0, le=LIMITS.max_side)
+    right: int = Field(default=0, ge=0, le=LIMITS.max_side)
+    bottom: int = Field(default=0, ge=0, le=LIMITS.max_side)
+
+
+class ControlSpec(Message):
+    type: ControlType
+    image: Sha256
+    model: Id | None = Field(default=None, description="ControlNet id; default: the registry's for this type")
+    strength: float = Field(default=1.0, ge=0.0, le=2.0)
+    start: float = Field(default=0.0, ge=0.0, le=1.0)
+    end: float = Field(default=1.0, ge=0.0, le=1.0)
+    low_threshold: int = Field(default=100, ge=0, le=255, description="canny only")
+    high_threshold: int = Field(default=200, ge=0, le=255, description="canny only")
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ControlSpec:
+        if self.start >= self.end:
+            raise ValueError(f"start={self.start} must be below end={self.end}")
+        return self
+
+
+class LoraSpec(Message):
+    id: Id
+    weight: float = Field(default=1.0, ge=-4.0, le=4.0)
+
+
+class JobParams(Message):
+    """Everything that determines a job's output. Stored with each result so it can be re-run."""
+
+    kind: JobKind
+    model: Id
+    prompt: str = Field(default="", max_length=4000)
+    negative_prompt: str = Field(default="", max_length=4000)
+    seed: int | None = Field(
+        default=None, ge=0, le=2**32 - 1, description="None: the daemon picks one and reports it"
+    )
+    steps: int = Field(default=20, ge=1, le=LIMITS.max_steps)
+    guidance: float = Field(default=7.0, ge=0.0, le=30.0)
+    scheduler: Scheduler = "dpmpp_2m"
+    width: int | None = Field(
+        default=None, ge=64, le=LIMITS.max_generate_side, description="generate: output width"
+    )
+    height: int | None = Field(
+        default=None, ge=64, le=LIMITS.max_generate_side, description="generate: output height"
+    )
+    strength: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="refine/inpaint/expand: 0 keeps, 1 replaces"
+    )
+    image: Sha256 | None = Field(default=None, description="refine/inpaint/expand: input blob")
+    mask: Sha256 | None = Field(default=None, description="inpaint: grey mask blob, 255 = repaint")
+    fill: FillMode = Field(default="keep", description="inpaint: pre-fill of the masked area")
+    margins: Margins | None = Field(default=None, description="expand: pixels added per side")
+    batch: int = Field(default=1, ge=1, le=LIMITS.max_batch)
+    control: list[ControlSpec] = Field(default_factory=list, max_length=LIMITS.max_controls)
+    loras: list[LoraSpec] = Field(default_factory=list, max_length=LIMITS.max_loras)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple_of_8(cls, v: int | None) -> int | None:
+        if v is not None and v % 8:
+            raise ValueError(f"{v} is not a multiple of 8")
+        return v
+
+    @model_validator(mode="after")
+    def _inputs_match_kind(self) -> JobParams:
+        needs_image = self.kind in ("refine", "inpaint", "expand")
+        if needs_image and self.image is None:
+            raise _field_error("image", None, f"a {self.kind} job needs an input image")
+        if self.kind == "generate" and self.image is not None:
+            raise _field_error("image", self.image, "a generate job takes no input image")
+        if self.kind == "inpaint" and self.mask is None:
+            raise _field_error("mask", None, "an inpaint job needs a mask")
+        if self.kind != "inpaint" and self.mask is not None:
+            raise _field_error("mask", self.mask, f"a {self.kind} job takes no mask")
+        if self.kind == "expand":
+            m = self.margins
+            if m is None or not (m.left or m.top or m.right or m.bottom):
+                raise _field_error("margins", m, "an expand job needs at least one margin > 0")
+        elif self.margins is not None:
+            raise _field_error("margins", self.margins, f"a {self.kind} job takes no margins")
+        return self
+
+    def blobs(self) -> dict[str, str]:
+        """Every blob the job reads, by the field that names it (`control.0.image`, ...)."""
+        refs = {"image": self.image, "mask": self.mask}
+        refs |= {f"control.{i}.image": c.image for i, c in enumerate(self.control)}
+        return {field: sha for field, sha in refs.items() if sha is not None}
+
+
+def _field_error(field: str, value: Any, reason: str) -> ValueError:
+    # pydantic wraps ValueError; the field travels in the text and is picked out in `parse`.
+    return ValueError(f"@{field}@ {field}={value!r}: {reason}")
+
+
+FIELD_IN_MESSAGE = re.compile(r"@([A-Za-z0-9_.]+)@ ")
+
+
+class ResultInfo(Message):
+    """One finished image: where it lands and how it was made."""
+
+    index: int = Field(ge=0)
+    blob: Sha256
+    format: ImageFormat = "png"
+    width: int
+    height: int
+    region: Region
+    seed: int
+    params: JobParams
+
+
+class ModelInfo(Message):
+    id: Id
+    name: str
+    arch: str = Field(description="sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...")
+    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] = "checkpoint"
+    format: Literal["diffusers", "single_file"] = "diffusers"
+    size_bytes: int = 0
+    default: bool = False
+    control_type: ControlType | None = None
+    trigger_words: list[str] = Field(default_factory=list)
+    default_weight: float | None = None
+
+
+class Limits(Message):
+    max_frame_bytes: int
+    max_blob_bytes: int
+    max_chunk_bytes: int
+    max_image_pixels: int
+    max_side: int
+    max_generate_side: int
+    max_steps: int
+    max_batch: int
+
+
+class DeviceInfo(Message):
+    name: str
+    type: str = Field(description="cuda, mps or cpu")
+    dtype: str
+    memory_used_bytes: int
+    memory_total_bytes: int
+
+
+class QueueInfo(Message):
+    queued: int
+    running: int
+    paused: bool = False
+
+
+class JobSummary(Message):
+    job_id: Id
+    state: JobStateName
+    kind: JobKind
+    model: str
+    prompt: str
+    position: int | None = None
+    client: str = ""
+    created_at: float
+    finished_at: float | None = None
+    results: list[ResultInfo] = Field(default_factory=list)
+    error: ErrorBody | None = None
+
+
+class ErrorBody(Message):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ClientRecord(Message):
+    name: str
+    scope: Scope
+    created_at: float
+    last_seen: float | None = None
+
+
+# --------------------------------------------------------------------------- client → server
+
+
+class Hello(Request):
+    type: Literal["hello"] = "hello"
+    protocols: list[int] = Field(min_length=1, max_length=16, description="versions the client speaks")
+    client: ClientInfo
+    token: str = Field(min_length=1, max_length=256)
+
+
+class Ping(Request):
+    type: Literal["ping"] = "ping"
+
+
+class BlobHas(Request):
+    """Ask which of these blobs the daemon lacks; upload only those."""
+
+    type: Literal["blob.has"] = "blob.has"
+    sha256: list[Sha256] = Field(max_length=256)
+
+
+class BlobPut(Message):
+    """Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob."""
+
+    type: Literal["blob.put"] = "blob.put"
+    sha256: Sha256
+    offset: int = Field(ge=0)
+    total: int = Field(ge=1, le=LIMITS.max_blob_bytes)
+    format: ImageFormat
+    width: int | None = Field(default=None, ge=1, le=LIMITS.max_side, description="raw formats")
+    height: int | None = Field(default=None, ge=1, le=LIMITS.max_side, description="raw formats")
+
+    @model_validator(mode="after")
+    def _raw_needs_size(self) -> BlobPut:
+        if self.format != "png" and (self.width is None or self.height is None):
+            raise _field_error("width", self.width, f"format {self.format} needs width and height")
+        return self
+
+
+class BlobGet(Request):
+    type: Literal["blob.get"] = "blob.get"
+    sha256: Sha256
+
+
+class JobSubmit(Request):
+    type: Literal["job.submit"] = "job.submit"
+    job_id: Id | None = Field(
+        default=None, description="choose it to make a resubmit after a dropped connection idempotent"
+    )
+    priority: Priority = "interactive"
+    params: JobParams
+
+
+class JobCancel(Request):
+    type: Literal["job.cancel"] = "job.cancel"
+    job_id: Id
+
+
+class JobFetch(Request):
+    """State and results of a job (after a reconnect); also subscribes to its further events."""
+
+    type: Literal["job.fetch"] = "job.fetch"
+    job_id: Id
+
+
+class JobList(Request):
+    type: Literal["job.list"] = "job.list"
+    limit: int = Field(default=50, ge=1, le=500)
+    watch: bool = Field(default=False, description="admin: also receive events of every job")
+
+
+class StatusRequest(Request):
+    type: Literal["status"] = "status"
+
+
+class ModelsList(Request):
+    type: Literal["models.list"] = "models.list"
+
+
+class ModelsAdd(Request):
+    """Admin: register a checkpoint, LoRA, ControlNet or embedding found on the daemon's disk."""
+
+    type: Literal["models.add"] = "models.add"
+    path: str = Field(min_length=1, max_length=4096)
+    id: Id | None = None
+    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] | None = None
+    allow_pickle: bool = False
+
+
+class ModelsRemove(Request):
+    type: Literal["models.remove"] = "models.remove"
+    model_id: Id
+
+
+class ClientsList(Request):
+    type: Literal["clients.list"] = "clients.list"
+
+
+class ClientsPair(Request):
+    type: Literal["clients.pair"] = "clients.pair"
+    name: Id
+    scope: Scope = "client"
+
+
+class ClientsRevoke(Request):
+    type: Literal["clients.revoke"] = "clients.revoke"
+    name: Id
+
+
+ClientMessage = Annotated[
+    Hello
+    | Ping
+    | BlobHas
+    | BlobGet
+    | JobSubmit
+    | JobCancel
+    | JobFetch
+    | JobList
+    | StatusRequest
+    | ModelsList
+    | ModelsAdd
+    | ModelsRemove
+    | ClientsList
+    | ClientsPair
+    | ClientsRevoke,
+    Field(discriminator="type"),
+]
+
+ADMIN_MESSAGES = frozenset(
+    {"models.add", "models.remove", "clients.list", "clients.pair", "clients.revoke"}
+)
+
+
+# --------------------------------------------------------------------------- server → client
+
+
+class Reply(Message):
+    reply_to: RequestId | None = None
+
+
+class Welcome(Reply):
+    type: Literal["welcome"] = "welcome"
+    protocol: int
+    server: ClientInfo
+    session: str
+    scope: Scope
+    capabilities: list[str]
+    models: list[ModelInfo]
+    limits: Limits
+
+
+class Error(Reply):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    field: str | None = None
+    job_id: str | None = None
+
+
+class Pong(Reply):
+    type: Literal["pong"] = "pong"
+
+
+class BlobMissing(Reply):
+    type: Literal["blob.missing"] = "blob.missing"
+    sha256: list[Sha256]
+
+
+class BlobStored(Reply):
+    type: Literal["blob.stored"] = "blob.stored"
+    sha256: Sha256
+    size: int
+
+
+class BlobData(Message):
+    """Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob."""
+
+    type: Literal["blob.data"] = "blob.data"
+    sha256: Sha256
+    offset: int
+    total: int
+    format: ImageFormat
+    width: int | None = None
+    height: int | None = None
+    reply_to: RequestId | None = None
+
+
+class JobAccepted(Reply):
+    type: Literal["job.accepted"] = "job.accepted"
+    job_id: Id
+    position: int = Field(description="0: running now; n: n jobs ahead")
+    seed: int
+    duplicate: bool = Field(default=False, description="the job_id was already accepted")
+
+
+class JobStarted(Message):
+    type: Literal["job.started"] = "job.started"
+    job_id: Id
+
+
+class JobProgress(Message):
+    """Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose
+    payload is a small PNG of the current latents."""
+
+    type: Literal["job.progress"] = "job.progress"
+    job_id: Id
+    step: int
+    steps: int
+    preview: ImageFormat | None = None
+    preview_width: int | None = None
+    preview_height: int | None = None
+
+
+class JobResult(Message):
+    """One image; its PNG is sent first as blob.data frames (also available via blob.get)."""
+
+    type: Literal["job.result"] = "job.result"
+    job_id: Id
+    result: ResultInfo
+
+
+class JobDone(Message):
+    type: Literal["job.done"] = "job.done"
+    job_id: Id
+    results: int
+    seconds: float
+
+
+class JobFailed(Message):
+    type: Literal["job.failed"] = "job.failed"
+    job_id: Id
+    code: str
+    message: str
+    field: str | None = None
+
+
+class JobCancelled(Message):
+    type: Literal["job.cancelled"] = "job.cancelled"
+    job_id: Id
+
+
+class JobState(Reply):
+    """Reply to job.fetch; results are re-sent as blob.data + job.result after it."""
+
+    type: Literal["job.state"] = "job.state"
+    job: JobSummary
+
+
+class JobListReply(Reply):
+    type: Literal["job.list.reply"] = "job.list.reply"
+    jobs: list[JobSummary]
+
+
+class StatusReply(Reply):
+    type: Literal["status.reply"] = "status.reply"
+    version: str
+    device: DeviceInfo | None = Field(description="None until the engine has started")
+    loaded: list[str] = Field(description="model ids resident in memory, most recent first")
+    queue: QueueInfo
+    clients: int
+
+
+class ModelsReply(Reply):
+    type: Literal["models.reply"] = "models.reply"
+    models: list[ModelInfo]
+
+
+class ClientsReply(Reply):
+    type: Literal["clients.reply"] = "clients.reply"
+    clients: list[ClientRecord]
+
+
+class Paired(Reply):
+    type: Literal["clients.paired"] = "clients.paired"
+    name: str
+    scope: Scope
+    token: str = Field(description="shown once; the daemon keeps only its hash")
+
+
+class Ok(Reply):
+    type: Literal["ok"] = "ok"
+
+
+ServerMessage = Annotated[
+    Welcome
+    | Error
+    | Pong
+    | BlobMissing
+    | BlobStored
+    | BlobData
+    | JobAccepted
+    | JobStarted
+    | JobProgress
+    | JobResult
+    | JobDone
+    | JobFailed
+    | JobCancelled
+    | JobState
+    | JobListReply
+    | StatusReply
+    | ModelsReply
+    | ClientsReply
+    | Paired
+    | Ok,
+    Field(discriminator="type"),
+]
+
+BINARY_CLIENT_HEADERS = (BlobPut,)
+BINARY_SERVER_HEADERS = (BlobData, JobProgress)
