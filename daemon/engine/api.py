@@ -1,0 +1,51 @@
+"""The engine's contract with the rest of the daemon. Torch-free: jobs and executors import this,
+never the engine's heavy modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image
+
+from ..protocol.messages import DeviceInfo, JobParams, Region
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    step: int  # 1-based: `step` of `steps` are done
+    steps: int
+    preview: Image.Image | None = None  # small RGB image, when one is due
+
+
+@dataclass(frozen=True)
+class EngineImage:
+    image: Image.Image  # RGB for generate/refine; RGBA patch for inpaint/expand
+    region: Region  # where `image` lands in the input's pixel coordinates
+    seed: int
+
+
+ProgressSink = Callable[[StepProgress], None]
+CancelCheck = Callable[[], bool]
+
+
+class Engine(Protocol):
+    """Runs one job at a time on one device. Raises `errors.LayerbridgeError` subclasses:
+    `Cancelled` (at the step after `cancelled()` turns true), `UnknownModel`, `InvalidInput`,
+    `OutOfMemory`, `ModelLoadError`."""
+
+    def run(
+        self,
+        params: JobParams,
+        seed: int,
+        inputs: Mapping[str, Image.Image],
+        on_progress: ProgressSink,
+        cancelled: CancelCheck,
+    ) -> list[EngineImage]: ...
+
+    def device_info(self) -> DeviceInfo: ...
+
+    def loaded(self) -> list[str]: ...
+
+    def unload_all(self) -> None: ...
