@@ -1,0 +1,275 @@
+"""The model registry: one small JSON record per model under `data_dir/models/_registry/`.
+
+Torch-free (the CLI and the server use it). Records are written atomically and read again on
+every lookup, so `layerbridge models add` in one process is seen by a running daemon at once.
+Clients name models by id; ids are never joined to paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Paths
+from ..errors import Conflict, InvalidInput, UnknownModel
+from ..protocol.messages import ModelInfo
+from .detect import KINDS, base_arch, detect
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RECORDS = "_registry"  # cannot collide with a model folder: ids start with a letter or digit
+DEFAULT_FILE = "_default"
+
+
+def valid_id(model_id: str, field: str = "id") -> str:
+    if not isinstance(model_id, str) or not ID_RE.match(model_id):
+        raise InvalidInput(field, model_id, "ids are 1-64 letters, digits, '.', '-', '_' (no paths)")
+    return model_id
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: what clients see (`info`) plus where its files are."""
+
+    info: ModelInfo
+    path: Path
+    pickle: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def arch(self) -> str:
+        return self.info.arch
+
+    @property
+    def base(self) -> str:
+        return base_arch(self.info.arch)
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+class Registry:
+    def __init__(self, paths: Paths) -> None:
+        self._paths = paths
+        self._dir = paths.models / RECORDS
+
+    # ------------------------------------------------------------------ reading
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        if not self._dir.is_dir():
+            return
+        for file in sorted(self._dir.glob("*.json")):
+            try:
+                record = json.loads(file.read_text())
+            except (OSError, ValueError):
+                continue  # half-written by another process or damaged: skip, never crash
+            if isinstance(record, dict) and record.get("id") == file.stem:
+                yield record
+
+    def _default_id(self) -> str | None:
+        try:
+            value = (self._dir / DEFAULT_FILE).read_text().strip()
+        except OSError:
+            return None
+        return value or None
+
+    def _entry(self, record: dict[str, Any], default_id: str | None) -> ModelEntry:
+        fields = {k: record[k] for k in ModelInfo.model_fields if k in record and k != "default"}
+        info = ModelInfo(**fields, default=record["id"] == default_id)
+        return ModelEntry(info=info, path=Path(record["path"]), pickle=bool(record.get("pickle")))
+
+    def entries(self) -> list[ModelEntry]:
+        default_id = self._default_id()
+        return [self._entry(r, default_id) for r in self._records()]
+
+    def list(self) -> list[ModelInfo]:
+        return [e.info for e in self.entries()]
+
+    def get(self, model_id: str, *, field: str = "model") -> ModelEntry:
+        if not isinstance(model_id, str) or not ID_RE.match(model_id):
+            raise UnknownModel(str(model_id), field=field)
+        file = self._dir / f"{model_id}.json"
+        try:
+            record = json.loads(file.read_text())
+        except (OSError, ValueError):
+            raise UnknownModel(model_id, field=field) from None
+        return self._entry(record, self._default_id())
+
+    def default(self) -> ModelInfo | None:
+        default_id = self._default_id()
+        if default_id is None:
+            return None
+        try:
+            return self.get(default_id).info
+        except UnknownModel:
+            return None
+
+    def find(self, kind: str, base: str, control_type: str | None = None) -> ModelEntry | None:
+        """The first model of `kind` for architecture `base` (and ControlNet type), by id."""
+        for e in self.entries():
+            if e.kind == kind and e.base == base and (control_type is None or e.info.control_type == control_type):
+                return e
+        return None
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(self, model_id: str, record: dict[str, Any], *, replace: bool) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        final = self._dir / f"{model_id}.json"
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f, indent=1)
+            if replace:
+                os.replace(tmp, final)
+            else:
+                try:
+                    os.link(tmp, final)  # atomic and exclusive: two processes cannot both win
+                except FileExistsError:
+                    raise Conflict(f"id={model_id!r}: a model with this id is already registered", field="id") from None
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def register(
+        self,
+        model_id: str,
+        path: Path,
+        *,
+        kind: str,
+        arch: str,
+        format: str,
+        name: str | None = None,
+        control_type: str | None = None,
+        trigger_words: list[str] | None = None,
+        default_weight: float | None = None,
+        pickle: bool = False,
+        replace: bool = False,
+    ) -> ModelInfo:
+        """Record a model whose kind and architecture are already known (the demo builder)."""
+        valid_id(model_id)
+        record = {
+            "id": model_id,
+            "name": name or model_id,
+            "arch": arch,
+            "kind": kind,
+            "format": format,
+            "path": str(Path(path).resolve()),
+            "size_bytes": _size(Path(path)),
+            "control_type": control_type,
+            "trigger_words": list(trigger_words or []),
+            "default_weight": default_weight,
+            "pickle": pickle,
+        }
+        self._write(model_id, record, replace=replace)
+        return self.get(model_id, field="id").info
+
+    def add(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        model_id: str | None = None,
+        kind: str | None = None,
+        allow_pickle: bool = False,
+        name: str | None = None,
+        control_type: str | None = None,
+        trigger_words: list[str] | None = None,
+        default_weight: float | None = None,
+    ) -> ModelInfo:
+        """Register a diffusers folder or a single file by reference (the files stay where they
+        are). `hf:REPO` downloads a diffusers repo with huggingface_hub first (needs a network)."""
+        raw = str(path)
+        if raw.startswith("hf:"):
+            target = self._download(raw[3:])
+        else:
+            target = Path(raw).expanduser().resolve()
+        if not target.exists():
+            raise InvalidInput("path", raw, "no such file or folder")
+        if kind is not None and kind not in KINDS:
+            raise InvalidInput("kind", kind, f"expected one of {', '.join(KINDS)}")
+        found = detect(target, allow_pickle=allow_pickle)
+        if kind is not None and kind != found.kind:
+            raise InvalidInput("kind", kind, f"the file looks like a {found.kind}")
+        if found.kind == "controlnet" and not (control_type or found.control_type):
+            raise InvalidInput("control_type", None, "a ControlNet needs its type (canny, scribble, ...)")
+        if model_id is None:
+            model_id = self._free_id(target)
+        else:
+            valid_id(model_id)
+        return self.register(
+            model_id,
+            target,
+            kind=found.kind,
+            arch=found.arch,
+            format=found.format,
+            name=name or target.name,
+            control_type=control_type or found.control_type,
+            trigger_words=trigger_words,
+            default_weight=default_weight,
+            pickle=target.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"),
+        )
+
+    def _free_id(self, target: Path) -> str:
+        stem = target.name if target.is_dir() else target.stem
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:56] or "model"
+        if not slug[0].isalnum():
+            slug = "m" + slug
+        candidate, n = slug, 1
+        while (self._dir / f"{candidate}.json").exists():
+            n += 1
+            candidate = f"{slug}-{n}"
+        return candidate
+
+    @staticmethod
+    def _download(repo: str) -> Path:
+        try:
+            from huggingface_hub import snapshot_download
+        except ImportError:  # pragma: no cover - huggingface_hub comes with diffusers
+            raise InvalidInput("path", f"hf:{repo}", "huggingface_hub is not installed") from None
+        try:
+            return Path(snapshot_download(repo))
+        except Exception as exc:  # noqa: BLE001 - network, auth, missing repo
+            raise InvalidInput("path", f"hf:{repo}", f"download failed: {exc}") from None
+
+    def remove(self, model_id: str) -> None:
+        valid_id(model_id, "model_id")
+        try:
+            (self._dir / f"{model_id}.json").unlink()
+        except FileNotFoundError:
+            raise UnknownModel(model_id, field="model_id") from None
+        if self._default_id() == model_id:
+            (self._dir / DEFAULT_FILE).unlink(missing_ok=True)
+
+    def set_default(self, model_id: str) -> None:
+        entry = self.get(model_id, field="model_id")
+        if entry.kind != "checkpoint":
+            raise InvalidInput("model_id", model_id, f"is a {entry.kind}, not a checkpoint")
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
+        with os.fdopen(fd, "w") as f:
+            f.write(model_id)
+        os.replace(tmp, self._dir / DEFAULT_FILE)
