@@ -1,0 +1,116 @@
+/**
+ * Puts finished images into the document: into the selected frame (one generated image), or as a
+ * row of new layers beside the source (variations, fills, restyles, sketches). Originals are kept.
+ */
+
+import type { FlowKind, PlacedImage } from "../shared/messages";
+import { FIGMA_MAX_IMAGE_SIDE, pngSize } from "../shared/size";
+import { fillsWithImage, hasFills, type PaintedNode } from "./imageNode";
+import { resultName, rowSlots } from "./layout";
+
+/** What the main thread remembers between exporting a request's inputs and placing its results. */
+export interface PendingPlacement {
+  flow: FlowKind;
+  sourceId: string;
+  /** Inpaint: the shapes that marked the mask; dropped from copies of the image. */
+  maskIds: string[];
+}
+
+export interface ResultMeta {
+  prompt: string;
+  model: string;
+}
+
+/** Stored on every result so a user (or a later run) can see how it was made. */
+export const PLUGIN_DATA_KEY = "layerbridge";
+
+/** Create Figma images from PNGs, refusing what Figma would reject with a clearer message. */
+export function createImages(api: PluginAPI, results: readonly PlacedImage[]): Image[] {
+  return results.map((r, i) => {
+    const size = pngSize(r.png);
+    if (size === null) throw new Error(`Result ${i + 1} is not a PNG`);
+    if (size.width > FIGMA_MAX_IMAGE_SIDE || size.height > FIGMA_MAX_IMAGE_SIDE) {
+      throw new Error(
+        `Result ${i + 1} is ${size.width}×${size.height}; Figma takes at most ${FIGMA_MAX_IMAGE_SIDE} px per side`,
+      );
+    }
+    return api.createImage(r.png);
+  });
+}
+
+export async function placeResults(
+  api: PluginAPI,
+  pending: PendingPlacement,
+  results: readonly PlacedImage[],
+  meta: ResultMeta,
+): Promise<SceneNode[]> {
+  if (results.length === 0) throw new Error("The daemon returned no images");
+  const source = await api.getNodeByIdAsync(pending.sourceId);
+  if (source === null || source.removed || !isSceneNode(source)) {
+    throw new Error("The layer this was made for has been deleted");
+  }
+  const images = createImages(api, results);
+  const record = (node: SceneNode, r: PlacedImage): void =>
+    node.setPluginData(PLUGIN_DATA_KEY, JSON.stringify({ prompt: meta.prompt, model: meta.model, seed: r.seed, flow: pending.flow }));
+
+  if (pending.flow === "generate" && results.length === 1 && hasFills(source)) {
+    const [image, result] = [images[0], results[0]];
+    if (image === undefined || result === undefined) throw new Error("unreachable");
+    source.fills = fillsWithImage(source.fills, image.hash);
+    record(source, result);
+    return [source];
+  }
+
+  const slots = rowSlots(boundsOf(source), results.length);
+  const placed: SceneNode[] = [];
+  results.forEach((result, i) => {
+    const image = images[i];
+    const slot = slots[i];
+    if (image === undefined || slot === undefined) return;
+    const node =
+      (pending.flow === "inpaint" || pending.flow === "restyle") && hasFills(source)
+        ? copyOf(source, pending.maskIds)
+        : newFrameBeside(api, source);
+    node.fills = fillsWithImage(node.fills, image.hash);
+    node.x = slot.x;
+    node.y = slot.y;
+    node.name = resultName(meta.prompt, result.seed);
+    record(node, result);
+    placed.push(node);
+  });
+  return placed;
+}
+
+function isSceneNode(node: BaseNode): node is SceneNode {
+  return node.type !== "DOCUMENT" && node.type !== "PAGE";
+}
+
+function boundsOf(node: SceneNode): { x: number; y: number; width: number; height: number } {
+  return { x: node.x, y: node.y, width: node.width, height: node.height };
+}
+
+/** A clone of the image node in the same parent, without the shapes that marked the mask. */
+function copyOf(source: PaintedNode, maskIds: readonly string[]): PaintedNode {
+  const copy = source.clone() as PaintedNode;
+  if ("children" in source && "children" in copy) {
+    const masked = new Set(maskIds);
+    const kids = source.children;
+    for (let i = kids.length - 1; i >= 0; i--) {
+      const kid = kids[i];
+      if (kid !== undefined && masked.has(kid.id)) copy.children[i]?.remove();
+    }
+  }
+  return copy;
+}
+
+/** An empty frame the size of `source`, in its parent, just above it. */
+function newFrameBeside(api: PluginAPI, source: SceneNode): FrameNode {
+  const frame = api.createFrame();
+  frame.resizeWithoutConstraints(Math.max(0.01, source.width), Math.max(0.01, source.height));
+  frame.fills = [];
+  const parent = source.parent;
+  if (parent !== null && "insertChild" in parent) {
+    parent.insertChild(parent.children.indexOf(source) + 1, frame);
+  }
+  return frame;
+}

@@ -1,0 +1,101 @@
+/** Reads the current selection and says which flows can run on it, and on which nodes. */
+
+import type { FlowAvailability, FlowKind, SelectionInfo } from "../shared/messages";
+import { canTakeImageFill, imagePaintOf, isContainer, type PaintedNode } from "./imageNode";
+
+/** The nodes a flow works on, resolved from the selection. */
+export type FlowTarget =
+  | { flow: "generate"; node: PaintedNode }
+  | { flow: "restyle"; image: PaintedNode }
+  | { flow: "inpaint"; image: PaintedNode; shapes: SceneNode[] }
+  | { flow: "sketch"; node: SceneNode };
+
+export type Resolved = { ok: true; target: FlowTarget } | { ok: false; reason: string };
+
+function describe(node: SceneNode): string {
+  const size = "width" in node ? ` ${Math.round(node.width)}×${Math.round(node.height)}` : "";
+  const kind = node.type.charAt(0) + node.type.slice(1).toLowerCase();
+  return `${kind} “${node.name}”${size}`;
+}
+
+function boxesOverlap(a: Rect | null, b: Rect | null): boolean {
+  if (a === null || b === null) return false;
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+/** Resolve `flow` against the selection, or say in one sentence what to select instead. */
+export function resolveFlow(flow: FlowKind, selection: readonly SceneNode[]): Resolved {
+  if (selection.length === 0) {
+    return { ok: false, reason: "Select a frame, a shape or an image first." };
+  }
+  const only = selection.length === 1 ? selection[0] : undefined;
+  switch (flow) {
+    case "generate":
+      if (only !== undefined && canTakeImageFill(only)) return { ok: true, target: { flow, node: only } };
+      return { ok: false, reason: "Select one frame or rectangle to fill with a generated image." };
+    case "restyle":
+      if (only !== undefined && canTakeImageFill(only) && imagePaintOf(only) !== null) {
+        return { ok: true, target: { flow, image: only } };
+      }
+      return { ok: false, reason: "Select one image (a frame or shape with an image fill)." };
+    case "sketch":
+      if (only !== undefined && (isContainer(only) || canTakeImageFill(only))) {
+        return { ok: true, target: { flow, node: only } };
+      }
+      return { ok: false, reason: "Select the frame that holds your sketch." };
+    case "inpaint":
+      return resolveInpaint(selection);
+  }
+}
+
+function resolveInpaint(selection: readonly SceneNode[]): Resolved {
+  const images = selection.filter((n): n is PaintedNode => canTakeImageFill(n) && imagePaintOf(n) !== null);
+  const image = images[0];
+  if (image === undefined || selection.length < 2) {
+    return {
+      ok: false,
+      reason: "Select an image and a shape drawn over it: the shape marks the area to repaint.",
+    };
+  }
+  if (images.length > 1) {
+    // Two images: the bottom one is the picture, anything above it marks the mask.
+    return { ok: false, reason: "Select exactly one image plus the shapes that mark the area." };
+  }
+  const t = image.absoluteTransform;
+  if (Math.abs(t[0][1]) > 1e-6 || Math.abs(t[1][0]) > 1e-6 || t[0][0] < 0 || t[1][1] < 0) {
+    return { ok: false, reason: "The image is rotated or flipped; reset its rotation to fill a region." };
+  }
+  const shapes = selection.filter((n) => n !== image);
+  const box = image.absoluteBoundingBox;
+  const outside = shapes.filter((s) => !boxesOverlap(box, s.absoluteBoundingBox));
+  if (outside.length > 0) {
+    return { ok: false, reason: `“${outside[0]?.name ?? ""}” does not overlap the image.` };
+  }
+  return { ok: true, target: { flow: "inpaint", image, shapes } };
+}
+
+/** What the UI shows about the selection: a label and, per flow, whether it can run. */
+export function describeSelection(selection: readonly SceneNode[]): SelectionInfo {
+  const flows = {} as Record<FlowKind, FlowAvailability>;
+  for (const flow of ["generate", "inpaint", "restyle", "sketch"] as const) {
+    const resolved = resolveFlow(flow, selection);
+    flows[flow] = resolved.ok ? { ok: true, summary: summarize(resolved.target) } : resolved;
+  }
+  let label = "Nothing selected";
+  if (selection.length === 1 && selection[0] !== undefined) label = describe(selection[0]);
+  else if (selection.length > 1) label = `${selection.length} layers`;
+  return { label, flows };
+}
+
+function summarize(target: FlowTarget): string {
+  switch (target.flow) {
+    case "generate":
+      return `Fill ${describe(target.node)}`;
+    case "restyle":
+      return `Restyle ${describe(target.image)}`;
+    case "sketch":
+      return `Use ${describe(target.node)} as the sketch`;
+    case "inpaint":
+      return `Repaint ${describe(target.image)} under ${target.shapes.length} shape${target.shapes.length === 1 ? "" : "s"}`;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The messages between the plugin's two halves: the main thread (figma API, no network) and the UI
+ * iframe (owns the daemon socket). One definition; both import it. Pure types plus guards, no I/O.
+ */
+
+/** What the user asked for. `variations` is a batch count on any flow, not a flow of its own. */
+export type FlowKind = "generate" | "inpaint" | "restyle" | "sketch";
+
+export const FLOW_KINDS: readonly FlowKind[] = ["generate", "inpaint", "restyle", "sketch"];
+
+/** ControlNet types offered for "Sketch to image" (a subset of the protocol's ControlType). */
+export type SketchControl = "scribble" | "lineart" | "canny";
+
+export const SKETCH_CONTROLS: readonly SketchControl[] = ["scribble", "lineart", "canny"];
+
+/** What the main thread keeps in figma.clientStorage for the UI. */
+export interface Settings {
+  /** ws://localhost:7842 unless the user changed the daemon's port. */
+  url: string;
+  /** The pairing token from `layerbridge pair --name figma`; "" until paired. */
+  token: string;
+  model: string;
+  prompt: string;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  url: "ws://localhost:7842",
+  token: "",
+  model: "",
+  prompt: "",
+};
+
+/** Whether a flow can run on the current selection, and if not, what the user should do. */
+export type FlowAvailability = { ok: true; summary: string } | { ok: false; reason: string };
+
+export interface SelectionInfo {
+  /** A short description of what is selected, e.g. "Frame “Hero” 1200×800". */
+  label: string;
+  flows: Record<FlowKind, FlowAvailability>;
+}
+
+/** Pixel size of a PNG, a node or a request. */
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/** The inputs the main thread exported for one request (PNG bytes travel as Uint8Array). */
+export type FlowInput =
+  | { flow: "generate"; target: Size; note?: string }
+  | { flow: "inpaint"; image: Uint8Array; mask: Uint8Array; size: Size; note?: string }
+  | { flow: "restyle"; image: Uint8Array; size: Size; note?: string }
+  | { flow: "sketch"; control: Uint8Array; size: Size; note?: string };
+
+/** One finished image, ready for figma.createImage (PNG, at most 4096 px per side). */
+export interface PlacedImage {
+  png: Uint8Array;
+  width: number;
+  height: number;
+  seed: number;
+}
+
+// ------------------------------------------------------------------------------ UI → main
+
+export type UiToMain =
+  | { type: "ui-ready" }
+  | { type: "save-settings"; settings: Settings }
+  | { type: "prepare"; requestId: string; flow: FlowKind; scale: number }
+  | {
+      type: "place";
+      requestId: string;
+      prompt: string;
+      model: string;
+      results: PlacedImage[];
+    }
+  | { type: "abandon"; requestId: string }
+  | { type: "notify"; message: string; error: boolean };
+
+// ------------------------------------------------------------------------------ main → UI
+
+export type MainToUi =
+  | { type: "init"; settings: Settings; selection: SelectionInfo }
+  | { type: "selection"; selection: SelectionInfo }
+  | { type: "prepared"; requestId: string; input: FlowInput }
+  | { type: "prepare-failed"; requestId: string; message: string }
+  | { type: "placed"; requestId: string; nodeIds: string[]; note?: string }
+  | { type: "place-failed"; requestId: string; message: string };
+
+const UI_TO_MAIN_TYPES: ReadonlySet<string> = new Set([
+  "ui-ready",
+  "save-settings",
+  "prepare",
+  "place",
+  "abandon",
+  "notify",
+]);
+
+const MAIN_TO_UI_TYPES: ReadonlySet<string> = new Set([
+  "init",
+  "selection",
+  "prepared",
+  "prepare-failed",
+  "placed",
+  "place-failed",
+]);
+
+function hasType(value: unknown, types: ReadonlySet<string>): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === "string" && types.has(type);
+}
+
+/** Both halves are ours, but a message crosses a structured-clone boundary: check its tag. */
+export function isUiToMain(value: unknown): value is UiToMain {
+  return hasType(value, UI_TO_MAIN_TYPES);
+}
+
+export function isMainToUi(value: unknown): value is MainToUi {
+  return hasType(value, MAIN_TO_UI_TYPES);
+}
