@@ -350,6 +350,13 @@ class ClientsRevoke(Request):
     name: Id
 
 
+class QueuePause(Request):
+    """Admin: hold (or release) the queue; the running job finishes, queued ones wait."""
+
+    type: Literal["queue.pause"] = "queue.pause"
+    paused: bool
+
+
 ClientMessage = Annotated[
     Hello
     | Ping
@@ -365,12 +372,14 @@ ClientMessage = Annotated[
     | ModelsRemove
     | ClientsList
     | ClientsPair
-    | ClientsRevoke,
+    | ClientsRevoke
+    | QueuePause,
     Field(discriminator="type"),
 ]
 
 ADMIN_MESSAGES = frozenset(
-    {"models.add", "models.remove", "clients.list", "clients.pair", "clients.revoke"}
+    {"models.add", "models.remove", "clients.list", "clients.pair", "clients.revoke",
+     "queue.pause"}
 )
 
 

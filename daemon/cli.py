@@ -1,0 +1,238 @@
+"""`layerbridge serve | models | pair | client | protocol`.
+
+Imports stay light at the top: torch and diffusers load only in `serve` (in the engine's thread)
+and `models demo`; `layerbridge client status` never touches them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_PORT, Paths, data_dir, load_settings
+from .errors import LayerbridgeError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except LayerbridgeError as exc:
+        print(f"layerbridge: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layerbridge", description="Local diffusion daemon for Photoshop and Figma.")
+    p.add_argument("--version", action="version", version=f"layerbridge {__version__}")
+    p.add_argument("--data-dir", help="models, ledger, results and settings (default: $LAYERBRIDGE_HOME "
+                   "or the user data dir)")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the daemon in the foreground")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--executor", choices=["local", "ray"], default="local")
+    serve.add_argument("--ray-address", help="with --executor ray: the cluster to join")
+    serve.set_defaults(run=_serve)
+
+    models = sub.add_parser("models", help="the model registry").add_subparsers(metavar="ACTION")
+    demo = models.add_parser("demo", help="build the tiny random-weight demo models (no download)")
+    demo.add_argument("--if-empty", action="store_true", help="only when no model is registered")
+    demo.set_defaults(run=_models_demo)
+    models.add_parser("list", help="list registered models").set_defaults(run=_models_list)
+    add = models.add_parser("add", help="register a diffusers folder or a .safetensors file")
+    add.add_argument("path")
+    add.add_argument("--id", help="id clients use (default: from the name)")
+    add.add_argument("--kind", choices=["checkpoint", "controlnet", "lora", "embedding"])
+    add.add_argument("--allow-pickle", action="store_true",
+                     help="accept .ckpt/.pt/.bin pickles (loaded with weights_only)")
+    add.set_defaults(run=_models_add)
+    rm = models.add_parser("remove", help="unregister a model")
+    rm.add_argument("model_id")
+    rm.set_defaults(run=_models_remove)
+    default = models.add_parser("default", help="set the model used when a client names none")
+    default.add_argument("model_id")
+    default.set_defaults(run=_models_default)
+
+    pair = sub.add_parser("pair", help="pair a client: prints its token (last line)")
+    pair.add_argument("--name", help="the client's name (e.g. photoshop-anna)")
+    pair.add_argument("--admin", action="store_true", help="may manage models and clients")
+    pair.add_argument("--list", action="store_true", help="list paired clients")
+    pair.add_argument("--revoke", metavar="NAME", help="revoke a client's token (takes effect at once)")
+    pair.set_defaults(run=_pair)
+
+    from .cli_client import add_client_parser
+
+    add_client_parser(sub)
+
+    proto = sub.add_parser("protocol", help="the wire protocol").add_subparsers(metavar="ACTION")
+    proto.add_parser("schema", help="print the JSON Schema of every message").set_defaults(run=_schema)
+    return p
+
+
+def paths_of(args: argparse.Namespace) -> Paths:
+    return data_dir(args.data_dir)
+
+
+def _setup_logging(paths: Paths) -> None:
+    paths.ensure()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    file = logging.FileHandler(paths.logs / "daemon.log")
+    file.setFormatter(fmt)
+    root = logging.getLogger()
+    root.handlers[:] = [console, file]
+    root.setLevel(logging.INFO)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import DaemonCore
+    from .server import run_daemon
+
+    paths = paths_of(args)
+    _setup_logging(paths)
+    settings = load_settings(paths)
+    if args.executor == "ray":
+        from .executors.ray import RayExecutor  # optional extra; clear error when missing
+
+        executor = RayExecutor(paths, settings.engine, address=args.ray_address)
+    else:
+        from .executors.local import LocalExecutor, diffusers_engine
+
+        executor = LocalExecutor(diffusers_engine(paths, settings.engine))
+    core = DaemonCore(paths, settings, executor)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = loop.create_future()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+            except NotImplementedError:  # Windows: Ctrl+C raises KeyboardInterrupt instead
+                pass
+
+        def ready(url: str) -> None:
+            print(f"Layerbridge listening on {url}", flush=True)
+            print(f"  data dir: {paths.root}", flush=True)
+            print("  pair a client:  layerbridge pair --name my-photoshop   (paste the token "
+                  "into the panel)", flush=True)
+
+        await run_daemon(core, args.host, args.port, ready, stop)
+
+    asyncio.run(run())
+    return 0
+
+
+def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .engine.registry import Registry
+
+    return Registry(paths_of(args).ensure())
+
+
+def _models_demo(args: argparse.Namespace) -> int:
+    paths = paths_of(args).ensure()
+    if args.if_empty and _registry(args).list():
+        return 0
+    from .engine.demo import build_demo
+
+    for info in build_demo(paths):
+        print(f"built {info.id} ({info.arch}, {info.kind})")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    models = _registry(args).list()
+    if not models:
+        print("no models; build the demo with `layerbridge models demo` or add one with "
+              "`layerbridge models add PATH`")
+    for m in models:
+        mark = "*" if m.default else " "
+        print(f"{mark} {m.id:24} {m.kind:10} {m.arch:14} {m.format:11} {m.size_bytes / 2**20:9.1f} MiB  {m.name}")
+    return 0
+
+
+def _models_add(args: argparse.Namespace) -> int:
+    info = _registry(args).add(args.path, model_id=args.id, kind=args.kind, allow_pickle=args.allow_pickle)
+    print(f"added {info.id} ({info.kind}, {info.arch}, {info.format})")
+    return 0
+
+
+def _models_remove(args: argparse.Namespace) -> int:
+    _registry(args).remove(args.model_id)
+    print(f"removed {args.model_id}")
+    return 0
+
+
+def _models_default(args: argparse.Namespace) -> int:
+    _registry(args).set_default(args.model_id)
+    print(f"default model: {args.model_id}")
+    return 0
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from .auth import TokenStore
+
+    paths = paths_of(args).ensure()
+    store = TokenStore(paths.ledger)
+    try:
+        if args.list:
+            for c in store.list():
+                seen = "never" if c.last_seen is None else _ago(c.last_seen)
+                print(f"{c.name:24} {c.scope:7} last seen {seen}")
+            return 0
+        if args.revoke:
+            store.revoke(args.revoke)
+            print(f"revoked {args.revoke}; its connections close within a second")
+            return 0
+        if not args.name:
+            print("layerbridge: pair needs --name NAME (or --list / --revoke NAME)", file=sys.stderr)
+            return 2
+        token = store.pair(args.name, "admin" if args.admin else "client")
+        print(f"Paired {args.name!r} ({'admin' if args.admin else 'client'}). Its token, shown once:",
+              file=sys.stderr)
+        print(token)
+        return 0
+    finally:
+        store.close()
+
+
+def _ago(t: float) -> str:
+    import time
+
+    s = int(time.time() - t)
+    return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .protocol.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def default_url(args: argparse.Namespace) -> str:
+    env = os.environ.get("LAYERBRIDGE_URL")
+    if env:
+        return env
+    port = load_settings(paths_of(args)).server.port if Path(paths_of(args).settings).exists() else DEFAULT_PORT
+    return f"ws://127.0.0.1:{port}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,295 @@
+"""The Python client of the protocol, used by the CLI, the tray app, the benchmarks and the tests.
+Never imports torch: `layerbridge client status` starts in a fraction of a second."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from . import __version__
+from .errors import LayerbridgeError
+from .protocol import codec
+from .protocol.messages import (
+    PROTOCOL_VERSION,
+    BlobData,
+    BlobGet,
+    BlobHas,
+    BlobMissing,
+    BlobPut,
+    BlobStored,
+    ClientInfo,
+    Error,
+    Hello,
+    JobAccepted,
+    JobCancel,
+    JobCancelled,
+    JobDone,
+    JobFailed,
+    JobFetch,
+    JobParams,
+    JobProgress,
+    JobResult,
+    JobState,
+    JobSubmit,
+    Message,
+    Request,
+    ResultInfo,
+    StatusReply,
+    StatusRequest,
+    Welcome,
+)
+
+FINAL = (JobDone, JobFailed, JobCancelled)
+
+
+class RemoteError(LayerbridgeError):
+    """An error reply from the daemon, or the connection failing."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.remote_code = code
+
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        return self.remote_code
+
+    def __str__(self) -> str:
+        return f"{self.remote_code}: {self.message}"
+
+
+@dataclass
+class JobEvent:
+    message: Message
+    payload: bytes | None = None  # preview PNG of a job.progress
+
+
+@dataclass
+class Job:
+    job_id: str
+    seed: int
+    duplicate: bool = False
+    results: list[tuple[ResultInfo, bytes]] = field(default_factory=list)
+    outcome: Message | None = None
+    _events: asyncio.Queue[JobEvent] = field(default_factory=asyncio.Queue, repr=False)
+
+    async def events(self) -> AsyncIterator[JobEvent]:
+        """Every event of the job until (and including) its final one."""
+        while self.outcome is None or not self._events.empty():
+            event = await self._events.get()
+            yield event
+            if isinstance(event.message, FINAL):
+                return
+
+    async def wait(self, on_event: Callable[[JobEvent], None] | None = None) -> Job:
+        """Wait for the job to end; raises RemoteError when it failed or was cancelled."""
+        async for event in self.events():
+            if on_event:
+                on_event(event)
+        match self.outcome:
+            case JobFailed(code=code, message=message, field=fld):
+                raise RemoteError(code, message, fld)
+            case JobCancelled():
+                raise RemoteError("cancelled", f"job {self.job_id} was cancelled")
+        return self
+
+
+class DaemonClient:
+    def __init__(self, ws: ClientConnection, welcome: Welcome) -> None:
+        self.ws = ws
+        self.welcome = welcome
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._stored: dict[str, asyncio.Future[None]] = {}
+        self._jobs: dict[str, Job] = {}
+        self._early: dict[str, list[JobEvent]] = {}
+        self._incoming: dict[str, bytearray] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._blob_waiters: dict[str, asyncio.Future[bytes]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def connect(cls, url: str, token: str, *, name: str = "layerbridge-cli",
+                      kind: str = "cli", origin: str | None = None) -> DaemonClient:
+        try:
+            ws = await connect(url, compression=None, max_size=None, proxy=None,
+                               open_timeout=10, origin=origin)  # type: ignore[arg-type]
+        except InvalidStatus as exc:
+            body = exc.response.body.decode(errors="replace").strip() if exc.response.body else ""
+            raise RemoteError("handshake_refused",
+                              f"daemon refused the connection: HTTP {exc.response.status_code} {body}") from None
+        except OSError as exc:
+            raise RemoteError("not_running", f"cannot reach the daemon at {url} "
+                              f"({exc.strerror or exc}); start it with `layerbridge serve`") from None
+        hello = Hello(id="hello", protocols=[PROTOCOL_VERSION], token=token,
+                      client=ClientInfo(name=name, kind=kind, version=__version__))  # type: ignore[arg-type]
+        await ws.send(codec.encode_text(hello))
+        try:
+            reply = codec.parse_server_text(await asyncio.wait_for(ws.recv(), 15))
+        except ConnectionClosed as exc:
+            raise RemoteError("closed", f"daemon closed the connection: {exc.reason}") from None
+        if isinstance(reply, Error):
+            await ws.close()
+            raise RemoteError(reply.code, reply.message, reply.field)
+        if not isinstance(reply, Welcome):
+            raise RemoteError("bad_message", f"expected welcome, got {reply.type}")
+        return cls(ws, reply)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+    async def __aenter__(self) -> DaemonClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ requests
+
+    async def request(self, message: Request) -> Message:
+        rid = str(next(self._ids))
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        await self.ws.send(codec.encode_text(message.model_copy(update={"id": rid})))
+        reply = await future
+        if isinstance(reply, Error):
+            raise RemoteError(reply.code, reply.message, reply.field)
+        return reply
+
+    async def status(self) -> StatusReply:
+        reply = await self.request(StatusRequest())
+        assert isinstance(reply, StatusReply)
+        return reply
+
+    async def upload(self, data: bytes, format: str = "png", width: int | None = None,
+                     height: int | None = None) -> str:
+        """Upload a blob unless the daemon has it; returns its sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        missing = await self.request(BlobHas(sha256=[sha]))
+        assert isinstance(missing, BlobMissing)
+        if sha not in missing.sha256:
+            return sha
+        stored = self._stored[sha] = asyncio.get_running_loop().create_future()
+        chunk = self.welcome.limits.max_chunk_bytes
+        view = memoryview(data)
+        for offset in range(0, len(data), chunk):
+            header = BlobPut(sha256=sha, offset=offset, total=len(data), format=format,  # type: ignore[arg-type]
+                             width=width, height=height)
+            await self.ws.send(codec.encode_binary(header, view[offset : offset + chunk]))
+        await stored
+        return sha
+
+    async def blob(self, sha: str) -> bytes:
+        if sha in self._blobs:
+            return self._blobs[sha]
+        waiter = self._blob_waiters.setdefault(sha, asyncio.get_running_loop().create_future())
+        await self.ws.send(codec.encode_text(BlobGet(id=str(next(self._ids)), sha256=sha)))
+        return await waiter
+
+    async def submit(self, params: JobParams, job_id: str | None = None,
+                     priority: str = "interactive") -> Job:
+        reply = await self.request(JobSubmit(params=params, job_id=job_id, priority=priority))  # type: ignore[arg-type]
+        assert isinstance(reply, JobAccepted)
+        return self._track(reply.job_id, reply.seed, reply.duplicate)
+
+    async def fetch(self, job_id: str) -> tuple[Job, JobState]:
+        """Re-attach to a job (after a reconnect): its state now, its results, its further events."""
+        job = self._jobs.pop(job_id, None) or Job(job_id, seed=0)
+        self._jobs[job_id] = job
+        reply = await self.request(JobFetch(job_id=job_id))
+        assert isinstance(reply, JobState)
+        # the daemon follows job.state with the results and, for an ended job, its final event
+        return job, reply
+
+    async def cancel(self, job_id: str) -> None:
+        await self.request(JobCancel(job_id=job_id))
+
+    # ------------------------------------------------------------------ incoming
+
+    def _track(self, job_id: str, seed: int, duplicate: bool) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            job = self._jobs[job_id] = Job(job_id, seed, duplicate)
+        job.seed, job.duplicate = seed, duplicate
+        for event in self._early.pop(job_id, []):
+            self._deliver(job_id, event)
+        return job
+
+    def _deliver(self, job_id: str, event: JobEvent) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:  # an event can overtake the reply that announces the job
+            self._early.setdefault(job_id, []).append(event)
+            return
+        if isinstance(event.message, JobResult):
+            result = event.message.result
+            job.results.append((result, self._blobs[result.blob]))
+        if isinstance(event.message, FINAL):
+            job.outcome = event.message
+        job._events.put_nowait(event)
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self._on_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._fail_all(RemoteError("closed", "connection to the daemon closed"))
+
+    def _on_frame(self, frame: str | bytes) -> None:
+        payload: bytes | None = None
+        if isinstance(frame, bytes):
+            message, view = codec.parse_server_binary(frame)
+            payload = bytes(view)
+        else:
+            message = codec.parse_server_text(frame)
+        if isinstance(message, BlobData):
+            self._on_blob(message, payload or b"")
+            return
+        reply_to = getattr(message, "reply_to", None)
+        if reply_to is not None and reply_to in self._pending:
+            self._pending.pop(reply_to).set_result(message)
+            return
+        if isinstance(message, BlobStored) and message.sha256 in self._stored:
+            self._stored.pop(message.sha256).set_result(None)
+            return
+        if isinstance(message, Error) and message.reply_to is None and self._stored:
+            # an upload failed: the daemon names no request, so fail the uploads in flight
+            for fut in self._stored.values():
+                fut.set_exception(RemoteError(message.code, message.message, message.field))
+            self._stored.clear()
+            return
+        job_id = getattr(message, "job_id", None)
+        if isinstance(job_id, str):
+            self._deliver(job_id, JobEvent(message, payload))
+
+    def _on_blob(self, header: BlobData, payload: bytes) -> None:
+        buf = self._incoming.setdefault(header.sha256, bytearray())
+        buf += payload
+        if len(buf) < header.total:
+            return
+        data = bytes(self._incoming.pop(header.sha256))
+        self._blobs[header.sha256] = data
+        waiter = self._blob_waiters.pop(header.sha256, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(data)
+
+    def _fail_all(self, exc: RemoteError) -> None:
+        for fut in itertools.chain(self._pending.values(), self._stored.values(),
+                                   self._blob_waiters.values()):
+            if not fut.done():
+                fut.set_exception(exc)
+        for job in self._jobs.values():
+            if job.outcome is None:
+                job.outcome = JobFailed(job_id=job.job_id, code="disconnected",
+                                        message="connection to the daemon closed before the job ended")
+                job._events.put_nowait(JobEvent(job.outcome))

@@ -1,0 +1,73 @@
+"""The default executor: one engine on this machine's device, driven from one worker thread so
+the event loop never waits on the GPU. The engine (torch) is imported in that thread only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from ..config import EngineSettings, Paths
+from ..engine.api import Engine, EngineImage, StepProgress
+from .base import CancelToken, Executor, ExecutorStatus, Task
+
+log = logging.getLogger("layerbridge.executor")
+
+EngineFactory = Callable[[], Engine]
+
+
+def diffusers_engine(paths: Paths, settings: EngineSettings) -> EngineFactory:
+    def make() -> Engine:
+        from ..engine.engine import DiffusersEngine
+
+        return DiffusersEngine(paths, settings)
+
+    return make
+
+
+class LocalExecutor(Executor):
+    def __init__(self, factory: EngineFactory) -> None:
+        self._factory = factory
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layerbridge-engine")
+        self._engine: Engine | None = None
+        self._ready: asyncio.Future[Engine] | None = None
+
+    async def start(self) -> None:
+        # Load torch now, in the worker thread, so the first job does not pay for it and
+        # `status` can report the device early.
+        loop = asyncio.get_running_loop()
+        self._ready = asyncio.ensure_future(loop.run_in_executor(self._pool, self._make))
+
+    def _make(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._factory()
+        return self._engine
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def run(
+        self, task: Task, on_progress: Callable[[StepProgress], None], cancel: CancelToken
+    ) -> list[EngineImage]:
+        loop = asyncio.get_running_loop()
+
+        def report(progress: StepProgress) -> None:
+            loop.call_soon_threadsafe(on_progress, progress)
+
+        def work() -> list[EngineImage]:
+            engine = self._make()
+            return engine.run(task.params, task.seed, task.inputs, report, cancel.is_set)
+
+        return await loop.run_in_executor(self._pool, work)
+
+    def status(self) -> ExecutorStatus:
+        engine = self._engine
+        if engine is None:
+            return ExecutorStatus(device=None, loaded=[])
+        return ExecutorStatus(device=engine.device_info(), loaded=engine.loaded())
+
+    async def unload_all(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, engine.unload_all)

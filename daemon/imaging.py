@@ -1,0 +1,59 @@
+"""Decoding and encoding of image blobs with the wire's bounds (Pillow only; no torch).
+
+Dimensions are checked from the header before any pixel is decoded, so a tiny PNG that claims
+60000×60000 pixels (a decompression bomb) is refused without allocating it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image
+
+from .errors import InvalidInput
+from .jobs.blobstore import BlobMeta
+from .protocol.limits import LIMITS
+
+
+def check_size(field: str, width: int, height: int) -> None:
+    if width > LIMITS.max_side or height > LIMITS.max_side or width * height > LIMITS.max_image_pixels:
+        raise InvalidInput(
+            field, f"{width}x{height}",
+            f"image exceeds {LIMITS.max_side} px per side or {LIMITS.max_image_pixels} pixels",
+        )
+
+
+def decode(meta: BlobMeta, data: bytes, field: str) -> Image.Image:
+    """A blob as a PIL image (RGBA, RGB or L), or InvalidInput naming the field."""
+    if meta.format in ("rgba8", "grey8"):
+        channels = 4 if meta.format == "rgba8" else 1
+        assert meta.width is not None and meta.height is not None
+        check_size(field, meta.width, meta.height)
+        expected = meta.width * meta.height * channels
+        if len(data) != expected:
+            raise InvalidInput(field, meta.sha256,
+                               f"{meta.format} {meta.width}x{meta.height} needs {expected} bytes, got {len(data)}")
+        return Image.frombuffer("RGBA" if channels == 4 else "L", (meta.width, meta.height), data,
+                                "raw", "RGBA" if channels == 4 else "L", 0, 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=["PNG"])
+            check_size(field, *image.size)
+            image.load()
+    except InvalidInput:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise InvalidInput(field, meta.sha256, "image is a decompression bomb") from None
+    except Exception as exc:  # Pillow raises many types for corrupt data
+        raise InvalidInput(field, meta.sha256, f"not a readable PNG ({exc})") from None
+    if image.mode not in ("RGBA", "RGB", "L"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    return image
+
+
+def encode_png(image: Image.Image, compress_level: int = 1) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=compress_level)
+    return out.getvalue()

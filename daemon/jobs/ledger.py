@@ -1,0 +1,157 @@
+"""The SQLite ledger: every accepted job, its state and its results, so nothing accepted is lost
+across a crash and finished results stay fetchable."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..auth import connect
+from ..protocol.messages import ErrorBody, JobParams, JobSummary, ResultInfo
+from .state import JobState, check_transition
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL UNIQUE,
+    client TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, priority, seq);
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    idx INTEGER NOT NULL,
+    info TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+);
+"""
+
+PRIORITY = {"interactive": 0, "batch": 1}
+
+
+@dataclass
+class JobRecord:
+    seq: int
+    job_id: str
+    client: str
+    priority: int
+    params: JobParams
+    seed: int
+    state: JobState
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: ErrorBody | None = None
+    attempts: int = 0
+    results: list[ResultInfo] = field(default_factory=list)
+
+    def summary(self, position: int | None = None) -> JobSummary:
+        return JobSummary(
+            job_id=self.job_id,
+            state=self.state.value,
+            kind=self.params.kind,
+            model=self.params.model,
+            prompt=self.params.prompt,
+            position=position,
+            client=self.client,
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+            results=self.results,
+            error=self.error,
+        )
+
+
+_COLUMNS = "seq, job_id, client, priority, params, seed, state, created_at, started_at, finished_at, error, attempts"
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def insert(self, job_id: str, client: str, priority: str, params: JobParams, seed: int) -> JobRecord:
+        now = time.time()
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO jobs (job_id, client, priority, params, seed, state, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, client, PRIORITY[priority], params.model_dump_json(), seed,
+                 JobState.QUEUED.value, now),
+            )
+        assert cur.lastrowid is not None
+        return JobRecord(cur.lastrowid, job_id, client, PRIORITY[priority], params, seed,
+                         JobState.QUEUED, now)
+
+    def transition(self, job: JobRecord, new: JobState, error: ErrorBody | None = None) -> None:
+        check_transition(job.state, new)
+        now = time.time()
+        started = now if new is JobState.RUNNING else job.started_at
+        finished = now if new.final else None
+        attempts = job.attempts + (1 if new is JobState.RUNNING else 0)
+        with self._db:
+            self._db.execute(
+                "UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, error = ?, attempts = ? "
+                "WHERE job_id = ?",
+                (new.value, started, finished, error.model_dump_json() if error else None,
+                 attempts, job.job_id),
+            )
+        job.state, job.started_at, job.finished_at = new, started, finished
+        job.error, job.attempts = error, attempts
+
+    def finish(self, job: JobRecord, results: list[ResultInfo]) -> None:
+        """Record the results and the `done` state in one transaction: both or neither."""
+        check_transition(job.state, JobState.DONE)
+        now = time.time()
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO results (job_id, idx, info) VALUES (?, ?, ?)",
+                [(job.job_id, r.index, r.model_dump_json()) for r in results],
+            )
+            self._db.execute(
+                "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
+                (JobState.DONE.value, now, job.job_id),
+            )
+        job.state, job.finished_at, job.results = JobState.DONE, now, results
+
+    def get(self, job_id: str) -> JobRecord | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def unfinished(self) -> list[JobRecord]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"
+        ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def recent(self, limit: int) -> list[JobRecord]:
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [self._record(r) for r in rows]
+
+    def _record(self, row: tuple) -> JobRecord:  # type: ignore[type-arg]
+        seq, job_id, client, priority, params, seed, state, created, started, finished, error, attempts = row
+        results = [
+            ResultInfo.model_validate_json(info)
+            for (info,) in self._db.execute(
+                "SELECT info FROM results WHERE job_id = ? ORDER BY idx", (job_id,)
+            )
+        ]
+        return JobRecord(
+            seq, job_id, client, priority, JobParams.model_validate_json(params), seed,
+            JobState(state), created, started, finished,
+            ErrorBody.model_validate(json.loads(error)) if error else None, attempts, results,
+        )
+
+

@@ -1,0 +1,345 @@
+"""The job manager: accepts jobs into the ledger, orders them (interactive before batch, then
+first come), runs them through the executor, and fans their events out to subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Protocol
+
+from PIL import Image
+
+from .. import imaging
+from ..engine.api import EngineImage, StepProgress
+from ..errors import (
+    Cancelled,
+    Conflict,
+    InvalidInput,
+    LayerbridgeError,
+    UnknownJob,
+    error_fields,
+)
+from ..executors.base import CancelToken, Executor, Task
+from ..protocol.limits import LIMITS
+from ..protocol.messages import (
+    BlobData,
+    ErrorBody,
+    JobAccepted,
+    JobCancelled,
+    JobDone,
+    JobFailed,
+    JobParams,
+    JobProgress,
+    JobResult,
+    JobStarted,
+    Message,
+    QueueInfo,
+    Region,
+    ResultInfo,
+)
+from .blobstore import BlobMeta, BlobStore
+from .ledger import JobRecord, Ledger
+from .state import JobState
+
+log = logging.getLogger("layerbridge.jobs")
+
+PREVIEW_SIDE = 96
+
+
+class Subscriber(Protocol):
+    def deliver(self, message: Message, payload: bytes | None = None) -> None:
+        """Queue a message for the client; never blocks."""
+
+
+class ModelCheck(Protocol):
+    def __call__(self, model_id: str, field: str) -> None:
+        """Raise UnknownModel (naming `field`) unless the registry holds the model."""
+
+
+def blob_frames(meta: BlobMeta, data: bytes, reply_to: str | None = None) -> list[tuple[BlobData, bytes]]:
+    chunk = LIMITS.max_chunk_bytes
+    return [
+        (BlobData(sha256=meta.sha256, offset=off, total=meta.size, format=meta.format,
+                  width=meta.width, height=meta.height, reply_to=reply_to), data[off : off + chunk])
+        for off in range(0, max(meta.size, 1), chunk)
+    ]
+
+
+class JobManager:
+    def __init__(self, ledger: Ledger, blobs: BlobStore, executor: Executor,
+                 check_model: ModelCheck) -> None:
+        self.ledger = ledger
+        self.blobs = blobs
+        self.executor = executor
+        self._check_model = check_model
+        self._heap: list[tuple[int, int, str]] = []
+        self._jobs: dict[str, JobRecord] = {}  # queued and running
+        self._cancel: dict[str, CancelToken] = {}
+        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._watchers: set[Subscriber] = set()
+        self._wakeup = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self.paused = False
+        self.on_change: Callable[[], None] = lambda: None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        for job in self.ledger.unfinished():
+            if job.state is JobState.RUNNING:
+                # The daemon died mid-job: run it again. Its results were never recorded.
+                self.ledger.transition(job, JobState.QUEUED)
+            self._enqueue(job)
+        if self._jobs:
+            log.info("resuming %d job(s) from the ledger", len(self._jobs))
+        self._workers = [asyncio.create_task(self._work(), name=f"job-worker-{i}")
+                         for i in range(self.executor.slots)]
+
+    async def stop(self) -> None:
+        for token in self._cancel.values():
+            token.set()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        # Jobs stopped mid-run go back to the queue; they run again after a restart.
+        for job in list(self._jobs.values()):
+            if job.state is JobState.RUNNING:
+                self.ledger.transition(job, JobState.QUEUED)
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(self, params: JobParams, job_id: str | None, client: str, priority: str,
+               subscriber: Subscriber | None, reply_to: str | None = None) -> JobAccepted:
+        if job_id is not None:
+            existing = self.ledger.get(job_id)
+            if existing is not None:
+                return self._resubmitted(existing, params, subscriber, reply_to)
+        self._validate(params)
+        job_id = job_id or uuid.uuid4().hex
+        seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
+        job = self.ledger.insert(job_id, client, priority, params, seed)
+        if subscriber is not None:
+            self._subscribers[job_id].add(subscriber)
+        self._enqueue(job)
+        accepted = JobAccepted(job_id=job_id, position=self.position(job_id) or 0, seed=seed,
+                               reply_to=reply_to)
+        self._broadcast_watchers(accepted)
+        self.on_change()
+        return accepted
+
+    def _resubmitted(self, job: JobRecord, params: JobParams, subscriber: Subscriber | None,
+                     reply_to: str | None) -> JobAccepted:
+        if job.params != params:
+            raise Conflict(f"job_id={job.job_id!r} was already used for a different job",
+                           field="job_id")
+        if subscriber is not None:
+            self._subscribers[job.job_id].add(subscriber)
+        return JobAccepted(job_id=job.job_id, position=self.position(job.job_id) or 0,
+                           seed=job.seed, duplicate=True, reply_to=reply_to)
+
+    def _validate(self, params: JobParams) -> None:
+        """Everything that can be checked before the job is accepted: model ids and blobs."""
+        self._check_model(params.model, "model")
+        for i, lora in enumerate(params.loras):
+            self._check_model(lora.id, f"loras.{i}.id")
+        for i, control in enumerate(params.control):
+            if control.model is not None:
+                self._check_model(control.model, f"control.{i}.model")
+        for field, sha in params.blobs().items():
+            meta = self.blobs.meta(sha, field)
+            if meta.width is not None and meta.height is not None:
+                imaging.check_size(field, meta.width, meta.height)
+        if params.kind in ("inpaint", "expand") and params.image and params.mask:
+            image, mask = self.blobs.meta(params.image), self.blobs.meta(params.mask)
+            if (image.width, image.height) != (mask.width, mask.height):
+                raise InvalidInput("mask", params.mask,
+                                   f"mask is {mask.width}x{mask.height}, image is {image.width}x{image.height}")
+
+    def cancel(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            if self.ledger.get(job_id) is None:
+                raise UnknownJob(job_id)
+            return  # already final: cancelling is a no-op
+        if job.state is JobState.QUEUED:
+            self._finish(job, JobState.CANCELLED)
+        else:
+            self._cancel[job_id].set()  # takes effect at the engine's next step
+
+    def fetch(self, job_id: str, subscriber: Subscriber | None) -> JobRecord:
+        job = self._jobs.get(job_id) or self.ledger.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if subscriber is not None and not job.state.final:
+            self._subscribers[job_id].add(subscriber)
+        return job
+
+    def results_frames(self, job: JobRecord) -> list[tuple[Message, bytes | None]]:
+        """blob.data frames + job.result for every finished image of a job (for job.fetch)."""
+        out: list[tuple[Message, bytes | None]] = []
+        for result in job.results:
+            meta, data = self.blobs.read(result.blob)
+            out += blob_frames(meta, data)
+            out.append((JobResult(job_id=job.job_id, result=result), None))
+        return out
+
+    def final_message(self, job: JobRecord) -> Message | None:
+        """The event that ended a job (None while it is queued or running)."""
+        match job.state:
+            case JobState.DONE:
+                return JobDone(job_id=job.job_id, results=len(job.results),
+                               seconds=round((job.finished_at or 0) - (job.started_at or 0), 4))
+            case JobState.CANCELLED:
+                return JobCancelled(job_id=job.job_id)
+            case JobState.FAILED:
+                err = job.error or ErrorBody(code="failed", message="job failed")
+                return JobFailed(job_id=job.job_id, code=err.code, message=err.message, field=err.field)
+        return None
+
+    def position(self, job_id: str) -> int | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job.state is JobState.RUNNING:
+            return 0
+        running = sum(1 for j in self._jobs.values() if j.state is JobState.RUNNING)
+        ahead = sum(1 for p, s, jid in self._heap if (p, s) < (job.priority, job.seq)
+                    and jid in self._jobs and self._jobs[jid].state is JobState.QUEUED)
+        return running + ahead + 1 if running else ahead + 1
+
+    def queue_info(self) -> QueueInfo:
+        running = sum(1 for j in self._jobs.values() if j.state is JobState.RUNNING)
+        return QueueInfo(queued=len(self._jobs) - running, running=running, paused=self.paused)
+
+    def watch(self, subscriber: Subscriber) -> None:
+        self._watchers.add(subscriber)
+
+    def forget(self, subscriber: Subscriber) -> None:
+        """A connection closed: stop delivering to it (its jobs keep running)."""
+        self._watchers.discard(subscriber)
+        for subs in self._subscribers.values():
+            subs.discard(subscriber)
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self._wakeup.set()
+        self.on_change()
+
+    # ------------------------------------------------------------------ running
+
+    def _enqueue(self, job: JobRecord) -> None:
+        self._jobs[job.job_id] = job
+        heapq.heappush(self._heap, (job.priority, job.seq, job.job_id))
+        self._wakeup.set()
+
+    async def _next(self) -> JobRecord:
+        while True:
+            while self._heap and not self.paused:
+                _, _, job_id = heapq.heappop(self._heap)
+                job = self._jobs.get(job_id)
+                if job is not None and job.state is JobState.QUEUED:
+                    return job
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._next()
+            try:
+                await self._run(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in one job must never stop the queue
+                log.exception("job %s failed unexpectedly", job.job_id)
+                if not job.state.final:
+                    self._finish(job, JobState.FAILED, ErrorBody(**error_fields(RuntimeError())))
+
+    async def _run(self, job: JobRecord) -> None:
+        token = CancelToken()
+        self._cancel[job.job_id] = token
+        self.ledger.transition(job, JobState.RUNNING)
+        self._emit(job.job_id, JobStarted(job_id=job.job_id))
+        self.on_change()
+        progress = self._progress_sink(job.job_id)
+        try:
+            inputs = await asyncio.to_thread(self._load_inputs, job.params)
+            images = await self.executor.run(Task(job.job_id, job.params, job.seed, inputs),
+                                             progress, token)
+            results = await asyncio.to_thread(self._store_results, job, images)
+        except Cancelled:
+            self._finish(job, JobState.CANCELLED)
+            return
+        except LayerbridgeError as exc:
+            log.info("job %s failed: %s", job.job_id, exc.message)
+            self._finish(job, JobState.FAILED, ErrorBody(**error_fields(exc)))
+            return
+        finally:
+            self._cancel.pop(job.job_id, None)
+        if token.is_set():  # cancel arrived after the last step: honour it
+            self._finish(job, JobState.CANCELLED)
+            return
+        self.ledger.finish(job, results)
+        for message, payload in self.results_frames(job):
+            self._emit(job.job_id, message, payload)
+        self._finish(job, JobState.DONE)
+
+    def _progress_sink(self, job_id: str) -> Callable[[StepProgress], None]:
+        def on_progress(p: StepProgress) -> None:
+            if p.preview is None:
+                self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps))
+                return
+            preview = p.preview.convert("RGB")
+            preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
+            self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
+                                           preview="png", preview_width=preview.width,
+                                           preview_height=preview.height),
+                       imaging.encode_png(preview))
+
+        return on_progress
+
+    def _load_inputs(self, params: JobParams) -> dict[str, Image.Image]:
+        inputs = {}
+        for field, sha in params.blobs().items():
+            meta, data = self.blobs.read(sha, field)
+            inputs[field] = imaging.decode(meta, data, field)
+        return inputs
+
+    def _store_results(self, job: JobRecord, images: list[EngineImage]) -> list[ResultInfo]:
+        params = job.params.model_copy(update={"seed": job.seed})
+        results = []
+        for index, out in enumerate(images):
+            data = imaging.encode_png(out.image)
+            meta = self.blobs.put(data, "png", out.image.width, out.image.height)
+            region = out.region or Region(x=0, y=0, width=out.image.width, height=out.image.height)
+            results.append(ResultInfo(index=index, blob=meta.sha256, format="png",
+                                      width=out.image.width, height=out.image.height,
+                                      region=region, seed=out.seed, params=params))
+        return results
+
+    def _finish(self, job: JobRecord, state: JobState, error: ErrorBody | None = None) -> None:
+        if state is not JobState.DONE:
+            self.ledger.transition(job, state, error)
+        self._jobs.pop(job.job_id, None)
+        message = self.final_message(job)
+        assert message is not None
+        self._emit(job.job_id, message)
+        self._subscribers.pop(job.job_id, None)
+        self.on_change()
+
+    def _emit(self, job_id: str, message: Message, payload: bytes | None = None) -> None:
+        for sub in list(self._subscribers.get(job_id, ())):
+            sub.deliver(message, payload)
+        if isinstance(message, BlobData):
+            return  # watchers (the tray) fetch result images on demand with blob.get
+        for watcher in list(self._watchers):
+            if watcher not in self._subscribers.get(job_id, ()):
+                watcher.deliver(message, payload)
+
+    def _broadcast_watchers(self, message: Message) -> None:
+        for watcher in list(self._watchers):
+            watcher.deliver(message)

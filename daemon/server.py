@@ -1,0 +1,147 @@
+"""The WebSocket server: the only module that imports websockets. Thin glue: check the handshake
+(Host against DNS rebinding, Origin against cross-site hijacking), then feed frames to a
+`Session` and drain its bounded send queue, so a slow client never stalls the others."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .app import DaemonCore
+from .config import LOOPBACK_HOSTS, ServerSettings
+from .session import ConnState, Session
+
+log = logging.getLogger("layerbridge.server")
+
+HELLO_TIMEOUT_S = 15.0
+CLOSE_TIMEOUT_S = 2.0
+
+
+def host_name(host_header: str) -> str:
+    """`localhost:7842` → `localhost`; `[::1]:7842` → `::1`."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HandshakeGuard:
+    """Refuses a handshake whose Host is not loopback (or configured) or whose browser Origin is
+    not allowed. The token in `hello` is the real gate; these stop browsers from even trying."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.hosts = {*LOOPBACK_HOSTS, *(h.lower() for h in settings.allowed_hosts)}
+        self.origins = {"null", *settings.allowed_origins}
+
+    def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        host = request.headers.get("Host", "")
+        if host_name(host) not in self.hosts:
+            log.warning("refused handshake with Host %r (possible DNS rebinding)", host)
+            return connection.respond(HTTPStatus.FORBIDDEN, f"Host {host!r} is not allowed\n")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.origins:
+            log.warning("refused handshake from Origin %r", origin)
+            return connection.respond(HTTPStatus.FORBIDDEN, f"Origin {origin!r} is not allowed\n")
+        return None
+
+
+class WebSocketServer:
+    def __init__(self, core: DaemonCore) -> None:
+        self.core = core
+        self.settings = core.settings.server
+        self._server: Server | None = None
+
+    async def start(self, host: str | None = None, port: int | None = None) -> str:
+        """Start listening; returns the URL clients connect to."""
+        host = host or self.settings.host
+        port = self.settings.port if port is None else port
+        self._server = await serve(
+            self._handle, host, port,
+            process_request=HandshakeGuard(self.settings),
+            compression=None,  # image data does not deflate; compression costs 8x throughput
+            max_size=self.core.limits.max_frame_bytes,
+            max_queue=4,
+            ping_interval=20, ping_timeout=60,
+            close_timeout=CLOSE_TIMEOUT_S,
+            server_header=None,
+        )
+        bound = self._server.sockets[0].getsockname()
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        return f"ws://{shown}:{bound[1]}"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        peer = str(ws.remote_address[0]) if ws.remote_address else "unknown"
+        queue: asyncio.Queue[str | bytes | None] = asyncio.Queue(self.settings.send_queue)
+
+        def send(frame: str | bytes) -> bool:
+            try:
+                queue.put_nowait(frame)
+                return True
+            except asyncio.QueueFull:
+                return False
+
+        def close(code: int, reason: str) -> None:
+            asyncio.get_running_loop().create_task(_close(ws, code, reason))
+
+        session = Session(self.core, peer, send, close)
+        self.core.sessions.add(session)
+        writer = asyncio.create_task(_write(ws, queue))
+        hello_timer = asyncio.get_running_loop().call_later(
+            HELLO_TIMEOUT_S, _hello_timeout, session)
+        try:
+            async for frame in ws:
+                await session.handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            hello_timer.cancel()
+            session.close(1000, "")
+            self.core.sessions.discard(session)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+
+def _hello_timeout(session: Session) -> None:
+    if session.state is ConnState.AWAITING_HELLO:
+        session.close(1008, "no hello received")
+
+
+async def _write(ws: ServerConnection, queue: asyncio.Queue[str | bytes | None]) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while (frame := await queue.get()) is not None:
+            await ws.send(frame)
+
+
+async def _close(ws: ServerConnection, code: int, reason: str) -> None:
+    try:
+        await asyncio.wait_for(ws.close(code, reason), CLOSE_TIMEOUT_S)
+    except (TimeoutError, ConnectionClosed):
+        # a client that does not read never completes the closing handshake
+        ws.transport.abort()
+
+
+async def run_daemon(core: DaemonCore, host: str | None, port: int | None,
+                     on_ready: Callable[[str], None], until: Awaitable[None]) -> None:
+    """Start the core and the server, announce the URL, serve until `until` completes."""
+    await core.start()
+    server = WebSocketServer(core)
+    try:
+        url = await server.start(host, port)
+        on_ready(url)
+        await until
+    finally:
+        await server.close()
+        await core.stop()

@@ -1,0 +1,272 @@
+"""One client connection, transport-free: frames in, messages out through `send`.
+
+States: AWAITING_HELLO → READY → CLOSED. Nothing but `hello` is served before a token is
+verified. Every failure becomes a typed `error` message; no traceback reaches the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from . import __version__, imaging
+from .auth import Client, hash_token
+from .errors import (
+    AuthError,
+    Forbidden,
+    InvalidInput,
+    LayerbridgeError,
+    ProtocolError,
+    UnsupportedProtocol,
+    error_fields,
+)
+from .jobs.manager import blob_frames
+from .protocol import codec
+from .protocol.blobs import BlobAssembler
+from .protocol.messages import (
+    ADMIN_MESSAGES,
+    SUPPORTED_PROTOCOLS,
+    BlobGet,
+    BlobHas,
+    BlobMissing,
+    BlobStored,
+    ClientInfo,
+    ClientRecord,
+    ClientsList,
+    ClientsPair,
+    ClientsReply,
+    ClientsRevoke,
+    Error,
+    Hello,
+    JobCancel,
+    JobFetch,
+    JobList,
+    JobListReply,
+    JobState,
+    JobSubmit,
+    Message,
+    ModelsAdd,
+    ModelsList,
+    ModelsRemove,
+    ModelsReply,
+    Ok,
+    Paired,
+    Ping,
+    Pong,
+    QueuePause,
+    Request,
+    StatusRequest,
+    Welcome,
+)
+
+if TYPE_CHECKING:
+    from .app import DaemonCore
+
+log = logging.getLogger("layerbridge.session")
+
+CAPABILITIES = ["generate", "refine", "inpaint", "expand", "control", "lora", "preview",
+                "blob.chunked", "job.fetch", "job.client_id"]
+
+Send = Callable[[str | bytes], bool]  # False: the client's queue is full
+Close = Callable[[int, str], None]
+
+
+class ConnState(Enum):
+    AWAITING_HELLO = "awaiting hello"
+    READY = "ready"
+    CLOSED = "closed"
+
+
+class Session:
+    def __init__(self, core: DaemonCore, peer: str, send: Send, close: Close) -> None:
+        self.core = core
+        self.peer = peer
+        self._send = send
+        self._close = close
+        self.state = ConnState.AWAITING_HELLO
+        self.client: Client | None = None
+        self.token_hash: str | None = None
+        self.blobs = BlobAssembler(max_pending=core.limits.max_blob_bytes)
+
+    # ------------------------------------------------------------------ outgoing
+
+    def deliver(self, message: Message, payload: bytes | None = None) -> None:
+        if self.state is ConnState.CLOSED:
+            return
+        frame: str | bytes = (codec.encode_text(message) if payload is None
+                              else codec.encode_binary(message, payload))
+        if not self._send(frame):
+            log.warning("dropping %s: its send queue is full (the client does not read)", self.peer)
+            self.close(1008, "client too slow: send queue full")
+
+    def close(self, code: int, reason: str) -> None:
+        if self.state is not ConnState.CLOSED:
+            self.state = ConnState.CLOSED
+            self.core.manager.forget(self)
+            self.blobs.discard()
+            self._close(code, reason)
+
+    def _error(self, exc: BaseException, reply_to: str | None = None) -> None:
+        self.deliver(Error(reply_to=reply_to, **error_fields(exc)))
+
+    # ------------------------------------------------------------------ incoming
+
+    async def handle(self, frame: str | bytes) -> None:
+        if self.state is ConnState.CLOSED:
+            return
+        reply_to: str | None = None
+        try:
+            if isinstance(frame, bytes):
+                await self._binary(frame)
+                return
+            message = codec.parse_client_text(frame)
+            reply_to = getattr(message, "id", None)
+            if self.state is ConnState.AWAITING_HELLO:
+                if not isinstance(message, Hello):
+                    raise AuthError(f"expected hello, got {message.type}: send hello with a token first")
+                self._hello(message)
+                return
+            await self._dispatch(message)
+        except LayerbridgeError as exc:
+            self._error(exc, reply_to)
+            if self.state is ConnState.AWAITING_HELLO and isinstance(exc, AuthError | UnsupportedProtocol):
+                self.close(1008, exc.code)
+        except Exception as exc:
+            log.exception("error handling a message from %s", self.peer)
+            self._error(exc, reply_to)
+
+    def _hello(self, hello: Hello) -> None:
+        self.core.limiter.check(self.peer)
+        try:
+            client = self.core.tokens.verify(hello.token)
+        except AuthError:
+            self.core.limiter.failed(self.peer)
+            raise
+        common = sorted(set(hello.protocols) & set(SUPPORTED_PROTOCOLS))
+        if not common:
+            raise UnsupportedProtocol(
+                f"protocols={hello.protocols}: this daemon speaks {list(SUPPORTED_PROTOCOLS)}",
+                field="protocols")
+        self.client, self.token_hash = client, hash_token(hello.token)
+        self.state = ConnState.READY
+        log.info("%s connected as %r (%s, %s)", self.peer, client.name, hello.client.kind, client.scope)
+        self.deliver(Welcome(
+            reply_to=hello.id, protocol=common[-1],
+            server=ClientInfo(name="layerbridge", kind="other", version=__version__),
+            session=self.core.session_id(), scope=client.scope, capabilities=CAPABILITIES,
+            models=self.core.models(), limits=self.core.limits_message(),
+        ))
+
+    async def _binary(self, frame: bytes) -> None:
+        if self.state is not ConnState.READY:
+            raise AuthError("expected hello, got a binary frame: send hello with a token first")
+        put, payload = codec.parse_client_binary(frame)
+        if self.core.blobs.has(put.sha256):
+            return  # already stored (another connection uploaded it meanwhile)
+        done = self.blobs.feed(put, payload)
+        if done is None:
+            return
+        header = done.header
+        width, height = header.width, header.height
+        if header.format == "png":
+            width, height = await asyncio.to_thread(_png_size, done.data)
+        imaging.check_size("blob", width, height)
+        meta = await asyncio.to_thread(self.core.blobs.put, done.data, header.format, width, height,
+                                       header.sha256)
+        self.deliver(BlobStored(sha256=meta.sha256, size=meta.size))
+
+    async def _dispatch(self, message: Message) -> None:
+        assert self.client is not None
+        request_id = message.id if isinstance(message, Request) else None
+        if message.type in ADMIN_MESSAGES and self.client.scope != "admin":
+            raise Forbidden(f"{message.type} needs an admin token (pair with --admin)")
+        reply = await self._answer(message)
+        if reply is not None:
+            self.deliver(reply.model_copy(update={"reply_to": request_id}))
+
+    async def _answer(self, message: Message) -> Message | None:  # noqa: C901 - a flat dispatch table
+        core, manager = self.core, self.core.manager
+        match message:
+            case Ping():
+                return Pong()
+            case Hello():
+                raise ProtocolError("hello was already received on this connection")
+            case BlobHas(sha256=shas):
+                return BlobMissing(sha256=core.blobs.missing(shas))
+            case BlobGet(sha256=sha, id=rid):
+                meta, data = await asyncio.to_thread(core.blobs.read, sha)
+                for header, chunk in blob_frames(meta, data, reply_to=rid):
+                    self.deliver(header, chunk)
+                return None
+            case JobSubmit(params=params, job_id=job_id, priority=priority, id=rid):
+                assert self.client is not None
+                return manager.submit(params, job_id, self.client.name, priority, self, rid)
+            case JobCancel(job_id=job_id):
+                manager.cancel(job_id)
+                return Ok()
+            case JobFetch(job_id=job_id, id=rid):
+                job = manager.fetch(job_id, self)
+                self.deliver(JobState(reply_to=rid, job=job.summary(manager.position(job_id))))
+                for frame, payload in manager.results_frames(job):
+                    self.deliver(frame, payload)
+                final = manager.final_message(job)
+                if final is not None:
+                    self.deliver(final)
+                return None
+            case JobList(limit=limit, watch=watch):
+                if watch:
+                    self._require_admin("job.list with watch")
+                    manager.watch(self)
+                jobs = [j.summary(manager.position(j.job_id)) for j in manager.ledger.recent(limit)]
+                return JobListReply(jobs=jobs)
+            case StatusRequest():
+                return core.status()
+            case ModelsList():
+                return ModelsReply(models=core.models())
+            case ModelsAdd(path=path, id=model_id, kind=kind, allow_pickle=allow):
+                await asyncio.to_thread(core.registry.add, path, model_id=model_id, kind=kind,
+                                        allow_pickle=allow)
+                return ModelsReply(models=core.models())
+            case ModelsRemove(model_id=model_id):
+                await asyncio.to_thread(core.registry.remove, model_id)
+                return ModelsReply(models=core.models())
+            case ClientsList():
+                return ClientsReply(clients=[_record(c) for c in core.tokens.list()])
+            case ClientsPair(name=name, scope=scope):
+                return Paired(name=name, scope=scope, token=core.tokens.pair(name, scope))
+            case ClientsRevoke(name=name):
+                core.tokens.revoke(name)
+                core.revoked()
+                return Ok()
+            case QueuePause(paused=paused):
+                manager.set_paused(paused)
+                return Ok()
+        raise ProtocolError(f"type={message.type!r} is not served")
+
+    def _require_admin(self, what: str) -> None:
+        assert self.client is not None
+        if self.client.scope != "admin":
+            raise Forbidden(f"{what} needs an admin token (pair with --admin)")
+
+    def still_authorized(self) -> bool:
+        if self.client is None or self.token_hash is None:
+            return True
+        return self.core.tokens.is_valid(self.client.name, self.token_hash)
+
+
+def _record(c: Client) -> ClientRecord:
+    return ClientRecord(name=c.name, scope=c.scope, created_at=c.created_at, last_seen=c.last_seen)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            return image.size
+    except Exception as exc:
+        raise InvalidInput("blob", "png", f"not a readable PNG ({exc})") from None
