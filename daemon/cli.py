@@ -98,6 +98,7 @@ def _setup_logging(paths: Paths) -> None:
     root = logging.getLogger()
     root.handlers[:] = [console, file]
     root.setLevel(logging.INFO)
+    logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -26,6 +26,12 @@ def diffusers_engine(paths: Paths, settings: EngineSettings) -> EngineFactory:
     return make
 
 
+def _log_failure(future: asyncio.Future[Engine]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        # each job retries and reports the failure to its client; this only tells the log early
+        log.error("the engine failed to start: %s", future.exception())
+
+
 class LocalExecutor(Executor):
     def __init__(self, factory: EngineFactory) -> None:
         self._factory = factory
@@ -38,6 +44,7 @@ class LocalExecutor(Executor):
         # `status` can report the device early.
         loop = asyncio.get_running_loop()
         self._ready = asyncio.ensure_future(loop.run_in_executor(self._pool, self._make))
+        self._ready.add_done_callback(_log_failure)
 
     def _make(self) -> Engine:
         if self._engine is None:

@@ -506,7 +506,7 @@ class JobListReply(Reply):
 class StatusReply(Reply):
     type: Literal["status.reply"] = "status.reply"
     version: str
-    device: DeviceInfo | None = Field(description="None until the engine has started")
+    device: DeviceInfo | None = Field(default=None, description="None until the engine has started")
     loaded: list[str] = Field(description="model ids resident in memory, most recent first")
     queue: QueueInfo
     clients: int
