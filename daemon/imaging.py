@@ -7,6 +7,7 @@ Dimensions are checked from the header before any pixel is decoded, so a tiny PN
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 
 from PIL import Image
@@ -22,6 +23,19 @@ def check_size(field: str, width: int, height: int) -> None:
             field, f"{width}x{height}",
             f"image exceeds {LIMITS.max_side} px per side or {LIMITS.max_image_pixels} pixels",
         )
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes, field: str) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR, without decoding (or trusting) anything else."""
+    if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        raise InvalidInput(field, f"{len(data)} bytes", "not a PNG (send PNG, rgba8 or grey8)")
+    width, height = struct.unpack(">II", data[16:24])
+    if width == 0 or height == 0:
+        raise InvalidInput(field, f"{width}x{height}", "PNG has an empty size")
+    return width, height
 
 
 def decode(meta: BlobMeta, data: bytes, field: str) -> Image.Image:

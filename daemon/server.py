@@ -41,11 +41,14 @@ class HandshakeGuard:
         self.origins = {"null", *settings.allowed_origins}
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
-        host = request.headers.get("Host", "")
+        hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
+        if len(hosts) != 1 or len(origins) > 1:
+            return connection.respond(HTTPStatus.BAD_REQUEST, "expected one Host and at most one Origin\n")
+        host = hosts[0]
         if host_name(host) not in self.hosts:
             log.warning("refused handshake with Host %r (possible DNS rebinding)", host)
             return connection.respond(HTTPStatus.FORBIDDEN, f"Host {host!r} is not allowed\n")
-        origin = request.headers.get("Origin")
+        origin = origins[0] if origins else None
         if origin is not None and origin not in self.origins:
             log.warning("refused handshake from Origin %r", origin)
             return connection.respond(HTTPStatus.FORBIDDEN, f"Origin {origin!r} is not allowed\n")

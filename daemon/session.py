@@ -7,20 +7,16 @@ verified. Every failure becomes a typed `error` message; no traceback reaches th
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
-
-from PIL import Image
 
 from . import __version__, imaging
 from .auth import Client, hash_token
 from .errors import (
     AuthError,
     Forbidden,
-    InvalidInput,
     LayerbridgeError,
     ProtocolError,
     UnsupportedProtocol,
@@ -175,7 +171,7 @@ class Session:
         header = done.header
         width, height = header.width, header.height
         if header.format == "png":
-            width, height = await asyncio.to_thread(_png_size, done.data)
+            width, height = imaging.png_size(done.data, "blob")
         imaging.check_size("blob", width, height)
         meta = await asyncio.to_thread(self.core.blobs.put, done.data, header.format, width, height,
                                        header.sha256)
@@ -262,11 +258,3 @@ class Session:
 
 def _record(c: Client) -> ClientRecord:
     return ClientRecord(name=c.name, scope=c.scope, created_at=c.created_at, last_seen=c.last_seen)
-
-
-def _png_size(data: bytes) -> tuple[int, int]:
-    try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-            return image.size
-    except Exception as exc:
-        raise InvalidInput("blob", "png", f"not a readable PNG ({exc})") from None

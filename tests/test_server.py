@@ -1,0 +1,234 @@
+"""The server on a real socket: handshake checks, tokens, and bad input that must not hurt it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import struct
+import zlib
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
+
+from layerbridge.daemon.client import DaemonClient, RemoteError
+from layerbridge.daemon.protocol import encode_frame
+
+from .conftest import RunningDaemon, png
+
+
+def hello(token: str, **extra: object) -> str:
+    return json.dumps({"type": "hello", "id": "h", "protocols": [1], "token": token,
+                       "client": {"name": "test", "kind": "test"}, **extra})
+
+
+async def raw(daemon: RunningDaemon, token: str | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    ws = await connect(daemon.url, compression=None, proxy=None, max_size=None, **kw)  # type: ignore[arg-type]
+    if token is not None:
+        await ws.send(hello(token))
+        welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome", welcome
+    return ws
+
+
+async def reply(ws) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+
+async def test_client_with_valid_token_is_welcomed(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        assert client.welcome.protocol == 1
+        assert client.welcome.scope == "client"
+        assert any(m.id == "demo" for m in client.welcome.models)
+        assert client.welcome.limits.max_batch >= 1
+
+
+async def test_client_without_valid_token_is_rejected_and_closed(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon)
+    await ws.send(hello("lb_not-a-real-token"))
+    err = await reply(ws)
+    assert (err["type"], err["code"], err["field"]) == ("error", "unauthorized", "token")
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+
+
+async def test_any_message_before_hello_is_refused(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon)
+    await ws.send(json.dumps({"type": "status", "id": "1"}))
+    err = await reply(ws)
+    assert err["code"] == "unauthorized" and "expected hello" in err["message"]
+
+
+async def test_unsupported_protocol_version_is_named(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon)
+    await ws.send(json.dumps(
+        {"type": "hello", "protocols": [7], "token": daemon.token, "client": {"name": "x"}}))
+    err = await reply(ws)
+    assert err["code"] == "unsupported_protocol" and err["field"] == "protocols"
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://localhost.evil.example"])
+async def test_foreign_browser_origin_is_refused_even_with_token(daemon: RunningDaemon, origin: str) -> None:
+    with pytest.raises(InvalidStatus) as info:
+        await raw(daemon, daemon.token, origin=origin)
+    assert info.value.response.status_code == 403
+
+
+async def test_null_origin_with_token_is_allowed(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token, origin="null")
+    await ws.close()
+
+
+async def test_rebound_host_header_is_refused(daemon: RunningDaemon) -> None:
+    # what a browser sends after evil.example was re-pointed at 127.0.0.1 (DNS rebinding)
+    port = int(daemon.url.rsplit(":", 1)[1])
+    with pytest.raises(InvalidStatus) as info:
+        await connect(f"ws://evil.example:{port}", host="127.0.0.1", port=port, proxy=None)
+    assert info.value.response.status_code == 403
+
+
+async def test_a_second_host_header_is_refused(daemon: RunningDaemon) -> None:
+    with pytest.raises(InvalidStatus) as info:
+        await raw(daemon, daemon.token, additional_headers={"Host": "evil.example"})
+    assert info.value.response.status_code == 400
+
+
+async def test_revoking_a_token_closes_its_live_connection(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    daemon.core.tokens.revoke("test-client")  # as `layerbridge pair --revoke` would, from outside
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert info.value.rcvd is not None and info.value.rcvd.reason == "token revoked"
+
+
+async def test_token_guessing_is_rate_limited_per_peer(daemon: RunningDaemon) -> None:
+    limit = daemon.core.limiter.limit
+    codes = []
+    for i in range(limit + 2):
+        ws = await raw(daemon)
+        await ws.send(hello(f"lb_guess-{i}"))
+        codes.append((await reply(ws))["code"])
+        await ws.close()
+    assert codes[:limit] == ["unauthorized"] * limit
+    assert codes[limit:] == ["rate_limited", "rate_limited"]
+    # even the right token waits out the window: guessing gains nothing
+    ws = await raw(daemon)
+    await ws.send(hello(daemon.token))
+    assert (await reply(ws))["code"] == "rate_limited"
+
+
+async def test_client_scope_cannot_use_admin_messages(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    await ws.send(json.dumps({"type": "clients.pair", "id": "1", "name": "sneaky"}))
+    err = await reply(ws)
+    assert err["code"] == "forbidden" and err["reply_to"] == "1"
+
+
+async def test_admin_pairs_and_revokes_over_the_protocol(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.admin_token)
+    await ws.send(json.dumps({"type": "clients.pair", "id": "1", "name": "figma-anna"}))
+    paired = await reply(ws)
+    assert paired["type"] == "clients.paired" and paired["token"].startswith("lb_")
+    async with await DaemonClient.connect(daemon.url, paired["token"]):
+        pass
+    await ws.send(json.dumps({"type": "clients.revoke", "id": "2", "name": "figma-anna"}))
+    assert (await reply(ws))["type"] == "ok"
+    with pytest.raises(RemoteError) as info:
+        await DaemonClient.connect(daemon.url, paired["token"])
+    assert info.value.code == "unauthorized"
+
+
+BAD_TEXT = [
+    ("{not json", "bad_message", None),
+    ('{"type": "job.explode"}', "invalid_input", "type"),
+    ('{"type": "ping", "extra": 1}', "invalid_input", "extra"),
+    ('{"type": "job.submit", "params": {"kind": "generate", "model": "no-such-model"}}',
+     "unknown_model", "model"),
+    ('{"type": "job.submit", "params": {"kind": "generate", "model": "demo", "steps": 9999}}',
+     "invalid_input", "params.steps"),
+    ('{"type": "job.submit", "params": {"kind": "generate", "model": "demo", "batch": 64}}',
+     "invalid_input", "params.batch"),
+    ('{"type": "job.submit", "params": {"kind": "generate", "model": "demo", "width": 8192}}',
+     "invalid_input", "params.width"),
+    ('{"type": "job.submit", "params": {"kind": "refine", "model": "demo", "image": "' + "ab" * 32 + '"}}',
+     "unknown_blob", "image"),
+    ('{"type": "job.fetch", "job_id": "never-submitted"}', "unknown_job", "job_id"),
+]
+
+
+async def test_each_bad_input_gets_a_named_error_and_the_connection_keeps_serving(
+        daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    for text, code, field in BAD_TEXT:
+        await ws.send(text)
+        err = await reply(ws)
+        assert (err["type"], err["code"], err.get("field")) == ("error", code, field), text
+        assert "Traceback" not in err["message"]
+    await ws.send(b"\x00\x00\x00\xff{}")  # truncated binary header
+    assert (await reply(ws))["code"] == "bad_message"
+    await ws.send(json.dumps({"type": "ping", "id": "alive"}))
+    assert (await reply(ws)) == {"type": "pong", "reply_to": "alive"}
+
+
+async def test_non_utf8_text_frame_closes_only_that_connection(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    # a text frame whose bytes are not UTF-8 violates RFC 6455: the connection is closed with
+    # 1007, and the daemon goes on serving everybody else
+    ws.protocol.send_frame(Frame(Opcode.TEXT, b"\xff\xfe\xfd"))
+    ws.send_data()
+    with pytest.raises(ConnectionClosed) as info:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1007
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        assert (await client.status()).queue.queued == 0
+
+
+async def test_oversized_frame_closes_with_1009_and_daemon_keeps_serving(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    await ws.send(b"\x00" * (daemon.core.limits.max_frame_bytes + 1))
+    with pytest.raises(ConnectionClosed) as info:
+        await asyncio.wait_for(ws.recv(), 10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        await client.status()
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid PNG header and a tiny IDAT claiming width×height pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+async def test_decompression_bomb_upload_is_refused(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        with pytest.raises(RemoteError) as info:
+            await client.upload(bomb_png(60000, 60000))
+        assert info.value.code == "invalid_input" and "60000x60000" in info.value.message
+        await client.status()
+
+
+async def test_blob_upload_is_content_addressed(daemon: RunningDaemon) -> None:
+    data = png(64, 48)
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        sha = await client.upload(data)
+        assert sha == hashlib.sha256(data).hexdigest()
+        assert daemon.core.blobs.meta(sha).width == 64
+        assert await client.blob(sha) == data
+    ws = await raw(daemon, daemon.token)
+    await ws.send(json.dumps({"type": "blob.has", "id": "1", "sha256": [sha, "0" * 64]}))
+    assert (await reply(ws))["sha256"] == ["0" * 64]
+
+
+async def test_blob_with_wrong_hash_is_refused(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    await ws.send(encode_frame({"type": "blob.put", "sha256": "1" * 64, "offset": 0, "total": 5,
+                                "format": "png"}, b"hello"))
+    err = await reply(ws)
+    assert (err["code"], err["field"]) == ("invalid_input", "sha256")
+    assert not daemon.core.blobs.has("1" * 64)
