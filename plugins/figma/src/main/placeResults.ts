@@ -70,7 +70,8 @@ export async function placeResults(
     const node =
       (pending.flow === "inpaint" || pending.flow === "restyle") && hasFills(source)
         ? copyOf(source, pending.maskIds)
-        : newFrameBeside(api, source);
+        : newFrame(api, source);
+    insertAfter(placed[placed.length - 1] ?? source, node);
     node.fills = fillsWithImage(node.fills, image.hash);
     node.x = slot.x;
     node.y = slot.y;
@@ -103,14 +104,17 @@ function copyOf(source: PaintedNode, maskIds: readonly string[]): PaintedNode {
   return copy;
 }
 
-/** An empty frame the size of `source`, in its parent, just above it. */
-function newFrameBeside(api: PluginAPI, source: SceneNode): FrameNode {
+/** An empty frame the size of `source`. */
+function newFrame(api: PluginAPI, source: SceneNode): FrameNode {
   const frame = api.createFrame();
   frame.resizeWithoutConstraints(Math.max(0.01, source.width), Math.max(0.01, source.height));
   frame.fills = [];
-  const parent = source.parent;
-  if (parent !== null && "insertChild" in parent) {
-    parent.insertChild(parent.children.indexOf(source) + 1, frame);
-  }
   return frame;
+}
+
+/** Results stack just above the source in its parent, in the order they came. */
+function insertAfter(previous: SceneNode, node: SceneNode): void {
+  const parent = previous.parent;
+  if (parent === null || !("insertChild" in parent)) return;
+  parent.insertChild(parent.children.indexOf(previous) + 1, node);
 }
