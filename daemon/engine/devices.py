@@ -1,0 +1,107 @@
+"""Device and dtype choice, memory accounting, and recognising out-of-memory errors."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..config import EngineSettings
+
+DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+@dataclass(frozen=True)
+class Device:
+    torch: torch.device
+    dtype: torch.dtype
+    name: str
+
+    @property
+    def type(self) -> str:
+        return self.torch.type
+
+    @property
+    def dtype_name(self) -> str:
+        return {v: k for k, v in DTYPES.items()}[self.dtype]
+
+
+def pick_device(settings: EngineSettings) -> Device:
+    """CUDA, then MPS, then CPU (unless settings name one); fp16 on GPUs, fp32 on CPU."""
+    kind = settings.device
+    if kind == "auto":
+        if torch.cuda.is_available():
+            kind = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            kind = "mps"
+        else:
+            kind = "cpu"
+    dev = torch.device(kind)
+    if settings.dtype == "auto":
+        dtype = torch.float32 if kind == "cpu" else torch.float16
+    else:
+        dtype = DTYPES[settings.dtype]
+    if kind == "cuda":
+        name = torch.cuda.get_device_name(dev)
+    elif kind == "mps":
+        name = "Apple GPU (MPS)"
+    else:
+        name = f"CPU ({os.cpu_count()} cores)"
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    return Device(dev, dtype, name)
+
+
+def total_memory(device: Device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device.torch).total_memory)
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 0
+
+
+def free_memory(device: Device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device.torch)
+        return int(free)
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8 << 30
+
+
+def module_bytes(*modules: Any, seen: set[int] | None = None) -> int:
+    """Bytes of the parameters and buffers of `modules`, each storage counted once."""
+    seen = set() if seen is None else seen
+    total = 0
+    for module in modules:
+        if not isinstance(module, torch.nn.Module):
+            continue
+        for t in [*module.parameters(), *module.buffers()]:
+            if t.device.type == "meta":
+                continue
+            key = t.untyped_storage().data_ptr()
+            if key in seen or key == 0:
+                continue
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+    return total
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def release_memory(device: Device) -> None:
+    import gc
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()

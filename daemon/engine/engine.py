@@ -1,0 +1,263 @@
+"""`DiffusersEngine`: runs one job at a time on one device with real diffusers pipelines.
+
+Validation happens before any model is touched (errors name the field and value); models stay
+resident (`residency`); task pipelines share the base pipeline's weights (`pipelines.derive`);
+LoRAs and embeddings are adapters (`adapters`); inpaint/expand geometry lives in `editing`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ..config import EngineSettings, Paths
+from ..errors import Cancelled, InvalidInput, LayerbridgeError, ModelLoadError, OutOfMemory
+from ..protocol.limits import LIMITS
+from ..protocol.messages import DeviceInfo, JobParams
+from . import adapters, control, editing, tasks
+from .api import CancelCheck, EngineImage, ProgressSink, StepProgress
+from .detect import base_arch
+from .devices import Device, free_memory, is_oom, module_bytes, pick_device, release_memory, total_memory
+from .pipelines import quiet, derive, load_checkpoint, load_controlnet, make_scheduler, native_side
+from .previews import latents_to_rgb
+from .registry import ModelEntry, Registry
+from .residency import Resident, Residency
+
+log = logging.getLogger(__name__)
+
+FAULT_ENV = "LAYERBRIDGE_FAULT"  # test hook, read per job: "oom" raises a CUDA OOM at step 1
+
+
+@dataclass
+class Job:
+    """One validated job: everything resolved from the registry and the inputs."""
+
+    params: JobParams
+    seed: int
+    entry: ModelEntry
+    image: Image.Image | None
+    mask: Image.Image | None
+    loras: list[tuple[ModelEntry, float]]
+    embeddings: list[ModelEntry]
+    controls: list[control.Control]
+
+    @property
+    def xl(self) -> bool:
+        return base_arch(self.entry.arch) == "sdxl"
+
+    @property
+    def inpaint_unet(self) -> bool:
+        return self.entry.arch.endswith("-inpaint")
+
+
+class DiffusersEngine:
+    def __init__(self, paths: Paths, settings: EngineSettings) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.registry = Registry(paths)
+        self.device: Device = pick_device(settings)
+        budget = settings.memory_budget_mb
+        budget_bytes = budget * 1024 * 1024 if budget else int(free_memory(self.device) * 0.85)
+        self.residency = Residency(self.device, budget_bytes)
+        self.fault: str | None = None  # test hook like LAYERBRIDGE_FAULT, set on the instance
+
+    # ------------------------------------------------------------------ Engine protocol
+
+    def device_info(self) -> DeviceInfo:
+        if self.device.type == "cuda":
+            used = int(torch.cuda.memory_allocated(self.device.torch))
+        else:
+            used = self.residency.used()
+        return DeviceInfo(
+            name=self.device.name,
+            type=self.device.type,
+            dtype=self.device.dtype_name,
+            memory_used_bytes=used,
+            memory_total_bytes=total_memory(self.device),
+        )
+
+    def loaded(self) -> list[str]:
+        return self.residency.keys()
+
+    def unload_all(self) -> None:
+        self.residency.clear()
+
+    def run(
+        self,
+        params: JobParams,
+        seed: int,
+        inputs: Mapping[str, Image.Image],
+        on_progress: ProgressSink,
+        cancelled: CancelCheck,
+    ) -> list[EngineImage]:
+        job = self._validate(params, seed, inputs)
+        if cancelled():
+            raise Cancelled("cancelled before it started")
+        fault = self.fault or os.environ.get(FAULT_ENV) or None
+        try:
+            return self._run(job, on_progress, cancelled, fault)
+        except LayerbridgeError:
+            raise
+        except Exception as exc:
+            if is_oom(exc):
+                release_memory(self.device)
+                raise OutOfMemory(
+                    f"out of memory on {self.device.name} running {params.kind} with model "
+                    f"{params.model!r}; try a smaller size or batch"
+                ) from exc
+            raise
+
+    # ------------------------------------------------------------------ validation
+
+    def _validate(self, params: JobParams, seed: int, inputs: Mapping[str, Image.Image]) -> Job:
+        entry = self.registry.get(params.model, field="model")
+        if entry.kind != "checkpoint":
+            raise InvalidInput("model", params.model, f"is a {entry.kind}, not a checkpoint")
+        if not 0 <= seed <= 2**32 - 1:
+            raise InvalidInput("seed", seed, "must be in 0..2**32-1")
+        for name in params.blobs():
+            if name not in inputs:
+                raise InvalidInput(name, params.blobs()[name], "the job's input image was not provided")
+        image = inputs.get("image")
+        mask = inputs.get("mask")
+        if image is not None:
+            if image.width < 8 or image.height < 8:
+                raise InvalidInput("image", image.size, "is smaller than 8x8 pixels")
+            if params.kind == "refine" and image.width * image.height > LIMITS.max_generate_side**2:
+                raise InvalidInput(
+                    "image", image.size, f"refine works on at most {LIMITS.max_generate_side}² pixels; "
+                    "select a region and inpaint instead"
+                )
+        if mask is not None and image is not None and mask.size != image.size:
+            raise InvalidInput("mask", mask.size, f"must have the image's size {image.size}")
+        loras, embeddings = adapters.resolve(self.registry, params, entry)
+        controls = control.resolve(self.registry, params, entry, inputs)
+        return Job(params, seed, entry, image, mask, loras, embeddings, controls)
+
+    # ------------------------------------------------------------------ running
+
+    def _run(self, job: Job, on_progress: ProgressSink, cancelled: CancelCheck, fault: str | None) -> list[EngineImage]:
+        res = self._checkpoint(job.entry)
+        nets = [self._controlnet(c.entry, f"control.{c.index}.model", keep=(job.entry.id,)) for c in job.controls]
+        adapters.apply(res, res.obj, job.loras, job.embeddings, job.params)
+        sampler = Sampler(self, job, res, on_progress, cancelled, fault)
+        kind = job.params.kind
+        if kind == "generate":
+            return tasks.generate(sampler, nets)
+        if kind == "refine":
+            return tasks.refine(sampler, nets)
+        if kind == "inpaint":
+            return editing.inpaint(sampler, nets)
+        return editing.expand(sampler, nets)
+
+    def _place(self, key: str, modules: list[Any], obj: Any, arch: str, kind: str, keep: tuple[str, ...]) -> Resident:
+        nbytes = module_bytes(*modules)
+        offload = not self.residency.fits(nbytes) and self.device.type == "cuda" and kind == "checkpoint"
+        if offload:
+            self.residency.make_room(self.residency.budget, keep=keep)  # offloaded: leave the GPU to it
+            obj.enable_model_cpu_offload(device=self.device.torch)
+        else:
+            self.residency.make_room(nbytes, keep=keep)
+            obj.to(self.device.torch, self.device.dtype)
+        item = Resident(key, kind, obj, nbytes, arch, offloaded=offload)
+        self.residency.add(item, keep=keep)
+        return item
+
+    def _checkpoint(self, entry: ModelEntry) -> Resident:
+        res = self.residency.get(entry.id)
+        if res is not None and res.state.get("path") == str(entry.path):
+            return res
+        if res is not None:
+            self.residency.evict(entry.id)
+        pipe = load_checkpoint(entry)
+        modules = [getattr(pipe, n, None) for n in ("unet", "vae", "text_encoder", "text_encoder_2")]
+        res = self._place(entry.id, modules, pipe, entry.arch, "checkpoint", keep=())
+        res.state["path"] = str(entry.path)
+        res.state["scheduler_config"] = pipe.scheduler.config
+        return res
+
+    def _controlnet(self, entry: ModelEntry, field: str, keep: tuple[str, ...]) -> Any:
+        res = self.residency.get(entry.id)
+        if res is None:
+            net = load_controlnet(entry, torch.float32, field=field)
+            res = self._place(entry.id, [net], net, entry.arch, "controlnet", keep=keep)
+        return res.obj
+
+
+class Sampler:
+    """Runs one pipeline call of a job: scheduler, seeds, progress, previews, cancel, faults."""
+
+    def __init__(
+        self, engine: DiffusersEngine, job: Job, res: Resident, on_progress: ProgressSink,
+        cancelled: CancelCheck, fault: str | None,
+    ) -> None:
+        self.engine = engine
+        self.job = job
+        self.res = res
+        self.base = res.obj
+        self.on_progress = on_progress
+        self.cancelled = cancelled
+        self.fault = fault
+        self.native = native_side(self.base)
+        self.multiple = 16 if job.xl else 8
+
+    def pipe(self, task: str, **components: Any) -> Any:
+        """The task pipeline, derived from the resident base (cached unless it has extras)."""
+        if components:
+            return derive(self.base, task, self.job.entry.arch, **components)
+        cache = self.res.state.setdefault("tasks", {})
+        if task not in cache:
+            cache[task] = derive(self.base, task, self.job.entry.arch)
+        return cache[task]
+
+    def generators(self) -> list[torch.Generator]:
+        # CPU generators: the same seed gives the same noise on every device
+        return [torch.Generator("cpu").manual_seed(self.job.seed + i) for i in range(self.job.params.batch)]
+
+    def __call__(self, pipe: Any, **kwargs: Any) -> list[Image.Image]:
+        p = self.job.params
+        pipe.scheduler = make_scheduler(p.scheduler, self.res.state["scheduler_config"])
+        arch = self.job.entry.arch
+        interval = self.engine.settings.preview_interval_s
+        last_preview = [float("-inf")]
+
+        def on_step(pipeline: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            if self.fault == "oom":
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected by LAYERBRIDGE_FAULT=oom)")
+            if self.cancelled():
+                raise Cancelled(f"cancelled at step {i + 1}")
+            steps = int(getattr(pipeline, "_num_timesteps", 0) or len(pipeline.scheduler.timesteps))
+            now = time.monotonic()
+            preview = None
+            latents = tensors.get("latents")
+            if latents is not None and (now - last_preview[0] >= interval or i + 1 == steps):
+                preview = latents_to_rgb(latents, arch)
+                last_preview[0] = now
+            self.on_progress(StepProgress(step=i + 1, steps=steps, preview=preview))
+            return tensors
+
+        negative = p.negative_prompt or None
+        with torch.inference_mode(), quiet():
+            out = pipe(
+                prompt=p.prompt,
+                negative_prompt=negative,
+                num_inference_steps=p.steps,
+                guidance_scale=p.guidance,
+                num_images_per_prompt=p.batch,
+                generator=self.generators(),
+                callback_on_step_end=on_step,
+                callback_on_step_end_tensor_inputs=["latents"],
+                output_type="pil",
+                **kwargs,
+            )
+        return list(out.images)
+
+
+__all__ = ["DiffusersEngine", "EngineImage", "ModelLoadError"]
