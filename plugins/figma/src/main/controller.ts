@@ -6,7 +6,7 @@
 
 import type { FlowInput, MainToUi, UiToMain } from "../shared/messages";
 import { isUiToMain } from "../shared/messages";
-import { fitWithin } from "../shared/size";
+import { FIGMA_MAX_IMAGE_SIDE, fitWithin } from "../shared/size";
 import { exportPlan, exportPng, exportPngWithout } from "./exportNode";
 import { nativeScale } from "./imageNode";
 import { placeResults, type PendingPlacement } from "./placeResults";
@@ -47,7 +47,7 @@ export class MainController {
         return;
       case "prepare":
         try {
-          const input = await this.prepare(message.requestId, message.flow, message.scale);
+          const input = await this.prepare(message);
           this.post({ type: "prepared", requestId: message.requestId, input });
         } catch (error) {
           this.pending.delete(message.requestId);
@@ -80,11 +80,13 @@ export class MainController {
     }
   }
 
-  private async prepare(requestId: string, flow: FlowInput["flow"], scale: number): Promise<FlowInput> {
+  private async prepare(request: Extract<UiToMain, { type: "prepare" }>): Promise<FlowInput> {
+    const { requestId, flow } = request;
     const resolved = resolveFlow(flow, this.api.currentPage.selection);
     if (!resolved.ok) throw new Error(resolved.reason);
     const target = resolved.target;
-    const input = await this.exportInputs(target, scale);
+    const maxSide = Math.min(FIGMA_MAX_IMAGE_SIDE, request.maxSide > 0 ? request.maxSide : FIGMA_MAX_IMAGE_SIDE);
+    const input = await this.exportInputs(target, request.scale, maxSide);
     this.pending.set(requestId, {
       flow,
       sourceId: sourceOf(target).id,
@@ -93,7 +95,7 @@ export class MainController {
     return input;
   }
 
-  private async exportInputs(target: FlowTarget, scale: number): Promise<FlowInput> {
+  private async exportInputs(target: FlowTarget, scale: number, maxSide: number): Promise<FlowInput> {
     switch (target.flow) {
       case "generate": {
         const size = fitWithin({ width: target.node.width * scale, height: target.node.height * scale });
@@ -101,12 +103,12 @@ export class MainController {
         return withNote({ flow: "generate", target: { width: size.width, height: size.height } }, note);
       }
       case "sketch": {
-        const plan = exportPlan(target.node, scale);
+        const plan = exportPlan(target.node, scale, maxSide);
         const control = await exportPng(target.node, plan.scale);
         return withNote({ flow: "sketch", control, size: plan.size }, plan.note);
       }
       case "restyle": {
-        const plan = exportPlan(target.image, await nativeScale(this.api, target.image));
+        const plan = exportPlan(target.image, await nativeScale(this.api, target.image), maxSide);
         const image = await exportPng(target.image, plan.scale);
         return withNote({ flow: "restyle", image, size: plan.size }, plan.note);
       }

@@ -29,7 +29,7 @@ export function exportPlan(node: Size, wanted: number, maxSide: number = FIGMA_M
   return {
     scale,
     size,
-    note: `Worked at ${size.width}×${size.height}: ${full} is over Figma's ${maxSide} px image limit.`,
+    note: `Worked at ${size.width}×${size.height} instead of ${full} (at most ${maxSide} px per side).`,
   };
 }
 

@@ -65,7 +65,15 @@ export interface PlacedImage {
 export type UiToMain =
   | { type: "ui-ready" }
   | { type: "save-settings"; settings: Settings }
-  | { type: "prepare"; requestId: string; flow: FlowKind; scale: number }
+  | {
+      type: "prepare";
+      requestId: string;
+      flow: FlowKind;
+      /** Pixels per canvas unit for generate and sketch (1×, 2×); images use their own. */
+      scale: number;
+      /** The longest side to export: the daemon's generate limit for restyle and sketch. */
+      maxSide: number;
+    }
   | {
       type: "place";
       requestId: string;

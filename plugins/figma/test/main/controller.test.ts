@@ -18,8 +18,8 @@ function lastPosted(): MainToUi {
   return stub.log.posted.at(-1) as MainToUi;
 }
 
-async function prepare(flow: FlowInput["flow"], scale = 1): Promise<FlowInput> {
-  await controller.handle({ type: "prepare", requestId: "r1", flow, scale });
+async function prepare(flow: FlowInput["flow"], scale = 1, maxSide = 4096): Promise<FlowInput> {
+  await controller.handle({ type: "prepare", requestId: "r1", flow, scale, maxSide });
   const reply = lastPosted();
   if (reply.type !== "prepared") throw new Error(`expected prepared, got ${JSON.stringify(reply)}`);
   return reply.input;
@@ -81,7 +81,7 @@ describe("selection", () => {
     const image = stub.addImage("Photo", { x: 0, y: 0, width: 400, height: 300 }, { width: 400, height: 300 });
     const shape = stub.add("RECTANGLE", "Far", { x: 1000, y: 0, width: 10, height: 10 });
     stub.select(image, shape);
-    await controller.handle({ type: "prepare", requestId: "r1", flow: "inpaint", scale: 1 });
+    await controller.handle({ type: "prepare", requestId: "r1", flow: "inpaint", scale: 1, maxSide: 4096 });
     expect(lastPosted()).toEqual({ type: "prepare-failed", requestId: "r1", message: "“Far” does not overlap the image." });
     expect(controller.pendingCount).toBe(0);
   });
@@ -289,6 +289,14 @@ describe("restyle and sketch", () => {
     if (input.flow !== "restyle") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 1024, height: 512 });
     expect(decodePng(input.image).width).toBe(1024);
+  });
+
+  it("bounds a restyle's export by the daemon's generate limit", async () => {
+    stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 1000, height: 500 }, { width: 3000, height: 1500 }));
+    const input = await prepare("restyle", 1, 2048);
+    if (input.flow !== "restyle") throw new Error(input.flow);
+    expect(input.size).toEqual({ width: 2048, height: 1024 });
+    expect(input.note).toContain("3000×1500");
   });
 
   it("exports the sketch frame at the chosen scale as the control image", async () => {
