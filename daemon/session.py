@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 
 from . import __version__, imaging
 from .auth import Client, hash_token
+from .config import LOOPBACK_HOSTS, load_settings, save_settings
 from .errors import (
     AuthError,
     Forbidden,
+    InvalidInput,
     LayerbridgeError,
     ProtocolError,
     UnsupportedProtocol,
@@ -38,6 +40,7 @@ from .protocol.messages import (
     ClientsPair,
     ClientsReply,
     ClientsRevoke,
+    EngineUnload,
     Error,
     Hello,
     JobCancel,
@@ -47,22 +50,31 @@ from .protocol.messages import (
     JobState,
     JobSubmit,
     Message,
+    ModelLocation,
     ModelsAdd,
     ModelsList,
+    ModelsLocate,
     ModelsRemove,
     ModelsReply,
+    ModelsSetDefault,
+    ModelsUpdate,
     Ok,
     Paired,
     Ping,
     Pong,
     QueuePause,
     Request,
+    SettingsGet,
+    SettingsInfo,
+    SettingsReply,
+    SettingsSet,
     StatusRequest,
     Welcome,
 )
 
 if TYPE_CHECKING:
     from .app import DaemonCore
+    from .config import Settings
 
 log = logging.getLogger("layerbridge.session")
 
@@ -243,7 +255,30 @@ class Session:
             case QueuePause(paused=paused):
                 manager.set_paused(paused)
                 return Ok()
+            case SettingsGet():
+                return self._settings_reply()
+            case SettingsSet(settings=info, confirm_lan=confirm_lan):
+                _save_settings(core, info, confirm_lan)
+                return self._settings_reply()
+            case ModelsSetDefault(model_id=model_id):
+                await asyncio.to_thread(core.registry.set_default, model_id)
+                return ModelsReply(models=core.models())
+            case ModelsUpdate(model_id=model_id, name=name, trigger_words=words,
+                              default_weight=weight):
+                await asyncio.to_thread(_update_model, core, model_id, name, words, weight)
+                return ModelsReply(models=core.models())
+            case ModelsLocate(model_id=model_id):
+                entry = core.registry.get(model_id, field="model_id")
+                return ModelLocation(model_id=model_id, path=str(entry.path))
+            case EngineUnload():
+                await core.executor.unload_all()
+                return Ok()
         raise ProtocolError(f"type={message.type!r} is not served")
+
+    def _settings_reply(self) -> SettingsReply:
+        saved = _settings_info(load_settings(self.core.paths), self.core)
+        running = _settings_info(self.core.settings, self.core)
+        return SettingsReply(settings=saved, restart_required=saved != running)
 
     def _require_admin(self, what: str) -> None:
         assert self.client is not None
@@ -254,6 +289,42 @@ class Session:
         if self.client is None or self.token_hash is None:
             return True
         return self.core.tokens.is_valid(self.client.name, self.token_hash)
+
+
+def _settings_info(settings: Settings, core: DaemonCore) -> SettingsInfo:
+    server, engine = settings.server, settings.engine
+    return SettingsInfo(host=server.host, port=server.port, allowed_origins=server.allowed_origins,
+                        allowed_hosts=server.allowed_hosts, dtype=engine.dtype,
+                        memory_budget_mb=engine.memory_budget_mb, data_dir=str(core.paths.root))
+
+
+def _save_settings(core: DaemonCore, info: SettingsInfo, confirm_lan: bool) -> None:
+    if info.host not in LOOPBACK_HOSTS and not confirm_lan:
+        raise InvalidInput("host", info.host, "listening beyond loopback exposes the daemon to the "
+                           "network (LAN mode): send confirm_lan=true to confirm")
+    settings = load_settings(core.paths)
+    settings.server = settings.server.model_copy(update={
+        "host": info.host, "port": info.port, "allowed_origins": info.allowed_origins,
+        "allowed_hosts": info.allowed_hosts})
+    settings.engine = settings.engine.model_copy(update={
+        "dtype": info.dtype, "memory_budget_mb": info.memory_budget_mb})
+    save_settings(core.paths, settings)
+
+
+def _update_model(core: DaemonCore, model_id: str, name: str | None, words: list[str] | None,
+                  weight: float | None) -> None:
+    entry = core.registry.get(model_id, field="model_id")
+    info = entry.info
+    core.registry.register(
+        model_id, entry.path, kind=info.kind, arch=info.arch, format=info.format,
+        name=info.name if name is None else name, control_type=info.control_type,
+        trigger_words=info.trigger_words if words is None else _clean(words),
+        default_weight=info.default_weight if weight is None else weight,
+        pickle=entry.pickle, replace=True)
+
+
+def _clean(words: list[str]) -> list[str]:
+    return [w.strip() for w in words if w.strip()]
 
 
 def _record(c: Client) -> ClientRecord:

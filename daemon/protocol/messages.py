@@ -234,6 +234,19 @@ class ErrorBody(Message):
     field: str | None = None
 
 
+class SettingsInfo(Message):
+    """The daemon settings an admin edits remotely (the tray's Settings and GPU tabs)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255,
+                      description="bind address; anything but loopback is LAN mode")
+    port: int = Field(default=7842, ge=0, le=65535)
+    allowed_origins: list[str] = Field(default_factory=list, max_length=64)
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=64)
+    dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
+    memory_budget_mb: int | None = Field(default=None, ge=256)
+    data_dir: str = Field(default="", description="read-only: the daemon's data dir")
+
+
 class ClientRecord(Message):
     name: str
     scope: Scope
@@ -350,6 +363,51 @@ class ClientsRevoke(Request):
     name: Id
 
 
+class SettingsGet(Request):
+    """Admin: the daemon's settings as saved (what the next start uses)."""
+
+    type: Literal["settings.get"] = "settings.get"
+
+
+class SettingsSet(Request):
+    """Admin: save settings; host, port, precision and budget take effect when the daemon restarts.
+    A host other than loopback (LAN mode) is refused unless `confirm_lan` is true."""
+
+    type: Literal["settings.set"] = "settings.set"
+    settings: SettingsInfo
+    confirm_lan: bool = False
+
+
+class ModelsSetDefault(Request):
+    """Admin: the checkpoint used when a client names none."""
+
+    type: Literal["models.set_default"] = "models.set_default"
+    model_id: Id
+
+
+class ModelsUpdate(Request):
+    """Admin: edit a model's metadata (display name, LoRA trigger words and default weight)."""
+
+    type: Literal["models.update"] = "models.update"
+    model_id: Id
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    trigger_words: list[str] | None = Field(default=None, max_length=64)
+    default_weight: float | None = Field(default=None, ge=-4.0, le=4.0)
+
+
+class ModelsLocate(Request):
+    """Admin: where a model's files are on the daemon's disk (to open its folder)."""
+
+    type: Literal["models.locate"] = "models.locate"
+    model_id: Id
+
+
+class EngineUnload(Request):
+    """Admin: free every resident model (VRAM); the next job loads what it needs again."""
+
+    type: Literal["engine.unload"] = "engine.unload"
+
+
 class QueuePause(Request):
     """Admin: hold (or release) the queue; the running job finishes, queued ones wait."""
 
@@ -373,13 +431,20 @@ ClientMessage = Annotated[
     | ClientsList
     | ClientsPair
     | ClientsRevoke
-    | QueuePause,
+    | QueuePause
+    | SettingsGet
+    | SettingsSet
+    | ModelsSetDefault
+    | ModelsUpdate
+    | ModelsLocate
+    | EngineUnload,
     Field(discriminator="type"),
 ]
 
 ADMIN_MESSAGES = frozenset(
     {"models.add", "models.remove", "clients.list", "clients.pair", "clients.revoke",
-     "queue.pause"}
+     "queue.pause", "settings.get", "settings.set", "models.set_default", "models.update",
+     "models.locate", "engine.unload"}
 )
 
 
@@ -529,6 +594,18 @@ class Paired(Reply):
     token: str = Field(description="shown once; the daemon keeps only its hash")
 
 
+class SettingsReply(Reply):
+    type: Literal["settings.reply"] = "settings.reply"
+    settings: SettingsInfo
+    restart_required: bool = Field(default=False, description="saved differs from what runs now")
+
+
+class ModelLocation(Reply):
+    type: Literal["models.location"] = "models.location"
+    model_id: Id
+    path: str
+
+
 class Ok(Reply):
     type: Literal["ok"] = "ok"
 
@@ -553,6 +630,8 @@ ServerMessage = Annotated[
     | ModelsReply
     | ClientsReply
     | Paired
+    | SettingsReply
+    | ModelLocation
     | Ok,
     Field(discriminator="type"),
 ]

@@ -1,0 +1,89 @@
+"""The admin messages the tray needs: settings, default model, model metadata, locate, unload."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from layerbridge.daemon.client import DaemonClient, RemoteError
+from layerbridge.daemon.config import load_settings
+from layerbridge.daemon.protocol.messages import (
+    EngineUnload,
+    JobParams,
+    ModelLocation,
+    ModelsLocate,
+    ModelsReply,
+    ModelsSetDefault,
+    ModelsUpdate,
+    Ok,
+    SettingsGet,
+    SettingsReply,
+    SettingsSet,
+)
+
+from tests.conftest import RunningDaemon
+
+
+async def test_settings_round_trip_and_need_a_restart(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
+        reply = await client.request(SettingsGet())
+        assert isinstance(reply, SettingsReply)
+        assert reply.settings.host == "127.0.0.1" and not reply.restart_required
+        assert reply.settings.data_dir == str(daemon.paths.root)
+        changed = reply.settings.model_copy(update={"port": 9123, "dtype": "fp32"})
+        saved = await client.request(SettingsSet(settings=changed))
+        assert isinstance(saved, SettingsReply)
+        assert saved.settings.port == 9123 and saved.restart_required
+    assert load_settings(daemon.paths).server.port == 9123
+    assert load_settings(daemon.paths).engine.dtype == "fp32"
+
+
+async def test_lan_mode_needs_explicit_confirmation(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
+        current = await client.request(SettingsGet())
+        assert isinstance(current, SettingsReply)
+        lan = current.settings.model_copy(update={"host": "0.0.0.0",
+                                                  "allowed_hosts": ["gpu-box.studio.lan"]})
+        with pytest.raises(RemoteError) as refused:
+            await client.request(SettingsSet(settings=lan))
+        assert refused.value.field == "host"
+        assert load_settings(daemon.paths).server.host == "127.0.0.1"
+        await client.request(SettingsSet(settings=lan, confirm_lan=True))
+    assert json.loads(daemon.paths.settings.read_text())["server"]["host"] == "0.0.0.0"
+
+
+async def test_client_tokens_cannot_read_settings(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        with pytest.raises(RemoteError) as refused:
+            await client.request(SettingsGet())
+        assert refused.value.code == "forbidden"
+
+
+async def test_models_default_update_and_locate(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
+        reply = await client.request(ModelsSetDefault(model_id="demo"))
+        assert isinstance(reply, ModelsReply)
+        assert [m.id for m in reply.models if m.default] == ["demo"]
+        updated = await client.request(ModelsUpdate(model_id="demo", name="Demo model",
+                                                    trigger_words=[" tiny ", "", "random"]))
+        assert isinstance(updated, ModelsReply)
+        demo = next(m for m in updated.models if m.id == "demo")
+        assert demo.name == "Demo model" and demo.trigger_words == ["tiny", "random"]
+        assert demo.default and demo.arch == "sd15"
+        where = await client.request(ModelsLocate(model_id="demo"))
+        assert isinstance(where, ModelLocation)
+        assert Path(where.path).is_dir() and Path(where.path).name == "demo"
+        with pytest.raises(RemoteError) as missing:
+            await client.request(ModelsSetDefault(model_id="nope"))
+        assert missing.value.field == "model_id"
+
+
+async def test_engine_unload_frees_loaded_models(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
+        job = await client.submit(JobParams(kind="generate", model="demo", prompt="a cat", steps=2,
+                                            width=64, height=64, seed=1))
+        await job.wait()
+        assert (await client.status()).loaded == ["demo"]
+        assert isinstance(await client.request(EngineUnload()), Ok)
+        assert (await client.status()).loaded == []
