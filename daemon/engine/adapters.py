@@ -10,6 +10,7 @@ import torch
 
 from ..errors import InvalidInput, ModelLoadError
 from ..protocol.messages import JobParams
+from .pipelines import quiet
 from .registry import ModelEntry, Registry
 from .residency import Resident
 
@@ -46,7 +47,8 @@ def resolve(registry: Registry, params: JobParams, checkpoint: ModelEntry) -> tu
 
 def _load_lora(pipe: Any, entry: ModelEntry, name: str) -> None:
     try:
-        pipe.load_lora_weights(str(entry.path), adapter_name=name)
+        with quiet():
+            pipe.load_lora_weights(str(entry.path), adapter_name=name)
     except Exception as exc:  # noqa: BLE001 - a damaged or mismatched file
         raise ModelLoadError(
             f"lora={entry.id!r}: cannot be loaded into a {entry.arch} pipeline ({str(exc)[:300]})", field="loras"
@@ -67,11 +69,16 @@ def _embedding_state(entry: ModelEntry) -> Any:
 def _load_embedding(pipe: Any, entry: ModelEntry) -> None:
     try:
         state = _embedding_state(entry)
-        if "clip_l" in state and "clip_g" in state:  # SDXL: one vector set per text encoder
-            pipe.load_textual_inversion(state["clip_l"], token=entry.id, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer)
-            pipe.load_textual_inversion(state["clip_g"], token=entry.id, text_encoder=pipe.text_encoder_2, tokenizer=pipe.tokenizer_2)
-        else:
-            pipe.load_textual_inversion(state, token=entry.id)
+        with quiet():
+            if "clip_l" in state and "clip_g" in state:  # SDXL: one vector set per text encoder
+                pipe.load_textual_inversion(
+                    state["clip_l"], token=entry.id, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer
+                )
+                pipe.load_textual_inversion(
+                    state["clip_g"], token=entry.id, text_encoder=pipe.text_encoder_2, tokenizer=pipe.tokenizer_2
+                )
+            else:
+                pipe.load_textual_inversion(state, token=entry.id)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"embedding={entry.id!r}: cannot be loaded ({str(exc)[:300]})", field="loras") from exc
 

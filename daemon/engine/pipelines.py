@@ -12,6 +12,7 @@ from typing import Any
 
 import diffusers
 import torch
+import transformers
 from diffusers import (
     ControlNetModel,
     DDIMScheduler,
@@ -40,19 +41,24 @@ from .registry import ModelEntry
 log = logging.getLogger(__name__)
 diffusers.utils.logging.disable_progress_bar()
 diffusers.utils.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()
 
 CONFIGS = Path(__file__).with_name("configs")
 
 # Deprecation noise from inside diffusers/torch that callers cannot act on (numpy 2 asking
 # torch tensors for `copy=`). Only these exact messages are silenced, only around our calls.
-LIBRARY_NOISE = (r"__array__ implementation doesn't accept a copy keyword",)
+# peft warns on every second adapter of a model, which is exactly how we use it.
+LIBRARY_NOISE: tuple[tuple[str, type[Warning]], ...] = (
+    (r"__array__ implementation doesn't accept a copy keyword", DeprecationWarning),
+    (r"Already found a `peft_config` attribute in the model", UserWarning),
+)
 
 
 @contextmanager
 def quiet() -> Iterator[None]:
     with warnings.catch_warnings():
-        for message in LIBRARY_NOISE:
-            warnings.filterwarnings("ignore", message=message, category=DeprecationWarning)
+        for message, category in LIBRARY_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=category)
         yield
 
 # task -> (SD 1.x/2.x class, SDXL class)
