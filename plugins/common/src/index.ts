@@ -1,0 +1,30 @@
+// @layerbridge/common: the Layerbridge protocol client shared by the Photoshop and Figma plugins.
+export * from "./protocol.js";
+export { Backoff, type BackoffOptions } from "./backoff.js";
+export { BlobStore, type ReceivedBlob } from "./blobStore.js";
+export {
+  LayerbridgeClient,
+  newJobId,
+  type ClientEvents,
+  type LayerbridgeClientOptions,
+  type SubmitOptions,
+} from "./client.js";
+export { IllegalTransition, type ConnectionState } from "./connectionState.js";
+export { Emitter, type Listener } from "./emitter.js";
+export { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "./errors.js";
+export { describeError, type ErrorDescription } from "./describeError.js";
+export { decodeFrame, encodeFrame, type DecodedFrame } from "./frames.js";
+export {
+  JobHandle,
+  type JobEvents,
+  type JobOutcome,
+  type JobOutput,
+  type JobPhase,
+  type JobPreview,
+  type JobProgressEvent,
+} from "./jobHandle.js";
+export type { ReplyMap, ReplyTo, SimpleRequest } from "./replies.js";
+export { sha256Hex, sha256HexSync } from "./sha256.js";
+export { SOCKET_OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketFactory, type WebSocketLike } from "./socket.js";
+export { hashBlobs, uploadBlobs, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";
+export { parseBinaryHeader, parseServerMessage } from "./validate.js";

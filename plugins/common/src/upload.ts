@@ -1,0 +1,85 @@
+// Content-addressed upload: ask which blobs the daemon lacks (blob.has), then send only those as
+// chunked blob.put binary frames, pacing on the socket's bufferedAmount (UXP closes a socket whose
+// send buffer overflows; there is no 'drain' event, so poll).
+import { encodeFrame } from "./frames.js";
+import type { BlobMissing, BlobPut, ImageFormat } from "./protocol.js";
+import { sha256Hex } from "./sha256.js";
+
+/** Bytes to upload. Raw formats (rgba8, grey8) need width and height. */
+export interface BlobSource {
+  bytes: Uint8Array;
+  format: ImageFormat;
+  width?: number;
+  height?: number;
+  /** Known hash (skips hashing): lowercase hex sha256 of `bytes`. */
+  sha256?: string;
+}
+
+export interface UploadProgress {
+  sha256: string;
+  sent: number;
+  total: number;
+}
+
+/** What the uploader needs from the connection. */
+export interface UploadChannel {
+  blobHas(sha256: string[]): Promise<BlobMissing>;
+  sendBinary(frame: ArrayBuffer): void;
+  bufferedAmount(): number;
+  /** Resolves on blob.stored for this hash, rejects on an upload error. */
+  waitStored(sha256: string): Promise<void>;
+  chunkBytes: number;
+  highWaterBytes: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function hashBlobs(blobs: readonly BlobSource[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const b of blobs) out.push(b.sha256 ?? (await sha256Hex(b.bytes)));
+  return out;
+}
+
+/** Uploads what the daemon lacks; returns the sha256 of each blob, in order. */
+export async function uploadBlobs(
+  channel: UploadChannel,
+  blobs: readonly BlobSource[],
+  onProgress?: (p: UploadProgress) => void,
+): Promise<string[]> {
+  const hashes = await hashBlobs(blobs);
+  const unique = [...new Set(hashes)];
+  if (unique.length === 0) return hashes;
+  const missing = new Set((await channel.blobHas(unique)).sha256);
+  const sent = new Set<string>();
+  for (let i = 0; i < blobs.length; i++) {
+    const sha = hashes[i];
+    const blob = blobs[i];
+    if (sha === undefined || blob === undefined || !missing.has(sha) || sent.has(sha)) continue;
+    sent.add(sha);
+    const stored = channel.waitStored(sha);
+    stored.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+    await sendChunks(channel, sha, blob, onProgress);
+    await stored;
+  }
+  return hashes;
+}
+
+async function sendChunks(
+  channel: UploadChannel,
+  sha: string,
+  blob: BlobSource,
+  onProgress?: (p: UploadProgress) => void,
+): Promise<void> {
+  const total = blob.bytes.length;
+  const chunk = Math.max(1, channel.chunkBytes);
+  for (let offset = 0; offset < total; offset += chunk) {
+    while (channel.bufferedAmount() > channel.highWaterBytes) await sleep(5);
+    const header: BlobPut = { type: "blob.put", sha256: sha, offset, total, format: blob.format };
+    if (blob.format !== "png") {
+      header.width = blob.width ?? null;
+      header.height = blob.height ?? null;
+    }
+    channel.sendBinary(encodeFrame(header, blob.bytes.subarray(offset, Math.min(total, offset + chunk))));
+    onProgress?.({ sha256: sha, sent: Math.min(total, offset + chunk), total });
+  }
+}

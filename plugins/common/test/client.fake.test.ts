@@ -1,0 +1,263 @@
+// The client against a scripted fake daemon: handshake, uploads, job events, reconnect.
+import { afterEach, describe, expect, it } from "vitest";
+import { LayerbridgeClient } from "../src/client.js";
+import { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "../src/errors.js";
+import { sha256HexSync } from "../src/sha256.js";
+import { FakeSocket, WELCOME, fakeFactory } from "./fakeSocket.js";
+
+const clients: LayerbridgeClient[] = [];
+function makeClient(create: (url: string) => FakeSocket, extra: Partial<ConstructorParameters<typeof LayerbridgeClient>[0]> = {}) {
+  const c = new LayerbridgeClient({
+    url: "ws://127.0.0.1:7842/",
+    token: "lb_test",
+    client: { name: "test", kind: "test", version: "0.0.0" },
+    createSocket: create,
+    reconnect: { initialMs: 5, maxMs: 20 },
+    heartbeatMs: 0,
+    ...extra,
+  });
+  clients.push(c);
+  return c;
+}
+afterEach(() => {
+  while (clients.length) clients.pop()?.close();
+});
+const tick = () => new Promise((r) => setTimeout(r, 0));
+const PNG = new Uint8Array([137, 80, 78, 71, 1, 2, 3, 4, 5]);
+const RESULT_SHA = sha256HexSync(PNG);
+const result = (jobId: string, index = 0) => ({
+  type: "job.result",
+  job_id: jobId,
+  result: {
+    index,
+    blob: RESULT_SHA,
+    format: "png",
+    width: 8,
+    height: 8,
+    region: { x: 4, y: 4, width: 8, height: 8 },
+    seed: 7,
+    params: { kind: "generate", model: "demo" },
+  },
+});
+
+describe("LayerbridgeClient (fake daemon)", () => {
+  it("sends hello with the token and protocol, resolves connect with welcome", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    const welcome = await c.connect();
+    expect(welcome.models[0]?.id).toBe("demo");
+    const hello = f.sockets[0]?.sent[0]?.text;
+    expect(hello).toMatchObject({ type: "hello", protocols: [1], token: "lb_test", client: { kind: "test" } });
+    expect(f.sockets[0]?.binaryType).toBe("arraybuffer");
+    expect(c.state).toBe("ready");
+  });
+
+  it("rejects connect with the daemon's error when the token is refused, and does not retry", async () => {
+    const f = fakeFactory(false);
+    const c = makeClient((url) => {
+      const s = f.create(url);
+      s.onSend = (fr) => {
+        if (fr.text?.["type"] === "hello") queueMicrotask(() => s.deliver({ type: "error", code: "unauthorized", message: "unknown token", reply_to: "hello" }));
+      };
+      queueMicrotask(() => s.open());
+      return s;
+    });
+    await expect(c.connect()).rejects.toMatchObject({ code: "unauthorized" });
+    await new Promise((r) => setTimeout(r, 40));
+    expect(f.sockets).toHaveLength(1);
+    expect(c.state).toBe("closed");
+  });
+
+  it("uploads only missing blobs, in chunks no larger than max_chunk_bytes", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const s = f.sockets[0]!;
+    const a = new Uint8Array(40).map((_, i) => i);
+    const b = new Uint8Array(10).fill(9);
+    const shaA = sha256HexSync(a);
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: [shaA] });
+      if (fr.header && (fr.header["offset"] as number) + fr.payload!.length === fr.header["total"]) {
+        queueMicrotask(() => s.deliver({ type: "blob.stored", sha256: fr.header!["sha256"], size: fr.header!["total"] }));
+      }
+    };
+    const hashes = await c.upload([
+      { bytes: a, format: "rgba8", width: 5, height: 2 },
+      { bytes: b, format: "png" },
+    ]);
+    expect(hashes).toEqual([shaA, sha256HexSync(b)]);
+    const puts = s.sent.filter((fr) => fr.header);
+    expect(puts.map((p) => p.header!["offset"])).toEqual([0, 16, 32]); // WELCOME says max_chunk_bytes 16
+    expect(puts.every((p) => p.header!["sha256"] === shaA && p.header!["width"] === 5 && p.header!["format"] === "rgba8")).toBe(true);
+    const joined = new Uint8Array(puts.flatMap((p) => [...p.payload!]));
+    expect(joined).toEqual(a);
+  });
+
+  it("waits while bufferedAmount is above the high-water mark", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create, { highWaterBytes: 100 });
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.bufferedAmount = 1000;
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
+      if (fr.header && (fr.header["offset"] as number) + fr.payload!.length === fr.header["total"]) {
+        queueMicrotask(() => s.deliver({ type: "blob.stored", sha256: fr.header!["sha256"], size: 4 }));
+      }
+    };
+    const upload = c.upload([{ bytes: new Uint8Array([1, 2, 3, 4]), format: "png" }]);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(s.sent.filter((fr) => fr.header)).toHaveLength(0);
+    s.bufferedAmount = 0;
+    await upload;
+    expect(s.sent.filter((fr) => fr.header)).toHaveLength(1);
+  });
+
+  it("reports progress with a preview and resolves with the result bytes", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] !== "job.submit") return;
+      const id = fr.text["job_id"] as string;
+      s.deliver({ type: "job.accepted", reply_to: fr.text["id"], job_id: id, position: 0, seed: 7, duplicate: false });
+      s.deliver({ type: "job.started", job_id: id });
+      s.deliverBinary({ type: "job.progress", job_id: id, step: 1, steps: 2, preview: "png", preview_width: 4, preview_height: 4 }, new Uint8Array([1, 2]));
+      s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png", width: 8, height: 8 }, PNG.subarray(0, 4));
+      s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 4, total: PNG.length, format: "png", width: 8, height: 8 }, PNG.subarray(4));
+      s.deliver(result(id));
+      s.deliver({ type: "job.done", job_id: id, results: 1, seconds: 0.5 });
+    };
+    const job = c.submit({ kind: "generate", model: "demo", prompt: "a cat" }, { jobId: "job-1" });
+    const progress: number[] = [];
+    let preview: Uint8Array | undefined;
+    job.on("progress", (p) => {
+      progress.push(p.step);
+      preview = p.preview?.bytes;
+    });
+    const outcome = await job.finished;
+    expect(outcome.results).toHaveLength(1);
+    expect(outcome.results[0]?.bytes).toEqual(PNG);
+    expect(outcome.results[0]?.info.region).toEqual({ x: 4, y: 4, width: 8, height: 8 });
+    expect(progress).toEqual([1]);
+    expect(preview).toEqual(new Uint8Array([1, 2]));
+    expect(job.phase).toBe("done");
+  });
+
+  it("fails the job with the daemon's code and field", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "job.submit")
+        s.deliver({ type: "error", reply_to: fr.text["id"], code: "unknown_model", message: "model='nope': no such model", field: "params.model" });
+    };
+    const job = c.submit({ kind: "generate", model: "nope" });
+    await expect(job.finished).rejects.toMatchObject({ code: "unknown_model", field: "params.model" });
+    await expect(job.finished).rejects.toBeInstanceOf(DaemonError);
+  });
+
+  it("cancels: sends job.cancel and settles with JobCancelledError", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.onSend = (fr) => {
+      const t = fr.text;
+      if (t?.["type"] === "job.submit") s.deliver({ type: "job.accepted", reply_to: t["id"], job_id: t["job_id"], position: 1, seed: 1 });
+      if (t?.["type"] === "job.cancel") {
+        s.deliver({ type: "ok", reply_to: t["id"] });
+        s.deliver({ type: "job.cancelled", job_id: t["job_id"] });
+      }
+    };
+    const job = c.submit({ kind: "generate", model: "demo" });
+    await new Promise((r) => job.once("accepted", r));
+    expect(job.phase).toBe("queued");
+    await job.cancel();
+    await expect(job.finished).rejects.toBeInstanceOf(JobCancelledError);
+  });
+
+  it("drops a malformed message, reports it, and rejects the request it answered", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const s = f.sockets[0]!;
+    const violations: ProtocolViolation[] = [];
+    c.on("violation", (v) => violations.push(v));
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "status") s.deliver({ type: "status.reply", reply_to: fr.text["id"], version: 3 });
+    };
+    await expect(c.status()).rejects.toBeInstanceOf(ProtocolViolation);
+    s.deliver("{not json");
+    s.deliverBinary({ type: "welcome" }, new Uint8Array(0));
+    s.onmessage?.({ data: new ArrayBuffer(2) });
+    expect(violations).toHaveLength(4);
+    expect(c.state).toBe("ready");
+  });
+
+  it("reconnects after a drop, resubmits an unaccepted job with the same id, fetches an accepted one", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const first = f.sockets[0]!;
+    first.onSend = (fr) => {
+      const t = fr.text;
+      if (t?.["type"] === "job.submit" && t["job_id"] === "accepted-1")
+        first.deliver({ type: "job.accepted", reply_to: t["id"], job_id: "accepted-1", position: 0, seed: 3 });
+    };
+    const a = c.submit({ kind: "generate", model: "demo" }, { jobId: "accepted-1" });
+    await new Promise((r) => a.once("accepted", r));
+    const b = c.submit({ kind: "generate", model: "demo" }, { jobId: "never-accepted" });
+    await tick();
+    const states: string[] = [];
+    c.on("state", (st) => states.push(st));
+    first.close(1006, "gone");
+    await c.ready();
+    const second = f.sockets[1]!;
+    expect(states).toEqual(["reconnecting", "connecting", "handshaking", "ready"]);
+    await tick();
+    expect(second.lastText("job.submit")).toMatchObject({ job_id: "never-accepted" });
+    const fetch = second.lastText("job.fetch");
+    expect(fetch).toMatchObject({ job_id: "accepted-1" });
+    second.deliver({
+      type: "job.state",
+      reply_to: fetch!["id"],
+      job: { job_id: "accepted-1", state: "done", kind: "generate", model: "demo", prompt: "", created_at: 1, finished_at: 2, results: [result("accepted-1").result] },
+    });
+    second.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    second.deliver(result("accepted-1"));
+    const outcome = await a.finished;
+    expect(outcome.results[0]?.bytes).toEqual(PNG);
+    expect(b.phase).toBe("submitting");
+  });
+
+  it("gives up after maxAttempts and rejects connect with ConnectionError", async () => {
+    let made = 0;
+    const c = makeClient(
+      (url) => {
+        made++;
+        const s = new FakeSocket(url);
+        queueMicrotask(() => s.close(1006, "refused"));
+        return s;
+      },
+      { reconnect: { initialMs: 1, maxMs: 2, maxAttempts: 2 } },
+    );
+    await expect(c.connect()).rejects.toBeInstanceOf(ConnectionError);
+    expect(made).toBe(3);
+  });
+
+  it("drops a silent connection after the heartbeat timeout and reconnects", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create, { heartbeatMs: 10, heartbeatTimeoutMs: 10 });
+    await c.connect();
+    const s = f.sockets[0]!;
+    await new Promise((r) => setTimeout(r, 15));
+    expect(s.lastText("ping")).toBeDefined();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(f.sockets.length).toBeGreaterThan(1);
+    expect(WELCOME.type).toBe("welcome");
+  });
+});
