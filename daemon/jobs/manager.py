@@ -128,7 +128,8 @@ class JobManager:
         self._enqueue(job)
         accepted = JobAccepted(job_id=job_id, position=self.position(job_id) or 0, seed=seed,
                                reply_to=reply_to)
-        self._broadcast_watchers(accepted)
+        # the reply id is the submitter's: a watcher must not take it for one of its own requests
+        self._broadcast_watchers(accepted.model_copy(update={"reply_to": None}))
         self.on_change()
         return accepted
 

@@ -1,0 +1,39 @@
+"""What a watching admin (the tray) receives for other clients' jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from layerbridge.daemon.client import DaemonClient
+from layerbridge.daemon.protocol import codec
+from layerbridge.daemon.protocol.messages import JobAccepted, JobList, JobParams
+from tests.conftest import RunningDaemon
+
+
+async def test_a_watcher_sees_other_clients_accepted_jobs_without_their_reply_id(
+        daemon: RunningDaemon) -> None:
+    # A reply id belongs to the connection that sent the request: echoing it to a watcher would
+    # resolve whichever of the watcher's own requests happens to carry the same id.
+    seen: list[JobAccepted] = []
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as watcher:
+        original = watcher._on_frame
+
+        def spy(frame: str | bytes) -> None:
+            if isinstance(frame, str):
+                message = codec.parse_server_text(frame)
+                if isinstance(message, JobAccepted):
+                    seen.append(message)
+            original(frame)
+
+        watcher._on_frame = spy  # type: ignore[method-assign]
+        await watcher.request(JobList(watch=True))
+        async with await DaemonClient.connect(daemon.url, daemon.token) as other:
+            job = await other.submit(JobParams(kind="generate", model="demo", steps=1,
+                                               width=64, height=64))
+            await job.wait()
+        for _ in range(50):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+    assert [m.job_id for m in seen] == [job.job_id]
+    assert seen[0].reply_to is None
