@@ -264,6 +264,32 @@ class Registry:
         if self._default_id() == model_id:
             (self._dir / DEFAULT_FILE).unlink(missing_ok=True)
 
+    def update(
+        self,
+        model_id: str,
+        *,
+        name: str | None = None,
+        trigger_words: list[str] | None = None,
+        default_weight: float | None = None,
+    ) -> ModelInfo:
+        """Edit display metadata; the None arguments are left as they are."""
+        entry = self.get(model_id, field="model_id")
+        record = json.loads((self._dir / f"{model_id}.json").read_text())
+        if name is not None:
+            record["name"] = name
+        if trigger_words is not None:
+            record["trigger_words"] = list(trigger_words)
+        if default_weight is not None:
+            if entry.kind != "lora":
+                raise InvalidInput("default_weight", default_weight, f"{model_id!r} is a {entry.kind}, not a LoRA")
+            record["default_weight"] = default_weight
+        self._write(model_id, record, replace=True)
+        return self.get(model_id, field="model_id").info
+
+    def locate(self, model_id: str) -> Path:
+        """Where the model's files are (a folder or a file)."""
+        return self.get(model_id, field="model_id").path
+
     def set_default(self, model_id: str) -> None:
         entry = self.get(model_id, field="model_id")
         if entry.kind != "checkpoint":
