@@ -3,7 +3,9 @@ import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
 import { DEFAULT_OPTIONS, type FlowOptions } from "../../src/ui/flowOptions";
 import { runFlow } from "../../src/ui/runFlow";
-import { decodePng, solidPng } from "../support/png";
+import type { Region } from "@layerbridge/common";
+import type { ImageOps } from "../../src/ui/imageOps";
+import { decodePng, encodePng, solidPng } from "../support/png";
 import { pngImageOps } from "../support/pngImageOps";
 
 // The UI's client code (runFlow over @layerbridge/common) in Node against a real daemon, with the
@@ -106,5 +108,45 @@ describe("runFlow against a real daemon", () => {
     );
     await expect(run).rejects.toMatchObject({ name: "JobCancelledError" });
     await cancelled;
+  });
+});
+
+describe("inpaint and sketch against a real daemon", () => {
+  it("fills a region and composites the patch onto the original", async () => {
+    const image = solidPng(96, 64, { r: 10, g: 200, b: 30, a: 255 });
+    const mask = new Uint8Array(96 * 64 * 4);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 96; x++) {
+        const inside = x >= 40 && x < 56 && y >= 24 && y < 40;
+        mask.set(inside ? [255, 255, 255, 255] : [0, 0, 0, 255], (y * 96 + x) * 4);
+      }
+    }
+    const regions: Region[] = [];
+    const ops: ImageOps = { ...pngImageOps, compose: (b, p, r) => (regions.push(r), pngImageOps.compose(b, p, r)) };
+    const outcome = await runFlow(
+      client,
+      { flow: "inpaint", image, mask: encodePng(96, 64, mask), size: { width: 96, height: 64 } },
+      options({ model: "demo-inpaint", strength: 1 }),
+      ops,
+    );
+    // The daemon returns a patch around the mask, not the whole picture; the UI puts it back.
+    expect(regions).toHaveLength(1);
+    const [region] = regions;
+    expect(region && region.width * region.height).toBeLessThan(96 * 64);
+    const png = decodePng(outcome.images[0]?.png ?? new Uint8Array());
+    expect([png.width, png.height]).toEqual([96, 64]);
+    expect(png.at(0, 0)).toEqual({ r: 10, g: 200, b: 30, a: 255 }); // far from the mask: untouched
+  });
+
+  it("turns a sketch into an image through a ControlNet", async () => {
+    const sketch = solidPng(64, 64, { r: 0, g: 0, b: 0, a: 0 });
+    const outcome = await runFlow(
+      client,
+      { flow: "sketch", control: sketch, size: { width: 64, height: 64 } },
+      options({ control: "scribble" }),
+      pngImageOps,
+    );
+    expect(outcome.images).toHaveLength(1);
+    expect(decodePng(outcome.images[0]?.png ?? new Uint8Array()).width).toBe(64);
   });
 });
