@@ -1,0 +1,217 @@
+"""`DaemonConnection`: one admin connection to a daemon (local or remote), turned into Qt signals.
+
+It reconnects when the connection drops (the daemon restarting), watches every job's events
+(`job.list` with watch), and polls `status`, emitting `statusChanged` only when it differs.
+Runs on the qasync loop; the widgets never see the client or a dict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from enum import Enum
+from typing import TypeVar
+
+from layerbridge.daemon.client import DaemonClient, JobEvent, RemoteError
+from layerbridge.daemon.protocol.messages import (
+    JobList,
+    JobListReply,
+    JobParams,
+    Request,
+    StatusReply,
+    Welcome,
+)
+from PySide6.QtCore import QObject, QTimer, Signal
+
+log = logging.getLogger("layerbridge.desktop.connection")
+
+M = TypeVar("M")
+
+
+class LinkState(Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+
+
+class WatchingClient(DaemonClient):
+    """A DaemonClient that also hands every job event (any client's, with job.list watch) to a
+    callback, and tracks only the jobs it submitted itself."""
+
+    on_job_event: object = None
+
+    def _deliver(self, job_id: str, event: JobEvent) -> None:
+        if callable(self.on_job_event):
+            self.on_job_event(event)
+        if job_id in self._jobs:
+            super()._deliver(job_id, event)
+
+
+class DaemonConnection(QObject):
+    stateChanged = Signal(str)  # LinkState.value
+    connected = Signal(object)  # Welcome
+    disconnected = Signal(str)  # why
+    statusChanged = Signal(object)  # StatusReply
+    jobsListed = Signal(object)  # list[JobSummary], after each (re)connect
+    jobEvent = Signal(object, object)  # message, preview PNG bytes or None
+    failed = Signal(str)  # a request failed: a line for the user
+
+    def __init__(self, *, name: str = "layerbridge-tray", poll_ms: int = 1000,
+                 retry_s: tuple[float, float] = (0.5, 5.0), parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.state = LinkState.DISCONNECTED
+        self.url: str | None = None
+        self.welcome: Welcome | None = None
+        self.status: StatusReply | None = None
+        self.last_error = ""
+        self._token = ""
+        self._client: WatchingClient | None = None
+        self._retry = retry_s
+        self._task: asyncio.Task[None] | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(poll_ms)
+        self._poll.timeout.connect(self._poll_status)
+        self._polling = False
+
+    # ------------------------------------------------------------------ control
+
+    def open(self, url: str, token: str) -> None:
+        """Connect (again) to `url`; keeps trying until `close`."""
+        self.url, self._token = url, token
+        self._stop_task()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def close(self) -> None:
+        self._stop_task()
+        self._poll.stop()
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._set_state(LinkState.DISCONNECTED, "closed")
+
+    @property
+    def is_connected(self) -> bool:
+        return self.state is LinkState.CONNECTED and self._client is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.welcome is not None and self.welcome.scope == "admin"
+
+    async def request(self, message: Request, expect: type[M]) -> M:
+        """Send a request; raises RemoteError (also when not connected)."""
+        client = self._client
+        if client is None:
+            raise RemoteError("not_connected", "not connected to the daemon")
+        reply = await client.request(message)
+        if not isinstance(reply, expect):
+            raise RemoteError("bad_message", f"expected {expect.__name__}, got {reply.type}")
+        return reply
+
+    async def submit(self, params: JobParams) -> str:
+        client = self._client
+        if client is None:
+            raise RemoteError("not_connected", "not connected to the daemon")
+        job = await client.submit(params)
+        return job.job_id
+
+    async def cancel(self, job_id: str) -> None:
+        if self._client is None:
+            raise RemoteError("not_connected", "not connected to the daemon")
+        await self._client.cancel(job_id)
+
+    async def blob(self, sha: str) -> bytes:
+        if self._client is None:
+            raise RemoteError("not_connected", "not connected to the daemon")
+        return await self._client.blob(sha)
+
+    async def refresh_status(self) -> StatusReply | None:
+        if self._client is None:
+            return None
+        try:
+            status = await self._client.status()
+        except RemoteError:
+            return None
+        if status.model_copy(update={"reply_to": None}) != self.status:
+            self.status = status.model_copy(update={"reply_to": None})
+            self.statusChanged.emit(self.status)
+        return self.status
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        delay = self._retry[0]
+        while True:
+            self._set_state(LinkState.CONNECTING, "")
+            assert self.url is not None
+            try:
+                client = await WatchingClient.connect(self.url, self._token, name=self.name,
+                                                      kind="desktop")
+            except RemoteError as exc:
+                self.last_error = exc.message
+                if exc.code in ("unauthorized", "forbidden", "rate_limited",
+                                "unsupported_protocol"):
+                    self._set_state(LinkState.DISCONNECTED, exc.message)
+                    return  # a refused token will not become valid by retrying
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry[1])
+                continue
+            delay = self._retry[0]
+            closed = asyncio.ensure_future(client.ws.wait_closed())
+            try:
+                await self._attach(client)
+                await closed
+            except RemoteError as exc:
+                self.last_error = exc.message
+            finally:
+                closed.cancel()
+                self._poll.stop()
+                self._client = None
+                with contextlib.suppress(Exception):
+                    await client.close()
+            self._set_state(LinkState.DISCONNECTED, "the connection to the daemon closed")
+            await asyncio.sleep(delay)
+
+    async def _attach(self, client: WatchingClient) -> None:
+        client.on_job_event = self._on_job_event
+        self._client = client
+        self.welcome = client.welcome
+        self.status = None
+        listed = await client.request(JobList(watch=True, limit=100))
+        assert isinstance(listed, JobListReply)
+        self._set_state(LinkState.CONNECTED, "")
+        self.connected.emit(client.welcome)
+        self.jobsListed.emit(listed.jobs)
+        await self.refresh_status()
+        self._poll.start()
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        self.jobEvent.emit(event.message, event.payload)
+
+    def _poll_status(self) -> None:
+        if self._polling or self._client is None:
+            return
+        self._polling = True
+        task = asyncio.ensure_future(self.refresh_status())
+        task.add_done_callback(self._polled)
+
+    def _polled(self, task: asyncio.Task[StatusReply | None]) -> None:
+        self._polling = False
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("status poll failed: %s", task.exception())
+
+    def _stop_task(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    def _set_state(self, state: LinkState, why: str) -> None:
+        if state is self.state:
+            return
+        was_connected = self.state is LinkState.CONNECTED
+        self.state = state
+        self.stateChanged.emit(state.value)
+        if was_connected and state is not LinkState.CONNECTED:
+            self.status = None
+            self.disconnected.emit(why)
