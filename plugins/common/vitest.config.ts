@@ -3,9 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/globalSetup.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // daemon tests start their own daemon per file; keep CPU use of a 2-core CI box sane
+    hookTimeout: 90_000,
     maxWorkers: 2,
     minWorkers: 1,
   },

@@ -31,5 +31,6 @@ export interface ReplyMap {
 }
 
 /** Requests answered by a single reply message (blob.get is answered by blob.data frames). */
-export type SimpleRequest = Extract<ClientRequest, { type: keyof ReplyMap }>;
-export type ReplyTo<R extends SimpleRequest> = ReplyMap[R["type"]];
+export type SimpleRequest = Exclude<ClientRequest, { type: "blob.get" }>;
+/** The reply type of a request; requests newer than this map get any ServerMessage. */
+export type ReplyTo<R extends SimpleRequest> = R["type"] extends keyof ReplyMap ? ReplyMap[R["type"]] : ServerMessage;

@@ -1,0 +1,181 @@
+// The client against a real daemon (Node + ws): pair, generate, upload, fill, cancel, reconnect.
+import { afterEach, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
+import { LayerbridgeClient, type LayerbridgeClientOptions } from "../src/client.js";
+import { DaemonError, JobCancelledError } from "../src/errors.js";
+import type { JobProgressEvent } from "../src/jobHandle.js";
+import { sha256Hex } from "../src/sha256.js";
+import type { WebSocketLike } from "../src/socket.js";
+import { gradientRgba, isPng, rectMask } from "./images.js";
+
+const url = inject("daemonUrl");
+const token = inject("daemonToken");
+const clients: LayerbridgeClient[] = [];
+
+interface Tracked {
+  sockets: WebSocket[];
+  binarySends: number;
+}
+
+function connectClient(options: Partial<LayerbridgeClientOptions> = {}): { client: LayerbridgeClient; tracked: Tracked } {
+  const tracked: Tracked = { sockets: [], binarySends: 0 };
+  const client = new LayerbridgeClient({
+    url,
+    token,
+    client: { name: "common-tests", kind: "test", version: "0.1.0" },
+    createSocket: (u) => {
+      const ws = new WebSocket(u);
+      const send = ws.send.bind(ws);
+      ws.send = ((data: string | ArrayBuffer) => {
+        if (typeof data !== "string") tracked.binarySends++;
+        send(data);
+      }) as typeof ws.send;
+      tracked.sockets.push(ws);
+      return ws as WebSocketLike;
+    },
+    reconnect: { initialMs: 50, maxMs: 200 },
+    ...options,
+  });
+  clients.push(client);
+  return { client, tracked };
+}
+
+afterEach(() => {
+  while (clients.length) clients.pop()?.close();
+});
+
+describe("common client against a real daemon", () => {
+  it("pairs: a paired token gets welcome with the demo model and limits", async () => {
+    const { client } = connectClient();
+    const welcome = await client.connect();
+    expect(welcome.protocol).toBe(1);
+    expect(welcome.scope).toBe("client");
+    expect(welcome.models.map((m) => m.id)).toContain("demo");
+    expect(welcome.limits.max_chunk_bytes).toBeGreaterThan(0);
+    const status = await client.status();
+    expect(status.type).toBe("status.reply");
+  });
+
+  it("rejects a wrong token with unauthorized and does not retry", async () => {
+    const { client, tracked } = connectClient({ token: "lb_not-a-real-token" });
+    const err = await client.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonError);
+    expect((err as DaemonError).code).toBe("unauthorized");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(tracked.sockets).toHaveLength(1);
+    expect(client.state).toBe("closed");
+  });
+
+  it("generates variations with progress and PNG results whose hash matches", async () => {
+    const { client } = connectClient();
+    await client.connect();
+    const job = client.submit({ kind: "generate", model: "demo", prompt: "a lighthouse", width: 64, height: 64, steps: 3, batch: 2, seed: 42 });
+    const progress: JobProgressEvent[] = [];
+    job.on("progress", (p) => progress.push(p));
+    const { results } = await job.finished;
+    expect(results.map((r) => r.info.index)).toEqual([0, 1]);
+    for (const r of results) {
+      expect(isPng(r.bytes)).toBe(true);
+      expect(await sha256Hex(r.bytes)).toBe(r.info.blob);
+      expect(r.info.region).toEqual({ x: 0, y: 0, width: 64, height: 64 });
+    }
+    expect(results[0]?.info.seed).toBe(42);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)?.steps).toBeGreaterThan(0);
+  });
+
+  it("uploads a blob once: the second upload of the same bytes sends no binary frame", async () => {
+    const { client, tracked } = connectClient({ chunkBytes: 4096 });
+    await client.connect();
+    const image = gradientRgba(64, 48);
+    image[0] = Math.floor(Math.random() * 255); // fresh bytes for this run
+    const [sha] = await client.upload([{ bytes: image, format: "rgba8", width: 64, height: 48 }]);
+    expect(sha).toBe(await sha256Hex(image));
+    expect(tracked.binarySends).toBe(Math.ceil(image.length / 4096));
+    const before = tracked.binarySends;
+    await client.upload([{ bytes: image, format: "rgba8", width: 64, height: 48 }]);
+    expect(tracked.binarySends).toBe(before);
+  });
+
+  it("refines an uploaded image", async () => {
+    const { client } = connectClient();
+    await client.connect();
+    const [image] = await client.upload([{ bytes: gradientRgba(64, 64), format: "rgba8", width: 64, height: 64 }]);
+    const job = client.submit({ kind: "refine", model: "demo", prompt: "oil painting", image, strength: 0.5, steps: 4 });
+    const { results } = await job.finished;
+    expect(results).toHaveLength(1);
+    expect(results[0]?.info.region).toEqual({ x: 0, y: 0, width: 64, height: 64 });
+  });
+
+  it("fills a selection: the patch's region covers the masked rectangle", async () => {
+    const { client } = connectClient();
+    await client.connect();
+    const [image, mask] = await client.upload([
+      { bytes: gradientRgba(64, 64), format: "rgba8", width: 64, height: 64 },
+      { bytes: rectMask(64, 64, 16, 24, 40, 48), format: "grey8", width: 64, height: 64 },
+    ]);
+    const job = client.submit({ kind: "inpaint", model: "demo", prompt: "a red door", image, mask, strength: 1, steps: 3, batch: 1 });
+    const { results } = await job.finished;
+    const region = results[0]!.info.region;
+    expect(region.x).toBeLessThanOrEqual(16);
+    expect(region.y).toBeLessThanOrEqual(24);
+    expect(region.x + region.width).toBeGreaterThanOrEqual(40);
+    expect(region.y + region.height).toBeGreaterThanOrEqual(48);
+    expect(region.x).toBeGreaterThanOrEqual(0);
+    expect(region.x + region.width).toBeLessThanOrEqual(64);
+    expect(results[0]!.info.width).toBe(region.width);
+    expect(results[0]!.info.height).toBe(region.height);
+  });
+
+  it("rejects a job that names an unknown blob with the field", async () => {
+    const { client } = connectClient();
+    await client.connect();
+    const job = client.submit({ kind: "refine", model: "demo", image: "0".repeat(64), steps: 2 });
+    const err = await job.finished.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DaemonError);
+    expect((err as DaemonError).code).toBe("unknown_blob");
+    expect((err as DaemonError).field).toMatch(/image/);
+  });
+
+  it("cancels a running job", async () => {
+    const { client } = connectClient();
+    await client.connect();
+    const job = client.submit({ kind: "generate", model: "demo", width: 64, height: 64, steps: 150 });
+    await new Promise<void>((resolve) => job.once("progress", () => resolve()));
+    await job.cancel();
+    const err = await job.finished.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobCancelledError);
+    expect(job.phase).toBe("cancelled");
+  });
+
+  it("reconnects after the connection drops and fetches the job's results", async () => {
+    const { client, tracked } = connectClient();
+    await client.connect();
+    const job = client.submit({ kind: "generate", model: "demo", width: 64, height: 64, steps: 8, batch: 2 });
+    await new Promise<void>((resolve) => job.once("progress", () => resolve()));
+    const states: string[] = [];
+    client.on("state", (s) => states.push(s));
+    tracked.sockets[0]!.terminate(); // a network drop: no close handshake
+    const { results } = await job.finished;
+    expect(states).toContain("reconnecting");
+    expect(states.at(-1)).toBe("ready");
+    expect(tracked.sockets.length).toBeGreaterThanOrEqual(2);
+    expect(results.map((r) => r.info.index)).toEqual([0, 1]);
+    for (const r of results) expect(await sha256Hex(r.bytes)).toBe(r.info.blob);
+  });
+
+  it("resubmitting with the same job_id after a reconnect yields one job", async () => {
+    const { client } = connectClient();
+    await client.connect();
+    const jobId = `dup-${Date.now()}`;
+    const a = client.submit({ kind: "generate", model: "demo", width: 64, height: 64, steps: 2 }, { jobId });
+    await a.finished;
+    const { client: other } = connectClient();
+    await other.connect();
+    const b = other.submit({ kind: "generate", model: "demo", width: 64, height: 64, steps: 2 }, { jobId });
+    const accepted = await new Promise<{ duplicate?: boolean }>((resolve) => b.once("accepted", resolve));
+    expect(accepted.duplicate).toBe(true);
+    const { results } = await b.finished;
+    expect(results[0]?.info.blob).toBe((await a.finished).results[0]?.info.blob);
+  });
+});
