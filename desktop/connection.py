@@ -116,6 +116,14 @@ class DaemonConnection(QObject):
         job = await client.submit(params)
         return job.job_id
 
+    async def run(self, params: JobParams) -> list[bytes]:
+        """Submit a job and wait for it; returns its images (PNG). Raises RemoteError."""
+        client = self._client
+        if client is None:
+            raise RemoteError("not_connected", "not connected to the daemon")
+        job = await (await client.submit(params)).wait()
+        return [data for _, data in job.results]
+
     async def cancel(self, job_id: str) -> None:
         if self._client is None:
             raise RemoteError("not_connected", "not connected to the daemon")

@@ -132,8 +132,9 @@ class DaemonProcess(QObject):
         proc.start(program, args)
         self._ready_timer.start(int(self.backoff.ready_timeout_s * 1000))
 
-    def stop(self) -> None:
-        """Stop the child (SIGTERM, SIGKILL after 10 s) and do not restart it."""
+    def stop(self, *, force: bool = False) -> None:
+        """Stop the child (SIGTERM, SIGKILL after 10 s, or at once with `force`) and do not
+        restart it."""
         self._restart.stop()
         self._ready_timer.stop()
         if self.state in (ProcessState.BACKOFF, ProcessState.FAILED):
@@ -143,8 +144,11 @@ class DaemonProcess(QObject):
             return
         self._go(ProcessState.STOPPING)
         self._note("[tray] stopping")
-        self._proc.terminate()
-        self._kill_timer.start(10_000)
+        if force:
+            self._proc.kill()
+        else:
+            self._proc.terminate()
+            self._kill_timer.start(10_000)
 
     def restart(self) -> None:
         if self.running:

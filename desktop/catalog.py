@@ -1,0 +1,194 @@
+"""Models and LoRAs/embeddings: two table models over the daemon's registry, and the admin
+actions on it (import, remove, set default, edit metadata, locate, preview thumbnails)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layerbridge.daemon.client import RemoteError
+from layerbridge.daemon.protocol.messages import (
+    JobParams,
+    LoraSpec,
+    ModelInfo,
+    ModelLocation,
+    ModelsAdd,
+    ModelsList,
+    ModelsLocate,
+    ModelsRemove,
+    ModelsReply,
+    ModelsSetDefault,
+    ModelsUpdate,
+    Welcome,
+)
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QPixmap
+
+from .connection import DaemonConnection
+from .tablemodel import Column, RecordTableModel
+
+ADAPTERS = ("lora", "embedding")
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _arch(m: ModelInfo) -> str:
+    return f"{m.arch} · ControlNet {m.control_type}" if m.kind == "controlnet" else m.arch
+
+
+CHECKPOINT_COLUMNS: list[Column[ModelInfo]] = [
+    Column("Name", lambda m: m.name, tooltip=lambda m: f"id: {m.id}"),
+    Column("Architecture", _arch),
+    Column("Size", lambda m: human_size(m.size_bytes), align_right=True),
+    Column("Format", lambda m: "diffusers folder" if m.format == "diffusers" else "single file"),
+    Column("Default", lambda m: "★ default" if m.default else ""),
+]
+
+ADAPTER_COLUMNS: list[Column[ModelInfo]] = [
+    Column("Name", lambda m: m.name, tooltip=lambda m: f"id: {m.id}"),
+    Column("Kind", lambda m: "LoRA" if m.kind == "lora" else "Embedding"),
+    Column("Base", lambda m: m.arch),
+    Column("Trigger words", lambda m: ", ".join(m.trigger_words)),
+    Column("Weight", lambda m: "" if m.default_weight is None else f"{m.default_weight:g}",
+           align_right=True),
+]
+
+
+@dataclass(frozen=True)
+class PreviewSettings:
+    width: int = 256
+    height: int = 256
+    steps: int = 12
+    seed: int = 1234
+
+
+class CatalogController(QObject):
+    changed = Signal()  # the registry changed (a real change)
+    busyChanged = Signal(bool)
+    failed = Signal(str)
+    thumbnailReady = Signal(str)  # adapter id
+
+    def __init__(self, connection: DaemonConnection, preview: PreviewSettings = PreviewSettings(),
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.connection = connection
+        self.preview_settings = preview
+        self.checkpoints: RecordTableModel[ModelInfo] = RecordTableModel(
+            CHECKPOINT_COLUMNS, key=lambda m: m.id)
+        self.adapters: RecordTableModel[ModelInfo] = RecordTableModel(
+            ADAPTER_COLUMNS, key=lambda m: m.id, decoration=self._thumbnail)
+        self.thumbnails: dict[str, QPixmap] = {}
+        self._busy = 0
+        connection.connected.connect(self._on_connected)
+
+    # ------------------------------------------------------------------ state
+
+    def apply(self, models: list[ModelInfo]) -> bool:
+        a = self.checkpoints.set_records([m for m in models if m.kind not in ADAPTERS])
+        b = self.adapters.set_records([m for m in models if m.kind in ADAPTERS])
+        if a or b:
+            self.changed.emit()
+        return a or b
+
+    def default_for(self, arch: str) -> ModelInfo | None:
+        """The checkpoint to try an adapter with: the default if it fits `arch`, else the first."""
+        fits = [m for m in self.checkpoints.records()
+                if m.kind == "checkpoint" and m.arch.split("-")[0] == arch.split("-")[0]]
+        return next((m for m in fits if m.default), fits[0] if fits else None)
+
+    def _on_connected(self, welcome: Welcome) -> None:
+        self.apply(welcome.models)
+
+    def _thumbnail(self, model: ModelInfo) -> QPixmap | None:
+        return self.thumbnails.get(model.id)
+
+    # ------------------------------------------------------------------ actions
+
+    async def refresh(self) -> None:
+        reply = await self.connection.request(ModelsList(), ModelsReply)
+        self.apply(reply.models)
+
+    async def add(self, path: str, *, kind: str | None = None, allow_pickle: bool = False,
+                  model_id: str | None = None) -> ModelInfo:
+        """Register a file or folder on the daemon's disk; returns the new model."""
+        before = {m.id for m in self.checkpoints.records() + self.adapters.records()}
+        async with self._working():
+            reply = await self.connection.request(
+                ModelsAdd(path=path, kind=kind, allow_pickle=allow_pickle, id=model_id),  # type: ignore[arg-type]
+                ModelsReply)
+        self.apply(reply.models)
+        new = [m for m in reply.models if m.id not in before]
+        if not new:
+            raise RemoteError("conflict", f"{path} was not added")
+        return new[0]
+
+    async def remove(self, model_id: str) -> None:
+        async with self._working():
+            reply = await self.connection.request(ModelsRemove(model_id=model_id), ModelsReply)
+        self.thumbnails.pop(model_id, None)
+        self.apply(reply.models)
+
+    async def set_default(self, model_id: str) -> None:
+        reply = await self.connection.request(ModelsSetDefault(model_id=model_id), ModelsReply)
+        self.apply(reply.models)
+
+    async def update(self, model_id: str, *, name: str | None = None,
+                     trigger_words: list[str] | None = None,
+                     default_weight: float | None = None) -> None:
+        reply = await self.connection.request(
+            ModelsUpdate(model_id=model_id, name=name, trigger_words=trigger_words,
+                         default_weight=default_weight), ModelsReply)
+        self.apply(reply.models)
+
+    async def locate(self, model_id: str) -> str:
+        reply = await self.connection.request(ModelsLocate(model_id=model_id), ModelLocation)
+        return reply.path
+
+    async def preview(self, adapter_id: str) -> QPixmap:
+        """Generate a thumbnail of an adapter with the default checkpoint of its architecture."""
+        adapter = self.adapters.get(adapter_id)
+        if adapter is None:
+            raise RemoteError("unknown_model", f"no LoRA or embedding {adapter_id!r}")
+        base = self.default_for(adapter.arch)
+        if base is None:
+            raise RemoteError("unknown_model", f"no {adapter.arch} checkpoint to preview it with")
+        p = self.preview_settings
+        words = ", ".join(adapter.trigger_words) or adapter.name
+        loras = ([LoraSpec(id=adapter.id, weight=adapter.default_weight or 1.0)]
+                 if adapter.kind == "lora" else [])
+        params = JobParams(kind="generate", model=base.id, prompt=words, seed=p.seed,
+                           steps=p.steps, width=p.width, height=p.height, loras=loras)
+        async with self._working():
+            images = await self.connection.run(params)
+        pixmap = QPixmap()
+        pixmap.loadFromData(images[0], "PNG")
+        self.thumbnails[adapter_id] = pixmap
+        self.adapters.refresh_row(adapter_id)
+        self.thumbnailReady.emit(adapter_id)
+        return pixmap
+
+    def _working(self) -> _Busy:
+        return _Busy(self)
+
+
+class _Busy:
+    """Counts actions in flight; `busyChanged` fires on 0 → 1 and 1 → 0 only."""
+
+    def __init__(self, owner: CatalogController) -> None:
+        self.owner = owner
+
+    async def __aenter__(self) -> None:
+        self.owner._busy += 1
+        if self.owner._busy == 1:
+            self.owner.busyChanged.emit(True)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.owner._busy -= 1
+        if self.owner._busy == 0:
+            self.owner.busyChanged.emit(False)
