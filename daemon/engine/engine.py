@@ -176,7 +176,11 @@ class DiffusersEngine:
             return res
         if res is not None:
             self.residency.evict(entry.id)
-        pipe = load_checkpoint(entry)
+        donors = [
+            e.path for e in self.registry.entries()
+            if e.kind == "checkpoint" and e.info.format == "diffusers" and e.base == entry.base
+        ]
+        pipe = load_checkpoint(entry, donors)
         modules = [getattr(pipe, n, None) for n in ("unet", "vae", "text_encoder", "text_encoder_2")]
         res = self._place(entry.id, modules, pipe, entry.arch, "checkpoint", keep=())
         res.state["path"] = str(entry.path)

@@ -105,32 +105,64 @@ def task_class(task: str, arch: str) -> type[Any]:
 def config_folder(entry: ModelEntry) -> Path:
     """The diffusers config a single-file checkpoint is read with: the record's own `config`
     (set at import), else the one shipped for its architecture."""
-    return CONFIGS / entry.arch
+    return entry.config or CONFIGS / entry.arch
 
 
-def _read_checkpoint(entry: ModelEntry, cls: type[Any], config: Path | None, extra: dict[str, Any]) -> Any:
+# Where CLIP tokenizers come from when the config folder has none (the shipped configs carry no
+# vocabularies): a registered diffusers checkpoint of the same family, else the hub cache.
+HUB_TOKENIZERS = {"tokenizer": "openai/clip-vit-large-patch14", "tokenizer_2": "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k"}
+
+
+def _tokenizers(entry: ModelEntry, folder: Path, donors: list[Path]) -> dict[str, Any]:
+    from transformers import CLIPTokenizer
+
+    out: dict[str, Any] = {}
+    names = ["tokenizer", "tokenizer_2"] if is_xl(entry.arch) else ["tokenizer"]
+    for name in names:
+        if (folder / name / "vocab.json").is_file():
+            continue
+        for donor in donors:
+            if (donor / name / "vocab.json").is_file():
+                out[name] = CLIPTokenizer.from_pretrained(donor / name)
+                break
+        else:
+            try:
+                out[name] = CLIPTokenizer.from_pretrained(HUB_TOKENIZERS[name], local_files_only=True)
+            except Exception:  # noqa: BLE001 - not in the cache
+                raise ModelLoadError(
+                    f"model={entry.id!r}: reading a single-file {entry.arch} checkpoint needs the CLIP "
+                    f"tokenizer ({HUB_TOKENIZERS[name]}); register any diffusers-format {base_arch(entry.arch)} "
+                    "checkpoint, or run once with a network",
+                    field="model",
+                ) from None
+    return out
+
+
+def _read_checkpoint(entry: ModelEntry, cls: type[Any], donors: list[Path], extra: dict[str, Any]) -> Any:
     if entry.info.format == "diffusers":
         return cls.from_pretrained(entry.path, local_files_only=True, **extra)
-    folder = config or config_folder(entry)
+    folder = config_folder(entry)
     if not (folder / "model_index.json").is_file():
         raise ModelLoadError(
             f"model={entry.id!r}: no architecture config for {entry.arch!r} to read the single file with",
             field="model",
         )
+    extra = extra | _tokenizers(entry, folder, donors)
     return cls.from_single_file(
         str(entry.path), config=str(folder), local_files_only=True, use_safetensors=not entry.pickle, **extra
     )
 
 
-def load_checkpoint(entry: ModelEntry, config: Path | None = None) -> Any:
-    """The base (txt2img) pipeline of a checkpoint, on the CPU in fp32; the caller places it."""
+def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
+    """The base (txt2img) pipeline of a checkpoint, on the CPU in fp32; the caller places it.
+    `donors`: diffusers folders of the same family whose tokenizers a single file may borrow."""
     cls = task_class("txt2img", entry.arch)
     extra: dict[str, Any] = {}
     if not is_xl(entry.arch):
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     try:
         with quiet():
-            pipe = _read_checkpoint(entry, cls, config, extra)
+            pipe = _read_checkpoint(entry, cls, donors or [], extra)
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read the files is the model's
@@ -142,11 +174,11 @@ def load_checkpoint(entry: ModelEntry, config: Path | None = None) -> Any:
     return pipe
 
 
-def load_controlnet(entry: ModelEntry, dtype: torch.dtype, config: Path | None = None, *, field: str) -> Any:
+def load_controlnet(entry: ModelEntry, dtype: torch.dtype, *, field: str) -> Any:
     try:
         if entry.info.format == "diffusers":
             return ControlNetModel.from_pretrained(entry.path, torch_dtype=dtype, local_files_only=True)
-        folder = config or (CONFIGS / f"controlnet-{base_arch(entry.arch)}")
+        folder = entry.config or (CONFIGS / f"controlnet-{base_arch(entry.arch)}")
         return ControlNetModel.from_single_file(
             str(entry.path), config=str(folder), torch_dtype=dtype, local_files_only=True
         )

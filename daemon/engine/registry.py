@@ -39,6 +39,7 @@ class ModelEntry:
     info: ModelInfo
     path: Path
     pickle: bool = False
+    config: Path | None = None  # single files: the diffusers config folder to read them with
 
     @property
     def id(self) -> str:
@@ -98,7 +99,8 @@ class Registry:
     def _entry(self, record: dict[str, Any], default_id: str | None) -> ModelEntry:
         fields = {k: record[k] for k in ModelInfo.model_fields if k in record and k != "default"}
         info = ModelInfo(**fields, default=record["id"] == default_id)
-        return ModelEntry(info=info, path=Path(record["path"]), pickle=bool(record.get("pickle")))
+        config = Path(record["config"]) if record.get("config") else None
+        return ModelEntry(info=info, path=Path(record["path"]), pickle=bool(record.get("pickle")), config=config)
 
     def entries(self) -> list[ModelEntry]:
         default_id = self._default_id()
@@ -169,6 +171,7 @@ class Registry:
         default_weight: float | None = None,
         pickle: bool = False,
         replace: bool = False,
+        config: Path | None = None,
     ) -> ModelInfo:
         """Record a model whose kind and architecture are already known (the demo builder)."""
         valid_id(model_id)
@@ -184,6 +187,7 @@ class Registry:
             "trigger_words": list(trigger_words or []),
             "default_weight": default_weight,
             "pickle": pickle,
+            "config": str(Path(config).resolve()) if config else None,
         }
         self._write(model_id, record, replace=replace)
         return self.get(model_id, field="id").info
@@ -199,9 +203,12 @@ class Registry:
         control_type: str | None = None,
         trigger_words: list[str] | None = None,
         default_weight: float | None = None,
+        config: str | os.PathLike[str] | None = None,
     ) -> ModelInfo:
         """Register a diffusers folder or a single file by reference (the files stay where they
-        are). `hf:REPO` downloads a diffusers repo with huggingface_hub first (needs a network)."""
+        are). `hf:REPO` downloads a diffusers repo with huggingface_hub first (needs a network).
+        A single-file checkpoint is read with the config shipped for its detected architecture,
+        or with `config` (a diffusers folder of the same architecture) when given."""
         raw = str(path)
         if raw.startswith("hf:"):
             target = self._download(raw[3:])
@@ -216,6 +223,11 @@ class Registry:
             raise InvalidInput("kind", kind, f"the file looks like a {found.kind}")
         if found.kind == "controlnet" and not (control_type or found.control_type):
             raise InvalidInput("control_type", None, "a ControlNet needs its type (canny, scribble, ...)")
+        config_path = None
+        if config is not None:
+            config_path = Path(config).expanduser().resolve()
+            if not (config_path / "model_index.json").is_file() and not (config_path / "config.json").is_file():
+                raise InvalidInput("config", str(config), "is not a diffusers folder")
         if model_id is None:
             model_id = self._free_id(target)
         else:
@@ -231,6 +243,7 @@ class Registry:
             trigger_words=trigger_words,
             default_weight=default_weight,
             pickle=target.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"),
+            config=config_path,
         )
 
     def _free_id(self, target: Path) -> str:
