@@ -113,28 +113,34 @@ def config_folder(entry: ModelEntry) -> Path:
 HUB_TOKENIZERS = {"tokenizer": "openai/clip-vit-large-patch14", "tokenizer_2": "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k"}
 
 
+def _has_tokenizer(folder: Path) -> bool:
+    return (folder / "vocab.json").is_file() or (folder / "tokenizer.json").is_file()
+
+
 def _tokenizers(entry: ModelEntry, folder: Path, donors: list[Path]) -> dict[str, Any]:
     from transformers import CLIPTokenizer
 
     out: dict[str, Any] = {}
     names = ["tokenizer", "tokenizer_2"] if is_xl(entry.arch) else ["tokenizer"]
     for name in names:
-        if (folder / name / "vocab.json").is_file():
+        if _has_tokenizer(folder / name):
             continue
-        for donor in donors:
-            if (donor / name / "vocab.json").is_file():
-                out[name] = CLIPTokenizer.from_pretrained(donor / name)
-                break
-        else:
-            try:
-                out[name] = CLIPTokenizer.from_pretrained(HUB_TOKENIZERS[name], local_files_only=True)
-            except Exception:  # noqa: BLE001 - not in the cache
-                raise ModelLoadError(
-                    f"model={entry.id!r}: reading a single-file {entry.arch} checkpoint needs the CLIP "
-                    f"tokenizer ({HUB_TOKENIZERS[name]}); register any diffusers-format {base_arch(entry.arch)} "
-                    "checkpoint, or run once with a network",
-                    field="model",
-                ) from None
+        donor = next((d / name for d in donors if _has_tokenizer(d / name)), None)
+        if donor is not None:
+            out[name] = CLIPTokenizer.from_pretrained(donor)
+            continue
+        try:
+            tok = CLIPTokenizer.from_pretrained(HUB_TOKENIZERS[name], local_files_only=True)
+        except Exception:  # noqa: BLE001 - not in the cache
+            tok = None
+        if tok is None or len(tok) < 1000:  # transformers 5 gives an empty tokenizer, not an error
+            raise ModelLoadError(
+                f"model={entry.id!r}: reading a single-file {entry.arch} checkpoint needs the CLIP "
+                f"tokenizer ({HUB_TOKENIZERS[name]}); register any diffusers-format {base_arch(entry.arch)} "
+                "checkpoint, or run once with a network",
+                field="model",
+            )
+        out[name] = tok
     return out
 
 
