@@ -1,0 +1,79 @@
+/**
+ * Stands in for Figma around the real UI page: serves a page on 127.0.0.1 that loads dist/ui.html
+ * into a sandboxed iframe (opaque origin, so the socket sends `Origin: null` like Figma's) and
+ * answers the UI's messages the way the main thread would.
+ */
+
+import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { FlowInput, SelectionInfo, Settings } from "../../src/shared/messages";
+
+export interface HarnessScript {
+  settings: Settings;
+  selection: SelectionInfo;
+  /** What "main" answers to every prepare. */
+  input: FlowInput;
+}
+
+export interface Harness {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The harness page: the iframe plus a fake main thread that records what the UI sent. */
+function page(script: HarnessScript): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Figma (harness)</title></head>
+<body style="margin:0;padding:16px;background:#2c2c2c">
+<iframe id="plugin" sandbox="allow-scripts" style="width:340px;height:720px;border:0;border-radius:8px;background:#fff"></iframe>
+<script>
+const SCRIPT = ${JSON.stringify(script)};
+window.received = [];
+window.placed = null;
+const frame = document.getElementById("plugin");
+const toUi = (message) => frame.contentWindow.postMessage({ pluginMessage: message }, "*");
+window.addEventListener("message", (event) => {
+  if (event.source !== frame.contentWindow) return;
+  const message = event.data && event.data.pluginMessage;
+  if (!message) return;
+  window.received.push(message.type);
+  if (message.type === "ui-ready") toUi({ type: "init", settings: SCRIPT.settings, selection: SCRIPT.selection });
+  if (message.type === "prepare") toUi({ type: "prepared", requestId: message.requestId, input: SCRIPT.input });
+  if (message.type === "place") {
+    window.placed = message.results.map((r) => ({ width: r.width, height: r.height, seed: r.seed, bytes: r.png.length,
+      signature: Array.from(r.png.slice(1, 4)).map((c) => String.fromCharCode(c)).join("") }));
+    toUi({ type: "placed", requestId: message.requestId, nodeIds: message.results.map((_, i) => "9:" + i) });
+  }
+});
+fetch("/ui.html").then((r) => r.text()).then((html) => { frame.srcdoc = html; });
+</script>
+</body></html>`;
+}
+
+export async function startHarness(script: HarnessScript): Promise<Harness> {
+  const ui = await readFile(join(__dirname, "../../dist/ui.html"), "utf8");
+  const html = page(script);
+  const server: Server = createServer((req, res) => {
+    if (req.url === "/ui.html") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(ui);
+    } else if (req.url === "/") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
+
+export function selectionFor(label: string, ok: boolean): SelectionInfo {
+  const flow = ok ? { ok: true as const, summary: `Fill ${label}` } : { ok: false as const, reason: "Select a frame." };
+  const no = { ok: false as const, reason: "Select an image." };
+  return { label, flows: { generate: flow, inpaint: no, restyle: no, sketch: no } };
+}
