@@ -1,0 +1,63 @@
+// The panel's form: what the user chose. Pure data, with defaults.
+import type { ControlType } from "@layerbridge/common";
+
+export type Mode = "generate" | "fill" | "expand" | "refine";
+
+export const MODES: readonly { value: Mode; label: string }[] = [
+  { value: "generate", label: "Generate" },
+  { value: "fill", label: "Fill selection" },
+  { value: "expand", label: "Expand canvas" },
+  { value: "refine", label: "Refine layer" },
+];
+
+export const CONTROL_TYPES: readonly ControlType[] = ["canny", "scribble", "lineart", "softedge", "tile"];
+
+export interface LoraChoice {
+  id: string;
+  weight: number;
+}
+
+export interface ControlChoice {
+  layerId: number;
+  type: ControlType;
+  strength: number;
+}
+
+export interface ExpandMargins {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+export interface FormValues {
+  model: string;
+  prompt: string;
+  negativePrompt: string;
+  mode: Mode;
+  /** refine/fill/expand: 0 keeps, 1 replaces. */
+  strength: number;
+  steps: number;
+  seed: number;
+  /** Locked: reuse `seed`; unlocked: the daemon picks one (shown afterwards). */
+  seedLocked: boolean;
+  variations: number;
+  loras: LoraChoice[];
+  controls: ControlChoice[];
+  expand: ExpandMargins;
+}
+
+export const DEFAULT_FORM: FormValues = {
+  model: "",
+  prompt: "",
+  negativePrompt: "",
+  mode: "fill",
+  strength: 1,
+  steps: 20,
+  seed: 0,
+  seedLocked: false,
+  variations: 3,
+  loras: [],
+  controls: [],
+  expand: { left: 0, top: 0, right: 256, bottom: 0 },
+};

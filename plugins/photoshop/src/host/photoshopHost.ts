@@ -1,0 +1,181 @@
+// The Photoshop host adapter: the only module that requires 'photoshop'. Reads and writes pixels
+// with the Imaging API inside short executeAsModal scopes (never held while the GPU works); each
+// placed result is one undo step (history suspended). Coordinates are document pixels throughout:
+// no placeEvent, no Smart Objects, nothing scaled by the document's resolution.
+import { app, constants, core, imaging } from "photoshop";
+import type { Document } from "photoshop/dom/Document";
+import type { Layer } from "photoshop/dom/Layer";
+import { intersect, rectFromBounds, toBounds, type Rect } from "../geometry.js";
+import { placeInto, toRgba, type RgbaImage } from "../pixels.js";
+import type { DocumentInfo, Host, LayerInfo, PlaceRequest, PlaceResult, ReadRequest, ReadResult } from "./Host.js";
+
+const RGB_PROFILE = "sRGB IEC61966-2.1";
+const GREY_PROFILE = "Gray Gamma 2.2";
+
+function findDocument(id: number): Document {
+  const doc = app.documents.find((d) => d.id === id);
+  if (!doc) throw new Error(`the document (id ${id}) is no longer open`);
+  return doc;
+}
+
+function layerInfo(layer: Layer): LayerInfo {
+  const b = layer.bounds;
+  const rect = b && b.right > b.left && b.bottom > b.top ? rectFromBounds(b) : null;
+  return { id: layer.id, name: layer.name, bounds: rect, kind: String(layer.kind) };
+}
+
+function flattenLayers(layers: readonly Layer[], out: LayerInfo[]): void {
+  for (const layer of layers) {
+    if (layer.kind === constants.LayerKind.GROUP) {
+      flattenLayers([...(layer.layers ?? [])], out);
+    } else if (layer.kind === constants.LayerKind.NORMAL || layer.kind === constants.LayerKind.SMARTOBJECT) {
+      out.push(layerInfo(layer));
+    }
+  }
+}
+
+export class PhotoshopHost implements Host {
+  async describeDocument(): Promise<DocumentInfo | null> {
+    const doc = app.activeDocument;
+    if (!doc) return null;
+    const canvas: Rect = { x: 0, y: 0, width: doc.width, height: doc.height };
+    const bounds = doc.selection?.bounds ?? null;
+    const selection = bounds ? intersect(rectFromBounds(bounds), canvas) : null;
+    const active = doc.activeLayers[0];
+    const layers: LayerInfo[] = [];
+    flattenLayers([...doc.layers], layers);
+    return {
+      id: doc.id,
+      title: doc.title,
+      width: doc.width,
+      height: doc.height,
+      resolution: doc.resolution,
+      selection,
+      activeLayer: active ? layerInfo(active) : null,
+      layers,
+    };
+  }
+
+  read(request: ReadRequest): Promise<ReadResult> {
+    return core.executeAsModal(
+      async () => {
+        const image = await readRgba(request.documentId, request.source.kind === "layer" ? request.source.layerId : undefined, request.rect);
+        let mask: ReadResult["mask"];
+        if (request.withSelection) {
+          const sel = await imaging.getSelection({ documentID: request.documentId, sourceBounds: toBounds(request.rect) });
+          try {
+            const data = (await sel.imageData.getData({ chunky: true })) as Uint8Array;
+            const got = rectFromBounds(sel.sourceBounds);
+            mask = { width: request.rect.width, height: request.rect.height, data: placeInto(new Uint8Array(data), got, request.rect, 1) };
+          } finally {
+            await sel.imageData.dispose();
+          }
+        }
+        const controls: RgbaImage[] = [];
+        for (const layerId of request.controlLayerIds) controls.push(await readRgba(request.documentId, layerId, request.rect));
+        return { rect: request.rect, image, mask, controls };
+      },
+      { commandName: "Layerbridge: read pixels" },
+    );
+  }
+
+  place(request: PlaceRequest): Promise<PlaceResult> {
+    return core.executeAsModal(
+      async (context) => {
+        const doc = findDocument(request.documentId);
+        const suspension = await context.hostControl.suspendHistory({ documentID: doc.id, name: request.historyName });
+        try {
+          if (request.growCanvas) await growCanvas(doc, request.growCanvas);
+          let group = request.groupId !== undefined ? findLayer(doc, request.groupId) : undefined;
+          if (!group) {
+            const made = await doc.createLayerGroup({ name: request.groupName });
+            if (!made) throw new Error("Photoshop did not create the layer group");
+            group = made;
+          }
+          const layer = await doc.createPixelLayer({ name: request.layerName });
+          if (!layer) throw new Error("Photoshop did not create the layer");
+          layer.move(group, constants.ElementPlacement.PLACEINSIDE);
+          const target = toBounds({ x: request.at.x, y: request.at.y, width: request.image.width, height: request.image.height });
+          const pixels = await imaging.createImageDataFromBuffer(request.image.data, {
+            width: request.image.width,
+            height: request.image.height,
+            components: 4,
+            chunky: true,
+            colorSpace: "RGB",
+            colorProfile: RGB_PROFILE,
+          });
+          try {
+            await imaging.putPixels({ documentID: doc.id, layerID: layer.id, imageData: pixels, targetBounds: target, replace: true });
+          } finally {
+            await pixels.dispose();
+          }
+          if (request.mask) {
+            const mask = await imaging.createImageDataFromBuffer(request.mask.data, {
+              width: request.mask.width,
+              height: request.mask.height,
+              components: 1,
+              chunky: true,
+              colorSpace: "Grayscale",
+              colorProfile: GREY_PROFILE,
+            });
+            try {
+              await imaging.putLayerMask({ documentID: doc.id, layerID: layer.id, kind: "user", imageData: mask, targetBounds: target, replace: true });
+            } finally {
+              await mask.dispose();
+            }
+          }
+          await context.hostControl.resumeHistory(suspension, true);
+          return { layerId: layer.id, groupId: group.id };
+        } catch (err) {
+          await context.hostControl.resumeHistory(suspension, false);
+          throw err;
+        }
+      },
+      { commandName: "Layerbridge: place result" },
+    );
+  }
+}
+
+function findLayer(doc: Document, id: number): Layer | undefined {
+  const walk = (layers: readonly Layer[]): Layer | undefined => {
+    for (const l of layers) {
+      if (l.id === id) return l;
+      const inner = l.layers ? walk([...l.layers]) : undefined;
+      if (inner) return inner;
+    }
+    return undefined;
+  };
+  return walk([...doc.layers]);
+}
+
+/** Grow the canvas by exact margins: two anchored resizes (DOM resizeCanvas takes pixels). */
+async function growCanvas(doc: Document, m: { left?: number; top?: number; right?: number; bottom?: number }): Promise<void> {
+  const left = m.left ?? 0;
+  const top = m.top ?? 0;
+  const right = m.right ?? 0;
+  const bottom = m.bottom ?? 0;
+  if (left || top) await doc.resizeCanvas(doc.width + left, doc.height + top, constants.AnchorPosition.BOTTOMRIGHT);
+  if (right || bottom) await doc.resizeCanvas(doc.width + right, doc.height + bottom, constants.AnchorPosition.TOPLEFT);
+}
+
+async function readRgba(documentId: number, layerId: number | undefined, rect: Rect): Promise<RgbaImage> {
+  const options: Parameters<typeof imaging.getPixels>[0] = {
+    documentID: documentId,
+    sourceBounds: toBounds(rect),
+    colorSpace: "RGB",
+    colorProfile: RGB_PROFILE,
+    componentSize: 8,
+  };
+  if (layerId !== undefined) options.layerID = layerId;
+  const got = await imaging.getPixels(options);
+  try {
+    const { width, height, components } = got.imageData;
+    const raw = (await got.imageData.getData({ chunky: true })) as Uint8Array;
+    const rgba = toRgba(new Uint8Array(raw), width, height, components);
+    // the returned bounds are trimmed to pixel-bearing areas: place them into the asked rect
+    const data = placeInto(rgba, rectFromBounds(got.sourceBounds), rect, 4);
+    return { width: rect.width, height: rect.height, data };
+  } finally {
+    await got.imageData.dispose();
+  }
+}

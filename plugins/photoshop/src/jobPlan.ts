@@ -1,0 +1,125 @@
+// From the form and the document to a job: what to read, which job to send, where results land.
+// Pure: the same plan drives Photoshop and the tests.
+import type { JobParams, Limits, ModelInfo } from "@layerbridge/common";
+import type { FormValues, Mode } from "./form.js";
+import { fillReadRect, generateSize, nativeSide, type Rect, type Size } from "./geometry.js";
+import type { DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
+
+/** A problem with the user's input that the panel shows as is. */
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PlanError";
+  }
+}
+
+export interface JobPlan {
+  mode: Mode;
+  /** The job's parameters without the blob references (filled in after the upload). */
+  params: Omit<JobParams, "image" | "mask" | "control">;
+  /** What to read from the document; undefined when nothing is needed (plain generate). */
+  read: ReadRequest | undefined;
+  /** The input image's top-left in document pixels: results' regions are relative to it. */
+  origin: { x: number; y: number };
+  /** Apply the job's mask (the selection) as the result layers' mask. */
+  layerMask: boolean;
+  /** Expand: margins to grow the canvas by before placing. */
+  grow: Margins | undefined;
+  controlTypes: { type: FormValues["controls"][number]["type"]; strength: number }[];
+  /** Generate: the output size. */
+  size: Size | undefined;
+}
+
+const GENERATE_MAX_SIDE = 1024;
+
+export function planJob(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefined, limits: Limits | undefined): JobPlan {
+  if (!form.model || !model) throw new PlanError("Pick a model first.");
+  const canvas: Rect = { x: 0, y: 0, width: doc.width, height: doc.height };
+  const batch = clampInt(form.variations, 1, limits?.max_batch ?? 8);
+  const steps = clampInt(form.steps, 1, limits?.max_steps ?? 150);
+  const params: JobPlan["params"] = {
+    kind: "generate",
+    model: form.model,
+    prompt: form.prompt,
+    negative_prompt: form.negativePrompt,
+    steps,
+    batch,
+    loras: form.loras.filter((l) => l.id).map((l) => ({ id: l.id, weight: l.weight })),
+  };
+  if (form.seedLocked) params.seed = clampInt(form.seed, 0, 2 ** 32 - 1);
+  const controlLayerIds = form.controls.map((c) => c.layerId);
+  const controlTypes = form.controls.map((c) => ({ type: c.type, strength: c.strength }));
+  const strength = Math.min(1, Math.max(0, form.strength));
+
+  switch (form.mode) {
+    case "generate": {
+      const target = doc.selection ?? canvas;
+      const size = generateSize(target, Math.min(GENERATE_MAX_SIDE, limits?.max_generate_side ?? 2048));
+      params.kind = "generate";
+      params.width = size.width;
+      params.height = size.height;
+      const read: ReadRequest | undefined = controlLayerIds.length
+        ? { documentId: doc.id, source: { kind: "composite" }, rect: target, withSelection: false, controlLayerIds }
+        : undefined;
+      return { mode: form.mode, params, read, origin: { x: target.x, y: target.y }, layerMask: false, grow: undefined, controlTypes, size };
+    }
+    case "fill": {
+      if (!doc.selection) throw new PlanError("Make a selection first: Fill repaints the selected area.");
+      const rect = fillReadRect(doc.selection, doc, nativeSide(model.arch));
+      params.kind = "inpaint";
+      params.strength = strength;
+      return {
+        mode: form.mode,
+        params,
+        read: { documentId: doc.id, source: { kind: "composite" }, rect, withSelection: true, controlLayerIds },
+        origin: { x: rect.x, y: rect.y },
+        layerMask: true,
+        grow: undefined,
+        controlTypes,
+        size: undefined,
+      };
+    }
+    case "refine": {
+      const layer = doc.activeLayer;
+      if (!layer) throw new PlanError("Select the layer to refine.");
+      const rect = doc.selection ?? layer.bounds;
+      if (!rect) throw new PlanError(`The layer "${layer.name}" is empty: nothing to refine.`);
+      params.kind = "refine";
+      params.strength = strength;
+      return {
+        mode: form.mode,
+        params,
+        read: { documentId: doc.id, source: { kind: "layer", layerId: layer.id }, rect, withSelection: doc.selection !== null, controlLayerIds },
+        origin: { x: rect.x, y: rect.y },
+        layerMask: doc.selection !== null,
+        grow: undefined,
+        controlTypes,
+        size: undefined,
+      };
+    }
+    case "expand": {
+      const m = form.expand;
+      const margins = { left: clampInt(m.left, 0, 4096), top: clampInt(m.top, 0, 4096), right: clampInt(m.right, 0, 4096), bottom: clampInt(m.bottom, 0, 4096) };
+      if (!(margins.left || margins.top || margins.right || margins.bottom)) throw new PlanError("Set how many pixels to add on at least one side.");
+      params.kind = "expand";
+      params.strength = strength;
+      params.margins = margins;
+      return {
+        mode: form.mode,
+        params,
+        read: { documentId: doc.id, source: { kind: "composite" }, rect: canvas, withSelection: false, controlLayerIds },
+        // the result covers the grown canvas; its region starts at (-left, -top) of the input
+        origin: { x: margins.left, y: margins.top },
+        layerMask: false,
+        grow: margins,
+        controlTypes,
+        size: undefined,
+      };
+    }
+  }
+}
+
+function clampInt(value: number, lo: number, hi: number): number {
+  const v = Math.round(Number.isFinite(value) ? value : lo);
+  return Math.min(hi, Math.max(lo, v));
+}

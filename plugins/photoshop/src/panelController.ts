@@ -1,0 +1,323 @@
+// The panel's logic, host-agnostic: pairing and connection, then for each run: read (one modal
+// scope) → upload (content-addressed) → submit → progress → place each result (one modal scope
+// and one undo step each). Everything Photoshop-specific sits behind the Host interface.
+import {
+  DaemonError,
+  Emitter,
+  LayerbridgeClient,
+  describeError,
+  type BlobSource,
+  type ClientInfo,
+  type ControlSpec,
+  type JobHandle,
+  type JobOutput,
+  type JobParams,
+  type ModelInfo,
+  type WebSocketFactory,
+} from "@layerbridge/common";
+import type { FormValues } from "./form.js";
+import { regionToDocument } from "./geometry.js";
+import type { DocumentInfo, Host, ReadResult } from "./host/Host.js";
+import { planJob, PlanError, type JobPlan } from "./jobPlan.js";
+import { BUSY_STAGES, initialState, type JobStage, type PanelMessage, type PanelState } from "./panelState.js";
+import { cropGrey, isEmptyMask } from "./pixels.js";
+import { decodePng } from "./png.js";
+import type { TokenStore } from "./tokenStore.js";
+
+export const DEFAULT_PORT = 7842;
+
+export interface PanelDeps {
+  host: Host;
+  tokens: TokenStore;
+  createSocket: WebSocketFactory;
+  clientInfo: ClientInfo;
+  port?: number;
+  /** Daemon host; the manifest grants 127.0.0.1 and localhost only. */
+  hostname?: string;
+  reconnect?: ConstructorParameters<typeof LayerbridgeClient>[0]["reconnect"];
+  heartbeatMs?: number;
+}
+
+export interface PanelEvents {
+  change: PanelState;
+  /** One result was placed (tests and the status line use it). */
+  placed: { layerId: number; groupId: number; x: number; y: number; width: number; height: number };
+}
+
+export class PanelController extends Emitter<PanelEvents> {
+  private state: PanelState;
+  private client: LayerbridgeClient | undefined;
+  private token: string | undefined;
+  private job: JobHandle | undefined;
+  private stopClientEvents: (() => void)[] = [];
+
+  constructor(private readonly deps: PanelDeps) {
+    super();
+    this.state = initialState(deps.port ?? DEFAULT_PORT);
+  }
+
+  get snapshot(): PanelState {
+    return this.state;
+  }
+
+  get busy(): boolean {
+    return BUSY_STAGES.has(this.state.job.stage);
+  }
+
+  /** Load the stored token and connect in the background (never blocks panel creation). */
+  async start(): Promise<void> {
+    this.token = (await this.deps.tokens.load()) || undefined;
+    if (this.token) this.connect();
+    else this.update({ connection: "unpaired" });
+  }
+
+  /** Store a pasted token and connect with it. */
+  async pair(token: string): Promise<void> {
+    const trimmed = token.trim();
+    if (!trimmed) {
+      this.showError({ title: "Paste a token", detail: "The token field is empty.", hint: "Run `layerbridge pair --name photoshop` and paste the last line it prints.", code: "input" });
+      return;
+    }
+    await this.deps.tokens.save(trimmed);
+    this.token = trimmed;
+    this.update({ message: undefined });
+    this.connect();
+  }
+
+  async unpair(): Promise<void> {
+    await this.deps.tokens.clear();
+    this.token = undefined;
+    this.disconnect();
+    this.update({ connection: "unpaired" });
+  }
+
+  setPort(port: number): void {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      this.showError({ title: "Invalid port", detail: `${port} is not a TCP port.`, hint: "Use the port the daemon prints (default 7842).", code: "input" });
+      return;
+    }
+    this.update({ port });
+    if (this.token) this.connect();
+  }
+
+  /** (Re)connect with the current token and port. */
+  connect(): void {
+    this.disconnect();
+    if (!this.token) return;
+    const client = new LayerbridgeClient({
+      url: `ws://${this.deps.hostname ?? "127.0.0.1"}:${this.state.port}/`,
+      token: this.token,
+      client: this.deps.clientInfo,
+      createSocket: this.deps.createSocket,
+      reconnect: this.deps.reconnect ?? { initialMs: 500, maxMs: 10_000 },
+      heartbeatMs: this.deps.heartbeatMs ?? 15_000,
+    });
+    this.client = client;
+    this.stopClientEvents = [
+      client.on("state", (connection) => this.update({ connection })),
+      client.on("welcome", (w) => this.onModels(w.models, w.server.version)),
+      client.on("violation", (v) => this.showError(describeError(v))),
+    ];
+    this.update({ connection: client.state });
+    client.connect().then(
+      () => this.update({ message: this.state.message?.code === "connection" ? undefined : this.state.message }),
+      (err: unknown) => this.showError(describeError(err)),
+    );
+  }
+
+  disconnect(): void {
+    for (const stop of this.stopClientEvents) stop();
+    this.stopClientEvents = [];
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  /** Ask the daemon for the model list again (after adding models in the tray app). */
+  async refreshModels(): Promise<void> {
+    if (!this.client) return;
+    try {
+      this.onModels(await this.client.models(), this.state.serverVersion);
+    } catch (err) {
+      this.showError(describeError(err));
+    }
+  }
+
+  async cancel(): Promise<void> {
+    try {
+      await this.job?.cancel();
+    } catch (err) {
+      this.showError(describeError(err));
+    }
+  }
+
+  /** One run of the form: resolves when every result is placed (or the run failed). */
+  async run(form: FormValues): Promise<void> {
+    if (this.busy) return;
+    const client = this.client;
+    if (!client || client.state !== "ready") {
+      this.showError({
+        title: this.token ? "Not connected" : "Not paired",
+        detail: this.token ? `No daemon answers on port ${this.state.port}.` : "Paste a pairing token first.",
+        hint: this.token ? "Start the daemon (`layerbridge serve` or the tray app) and check the port." : "Run `layerbridge pair --name photoshop` and paste the token.",
+        code: "connection",
+      });
+      return;
+    }
+    this.updateJob({ stage: "reading", step: 0, steps: form.steps, preview: undefined, uploaded: 0, uploadTotal: 0, placed: 0, expected: form.variations });
+    this.update({ message: undefined });
+    try {
+      const doc = await this.deps.host.describeDocument();
+      if (!doc) throw new PlanError("Open a document first.");
+      const model = this.state.checkpoints.find((m) => m.id === form.model);
+      const plan = planJob(form, doc, model, client.limits);
+      const read = plan.read ? await this.deps.host.read(plan.read) : undefined;
+      this.updateJob({ stage: "uploading" });
+      const params = await this.uploadInputs(client, plan, read);
+      this.updateJob({ stage: "submitting", expected: params.batch ?? 1, steps: params.steps ?? form.steps });
+      const job = client.submit(params);
+      this.job = job;
+      await this.follow(job, plan, read, doc);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.job = undefined;
+    }
+  }
+
+  private async uploadInputs(client: LayerbridgeClient, plan: JobPlan, read: ReadResult | undefined): Promise<JobParams> {
+    const params: JobParams = { ...plan.params };
+    if (!read) return params;
+    const blobs: BlobSource[] = [];
+    const needsImage = plan.params.kind !== "generate";
+    if (needsImage) blobs.push({ bytes: read.image.data, format: "rgba8", width: read.image.width, height: read.image.height });
+    if (plan.params.kind === "inpaint") {
+      if (!read.mask || isEmptyMask(read.mask)) throw new PlanError("The selection is empty inside the document: select some pixels to fill.");
+      blobs.push({ bytes: read.mask.data, format: "grey8", width: read.mask.width, height: read.mask.height });
+    }
+    for (const c of read.controls) blobs.push({ bytes: c.data, format: "rgba8", width: c.width, height: c.height });
+    const total = blobs.reduce((n, b) => n + b.bytes.length, 0);
+    this.updateJob({ uploadTotal: total });
+    let done = 0;
+    const hashes = await client.upload(blobs, (p) => {
+      if (p.sent === p.total) done += p.total;
+      this.updateJob({ uploaded: done });
+    });
+    let i = 0;
+    if (needsImage) params.image = hashes[i++];
+    if (plan.params.kind === "inpaint") params.mask = hashes[i++];
+    const control: ControlSpec[] = plan.controlTypes.map((c) => ({ type: c.type, strength: c.strength, image: hashes[i++] ?? "" }));
+    if (control.length) params.control = control;
+    return params;
+  }
+
+  private async follow(job: JobHandle, plan: JobPlan, read: ReadResult | undefined, doc: DocumentInfo): Promise<void> {
+    const stopEvents = [
+      job.on("phase", (phase) => {
+        if (phase === "queued" || phase === "running") this.updateJob({ stage: phase });
+      }),
+      job.on("progress", (p) => this.updateJob({ stage: "running", step: p.step, steps: p.steps, preview: p.preview?.format === "png" ? p.preview.bytes : this.state.job.preview })),
+    ];
+    // results are placed one at a time, in arrival order, each in its own modal scope
+    let placing: Promise<void> = Promise.resolve();
+    let groupId: number | undefined;
+    let grown = false;
+    let placeError: unknown;
+    const groupName = groupLabel(plan, job.params.prompt ?? "");
+    const place = (output: JobOutput): Promise<void> =>
+      (placing = placing.then(async () => {
+        if (placeError) return;
+        try {
+          const image = decodePng(output.bytes);
+          const at = regionToDocument(output.info.region, plan.origin);
+          const mask = plan.layerMask && read?.mask ? cropGrey(read.mask, output.info.region) : undefined;
+          const placed = await this.deps.host.place({
+            documentId: doc.id,
+            groupName,
+            groupId,
+            layerName: layerLabel(job.params.prompt ?? "", output.info.seed, output.info.index),
+            image,
+            at: { x: at.x, y: at.y },
+            mask,
+            growCanvas: plan.grow && !grown ? plan.grow : undefined,
+            historyName: `Layerbridge: ${groupName}`,
+          });
+          grown = true;
+          groupId = placed.groupId;
+          this.updateJob({ placed: this.state.job.placed + 1 });
+          this.update({ lastSeed: output.info.seed });
+          this.emit("placed", { ...placed, x: at.x, y: at.y, width: image.width, height: image.height });
+        } catch (err) {
+          placeError = err;
+        }
+      }));
+    const stopResult = job.on("result", (output) => {
+      this.updateJob({ stage: this.state.job.stage === "running" || this.state.job.stage === "placing" ? "placing" : this.state.job.stage });
+      void place(output);
+    });
+    try {
+      await job.finished;
+      await placing;
+      if (placeError) throw placeError;
+      this.updateJob({ stage: "done" });
+      this.update({ message: { kind: "info", title: `Placed ${this.state.job.placed} result${this.state.job.placed === 1 ? "" : "s"}`, detail: `In the group "${groupName}".`, hint: "", code: "done" } });
+    } finally {
+      for (const stop of stopEvents) stop();
+      stopResult();
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof PlanError) {
+      this.updateJob({ stage: "failed" });
+      this.showError({ title: "Cannot run yet", detail: err.message, hint: "", code: "input" });
+      return;
+    }
+    const d = describeError(err);
+    this.updateJob({ stage: d.code === "cancelled" ? "cancelled" : "failed" });
+    if (d.code === "cancelled") {
+      this.update({ message: { kind: "info", title: "Cancelled", detail: "The job was stopped; nothing was placed after it.", hint: "", code: "cancelled" } });
+      return;
+    }
+    const field = err instanceof DaemonError && err.field ? ` (field: ${err.field})` : "";
+    this.showError({ ...d, detail: d.detail + field });
+  }
+
+  private onModels(models: ModelInfo[], serverVersion: string | undefined): void {
+    this.update({
+      serverVersion,
+      checkpoints: models.filter((m) => (m.kind ?? "checkpoint") === "checkpoint"),
+      loras: models.filter((m) => m.kind === "lora"),
+    });
+  }
+
+  private showError(d: { title: string; detail: string; hint: string; code: string }): void {
+    const message: PanelMessage = { kind: "error", title: d.title, detail: d.detail, hint: d.hint, code: d.code };
+    this.update({ message });
+  }
+
+  private updateJob(patch: Partial<PanelState["job"]>): void {
+    this.update({ job: { ...this.state.job, ...patch } });
+  }
+
+  private update(patch: Partial<PanelState>): void {
+    this.state = { ...this.state, ...patch };
+    this.emit("change", this.state);
+  }
+}
+
+function truncate(text: string, max: number): string {
+  const t = text.replace(/\s+/g, " ").trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+const MODE_LABEL: Record<JobPlan["mode"], string> = { generate: "Generate", fill: "Fill", expand: "Expand", refine: "Refine" };
+
+export function groupLabel(plan: Pick<JobPlan, "mode">, prompt: string): string {
+  return `${MODE_LABEL[plan.mode]}: ${truncate(prompt, 48) || "(no prompt)"}`;
+}
+
+export function layerLabel(prompt: string, seed: number, index: number): string {
+  return `${truncate(prompt, 40) || "(no prompt)"} · seed ${seed} · #${index + 1}`;
+}
+
+export type { JobStage };
