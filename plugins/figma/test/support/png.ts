@@ -23,7 +23,8 @@ export function solidPng(width: number, height: number, color: Rgba = { r: 200, 
 export function encodePng(width: number, height: number, rgba: Uint8Array): Uint8Array {
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba);
-  return new Uint8Array(PNG.sync.write(png));
+  // Fast settings: tests make large, flat images (4096 px masks), not small files.
+  return new Uint8Array(PNG.sync.write(png, { deflateLevel: 1, filterType: 0 }));
 }
 
 export interface DecodedPng {
