@@ -112,6 +112,7 @@ class DaemonClient:
         self._incoming: dict[str, bytearray] = {}
         self._blobs: dict[str, bytes] = {}
         self._blob_waiters: dict[str, asyncio.Future[bytes]] = {}
+        self.payload_bytes_sent = 0  # blob bytes put on the wire (0 for a blob the daemon had)
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -185,6 +186,7 @@ class DaemonClient:
             header = BlobPut(sha256=sha, offset=offset, total=len(data), format=format,  # type: ignore[arg-type]
                              width=width, height=height)
             await self.ws.send(codec.encode_binary(header, view[offset : offset + chunk]))
+            self.payload_bytes_sent += min(chunk, len(data) - offset)
         await stored
         return sha
 

@@ -51,5 +51,9 @@ class Executor(ABC):
     @abstractmethod
     def status(self) -> ExecutorStatus: ...
 
+    async def ready(self) -> None:
+        """Wait until the executor can run a job without a cold start (models not included)."""
+        return None
+
     async def unload_all(self) -> None:
         return None

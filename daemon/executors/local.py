@@ -68,6 +68,10 @@ class LocalExecutor(Executor):
 
         return await loop.run_in_executor(self._pool, work)
 
+    async def ready(self) -> None:
+        if self._ready is not None:
+            await asyncio.shield(self._ready)
+
     def status(self) -> ExecutorStatus:
         engine = self._engine
         if engine is None:
