@@ -77,7 +77,11 @@ class JobManager:
         self.blobs = blobs
         self.executor = executor
         self._check_model = check_model
-        self._heap: list[tuple[int, int, str]] = []
+        # (priority, fair tag, seq, job_id): see _enqueue
+        self._heap: list[tuple[int, int, int, str]] = []
+        self._keys: dict[str, tuple[int, int, int]] = {}
+        self._vtime = 0
+        self._client_tag: dict[str, int] = {}
         self._jobs: dict[str, JobRecord] = {}  # queued and running
         self._cancel: dict[str, CancelToken] = {}
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
@@ -209,8 +213,9 @@ class JobManager:
         if job.state is JobState.RUNNING:
             return 0
         running = sum(1 for j in self._jobs.values() if j.state is JobState.RUNNING)
-        ahead = sum(1 for p, s, jid in self._heap if (p, s) < (job.priority, job.seq)
-                    and jid in self._jobs and self._jobs[jid].state is JobState.QUEUED)
+        key = self._keys[job_id]
+        ahead = sum(1 for jid, k in self._keys.items()
+                    if k < key and self._jobs[jid].state is JobState.QUEUED)
         return running + ahead + 1 if running else ahead + 1
 
     def queue_info(self) -> QueueInfo:
@@ -234,16 +239,23 @@ class JobManager:
     # ------------------------------------------------------------------ running
 
     def _enqueue(self, job: JobRecord) -> None:
+        """Queue a job. Within a priority, clients take turns (start-time fair queuing): a
+        script that queues a hundred jobs does not make a designer's next fill wait for them."""
+        tag = max(self._vtime, self._client_tag.get(job.client, 0)) + 1
+        self._client_tag[job.client] = tag
         self._jobs[job.job_id] = job
-        heapq.heappush(self._heap, (job.priority, job.seq, job.job_id))
+        self._keys[job.job_id] = (job.priority, tag, job.seq)
+        heapq.heappush(self._heap, (job.priority, tag, job.seq, job.job_id))
         self._wakeup.set()
 
     async def _next(self) -> JobRecord:
         while True:
             while self._heap and not self.paused:
-                _, _, job_id = heapq.heappop(self._heap)
+                _, tag, _, job_id = heapq.heappop(self._heap)
+                self._keys.pop(job_id, None)
                 job = self._jobs.get(job_id)
                 if job is not None and job.state is JobState.QUEUED:
+                    self._vtime = max(self._vtime, tag)
                     return job
             self._wakeup.clear()
             await self._wakeup.wait()
@@ -326,6 +338,7 @@ class JobManager:
         if state is not JobState.DONE:
             self.ledger.transition(job, state, error)
         self._jobs.pop(job.job_id, None)
+        self._keys.pop(job.job_id, None)
         message = self.final_message(job)
         assert message is not None
         self._emit(job.job_id, message)

@@ -165,6 +165,22 @@ async def test_interactive_jobs_run_before_queued_batch_jobs(daemon: RunningDaem
     assert order[0].job_id == interactive.job_id
 
 
+async def test_clients_take_turns_so_a_long_script_does_not_starve_a_designer(
+        daemon: RunningDaemon) -> None:
+    daemon.core.manager.set_paused(True)
+    script_token = daemon.pair("batch-script")
+    async with await DaemonClient.connect(daemon.url, script_token) as script, \
+            await DaemonClient.connect(daemon.url, daemon.token) as designer:
+        script_jobs = [await script.submit(gen(seed=i)) for i in range(5)]
+        fill = await designer.submit(gen(seed=99))
+        assert daemon.core.manager.position(fill.job_id) == 2
+        daemon.core.manager.set_paused(False)
+        for job in [*script_jobs, fill]:
+            await job.wait()
+    order = [j.job_id for j in sorted(daemon.core.ledger.recent(10), key=lambda j: j.started_at or 0)]
+    assert order.index(fill.job_id) == 1
+
+
 async def test_a_failing_job_fails_alone_and_the_next_one_runs(daemon: RunningDaemon) -> None:
     async with await DaemonClient.connect(daemon.url, daemon.token) as client:
         # a raw RGBA blob whose bytes do not match its declared size fails at decode time
