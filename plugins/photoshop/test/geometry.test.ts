@@ -50,7 +50,7 @@ describe("geometry", () => {
 
   it("sizes a generate to the target's aspect in multiples of 8", () => {
     expect(generateSize({ width: 4000, height: 3000 }, 1024)).toEqual({ width: 1024, height: 768 });
-    expect(generateSize({ width: 100, height: 30 }, 1024)).toEqual({ width: 96, height: 64 });
+    expect(generateSize({ width: 100, height: 30 }, 1024)).toEqual({ width: 104, height: 64 });
   });
 });
 

@@ -1,0 +1,222 @@
+// End to end: the panel's controller and the real host adapter (over the recording Photoshop
+// stand-in) drive a real daemon through @layerbridge/common, as in Photoshop.
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
+import type { WebSocketLike } from "@layerbridge/common";
+import { DEFAULT_FORM, type FormValues } from "../src/form.js";
+import { PhotoshopHost } from "../src/host/photoshopHost.js";
+import { PanelController, type PanelEvents } from "../src/panelController.js";
+import { MemoryTokenStore } from "../src/tokenStore.js";
+import { MockDocument, mock, resetMock } from "./mocks/photoshop.js";
+
+const port = inject("daemonPort");
+const token = inject("daemonToken");
+
+let controllers: PanelController[] = [];
+let binarySends = 0;
+
+function makePanel(options: { token?: string; port?: number } = {}): PanelController {
+  const c = new PanelController({
+    host: new PhotoshopHost(),
+    tokens: new MemoryTokenStore(options.token ?? token),
+    createSocket: (url): WebSocketLike => {
+      const ws = new WebSocket(url);
+      const send = ws.send.bind(ws);
+      ws.send = ((data: string | ArrayBuffer) => {
+        if (typeof data !== "string") binarySends++;
+        send(data);
+      }) as typeof ws.send;
+      return ws;
+    },
+    clientInfo: { name: "photoshop-tests", kind: "photoshop", version: "0.1.0" },
+    port: options.port ?? port,
+    reconnect: { initialMs: 50, maxMs: 200, maxAttempts: 2 },
+    heartbeatMs: 0,
+  });
+  controllers.push(c);
+  return c;
+}
+
+async function ready(c: PanelController): Promise<void> {
+  await c.start();
+  await new Promise<void>((resolve, reject) => {
+    if (c.snapshot.connection === "ready" && c.snapshot.checkpoints.length) return resolve();
+    const off = c.on("change", (s) => {
+      if (s.connection === "ready" && s.checkpoints.length) {
+        off();
+        resolve();
+      }
+      if (s.message?.kind === "error") reject(new Error(`${s.message.title}: ${s.message.detail}`));
+    });
+  });
+}
+
+const form = (patch: Partial<FormValues>): FormValues => ({ ...DEFAULT_FORM, model: "demo", prompt: "a red door", steps: 3, variations: 1, ...patch });
+
+let doc: MockDocument;
+beforeEach(() => {
+  doc = new MockDocument(1, 160, 128, 300);
+  resetMock(doc);
+  binarySends = 0;
+});
+afterEach(() => {
+  for (const c of controllers) c.disconnect();
+  controllers = [];
+});
+
+describe("panel against a real daemon", () => {
+  it("fills a selection: the patch lands over the selection, masked, in a named group, one undo step", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    doc.selectRect(48, 40, 96, 88);
+    const placed: PanelEvents["placed"][] = [];
+    panel.on("placed", (p) => placed.push(p));
+    await panel.run(form({ mode: "fill", variations: 2, seedLocked: true, seed: 11 }));
+    expect(panel.snapshot.message).toMatchObject({ kind: "info" });
+    expect(panel.snapshot.job.stage).toBe("done");
+    expect(placed).toHaveLength(2);
+    const sel = { x: 48, y: 40, width: 48, height: 48 };
+    for (const p of placed) {
+      // the daemon returns the patch's box: inside the selection's box, covering nearly all of it
+      expect(p.x).toBeGreaterThanOrEqual(sel.x - 1);
+      expect(p.y).toBeGreaterThanOrEqual(sel.y - 1);
+      expect(p.x + p.width).toBeLessThanOrEqual(sel.x + sel.width + 1);
+      expect(p.y + p.height).toBeLessThanOrEqual(sel.y + sel.height + 1);
+      expect(p.width * p.height).toBeGreaterThan(0.6 * sel.width * sel.height);
+    }
+    const puts = mock.calls.filter((c) => c.fn === "putPixels");
+    const masks = mock.calls.filter((c) => c.fn === "putLayerMask");
+    expect(puts).toHaveLength(2);
+    expect(masks.map((m) => m.args?.["targetBounds"])).toEqual(puts.map((p) => p.args?.["targetBounds"]));
+    // read in one modal scope; each result written in its own scope with history suspended
+    const scopes = mock.calls.filter((c) => c.fn === "executeAsModal:enter").map((c) => c.args?.["commandName"]);
+    expect(scopes).toEqual(["Layerbridge: read pixels", "Layerbridge: place result", "Layerbridge: place result"]);
+    expect(mock.calls.filter((c) => c.fn === "suspendHistory")).toHaveLength(2);
+    expect(mock.calls.filter((c) => c.fn === "resumeHistory").every((c) => c.args?.["commit"] === true)).toBe(true);
+    const group = doc.layers.find((l) => l.kind === "group");
+    expect(group?.name).toBe("Fill: a red door");
+    expect(group?.layers?.map((l) => l.name).sort()).toEqual(["a red door · seed 11 · #1", "a red door · seed 12 · #2"]);
+    // the mask placed is the selection: opaque inside it
+    const layer = group!.layers![0]!;
+    expect(layer.mask?.data.some((v) => v === 255)).toBe(true);
+  });
+
+  it("does not upload an unchanged document twice", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    doc.composite[0] = Math.floor(Math.random() * 256); // pixels no earlier test uploaded
+    doc.selectRect(10, 10, 40, 40);
+    await panel.run(form({ mode: "fill" }));
+    const first = binarySends;
+    expect(first).toBeGreaterThan(0);
+    await panel.run(form({ mode: "fill", prompt: "a blue door" }));
+    expect(panel.snapshot.job.stage).toBe("done");
+    expect(binarySends).toBe(first);
+  });
+
+  it("reads only the selection's context on a big document", async () => {
+    doc = new MockDocument(1, 1600, 1200);
+    resetMock(doc);
+    const panel = makePanel();
+    await ready(panel);
+    doc.selectRect(700, 500, 740, 540);
+    await panel.run(form({ mode: "fill" }));
+    expect(panel.snapshot.job.stage).toBe("done");
+    const read = mock.calls.find((c) => c.fn === "getPixels")?.args?.["sourceBounds"] as { left: number; right: number; top: number; bottom: number };
+    expect((read.right - read.left) * (read.bottom - read.top)).toBeLessThan(0.25 * 1600 * 1200);
+    const put = mock.calls.find((c) => c.fn === "putPixels")?.args?.["targetBounds"] as { left: number; top: number };
+    expect(put.left).toBeGreaterThanOrEqual(699);
+    expect(put.top).toBeGreaterThanOrEqual(499);
+  });
+
+  it("generates variations as sibling layers named with prompt and seed", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    await panel.run(form({ mode: "generate", variations: 3, prompt: "a lighthouse" }));
+    expect(panel.snapshot.job.stage).toBe("done");
+    const group = doc.layers.find((l) => l.kind === "group");
+    expect(group?.name).toBe("Generate: a lighthouse");
+    expect(group?.layers).toHaveLength(3);
+    for (const l of group!.layers!) expect(l.name).toMatch(/^a lighthouse · seed \d+ · #\d$/);
+    expect(mock.calls.some((c) => c.fn === "getPixels")).toBe(false);
+    expect(panel.snapshot.lastSeed).toBeTypeOf("number");
+  });
+
+  it("refines the active layer in place", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    await panel.run(form({ mode: "refine", strength: 0.5 }));
+    expect(panel.snapshot.job.stage).toBe("done");
+    expect(mock.calls.find((c) => c.fn === "getPixels")?.args?.["layerID"]).toBe(doc.layers.at(-1)?.id);
+    expect(mock.calls.find((c) => c.fn === "putPixels")?.args?.["targetBounds"]).toEqual({ left: 0, top: 0, right: 160, bottom: 128 });
+  });
+
+  it("expands the canvas and places the result over the grown canvas", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    await panel.run(form({ mode: "expand", expand: { left: 16, top: 0, right: 32, bottom: 8 } }));
+    expect(panel.snapshot.message?.kind, panel.snapshot.message?.detail).toBe("info");
+    expect(doc.width).toBe(160 + 48);
+    expect(doc.height).toBe(128 + 8);
+    expect(mock.calls.find((c) => c.fn === "putPixels")?.args?.["targetBounds"]).toEqual({ left: 0, top: 0, right: 208, bottom: 136 });
+  });
+
+  it("cancels a running job and says so", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    const running = new Promise<void>((resolve) => {
+      const off = panel.on("change", (s) => {
+        if (s.job.stage === "running" && s.job.step >= 1) {
+          off();
+          resolve();
+        }
+      });
+    });
+    const run = panel.run(form({ mode: "generate", steps: 150 }));
+    await running;
+    await panel.cancel();
+    await run;
+    expect(panel.snapshot.job.stage).toBe("cancelled");
+    expect(panel.snapshot.message?.title).toBe("Cancelled");
+    expect(mock.calls.some((c) => c.fn === "putPixels")).toBe(false);
+  });
+
+  it("shows the daemon's error for an unknown model, naming the field", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    // a model the daemon once listed but has since removed
+    panel.snapshot.checkpoints.push({ id: "removed-model", name: "gone", arch: "sd15" });
+    await panel.run(form({ mode: "generate", model: "removed-model" }));
+    expect(panel.snapshot.job.stage).toBe("failed");
+    expect(panel.snapshot.message).toMatchObject({ kind: "error", title: "The model is not installed", code: "unknown_model" });
+    expect(panel.snapshot.message?.detail).toMatch(/model/);
+  });
+
+  it("explains a refused token", async () => {
+    const panel = makePanel({ token: "lb_wrong" });
+    await panel.start();
+    await new Promise<void>((resolve) => {
+      const off = panel.on("change", (s) => s.message && (off(), resolve()));
+    });
+    expect(panel.snapshot.message).toMatchObject({ kind: "error", title: "Not paired", code: "unauthorized" });
+    expect(panel.snapshot.connection).toBe("closed");
+  });
+
+  it("asks for a selection before a fill", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    await panel.run(form({ mode: "fill" }));
+    expect(panel.snapshot.message).toMatchObject({ kind: "error", title: "Cannot run yet" });
+    expect(panel.snapshot.message?.detail).toMatch(/selection/);
+    expect(mock.calls).toEqual([]);
+  });
+
+  it("says when no daemon answers", async () => {
+    const panel = makePanel({ port: 1 });
+    await panel.start();
+    await new Promise<void>((resolve) => {
+      const off = panel.on("change", (s) => s.message && (off(), resolve()));
+    });
+    expect(panel.snapshot.message).toMatchObject({ kind: "error", title: "Cannot reach the Layerbridge daemon", code: "connection" });
+  });
+});
