@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { FlowInput, SelectionInfo, Settings } from "../../src/shared/messages";
+import { FLOW_KINDS, type FlowAvailability, type FlowInput, type FlowKind, type SelectionInfo, type Settings } from "../../src/shared/messages";
 
 export interface HarnessScript {
   settings: Settings;
@@ -29,7 +29,9 @@ function page(script: HarnessScript): string {
 <body style="margin:0;padding:16px;background:#2c2c2c">
 <iframe id="plugin" sandbox="allow-scripts" style="width:340px;height:720px;border:0;border-radius:8px;background:#fff"></iframe>
 <script>
-const SCRIPT = ${JSON.stringify(script)};
+const SCRIPT = ${JSON.stringify(serializable(script))};
+// Byte fields travel as arrays inside this page's source; the UI gets Uint8Arrays, as from Figma.
+const INPUT = Object.fromEntries(Object.entries(SCRIPT.input).map(([k, v]) => [k, Array.isArray(v) ? new Uint8Array(v) : v]));
 window.received = [];
 window.placed = null;
 const frame = document.getElementById("plugin");
@@ -40,16 +42,24 @@ window.addEventListener("message", (event) => {
   if (!message) return;
   window.received.push(message.type);
   if (message.type === "ui-ready") toUi({ type: "init", settings: SCRIPT.settings, selection: SCRIPT.selection });
-  if (message.type === "prepare") toUi({ type: "prepared", requestId: message.requestId, input: SCRIPT.input });
+  if (message.type === "prepare") toUi({ type: "prepared", requestId: message.requestId, input: INPUT });
   if (message.type === "place") {
     window.placed = message.results.map((r) => ({ width: r.width, height: r.height, seed: r.seed, bytes: r.png.length,
       signature: Array.from(r.png.slice(1, 4)).map((c) => String.fromCharCode(c)).join("") }));
+    window.placedPngs = message.results.map((r) => Array.from(r.png));
     toUi({ type: "placed", requestId: message.requestId, nodeIds: message.results.map((_, i) => "9:" + i) });
   }
 });
 fetch("/ui.html").then((r) => r.text()).then((html) => { frame.srcdoc = html; });
 </script>
 </body></html>`;
+}
+
+function serializable(script: HarnessScript): unknown {
+  const input = Object.fromEntries(
+    Object.entries(script.input).map(([k, v]) => [k, v instanceof Uint8Array ? Array.from(v) : v]),
+  );
+  return { ...script, input };
 }
 
 export async function startHarness(script: HarnessScript): Promise<Harness> {
@@ -72,8 +82,11 @@ export async function startHarness(script: HarnessScript): Promise<Harness> {
   };
 }
 
-export function selectionFor(label: string, ok: boolean): SelectionInfo {
-  const flow = ok ? { ok: true as const, summary: `Fill ${label}` } : { ok: false as const, reason: "Select a frame." };
-  const no = { ok: false as const, reason: "Select an image." };
-  return { label, flows: { generate: flow, inpaint: no, restyle: no, sketch: no } };
+/** A selection on which exactly `flow` can run. */
+export function selectionFor(label: string, flow: FlowKind): SelectionInfo {
+  const flows = {} as Record<FlowKind, FlowAvailability>;
+  for (const f of FLOW_KINDS) {
+    flows[f] = f === flow ? { ok: true, summary: `Use ${label}` } : { ok: false, reason: "Select something else." };
+  }
+  return { label, flows };
 }

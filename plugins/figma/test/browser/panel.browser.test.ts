@@ -1,30 +1,19 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DEFAULT_SETTINGS } from "../../src/shared/messages";
+import { decodePng, encodePng, solidPng } from "../support/png";
+import { launchChromium } from "./chromium";
 import { selectionFor, startHarness, type Harness, type HarnessScript } from "./harness";
 
 // The real UI page (dist/ui.html) in headless Chromium, talking to a real daemon on 127.0.0.1.
 const daemon = inject("daemon");
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const SCREENSHOT = join(__dirname, "../../../../docs/figma-plugin.png");
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No browser at ${CHROMIUM}: apt-get install -y chromium`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -39,9 +28,21 @@ async function open(script: HarnessScript): Promise<{ page: Page; harness: Harne
   return { page, harness };
 }
 
+async function pollPlaced(page: Page): Promise<number[][]> {
+  const read = (): Promise<number[][] | null> =>
+    page.evaluate(() => (window as unknown as { placedPngs?: number[][] }).placedPngs ?? null);
+  const error = page.frameLocator("#plugin").locator("#error");
+  await expect
+    .poll(async () => ((await read()) !== null ? "placed" : (await error.isVisible()) ? await error.textContent() : "waiting"), {
+      timeout: 60_000,
+    })
+    .toBe("placed");
+  return (await read()) ?? [];
+}
+
 const generate = (settings: Partial<HarnessScript["settings"]>): HarnessScript => ({
   settings: { ...DEFAULT_SETTINGS, url: daemon.url, token: daemon.token, ...settings },
-  selection: selectionFor("Frame “Hero” 128×128", true),
+  selection: selectionFor("Frame “Hero” 128×128", "generate"),
   input: { flow: "generate", target: { width: 128, height: 128 } },
 });
 
@@ -68,6 +69,64 @@ describe("the Figma UI page in Chromium", () => {
         mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
         await page.locator("#plugin").screenshot({ path: SCREENSHOT });
       }
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
+  it("fills a region: uploads image and mask, composites the patch, hands back the whole image", async () => {
+    const mask = new Uint8Array(96 * 64 * 4);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 96; x++) mask.set(x >= 40 && x < 64 && y >= 16 && y < 40 ? [255, 255, 255, 255] : [0, 0, 0, 255], (y * 96 + x) * 4);
+    }
+    const script: HarnessScript = {
+      settings: { ...DEFAULT_SETTINGS, url: daemon.url, token: daemon.token, prompt: "a window", model: "demo-inpaint" },
+      selection: selectionFor("Rectangle “Photo” 96×64", "inpaint"),
+      input: {
+        flow: "inpaint",
+        image: solidPng(96, 64, { r: 20, g: 120, b: 220, a: 255 }),
+        mask: encodePng(96, 64, mask),
+        size: { width: 96, height: 64 },
+      },
+    };
+    const { page, harness } = await open(script);
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      expect(await ui.locator("#run").textContent()).toBe("Fill region");
+      await ui.locator("#run").click();
+      const pngs = await pollPlaced(page);
+      expect(pngs).toHaveLength(1);
+      const png = decodePng(new Uint8Array(pngs[0] ?? []));
+      expect([png.width, png.height]).toEqual([96, 64]);
+      expect(png.at(0, 0)).toEqual({ r: 20, g: 120, b: 220, a: 255 }); // outside the patch: the original
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
+  it("turns a transparent sketch into two variations through a ControlNet", async () => {
+    const strokes = new Uint8Array(64 * 64 * 4);
+    for (let x = 8; x < 56; x++) strokes.set([0, 0, 0, 255], (32 * 64 + x) * 4);
+    const script: HarnessScript = {
+      settings: { ...DEFAULT_SETTINGS, url: daemon.url, token: daemon.token, prompt: "a horizon", model: "demo" },
+      selection: selectionFor("Frame “Sketch” 64×64", "sketch"),
+      input: { flow: "sketch", control: encodePng(64, 64, strokes), size: { width: 64, height: 64 } },
+    };
+    const { page, harness } = await open(script);
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      await ui.locator("#control").selectOption("lineart");
+      await ui.locator("#batch").fill("2");
+      await ui.locator("#advanced summary").click();
+      await ui.locator("#steps").fill("2");
+      await ui.locator("#run").click();
+      const pngs = await pollPlaced(page);
+      expect(pngs.map((p) => decodePng(new Uint8Array(p)).width)).toEqual([64, 64]);
+      await expect.poll(() => ui.locator("#results img").count()).toBe(2);
     } finally {
       await page.close();
       await harness.close();
