@@ -237,7 +237,7 @@ class Session:
                 return core.status()
             case ModelsList():
                 return ModelsReply(models=core.models())
-            case ModelsAdd(path=path, id=model_id, kind=kind, allow_pickle=allow):
+            case ModelsAdd(path=path, model_id=model_id, kind=kind, allow_pickle=allow):
                 await asyncio.to_thread(core.registry.add, path, model_id=model_id, kind=kind,
                                         allow_pickle=allow)
                 return ModelsReply(models=core.models())

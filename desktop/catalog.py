@@ -120,7 +120,7 @@ class CatalogController(QObject):
         before = {m.id for m in self.checkpoints.records() + self.adapters.records()}
         async with self._working():
             reply = await self.connection.request(
-                ModelsAdd(path=path, kind=kind, allow_pickle=allow_pickle, id=model_id),  # type: ignore[arg-type]
+                ModelsAdd(path=path, kind=kind, allow_pickle=allow_pickle, model_id=model_id),  # type: ignore[arg-type]
                 ModelsReply)
         self.apply(reply.models)
         new = [m for m in reply.models if m.id not in before]

@@ -26,8 +26,8 @@ class TrayCore(QObject):
     notify = Signal(str, str, bool)  # title, message, is an error
 
     def __init__(self, config: TrayConfig, *, vault: TokenVault | None = None,
-                 port: int | None = None, backoff: Backoff = Backoff(),
-                 preview: PreviewSettings = PreviewSettings(), poll_ms: int = 1000,
+                 port: int | None = None, backoff: Backoff | None = None,
+                 preview: PreviewSettings | None = None, poll_ms: int = 1000,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.config = config
@@ -37,13 +37,14 @@ class TrayCore(QObject):
         self.connection = DaemonConnection(poll_ms=poll_ms, parent=self)
         if config.mode == "local":
             self.paths = data_dir(config.data_dir).ensure()
-            self.process = DaemonProcess(self.paths.root, port=port, backoff=backoff, parent=self)
+            self.process = DaemonProcess(self.paths.root, port=port, backoff=backoff or Backoff(),
+                                         parent=self)
             self.process.ready.connect(self._daemon_ready)
             self.process.stateChanged.connect(self._process_state)
             self.process.crashed.connect(self._daemon_crashed)
             self.process.restartScheduled.connect(self._restart_scheduled)
         results = (self.paths.root if self.paths else Path.home() / "Layerbridge") / "results"
-        self.catalog = CatalogController(self.connection, preview, parent=self)
+        self.catalog = CatalogController(self.connection, preview or PreviewSettings(), parent=self)
         self.clients = ClientsController(self.connection, parent=self)
         self.jobs = JobsController(self.connection, results, parent=self)
         self.gpu = GpuController(self.connection, parent=self)

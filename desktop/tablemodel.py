@@ -74,7 +74,7 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
     def record(self, row: int) -> R:
         return self._rows[row]
 
-    def keys(self) -> list[Hashable]:
+    def row_keys(self) -> list[Hashable]:
         return [self._key(r) for r in self._rows]
 
     def row_of(self, key: Hashable) -> int | None:

@@ -338,7 +338,9 @@ class ModelsAdd(Request):
 
     type: Literal["models.add"] = "models.add"
     path: str = Field(min_length=1, max_length=4096)
-    id: Id | None = None
+    # not `id`: that is the request id every Request carries (and the client overwrites)
+    model_id: Id | None = Field(default=None, description="the id clients will use; default: "
+                                "from the file or folder name")
     kind: Literal["checkpoint", "controlnet", "lora", "embedding"] | None = None
     allow_pickle: bool = False
 

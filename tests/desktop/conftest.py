@@ -4,20 +4,26 @@ app), an in-memory keyring, and a real `layerbridge serve` child process on a de
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
 import qasync
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QObject, SignalInstance
-from PySide6.QtWidgets import QApplication
-
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.config import Paths
 from layerbridge.desktop.connection import DaemonConnection
 from layerbridge.desktop.process import Backoff, DaemonProcess
+from PySide6.QtCore import QObject, SignalInstance
+from PySide6.QtWidgets import QApplication
 
 
 def _qt_app() -> QApplication:
@@ -25,9 +31,19 @@ def _qt_app() -> QApplication:
     return app if isinstance(app, QApplication) else QApplication([])
 
 
+def _qasync_loop() -> asyncio.AbstractEventLoop:
+    loop = qasync.QEventLoop(_qt_app())
+    # qasync's default executor runs to_thread work on QThreads, which crash when collected
+    # after the loop is gone; plain threads are joined at close.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4))
+    return loop
+
+
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
                                   ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    return {"qasync": lambda: qasync.QEventLoop(_qt_app())}
+    if not getattr(getattr(item, "module", None), "QT_LOOP", True):
+        return {"asyncio": asyncio.new_event_loop}  # protocol-only tests: no Qt needed
+    return {"qasync": _qasync_loop}
 
 
 class MemoryKeyring(KeyringBackend):
@@ -111,7 +127,7 @@ async def local_daemon(paths: Paths) -> AsyncIterator[DaemonProcess]:
     process.start()
     await wait_for(process.ready, timeout=60)
     yield process
-    process.stop()
+    process.stop(force=True)  # SIGTERM waits for torch's import to finish: not worth it here
     await until(lambda: process.state.value == "stopped", timeout=20)
 
 
@@ -121,6 +137,76 @@ async def connection(local_daemon: DaemonProcess, paths: Paths
     conn = DaemonConnection(poll_ms=200)
     assert local_daemon.url is not None
     conn.open(local_daemon.url, admin_token(paths))
+    await wait_for(conn.connected, timeout=20)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+def desktop_demo(demo_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo data dir plus the demo LoRA's file, built but not registered (to import it)."""
+    from layerbridge.daemon.engine.demo import build_demo
+    from layerbridge.daemon.engine.registry import Registry
+
+    root = tmp_path_factory.mktemp("desktop-demo") / "data"
+    shutil.copytree(demo_models, root, ignore=shutil.ignore_patterns("ledger.sqlite3*", "blobs"))
+    paths = Paths(root).ensure()
+    build_demo(paths, only=("demo-lora",))
+    Registry(paths).remove("demo-lora")
+    return root
+
+
+@dataclass
+class SharedDaemon:
+    url: str
+    paths: Paths
+    proc: subprocess.Popen[bytes]
+    output: list[str]
+
+    def token(self, name: str) -> str:
+        return admin_token(self.paths, name)
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(desktop_demo: Path, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[SharedDaemon]:
+    """One real `layerbridge serve` per test module (torch loads once), on its own data dir."""
+    root = tmp_path_factory.mktemp("shared") / "data"
+    shutil.copytree(desktop_demo, root)
+    paths = Paths(root)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerbridge.daemon.cli", "--data-dir", str(root), "serve",
+         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output: list[str] = []
+    url: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            output.append(line)
+            if "Layerbridge listening on " in line and not url:
+                url.append(line.split("listening on ", 1)[1].strip())
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(60) or not url:
+        proc.kill()
+        raise RuntimeError("daemon did not start:\n" + "\n".join(output))
+    yield SharedDaemon(url[0], paths, proc, output)
+    proc.kill()
+    proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+@pytest.fixture
+async def shared_connection(shared_daemon: SharedDaemon, request: pytest.FixtureRequest
+                            ) -> AsyncIterator[DaemonConnection]:
+    conn = DaemonConnection(poll_ms=200)
+    conn.open(shared_daemon.url, shared_daemon.token(f"t-{request.node.name[:40]}"))
     await wait_for(conn.connected, timeout=20)
     yield conn
     await conn.close()

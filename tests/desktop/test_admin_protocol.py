@@ -12,6 +12,7 @@ from layerbridge.daemon.protocol.messages import (
     EngineUnload,
     JobParams,
     ModelLocation,
+    ModelsAdd,
     ModelsLocate,
     ModelsReply,
     ModelsSetDefault,
@@ -23,6 +24,8 @@ from layerbridge.daemon.protocol.messages import (
 )
 
 from tests.conftest import RunningDaemon
+
+QT_LOOP = False  # these talk to an in-process daemon: no Qt loop
 
 
 async def test_settings_round_trip_and_need_a_restart(daemon: RunningDaemon) -> None:
@@ -87,3 +90,15 @@ async def test_engine_unload_frees_loaded_models(daemon: RunningDaemon) -> None:
         assert (await client.status()).loaded == ["demo"]
         assert isinstance(await client.request(EngineUnload()), Ok)
         assert (await client.status()).loaded == []
+
+
+async def test_models_add_takes_the_model_id_apart_from_the_request_id(
+        daemon: RunningDaemon) -> None:
+    lora_dir = daemon.paths.models / "demo"
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
+        reply = await client.request(ModelsAdd(path=str(lora_dir), model_id="my-demo"))
+        assert isinstance(reply, ModelsReply)
+        assert "my-demo" in [m.id for m in reply.models]
+        named = await client.request(ModelsAdd(path=str(lora_dir)))
+        assert isinstance(named, ModelsReply)
+        assert sorted(m.id for m in named.models if m.id.startswith("demo")) == ["demo", "demo-2"]

@@ -8,6 +8,7 @@ import signal
 from layerbridge.daemon.config import Paths
 from layerbridge.desktop.connection import DaemonConnection
 from layerbridge.desktop.process import Backoff, DaemonProcess, ProcessState
+
 from tests.desktop.conftest import FAST, Recorder, admin_token, until, wait_for
 
 

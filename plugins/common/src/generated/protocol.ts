@@ -431,6 +431,10 @@ export interface ModelsAdd {
   allow_pickle?: boolean;
   id?: string | null;
   kind?: ("checkpoint" | "controlnet" | "lora" | "embedding") | null;
+  /**
+   * the id clients will use; default: from the file or folder name
+   */
+  model_id?: string | null;
   path: string;
   type: "models.add";
 }
