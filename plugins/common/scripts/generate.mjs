@@ -89,13 +89,18 @@ function validatorsSource() {
   const refs = { ServerMessage: "layerbridge#/$defs/ServerMessage", BlobPut: "layerbridge#/$defs/BlobPut" };
   for (const name of new Set(Object.values(serverMessageDefs()))) refs[name] = `layerbridge#/$defs/${name}`;
   let code = standaloneCode(ajv, refs);
-  // ajv emits CommonJS `require` for its few runtime helpers even in ESM mode; make them imports.
-  const imports = [];
-  code = code.replace(/require\("(ajv\/dist\/runtime\/[a-z0-9]+)"\)\.default/g, (_m, mod, idx) => {
-    const name = `__ajv_${imports.length}`;
-    imports.push(`import ${name} from "${mod}.js";`);
-    return name;
+  // ajv's standalone code requires its runtime helper for maxLength (CommonJS). Inline it instead:
+  // bundlers disagree on CommonJS default-import interop, and the validators then need no ajv at
+  // runtime at all. Any other helper is an error here, so it cannot slip through unnoticed.
+  const helpers = new Set();
+  code = code.replace(/require\("ajv\/dist\/runtime\/([a-z0-9]+)"\)\.default/g, (_m, name) => {
+    helpers.add(name);
+    return "__ucs2length";
   });
+  for (const name of helpers) if (name !== "ucs2length") throw new Error(`unexpected ajv runtime helper ${name}`);
+  const imports = helpers.size
+    ? ["// the length of a string in code points, as JSON Schema counts it (ajv's ucs2length)", "function __ucs2length(str) { let n = 0; for (const _ of str) n++; return n; }"]
+    : [];
   const tagMap = `export const serverMessageDefs = ${JSON.stringify(serverMessageDefs(), null, 2)};\n`;
   return `${banner}// @ts-nocheck -- machine-generated validator code, typed by validators.d.ts\n${imports.join("\n")}\n${code}\n${tagMap}`;
 }

@@ -76,3 +76,10 @@ describe("parseBinaryHeader", () => {
     expect(() => parseBinaryHeader({ type: "pong" })).toThrow(/cannot be the header of a binary frame/);
   });
 });
+
+describe("string lengths", () => {
+  it("rejects a reply_to longer than 64 characters (counted in code points)", () => {
+    expect(() => parseServerMessage({ type: "pong", reply_to: "x".repeat(65) })).toThrow(/reply_to/);
+    expect(parseServerMessage({ type: "pong", reply_to: "😀".repeat(64) }).type).toBe("pong");
+  });
+});

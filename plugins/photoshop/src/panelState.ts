@@ -22,7 +22,7 @@ export interface PanelMessage {
 }
 
 export interface PanelState {
-  /** "unpaired" until a token is stored. */
+  /** "unpaired" when no token is stored ("idle" until the stored token is looked up). */
   connection: ConnectionState | "unpaired";
   port: number;
   serverVersion: string | undefined;
@@ -48,7 +48,7 @@ export const BUSY_STAGES: ReadonlySet<JobStage> = new Set(["reading", "uploading
 
 export function initialState(port: number): PanelState {
   return {
-    connection: "unpaired",
+    connection: "idle",
     port,
     serverVersion: undefined,
     checkpoints: [],
