@@ -3,7 +3,6 @@ that vanishes mid-job. Each fails alone, with a clear error, and the next job ru
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
