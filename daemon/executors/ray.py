@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import EngineSettings, Paths
-from ..engine.api import EngineImage, StepProgress
+from ..engine.api import EngineImage, ProgressSink, StepProgress
 from ..errors import Cancelled, LayerbridgeError, Unsupported
 
 # Before ray is imported: Ray reads its auth mode from the environment once per process.
@@ -96,6 +96,10 @@ def require_token_auth() -> None:
         raise Unsupported(f"{AUTH_MODE}={mode!r}: Layerbridge runs Ray only with token auth "
                           f"(unset it or set {AUTH_MODE}=token)", field=AUTH_MODE)
     os.environ[AUTH_MODE] = "token"
+    from ray._raylet import AuthenticationMode, Config, get_authentication_mode
+
+    if get_authentication_mode() != AuthenticationMode.TOKEN:
+        Config.initialize("")  # ray was imported before the mode was set: make it reread it
 
 
 class RayExecutor(Executor):
@@ -191,8 +195,8 @@ class RayExecutor(Executor):
         raise LayerbridgeError(f"job {task.job_id}: its worker was lost {MAX_ATTEMPTS} times; "
                                "see the Ray logs of the nodes")
 
-    async def _run_on(self, replica: Replica, task: Task,
-                      on_progress: Callable[[StepProgress], None], cancel: CancelToken) -> list[EngineImage]:
+    async def _run_on(self, replica: Replica, task: Task, on_progress: ProgressSink,
+                      cancel: CancelToken) -> list[EngineImage]:
         stream = replica.actor.run.remote(task.job_id, task.params, task.seed, task.inputs)
         forward = asyncio.create_task(self._forward_cancel(replica, task.job_id, cancel))
         try:

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ray import NAMESPACE  # first: it turns token auth on before ray is imported
-
-import ray  # noqa: I001
+import ray
 from ray.cluster_utils import Cluster
+
+from .ray import NAMESPACE, require_token_auth
 
 OBJECT_STORE_BYTES = 80 * 2**20  # Ray's floor is 75 MiB; results are small PNG-sized images
 _ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
@@ -56,6 +56,7 @@ def simulated_cluster(gpu_nodes: int = 2) -> Iterator[SimulatedCluster]:
     os.environ.update(_ENV)
     os.environ["RAY_TMPDIR"] = tmp
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    require_token_auth()
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "num_gpus": 0, "include_dashboard": False,
         "object_store_memory": OBJECT_STORE_BYTES,
