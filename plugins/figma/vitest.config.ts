@@ -1,4 +1,8 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+// Two projects: `unit` (no daemon, no browser) and `daemon` (*.daemon / *.browser tests: one
+// real daemon started by the global setup, shared by every file).
+const needsDaemon = ["test/**/*.daemon.test.ts", "test/**/*.browser.test.ts"];
 
 export default defineConfig({
   test: {
@@ -7,15 +11,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["test/main/**/*.test.ts", "test/shared/**/*.test.ts"] },
+        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...needsDaemon] },
       },
       {
         extends: true,
-        test: {
-          name: "daemon",
-          include: ["test/ui/**/*.test.ts", "test/browser/**/*.test.ts"],
-          globalSetup: ["test/support/globalDaemon.ts"],
-        },
+        test: { name: "daemon", include: needsDaemon, globalSetup: ["test/support/globalDaemon.ts"] },
       },
     ],
   },
