@@ -83,8 +83,10 @@ def _load_embedding(pipe: Any, entry: ModelEntry) -> None:
         raise ModelLoadError(f"embedding={entry.id!r}: cannot be loaded ({str(exc)[:300]})", field="loras") from exc
 
 
-def apply(res: Resident, pipe: Any, loras: list[tuple[ModelEntry, float]], embeddings: list[ModelEntry], params: JobParams) -> None:
-    """Make exactly the job's LoRAs active at their weights on the resident pipeline."""
+def apply(res: Resident, pipe: Any, loras: list[tuple[ModelEntry, float]], embeddings: list[ModelEntry], params: JobParams) -> bool:
+    """Make exactly the job's LoRAs active at their weights on the resident pipeline. Returns
+    whether new weights were loaded (the resident's size changed)."""
+    grew = False
     loaded: dict[str, str] = res.state.setdefault("loras", {})  # adapter name -> file path
     for entry, _ in loras:
         name = adapter_name(entry.id)
@@ -93,6 +95,7 @@ def apply(res: Resident, pipe: Any, loras: list[tuple[ModelEntry, float]], embed
                 pipe.delete_adapters(name)
             _load_lora(pipe, entry, name)
             loaded[name] = str(entry.path)
+            grew = True
     if loras:
         pipe.enable_lora()
         pipe.set_adapters([adapter_name(e.id) for e, _ in loras], adapter_weights=[w for _, w in loras])
@@ -103,3 +106,5 @@ def apply(res: Resident, pipe: Any, loras: list[tuple[ModelEntry, float]], embed
         if entry.id not in tokens:
             _load_embedding(pipe, entry)
             tokens.add(entry.id)
+            grew = True
+    return grew

@@ -32,6 +32,7 @@ from .residency import Resident, Residency
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_MODULES = ("unet", "vae", "text_encoder", "text_encoder_2")
 FAULT_ENV = "LAYERBRIDGE_FAULT"  # test hook, read per job: "oom" raises a CUDA OOM at step 1
 
 
@@ -146,7 +147,8 @@ class DiffusersEngine:
     def _run(self, job: Job, on_progress: ProgressSink, cancelled: CancelCheck, fault: str | None) -> list[EngineImage]:
         res = self._checkpoint(job.entry)
         nets = [self._controlnet(c.entry, f"control.{c.index}.model", keep=(job.entry.id,)) for c in job.controls]
-        adapters.apply(res, res.obj, job.loras, job.embeddings, job.params)
+        if adapters.apply(res, res.obj, job.loras, job.embeddings, job.params):
+            res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
         sampler = Sampler(self, job, res, on_progress, cancelled, fault)
         kind = job.params.kind
         if kind == "generate":
@@ -181,7 +183,7 @@ class DiffusersEngine:
             if e.kind == "checkpoint" and e.info.format == "diffusers" and e.base == entry.base
         ]
         pipe = load_checkpoint(entry, donors)
-        modules = [getattr(pipe, n, None) for n in ("unet", "vae", "text_encoder", "text_encoder_2")]
+        modules = [getattr(pipe, n, None) for n in CHECKPOINT_MODULES]
         res = self._place(entry.id, modules, pipe, entry.arch, "checkpoint", keep=())
         res.state["path"] = str(entry.path)
         res.state["scheduler_config"] = pipe.scheduler.config
