@@ -4,6 +4,7 @@ traceback or internal error reaches the client, and the daemon keeps answering."
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,9 @@ from layerbridge.daemon.protocol.codec import CLIENT_TYPES
 from layerbridge.daemon.protocol.messages import Error, Pong
 
 from .conftest import ThreadDaemon
+
+# bench/fuzz.py raises this to fuzz far longer than the normal suite does
+SCALE = int(os.environ.get("LAYERBRIDGE_FUZZ_SCALE", "1"))
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -53,7 +57,7 @@ binary_frames = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * SCALE, deadline=None)
 @given(text_frames)
 def test_parser_turns_any_text_into_a_message_or_a_typed_error(frame: str) -> None:
     try:
@@ -63,7 +67,7 @@ def test_parser_turns_any_text_into_a_message_or_a_typed_error(frame: str) -> No
         assert exc.message
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * SCALE, deadline=None)
 @given(binary_frames)
 def test_parser_turns_any_binary_into_a_chunk_or_a_typed_error(frame: bytes) -> None:
     try:
@@ -101,7 +105,7 @@ def exchange(ws: ClientConnection, frame: str | bytes) -> bool:
         return False
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(text_frames, binary_frames), min_size=1, max_size=6))
 def test_server_survives_arbitrary_frames(thread_daemon: ThreadDaemon, frames: list) -> None:
     pending = list(frames)
