@@ -4,6 +4,7 @@
  */
 
 import {
+  ConnectionError,
   JobCancelledError,
   LayerbridgeClient,
   type ConnectionState,
@@ -120,8 +121,13 @@ export class PanelApp {
     this.client = client;
     client.on("state", (state) => {
       if (client !== this.client) return;
+      const lost = state === "closed" && this.state === "reconnecting";
       this.state = state;
       this.render();
+      // The first connect reports its own failure; this is a daemon that went away later.
+      if (lost && client.welcome !== undefined) {
+        this.deps.view.showError(diagnose(new ConnectionError("connection lost"), this.deps.env, this.settings.url));
+      }
     });
     client.on("welcome", (welcome) => {
       if (client !== this.client) return;

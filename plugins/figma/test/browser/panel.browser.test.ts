@@ -133,6 +133,30 @@ describe("the Figma UI page in Chromium", () => {
     }
   });
 
+  it("cancels a running job from the panel", async () => {
+    const { page, harness } = await open(generate({ prompt: "slow", model: "demo" }));
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      await ui.locator("#batch").fill("8");
+      await ui.locator("#advanced summary").click();
+      await ui.locator("#steps").fill("150");
+      await ui.locator("#run").click();
+      await expect.poll(() => ui.locator("#progress-text").textContent(), { timeout: 30_000 }).toMatch(/^Step \d+ of 150$/);
+      await ui.locator("#cancel").click();
+      await expect.poll(() => ui.locator("#done-text").textContent(), { timeout: 30_000 }).toBe("Cancelled");
+      expect(await page.evaluate(() => (window as unknown as { received: string[] }).received)).toEqual([
+        "ui-ready",
+        "prepare",
+        "abandon",
+      ]);
+      expect(await ui.locator("#cancel").isHidden()).toBe(true);
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
   it("says the token was refused and how to pair", async () => {
     const { page, harness } = await open(generate({ token: "lb_wrong" }));
     try {
