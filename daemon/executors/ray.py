@@ -61,6 +61,7 @@ class Replica:
     info: ReplicaInfo | None = None
     lost: bool = False
     busy: bool = False
+    job_id: str | None = None  # the job it runs now
 
 
 @dataclass
@@ -71,7 +72,7 @@ class _Pool:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def release(self, replica: Replica) -> None:
-        replica.busy = False
+        replica.busy, replica.job_id = False, None
         self.idle.append(replica)
         self.changed.set()
 
@@ -197,6 +198,7 @@ class RayExecutor(Executor):
 
     async def _run_on(self, replica: Replica, task: Task, on_progress: ProgressSink,
                       cancel: CancelToken) -> list[EngineImage]:
+        replica.job_id = task.job_id
         stream = replica.actor.run.remote(task.job_id, task.params, task.seed, task.inputs)
         forward = asyncio.create_task(self._forward_cancel(replica, task.job_id, cancel))
         try:
@@ -234,7 +236,7 @@ class RayExecutor(Executor):
         """Take a replica out of service until Ray has restarted it (on a node with a free GPU)."""
         if replica.lost:
             return
-        replica.lost = True
+        replica.lost, replica.job_id = True, None
         probe = asyncio.create_task(self._probe(replica))
         self._background.add(probe)
         probe.add_done_callback(self._background.discard)
@@ -263,6 +265,11 @@ class RayExecutor(Executor):
             loaded += [m for m in info.loaded if m not in loaded]
         return ExecutorStatus(device=cluster_device(devices, len(live), len(self._replicas)),
                               loaded=loaded, workers=len(live))
+
+    def running(self) -> dict[str, str | None]:
+        """Job id → the node of the replica running it now."""
+        return {r.job_id: r.info.node_id if r.info else None
+                for r in self._replicas if r.job_id is not None and not r.lost}
 
     def nodes(self) -> dict[int, str | None]:
         """Replica index → the node it last reported from (None before it warmed up)."""

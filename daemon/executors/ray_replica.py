@@ -76,6 +76,8 @@ class EngineReplica:
         self._settings = EngineSettings.model_validate_json(settings_json)
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        # One job at a time: a cancelled job may still be winding down when the next arrives.
+        self._running = threading.Lock()
         self._cancel: dict[str, threading.Event] = {}
 
     def _make(self) -> Engine:
@@ -108,7 +110,8 @@ class EngineReplica:
 
         def work() -> None:
             try:
-                images = self._make().run(params, seed, inputs, report, cancel.is_set)
+                with self._running:
+                    images = self._make().run(params, seed, inputs, report, cancel.is_set)
                 records.put(Done(images, self.info()))
             except LayerbridgeError as exc:
                 records.put(Failed(**error_fields(exc)))
