@@ -386,7 +386,7 @@ export class FigmaStub {
     (this.handlers[event] ??= []).push(handler);
   }
 
-  showUI(): void {}
+  showUI(..._args: unknown[]): void {}
 
   /** Every node currently in the page's tree, depth first. */
   allNodes(): StubNode[] {
