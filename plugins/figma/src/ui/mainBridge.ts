@@ -16,7 +16,7 @@ export interface MessagePort {
 export function windowPort(win: Window): MessagePort {
   return {
     send(message) {
-      win.parent.postMessage({ pluginMessage: message, pluginId: "*" }, "*");
+      win.parent.postMessage({ pluginMessage: message }, "*");
     },
     listen(handler) {
       win.addEventListener("message", (event: MessageEvent<unknown>) => {

@@ -48,7 +48,9 @@ const generate = (settings: Partial<HarnessScript["settings"]>): HarnessScript =
 
 describe("the Figma UI page in Chromium", () => {
   it("connects, generates with a preview and hands the result to the main thread", async () => {
-    const { page, harness } = await open(generate({ prompt: "a lighthouse on a cliff at dusk", model: "demo" }));
+    // `localhost`, as in the manifest's allowedDomains (Figma rejects IP literals there).
+    const url = daemon.url.replace("127.0.0.1", "localhost");
+    const { page, harness } = await open(generate({ url, prompt: "a lighthouse on a cliff at dusk", model: "demo" }));
     try {
       const ui = page.frameLocator("#plugin");
       await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
