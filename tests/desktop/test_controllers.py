@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.config import load_settings
 from layerbridge.daemon.protocol.messages import JobParams
@@ -16,6 +15,7 @@ from layerbridge.desktop.connection import DaemonConnection
 from layerbridge.desktop.gpu import GpuController
 from layerbridge.desktop.jobs import JobsController
 from layerbridge.desktop.settings_ctl import LanNotConfirmed, SettingsController
+
 from tests.desktop.conftest import Recorder, SharedDaemon, until, wait_for
 
 

@@ -1,0 +1,121 @@
+"""`layerbridge tray`: the Qt application on a qasync loop. Builds the TrayCore, the tray icon
+and (on demand) the manager window, starts the local daemon, and stops it on quit.
+Imports nothing heavy: torch and diffusers stay in the daemon's process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from .config import TrayConfig, load_config, save_config
+from .core import TrayCore
+from .manager import ManagerWindow
+from .tray import TrayIcon
+from .vault import remote_account
+
+log = logging.getLogger("layerbridge.desktop")
+
+
+class TrayApp:
+    """The running app: core + tray icon + manager window (created when first opened)."""
+
+    def __init__(self, core: TrayCore, *, show_manager: bool = False) -> None:
+        self.core = core
+        self.tray = TrayIcon(core)
+        self.window: ManagerWindow | None = None
+        self.quitting = asyncio.Event()
+        self.tray.openManager.connect(self.open_manager)
+        self.tray.pairRequested.connect(self._pair)
+        self.tray.quitRequested.connect(self.quit)
+        self.tray.show()
+        if show_manager or not QSystemTrayIcon.isSystemTrayAvailable():
+            self.open_manager()  # no tray on this desktop: the window is the way in
+
+    def open_manager(self) -> ManagerWindow:
+        if self.window is None:
+            self.window = ManagerWindow(self.core)
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+        return self.window
+
+    def _pair(self) -> None:
+        window = self.open_manager()
+        window.tabs.setCurrentWidget(window.clients)
+        window.clients.ask_pair()
+
+    def quit(self) -> None:
+        self.quitting.set()
+
+    async def run(self) -> None:
+        self.core.start()
+        await self.quitting.wait()
+        await self.core.shutdown()
+        if self.core.process is not None:
+            self.core.process.wait_stopped(15_000)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="layerbridge tray")
+    p.add_argument("--data-dir", help="the local daemon's data dir")
+    p.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
+    p.add_argument("--no-start", action="store_true", help="do not start the local daemon")
+    p.add_argument("--show", action="store_true", help="open the manager window at once")
+    p.add_argument("--port", type=int, help="start the local daemon on this port")
+    return p.parse_args(argv)
+
+
+def configure(args: argparse.Namespace, config: TrayConfig) -> TrayConfig:
+    update: dict[str, object] = {}
+    if args.data_dir:
+        update["data_dir"] = args.data_dir
+    if args.remote:
+        update |= {"mode": "remote", "remote_url": args.remote}
+    if args.no_start:
+        update["start_daemon"] = False
+    return config.model_copy(update=update)
+
+
+def run(args: argparse.Namespace) -> int:
+    import qasync
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Layerbridge")
+    app.setQuitOnLastWindowClosed(False)
+    stored = load_config()
+    config = configure(args, stored)
+    if args.data_dir or args.remote:
+        save_config(config)
+    core = TrayCore(config, port=args.port)
+    if not core.vault.available():
+        log.warning("%s", core.vault.explanation)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    needs_token = (core.config.mode == "remote"
+                   and not core.vault.get(remote_account(core.config.remote_url)))
+    tray = TrayApp(core, show_manager=args.show or needs_token)
+    if needs_token and tray.window is not None:
+        tray.window.tabs.setCurrentWidget(tray.window.settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, tray.quit)
+    with loop:
+        loop.run_until_complete(tray.run())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""GPU tab: device, memory, loaded models (live from status), memory budget and precision
+(saved, applied at the daemon's next start), unload all."""
+
+from __future__ import annotations
+
+from layerbridge.daemon.protocol.messages import SettingsInfo
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .gpu import GpuController, GpuView
+from .widgets import StatusLine, act
+
+DTYPES = ["auto", "fp16", "bf16", "fp32"]
+
+
+class GpuTab(QWidget):
+    def __init__(self, gpu: GpuController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gpu = gpu
+        live = QGroupBox("Device", self)
+        form = QFormLayout(live)
+        self.device = QLabel(live)
+        self.memory = QProgressBar(live)
+        self.memory.setFormat("%p%")
+        self.memory_text = QLabel(live)
+        self.queue = QLabel(live)
+        self.loaded = QListWidget(live)
+        self.loaded.setMaximumHeight(110)
+        self.unload = QPushButton("Unload all", live)
+        form.addRow("Device", self.device)
+        form.addRow("Memory", self.memory)
+        form.addRow("", self.memory_text)
+        form.addRow("Queue", self.queue)
+        form.addRow("Loaded", self.loaded)
+        form.addRow("", self.unload)
+
+        saved = QGroupBox("Engine settings (apply when the daemon restarts)", self)
+        sform = QFormLayout(saved)
+        self.budget = QSpinBox(saved)
+        self.budget.setRange(0, 1024 * 1024)
+        self.budget.setSingleStep(512)
+        self.budget.setSuffix(" MiB")
+        self.budget.setSpecialValueText("automatic (85% of free memory)")
+        self.dtype = QComboBox(saved)
+        self.dtype.addItems(DTYPES)
+        self.save = QPushButton("Save", saved)
+        self.restart_note = QLabel(saved)
+        sform.addRow("Memory budget", self.budget)
+        sform.addRow("Precision", self.dtype)
+        row = QHBoxLayout()
+        row.addWidget(self.save)
+        row.addWidget(self.restart_note, 1)
+        sform.addRow(row)
+
+        self.status = StatusLine(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(live)
+        layout.addWidget(saved)
+        layout.addStretch(1)
+        layout.addWidget(self.status)
+
+        gpu.changed.connect(self.show_view)
+        gpu.settingsChanged.connect(self.show_settings)
+        self.unload.clicked.connect(
+            lambda: act(self.status, gpu.unload_all(), "unloaded every model"))
+        self.save.clicked.connect(self._save)
+        self.show_view(gpu.view)
+        if gpu.settings is not None:
+            self.show_settings(gpu.settings, gpu.restart_required)
+
+    def show_view(self, view: GpuView) -> None:
+        kind = f" ({view.kind}, {view.dtype})" if view.kind else ""
+        self.device.setText(f"{view.device}{kind}")
+        self.memory.setValue(view.percent)
+        self.memory_text.setText(view.memory)
+        self.queue.setText(f"{view.running} running, {view.queued} queued")
+        self.loaded.clear()
+        self.loaded.addItems(list(view.loaded) or ["(nothing loaded)"])
+        self.unload.setEnabled(bool(view.loaded))
+
+    def show_settings(self, info: SettingsInfo, restart: bool) -> None:
+        self.budget.setValue(info.memory_budget_mb or 0)
+        self.dtype.setCurrentText(info.dtype)
+        self.restart_note.setText("saved; restart the daemon to apply" if restart else "")
+
+    def _save(self) -> None:
+        budget = self.budget.value()
+        act(self.status, self.gpu.save_engine(dtype=self.dtype.currentText(),
+                                              memory_budget_mb=budget if budget >= 256 else None),
+            lambda restart: "saved; restart the daemon to apply" if restart else "saved")

@@ -1,0 +1,107 @@
+"""Models tab: checkpoints (and ControlNets) with import, remove, set default, open folder."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .catalog import CatalogController
+from .widgets import StatusLine, act, selected_key, table
+
+
+class ModelsTab(QWidget):
+    def __init__(self, catalog: CatalogController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.view = table(catalog.checkpoints, self)
+        self.status = StatusLine(self)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)  # the daemon reports no fraction: a busy bar
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        catalog.busyChanged.connect(self.progress.setVisible)
+
+        buttons = QHBoxLayout()
+        self.import_file = QPushButton("Import file…", self)
+        self.import_folder = QPushButton("Import folder…", self)
+        self.set_default = QPushButton("Set default", self)
+        self.open_folder = QPushButton("Open folder", self)
+        self.remove = QPushButton("Remove…", self)
+        for b in (self.import_file, self.import_folder, self.set_default, self.open_folder):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.remove)
+        self.import_file.clicked.connect(self._import_file)
+        self.import_folder.clicked.connect(self._import_folder)
+        self.set_default.clicked.connect(self._set_default)
+        self.open_folder.clicked.connect(self._open_folder)
+        self.remove.clicked.connect(self._remove)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.status)
+
+    def _import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a checkpoint", "",
+            "Checkpoints (*.safetensors *.ckpt *.pt *.bin);;All files (*)")
+        if path:
+            self.import_path(path)
+
+    def _import_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Import a diffusers folder")
+        if path:
+            self.import_path(path)
+
+    def import_path(self, path: str) -> None:
+        pickle = path.lower().endswith((".ckpt", ".pt", ".pth", ".bin"))
+        if pickle and QMessageBox.warning(
+                self, "Pickle checkpoint",
+                "This file is a pickle: loading one can run code. Import it only if you trust "
+                "where it comes from.", QMessageBox.StandardButton.Yes
+                | QMessageBox.StandardButton.Cancel) != QMessageBox.StandardButton.Yes:
+            return
+        self.status.ok(f"importing {path}…")
+        act(self.status, self.catalog.add(path, allow_pickle=pickle),
+            lambda m: f"imported {m.name} ({m.arch}, {m.kind}) as {m.id}")
+
+    def _set_default(self) -> None:
+        key = selected_key(self.view)
+        if key:
+            act(self.status, self.catalog.set_default(key), f"{key} is now the default model")
+
+    def _open_folder(self) -> None:
+        key = selected_key(self.view)
+        if key:
+            async def run() -> str:
+                from pathlib import Path
+
+                path = Path(await self.catalog.locate(key))
+                folder = path if path.is_dir() else path.parent
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+                return str(folder)
+
+            act(self.status, run(), lambda p: f"opened {p}")
+
+    def _remove(self) -> None:
+        key = selected_key(self.view)
+        if not key:
+            return
+        answer = QMessageBox.question(
+            self, "Remove model",
+            f"Remove {key} from Layerbridge? Its files stay on disk.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            act(self.status, self.catalog.remove(key), f"removed {key}")

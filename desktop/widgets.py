@@ -1,0 +1,75 @@
+"""Small widget helpers shared by the tabs: a table view set up the same way everywhere, running
+a controller action with its error shown, and a status line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+
+from .tablemodel import RecordTableModel
+from .tasks import spawn
+
+
+def table(model: QAbstractItemModel, parent: QWidget | None = None, *, stretch: int = 0,
+          row_height: int | None = None) -> QTableView:
+    view = QTableView(parent)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.verticalHeader().setVisible(False)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    if row_height:
+        view.verticalHeader().setDefaultSectionSize(row_height)
+    return view
+
+
+def selected_key(view: QTableView) -> Any:
+    rows = view.selectionModel().selectedRows() if view.selectionModel() else []
+    if not rows:
+        return None
+    return rows[0].data(RecordTableModel.KeyRole)
+
+
+class StatusLine(QLabel):
+    """One line under a tab: what just happened, or what went wrong (in red)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def ok(self, text: str) -> None:
+        self.setStyleSheet("color: palette(text);")
+        self.setText(text)
+
+    def error(self, text: str) -> None:
+        self.setStyleSheet("color: #c62828;")
+        self.setText(text)
+
+
+def act(line: StatusLine, coro: Coroutine[Any, Any, Any], done: str | Callable[[Any], str] = "",
+        ) -> None:
+    """Run a controller action; say `done` when it worked, the error when it did not."""
+
+    async def run() -> None:
+        try:
+            result = await coro
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Qt
+            from .tasks import describe
+
+            line.error(describe(exc))
+            return
+        text = done(result) if callable(done) else done
+        if text:
+            line.ok(text)
+
+    spawn(run())
