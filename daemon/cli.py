@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_client_parser(sub)
 
+    tray = sub.add_parser("tray", help="the tray app: runs the daemon, manages models and clients")
+    tray.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
+    tray.add_argument("--no-start", action="store_true", help="do not start the local daemon")
+    tray.add_argument("--show", action="store_true", help="open the manager window at once")
+    tray.add_argument("--port", type=int, help="start the local daemon on this port")
+    tray.set_defaults(run=_tray)
+
     proto = sub.add_parser("protocol", help="the wire protocol").add_subparsers(metavar="ACTION")
     proto.add_parser("schema", help="print the JSON Schema of every message").set_defaults(run=_schema)
     return p
@@ -217,6 +224,12 @@ def _ago(t: float) -> str:
 
     s = int(time.time() - t)
     return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
+
+
+def _tray(args: argparse.Namespace) -> int:
+    from layerbridge.desktop.app import run  # PySide6 and qasync: the `desktop` extra
+
+    return run(args)
 
 
 def _schema(args: argparse.Namespace) -> int:
