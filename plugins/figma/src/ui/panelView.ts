@@ -58,6 +58,7 @@ export class PanelView {
   readonly done: HTMLElement;
   private readonly flowRows: HTMLElement[];
   private readonly urls: string[] = [];
+  private previewUrl: string | null = null;
 
   constructor(private readonly doc: Document) {
     this.status = byId(doc, "status", HTMLElement);
@@ -185,7 +186,10 @@ export class PanelView {
   }
 
   showPreview(png: Uint8Array): void {
-    this.preview.src = this.objectUrl(png);
+    // One preview per step: free the last one rather than keeping every step's image.
+    if (this.previewUrl !== null) URL.revokeObjectURL(this.previewUrl);
+    this.previewUrl = URL.createObjectURL(new Blob([new Uint8Array(png)], { type: "image/png" }));
+    this.preview.src = this.previewUrl;
     this.preview.hidden = false;
     this.progress.dataset["previews"] = String(Number(this.progress.dataset["previews"] ?? "0") + 1);
   }
