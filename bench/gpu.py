@@ -25,16 +25,27 @@ SIZES = {"sd15": 512, "sdxl": 1024}
 
 
 def build(arch: str, folder: Path) -> Any:
-    """A full-size pipeline of `arch` with random fp16 weights, made on the GPU, saved to `folder`."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
-
+    """A full-size `arch` pipeline, random fp16 weights made on the GPU, saved to `folder`."""
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
     from layerbridge.daemon.engine.demo import write_tokenizer
     from layerbridge.daemon.engine.pipelines import CONFIGS
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
 
     cfg = CONFIGS / arch
-    write_tokenizer(folder / "_tok")  # a small vocab: token ids differ from CLIP's, compute does not
+    write_tokenizer(
+        folder / "_tok"
+    )  # a small vocab: token ids differ from CLIP's, compute does not
     tok = CLIPTokenizer.from_pretrained(folder / "_tok")
     torch.manual_seed(0)
     default = torch.get_default_dtype()
@@ -44,15 +55,26 @@ def build(arch: str, folder: Path) -> Any:
             unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(cfg / "unet"))
             vae = AutoencoderKL.from_config(AutoencoderKL.load_config(cfg / "vae"))
             te = CLIPTextModel(CLIPTextConfig.from_pretrained(cfg / "text_encoder"))
-            parts: dict[str, Any] = dict(unet=unet, vae=vae, text_encoder=te, tokenizer=tok,
-                                         scheduler=EulerDiscreteScheduler.from_pretrained(cfg / "scheduler"))
+            parts: dict[str, Any] = dict(
+                unet=unet,
+                vae=vae,
+                text_encoder=te,
+                tokenizer=tok,
+                scheduler=EulerDiscreteScheduler.from_pretrained(cfg / "scheduler"),
+            )
             if arch == "sdxl":
-                parts["text_encoder_2"] = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(cfg / "text_encoder_2"))
+                parts["text_encoder_2"] = CLIPTextModelWithProjection(
+                    CLIPTextConfig.from_pretrained(cfg / "text_encoder_2")
+                )
                 parts["tokenizer_2"] = tok
                 pipe = StableDiffusionXLPipeline(**parts)
             else:
-                pipe = StableDiffusionPipeline(**parts, safety_checker=None, feature_extractor=None,
-                                               requires_safety_checker=False)
+                pipe = StableDiffusionPipeline(
+                    **parts,
+                    safety_checker=None,
+                    feature_extractor=None,
+                    requires_safety_checker=False,
+                )
     finally:
         torch.set_default_dtype(default)
     pipe.set_progress_bar_config(disable=True)
@@ -71,13 +93,17 @@ class Clock:
         self.marks.append(time.perf_counter())
 
     def its(self) -> float:
-        return (len(self.marks) - 1) / (self.marks[-1] - self.marks[0]) if len(self.marks) > 1 else 0.0
+        return (
+            (len(self.marks) - 1) / (self.marks[-1] - self.marks[0]) if len(self.marks) > 1 else 0.0
+        )
 
 
 def direct(pipe: Any, size: int, steps: int) -> dict[str, float]:
     from diffusers import DPMSolverMultistepScheduler
 
-    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(
+        pipe.scheduler.config, algorithm_type="dpmsolver++"
+    )
     clock = Clock()
 
     def cb(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +113,14 @@ def direct(pipe: Any, size: int, steps: int) -> dict[str, float]:
     pipe("a photo of a cat", num_inference_steps=3, height=size, width=size)  # warm up
     torch.cuda.synchronize()
     start = time.perf_counter()
-    pipe("a photo of a cat", num_inference_steps=steps, height=size, width=size, guidance_scale=7.0,
-         callback_on_step_end=cb)
+    pipe(
+        "a photo of a cat",
+        num_inference_steps=steps,
+        height=size,
+        width=size,
+        guidance_scale=7.0,
+        callback_on_step_end=cb,
+    )
     torch.cuda.synchronize()
     return {"its": clock.its(), "s_per_image": time.perf_counter() - start}
 
@@ -100,11 +132,25 @@ def engine_run(folder: Path, arch: str, size: int, steps: int) -> dict[str, floa
     from layerbridge.daemon.protocol.messages import JobParams
 
     paths = Paths(folder.parent / "data").ensure()
-    Registry(paths).register("bench", folder, kind="checkpoint", arch=arch, format="diffusers", replace=True)
-    eng = DiffusersEngine(paths, EngineSettings(device="cuda", dtype="fp16", preview_interval_s=0.25))
-    params = JobParams(kind="generate", model="bench", prompt="a photo of a cat", steps=steps,
-                       width=size, height=size, guidance=7.0, scheduler="dpmpp_2m")
-    eng.run(params.model_copy(update={"steps": 3}), 0, {}, lambda e: None, lambda: False)  # load + warm up
+    Registry(paths).register(
+        "bench", folder, kind="checkpoint", arch=arch, format="diffusers", replace=True
+    )
+    eng = DiffusersEngine(
+        paths, EngineSettings(device="cuda", dtype="fp16", preview_interval_s=0.25)
+    )
+    params = JobParams(
+        kind="generate",
+        model="bench",
+        prompt="a photo of a cat",
+        steps=steps,
+        width=size,
+        height=size,
+        guidance=7.0,
+        scheduler="dpmpp_2m",
+    )
+    eng.run(
+        params.model_copy(update={"steps": 3}), 0, {}, lambda e: None, lambda: False
+    )  # load + warm up
     clock = Clock()
     torch.cuda.synchronize()
     start = time.perf_counter()
@@ -126,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps({"skipped": "no CUDA"}))
         return 0
-    out: dict[str, Any] = {"device": torch.cuda.get_device_name(0), "steps": args.steps, "dtype": "fp16"}
+    out: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(0),
+        "steps": args.steps,
+        "dtype": "fp16",
+    }
     for arch, size in SIZES.items():
         if args.only and arch != args.only:
             continue
@@ -140,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         out[arch] = {"size": size, "direct": d, "engine": e}
         print(f"{arch} {size}x{size}, {args.steps} steps, fp16 on {out['device']}:")
         print(f"  diffusers direct: {d['its']:6.2f} it/s  {d['s_per_image']:6.2f} s/image")
-        print(f"  through engine:   {e['its']:6.2f} it/s  {e['s_per_image']:6.2f} s/image "
-              f"({(e['s_per_image'] / d['s_per_image'] - 1) * 100:+.1f}%)")
+        print(
+            f"  through engine:   {e['its']:6.2f} it/s  {e['s_per_image']:6.2f} s/image "
+            f"({(e['s_per_image'] / d['s_per_image'] - 1) * 100:+.1f}%)"
+        )
     if args.json:
         print(json.dumps(out))
     return 0

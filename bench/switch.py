@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.demo import build_demo
 from layerbridge.daemon.engine.devices import module_bytes
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.protocol.messages import ControlSpec, JobParams
+from PIL import Image
 
 MiB = 1024 * 1024
 SHA = "0" * 64
@@ -47,9 +46,23 @@ def through_engine(paths: Paths, threads: int | None) -> dict[str, Any]:
     mask.paste(255, (32, 32, 96, 96))
     jobs = [
         ("generate", JobParams(kind="generate", model="demo", steps=2, width=128, height=128), {}),
-        ("inpaint", JobParams(kind="inpaint", model="demo", steps=2, image=SHA, mask=SHA), {"image": image, "mask": mask}),
-        ("controlnet", JobParams(kind="generate", model="demo", steps=2, width=128, height=128,
-                                 control=[ControlSpec(type="canny", image=SHA)]), {"control.0.image": image}),
+        (
+            "inpaint",
+            JobParams(kind="inpaint", model="demo", steps=2, image=SHA, mask=SHA),
+            {"image": image, "mask": mask},
+        ),
+        (
+            "controlnet",
+            JobParams(
+                kind="generate",
+                model="demo",
+                steps=2,
+                width=128,
+                height=128,
+                control=[ControlSpec(type="canny", image=SHA)],
+            ),
+            {"control.0.image": image},
+        ),
     ]
     times: dict[str, float] = {}
     checkpoint_bytes: list[int] = []
@@ -64,7 +77,10 @@ def through_engine(paths: Paths, threads: int | None) -> dict[str, Any]:
     from layerbridge.daemon.engine.pipelines import derive
 
     switch: dict[str, float] = {}
-    for name, task, extra in (("inpaint", "inpaint", {}), ("controlnet", "cn_txt2img", {"controlnet": net.obj})):
+    for name, task, extra in (
+        ("inpaint", "inpaint", {}),
+        ("controlnet", "cn_txt2img", {"controlnet": net.obj}),
+    ):
         start = time.perf_counter()
         derive(res.obj, task, "sd15", **extra)
         switch[name] = time.perf_counter() - start
@@ -113,18 +129,35 @@ def main(argv: list[str] | None = None) -> int:
         sep = separately(paths)
     added_mib = eng["added"] / MiB
     separate_mib = sep["added"] / MiB
-    print(f"demo checkpoint weights: {eng['base'] / MiB:.2f} MiB (ControlNet, counted apart: {eng['controlnet'] / MiB:.2f} MiB)")
-    print(f"engine, generate -> inpaint -> ControlNet: +{added_mib:.2f} MiB of checkpoint weights "
-          + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in eng["times"].items()) + " (each a whole job, 2 steps)")
-    print("engine task switch (from_pipe on the resident base): "
-          + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in eng["switch"].items()))
-    print(f"separate pipelines:                        +{separate_mib:.2f} MiB; load "
-          + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sep["times"].items()))
+    print(
+        f"demo checkpoint weights: {eng['base'] / MiB:.2f} MiB "
+        f"(ControlNet, counted apart: {eng['controlnet'] / MiB:.2f} MiB)"
+    )
+    print(
+        f"engine, generate -> inpaint -> ControlNet: +{added_mib:.2f} MiB of checkpoint weights "
+        + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in eng["times"].items())
+        + " (each a whole job, 2 steps)"
+    )
+    print(
+        "engine task switch (from_pipe on the resident base): "
+        + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in eng["switch"].items())
+    )
+    print(
+        f"separate pipelines:                        +{separate_mib:.2f} MiB; load "
+        + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sep["times"].items())
+    )
     if args.json:
-        print(json.dumps({"added_mib": round(added_mib, 3), "separate_mib": round(separate_mib, 3),
-                          "engine_job_s": {k: round(v, 4) for k, v in eng["times"].items()},
-                          "switch_s": {k: round(v, 4) for k, v in eng["switch"].items()},
-                          "separate_load_s": {k: round(v, 4) for k, v in sep["times"].items()}}))
+        print(
+            json.dumps(
+                {
+                    "added_mib": round(added_mib, 3),
+                    "separate_mib": round(separate_mib, 3),
+                    "engine_job_s": {k: round(v, 4) for k, v in eng["times"].items()},
+                    "switch_s": {k: round(v, 4) for k, v in eng["switch"].items()},
+                    "separate_load_s": {k: round(v, 4) for k, v in sep["times"].items()},
+                }
+            )
+        )
     return 0
 
 

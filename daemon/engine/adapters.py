@@ -19,7 +19,9 @@ def adapter_name(model_id: str) -> str:
     return "lb_" + re.sub(r"[^A-Za-z0-9_]", "_", model_id)
 
 
-def resolve(registry: Registry, params: JobParams, checkpoint: ModelEntry) -> tuple[list[tuple[ModelEntry, float]], list[ModelEntry]]:
+def resolve(
+    registry: Registry, params: JobParams, checkpoint: ModelEntry
+) -> tuple[list[tuple[ModelEntry, float]], list[ModelEntry]]:
     """The job's LoRAs (with weights) and embeddings: those listed in `loras`, plus registered
     embeddings of the checkpoint's architecture whose id appears in a prompt."""
     loras: list[tuple[ModelEntry, float]] = []
@@ -31,7 +33,9 @@ def resolve(registry: Registry, params: JobParams, checkpoint: ModelEntry) -> tu
             raise InvalidInput(field, spec.id, f"is a {entry.kind}, not a LoRA or embedding")
         if entry.base != checkpoint.base:
             raise InvalidInput(
-                field, spec.id, f"is a {entry.kind} for {entry.base}; model {checkpoint.id!r} is {checkpoint.base}"
+                field,
+                spec.id,
+                f"is a {entry.kind} for {entry.base}; model {checkpoint.id!r} is {checkpoint.base}",
             )
         if entry.kind == "lora":
             loras.append((entry, spec.weight))
@@ -39,9 +43,13 @@ def resolve(registry: Registry, params: JobParams, checkpoint: ModelEntry) -> tu
             embeddings.append(entry)
     text = f" {params.prompt} {params.negative_prompt} "
     for entry in registry.entries():
-        if entry.kind == "embedding" and entry.base == checkpoint.base and entry not in embeddings:
-            if re.search(rf"(?<![\w-]){re.escape(entry.id)}(?![\w-])", text):
-                embeddings.append(entry)
+        wanted = entry.kind == "embedding" and entry.base == checkpoint.base
+        if (
+            wanted
+            and entry not in embeddings
+            and re.search(rf"(?<![\w-]){re.escape(entry.id)}(?![\w-])", text)
+        ):
+            embeddings.append(entry)
     return loras, embeddings
 
 
@@ -51,7 +59,8 @@ def _load_lora(pipe: Any, entry: ModelEntry, name: str) -> None:
             pipe.load_lora_weights(str(entry.path), adapter_name=name)
     except Exception as exc:  # noqa: BLE001 - a damaged or mismatched file
         raise ModelLoadError(
-            f"lora={entry.id!r}: cannot be loaded into a {entry.arch} pipeline ({str(exc)[:300]})", field="loras"
+            f"lora={entry.id!r}: cannot be loaded into a {entry.arch} pipeline ({str(exc)[:300]})",
+            field="loras",
         ) from exc
 
 
@@ -72,18 +81,32 @@ def _load_embedding(pipe: Any, entry: ModelEntry) -> None:
         with quiet():
             if "clip_l" in state and "clip_g" in state:  # SDXL: one vector set per text encoder
                 pipe.load_textual_inversion(
-                    state["clip_l"], token=entry.id, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer
+                    state["clip_l"],
+                    token=entry.id,
+                    text_encoder=pipe.text_encoder,
+                    tokenizer=pipe.tokenizer,
                 )
                 pipe.load_textual_inversion(
-                    state["clip_g"], token=entry.id, text_encoder=pipe.text_encoder_2, tokenizer=pipe.tokenizer_2
+                    state["clip_g"],
+                    token=entry.id,
+                    text_encoder=pipe.text_encoder_2,
+                    tokenizer=pipe.tokenizer_2,
                 )
             else:
                 pipe.load_textual_inversion(state, token=entry.id)
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"embedding={entry.id!r}: cannot be loaded ({str(exc)[:300]})", field="loras") from exc
+        raise ModelLoadError(
+            f"embedding={entry.id!r}: cannot be loaded ({str(exc)[:300]})", field="loras"
+        ) from exc
 
 
-def apply(res: Resident, pipe: Any, loras: list[tuple[ModelEntry, float]], embeddings: list[ModelEntry], params: JobParams) -> bool:
+def apply(
+    res: Resident,
+    pipe: Any,
+    loras: list[tuple[ModelEntry, float]],
+    embeddings: list[ModelEntry],
+    params: JobParams,
+) -> bool:
     """Make exactly the job's LoRAs active at their weights on the resident pipeline. Returns
     whether new weights were loaded (the resident's size changed)."""
     grew = False
@@ -98,7 +121,9 @@ def apply(res: Resident, pipe: Any, loras: list[tuple[ModelEntry, float]], embed
             grew = True
     if loras:
         pipe.enable_lora()
-        pipe.set_adapters([adapter_name(e.id) for e, _ in loras], adapter_weights=[w for _, w in loras])
+        pipe.set_adapters(
+            [adapter_name(e.id) for e, _ in loras], adapter_weights=[w for _, w in loras]
+        )
     elif loaded:
         pipe.disable_lora()
     tokens: set[str] = res.state.setdefault("embeddings", set())

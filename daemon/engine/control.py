@@ -32,32 +32,46 @@ class Control:
             img = img.crop(box)
         if img.size != size:
             img = img.resize(size, Image.Resampling.LANCZOS)
-        return preprocess(self.spec.type, img, low=self.spec.low_threshold, high=self.spec.high_threshold)
+        return preprocess(
+            self.spec.type, img, low=self.spec.low_threshold, high=self.spec.high_threshold
+        )
 
 
-def resolve(registry: Registry, params: JobParams, checkpoint: ModelEntry, inputs: Mapping[str, Image.Image]) -> list[Control]:
+def resolve(
+    registry: Registry, params: JobParams, checkpoint: ModelEntry, inputs: Mapping[str, Image.Image]
+) -> list[Control]:
     out: list[Control] = []
     for i, spec in enumerate(params.control):
         if spec.model is not None:
             entry = registry.get(spec.model, field=f"control.{i}.model")
             if entry.kind != "controlnet":
-                raise InvalidInput(f"control.{i}.model", spec.model, f"is a {entry.kind}, not a ControlNet")
+                raise InvalidInput(
+                    f"control.{i}.model", spec.model, f"is a {entry.kind}, not a ControlNet"
+                )
         else:
             if spec.type == "none":
-                raise InvalidInput(f"control.{i}.model", None, "type 'none' needs the ControlNet's model id")
+                raise InvalidInput(
+                    f"control.{i}.model", None, "type 'none' needs the ControlNet's model id"
+                )
             found = registry.find("controlnet", checkpoint.base, spec.type)
             if found is None:
                 raise InvalidInput(
-                    f"control.{i}.type", spec.type, f"no {spec.type} ControlNet for {checkpoint.base} is registered"
+                    f"control.{i}.type",
+                    spec.type,
+                    f"no {spec.type} ControlNet for {checkpoint.base} is registered",
                 )
             entry = found
         if entry.base != checkpoint.base:
             raise InvalidInput(
-                f"control.{i}.model", entry.id, f"is a ControlNet for {entry.base}; model {checkpoint.id!r} is {checkpoint.base}"
+                f"control.{i}.model",
+                entry.id,
+                f"is a ControlNet for {entry.base}; model {checkpoint.id!r} is {checkpoint.base}",
             )
         image = inputs.get(f"control.{i}.image")
         if image is None:
-            raise InvalidInput(f"control.{i}.image", spec.image, "the control image was not provided")
+            raise InvalidInput(
+                f"control.{i}.image", spec.image, "the control image was not provided"
+            )
         out.append(Control(i, spec, entry, image))
     return out
 

@@ -55,13 +55,26 @@ def write_tokenizer(folder: Path) -> int:
                     vocab.append(pair[0] + pair[1])
             pieces = [pieces[0] + pieces[1]] + pieces[2:]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+    (folder / "vocab.json").write_text(
+        json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False)
+    )
+    (folder / "merges.txt").write_text(
+        "#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n"
+    )
     (folder / "tokenizer_config.json").write_text(
-        json.dumps({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "do_lower_case": True})
+        json.dumps(
+            {"model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "do_lower_case": True}
+        )
     )
     (folder / "special_tokens_map.json").write_text(
-        json.dumps({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"})
+        json.dumps(
+            {
+                "bos_token": "<|startoftext|>",
+                "eos_token": "<|endoftext|>",
+                "pad_token": "<|endoftext|>",
+                "unk_token": "<|endoftext|>",
+            }
+        )
     )
     return len(vocab)
 
@@ -139,7 +152,11 @@ def _scheduler() -> Any:
     from diffusers import EulerDiscreteScheduler
 
     return EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, timestep_spacing="leading"
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
     )
 
 
@@ -257,7 +274,9 @@ def build_demo(paths: Paths, *, only: tuple[str, ...] | None = None) -> list[Mod
     out: list[ModelInfo] = []
     root = paths.models
 
-    def ensure(model_id: str, make: Callable[[Path], None], file: bool = False, **record: Any) -> None:
+    def ensure(
+        model_id: str, make: Callable[[Path], None], file: bool = False, **record: Any
+    ) -> None:
         if only is not None and model_id not in only:
             return
         target = root / (f"{model_id}.safetensors" if file else model_id)
@@ -305,21 +324,43 @@ def build_demo(paths: Paths, *, only: tuple[str, ...] | None = None) -> list[Mod
         ensure(
             f"demo-cn-{ctype}",
             lambda f, i=i, c=ctype: build_controlnet(f, sd().unet, seed=10 + i, control_type=c),
-            kind="controlnet", arch="sd15", format="diffusers", control_type=ctype,
+            kind="controlnet",
+            arch="sd15",
+            format="diffusers",
+            control_type=ctype,
         )
     ensure(
         "demo-xl-cn-canny",
         lambda f: build_controlnet(f, xl().unet, seed=20, control_type="canny"),
-        kind="controlnet", arch="sdxl", format="diffusers", control_type="canny",
+        kind="controlnet",
+        arch="sdxl",
+        format="diffusers",
+        control_type="canny",
     )
     lora = dict(kind="lora", format="single_file", file=True)
-    ensure("demo-lora", lambda f: build_lora(f, sd(), seed=30, arch="sd15"),
-           arch="sd15", trigger_words=["demostyle"], default_weight=0.8, **lora)
-    ensure("demo-lora-kohya", lambda f: build_lora(f, sd(), seed=31, arch="sd15", kohya=True),
-           arch="sd15", **lora)
+    ensure(
+        "demo-lora",
+        lambda f: build_lora(f, sd(), seed=30, arch="sd15"),
+        arch="sd15",
+        trigger_words=["demostyle"],
+        default_weight=0.8,
+        **lora,
+    )
+    ensure(
+        "demo-lora-kohya",
+        lambda f: build_lora(f, sd(), seed=31, arch="sd15", kohya=True),
+        arch="sd15",
+        **lora,
+    )
     ensure("demo-xl-lora", lambda f: build_lora(f, xl(), seed=32, arch="sdxl"), arch="sdxl", **lora)
-    ensure("demo-embedding", lambda f: build_embedding(f, sd(), seed=40),
-           kind="embedding", arch="sd15", format="single_file", file=True)
+    ensure(
+        "demo-embedding",
+        lambda f: build_embedding(f, sd(), seed=40),
+        kind="embedding",
+        arch="sd15",
+        format="single_file",
+        file=True,
+    )
     if reg.default() is None and (only is None or "demo" in only):
         reg.set_default("demo")
         out = [i.model_copy(update={"default": i.id == "demo"}) for i in out]

@@ -83,7 +83,9 @@ def _arch_from_context_dim(dim: int, *, xl_markers: bool) -> str:
 
 
 def _arch_from_metadata(meta: dict[str, str]) -> str | None:
-    text = (meta.get("modelspec.architecture", "") + " " + meta.get("ss_base_model_version", "")).lower()
+    text = (
+        meta.get("modelspec.architecture", "") + " " + meta.get("ss_base_model_version", "")
+    ).lower()
     if "xl" in text:
         return "sdxl"
     if "v2" in text or "sd2" in text or "stable-diffusion-v2" in text:
@@ -108,8 +110,13 @@ def classify_tensors(
     # ---- full checkpoints (original LDM layout)
     conv_in = tensors.get("model.diffusion_model.input_blocks.0.0.weight")
     if conv_in is not None:
-        xl = any(k.startswith(("conditioner.embedders.1", "model.diffusion_model.label_emb")) for k in keys)
-        k_proj = first(lambda k: k.startswith("model.diffusion_model.") and k.endswith("attn2.to_k.weight"))
+        xl = any(
+            k.startswith(("conditioner.embedders.1", "model.diffusion_model.label_emb"))
+            for k in keys
+        )
+        k_proj = first(
+            lambda k: k.startswith("model.diffusion_model.") and k.endswith("attn2.to_k.weight")
+        )
         dim = k_proj[1][1] if k_proj and len(k_proj[1]) == 2 else 768
         if any(k.startswith("cond_stage_model.model.") for k in keys):
             dim = 1024
@@ -123,13 +130,23 @@ def classify_tensors(
         xl = any("add_embedding" in k or "label_emb" in k for k in keys)
         k_proj = first(lambda k: k.endswith("attn2.to_k.weight"))
         dim = k_proj[1][1] if k_proj and len(k_proj[1]) == 2 else 768
-        return Detected("controlnet", declared or _arch_from_context_dim(dim, xl_markers=xl), "single_file")
+        return Detected(
+            "controlnet", declared or _arch_from_context_dim(dim, xl_markers=xl), "single_file"
+        )
     # ---- LoRA: kohya (lora_unet_/lora_te_) or diffusers/peft (lora.down / lora_A)
     if any(("lora_down" in k or "lora.down" in k or "lora_A" in k) for k in keys):
         xl = any(k.startswith(("lora_te2_", "text_encoder_2.", "te2.")) for k in keys)
-        k_proj = first(lambda k: "attn2" in k and "to_k" in k and ("lora_down" in k or "lora.down" in k or "lora_A" in k))
+        k_proj = first(
+            lambda k: (
+                "attn2" in k
+                and "to_k" in k
+                and ("lora_down" in k or "lora.down" in k or "lora_A" in k)
+            )
+        )
         dim = k_proj[1][1] if k_proj and len(k_proj[1]) == 2 else 768
-        return Detected("lora", declared or _arch_from_context_dim(dim, xl_markers=xl), "single_file")
+        return Detected(
+            "lora", declared or _arch_from_context_dim(dim, xl_markers=xl), "single_file"
+        )
     # ---- textual inversion: one or a few tensors of [n, hidden] (or clip_l/clip_g for SDXL)
     if "clip_g" in keys and "clip_l" in keys:
         return Detected("embedding", "sdxl", "single_file")
@@ -142,7 +159,9 @@ def classify_tensors(
         hidden = vectors[0][-1]
         arch = declared or {1024: "sd2", 768: "sd15"}.get(hidden, "sd15")
         return Detected("embedding", arch, "single_file")
-    raise InvalidInput("path", str(path), "not a checkpoint, ControlNet, LoRA or embedding this daemon knows")
+    raise InvalidInput(
+        "path", str(path), "not a checkpoint, ControlNet, LoRA or embedding this daemon knows"
+    )
 
 
 def _folder(path: Path) -> Detected:
@@ -162,12 +181,17 @@ def _folder(path: Path) -> Detected:
         dim = cfg.get("cross_attention_dim", 768)
         arch = _arch_from_context_dim(dim if isinstance(dim, int) else 768, xl_markers=xl)
         return Detected("controlnet", arch, "diffusers", cfg.get("layerbridge_control_type"))
-    for name, kind in (("pytorch_lora_weights.safetensors", "lora"), ("learned_embeds.safetensors", "embedding")):
+    for name, kind in (
+        ("pytorch_lora_weights.safetensors", "lora"),
+        ("learned_embeds.safetensors", "embedding"),
+    ):
         if (path / name).is_file():
             tensors, meta = read_header(path / name)
             det = classify_tensors(tensors, meta, path / name)
             return Detected(kind, det.arch, "diffusers")
-    raise InvalidInput("path", str(path), "folder is not a diffusers pipeline, ControlNet, LoRA or embedding")
+    raise InvalidInput(
+        "path", str(path), "folder is not a diffusers pipeline, ControlNet, LoRA or embedding"
+    )
 
 
 def _json(path: Path) -> dict[str, Any]:

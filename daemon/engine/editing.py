@@ -41,12 +41,16 @@ def _denoise(
     if int(p.steps * strength) < 1:  # strength 0 keeps everything
         return [filled] * p.batch
     image = Image.fromarray(filled, "RGB").resize(size, Image.Resampling.LANCZOS)
-    mask = Image.fromarray((dmask * 255 + 0.5).astype(np.uint8), "L").resize(size, Image.Resampling.BILINEAR)
+    mask = Image.fromarray((dmask * 255 + 0.5).astype(np.uint8), "L").resize(
+        size, Image.Resampling.BILINEAR
+    )
     ox, oy = control_offset
     cbox = (box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy)
     maps = [c.map(size, cbox) for c in s.job.controls]
     pipe = s.pipe("cn_inpaint" if nets else "inpaint", **control.components(nets))
-    kwargs: dict[str, Any] = dict(image=image, mask_image=mask, strength=strength, width=size[0], height=size[1])
+    kwargs: dict[str, Any] = dict(
+        image=image, mask_image=mask, strength=strength, width=size[0], height=size[1]
+    )
     out = s(pipe, **kwargs, **control.call_kwargs(s.job.controls, maps, "control_image"))
     results = []
     for img in out:
@@ -81,7 +85,9 @@ def inpaint(s: Sampler, nets: list[Any]) -> list[EngineImage]:
     for i, result in enumerate(results):
         matched = imaging.match_colour(result, crop, selection)
         patch = imaging.rgba_patch(crop, matched, alpha)[y0:y1, x0:x1]
-        out.append(EngineImage(Image.fromarray(np.ascontiguousarray(patch), "RGBA"), region, job.seed + i))
+        out.append(
+            EngineImage(Image.fromarray(np.ascontiguousarray(patch), "RGBA"), region, job.seed + i)
+        )
     return out
 
 

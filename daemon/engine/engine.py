@@ -24,11 +24,19 @@ from ..protocol.messages import DeviceInfo, JobParams
 from . import adapters, control, editing, tasks
 from .api import CancelCheck, EngineImage, ProgressSink, StepProgress
 from .detect import base_arch
-from .devices import Device, free_memory, is_oom, module_bytes, pick_device, release_memory, total_memory
-from .pipelines import quiet, derive, load_checkpoint, load_controlnet, make_scheduler, native_side
+from .devices import (
+    Device,
+    free_memory,
+    is_oom,
+    module_bytes,
+    pick_device,
+    release_memory,
+    total_memory,
+)
+from .pipelines import derive, load_checkpoint, load_controlnet, make_scheduler, native_side, quiet
 from .previews import latents_to_rgb
 from .registry import ModelEntry, Registry
-from .residency import Resident, Residency
+from .residency import Residency, Resident
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +133,9 @@ class DiffusersEngine:
             raise InvalidInput("seed", seed, "must be in 0..2**32-1")
         for name in params.blobs():
             if name not in inputs:
-                raise InvalidInput(name, params.blobs()[name], "the job's input image was not provided")
+                raise InvalidInput(
+                    name, params.blobs()[name], "the job's input image was not provided"
+                )
         image = inputs.get("image")
         mask = inputs.get("mask")
         if image is not None:
@@ -133,8 +143,10 @@ class DiffusersEngine:
                 raise InvalidInput("image", image.size, "is smaller than 8x8 pixels")
             if params.kind == "refine" and image.width * image.height > LIMITS.max_generate_side**2:
                 raise InvalidInput(
-                    "image", image.size, f"refine works on at most {LIMITS.max_generate_side}² pixels; "
-                    "select a region and inpaint instead"
+                    "image",
+                    image.size,
+                    f"refine works on at most {LIMITS.max_generate_side}² pixels; "
+                    "select a region and inpaint instead",
                 )
         if mask is not None and image is not None and mask.size != image.size:
             raise InvalidInput("mask", mask.size, f"must have the image's size {image.size}")
@@ -144,9 +156,14 @@ class DiffusersEngine:
 
     # ------------------------------------------------------------------ running
 
-    def _run(self, job: Job, on_progress: ProgressSink, cancelled: CancelCheck, fault: str | None) -> list[EngineImage]:
+    def _run(
+        self, job: Job, on_progress: ProgressSink, cancelled: CancelCheck, fault: str | None
+    ) -> list[EngineImage]:
         res = self._checkpoint(job.entry)
-        nets = [self._controlnet(c.entry, f"control.{c.index}.model", keep=(job.entry.id,)) for c in job.controls]
+        nets = [
+            self._controlnet(c.entry, f"control.{c.index}.model", keep=(job.entry.id,))
+            for c in job.controls
+        ]
         if adapters.apply(res, res.obj, job.loras, job.embeddings, job.params):
             res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
         sampler = Sampler(self, job, res, on_progress, cancelled, fault)
@@ -159,11 +176,17 @@ class DiffusersEngine:
             return editing.inpaint(sampler, nets)
         return editing.expand(sampler, nets)
 
-    def _place(self, key: str, modules: list[Any], obj: Any, arch: str, kind: str, keep: tuple[str, ...]) -> Resident:
+    def _place(
+        self, key: str, modules: list[Any], obj: Any, arch: str, kind: str, keep: tuple[str, ...]
+    ) -> Resident:
         nbytes = module_bytes(*modules)
-        offload = not self.residency.fits(nbytes) and self.device.type == "cuda" and kind == "checkpoint"
+        offload = (
+            not self.residency.fits(nbytes) and self.device.type == "cuda" and kind == "checkpoint"
+        )
         if offload:
-            self.residency.make_room(self.residency.budget, keep=keep)  # offloaded: leave the GPU to it
+            self.residency.make_room(
+                self.residency.budget, keep=keep
+            )  # offloaded: leave the GPU to it
             obj.enable_model_cpu_offload(device=self.device.torch)
         else:
             self.residency.make_room(nbytes, keep=keep)
@@ -179,7 +202,8 @@ class DiffusersEngine:
         if res is not None:
             self.residency.evict(entry.id)
         donors = [
-            e.path for e in self.registry.entries()
+            e.path
+            for e in self.registry.entries()
             if e.kind == "checkpoint" and e.info.format == "diffusers" and e.base == entry.base
         ]
         pipe = load_checkpoint(entry, donors)
@@ -201,8 +225,13 @@ class Sampler:
     """Runs one pipeline call of a job: scheduler, seeds, progress, previews, cancel, faults."""
 
     def __init__(
-        self, engine: DiffusersEngine, job: Job, res: Resident, on_progress: ProgressSink,
-        cancelled: CancelCheck, fault: str | None,
+        self,
+        engine: DiffusersEngine,
+        job: Job,
+        res: Resident,
+        on_progress: ProgressSink,
+        cancelled: CancelCheck,
+        fault: str | None,
     ) -> None:
         self.engine = engine
         self.job = job
@@ -225,7 +254,10 @@ class Sampler:
 
     def generators(self) -> list[torch.Generator]:
         # CPU generators: the same seed gives the same noise on every device
-        return [torch.Generator("cpu").manual_seed(self.job.seed + i) for i in range(self.job.params.batch)]
+        return [
+            torch.Generator("cpu").manual_seed(self.job.seed + i)
+            for i in range(self.job.params.batch)
+        ]
 
     def __call__(self, pipe: Any, **kwargs: Any) -> list[Image.Image]:
         p = self.job.params
@@ -236,7 +268,9 @@ class Sampler:
 
         def on_step(pipeline: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if self.fault == "oom":
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected by LAYERBRIDGE_FAULT=oom)")
+                raise torch.cuda.OutOfMemoryError(
+                    "CUDA out of memory (injected by LAYERBRIDGE_FAULT=oom)"
+                )
             if self.cancelled():
                 raise Cancelled(f"cancelled at step {i + 1}")
             steps = int(getattr(pipeline, "_num_timesteps", 0) or len(pipeline.scheduler.timesteps))

@@ -35,7 +35,7 @@ def mask_bbox(mask: np.ndarray, threshold: float = 0.0) -> Box | None:
 
 
 def _fit(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
-    """An interval of length `size` (at most `limit`) covering [lo, hi) if it can, inside [0, limit)."""
+    """An interval of length `size` (at most `limit`) inside [0, limit), covering [lo, hi)."""
     size = min(size, limit)
     centre = (lo + hi) / 2
     start = int(round(centre - size / 2))
@@ -82,7 +82,9 @@ def _blur(mask: np.ndarray, radius: float) -> np.ndarray:
     r = int(round(radius))
     if r < 1:
         return mask.astype(np.float32)
-    return cv2.GaussianBlur(mask.astype(np.float32), (2 * r + 1, 2 * r + 1), r / 2.0, borderType=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(
+        mask.astype(np.float32), (2 * r + 1, 2 * r + 1), r / 2.0, borderType=cv2.BORDER_REPLICATE
+    )
 
 
 @dataclass(frozen=True)
@@ -217,13 +219,17 @@ def extend_canvas(image: np.ndarray, left: int, top: int, right: int, bottom: in
 # ---------------------------------------------------------------------- finishing
 
 
-def match_colour(result: np.ndarray, original: np.ndarray, selection: np.ndarray, width: int = 8) -> np.ndarray:
+def match_colour(
+    result: np.ndarray, original: np.ndarray, selection: np.ndarray, width: int = 8
+) -> np.ndarray:
     """Shift `result`'s colour so its ring just outside the selection has the original's mean."""
     hole = selection >= 0.5
     ring = _ring(hole, width)
     if ring.sum() < 16:
         return result
-    shift = original[ring].astype(np.float32).mean(axis=0) - result[ring].astype(np.float32).mean(axis=0)
+    shift = original[ring].astype(np.float32).mean(axis=0) - result[ring].astype(np.float32).mean(
+        axis=0
+    )
     return np.clip(result.astype(np.float32) + shift + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -61,14 +61,21 @@ def quiet() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=message, category=category)
         yield
 
+
 # task -> (SD 1.x/2.x class, SDXL class)
 TASKS: dict[str, tuple[type[Any], type[Any]]] = {
     "txt2img": (StableDiffusionPipeline, StableDiffusionXLPipeline),
     "img2img": (StableDiffusionImg2ImgPipeline, StableDiffusionXLImg2ImgPipeline),
     "inpaint": (StableDiffusionInpaintPipeline, StableDiffusionXLInpaintPipeline),
     "cn_txt2img": (StableDiffusionControlNetPipeline, StableDiffusionXLControlNetPipeline),
-    "cn_img2img": (StableDiffusionControlNetImg2ImgPipeline, StableDiffusionXLControlNetImg2ImgPipeline),
-    "cn_inpaint": (StableDiffusionControlNetInpaintPipeline, StableDiffusionXLControlNetInpaintPipeline),
+    "cn_img2img": (
+        StableDiffusionControlNetImg2ImgPipeline,
+        StableDiffusionXLControlNetImg2ImgPipeline,
+    ),
+    "cn_inpaint": (
+        StableDiffusionControlNetInpaintPipeline,
+        StableDiffusionXLControlNetInpaintPipeline,
+    ),
 }
 
 
@@ -110,7 +117,10 @@ def config_folder(entry: ModelEntry) -> Path:
 
 # Where CLIP tokenizers come from when the config folder has none (the shipped configs carry no
 # vocabularies): a registered diffusers checkpoint of the same family, else the hub cache.
-HUB_TOKENIZERS = {"tokenizer": "openai/clip-vit-large-patch14", "tokenizer_2": "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k"}
+HUB_TOKENIZERS = {
+    "tokenizer": "openai/clip-vit-large-patch14",
+    "tokenizer_2": "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k",
+}
 
 
 def _has_tokenizer(folder: Path) -> bool:
@@ -136,26 +146,33 @@ def _tokenizers(entry: ModelEntry, folder: Path, donors: list[Path]) -> dict[str
         if tok is None or len(tok) < 1000:  # transformers 5 gives an empty tokenizer, not an error
             raise ModelLoadError(
                 f"model={entry.id!r}: reading a single-file {entry.arch} checkpoint needs the CLIP "
-                f"tokenizer ({HUB_TOKENIZERS[name]}); register any diffusers-format {base_arch(entry.arch)} "
-                "checkpoint, or run once with a network",
+                f"tokenizer ({HUB_TOKENIZERS[name]}); register any diffusers-format "
+                f"{base_arch(entry.arch)} checkpoint, or run once with a network",
                 field="model",
             )
         out[name] = tok
     return out
 
 
-def _read_checkpoint(entry: ModelEntry, cls: type[Any], donors: list[Path], extra: dict[str, Any]) -> Any:
+def _read_checkpoint(
+    entry: ModelEntry, cls: type[Any], donors: list[Path], extra: dict[str, Any]
+) -> Any:
     if entry.info.format == "diffusers":
         return cls.from_pretrained(entry.path, local_files_only=True, **extra)
     folder = config_folder(entry)
     if not (folder / "model_index.json").is_file():
         raise ModelLoadError(
-            f"model={entry.id!r}: no architecture config for {entry.arch!r} to read the single file with",
+            f"model={entry.id!r}: no architecture config for {entry.arch!r} "
+            "to read the single file with",
             field="model",
         )
     extra = extra | _tokenizers(entry, folder, donors)
     return cls.from_single_file(
-        str(entry.path), config=str(folder), local_files_only=True, use_safetensors=not entry.pickle, **extra
+        str(entry.path),
+        config=str(folder),
+        local_files_only=True,
+        use_safetensors=not entry.pickle,
+        **extra,
     )
 
 
@@ -165,7 +182,11 @@ def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
     cls = task_class("txt2img", entry.arch)
     extra: dict[str, Any] = {}
     if not is_xl(entry.arch):
-        extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+        extra = {
+            "safety_checker": None,
+            "feature_extractor": None,
+            "requires_safety_checker": False,
+        }
     try:
         with quiet():
             pipe = _read_checkpoint(entry, cls, donors or [], extra)
@@ -173,7 +194,8 @@ def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read the files is the model's
         raise ModelLoadError(
-            f"model={entry.id!r}: its files cannot be loaded ({type(exc).__name__}: {str(exc)[:300]})",
+            f"model={entry.id!r}: its files cannot be loaded "
+            f"({type(exc).__name__}: {str(exc)[:300]})",
             field="model",
         ) from exc
     pipe.set_progress_bar_config(disable=True)
@@ -183,14 +205,17 @@ def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
 def load_controlnet(entry: ModelEntry, dtype: torch.dtype, *, field: str) -> Any:
     try:
         if entry.info.format == "diffusers":
-            return ControlNetModel.from_pretrained(entry.path, torch_dtype=dtype, local_files_only=True)
+            return ControlNetModel.from_pretrained(
+                entry.path, torch_dtype=dtype, local_files_only=True
+            )
         folder = entry.config or (CONFIGS / f"controlnet-{base_arch(entry.arch)}")
         return ControlNetModel.from_single_file(
             str(entry.path), config=str(folder), torch_dtype=dtype, local_files_only=True
         )
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(
-            f"{field}={entry.id!r}: ControlNet files cannot be loaded ({type(exc).__name__}: {str(exc)[:300]})",
+            f"{field}={entry.id!r}: ControlNet files cannot be loaded "
+            f"({type(exc).__name__}: {str(exc)[:300]})",
             field=field,
         ) from exc
 

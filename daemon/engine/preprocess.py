@@ -53,9 +53,11 @@ def softedge(image: Image.Image) -> Image.Image:
 
 
 def tile(image: Image.Image, factor: int = 4) -> Image.Image:
-    """The image down- then up-scaled: the tile ControlNet keeps structure and colour, adds detail."""
+    """The image down- then up-scaled: the tile ControlNet keeps layout and colour, adds detail."""
     w, h = image.size
-    small = image.convert("RGB").resize((max(1, w // factor), max(1, h // factor)), Image.Resampling.BOX)
+    small = image.convert("RGB").resize(
+        (max(1, w // factor), max(1, h // factor)), Image.Resampling.BOX
+    )
     return small.resize((w, h), Image.Resampling.BICUBIC)
 
 

@@ -7,6 +7,7 @@ Clients name models by id; ids are never joined to paths.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,7 +29,9 @@ DEFAULT_FILE = "_default"
 
 def valid_id(model_id: str, field: str = "id") -> str:
     if not isinstance(model_id, str) or not ID_RE.match(model_id):
-        raise InvalidInput(field, model_id, "ids are 1-64 letters, digits, '.', '-', '_' (no paths)")
+        raise InvalidInput(
+            field, model_id, "ids are 1-64 letters, digits, '.', '-', '_' (no paths)"
+        )
     return model_id
 
 
@@ -64,10 +67,8 @@ def _size(path: Path) -> int:
     total = 0
     for root, _, files in os.walk(path):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += (Path(root) / name).stat().st_size
-            except OSError:
-                pass
     return total
 
 
@@ -100,7 +101,9 @@ class Registry:
         fields = {k: record[k] for k in ModelInfo.model_fields if k in record and k != "default"}
         info = ModelInfo(**fields, default=record["id"] == default_id)
         config = Path(record["config"]) if record.get("config") else None
-        return ModelEntry(info=info, path=Path(record["path"]), pickle=bool(record.get("pickle")), config=config)
+        return ModelEntry(
+            info=info, path=Path(record["path"]), pickle=bool(record.get("pickle")), config=config
+        )
 
     def entries(self) -> list[ModelEntry]:
         default_id = self._default_id()
@@ -131,7 +134,11 @@ class Registry:
     def find(self, kind: str, base: str, control_type: str | None = None) -> ModelEntry | None:
         """The first model of `kind` for architecture `base` (and ControlNet type), by id."""
         for e in self.entries():
-            if e.kind == kind and e.base == base and (control_type is None or e.info.control_type == control_type):
+            if (
+                e.kind == kind
+                and e.base == base
+                and (control_type is None or e.info.control_type == control_type)
+            ):
                 return e
         return None
 
@@ -150,12 +157,12 @@ class Registry:
                 try:
                     os.link(tmp, final)  # atomic and exclusive: two processes cannot both win
                 except FileExistsError:
-                    raise Conflict(f"id={model_id!r}: a model with this id is already registered", field="id") from None
+                    raise Conflict(
+                        f"id={model_id!r}: a model with this id is already registered", field="id"
+                    ) from None
         finally:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
 
     def register(
         self,
@@ -173,8 +180,16 @@ class Registry:
         replace: bool = False,
         config: Path | None = None,
     ) -> ModelInfo:
-        """Record a model whose kind and architecture are already known (the demo builder)."""
+        """Record a model whose kind and architecture are already known (the demo builder).
+        Replacing a record of the same path keeps its single-file `config` unless one is given."""
         valid_id(model_id)
+        if replace and config is None:
+            try:
+                old = self.get(model_id, field="id")
+            except UnknownModel:
+                old = None
+            if old is not None and old.path == Path(path).resolve():
+                config = old.config
         record = {
             "id": model_id,
             "name": name or model_id,
@@ -222,11 +237,16 @@ class Registry:
         if kind is not None and kind != found.kind:
             raise InvalidInput("kind", kind, f"the file looks like a {found.kind}")
         if found.kind == "controlnet" and not (control_type or found.control_type):
-            raise InvalidInput("control_type", None, "a ControlNet needs its type (canny, scribble, ...)")
+            raise InvalidInput(
+                "control_type", None, "a ControlNet needs its type (canny, scribble, ...)"
+            )
         config_path = None
         if config is not None:
             config_path = Path(config).expanduser().resolve()
-            if not (config_path / "model_index.json").is_file() and not (config_path / "config.json").is_file():
+            if (
+                not (config_path / "model_index.json").is_file()
+                and not (config_path / "config.json").is_file()
+            ):
                 raise InvalidInput("config", str(config), "is not a diffusers folder")
         if model_id is None:
             model_id = self._free_id(target)
@@ -294,7 +314,9 @@ class Registry:
             record["trigger_words"] = list(trigger_words)
         if default_weight is not None:
             if entry.kind != "lora":
-                raise InvalidInput("default_weight", default_weight, f"{model_id!r} is a {entry.kind}, not a LoRA")
+                raise InvalidInput(
+                    "default_weight", default_weight, f"{model_id!r} is a {entry.kind}, not a LoRA"
+                )
             record["default_weight"] = default_weight
         self._write(model_id, record, replace=True)
         return self.get(model_id, field="model_id").info

@@ -18,10 +18,15 @@ DEFAULT_REFINE_STRENGTH = 0.75
 
 
 def _results(s: Sampler, images: list[Image.Image], region: Region) -> list[EngineImage]:
-    return [EngineImage(image=img.convert("RGB"), region=region, seed=s.job.seed + i) for i, img in enumerate(images)]
+    return [
+        EngineImage(image=img.convert("RGB"), region=region, seed=s.job.seed + i)
+        for i, img in enumerate(images)
+    ]
 
 
-def run_whole(s: Sampler, nets: list[Any], image: Image.Image | None, strength: float, size: tuple[int, int]) -> list[Image.Image]:
+def run_whole(
+    s: Sampler, nets: list[Any], image: Image.Image | None, strength: float, size: tuple[int, int]
+) -> list[Image.Image]:
     """One pipeline call over a whole image (None: from noise) at `size`."""
     job = s.job
     w, h = size
@@ -30,7 +35,9 @@ def run_whole(s: Sampler, nets: list[Any], image: Image.Image | None, strength: 
     if job.inpaint_unet:  # 9-channel UNet: everything is an inpaint with a full mask
         src = image if image is not None else Image.new("RGB", size, (127, 127, 127))
         task = "cn_inpaint" if nets else "inpaint"
-        kwargs: dict[str, Any] = dict(image=src, mask_image=Image.new("L", size, 255), strength=strength, width=w, height=h)
+        kwargs: dict[str, Any] = dict(
+            image=src, mask_image=Image.new("L", size, 255), strength=strength, width=w, height=h
+        )
         key = "control_image"
     elif image is None:
         task, key = ("cn_txt2img" if nets else "txt2img"), "image"
@@ -56,7 +63,10 @@ def refine(s: Sampler, nets: list[Any]) -> list[EngineImage]:
     assert s.job.image is not None
     src = s.job.image.convert("RGB")
     w, h = src.width // 8 * 8, src.height // 8 * 8
-    if (w, h) != src.size:  # snap to the VAE's multiple: the right/bottom few pixels stay as they were
+    if (
+        w,
+        h,
+    ) != src.size:  # snap to the VAE's multiple: the right/bottom few pixels stay as they were
         src = src.crop((0, 0, w, h))
     region = Region(x=0, y=0, width=w, height=h)
     strength = DEFAULT_REFINE_STRENGTH if p.strength is None else p.strength

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+
 import pytest
 import torch
-
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.demo import build_demo
 from layerbridge.daemon.engine.engine import DiffusersEngine

@@ -10,8 +10,14 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
-          "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}
+RESNET = {
+    "norm1": "in_layers.0",
+    "conv1": "in_layers.2",
+    "time_emb_proj": "emb_layers.1",
+    "norm2": "out_layers.0",
+    "conv2": "out_layers.3",
+    "conv_shortcut": "skip_connection",
+}
 
 
 def _resnet(rest: str) -> str:
@@ -22,15 +28,21 @@ def _resnet(rest: str) -> str:
 def unet_to_ldm(sd: dict[str, torch.Tensor], config: Any) -> dict[str, torch.Tensor]:
     L = config["layers_per_block"]
     up_attn = ["CrossAttn" in t for t in config["up_block_types"]]
-    fixed = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
-             "add_embedding.linear_1": "label_emb.0.0", "add_embedding.linear_2": "label_emb.0.2",
-             "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+    fixed = {
+        "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2",
+        "add_embedding.linear_1": "label_emb.0.0",
+        "add_embedding.linear_2": "label_emb.0.2",
+        "conv_in": "input_blocks.0.0",
+        "conv_norm_out": "out.0",
+        "conv_out": "out.2",
+    }
     out = {}
     for key, t in sd.items():
         new = None
         for a, b in fixed.items():
             if key.startswith(a + "."):
-                new = b + key[len(a):]
+                new = b + key[len(a) :]
         if m := re.match(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
             i, j, rest = int(m[1]), int(m[2]), m[3]
             new = f"input_blocks.{1 + i * (L + 1) + j}.0.{_resnet(rest)}"
@@ -64,16 +76,23 @@ def vae_to_ldm(sd: dict[str, torch.Tensor], config: Any) -> dict[str, torch.Tens
     for key, t in sd.items():
         new = key.replace("conv_norm_out", "norm_out")
         if m := re.match(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
-            new = f"encoder.down.{m[1]}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            new = (
+                f"encoder.down.{m[1]}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            )
         elif m := re.match(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.(.*)", key):
             new = f"encoder.down.{m[1]}.downsample.{m[2]}"
         elif m := re.match(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
-            new = f"decoder.up.{n - 1 - int(m[1])}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            rest = m[3].replace("conv_shortcut", "nin_shortcut")
+            new = f"decoder.up.{n - 1 - int(m[1])}.block.{m[2]}.{rest}"
         elif m := re.match(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.(.*)", key):
             new = f"decoder.up.{n - 1 - int(m[1])}.upsample.{m[2]}"
         elif m := re.match(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.*)", key):
-            new = f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
-        elif m := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)\.(weight|bias)", key):
+            new = (
+                f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            )
+        elif m := re.match(
+            r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)\.(weight|bias)", key
+        ):
             new = f"{m[1]}.mid.attn_1.{attn[m[2]]}.{m[3]}"
             if m[3] == "weight" and t.ndim == 2:
                 t = t[:, :, None, None]
@@ -85,6 +104,12 @@ def write_single_file(pipe: Any, path: Path, *, metadata: dict[str, str] | None 
     sd: dict[str, torch.Tensor] = {}
     sd |= unet_to_ldm(pipe.unet.state_dict(), pipe.unet.config)
     sd |= vae_to_ldm(pipe.vae.state_dict(), pipe.vae.config)
-    for k, t in pipe.text_encoder.state_dict().items():  # transformers 5 drops the text_model. wrapper
-        sd["cond_stage_model.transformer." + (k if k.startswith("text_model.") else "text_model." + k)] = t
+    for (
+        k,
+        t,
+    ) in pipe.text_encoder.state_dict().items():  # transformers 5 drops the text_model. wrapper
+        sd[
+            "cond_stage_model.transformer."
+            + (k if k.startswith("text_model.") else "text_model." + k)
+        ] = t
     save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=metadata)

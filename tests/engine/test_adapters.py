@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.engine.registry import Registry
 from layerbridge.daemon.errors import InvalidInput, UnknownModel
 from layerbridge.daemon.protocol.messages import LoraSpec
+from safetensors.torch import load_file
 
 from .helpers import params, run
 
@@ -21,7 +20,9 @@ def lora(model_id: str, weight: float = 1.0) -> LoraSpec:
     return LoraSpec(id=model_id, weight=weight)
 
 
-def test_a_lora_changes_the_output_and_weight_zero_gives_the_base_exactly(engine: DiffusersEngine) -> None:
+def test_a_lora_changes_the_output_and_weight_zero_gives_the_base_exactly(
+    engine: DiffusersEngine,
+) -> None:
     base = run(engine, params())[0].image.tobytes()
     styled = run(engine, params(loras=[lora("demo-lora")]))[0].image.tobytes()
     zero = run(engine, params(loras=[lora("demo-lora", 0.0)]))[0].image.tobytes()
@@ -34,11 +35,15 @@ def test_a_lora_changes_the_output_and_weight_zero_gives_the_base_exactly(engine
 def test_kohya_and_diffusers_loras_load_and_mix(engine: DiffusersEngine) -> None:
     a = run(engine, params(loras=[lora("demo-lora")]))[0].image.tobytes()
     b = run(engine, params(loras=[lora("demo-lora-kohya")]))[0].image.tobytes()
-    both = run(engine, params(loras=[lora("demo-lora"), lora("demo-lora-kohya", 0.5)]))[0].image.tobytes()
+    both = run(engine, params(loras=[lora("demo-lora"), lora("demo-lora-kohya", 0.5)]))[
+        0
+    ].image.tobytes()
     assert len({a, b, both}) == 3
 
 
-def test_switching_loras_does_not_reload_them(demo_paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_switching_loras_does_not_reload_them(
+    demo_paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
     eng = DiffusersEngine(demo_paths, EngineSettings())
     from diffusers import StableDiffusionPipeline
 
@@ -87,19 +92,25 @@ def test_a_checkpoint_is_not_a_lora(engine: DiffusersEngine) -> None:
 def test_sdxl_lora_switches_too(engine: DiffusersEngine) -> None:
     base = run(engine, params(model="demo-xl"))[0].image.tobytes()
     styled = run(engine, params(model="demo-xl", loras=[lora("demo-xl-lora")]))[0].image.tobytes()
-    zero = run(engine, params(model="demo-xl", loras=[lora("demo-xl-lora", 0.0)]))[0].image.tobytes()
+    zero = run(engine, params(model="demo-xl", loras=[lora("demo-xl-lora", 0.0)]))[
+        0
+    ].image.tobytes()
     assert styled != base and zero == base
 
 
 def test_an_embedding_named_in_the_prompt_changes_the_output(engine: DiffusersEngine) -> None:
     plain = run(engine, params(prompt="a cat"))[0].image.tobytes()
     with_token = run(engine, params(prompt="a cat demo-embedding"))[0].image.tobytes()
-    listed = run(engine, params(prompt="a cat demo-embedding", loras=[lora("demo-embedding")]))[0].image.tobytes()
+    listed = run(engine, params(prompt="a cat demo-embedding", loras=[lora("demo-embedding")]))[
+        0
+    ].image.tobytes()
     assert with_token != plain
     assert listed == with_token
 
 
-def test_a1111_pt_embedding_needs_an_explicit_pickle_import(demo_paths: Paths, tmp_path: Path) -> None:
+def test_a1111_pt_embedding_needs_an_explicit_pickle_import(
+    demo_paths: Paths, tmp_path: Path
+) -> None:
     vectors = load_file(str(demo_paths.models / "demo-embedding.safetensors"))["emb_params"]
     pt = tmp_path / "style.pt"
     torch.save({"string_to_param": {"*": vectors}, "name": "style"}, pt)

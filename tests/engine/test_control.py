@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from layerbridge.daemon.engine import preprocess
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.errors import InvalidInput, UnknownModel
 from layerbridge.daemon.protocol.messages import ControlSpec
+from PIL import Image
 
 from .helpers import gradient, params, run, sha
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.errors import InvalidInput
 from layerbridge.daemon.protocol.messages import Margins
+from PIL import Image
 
 from .helpers import Progress, gradient, params, pixels, run
 
 
-def mask_for(size: tuple[int, int], box: tuple[int, int, int, int], *, soft: int = 0) -> Image.Image:
+def mask_for(
+    size: tuple[int, int], box: tuple[int, int, int, int], *, soft: int = 0
+) -> Image.Image:
     m = np.zeros((size[1], size[0]), np.uint8)
     x0, y0, x1, y1 = box
     m[y0:y1, x0:x1] = 255
@@ -31,13 +32,15 @@ def place(canvas: Image.Image, patch: Image.Image, region) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", ["demo", "demo-inpaint", "demo-xl"])
-def test_inpaint_patch_lands_where_the_mask_was_and_nothing_else_changes(engine: DiffusersEngine, model: str) -> None:
+def test_inpaint_patch_lands_where_the_mask_was_and_nothing_else_changes(
+    engine: DiffusersEngine, model: str
+) -> None:
     canvas = gradient(160, 120)
     mask = mask_for(canvas.size, (50, 40, 90, 76))
     [out] = run(engine, params("inpaint", model=model), image=canvas, mask=mask)
     r = out.region
     assert out.image.mode == "RGBA" and out.image.size == (r.width, r.height)
-    assert 50 <= r.x and 40 <= r.y and r.x + r.width <= 90 and r.y + r.height <= 76
+    assert r.x >= 50 and r.y >= 40 and r.x + r.width <= 90 and r.y + r.height <= 76
     assert (r.x, r.y, r.x + r.width, r.y + r.height) == (50, 40, 90, 76)
     alpha = np.zeros((120, 160), np.uint8)
     alpha[r.y : r.y + r.height, r.x : r.x + r.width] = np.asarray(out.image)[..., 3]
@@ -62,14 +65,18 @@ def test_inpaint_on_a_big_canvas_returns_only_the_patch(engine: DiffusersEngine)
     canvas = Image.new("RGB", (2048, 1536), (90, 120, 150))
     mask = mask_for(canvas.size, (1500, 900, 1564, 964))
     progress = Progress()
-    [out] = engine.run(params("inpaint"), 3, {"image": canvas, "mask": mask}, progress, lambda: False)
+    [out] = engine.run(
+        params("inpaint"), 3, {"image": canvas, "mask": mask}, progress, lambda: False
+    )
     assert (out.region.x, out.region.y, out.region.width, out.region.height) == (1500, 900, 64, 64)
     assert out.image.size == (64, 64)
     assert progress.events[-1].preview is not None
 
 
 @pytest.mark.parametrize("fill", ["keep", "blur", "edge", "noise"])
-def test_fill_modes_change_what_strength_below_one_starts_from(engine: DiffusersEngine, fill: str) -> None:
+def test_fill_modes_change_what_strength_below_one_starts_from(
+    engine: DiffusersEngine, fill: str
+) -> None:
     canvas = gradient(96, 96)
     mask = mask_for(canvas.size, (30, 30, 66, 66))
     [out] = run(engine, params("inpaint", fill=fill, strength=0.5), image=canvas, mask=mask)
@@ -80,7 +87,9 @@ def test_fill_modes_give_different_results(engine: DiffusersEngine) -> None:
     canvas = gradient(96, 96)
     mask = mask_for(canvas.size, (30, 30, 66, 66))
     results = {
-        fill: run(engine, params("inpaint", fill=fill, strength=0.6), image=canvas, mask=mask)[0].image.tobytes()
+        fill: run(engine, params("inpaint", fill=fill, strength=0.6), image=canvas, mask=mask)[
+            0
+        ].image.tobytes()
         for fill in ("keep", "blur", "noise")
     }
     assert len(set(results.values())) == 3
@@ -110,7 +119,9 @@ def test_a_mask_of_another_size_is_refused(engine: DiffusersEngine) -> None:
 
 
 @pytest.mark.parametrize("model", ["demo", "demo-inpaint", "demo-xl"])
-def test_expand_returns_the_enlarged_image_and_its_origin(engine: DiffusersEngine, model: str) -> None:
+def test_expand_returns_the_enlarged_image_and_its_origin(
+    engine: DiffusersEngine, model: str
+) -> None:
     src = gradient(96, 80)
     m = Margins(left=16, top=8, right=0, bottom=24)
     [out] = run(engine, params("expand", model=model, margins=m), image=src)
@@ -120,7 +131,7 @@ def test_expand_returns_the_enlarged_image_and_its_origin(engine: DiffusersEngin
     big = np.asarray(out.image.convert("RGB"), dtype=np.int16)
     inner = big[8 : 8 + 80, 16 : 16 + 96]
     seam = 10  # min(96, 80) // 8: the original is kept exactly beyond the seam
-    assert (inner[seam:-seam - 1, seam:] == pixels(src)[seam:-seam - 1, seam:]).all()
+    assert (inner[seam : -seam - 1, seam:] == pixels(src)[seam : -seam - 1, seam:]).all()
     assert np.asarray(out.image)[..., 3].min() == 255
 
 

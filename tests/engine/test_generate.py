@@ -5,10 +5,15 @@ import time
 
 import numpy as np
 import pytest
-
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.engine import DiffusersEngine
-from layerbridge.daemon.errors import Cancelled, InvalidInput, ModelLoadError, OutOfMemory, UnknownModel
+from layerbridge.daemon.errors import (
+    Cancelled,
+    InvalidInput,
+    ModelLoadError,
+    OutOfMemory,
+    UnknownModel,
+)
 
 from .helpers import Progress, gradient, params, pixels, run
 
@@ -45,7 +50,9 @@ def test_batch_image_i_uses_seed_plus_i_and_matches_a_single_run(engine: Diffuse
     batch = run(engine, params(batch=3), seed=20)
     assert [r.seed for r in batch] == [20, 21, 22]
     alone = run(engine, params(), seed=21)[0]
-    assert np.abs(pixels(batch[1].image) - pixels(alone.image)).max() <= 2  # batched kernels round differently
+    assert (
+        np.abs(pixels(batch[1].image) - pixels(alone.image)).max() <= 2
+    )  # batched kernels round differently
     assert batch[0].image.tobytes() != batch[1].image.tobytes()
 
 
@@ -95,7 +102,13 @@ def test_previews_are_throttled_but_the_last_step_reports(demo_paths: Paths) -> 
 
 def test_refine_reports_the_steps_it_actually_runs(engine: DiffusersEngine) -> None:
     progress = Progress()
-    engine.run(params("refine", strength=0.5, steps=4), 1, {"image": gradient(64, 64)}, progress, lambda: False)
+    engine.run(
+        params("refine", strength=0.5, steps=4),
+        1,
+        {"image": gradient(64, 64)},
+        progress,
+        lambda: False,
+    )
     assert [e.steps for e in progress.events] == [2, 2]
 
 
@@ -146,7 +159,9 @@ def test_missing_input_image_names_the_field(engine: DiffusersEngine) -> None:
     assert err.value.field == "image"
 
 
-def test_injected_oom_fails_the_job_alone(demo_paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_injected_oom_fails_the_job_alone(
+    demo_paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
     eng = DiffusersEngine(demo_paths, EngineSettings())
     monkeypatch.setenv("LAYERBRIDGE_FAULT", "oom")
     with pytest.raises(OutOfMemory):

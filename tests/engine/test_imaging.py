@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from layerbridge.daemon.engine import imaging
 
 
 def test_importing_imaging_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import sys, layerbridge.daemon.engine.imaging, layerbridge.daemon.engine.registry, " \
-        "layerbridge.daemon.engine.preprocess, layerbridge.daemon.engine.api; " \
+    code = (
+        "import sys, layerbridge.daemon.engine.imaging, layerbridge.daemon.engine.registry, "
+        "layerbridge.daemon.engine.preprocess, layerbridge.daemon.engine.api; "
         "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -43,15 +44,22 @@ def test_context_box_is_the_same_on_any_canvas_large_enough() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    cw=st.integers(16, 3000), ch=st.integers(16, 3000),
-    data=st.data(), multiple=st.sampled_from([8, 16]), native=st.sampled_from([128, 512, 1024]),
+    cw=st.integers(16, 3000),
+    ch=st.integers(16, 3000),
+    data=st.data(),
+    multiple=st.sampled_from([8, 16]),
+    native=st.sampled_from([128, 512, 1024]),
 )
-def test_context_box_always_covers_the_selection_inside_the_canvas(cw, ch, data, multiple, native) -> None:
+def test_context_box_always_covers_the_selection_inside_the_canvas(
+    cw, ch, data, multiple, native
+) -> None:
     x0 = data.draw(st.integers(0, cw - 1))
     y0 = data.draw(st.integers(0, ch - 1))
     x1 = data.draw(st.integers(x0 + 1, cw))
     y1 = data.draw(st.integers(y0 + 1, ch))
-    bx0, by0, bx1, by1 = imaging.context_box((x0, y0, x1, y1), (cw, ch), native=native, multiple=multiple)
+    bx0, by0, bx1, by1 = imaging.context_box(
+        (x0, y0, x1, y1), (cw, ch), native=native, multiple=multiple
+    )
     assert 0 <= bx0 <= x0 and x1 <= bx1 <= cw
     assert 0 <= by0 <= y0 and y1 <= by1 <= ch
     pw, ph = imaging.processing_size((bx0, by0, bx1, by1), native=native, multiple=multiple)

@@ -9,20 +9,21 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers import StableDiffusionPipeline
-from safetensors.torch import save_file
-
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.detect import detect
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.engine.pipelines import CONFIGS
 from layerbridge.daemon.engine.registry import Registry
 from layerbridge.daemon.errors import InvalidInput
+from safetensors.torch import save_file
 
 from .helpers import params, run
 from .ldm import write_single_file
 
 
-def fake(path: Path, shapes: dict[str, tuple[int, ...]], metadata: dict[str, str] | None = None) -> Path:
+def fake(
+    path: Path, shapes: dict[str, tuple[int, ...]], metadata: dict[str, str] | None = None
+) -> Path:
     save_file({k: torch.zeros(s) for k, s in shapes.items()}, str(path), metadata=metadata)
     return path
 
@@ -33,11 +34,42 @@ UNET = "model.diffusion_model."
 @pytest.mark.parametrize(
     ("shapes", "arch"),
     [
-        ({UNET + "input_blocks.0.0.weight": (8, 4, 3, 3), UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (8, 768)}, "sd15"),
-        ({UNET + "input_blocks.0.0.weight": (8, 9, 3, 3), UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (8, 768)}, "sd15-inpaint"),
-        ({UNET + "input_blocks.0.0.weight": (8, 4, 3, 3), UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (8, 1024)}, "sd2"),
-        ({UNET + "input_blocks.0.0.weight": (8, 4, 3, 3), UNET + "label_emb.0.0.weight": (8, 16), UNET + "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": (8, 2048)}, "sdxl"),
-        ({UNET + "input_blocks.0.0.weight": (8, 9, 3, 3), UNET + "label_emb.0.0.weight": (8, 16)}, "sdxl-inpaint"),
+        (
+            {
+                UNET + "input_blocks.0.0.weight": (8, 4, 3, 3),
+                UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (8, 768),
+            },
+            "sd15",
+        ),
+        (
+            {
+                UNET + "input_blocks.0.0.weight": (8, 9, 3, 3),
+                UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (8, 768),
+            },
+            "sd15-inpaint",
+        ),
+        (
+            {
+                UNET + "input_blocks.0.0.weight": (8, 4, 3, 3),
+                UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (8, 1024),
+            },
+            "sd2",
+        ),
+        (
+            {
+                UNET + "input_blocks.0.0.weight": (8, 4, 3, 3),
+                UNET + "label_emb.0.0.weight": (8, 16),
+                UNET + "input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": (8, 2048),
+            },
+            "sdxl",
+        ),
+        (
+            {
+                UNET + "input_blocks.0.0.weight": (8, 9, 3, 3),
+                UNET + "label_emb.0.0.weight": (8, 16),
+            },
+            "sdxl-inpaint",
+        ),
     ],
 )
 def test_checkpoint_architecture_comes_from_the_header(tmp_path: Path, shapes, arch: str) -> None:
@@ -47,9 +79,14 @@ def test_checkpoint_architecture_comes_from_the_header(tmp_path: Path, shapes, a
 
 
 def test_loras_controlnets_and_embeddings_are_told_apart(tmp_path: Path) -> None:
-    kohya_xl = fake(tmp_path / "a.safetensors", {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": (4, 8)})
+    kohya_xl = fake(
+        tmp_path / "a.safetensors",
+        {"lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": (4, 8)},
+    )
     diff = fake(tmp_path / "b.safetensors", {"unet.down.attn2.to_k.lora_A.weight": (4, 768)})
-    cn = fake(tmp_path / "c.safetensors", {"control_model.input_hint_block.0.weight": (16, 3, 3, 3)})
+    cn = fake(
+        tmp_path / "c.safetensors", {"control_model.input_hint_block.0.weight": (16, 3, 3, 3)}
+    )
     emb = fake(tmp_path / "d.safetensors", {"emb_params": (2, 768)})
     emb_xl = fake(tmp_path / "e.safetensors", {"clip_l": (2, 768), "clip_g": (2, 1280)})
     assert (detect(kohya_xl).kind, detect(kohya_xl).arch) == ("lora", "sdxl")
@@ -60,7 +97,11 @@ def test_loras_controlnets_and_embeddings_are_told_apart(tmp_path: Path) -> None
 
 
 def test_lora_metadata_names_the_base_model(tmp_path: Path) -> None:
-    path = fake(tmp_path / "x.safetensors", {"lora_unet_a.lora_down.weight": (4, 32)}, {"ss_base_model_version": "sdxl_base_v1-0"})
+    path = fake(
+        tmp_path / "x.safetensors",
+        {"lora_unet_a.lora_down.weight": (4, 32)},
+        {"ss_base_model_version": "sdxl_base_v1-0"},
+    )
     assert detect(path).arch == "sdxl"
 
 
@@ -118,11 +159,18 @@ def single_file(demo_paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> 
     return path
 
 
-def test_a_single_file_checkpoint_imports_and_matches_its_diffusers_twin(demo_paths: Paths, single_file: Path, tmp_path: Path) -> None:
+def test_a_single_file_checkpoint_imports_and_matches_its_diffusers_twin(
+    demo_paths: Paths, single_file: Path, tmp_path: Path
+) -> None:
     paths = Paths(tmp_path).ensure()
     reg = Registry(paths)
     info = reg.add(single_file, config=demo_paths.models / "demo")
-    assert (info.id, info.kind, info.arch, info.format) == ("my-model", "checkpoint", "sd15", "single_file")
+    assert (info.id, info.kind, info.arch, info.format) == (
+        "my-model",
+        "checkpoint",
+        "sd15",
+        "single_file",
+    )
     reg.add(demo_paths.models / "demo", model_id="demo")
     eng = DiffusersEngine(paths, EngineSettings(threads=1))
     a = run(eng, params(model="my-model"))[0].image.tobytes()
@@ -130,7 +178,9 @@ def test_a_single_file_checkpoint_imports_and_matches_its_diffusers_twin(demo_pa
     assert a == b
 
 
-def test_a_single_file_without_a_usable_config_fails_clearly(single_file: Path, tmp_path: Path) -> None:
+def test_a_single_file_without_a_usable_config_fails_clearly(
+    single_file: Path, tmp_path: Path
+) -> None:
     from layerbridge.daemon.errors import ModelLoadError
 
     paths = Paths(tmp_path).ensure()

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.engine.registry import Registry
 from layerbridge.daemon.errors import Conflict, InvalidInput, UnknownModel
@@ -13,13 +12,22 @@ from layerbridge.daemon.errors import Conflict, InvalidInput, UnknownModel
 def test_demo_models_are_registered_and_demo_is_default(demo_paths: Paths) -> None:
     reg = Registry(demo_paths)
     ids = {m.id for m in reg.list()}
-    assert {"demo", "demo-inpaint", "demo-xl", "demo-cn-canny", "demo-lora", "demo-embedding"} <= ids
+    assert {
+        "demo",
+        "demo-inpaint",
+        "demo-xl",
+        "demo-cn-canny",
+        "demo-lora",
+        "demo-embedding",
+    } <= ids
     assert reg.default() is not None and reg.default().id == "demo"
     assert reg.get("demo-inpaint").arch == "sd15-inpaint"
     assert reg.get("demo-xl").arch == "sdxl"
 
 
-def test_add_registers_a_folder_by_reference_and_remove_forgets_it(demo_paths: Paths, tmp_path: Path) -> None:
+def test_add_registers_a_folder_by_reference_and_remove_forgets_it(
+    demo_paths: Paths, tmp_path: Path
+) -> None:
     reg = Registry(Paths(tmp_path).ensure())
     folder = demo_paths.models / "demo"
     info = reg.add(folder, model_id="mine")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from PIL import Image
-
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.devices import module_bytes
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.protocol.messages import ControlSpec
+from PIL import Image
 
 from .helpers import gradient, params, run, sha
 

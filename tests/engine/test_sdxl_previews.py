@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.engine.previews import latents_to_rgb
 from layerbridge.daemon.protocol.messages import Margins
+from PIL import Image
 
 from .helpers import Progress, gradient, params, run
 
@@ -44,8 +43,12 @@ def mask() -> Image.Image:
 
 @pytest.mark.parametrize("model", ["demo", "demo-xl", "demo-inpaint"])
 @pytest.mark.parametrize("kind", ["generate", "refine", "inpaint", "expand"])
-def test_every_job_kind_reports_steps_with_previews(engine: DiffusersEngine, model: str, kind: str) -> None:
-    p = params(kind, model=model, steps=2, **({"margins": Margins(top=16)} if kind == "expand" else {}))
+def test_every_job_kind_reports_steps_with_previews(
+    engine: DiffusersEngine, model: str, kind: str
+) -> None:
+    p = params(
+        kind, model=model, steps=2, **({"margins": Margins(top=16)} if kind == "expand" else {})
+    )
     if kind == "refine":
         p = p.model_copy(update={"strength": 1.0})
     inputs = {"image": gradient(96, 96), "mask": mask()}
