@@ -44,7 +44,8 @@ afterEach(() => {
   while (clients.length) clients.pop()?.close();
 });
 
-describe("common client against a real daemon", () => {
+// generous: the daemon shares a small CI box, and the first job of a kind loads its pipeline
+describe("common client against a real daemon", { timeout: 120_000 }, () => {
   it("pairs: a paired token gets welcome with the demo model and limits", async () => {
     const { client } = connectClient();
     const welcome = await client.connect();

@@ -51,7 +51,7 @@ async function ready(c: PanelController): Promise<void> {
   });
 }
 
-const form = (patch: Partial<FormValues>): FormValues => ({ ...DEFAULT_FORM, model: "demo", prompt: "a red door", steps: 3, variations: 1, ...patch });
+const form = (patch: Partial<FormValues>): FormValues => ({ ...DEFAULT_FORM, model: "demo", prompt: "a red door", steps: 2, variations: 1, ...patch });
 
 let doc: MockDocument;
 beforeEach(() => {
@@ -64,7 +64,8 @@ afterEach(() => {
   controllers = [];
 });
 
-describe("panel against a real daemon", () => {
+// generous: the daemon shares a small CI box, and the first job of a kind loads its pipeline
+describe("panel against a real daemon", { timeout: 120_000 }, () => {
   it("fills a selection: the patch lands over the selection, masked, in a named group, one undo step", async () => {
     const panel = makePanel();
     await ready(panel);
