@@ -72,6 +72,14 @@ def resolve(
             raise InvalidInput(
                 f"control.{i}.image", spec.image, "the control image was not provided"
             )
+        source = inputs.get("image")
+        if source is not None and image.size != source.size:
+            raise InvalidInput(
+                f"control.{i}.image",
+                f"{image.width}x{image.height}",
+                f"must have the input image's size {source.width}x{source.height} "
+                "(it is read in the input's pixels)",
+            )
         out.append(Control(i, spec, entry, image))
     return out
 

@@ -211,7 +211,15 @@ def extend_canvas(image: np.ndarray, left: int, top: int, right: int, bottom: in
     hole = np.ones(big.shape[:2], bool)
     hole[top : top + image.shape[0], left : left + image.shape[1]] = False
     sigma = max(2.0, max(left, top, right, bottom) / 4)
-    blurred = cv2.GaussianBlur(big, (0, 0), sigma)
+    # blur at a reduced size: a wide kernel over a whole 4096² canvas would cost seconds
+    f = max(1.0, sigma / 4)
+    h, w = big.shape[:2]
+    small = cv2.resize(
+        big, (max(1, round(w / f)), max(1, round(h / f))), interpolation=cv2.INTER_AREA
+    )
+    blurred = cv2.resize(
+        cv2.GaussianBlur(small, (0, 0), sigma / f), (w, h), interpolation=cv2.INTER_LINEAR
+    )
     big[hole] = blurred[hole]
     return big
 

@@ -136,3 +136,22 @@ def test_sdxl_controlnet_runs_every_job_kind(engine: DiffusersEngine, job: str) 
         inputs.pop("image")
     [out] = run(engine, params(job, model="demo-xl", control=[control()], **extra), **inputs)
     assert out.image.size[0] >= 16
+
+
+def test_a_control_image_of_another_size_than_the_input_is_refused(engine: DiffusersEngine) -> None:
+    with pytest.raises(InvalidInput) as err:
+        run(
+            engine,
+            params("refine", control=[control()]),
+            image=shapes(96, 96),
+            control__0__image=shapes(64, 64),
+        )
+    assert err.value.field == "control.0.image" and "96x96" in err.value.message
+
+
+def test_expand_reads_control_in_the_inputs_pixels(engine: DiffusersEngine) -> None:
+    from layerbridge.daemon.protocol.messages import Margins
+
+    p = params("expand", margins=Margins(left=32), control=[control()])
+    [out] = run(engine, p, image=shapes(), control__0__image=shapes())
+    assert (out.region.x, out.region.width) == (-32, 128)

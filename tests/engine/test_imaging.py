@@ -152,3 +152,13 @@ def test_seam_mask_covers_the_margins_and_fades_into_the_original() -> None:
     assert sel[20, 14] == 1 and sel[20, 30] == 0
     assert 0 < comp[20, 12] < 1 and comp[20, 30] == 0
     assert (comp[:, 45:] == 0).all()  # the side without a margin does not fade
+
+
+def test_extend_canvas_is_cheap_on_a_big_canvas() -> None:
+    import time
+
+    img = np.random.default_rng(0).integers(0, 255, (4096, 4096, 3)).astype(np.uint8)
+    start = time.perf_counter()
+    big = imaging.extend_canvas(img, 256, 0, 256, 0)
+    assert time.perf_counter() - start < 3.0
+    assert (big[:, 256:-256] == img).all()
