@@ -1,7 +1,11 @@
-/** Vitest global setup for the daemon project: one daemon for every test file that needs one. */
+/**
+ * Vitest global setup for the daemon project: one real daemon (demo models, one paired token,
+ * loopback, port 0) for every test file that needs one. Uses @layerbridge/common's test helper;
+ * LAYERBRIDGE_BIN overrides the binary (default <repo>/.venv/bin/layerbridge).
+ */
 
+import { demoDataDir, serveDaemon } from "@layerbridge/common/testing";
 import type { TestProject } from "vitest/node";
-import { startDaemon } from "./daemon";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -10,7 +14,12 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const daemon = await startDaemon();
-  project.provide("daemon", { url: daemon.url, token: daemon.token });
-  return () => daemon.stop();
+  const data = await demoDataDir();
+  const token = await data.pair("figma-test");
+  const daemon = await serveDaemon(data.dir);
+  project.provide("daemon", { url: daemon.url.replace(/\/$/, ""), token });
+  return async () => {
+    await daemon.stop();
+    await data.remove();
+  };
 }
