@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     tray.add_argument("--port", type=int, help="start the local daemon on this port")
     tray.set_defaults(run=_tray)
 
+    batch = sub.add_parser("batch", help="run a batch spec (YAML or CSV) through the daemon")
+    batch.add_argument("spec", help="YAML or CSV: prompt templates, variables, seeds, models, ...")
+    batch.add_argument("--out", help="output folder (default: the spec's name + '-out' beside it)")
+    batch.add_argument("--dry-run", action="store_true", help="print how many jobs the spec makes")
+    batch.add_argument("--window", type=int, default=16, help="jobs waiting in the daemon at once")
+    batch.add_argument("--url", help="daemon URL (default ws://127.0.0.1:7842 or $LAYERBRIDGE_URL)")
+    batch.add_argument("--token", help="pairing token (default $LAYERBRIDGE_TOKEN, else the CLI's)")
+    batch.set_defaults(run=_batch)
+
     proto = sub.add_parser("protocol", help="the wire protocol").add_subparsers(metavar="ACTION")
     proto.add_parser("schema", help="print the JSON Schema of every message").set_defaults(run=_schema)
     return p
@@ -230,6 +239,12 @@ def _tray(args: argparse.Namespace) -> int:
     from layerbridge.desktop.app import run  # PySide6 and qasync: the `desktop` extra
 
     return run(args)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import main as batch_main
+
+    return batch_main(args)
 
 
 def _schema(args: argparse.Namespace) -> int:
