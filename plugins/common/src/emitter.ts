@@ -34,10 +34,8 @@ export class Emitter<Events extends object> {
       try {
         (listener as Listener<Events[K]>)(payload);
       } catch (err) {
-        // a throwing listener must not break the socket loop
-        queueMicrotask(() => {
-          throw err;
-        });
+        // a throwing listener must not break the socket loop; report it without stopping
+        void Promise.reject(err);
       }
     }
   }

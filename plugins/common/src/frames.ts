@@ -1,9 +1,7 @@
 // Binary frame layout, as daemon/protocol/frames.py: u32 big-endian header length | UTF-8 JSON
 // header | payload. Pure functions over bytes.
 import { ProtocolViolation } from "./errors.js";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+import { decodeUtf8, encodeUtf8 } from "./utf8.js";
 
 export interface DecodedFrame {
   /** The JSON header, still unvalidated. */
@@ -12,7 +10,7 @@ export interface DecodedFrame {
 }
 
 export function encodeFrame(header: object, payload: Uint8Array): ArrayBuffer {
-  const head = encoder.encode(JSON.stringify(header));
+  const head = encodeUtf8(JSON.stringify(header));
   const out = new Uint8Array(4 + head.length + payload.length);
   new DataView(out.buffer).setUint32(0, head.length, false);
   out.set(head, 4);
@@ -32,7 +30,7 @@ export function decodeFrame(frame: ArrayBuffer | Uint8Array, maxHeader = 16 * 10
   }
   let text: string;
   try {
-    text = decoder.decode(bytes.subarray(4, 4 + size));
+    text = decodeUtf8(bytes.subarray(4, 4 + size));
   } catch {
     throw new ProtocolViolation("binary frame header is not valid UTF-8");
   }

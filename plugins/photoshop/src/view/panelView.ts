@@ -25,6 +25,7 @@ export class PanelView {
   private controls: ControlChoice[] = [];
   private layers: LayerInfo[] = [];
   private lastState: PanelState;
+  private lastConnection: PanelState["connection"] | undefined;
 
   constructor(
     private readonly doc: Document,
@@ -43,7 +44,21 @@ export class PanelView {
     return found as T;
   }
 
+  /** Open or close a collapsible section (a .box with a .box-head and a .box-body). */
+  private setOpen(boxId: string, open: boolean): void {
+    const box = this.el(boxId);
+    box.className = open ? "box open" : "box";
+    const body = box.querySelector(".box-body");
+    if (body) body.className = open ? "box-body" : "box-body hidden";
+  }
+
   private wire(): void {
+    for (const head of Array.from(this.doc.querySelectorAll(".box-head"))) {
+      head.addEventListener("click", () => {
+        const id = head.getAttribute("data-toggle") ?? "";
+        this.setOpen(id, !this.el(id).className.includes("open"));
+      });
+    }
     this.el<HTMLButtonElement>("pair").addEventListener("click", () => {
       const input = this.el<HTMLInputElement>("token");
       void this.controller.pair(input.value);
@@ -107,8 +122,8 @@ export class PanelView {
     dot.className = `dot ${s.connection}`;
     this.el("conn-status").textContent = CONNECTION_TEXT[s.connection] + (s.connection === "ready" ? ` · port ${s.port}` : "");
     this.el("server-version").textContent = s.serverVersion ? `daemon ${s.serverVersion}` : "";
-    const pairing = this.el<HTMLDetailsElement>("pairing");
-    if (s.connection === "unpaired") pairing.open = true;
+    if (s.connection === "unpaired" && this.lastConnection !== "unpaired") this.setOpen("pairing", true);
+    this.lastConnection = s.connection;
     if (modelsChanged) this.renderModels(s.checkpoints);
 
     for (const button of Array.from(this.el("modes").querySelectorAll("button"))) {

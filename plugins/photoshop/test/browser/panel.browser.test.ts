@@ -69,10 +69,10 @@ describe("panel in Chromium", () => {
 
   it("adds LoRA and control-layer rows", async () => {
     await expect.poll(() => text("#conn-status")).toMatch(/^Connected/);
-    await page.click("#loras-box summary");
+    await page.click("#loras-box .box-head");
     await page.click("#add-lora");
     expect(await page.locator("#loras select option").allInnerTexts()).toEqual(["Film grain", "Ink sketch"]);
-    await page.click("#controls-box summary");
+    await page.click("#controls-box .box-head");
     await page.click("#add-control");
     await expect.poll(() => page.locator("#controls .item").count()).toBe(1);
     expect(await page.locator("#controls select").first().locator("option").allInnerTexts()).toEqual(["Sketch", "Product shot", "Background"]);
@@ -100,7 +100,8 @@ describe("panel in Chromium", () => {
   it("asks for a token when unpaired", async () => {
     await page.goto(`${page_url}?unpaired`);
     await expect.poll(() => text("#conn-status")).toMatch(/^Not paired/);
-    expect(await page.locator("#pairing").getAttribute("open")).not.toBeNull();
+    expect(await page.locator("#pairing").getAttribute("class")).toBe("box open");
+    expect(await page.locator("#token").isVisible()).toBe(true);
     expect(await page.locator("#run").isDisabled()).toBe(true);
   });
 
@@ -108,7 +109,7 @@ describe("panel in Chromium", () => {
     await expect.poll(() => text("#conn-status")).toMatch(/^Connected/);
     await page.fill("#prompt", "a brass desk lamp, warm evening light, photoreal");
     await page.fill("#negative", "blurry, text, watermark");
-    await page.click("#loras-box summary");
+    await page.click("#loras-box .box-head");
     await page.click("#add-lora");
     await page.evaluate(() => (window.layerbridgePreview.controls.holdAtStep = 12));
     await page.click("#run");
