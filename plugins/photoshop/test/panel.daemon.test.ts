@@ -162,6 +162,21 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     expect(mock.calls.find((c) => c.fn === "putPixels")?.args?.["targetBounds"]).toEqual({ left: 0, top: 0, right: 208, bottom: 136 });
   });
 
+  it("applies a LoRA and a control layer read over the same region", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    expect(panel.snapshot.loras.map((l) => l.id)).toContain("demo-lora");
+    const sketch = doc.addLayer("Sketch", "pixel");
+    sketch.pixels = { bounds: { left: 0, top: 0, right: 160, bottom: 128 }, data: new Uint8Array(160 * 128 * 4).fill(200) };
+    doc.selectRect(40, 40, 80, 80);
+    await panel.run(form({ mode: "fill", loras: [{ id: "demo-lora", weight: 0.6 }], controls: [{ layerId: sketch.id, type: "canny", strength: 0.8 }] }));
+    expect(panel.snapshot.message?.kind, panel.snapshot.message?.detail).toBe("info");
+    const reads = mock.calls.filter((c) => c.fn === "getPixels").map((c) => c.args);
+    expect(reads).toHaveLength(2);
+    expect(reads[1]?.["layerID"]).toBe(sketch.id);
+    expect(reads[1]?.["sourceBounds"]).toEqual(reads[0]?.["sourceBounds"]);
+  });
+
   it("cancels a running job and says so", async () => {
     const panel = makePanel();
     await ready(panel);

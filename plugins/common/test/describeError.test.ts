@@ -1,0 +1,41 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { describeError } from "../src/describeError.js";
+import { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "../src/errors.js";
+import { ERROR_CODES } from "../src/protocol.js";
+
+const errorsPy = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "daemon", "errors.py");
+
+describe("describeError", () => {
+  it("knows every error code daemon/errors.py can send", () => {
+    const source = readFileSync(errorsPy, "utf8");
+    const codes = new Set([...source.matchAll(/code(?:: ClassVar\[str\])? = "([a-z_]+)"/g)].map((m) => m[1]));
+    codes.add(/INTERNAL_CODE = "([a-z_]+)"/.exec(source)?.[1]);
+    codes.delete("error"); // the abstract base class
+    expect([...codes].sort()).toEqual([...ERROR_CODES].sort());
+  });
+
+  it("gives each code its own title and a hint", () => {
+    const titles = new Set<string>();
+    for (const code of ERROR_CODES) {
+      const d = describeError(new DaemonError(code, `daemon says ${code}`, "params.model"));
+      expect(d.code).toBe(code);
+      expect(d.detail).toBe(`daemon says ${code}`);
+      expect(d.field).toBe("params.model");
+      expect(d.hint.length).toBeGreaterThan(0);
+      expect(d.title).not.toMatch(/^Daemon error/);
+      titles.add(d.title);
+    }
+    expect(titles.size).toBe(ERROR_CODES.length);
+  });
+
+  it("describes an unknown code, a lost connection, a malformed message and a cancel", () => {
+    expect(describeError(new DaemonError("brand_new", "x")).title).toBe("Daemon error (brand_new)");
+    expect(describeError(new ConnectionError("closed")).code).toBe("connection");
+    expect(describeError(new ProtocolViolation("bad")).code).toBe("protocol");
+    expect(describeError(new JobCancelledError("j")).code).toBe("cancelled");
+    expect(describeError("weird").code).toBe("unknown");
+  });
+});
