@@ -21,27 +21,8 @@ await build({
   logLevel: "warning",
 });
 
-// @layerbridge/common's generated validators default-import ajv's CommonJS `ucs2length`; under
-// esbuild's Node-style interop that default is the module object, not the function. Until common
-// imports it interop-safely, hand the validators the function itself.
-const ucs2lengthInterop = {
-  name: "ucs2length-interop",
-  setup(b) {
-    b.onResolve({ filter: /^ajv\/dist\/runtime\/ucs2length(\.js)?$/ }, (args) => {
-      if (args.namespace === "ucs2length-interop") return undefined;
-      return { path: args.path, namespace: "ucs2length-interop", pluginData: { resolveDir: args.resolveDir } };
-    });
-    b.onLoad({ filter: /.*/, namespace: "ucs2length-interop" }, (args) => ({
-      contents: `const m = require(${JSON.stringify(args.path)}); export default typeof m === "function" ? m : m.default;`,
-      resolveDir: args.pluginData.resolveDir,
-      loader: "js",
-    }));
-  },
-};
-
 const ui = await build({
   entryPoints: [join(root, "src/ui/main.ts")],
-  plugins: [ucs2lengthInterop],
   bundle: true,
   write: false,
   format: "iife",
