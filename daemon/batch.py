@@ -282,7 +282,8 @@ def main(args: Any) -> int:
 
     paths = paths_of(args)
     token = args.token or os.environ.get("LAYERBRIDGE_TOKEN") or cli_token(paths)
-    summary = asyncio.run(run_batch(spec, out, default_url(args), token, window=args.window,
+    url = args.url or default_url(args)
+    summary = asyncio.run(run_batch(spec, out, url, token, window=args.window,
                                     model_hash=local_model_hash(paths.root, out)))
     print(f"{summary.done} done, {summary.skipped} skipped (already in the manifest), "
           f"{len(summary.failed)} failed; manifest {out / MANIFEST}, contact sheet "

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,26 @@ async def test_an_interactive_job_goes_before_the_queued_batch_jobs(
 def test_load_spec_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="cannot be read"):
         load_spec(tmp_path / "nope.yaml")
+
+
+async def test_the_batch_command_killed_mid_run_resumes_to_every_image(
+    daemon: RunningDaemon, tmp_path: Path
+) -> None:
+    spec, out = write(tmp_path, SPEC), tmp_path / "out"
+    command = [sys.executable, "-m", "layerbridge.daemon.cli",
+               "--data-dir", str(daemon.paths.root), "batch", str(spec), "--out", str(out), "--url", daemon.url,
+               "--token", daemon.token, "--window", "4"]
+    first = await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=PIPE)
+    while len(Manifest(out).entries) < 5:
+        assert first.returncode is None, await first.communicate()
+        await asyncio.sleep(0.02)
+    first.kill()  # kill -9: no cleanup at all
+    await first.wait()
+    done_before = len(Manifest(out).entries)
+
+    second = await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=PIPE)
+    stdout, stderr = await second.communicate()
+    assert second.returncode == 0, stderr.decode()
+    assert f"{24 - done_before} done, {done_before} skipped" in stdout.decode()
+    assert len(Manifest(out).entries) == 24 and len(list(out.glob("0*.png"))) == 24
+    assert (out / "contact-sheet.png").exists()
