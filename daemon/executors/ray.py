@@ -144,8 +144,15 @@ class RayExecutor(Executor):
         log.info("Ray executor: %d replica(s) on %s", n, self._address or "a local Ray")
 
     def _init(self) -> None:
-        ray.init(address=self._address, namespace=NAMESPACE, include_dashboard=False,
-                 logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            ray.init(address=self._address, namespace=NAMESPACE, include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self._address or "a local Ray"
+            raise Unsupported(
+                f"cannot start or join {where}: {exc} (with token auth the cluster's token must "
+                "be in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token; see "
+                "docs/scale-out.md)", field="ray_address") from None
         self._owns_ray = True
 
     async def _warm_up(self, replica: Replica) -> None:
