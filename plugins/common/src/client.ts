@@ -390,9 +390,8 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
           return;
         }
         if (msg.reply_to != null && this.settle(msg.reply_to, undefined, err)) return;
-        if (msg.code === "too_large" || msg.field?.startsWith("sha256") || msg.field === "offset" || msg.field === "total") {
-          if (this.rejectOldestUpload(err)) return;
-        }
+        // blob.put frames carry no id: an unattributed error while an upload waits is about it
+        if (msg.job_id == null && this.rejectOldestUpload(err)) return;
         const job = msg.job_id != null ? this.jobs.get(msg.job_id) : undefined;
         if (job) job.onFailed(msg.code, msg.message, msg.field);
         else this.emit("error", err);
@@ -613,10 +612,30 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     return true;
   }
 
+  /** Resolves on blob.stored; fails after requestTimeoutMs (a daemon that stays silent must not
+   * hang the upload: the caller sees a ConnectionError and may retry). */
   private waitStored(sha256: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      const limit = this.options.requestTimeoutMs ?? 30_000;
+      const timer = setTimeout(() => {
+        const list = this.storedWaiters.get(sha256) ?? [];
+        const i = list.indexOf(waiter);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.storedWaiters.delete(sha256);
+        reject(new ConnectionError(`no blob.stored for ${sha256.slice(0, 12)} after ${limit} ms`));
+      }, limit);
+      const waiter: Waiter<void> = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
       const list = this.storedWaiters.get(sha256) ?? [];
-      list.push({ resolve, reject });
+      list.push(waiter);
       this.storedWaiters.set(sha256, list);
     });
   }

@@ -261,3 +261,28 @@ describe("LayerbridgeClient (fake daemon)", () => {
     expect(WELCOME.type).toBe("welcome");
   });
 });
+
+describe("uploads that go wrong", () => {
+  it("rejects the waiting upload with the daemon's unattributed error", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
+      if (fr.header) s.deliver({ type: "error", code: "too_large", message: "blob: 20000x20000 exceeds max_side", field: "blob" });
+    };
+    await expect(c.upload([{ bytes: new Uint8Array([1, 2, 3]), format: "png" }])).rejects.toMatchObject({ code: "too_large" });
+  });
+
+  it("does not hang when the daemon never confirms a stored blob", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create, { requestTimeoutMs: 50 });
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
+    };
+    await expect(c.upload([{ bytes: new Uint8Array([1, 2, 3]), format: "png" }])).rejects.toBeInstanceOf(ConnectionError);
+  });
+});
