@@ -196,8 +196,8 @@ async def test_the_batch_command_killed_mid_run_resumes_to_every_image(
 ) -> None:
     spec, out = write(tmp_path, SPEC), tmp_path / "out"
     command = [sys.executable, "-m", "layerbridge.daemon.cli",
-               "--data-dir", str(daemon.paths.root), "batch", str(spec), "--out", str(out), "--url", daemon.url,
-               "--token", daemon.token, "--window", "4"]
+               "--data-dir", str(daemon.paths.root), "batch", str(spec), "--out", str(out),
+               "--url", daemon.url, "--token", daemon.token, "--window", "4"]
     first = await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=PIPE)
     while len(Manifest(out).entries) < 5:
         assert first.returncode is None, await first.communicate()

@@ -149,8 +149,10 @@ def test_without_the_ray_extra_the_executor_explains_how_to_install_it() -> None
             "    import layerbridge.daemon.executors.ray\n"
             "except Unsupported as exc:\n"
             "    print(exc.code, exc.message)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "unsupported" in out.stdout and "pip install 'layerbridge[ray]'" in out.stdout, out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert "unsupported" in out.stdout, out.stderr
+    assert "pip install 'layerbridge[ray]'" in out.stdout
 
 
 @in_module_loop
