@@ -167,7 +167,7 @@ def build_sd(folder: Path, *, seed: int, inpaint: bool = False) -> Any:
 
     n = write_tokenizer(folder / "_tok")
     tokenizer = CLIPTokenizer.from_pretrained(folder / "_tok")
-    cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
+    cls: Any = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
     pipe = cls(
         vae=_vae(seed + 1),
         text_encoder=_text_encoder(n, projection=False, seed=seed + 2),
@@ -189,7 +189,7 @@ def build_sdxl(folder: Path, *, seed: int, inpaint: bool = False) -> Any:
 
     n = write_tokenizer(folder / "_tok")
     tokenizer = CLIPTokenizer.from_pretrained(folder / "_tok")
-    cls = StableDiffusionXLInpaintPipeline if inpaint else StableDiffusionXLPipeline
+    cls: Any = StableDiffusionXLInpaintPipeline if inpaint else StableDiffusionXLPipeline
     pipe = cls(
         vae=_vae(seed + 1),
         text_encoder=_text_encoder(n, projection=False, seed=seed + 2),
@@ -316,7 +316,7 @@ def build_demo(paths: Paths, *, only: tuple[str, ...] | None = None) -> list[Mod
             cache["xl"] = StableDiffusionXLPipeline.from_pretrained(root / "demo-xl")
         return cache["xl"]
 
-    ckpt = dict(kind="checkpoint", format="diffusers")
+    ckpt: dict[str, Any] = dict(kind="checkpoint", format="diffusers")
     ensure("demo", lambda f: build_sd(f, seed=1), arch="sd15", **ckpt)
     ensure("demo-inpaint", lambda f: build_sd(f, seed=2, inpaint=True), arch="sd15-inpaint", **ckpt)
     ensure("demo-xl", lambda f: build_sdxl(f, seed=3), arch="sdxl", **ckpt)
@@ -337,7 +337,7 @@ def build_demo(paths: Paths, *, only: tuple[str, ...] | None = None) -> list[Mod
         format="diffusers",
         control_type="canny",
     )
-    lora = dict(kind="lora", format="single_file", file=True)
+    lora: dict[str, Any] = dict(kind="lora", format="single_file", file=True)
     ensure(
         "demo-lora",
         lambda f: build_lora(f, sd(), seed=30, arch="sd15"),

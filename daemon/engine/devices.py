@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ..config import EngineSettings
+from ..errors import InvalidInput
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -38,6 +39,12 @@ def pick_device(settings: EngineSettings) -> Device:
             kind = "mps"
         else:
             kind = "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InvalidInput("engine.device", kind, "no CUDA device is available on this machine")
+    if kind == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise InvalidInput("engine.device", kind, "MPS is not available on this machine")
     dev = torch.device(kind)
     if settings.dtype == "auto":
         dtype = torch.float32 if kind == "cpu" else torch.float16

@@ -7,6 +7,7 @@ Clients name models by id; ids are never joined to paths.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -174,7 +175,7 @@ class Registry:
         format: str,
         name: str | None = None,
         control_type: str | None = None,
-        trigger_words: list[str] | None = None,
+        trigger_words: builtins.list[str] | None = None,
         default_weight: float | None = None,
         pickle: bool = False,
         replace: bool = False,
@@ -216,7 +217,7 @@ class Registry:
         allow_pickle: bool = False,
         name: str | None = None,
         control_type: str | None = None,
-        trigger_words: list[str] | None = None,
+        trigger_words: builtins.list[str] | None = None,
         default_weight: float | None = None,
         config: str | os.PathLike[str] | None = None,
     ) -> ModelInfo:
@@ -302,7 +303,7 @@ class Registry:
         model_id: str,
         *,
         name: str | None = None,
-        trigger_words: list[str] | None = None,
+        trigger_words: builtins.list[str] | None = None,
         default_weight: float | None = None,
     ) -> ModelInfo:
         """Edit display metadata; the None arguments are left as they are."""

@@ -203,3 +203,13 @@ def test_device_info_and_loaded_report_resident_models(demo_paths: Paths) -> Non
     assert info.type == "cpu" and info.dtype == "fp32" and info.memory_used_bytes > 0
     eng.unload_all()
     assert eng.loaded() == [] and eng.device_info().memory_used_bytes == 0
+
+
+def test_asking_for_a_missing_gpu_is_a_clear_error(demo_paths: Paths) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InvalidInput) as err:
+        DiffusersEngine(demo_paths, EngineSettings(device="cuda"))
+    assert err.value.field == "engine.device"
