@@ -14,6 +14,7 @@ const token = inject("daemonToken");
 
 let controllers: PanelController[] = [];
 let binarySends = 0;
+let sockets: WebSocket[] = [];
 
 function makePanel(options: { token?: string; port?: number } = {}): PanelController {
   const c = new PanelController({
@@ -21,6 +22,7 @@ function makePanel(options: { token?: string; port?: number } = {}): PanelContro
     tokens: new MemoryTokenStore(options.token ?? token),
     createSocket: (url): WebSocketLike => {
       const ws = new WebSocket(url);
+      sockets.push(ws);
       const send = ws.send.bind(ws);
       ws.send = ((data: string | ArrayBuffer) => {
         if (typeof data !== "string") binarySends++;
@@ -58,6 +60,7 @@ beforeEach(() => {
   doc = new MockDocument(1, 160, 128, 300);
   resetMock(doc);
   binarySends = 0;
+  sockets = [];
 });
 afterEach(() => {
   for (const c of controllers) c.disconnect();
@@ -175,6 +178,24 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     expect(reads).toHaveLength(2);
     expect(reads[1]?.["layerID"]).toBe(sketch.id);
     expect(reads[1]?.["sourceBounds"]).toEqual(reads[0]?.["sourceBounds"]);
+  });
+
+  it("survives a dropped connection mid-job: reconnects, fetches the job, places its results", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    const states: string[] = [];
+    panel.on("change", (s) => states.at(-1) !== s.connection && states.push(s.connection));
+    const running = new Promise<void>((resolve) => {
+      const off = panel.on("change", (s) => s.job.stage === "running" && s.job.step >= 1 && (off(), resolve()));
+    });
+    const run = panel.run(form({ mode: "generate", steps: 6, variations: 2, prompt: "a harbour" }));
+    await running;
+    sockets[0]!.terminate(); // a network drop, no close handshake
+    await run;
+    expect(states).toContain("reconnecting");
+    expect(panel.snapshot.connection).toBe("ready");
+    expect(panel.snapshot.job.stage).toBe("done");
+    expect(mock.calls.filter((c) => c.fn === "putPixels")).toHaveLength(2);
   });
 
   it("cancels a running job and says so", async () => {
