@@ -21,11 +21,28 @@ from typing import Any
 from ..config import Paths
 from ..errors import Conflict, InvalidInput, UnknownModel
 from ..protocol.messages import ModelInfo
-from .detect import KINDS, base_arch, detect
+from .detect import KINDS, PICKLE_SUFFIXES, base_arch, detect
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RECORDS = "_registry"  # cannot collide with a model folder: ids start with a letter or digit
 DEFAULT_FILE = "_default"
+
+
+CONTROL_TYPES = ("canny", "scribble", "lineart", "softedge", "tile", "none")
+
+
+def _type_from_name(path: str) -> str | None:
+    name = Path(path).name.lower()
+    for kind, words in (
+        ("softedge", ("softedge", "hed", "pidi")),
+        ("lineart", ("lineart",)),
+        ("scribble", ("scribble",)),
+        ("canny", ("canny",)),
+        ("tile", ("tile",)),
+    ):
+        if any(w in name for w in words):
+            return kind
+    return None
 
 
 def valid_id(model_id: str, field: str = "id") -> str:
@@ -237,10 +254,18 @@ class Registry:
         found = detect(target, allow_pickle=allow_pickle)
         if kind is not None and kind != found.kind:
             raise InvalidInput("kind", kind, f"the file looks like a {found.kind}")
-        if found.kind == "controlnet" and not (control_type or found.control_type):
+        if control_type is not None and control_type not in CONTROL_TYPES:
             raise InvalidInput(
-                "control_type", None, "a ControlNet needs its type (canny, scribble, ...)"
+                "control_type", control_type, f"expected one of {', '.join(CONTROL_TYPES)}"
             )
+        if found.kind == "controlnet":
+            # the weights do not say what a ControlNet was trained on; the declared type wins,
+            # then the one its config records, then the conventional name (control_v11p_sd15_canny)
+            control_type = control_type or found.control_type or _type_from_name(raw)
+            if control_type is None:
+                raise InvalidInput(
+                    "control_type", None, "a ControlNet needs its type (canny, scribble, ...)"
+                )
         config_path = None
         if config is not None:
             config_path = Path(config).expanduser().resolve()
@@ -250,7 +275,7 @@ class Registry:
             ):
                 raise InvalidInput("config", str(config), "is not a diffusers folder")
         if model_id is None:
-            model_id = self._free_id(target)
+            model_id = self._free_id(Path(raw[3:]) if raw.startswith("hf:") else target)
         else:
             valid_id(model_id)
         return self.register(
@@ -259,8 +284,8 @@ class Registry:
             kind=found.kind,
             arch=found.arch,
             format=found.format,
-            name=name or target.name,
-            control_type=control_type or found.control_type,
+            name=name or (raw[3:] if raw.startswith("hf:") else target.name),
+            control_type=control_type if found.kind == "controlnet" else None,
             trigger_words=trigger_words,
             default_weight=default_weight,
             pickle=target.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"),
@@ -268,7 +293,11 @@ class Registry:
         )
 
     def _free_id(self, target: Path) -> str:
-        stem = target.name if target.is_dir() else target.stem
+        stem = (
+            target.stem
+            if target.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES)
+            else target.name
+        )
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:56] or "model"
         if not slug[0].isalnum():
             slug = "m" + slug

@@ -126,3 +126,22 @@ def test_a1111_pt_embedding_needs_an_explicit_pickle_import(
     plain = run(eng, params(prompt="a cat"))[0].image.tobytes()
     styled = run(eng, params(prompt="a cat style"))[0].image.tobytes()
     assert styled != plain
+
+
+def test_sdxl_embedding_with_clip_l_and_clip_g_vectors(demo_paths: Paths, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "xlstyle.safetensors"
+    g = torch.Generator().manual_seed(3)
+    save_file(
+        {"clip_l": torch.randn(2, 32, generator=g), "clip_g": torch.randn(2, 32, generator=g)},
+        str(path),
+    )
+    paths = Paths(tmp_path / "data").ensure()
+    reg = Registry(paths)
+    assert (reg.add(path).kind, reg.get("xlstyle").arch) == ("embedding", "sdxl")
+    reg.add(demo_paths.models / "demo-xl", model_id="demo-xl")
+    eng = DiffusersEngine(paths, EngineSettings(threads=1))
+    plain = run(eng, params(model="demo-xl", prompt="a cat"))[0].image.tobytes()
+    styled = run(eng, params(model="demo-xl", prompt="a cat xlstyle"))[0].image.tobytes()
+    assert styled != plain

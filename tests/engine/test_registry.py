@@ -99,3 +99,37 @@ def test_record_is_small_json_with_the_absolute_path(demo_paths: Paths, tmp_path
     Registry(paths).add(demo_paths.models / "demo", model_id="m")
     record = json.loads((paths.models / "_registry" / "m.json").read_text())
     assert Path(record["path"]).is_absolute() and record["arch"] == "sd15"
+
+
+def test_a_controlnet_gets_its_declared_or_conventional_type(
+    demo_paths: Paths, tmp_path: Path
+) -> None:
+    import shutil
+
+    reg = Registry(Paths(tmp_path / "data").ensure())
+    assert reg.add(demo_paths.models / "demo-cn-tile", model_id="a").control_type == "tile"
+    bare = tmp_path / "control_v11p_sd15_lineart"
+    shutil.copytree(demo_paths.models / "demo-cn-canny", bare)
+    cfg = json.loads((bare / "config.json").read_text())
+    cfg.pop("layerbridge_control_type")
+    (bare / "config.json").write_text(json.dumps(cfg))
+    assert reg.add(bare).control_type == "lineart"
+    assert reg.add(bare, model_id="c", control_type="scribble").control_type == "scribble"
+    anon = tmp_path / "mystery"
+    shutil.copytree(bare, anon)
+    with pytest.raises(InvalidInput) as err:
+        reg.add(anon)
+    assert err.value.field == "control_type"
+
+
+def test_update_edits_metadata_and_keeps_the_rest(demo_paths: Paths, tmp_path: Path) -> None:
+    reg = Registry(Paths(tmp_path).ensure())
+    reg.add(demo_paths.models / "demo-lora.safetensors", model_id="l")
+    info = reg.update("l", name="Nice", trigger_words=["shiny"], default_weight=0.6)
+    assert (info.name, info.trigger_words, info.default_weight, info.kind) == (
+        "Nice",
+        ["shiny"],
+        0.6,
+        "lora",
+    )
+    assert reg.locate("l") == (demo_paths.models / "demo-lora.safetensors").resolve()
