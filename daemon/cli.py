@@ -152,7 +152,11 @@ def _serve(args: argparse.Namespace) -> int:
         await run_daemon(core, args.host, args.port, ready, stop)
 
     asyncio.run(run())
-    return 0
+    # Everything durable is closed (ledger, sockets). Exit now rather than join the engine's
+    # thread, which may still be importing torch or finishing a step nobody will read.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]

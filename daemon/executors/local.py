@@ -52,7 +52,9 @@ class LocalExecutor(Executor):
         return self._engine
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # Do not wait: the thread may be deep in torch's import or a GPU step; the job manager
+        # has already put an interrupted job back in the ledger's queue.
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(
         self, task: Task, on_progress: Callable[[StepProgress], None], cancel: CancelToken
