@@ -34,8 +34,8 @@ export class Emitter<Events extends object> {
       try {
         (listener as Listener<Events[K]>)(payload);
       } catch (err) {
-        // a throwing listener must not break the socket loop; report it without stopping
-        void Promise.reject(err);
+        // a throwing listener is a bug in the listener: log it, keep the socket loop going
+        (globalThis as { console?: { error(...args: unknown[]): void } }).console?.error("layerbridge: a listener threw", err);
       }
     }
   }
