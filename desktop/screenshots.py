@@ -1,0 +1,167 @@
+"""Render every tab of the manager window, and the tray icon with its menu, to PNG — with real
+data: a demo data dir, a real daemon child, paired clients, jobs from a "plugin".
+
+    QT_QPA_PLATFORM=offscreen python -m layerbridge.desktop.screenshots --out docs/desktop
+
+Runs offscreen (widgets `grab()` themselves) or under Xvfb; builds the demo models when the data
+dir has none (that step imports torch in a child process, never in this one)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from layerbridge.daemon.client import DaemonClient, RemoteError
+from layerbridge.daemon.protocol.messages import JobParams, LoraSpec
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
+
+from .catalog import PreviewSettings
+from .config import TrayConfig
+from .core import TrayCore
+from .icons import pixmap
+from .manager import ManagerWindow
+from .tray import TrayIcon
+from .traystate import Look, TrayStatus
+
+PROMPTS = [
+    ("a paper lantern festival at dusk, ink wash", 11),
+    ("brutalist concrete house in a pine forest", 12),
+    ("product shot of a ceramic mug, soft light", 13),
+    ("isometric city block, pastel palette", 14),
+]
+
+
+async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise TimeoutError("the daemon did not get there in time")
+        await asyncio.sleep(0.05)
+
+
+async def _settle(ms: int = 300) -> None:
+    for _ in range(max(ms // 20, 1)):
+        QApplication.processEvents()
+        await asyncio.sleep(0.02)
+
+
+def _save(widget: QWidget, path: Path) -> None:
+    widget.grab().save(str(path))
+    print(f"wrote {path}", flush=True)
+
+
+async def populate(core: TrayCore) -> None:
+    """Clients, jobs and LoRA metadata, the way a studio's week leaves them."""
+    for name, admin in (("photoshop-anna", False), ("figma-studio", False), ("render-box", True)):
+        with contextlib.suppress(RemoteError):  # already paired on an earlier run
+            await core.clients.pair(name, admin=admin)
+    token = await core.clients.pair(f"photoshop-{len(core.clients.table.records())}")
+    url = core.connection.url
+    assert url is not None
+    async with await DaemonClient.connect(url, token, name="Photoshop", kind="photoshop") as ps:
+        for prompt, seed in PROMPTS:
+            job = await ps.submit(JobParams(kind="generate", model="demo", prompt=prompt,
+                                            seed=seed, steps=8, width=128, height=128))
+            await job.wait()
+        bad = await ps.submit(JobParams(kind="generate", model="demo", prompt="poster, xl style",
+                                        steps=4, width=64, height=64,
+                                        loras=[LoraSpec(id="demo-xl-lora")]))
+        with contextlib.suppress(RemoteError):
+            await bad.wait()
+        if core.catalog.adapters.get("demo-lora") is not None:
+            await core.catalog.update("demo-lora", name="Ink wash style",
+                                      trigger_words=["inkwash", "sumi-e"], default_weight=0.8)
+            await core.catalog.preview("demo-lora")
+        await core.pause_queue(True)  # two jobs stay queued for the picture
+        queued = [await ps.submit(JobParams(kind="generate", model="demo", prompt=p, steps=8,
+                                            width=128, height=128))
+                  for p in ("storyboard frame, rain on glass", "logo mark, flat vector")]
+        await core.clients.refresh()
+    await _until(lambda: all(core.jobs.table.get(j.job_id) is not None
+                             for j in queued))
+    await core.gpu.load_settings()
+    await core.settings.load()
+
+
+def tray_picture(tray: TrayIcon) -> QPixmap:
+    """The icon in each state, and the menu as it opens (a tray has no window to grab)."""
+    menu = tray.menu.grab()
+    states = [TrayStatus(Look.STOPPED), TrayStatus(Look.STARTING), TrayStatus(Look.IDLE),
+              TrayStatus(Look.BUSY, queue=3), TrayStatus(Look.ERROR)]
+    width = max(menu.width(), 5 * 96) + 32
+    out = QPixmap(width, menu.height() + 140)
+    out.fill(QColor("#f4f5f7"))
+    p = QPainter(out)
+    font = QFont()
+    font.setPixelSize(12)
+    p.setFont(font)
+    for i, status in enumerate(states):
+        x = 16 + i * 96
+        p.drawPixmap(x + 24, 16, pixmap(status, 48))
+        p.drawText(x, 72, 96, 40, Qt.AlignmentFlag.AlignHCenter,
+                   status.tooltip.splitlines()[0].replace("Layerbridge: ", ""))
+    p.drawPixmap(QPoint(16, 124), menu)
+    p.end()
+    return out
+
+
+async def shoot(out: Path, data: Path) -> None:
+    core = TrayCore(TrayConfig(data_dir=str(data)), port=0, poll_ms=250,
+                    preview=PreviewSettings(width=128, height=128, steps=8))
+    core.start()
+    try:
+        await _until(lambda: core.state.status.look is Look.IDLE, timeout=120)
+        await populate(core)
+        tray = TrayIcon(core)
+        window = ManagerWindow(core)
+        window.resize(980, 620)
+        window.show()
+        await _settle(800)
+        out.mkdir(parents=True, exist_ok=True)
+        names = ["models", "loras", "gpu", "clients", "jobs", "settings"]
+        for index, name in enumerate(names):
+            window.tabs.setCurrentIndex(index)
+            if name == "models":
+                window.models.view.selectRow(0)
+            if name == "loras":
+                window.adapters.select("demo-lora")
+            if name == "jobs":
+                window.jobs.view.selectRow(0)
+            await _settle(400)
+            _save(window, out / f"{name}.png")
+        tray_picture(tray).save(str(out / "tray.png"))
+        print(f"wrote {out / 'tray.png'}")
+        await core.pause_queue(False)
+        window.close()
+    finally:
+        await core.shutdown(force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import qasync
+
+    p = argparse.ArgumentParser(prog="python -m layerbridge.desktop.screenshots")
+    p.add_argument("--out", default="docs/desktop", help="folder for the PNGs")
+    p.add_argument("--data-dir", help="a data dir with the demo models (default: a new one)")
+    args = p.parse_args(argv)
+    data = Path(args.data_dir or tempfile.mkdtemp(prefix="layerbridge-shots-"))
+    if not (data / "models" / "_registry").is_dir():
+        subprocess.run([sys.executable, "-m", "layerbridge.daemon.cli", "--data-dir", str(data),
+                        "models", "demo"], check=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    with loop:
+        loop.run_until_complete(shoot(Path(args.out), data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
