@@ -16,13 +16,13 @@ DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
 @dataclass(frozen=True)
 class Device:
-    torch: torch.device
+    torch_device: torch.device
     dtype: torch.dtype
     name: str
 
     @property
     def type(self) -> str:
-        return self.torch.type
+        return self.torch_device.type
 
     @property
     def dtype_name(self) -> str:
@@ -63,7 +63,7 @@ def pick_device(settings: EngineSettings) -> Device:
 
 def total_memory(device: Device) -> int:
     if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device.torch).total_memory)
+        return int(torch.cuda.get_device_properties(device.torch_device).total_memory)
     try:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -72,7 +72,7 @@ def total_memory(device: Device) -> int:
 
 def free_memory(device: Device) -> int:
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device.torch)
+        free, _ = torch.cuda.mem_get_info(device.torch_device)
         return int(free)
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

@@ -81,7 +81,7 @@ class DiffusersEngine:
 
     def device_info(self) -> DeviceInfo:
         if self.device.type == "cuda":
-            used = int(torch.cuda.memory_allocated(self.device.torch))
+            used = int(torch.cuda.memory_allocated(self.device.torch_device))
         else:
             used = self.residency.used()
         return DeviceInfo(
@@ -187,10 +187,10 @@ class DiffusersEngine:
             self.residency.make_room(
                 self.residency.budget, keep=keep
             )  # offloaded: leave the GPU to it
-            obj.enable_model_cpu_offload(device=self.device.torch)
+            obj.enable_model_cpu_offload(device=self.device.torch_device)
         else:
             self.residency.make_room(nbytes, keep=keep)
-            obj.to(self.device.torch, self.device.dtype)
+            obj.to(self.device.torch_device, self.device.dtype)
         item = Resident(key, kind, obj, nbytes, arch, offloaded=offload)
         self.residency.add(item, keep=keep)
         return item
