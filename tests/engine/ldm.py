@@ -113,3 +113,28 @@ def write_single_file(pipe: Any, path: Path, *, metadata: dict[str, str] | None 
             + (k if k.startswith("text_model.") else "text_model." + k)
         ] = t
     save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=metadata)
+
+
+def controlnet_to_ldm(net: Any) -> dict[str, torch.Tensor]:
+    """A diffusers ControlNetModel in the original layout (`control_model.` keys)."""
+    sd = net.state_dict()
+    n_hint = len(net.config["conditioning_embedding_out_channels"]) - 1
+    shared = {k: v for k, v in sd.items() if not k.startswith(("controlnet_", "add_embedding"))}
+    cfg = dict(net.config)
+    cfg["up_block_types"] = []
+    out = {
+        k.replace("model.diffusion_model.", "control_model."): v
+        for k, v in unet_to_ldm(shared, cfg).items()
+    }
+    for k, v in sd.items():
+        if m := re.match(r"controlnet_cond_embedding\.conv_in\.(.*)", k):
+            out[f"control_model.input_hint_block.0.{m[1]}"] = v
+        elif m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)\.(.*)", k):
+            out[f"control_model.input_hint_block.{2 * int(m[1]) + 2}.{m[2]}"] = v
+        elif m := re.match(r"controlnet_cond_embedding\.conv_out\.(.*)", k):
+            out[f"control_model.input_hint_block.{2 * n_hint * 2 + 2}.{m[1]}"] = v
+        elif m := re.match(r"controlnet_down_blocks\.(\d+)\.(.*)", k):
+            out[f"control_model.zero_convs.{m[1]}.0.{m[2]}"] = v
+        elif m := re.match(r"controlnet_mid_block\.(.*)", k):
+            out[f"control_model.middle_block_out.0.{m[1]}"] = v
+    return out

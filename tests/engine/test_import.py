@@ -189,3 +189,33 @@ def test_a_single_file_without_a_usable_config_fails_clearly(
     with pytest.raises(ModelLoadError) as err:
         run(eng, params(model="m", steps=1))
     assert err.value.field == "model" and "'m'" in err.value.message
+
+
+def test_a_single_file_controlnet_matches_its_diffusers_twin(
+    demo_paths: Paths, tmp_path: Path
+) -> None:
+    from diffusers import ControlNetModel
+    from layerbridge.daemon.protocol.messages import ControlSpec
+
+    from .helpers import gradient, sha
+    from .ldm import controlnet_to_ldm
+
+    net = ControlNetModel.from_pretrained(demo_paths.models / "demo-cn-canny")
+    path = tmp_path / "control_v11p_sd15_canny.safetensors"
+    save_file({k: v.contiguous() for k, v in controlnet_to_ldm(net).items()}, str(path))
+    paths = Paths(tmp_path / "data").ensure()
+    reg = Registry(paths)
+    info = reg.add(path, config=demo_paths.models / "demo-cn-canny")
+    assert (info.kind, info.arch, info.format, info.control_type) == (
+        "controlnet",
+        "sd15",
+        "single_file",
+        "canny",
+    )
+    reg.add(demo_paths.models / "demo", model_id="demo")
+    reg.add(demo_paths.models / "demo-cn-canny", model_id="twin")
+    eng = DiffusersEngine(paths, EngineSettings(threads=1))
+    hint = {"control__0__image": gradient(64, 64)}
+    one = run(eng, params(control=[ControlSpec(type="canny", image=sha(1), model=info.id)]), **hint)
+    two = run(eng, params(control=[ControlSpec(type="canny", image=sha(1), model="twin")]), **hint)
+    assert one[0].image.tobytes() == two[0].image.tobytes()
