@@ -7,7 +7,9 @@ import { checkTransition, type ConnectionState } from "./connectionState.js";
 import { Emitter } from "./emitter.js";
 import { ConnectionError, DaemonError, ProtocolViolation } from "./errors.js";
 import { decodeFrame, parseJson } from "./frames.js";
-import { JobHandle, type JobPreview } from "./jobHandle.js";
+import type { JobHandle, JobPreview } from "./jobHandle.js";
+import { JobTracker, newJobId } from "./jobTracker.js";
+import { PendingReplies } from "./pendingReplies.js";
 import {
   PROTOCOL_VERSION,
   type ClientInfo,
@@ -17,7 +19,6 @@ import {
   type JobSubmit,
   type Limits,
   type ModelInfo,
-  type ResultInfo,
   type ServerMessage,
   type StatusReply,
   type Welcome,
@@ -68,12 +69,6 @@ export interface SubmitOptions {
   priority?: JobSubmit["priority"];
 }
 
-interface Pending {
-  resolve: (msg: ServerMessage) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
 interface Waiter<T> {
   resolve: (value: T) => void;
   reject: (err: Error) => void;
@@ -83,26 +78,17 @@ interface Waiter<T> {
 const FATAL_CODES = new Set(["unauthorized", "forbidden", "unsupported_protocol", "bad_message", "invalid_input"]);
 const MiB = 1024 * 1024;
 
-export function newJobId(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  const rand = c?.randomUUID ? c.randomUUID().replace(/-/g, "") : Math.random().toString(36).slice(2) + Date.now().toString(36);
-  return `lb-${rand.slice(0, 24)}`;
-}
-
 export class LayerbridgeClient extends Emitter<ClientEvents> {
   private readonly options: LayerbridgeClientOptions;
   private socket: WebSocketLike | undefined;
   private stateValue: ConnectionState = "idle";
   private welcomeValue: Welcome | undefined;
-  private readonly pending = new Map<string, Pending>();
-  private readonly jobs = new Map<string, JobHandle>();
-  private readonly submitting = new Set<string>();
+  private readonly pending = new PendingReplies();
+  private readonly jobs: JobTracker;
   private readonly blobStore = new BlobStore();
   private readonly blobFetches = new Map<string, Promise<ReceivedBlob>>();
-  private readonly storedWaiters = new Map<string, Waiter<void>[]>();
   private readyWaiters: Waiter<Welcome>[] = [];
   private readonly backoff: Backoff;
-  private nextId = 1;
   private userClosed = false;
   private fatal: Error | undefined;
   private lastReceived = 0;
@@ -114,6 +100,13 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     super();
     this.options = options;
     this.backoff = new Backoff(options.reconnect === false ? {} : options.reconnect ?? {});
+    this.jobs = new JobTracker({
+      isReady: () => this.stateValue === "ready",
+      request: (message) => this.request(message),
+      getBlob: (sha) => this.getBlob(sha),
+      cachedBlob: (sha) => this.blobStore.get(sha),
+      isArriving: (sha) => this.blobStore.isArriving(sha),
+    });
   }
 
   get state(): ConnectionState {
@@ -158,8 +151,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     socket?.close(1000, "client closed");
     if (this.stateValue !== "closed") this.setState("closed");
     this.rejectReady(new ConnectionError("the client was closed"));
-    for (const job of this.jobs.values()) job.abandon(new ConnectionError("the client was closed"));
-    this.jobs.clear();
+    this.jobs.abandonAll(new ConnectionError("the client was closed"));
   }
 
   // ------------------------------------------------------------------ requests
@@ -188,7 +180,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
             blobHas: (sha256) => this.request({ type: "blob.has", sha256 }),
             sendBinary: (frame) => this.sendRaw(frame),
             bufferedAmount: () => this.socket?.bufferedAmount ?? 0,
-            waitStored: (sha) => this.waitStored(sha),
+            waitStored: (sha) => this.pending.expectStored(sha, this.options.requestTimeoutMs ?? 30_000),
             chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
             highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
           },
@@ -221,80 +213,12 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
 
   /** Submit a job; the handle reports progress and results and settles when the job ends. */
   submit(params: JobParams, options: SubmitOptions = {}): JobHandle {
-    const jobId = options.jobId ?? newJobId();
-    const existing = this.jobs.get(jobId);
-    if (existing) return existing;
-    const handle = new JobHandle(jobId, params, (h) => this.cancelJob(h));
-    this.jobs.set(jobId, handle);
-    void handle.finished.then(
-      () => this.jobs.delete(jobId),
-      () => this.jobs.delete(jobId),
-    );
-    if (this.stateValue === "ready") void this.sendSubmit(handle, options.priority);
-    return handle;
+    return this.jobs.submit(params, options.jobId ?? newJobId(), options.priority);
   }
 
   /** Follow a job submitted earlier (e.g. by a previous session of the panel): job.fetch. */
   follow(jobId: string, params: JobParams): JobHandle {
-    const existing = this.jobs.get(jobId);
-    if (existing) return existing;
-    const handle = new JobHandle(jobId, params, (h) => this.cancelJob(h));
-    handle.onAccepted({ type: "job.accepted", job_id: jobId, position: 0, seed: params.seed ?? 0, duplicate: true });
-    this.jobs.set(jobId, handle);
-    void handle.finished.then(
-      () => this.jobs.delete(jobId),
-      () => this.jobs.delete(jobId),
-    );
-    if (this.stateValue === "ready") void this.fetchJob(handle);
-    return handle;
-  }
-
-  private async sendSubmit(handle: JobHandle, priority?: JobSubmit["priority"]): Promise<void> {
-    if (this.submitting.has(handle.jobId) || handle.isFinished) return;
-    this.submitting.add(handle.jobId);
-    try {
-      const message: Omit<JobSubmit, "id"> = { type: "job.submit", job_id: handle.jobId, params: handle.params };
-      if (priority) message.priority = priority;
-      const accepted = await this.request(message);
-      handle.onAccepted(accepted);
-      if (accepted.duplicate) await this.fetchJob(handle);
-      if (handle.cancelRequested) await this.cancelJob(handle);
-    } catch (err) {
-      if (err instanceof DaemonError) handle.onFailed(err.code, err.message, err.field);
-      else if (!(err instanceof ConnectionError)) handle.abandon(err instanceof Error ? err : new Error(String(err)));
-      // ConnectionError: resubmitted with the same job_id after the reconnect
-    } finally {
-      this.submitting.delete(handle.jobId);
-    }
-  }
-
-  private async fetchJob(handle: JobHandle): Promise<void> {
-    try {
-      const state = await this.request({ type: "job.fetch", job_id: handle.jobId });
-      handle.onSummary(state.job);
-      if (state.job.state === "done") this.recoverResults(handle, state.job.results ?? []);
-    } catch (err) {
-      if (err instanceof DaemonError) handle.onFailed(err.code, err.message, err.field);
-    }
-  }
-
-  /** Results are re-sent after job.fetch; fetch any that do not arrive within a moment. */
-  private recoverResults(handle: JobHandle, results: readonly ResultInfo[]): void {
-    for (const info of results) {
-      if (handle.hasResult(info.index)) continue;
-      setTimeout(() => {
-        if (handle.isFinished || handle.hasResult(info.index) || this.blobStore.isArriving(info.blob)) return;
-        this.getBlob(info.blob).then(
-          (blob) => handle.onResult({ info, bytes: blob.bytes }),
-          (err: unknown) => handle.abandon(err instanceof Error ? err : new Error(String(err))),
-        );
-      }, 1500);
-    }
-  }
-
-  private async cancelJob(handle: JobHandle): Promise<void> {
-    if (!handle.accepted || this.stateValue !== "ready") return; // sent once accepted / reconnected
-    await this.request({ type: "job.cancel", job_id: handle.jobId });
+    return this.jobs.follow(jobId, params);
   }
 
   // ------------------------------------------------------------------ socket
@@ -373,7 +297,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
       this.fail(err);
       return;
     }
-    if (replyTo !== undefined) this.settle(replyTo, undefined, err);
+    if (replyTo !== undefined) this.pending.settle(replyTo, undefined, err);
   }
 
   private dispatch(msg: ServerMessage, preview?: JobPreview): void {
@@ -389,58 +313,29 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
           else this.drop(this.socket, msg.message);
           return;
         }
-        if (msg.reply_to != null && this.settle(msg.reply_to, undefined, err)) return;
+        if (msg.reply_to != null && this.pending.settle(msg.reply_to, undefined, err)) return;
         // blob.put frames carry no id: an unattributed error while an upload waits is about it
-        if (msg.job_id == null && this.rejectOldestUpload(err)) return;
+        if (msg.job_id == null && this.pending.failOldestUpload(err)) return;
         const job = msg.job_id != null ? this.jobs.get(msg.job_id) : undefined;
         if (job) job.onFailed(msg.code, msg.message, msg.field);
         else this.emit("error", err);
         return;
       }
-      case "blob.stored": {
-        const waiters = this.storedWaiters.get(msg.sha256);
-        this.storedWaiters.delete(msg.sha256);
-        for (const w of waiters ?? []) w.resolve();
+      case "blob.stored":
+        this.pending.onStored(msg.sha256);
         break;
-      }
       case "job.started":
-        this.jobs.get(msg.job_id)?.onStarted();
-        return;
       case "job.progress":
-        this.jobs.get(msg.job_id)?.onProgress(msg.step, msg.steps, preview);
-        return;
       case "job.result":
-        this.onJobResult(msg.job_id, msg.result);
-        return;
       case "job.done":
-        this.jobs.get(msg.job_id)?.onDone(msg.results, msg.seconds);
-        return;
       case "job.failed":
-        this.jobs.get(msg.job_id)?.onFailed(msg.code, msg.message, msg.field);
-        return;
       case "job.cancelled":
-        this.jobs.get(msg.job_id)?.onCancelled();
+        this.jobs.onEvent(msg, preview);
         return;
       default:
         break;
     }
-    if ("reply_to" in msg && msg.reply_to != null) this.settle(msg.reply_to, msg);
-  }
-
-  private onJobResult(jobId: string, info: ResultInfo): void {
-    const job = this.jobs.get(jobId);
-    if (!job || job.hasResult(info.index)) return;
-    const have = this.blobStore.get(info.blob);
-    if (have) {
-      job.onResult({ info, bytes: have.bytes });
-      return;
-    }
-    job.track(
-      this.getBlob(info.blob).then(
-        (blob) => job.onResult({ info, bytes: blob.bytes }),
-        (err: unknown) => job.abandon(err instanceof Error ? err : new Error(String(err))),
-      ),
-    );
+    if ("reply_to" in msg && msg.reply_to != null) this.pending.settle(msg.reply_to, msg);
   }
 
   private onWelcome(msg: Welcome): void {
@@ -454,16 +349,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w.resolve(msg);
-    this.resumeJobs();
-  }
-
-  /** After (re)connecting: submit what was never accepted, fetch what was. */
-  private resumeJobs(): void {
-    for (const job of this.jobs.values()) {
-      if (job.isFinished) continue;
-      if (!job.accepted) void this.sendSubmit(job);
-      else void this.fetchJob(job).then(() => (job.cancelRequested ? this.cancelJob(job) : undefined));
-    }
+    this.jobs.resume();
   }
 
   private startHeartbeat(): void {
@@ -475,7 +361,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
         this.drop(this.socket, "no reply to heartbeat");
         return;
       }
-      this.sendJson({ type: "ping", id: this.allocId() });
+      this.sendJson({ type: "ping", id: this.pending.allocId() });
     }, period);
   }
 
@@ -498,8 +384,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     socket?.close(1000, "handshake refused");
     this.setState("closed");
     this.rejectReady(err);
-    for (const job of this.jobs.values()) job.abandon(err);
-    this.jobs.clear();
+    this.jobs.abandonAll(err);
   }
 
   private onSocketClosed(socket: WebSocketLike | undefined, code: number, reason: string): void {
@@ -517,8 +402,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
       );
       this.setState("closed");
       this.rejectReady(err);
-      for (const job of this.jobs.values()) job.abandon(err);
-      this.jobs.clear();
+      this.jobs.abandonAll(err);
       return;
     }
     this.setState("reconnecting");
@@ -543,23 +427,13 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     this.blobStore.dropPartial();
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.reject(err);
-    }
-    for (const waiters of this.storedWaiters.values()) for (const w of waiters) w.reject(err);
-    this.storedWaiters.clear();
+    this.pending.failAll(err);
   }
 
   private rejectReady(err: Error): void {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w.reject(err);
-  }
-
-  private allocId(): string {
-    return `r${this.nextId++}`;
   }
 
   private sendJson(message: ClientMessage): void {
@@ -574,79 +448,21 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     socket.send(data);
   }
 
-  private requestRaw(
-    message: ClientRequest,
-    timeoutMs?: number,
-    completion?: Promise<unknown>,
-  ): Promise<ServerMessage> {
-    return new Promise<ServerMessage>((resolve, reject) => {
-      const id = this.allocId();
-      const limit = timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
-      const timer =
-        limit > 0
-          ? setTimeout(() => this.settle(id, undefined, new ConnectionError(`no reply to ${message.type} after ${limit} ms`)), limit)
-          : undefined;
-      this.pending.set(id, { resolve, reject, timer });
-      try {
-        this.sendJson({ ...message, id } as ClientMessage);
-      } catch (err) {
-        this.settle(id, undefined, err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      // blob.get is answered by blob.data frames, not a reply: done when the blob is complete
-      completion?.then(
-        () => this.settle(id, { type: "ok", reply_to: id }),
-        () => undefined,
-      );
-    });
-  }
-
-  /** Settle a pending request; false when no request had this id. */
-  private settle(id: string, reply: ServerMessage | undefined, err?: Error): boolean {
-    const p = this.pending.get(id);
-    if (!p) return false;
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    if (err) p.reject(err);
-    else if (reply) p.resolve(reply);
-    return true;
-  }
-
-  /** Resolves on blob.stored; fails after requestTimeoutMs (a daemon that stays silent must not
-   * hang the upload: the caller sees a ConnectionError and may retry). */
-  private waitStored(sha256: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const limit = this.options.requestTimeoutMs ?? 30_000;
-      const timer = setTimeout(() => {
-        const list = this.storedWaiters.get(sha256) ?? [];
-        const i = list.indexOf(waiter);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.storedWaiters.delete(sha256);
-        reject(new ConnectionError(`no blob.stored for ${sha256.slice(0, 12)} after ${limit} ms`));
-      }, limit);
-      const waiter: Waiter<void> = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
-      const list = this.storedWaiters.get(sha256) ?? [];
-      list.push(waiter);
-      this.storedWaiters.set(sha256, list);
-    });
-  }
-
-  private rejectOldestUpload(err: Error): boolean {
-    const first = this.storedWaiters.entries().next();
-    if (first.done) return false;
-    const [sha, waiters] = first.value;
-    this.storedWaiters.delete(sha);
-    for (const w of waiters) w.reject(err);
-    return true;
+  private requestRaw(message: ClientRequest, timeoutMs?: number, completion?: Promise<unknown>): Promise<ServerMessage> {
+    const id = this.pending.allocId();
+    const reply = this.pending.expect(id, message.type, timeoutMs ?? this.options.requestTimeoutMs ?? 30_000);
+    try {
+      this.sendJson({ ...message, id } as ClientMessage);
+    } catch (err) {
+      this.pending.settle(id, undefined, err instanceof Error ? err : new Error(String(err)));
+      return reply;
+    }
+    // blob.get is answered by blob.data frames, not a reply: done when the blob is complete
+    completion?.then(
+      () => this.pending.settle(id, { type: "ok", reply_to: id }),
+      () => undefined,
+    );
+    return reply;
   }
 }
 

@@ -4,7 +4,6 @@ export { Backoff, type BackoffOptions } from "./backoff.js";
 export { BlobStore, type ReceivedBlob } from "./blobStore.js";
 export {
   LayerbridgeClient,
-  newJobId,
   type ClientEvents,
   type LayerbridgeClientOptions,
   type SubmitOptions,
@@ -23,6 +22,7 @@ export {
   type JobPreview,
   type JobProgressEvent,
 } from "./jobHandle.js";
+export { JobTracker, newJobId, type JobChannel, type JobEvent } from "./jobTracker.js";
 export type { ReplyMap, ReplyTo, SimpleRequest } from "./replies.js";
 export { sha256Hex, sha256HexSync } from "./sha256.js";
 export { SOCKET_OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketFactory, type WebSocketLike } from "./socket.js";
