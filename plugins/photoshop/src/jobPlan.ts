@@ -33,6 +33,25 @@ export interface JobPlan {
 const GENERATE_MAX_SIDE = 1024;
 
 export function planJob(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefined, limits: Limits | undefined): JobPlan {
+  const plan = planFor(form, doc, model, limits);
+  checkSize(plan, limits);
+  return plan;
+}
+
+/** Refuse early (before reading pixels) what the daemon would refuse as too large. */
+function checkSize(plan: JobPlan, limits: Limits | undefined): void {
+  if (!plan.read || !limits) return;
+  const m = plan.grow ?? {};
+  const width = plan.read.rect.width + (m.left ?? 0) + (m.right ?? 0);
+  const height = plan.read.rect.height + (m.top ?? 0) + (m.bottom ?? 0);
+  if (width > limits.max_side || height > limits.max_side || width * height > limits.max_image_pixels) {
+    throw new PlanError(
+      `The image to send is ${width}×${height} px; the daemon accepts at most ${limits.max_side} px a side and ${limits.max_image_pixels} px in all. Select a smaller area.`,
+    );
+  }
+}
+
+function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefined, limits: Limits | undefined): JobPlan {
   if (!form.model || !model) throw new PlanError("Pick a model first.");
   const canvas: Rect = { x: 0, y: 0, width: doc.width, height: doc.height };
   const batch = clampInt(form.variations, 1, limits?.max_batch ?? 8);

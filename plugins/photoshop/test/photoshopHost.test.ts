@@ -83,6 +83,22 @@ describe("PhotoshopHost", () => {
     expect(fns().at(-1)).toBe("executeAsModal:exit");
   });
 
+  it("waits for another plugin's modal state to end instead of failing", async () => {
+    const { core } = await import("./mocks/photoshop.js");
+    const real = core.executeAsModal;
+    let refusals = 2;
+    core.executeAsModal = (async (fn: never, options: never) => {
+      if (refusals-- > 0) throw new Error("host is in a modal state");
+      return real(fn, options);
+    }) as typeof real;
+    try {
+      const got = await host.read({ documentId: 7, source: { kind: "composite" }, rect: { x: 0, y: 0, width: 4, height: 4 }, withSelection: false, controlLayerIds: [] });
+      expect(got.image.width).toBe(4);
+    } finally {
+      core.executeAsModal = real;
+    }
+  });
+
   it("places at the same pixels whatever the document's resolution", async () => {
     const image = { width: 2, height: 2, data: new Uint8Array(16) };
     for (const dpi of [72, 300]) {

@@ -10,6 +10,24 @@ import { placeInto, toRgba, type RgbaImage } from "../pixels.js";
 import type { DocumentInfo, Host, LayerInfo, PlaceRequest, PlaceResult, ReadRequest, ReadResult } from "./Host.js";
 
 const RGB_PROFILE = "sRGB IEC61966-2.1";
+const MODAL_RETRIES = 10;
+
+// UXP has setTimeout, but @adobe/cc-ext-uxp-types does not declare it.
+declare function setTimeout(callback: () => void, ms: number): unknown;
+
+/** executeAsModal, retried while another plugin holds the modal state (before Photoshop 25.10
+ * that fails at once with "host is in a modal state"; later versions wait up to `timeOut`). */
+async function modal<T>(commandName: string, fn: Parameters<typeof core.executeAsModal<T>>[0]): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await core.executeAsModal(fn, { commandName });
+    } catch (err) {
+      const busy = err instanceof Error && /modal state/i.test(err.message);
+      if (!busy || attempt >= MODAL_RETRIES) throw err;
+      await new Promise<void>((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
 const GREY_PROFILE = "Gray Gamma 2.2";
 
 function findDocument(id: number): Document {
@@ -57,7 +75,8 @@ export class PhotoshopHost implements Host {
   }
 
   read(request: ReadRequest): Promise<ReadResult> {
-    return core.executeAsModal(
+    return modal(
+      "Layerbridge: read pixels",
       async () => {
         const image = await readRgba(request.documentId, request.source.kind === "layer" ? request.source.layerId : undefined, request.rect);
         let mask: ReadResult["mask"];
@@ -75,12 +94,12 @@ export class PhotoshopHost implements Host {
         for (const layerId of request.controlLayerIds) controls.push(await readRgba(request.documentId, layerId, request.rect));
         return { rect: request.rect, image, mask, controls };
       },
-      { commandName: "Layerbridge: read pixels" },
     );
   }
 
   place(request: PlaceRequest): Promise<PlaceResult> {
-    return core.executeAsModal(
+    return modal(
+      "Layerbridge: place result",
       async (context) => {
         const doc = findDocument(request.documentId);
         const suspension = await context.hostControl.suspendHistory({ documentID: doc.id, name: request.historyName });
@@ -131,7 +150,6 @@ export class PhotoshopHost implements Host {
           throw err;
         }
       },
-      { commandName: "Layerbridge: place result" },
     );
   }
 }

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import type { Limits, ModelInfo } from "@layerbridge/common";
+import { DEFAULT_FORM, type FormValues } from "../src/form.js";
+import type { DocumentInfo } from "../src/host/Host.js";
+import { planJob, PlanError } from "../src/jobPlan.js";
+
+const model: ModelInfo = { id: "m", name: "M", arch: "sd15" };
+const limits: Limits = { max_frame_bytes: 1, max_blob_bytes: 1, max_chunk_bytes: 1, max_image_pixels: 4096 * 4096, max_side: 8192, max_generate_side: 2048, max_steps: 150, max_batch: 8 };
+const doc = (patch: Partial<DocumentInfo> = {}): DocumentInfo => ({
+  id: 1, title: "t", width: 1000, height: 800, resolution: 300, selection: null,
+  activeLayer: { id: 5, name: "L", bounds: { x: 10, y: 20, width: 300, height: 200 }, kind: "pixel" }, layers: [], ...patch,
+});
+const form = (patch: Partial<FormValues>): FormValues => ({ ...DEFAULT_FORM, model: "m", ...patch });
+
+describe("planJob", () => {
+  it("fill: inpaint over the selection's context, masked, placed relative to the read region", () => {
+    const p = planJob(form({ mode: "fill", variations: 3 }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
+    expect(p.params).toMatchObject({ kind: "inpaint", batch: 3, strength: 1 });
+    expect(p.read?.withSelection).toBe(true);
+    expect(p.layerMask).toBe(true);
+    expect(p.origin).toEqual({ x: p.read!.rect.x, y: p.read!.rect.y });
+  });
+
+  it("generate: output size from the selection, placed at its corner, no read without controls", () => {
+    const p = planJob(form({ mode: "generate" }), doc({ selection: { x: 100, y: 50, width: 400, height: 300 } }), model, limits);
+    expect(p.read).toBeUndefined();
+    expect(p.params).toMatchObject({ kind: "generate", width: 400, height: 304 });
+    expect(p.origin).toEqual({ x: 100, y: 50 });
+  });
+
+  it("refine: the active layer's bounds, its own pixels", () => {
+    const p = planJob(form({ mode: "refine", strength: 0.4 }), doc(), model, limits);
+    expect(p.read?.source).toEqual({ kind: "layer", layerId: 5 });
+    expect(p.read?.rect).toEqual({ x: 10, y: 20, width: 300, height: 200 });
+    expect(p.params.strength).toBe(0.4);
+  });
+
+  it("expand: the whole canvas, margins, placed at the grown canvas's origin", () => {
+    const p = planJob(form({ mode: "expand", expand: { left: 10, top: 0, right: 20, bottom: 0 } }), doc(), model, limits);
+    expect(p.params.margins).toEqual({ left: 10, top: 0, right: 20, bottom: 0 });
+    expect(p.origin).toEqual({ x: 10, y: 0 });
+    expect(p.grow).toEqual({ left: 10, top: 0, right: 20, bottom: 0 });
+  });
+
+  it("locks the seed only when asked and clamps steps and variations to the daemon's limits", () => {
+    expect(planJob(form({ mode: "generate", seed: 5 }), doc(), model, limits).params.seed).toBeUndefined();
+    const p = planJob(form({ mode: "generate", seed: 5, seedLocked: true, steps: 999, variations: 50 }), doc(), model, limits);
+    expect(p.params).toMatchObject({ seed: 5, steps: 150, batch: 8 });
+  });
+
+  it("refuses clearly: no model, no selection to fill, nothing to expand, too large", () => {
+    expect(() => planJob(form({ model: "" }), doc(), undefined, limits)).toThrow(PlanError);
+    expect(() => planJob(form({ mode: "fill" }), doc(), model, limits)).toThrow(/selection/);
+    expect(() => planJob(form({ mode: "expand", expand: { left: 0, top: 0, right: 0, bottom: 0 } }), doc(), model, limits)).toThrow(/at least one side/);
+    expect(() => planJob(form({ mode: "refine" }), doc({ activeLayer: null }), model, limits)).toThrow(/layer/);
+    const huge = doc({ width: 9000, height: 9000, activeLayer: { id: 5, name: "L", bounds: { x: 0, y: 0, width: 9000, height: 9000 }, kind: "pixel" } });
+    expect(() => planJob(form({ mode: "refine" }), huge, model, limits)).toThrow(/9000×9000 px/);
+  });
+
+  it("does not depend on the document's resolution", () => {
+    const a = planJob(form({ mode: "fill" }), doc({ resolution: 72, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
+    const b = planJob(form({ mode: "fill" }), doc({ resolution: 300, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
+    expect(a).toEqual(b);
+  });
+});
