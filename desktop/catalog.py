@@ -20,7 +20,7 @@ from layerbridge.daemon.protocol.messages import (
     ModelsUpdate,
     Welcome,
 )
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QPixmap
 
 from .connection import DaemonConnection
@@ -83,15 +83,17 @@ class CatalogController(QObject):
             CHECKPOINT_COLUMNS, key=lambda m: m.id)
         self.adapters: RecordTableModel[ModelInfo] = RecordTableModel(
             ADAPTER_COLUMNS, key=lambda m: m.id, decoration=self._thumbnail)
-        self.thumbnails: dict[str, QPixmap] = {}
+        self.thumbnails: dict[str, QPixmap] = {}  # full size, by adapter id
+        self._small: dict[str, QPixmap] = {}  # the table's icon
         self._busy = 0
         connection.connected.connect(self._on_connected)
 
     # ------------------------------------------------------------------ state
 
     def apply(self, models: list[ModelInfo]) -> bool:
-        a = self.checkpoints.set_records([m for m in models if m.kind not in ADAPTERS])
-        b = self.adapters.set_records([m for m in models if m.kind in ADAPTERS])
+        order = sorted(models, key=lambda m: (m.kind != "checkpoint", m.kind, m.name.lower()))
+        a = self.checkpoints.set_records([m for m in order if m.kind not in ADAPTERS])
+        b = self.adapters.set_records([m for m in order if m.kind in ADAPTERS])
         if a or b:
             self.changed.emit()
         return a or b
@@ -106,7 +108,7 @@ class CatalogController(QObject):
         self.apply(welcome.models)
 
     def _thumbnail(self, model: ModelInfo) -> QPixmap | None:
-        return self.thumbnails.get(model.id)
+        return self._small.get(model.id)
 
     # ------------------------------------------------------------------ actions
 
@@ -132,6 +134,7 @@ class CatalogController(QObject):
         async with self._working():
             reply = await self.connection.request(ModelsRemove(model_id=model_id), ModelsReply)
         self.thumbnails.pop(model_id, None)
+        self._small.pop(model_id, None)
         self.apply(reply.models)
 
     async def set_default(self, model_id: str) -> None:
@@ -169,6 +172,8 @@ class CatalogController(QObject):
         pixmap = QPixmap()
         pixmap.loadFromData(images[0], "PNG")
         self.thumbnails[adapter_id] = pixmap
+        self._small[adapter_id] = pixmap.scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatio,
+                                                Qt.TransformationMode.SmoothTransformation)
         self.adapters.refresh_row(adapter_id)
         self.thumbnailReady.emit(adapter_id)
         return pixmap

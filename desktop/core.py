@@ -18,6 +18,7 @@ from .gpu import GpuController
 from .jobs import JobsController
 from .process import Backoff, DaemonProcess, ProcessState
 from .settings_ctl import SettingsController
+from .tasks import spawn
 from .traystate import TrayStateModel
 from .vault import TokenVault, local_admin_token, remote_account
 
@@ -110,8 +111,11 @@ class TrayCore(QObject):
                              "The daemon crashed and was restarted; queued jobs resume.", False)
 
     def _process_state(self, _state: str) -> None:
-        if self.process is not None and self.process.state is ProcessState.STOPPED:
+        state = self.process.state if self.process is not None else None
+        if state is ProcessState.STOPPED:
             self._detail = ""
+        if state in (ProcessState.STOPPED, ProcessState.FAILED):
+            spawn(self.connection.close())  # nothing to reconnect to until it starts again
         self._refresh_state()
 
     def _daemon_crashed(self, code: int, tail: str) -> None:

@@ -27,6 +27,7 @@ from .config import TrayConfig
 from .core import TrayCore
 from .icons import pixmap
 from .manager import ManagerWindow
+from .process import ProcessState
 from .tray import TrayIcon
 from .traystate import Look, TrayStatus
 
@@ -48,9 +49,7 @@ async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-u
 
 
 async def _settle(ms: int = 300) -> None:
-    for _ in range(max(ms // 20, 1)):
-        QApplication.processEvents()
-        await asyncio.sleep(0.02)
+    await asyncio.sleep(ms / 1000)  # the Qt loop runs meanwhile: layout, paint, replies
 
 
 def _save(widget: QWidget, path: Path) -> None:
@@ -143,6 +142,9 @@ async def shoot(out: Path, data: Path) -> None:
         window.close()
     finally:
         await core.shutdown(force=True)
+        if core.process is not None:
+            await _until(lambda: core.process.state is ProcessState.STOPPED,  # type: ignore[union-attr]
+                         timeout=20)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "layerbridge.daemon.cli", "--data-dir", str(data),
                         "models", "demo"], check=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop
     loop = qasync.QEventLoop(app)
     with loop:
         loop.run_until_complete(shoot(Path(args.out), data))

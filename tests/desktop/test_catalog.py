@@ -95,7 +95,8 @@ async def test_import_a_lora_edit_its_metadata_and_preview_it(
     assert catalog.default_for("sd15") is not None
     thumb = await catalog.preview("styled")
     assert (thumb.width(), thumb.height()) == (64, 64)
-    assert catalog.adapters.index(row, 0).data(1).cacheKey() == thumb.cacheKey()  # type: ignore[arg-type]
+    icon = catalog.adapters.index(row, 0).data(1)  # type: ignore[arg-type]
+    assert (icon.width(), icon.height()) == (48, 48)
 
     await catalog.remove("styled")
     assert names(catalog.adapters) == []
