@@ -159,7 +159,8 @@ def _expand_row(row: Mapping[str, Any], where: str) -> Iterator[tuple[JobParams,
     models = _axis(row, "models", "model", where)
     if not models:
         raise InvalidInput(f"{where}.model", None, "every row needs a model (or models)")
-    sizes = [_size(s, f"{where}.sizes") for s in _axis(row, "sizes", "size", where)] or [
+    sizes: list[tuple[int | None, int | None]] = [
+        _size(s, f"{where}.sizes") for s in _axis(row, "sizes", "size", where)] or [
         (_opt_int(row.get("width"), f"{where}.width"),
          _opt_int(row.get("height"), f"{where}.height"))
     ]

@@ -97,7 +97,11 @@ def require_token_auth() -> None:
         raise Unsupported(f"{AUTH_MODE}={mode!r}: Layerbridge runs Ray only with token auth "
                           f"(unset it or set {AUTH_MODE}=token)", field=AUTH_MODE)
     os.environ[AUTH_MODE] = "token"
-    from ray._raylet import AuthenticationMode, Config, get_authentication_mode
+    from ray._raylet import (  # type: ignore[attr-defined]
+        AuthenticationMode,
+        Config,
+        get_authentication_mode,
+    )
 
     if get_authentication_mode() != AuthenticationMode.TOKEN:
         Config.initialize("")  # ray was imported before the mode was set: make it reread it
@@ -128,12 +132,12 @@ class RayExecutor(Executor):
         require_token_auth()
         if not ray.is_initialized():
             await asyncio.to_thread(self._init)
-        n = self._workers or int(ray.cluster_resources().get("GPU", 0))
+        n = self._workers or int(ray.cluster_resources().get("GPU", 0))  # type: ignore[no-untyped-call]
         if n < 1:
             raise Unsupported(f"the Ray cluster at {self._address or 'localhost'} has no GPU "
                               "(start its nodes with `ray start --num-gpus N`)")
         self.slots = n
-        remote = ray.remote(EngineReplica).options(  # type: ignore[attr-defined]
+        remote = ray.remote(EngineReplica).options(
             max_concurrency=4, max_restarts=-1, max_task_retries=0, **self._options)
         data_dir = str(self._paths.root)
         settings = self._settings.model_dump_json()
@@ -252,10 +256,11 @@ class RayExecutor(Executor):
         while True:
             await asyncio.sleep(PROBE_EVERY_S)
             try:
-                replica.info = await asyncio.wait_for(replica.actor.warm.remote(), 600)
+                info: ReplicaInfo = await asyncio.wait_for(replica.actor.warm.remote(), 600)
             except (RayActorError, GetTimeoutError, TimeoutError):
                 continue
-            log.info("replica %d is back on node %s", replica.index, replica.info.node_id)
+            log.info("replica %d is back on node %s", replica.index, info.node_id)
+            replica.info = info
             replica.lost = False
             assert self._pool is not None
             self._pool.release(replica)

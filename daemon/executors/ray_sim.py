@@ -72,7 +72,7 @@ def simulated_cluster(gpu_nodes: int = 2) -> Iterator[SimulatedCluster]:
         yield sim
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
