@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -40,10 +41,10 @@ def _denoise(
     bw, bh = box[2] - box[0], box[3] - box[1]
     if int(p.steps * strength) < 1:  # strength 0 keeps everything
         return [filled] * p.batch
-    image = Image.fromarray(filled, "RGB").resize(size, Image.Resampling.LANCZOS)
-    mask = Image.fromarray((dmask * 255 + 0.5).astype(np.uint8), "L").resize(
-        size, Image.Resampling.BILINEAR
-    )
+    down = cv2.INTER_AREA if size[0] < bw else cv2.INTER_LANCZOS4
+    image = Image.fromarray(cv2.resize(filled, size, interpolation=down), "RGB")
+    grey = cv2.convertScaleAbs(dmask, alpha=255.0)
+    mask = Image.fromarray(cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR), "L")
     ox, oy = control_offset
     cbox = (box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy)
     maps = [c.map(size, cbox) for c in s.job.controls]
@@ -54,10 +55,10 @@ def _denoise(
     out = s(pipe, **kwargs, **control.call_kwargs(s.job.controls, maps, "control_image"))
     results = []
     for img in out:
-        img = img.convert("RGB")
-        if img.size != (bw, bh):
-            img = img.resize((bw, bh), Image.Resampling.LANCZOS)
-        results.append(np.asarray(img))
+        arr = np.asarray(img.convert("RGB"))
+        if arr.shape[:2] != (bh, bw):  # OpenCV: threaded, much faster than PIL on big crops
+            arr = cv2.resize(arr, (bw, bh), interpolation=cv2.INTER_LANCZOS4)
+        results.append(arr)
     return results
 
 
@@ -115,6 +116,6 @@ def expand(s: Sampler, nets: list[Any]) -> list[EngineImage]:
         matched = imaging.match_colour(result, crop, sel)
         canvas = big.copy()
         canvas[y0:y1, x0:x1] = imaging.composite(crop, matched, comp[y0:y1, x0:x1])
-        rgba = np.dstack([canvas, np.full((bh, bw), 255, np.uint8)])
+        rgba = cv2.cvtColor(canvas, cv2.COLOR_RGB2RGBA)  # opaque
         out.append(EngineImage(Image.fromarray(rgba, "RGBA"), region, job.seed + i))
     return out

@@ -107,8 +107,8 @@ def denoise_mask(mask: np.ndarray, f: Feather) -> np.ndarray:
     """Where the model may change pixels: the selection grown and feathered (never below it)."""
     hard = (mask > 0).astype(np.uint8)
     grown = cv2.dilate(hard, _disk(f.grow)) if f.grow > 0 else hard
-    soft = _blur(grown, f.feather)
-    return np.maximum(soft, mask).clip(0, 1).astype(np.float32)
+    soft = _blur(grown, f.feather)  # a blur of 0/1 stays within 0..1
+    return cv2.max(soft, mask.astype(np.float32))
 
 
 def composite_mask(mask: np.ndarray, f: Feather) -> np.ndarray:
@@ -120,8 +120,7 @@ def composite_mask(mask: np.ndarray, f: Feather) -> np.ndarray:
     r = f.blend
     eroded = cv2.erode(hard, _disk(r), borderType=cv2.BORDER_REPLICATE) if r > 0 else hard
     alpha = _blur(eroded, r)
-    alpha[hard == 0] = 0.0
-    return alpha.clip(0, 1)
+    return cv2.multiply(alpha, hard.astype(np.float32))  # exactly 0 outside the selection
 
 
 def seam_mask(size: tuple[int, int], inner: Box, seam: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +140,13 @@ def seam_mask(size: tuple[int, int], inner: Box, seam: int) -> tuple[np.ndarray,
     at_edge[y0:y1, x0:x1] = False
     if not at_edge.any():
         return new, new.copy()
-    selection = np.where(dist <= seam, 1.0, 0.0).astype(np.float32)
-    composite = np.clip(1.0 - (dist - 0.5) / seam, 0.0, 1.0).astype(np.float32)
+    selection = (dist <= seam).astype(np.float32)
+    # 1 - (dist - 0.5) / seam, clipped to 0..1, in place (these arrays are canvas-sized)
+    composite = dist
+    composite -= 0.5
+    composite *= -1.0 / seam
+    composite += 1.0
+    np.clip(composite, 0.0, 1.0, out=composite)
     # sides of the original that touch no new area must not fade (distanceTransform sees the
     # canvas border as far away, which is what we want: only margins count)
     return np.maximum(selection, new), np.maximum(composite, new)
@@ -170,8 +174,8 @@ def fill(image: np.ndarray, mask: np.ndarray, mode: str, seed: int = 0) -> np.nd
         filled = np.clip(mean + noise, 0, 255).astype(np.uint8)
     else:
         raise ValueError(f"unknown fill mode {mode!r}")
-    w = mask.clip(0, 1)[..., None]
-    return np.clip(image * (1 - w) + filled * w + 0.5, 0, 255).astype(np.uint8)
+    w = np.clip(mask, 0, 1).astype(np.float32)
+    return cv2.blendLinear(filled, image, w, 1.0 - w)
 
 
 def _ring(hole: np.ndarray, width: int) -> np.ndarray:
@@ -232,26 +236,25 @@ def match_colour(
 ) -> np.ndarray:
     """Shift `result`'s colour so its ring just outside the selection has the original's mean."""
     hole = selection >= 0.5
-    ring = _ring(hole, width)
-    if ring.sum() < 16:
+    ring = _ring(hole, width).astype(np.uint8)
+    if cv2.countNonZero(ring) < 16:
         return result
-    shift = original[ring].astype(np.float32).mean(axis=0) - result[ring].astype(np.float32).mean(
-        axis=0
-    )
-    return np.clip(result.astype(np.float32) + shift + 0.5, 0, 255).astype(np.uint8)
+    shift = np.array(cv2.mean(original, mask=ring)[:3]) - np.array(cv2.mean(result, mask=ring)[:3])
+    # one lookup table per channel: fast on canvas-sized results
+    lut = np.clip(np.arange(256)[:, None] + shift[None, :] + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(result, lut.reshape(256, 1, 3))
 
 
 def composite(original: np.ndarray, result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """result over original with `alpha` (0..1); where alpha is 0 the original is kept exactly."""
-    a = alpha.clip(0, 1)[..., None]
-    out = original * (1 - a) + result * a
-    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    out[alpha <= 0] = original[alpha <= 0]
-    return out
+    a = np.clip(alpha, 0, 1).astype(np.float32)
+    return cv2.blendLinear(result, original, a, 1.0 - a)
 
 
 def rgba_patch(original: np.ndarray, result: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """An RGBA layer: the result's colour where alpha > 0 (the original elsewhere), alpha 0..255."""
-    rgb = np.where((alpha > 0)[..., None], result, original).astype(np.uint8)
-    a = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
-    return np.dstack([rgb, a])
+    rgb = result.copy()
+    cv2.copyTo(original, (alpha <= 0).astype(np.uint8), rgb)
+    rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
+    rgba[..., 3] = cv2.convertScaleAbs(alpha, alpha=255.0)
+    return rgba
