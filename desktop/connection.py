@@ -91,6 +91,16 @@ class DaemonConnection(QObject):
                 await client.close()
         self._set_state(LinkState.DISCONNECTED, "closed")
 
+    def stop(self) -> None:
+        """Like `close`, from synchronous code (a Qt slot)."""
+        self._stop_task()
+        self._poll.stop()
+        client, self._client = self._client, None
+        if client is not None:
+            task = asyncio.ensure_future(client.close())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._set_state(LinkState.DISCONNECTED, "closed")
+
     @property
     def is_connected(self) -> bool:
         return self.state is LinkState.CONNECTED and self._client is not None

@@ -18,7 +18,6 @@ from .gpu import GpuController
 from .jobs import JobsController
 from .process import Backoff, DaemonProcess, ProcessState
 from .settings_ctl import SettingsController
-from .tasks import spawn
 from .traystate import TrayStateModel
 from .vault import TokenVault, local_admin_token, remote_account
 
@@ -115,7 +114,7 @@ class TrayCore(QObject):
         if state is ProcessState.STOPPED:
             self._detail = ""
         if state in (ProcessState.STOPPED, ProcessState.FAILED):
-            spawn(self.connection.close())  # nothing to reconnect to until it starts again
+            self.connection.stop()  # nothing to reconnect to until it starts again
         self._refresh_state()
 
     def _daemon_crashed(self, code: int, tail: str) -> None:
