@@ -320,6 +320,12 @@ def build_demo(paths: Paths, *, only: tuple[str, ...] | None = None) -> list[Mod
     ensure("demo", lambda f: build_sd(f, seed=1), arch="sd15", **ckpt)
     ensure("demo-inpaint", lambda f: build_sd(f, seed=2, inpaint=True), arch="sd15-inpaint", **ckpt)
     ensure("demo-xl", lambda f: build_sdxl(f, seed=3), arch="sdxl", **ckpt)
+    ensure(
+        "demo-xl-inpaint",
+        lambda f: build_sdxl(f, seed=4, inpaint=True),
+        arch="sdxl-inpaint",
+        **ckpt,
+    )
     for i, ctype in enumerate(CONTROL_TYPES):
         ensure(
             f"demo-cn-{ctype}",

@@ -31,7 +31,7 @@ def place(canvas: Image.Image, patch: Image.Image, region) -> np.ndarray:
     return np.asarray(out.convert("RGB"), dtype=np.int16)
 
 
-@pytest.mark.parametrize("model", ["demo", "demo-inpaint", "demo-xl"])
+@pytest.mark.parametrize("model", ["demo", "demo-inpaint", "demo-xl", "demo-xl-inpaint"])
 def test_inpaint_patch_lands_where_the_mask_was_and_nothing_else_changes(
     engine: DiffusersEngine, model: str
 ) -> None:
@@ -118,7 +118,7 @@ def test_a_mask_of_another_size_is_refused(engine: DiffusersEngine) -> None:
     assert err.value.field == "mask"
 
 
-@pytest.mark.parametrize("model", ["demo", "demo-inpaint", "demo-xl"])
+@pytest.mark.parametrize("model", ["demo", "demo-inpaint", "demo-xl", "demo-xl-inpaint"])
 def test_expand_returns_the_enlarged_image_and_its_origin(
     engine: DiffusersEngine, model: str
 ) -> None:

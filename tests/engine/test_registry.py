@@ -23,6 +23,7 @@ def test_demo_models_are_registered_and_demo_is_default(demo_paths: Paths) -> No
     assert reg.default() is not None and reg.default().id == "demo"
     assert reg.get("demo-inpaint").arch == "sd15-inpaint"
     assert reg.get("demo-xl").arch == "sdxl"
+    assert reg.get("demo-xl-inpaint").arch == "sdxl-inpaint"
 
 
 def test_add_registers_a_folder_by_reference_and_remove_forgets_it(

@@ -41,7 +41,7 @@ def mask() -> Image.Image:
     return m
 
 
-@pytest.mark.parametrize("model", ["demo", "demo-xl", "demo-inpaint"])
+@pytest.mark.parametrize("model", ["demo", "demo-xl", "demo-inpaint", "demo-xl-inpaint"])
 @pytest.mark.parametrize("kind", ["generate", "refine", "inpaint", "expand"])
 def test_every_job_kind_reports_steps_with_previews(
     engine: DiffusersEngine, model: str, kind: str
