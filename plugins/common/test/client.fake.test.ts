@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LayerbridgeClient } from "../src/client.js";
 import { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "../src/errors.js";
 import { sha256HexSync } from "../src/sha256.js";
-import { FakeSocket, WELCOME, fakeFactory } from "./fakeSocket.js";
+import { FakeSocket, fakeFactory } from "./fakeSocket.js";
 
 const clients: LayerbridgeClient[] = [];
 function makeClient(create: (url: string) => FakeSocket, extra: Partial<ConstructorParameters<typeof LayerbridgeClient>[0]> = {}) {
@@ -254,11 +254,9 @@ describe("LayerbridgeClient (fake daemon)", () => {
     const c = makeClient(f.create, { heartbeatMs: 10, heartbeatTimeoutMs: 10 });
     await c.connect();
     const s = f.sockets[0]!;
-    await new Promise((r) => setTimeout(r, 15));
-    expect(s.lastText("ping")).toBeDefined();
-    await new Promise((r) => setTimeout(r, 40));
-    expect(f.sockets.length).toBeGreaterThan(1);
-    expect(WELCOME.type).toBe("welcome");
+    await expect.poll(() => s.lastText("ping"), { timeout: 2000 }).toBeDefined();
+    await expect.poll(() => f.sockets.length, { timeout: 2000 }).toBeGreaterThan(1);
+    await c.ready();
   });
 });
 
