@@ -159,7 +159,7 @@ def test_without_the_ray_extra_the_executor_explains_how_to_install_it() -> None
 async def test_a_node_removed_mid_run_loses_no_job(harness: Harness, ray_executor: RayExecutor,
                                                    cluster: SimulatedCluster) -> None:
     async with harness.client() as (d, client):
-        jobs = [await client.submit(gen(seed=i, width=128, height=128, steps=30)) for i in range(4)]
+        jobs = [await client.submit(gen(seed=i, width=128, height=128, steps=60)) for i in range(4)]
         await first_progress(jobs[0])
         for _ in range(200):  # both replicas busy
             if len(ray_executor.running()) == 2:
