@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -135,11 +136,9 @@ def seam_mask(size: tuple[int, int], inner: Box, seam: int) -> tuple[np.ndarray,
     if seam <= 0:
         return new, new.copy()
     # distance (inside the original) to the new area, for a linear fade
-    dist = cv2.distanceTransform((keep > 0).astype(np.uint8), cv2.DIST_L2, 3)
-    at_edge = np.ones_like(keep, dtype=bool)
-    at_edge[y0:y1, x0:x1] = False
-    if not at_edge.any():
+    if not new.any():
         return new, new.copy()
+    dist: Any = cv2.distanceTransform((keep > 0).astype(np.uint8), cv2.DIST_L2, 3)
     selection = (dist <= seam).astype(np.float32)
     # 1 - (dist - 0.5) / seam, clipped to 0..1, in place (these arrays are canvas-sized)
     composite = dist
@@ -179,7 +178,9 @@ def fill(image: np.ndarray, mask: np.ndarray, mode: str, seed: int = 0) -> np.nd
 
 
 def _ring(hole: np.ndarray, width: int) -> np.ndarray:
-    return (cv2.dilate(hole.astype(np.uint8), _disk(width)) > 0) & ~hole
+    grown: np.ndarray = cv2.dilate(hole.astype(np.uint8), _disk(width)) > 0
+    ring: np.ndarray = grown & ~hole
+    return ring
 
 
 def _blur_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
