@@ -41,9 +41,10 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
 
-## schema: regenerate the committed JSON Schema after changing daemon/protocol
+## schema: regenerate the committed JSON Schema and the TypeScript types after changing daemon/protocol
 schema: $(STAMP)
 	$(LB) protocol schema > plugins/common/protocol.schema.json
+	cd plugins/common && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run generate
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py

@@ -32,6 +32,7 @@ from .protocol.messages import (
     SUPPORTED_PROTOCOLS,
     BlobGet,
     BlobHas,
+    BlobPut,
     BlobMissing,
     BlobStored,
     ClientInfo,
@@ -131,7 +132,11 @@ class Session:
         reply_to: str | None = None
         try:
             if isinstance(frame, bytes):
-                await self._binary(frame)
+                if self.state is not ConnState.READY:
+                    raise AuthError("expected hello, got a binary frame: send hello with a token first")
+                put, payload = codec.parse_client_binary(frame)
+                reply_to = put.id
+                await self._binary(put, payload)
                 return
             message = codec.parse_client_text(frame)
             reply_to = getattr(message, "id", None)
@@ -171,12 +176,13 @@ class Session:
             models=self.core.models(), limits=self.core.limits_message(),
         ))
 
-    async def _binary(self, frame: bytes) -> None:
-        if self.state is not ConnState.READY:
-            raise AuthError("expected hello, got a binary frame: send hello with a token first")
-        put, payload = codec.parse_client_binary(frame)
+    async def _binary(self, put: BlobPut, payload: memoryview) -> None:
         if self.core.blobs.has(put.sha256):
-            return  # already stored (another connection uploaded it meanwhile)
+            # another connection stored it meanwhile: skip the bytes, still answer the last chunk
+            if put.offset + len(payload) == put.total:
+                self.blobs.forget(put.sha256)
+                self.deliver(BlobStored(sha256=put.sha256, size=put.total, reply_to=put.id))
+            return
         done = self.blobs.feed(put, payload)
         if done is None:
             return
@@ -187,7 +193,7 @@ class Session:
         imaging.check_size("blob", width, height)
         meta = await asyncio.to_thread(self.core.blobs.put, done.data, header.format, width, height,
                                        header.sha256)
-        self.deliver(BlobStored(sha256=meta.sha256, size=meta.size))
+        self.deliver(BlobStored(sha256=meta.sha256, size=meta.size, reply_to=put.id))
 
     async def _dispatch(self, message: Message) -> None:
         assert self.client is not None

@@ -232,3 +232,22 @@ async def test_blob_with_wrong_hash_is_refused(daemon: RunningDaemon) -> None:
     err = await reply(ws)
     assert (err["code"], err["field"]) == ("invalid_input", "sha256")
     assert not daemon.core.blobs.has("1" * 64)
+
+
+async def test_upload_of_a_blob_stored_meanwhile_is_still_answered(daemon: RunningDaemon) -> None:
+    data = png(32, 32)
+    sha = hashlib.sha256(data).hexdigest()
+    async with await DaemonClient.connect(daemon.url, daemon.token) as other:
+        await other.upload(data)  # lands between this client's blob.has and its chunks
+    ws = await raw(daemon, daemon.token)
+    await ws.send(encode_frame({"type": "blob.put", "id": "u1", "sha256": sha, "offset": 0,
+                                "total": len(data), "format": "png"}, data))
+    assert await reply(ws) == {"type": "blob.stored", "reply_to": "u1", "sha256": sha, "size": len(data)}
+
+
+async def test_errors_of_an_upload_name_its_request(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    await ws.send(encode_frame({"type": "blob.put", "id": "u2", "sha256": "2" * 64, "offset": 0,
+                                "total": 5, "format": "png"}, b"hello"))
+    err = await reply(ws)
+    assert (err["reply_to"], err["field"]) == ("u2", "sha256")

@@ -65,5 +65,9 @@ class BlobAssembler:
             raise InvalidInput("sha256", put.sha256, f"bytes hash to {digest}")
         return CompleteBlob(part.header, bytes(part.buffer))
 
+    def forget(self, sha256: str) -> None:
+        """Drop a partial upload (its blob arrived by another connection)."""
+        self._partial.pop(sha256, None)
+
     def discard(self) -> None:
         self._partial.clear()

@@ -279,6 +279,8 @@ class BlobPut(Message):
     """Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob."""
 
     type: Literal["blob.put"] = "blob.put"
+    id: RequestId | None = Field(
+        default=None, description="echoed as reply_to in blob.stored and in an error for this upload")
     sha256: Sha256
     offset: int = Field(ge=0)
     total: int = Field(ge=1, le=LIMITS.max_blob_bytes)

@@ -26,7 +26,7 @@ const HINTS: Readonly<Record<ErrorCode, { title: string; hint: string }>> = {
   too_large: { title: "The image is too large", hint: "Use a smaller selection or document, or raise the daemon's limits." },
   unauthorized: {
     title: "Not paired",
-    hint: "Create a token with `layerbridge pair --name photoshop` (or in the tray app) and paste it in Pairing.",
+    hint: "Create a token with `layerbridge pair --name NAME` (or in the tray app) and paste it in Pairing.",
   },
   forbidden: { title: "Not allowed for this token", hint: "This needs an admin token; pair again with admin scope." },
   rate_limited: { title: "Too many requests", hint: "Wait a moment and try again." },

@@ -187,6 +187,10 @@ export interface BlobPut {
    * raw formats
    */
   height?: number | null;
+  /**
+   * echoed as reply_to in blob.stored and in an error for this upload
+   */
+  id?: string | null;
   offset: number;
   /**
    * lowercase hex sha256

@@ -23,7 +23,7 @@ const schema63 = {"additionalProperties":false,"properties":{"capabilities":{"it
 const schema64 = {"additionalProperties":false,"properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
 const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema35 = {"additionalProperties":false,"properties":{"kind":{"default":"other","enum":["photoshop","figma","cli","desktop","test","other"],"title":"Kind","type":"string"},"name":{"maxLength":64,"minLength":1,"title":"Name","type":"string"},"version":{"default":"","maxLength":32,"title":"Version","type":"string"}},"required":["name"],"title":"ClientInfo","type":"object"};
-const func11 = Object.prototype.hasOwnProperty;
+const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
 const pattern7 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 
@@ -47,7 +47,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func11.call(schema63.properties, key0))){
+if(!(func12.call(schema63.properties, key0))){
 validate32.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -250,7 +250,7 @@ return false;
 else {
 const _errs31 = errors;
 for(const key2 in data12){
-if(!(func11.call(schema65.properties, key2))){
+if(!(func12.call(schema65.properties, key2))){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -837,7 +837,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func11.call(schema40.properties, key0))){
+if(!(func12.call(schema40.properties, key0))){
 validate25.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2620,7 +2620,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func11.call(schema82.properties, key0))){
+if(!(func12.call(schema82.properties, key0))){
 validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -3909,7 +3909,7 @@ return false;
 else {
 const _errs7 = errors;
 for(const key1 in data1){
-if(!(func11.call(schema65.properties, key1))){
+if(!(func12.call(schema65.properties, key1))){
 validate49.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -8295,7 +8295,7 @@ return errors === 0;
 validate56.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const BlobPut = validate65;
-const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"enum":["png","rgba8","grey8"],"title":"Format","type":"string"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
+const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"enum":["png","rgba8","grey8"],"title":"Format","type":"string"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -8317,7 +8317,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "format") || (key0 === "height")) || (key0 === "offset")) || (key0 === "sha256")) || (key0 === "total")) || (key0 === "type")) || (key0 === "width"))){
+if(!((((((((key0 === "format") || (key0 === "height")) || (key0 === "id")) || (key0 === "offset")) || (key0 === "sha256")) || (key0 === "total")) || (key0 === "type")) || (key0 === "width"))){
 validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -8427,18 +8427,71 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.offset !== undefined){
-let data2 = data.offset;
+if(data.id !== undefined){
+let data2 = data.id;
 const _errs10 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate65.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs11 = errors;
+let valid2 = false;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+const err5 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+var _valid1 = _errs12 === errors;
+valid2 = valid2 || _valid1;
+const _errs14 = errors;
+if(data2 !== null){
+const err7 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs14 === errors;
+valid2 = valid2 || _valid1;
+if(!valid2){
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+validate65.errors = vErrors;
 return false;
 }
-if(errors === _errs10){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 0 || isNaN(data2)){
-validate65.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
 }
 }
 }
@@ -8448,12 +8501,33 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.offset !== undefined){
+let data3 = data.offset;
+const _errs16 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate65.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+validate65.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.sha256 !== undefined){
-let data3 = data.sha256;
-const _errs12 = errors;
-if(errors === _errs12){
-if(typeof data3 === "string"){
-if(!pattern4.test(data3)){
+let data4 = data.sha256;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data4 === "string"){
+if(!pattern4.test(data4)){
 validate65.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -8463,115 +8537,64 @@ validate65.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs18 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.total !== undefined){
-let data4 = data.total;
-const _errs14 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+let data5 = data.total;
+const _errs20 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
 validate65.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs14){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 536870912 || isNaN(data4)){
+if(errors === _errs20){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 536870912 || isNaN(data5)){
 validate65.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/maximum",keyword:"maximum",params:{comparison: "<=", limit: 536870912},message:"must be <= 536870912"}];
 return false;
 }
 else {
-if(data4 < 1 || isNaN(data4)){
+if(data5 < 1 || isNaN(data5)){
 validate65.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs14 === errors;
+var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data5 = data.type;
-const _errs16 = errors;
-if(typeof data5 !== "string"){
+let data6 = data.type;
+const _errs22 = errors;
+if(typeof data6 !== "string"){
 validate65.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("blob.put" !== data5){
+if("blob.put" !== data6){
 validate65.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.put"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs16 === errors;
+var valid0 = _errs22 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.width !== undefined){
-let data6 = data.width;
-const _errs18 = errors;
-const _errs19 = errors;
-let valid2 = false;
-const _errs20 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err5 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(errors === _errs20){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 16384 || isNaN(data6)){
-const err6 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-else {
-if(data6 < 1 || isNaN(data6)){
-const err7 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-}
-var _valid1 = _errs20 === errors;
-valid2 = valid2 || _valid1;
-const _errs22 = errors;
-if(data6 !== null){
-const err8 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-var _valid1 = _errs22 === errors;
-valid2 = valid2 || _valid1;
-if(!valid2){
-const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+let data7 = data.width;
+const _errs24 = errors;
+const _errs25 = errors;
+let valid3 = false;
+const _errs26 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8579,24 +8602,76 @@ else {
 vErrors.push(err9);
 }
 errors++;
+}
+if(errors === _errs26){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 16384 || isNaN(data7)){
+const err10 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+else {
+if(data7 < 1 || isNaN(data7)){
+const err11 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+}
+var _valid2 = _errs26 === errors;
+valid3 = valid3 || _valid2;
+const _errs28 = errors;
+if(data7 !== null){
+const err12 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid2 = _errs28 === errors;
+valid3 = valid3 || _valid2;
+if(!valid3){
+const err13 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
 validate65.errors = vErrors;
 return false;
 }
 else {
-errors = _errs19;
+errors = _errs25;
 if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
+if(_errs25){
+vErrors.length = _errs25;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -11584,7 +11659,7 @@ return false;
 else {
 const _errs7 = errors;
 for(const key1 in data1){
-if(!(func11.call(schema65.properties, key1))){
+if(!(func12.call(schema65.properties, key1))){
 validate85.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -13132,7 +13207,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func11.call(schema63.properties, key0))){
+if(!(func12.call(schema63.properties, key0))){
 validate90.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -13335,7 +13410,7 @@ return false;
 else {
 const _errs31 = errors;
 for(const key2 in data12){
-if(!(func11.call(schema65.properties, key2))){
+if(!(func12.call(schema65.properties, key2))){
 validate90.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
