@@ -41,7 +41,12 @@ from .residency import Residency, Resident
 log = logging.getLogger(__name__)
 
 CHECKPOINT_MODULES = ("unet", "vae", "text_encoder", "text_encoder_2")
-FAULT_ENV = "LAYERBRIDGE_FAULT"  # test hook, read per job: "oom" raises a CUDA OOM at step 1
+# Test hook for hardening tests, read per job (or set `DiffusersEngine.fault`):
+#   oom   a CUDA out-of-memory error at step 1 (the job fails with OutOfMemory)
+#   load  the checkpoint "fails to load" (ModelLoadError), as a corrupt file would
+#   slow  every step takes at least 0.2 s more (time to cancel a tiny model's job)
+FAULT_ENV = "LAYERBRIDGE_FAULT"
+SLOW_STEP_S = 0.2
 
 
 @dataclass
@@ -159,6 +164,11 @@ class DiffusersEngine:
     def _run(
         self, job: Job, on_progress: ProgressSink, cancelled: CancelCheck, fault: str | None
     ) -> list[EngineImage]:
+        if fault == "load":
+            raise ModelLoadError(
+                f"model={job.entry.id!r}: its files cannot be loaded (injected by {FAULT_ENV}=load)",
+                field="model",
+            )
         res = self._checkpoint(job.entry)
         nets = [
             self._controlnet(c.entry, f"control.{c.index}.model", keep=(job.entry.id,))
@@ -271,6 +281,8 @@ class Sampler:
                 raise torch.cuda.OutOfMemoryError(
                     "CUDA out of memory (injected by LAYERBRIDGE_FAULT=oom)"
                 )
+            if self.fault == "slow":
+                time.sleep(SLOW_STEP_S)
             if self.cancelled():
                 raise Cancelled(f"cancelled at step {i + 1}")
             steps = int(getattr(pipeline, "_num_timesteps", 0) or len(pipeline.scheduler.timesteps))

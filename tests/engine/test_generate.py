@@ -213,3 +213,16 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(demo_paths: Paths) -> None:
     with pytest.raises(InvalidInput) as err:
         DiffusersEngine(demo_paths, EngineSettings(device="cuda"))
     assert err.value.field == "engine.device"
+
+
+def test_injected_load_failure_and_slow_steps(demo_paths: Paths) -> None:
+    eng = DiffusersEngine(demo_paths, EngineSettings())
+    eng.fault = "load"
+    with pytest.raises(ModelLoadError):
+        run(eng, params(steps=1))
+    eng.fault = "slow"
+    start = time.monotonic()
+    run(eng, params(steps=2))
+    assert time.monotonic() - start >= 0.4
+    eng.fault = None
+    assert len(run(eng, params(steps=1))) == 1
