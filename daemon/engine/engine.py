@@ -166,7 +166,7 @@ class DiffusersEngine:
     ) -> list[EngineImage]:
         if fault == "load":
             raise ModelLoadError(
-                f"model={job.entry.id!r}: its files cannot be loaded (injected by {FAULT_ENV}=load)",
+                f"model={job.entry.id!r}: its files cannot be loaded (injected: {FAULT_ENV}=load)",
                 field="model",
             )
         res = self._checkpoint(job.entry)
