@@ -147,8 +147,11 @@ class JobsController(QObject):
                     self._set_thumbnail(job_id, payload)
                 self.progressed.emit(job_id, step, steps)
             case JobResult(result=result):
+                p = result.params  # also fills a row the job list has not described yet
                 row = dataclasses.replace(row, results=(*row.results, result.blob),
-                                          seed=result.seed, params=result.params)
+                                          seed=result.seed, params=p, kind=row.kind or p.kind,
+                                          model=row.model or p.model,
+                                          prompt=row.prompt or p.prompt)
             case JobDone(seconds=seconds):
                 row = dataclasses.replace(row, state="done", seconds=seconds,
                                           finished_at=time.time())
