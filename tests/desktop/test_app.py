@@ -148,3 +148,15 @@ async def test_a_remote_daemon_token_goes_to_the_keyring(
     assert memory_keyring.store[(SERVICE, f"remote:{local_daemon.url}")] == token
     await until(lambda: remote.state.status.look is Look.IDLE)
     await remote.shutdown()
+
+
+def test_layerbridge_tray_takes_its_options_from_the_cli() -> None:
+    from layerbridge.daemon.cli import build_parser
+    from layerbridge.desktop.app import configure
+
+    args = build_parser().parse_args(["--data-dir", "/srv/lb", "tray", "--remote",
+                                      "ws://gpu.studio.lan:7842", "--no-start", "--show"])
+    assert args.run.__name__ == "_tray" and args.show
+    config = configure(args, TrayConfig())
+    assert (config.mode, config.remote_url, config.start_daemon, config.data_dir) == (
+        "remote", "ws://gpu.studio.lan:7842", False, "/srv/lb")
