@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("path")
     add.add_argument("--id", help="id clients use (default: from the name)")
     add.add_argument("--kind", choices=["checkpoint", "controlnet", "lora", "embedding"])
+    add.add_argument("--control-type", choices=["canny", "scribble", "lineart", "softedge", "tile", "none"],
+                     help="ControlNet: the map it follows, when its file does not say")
+    add.add_argument("--config", help="single-file checkpoint: a diffusers folder of the same "
+                     "architecture to read it with")
     add.add_argument("--allow-pickle", action="store_true",
                      help="accept .ckpt/.pt/.bin pickles (loaded with weights_only)")
     add.set_defaults(run=_models_add)
@@ -188,7 +192,8 @@ def _models_list(args: argparse.Namespace) -> int:
 
 
 def _models_add(args: argparse.Namespace) -> int:
-    info = _registry(args).add(args.path, model_id=args.id, kind=args.kind, allow_pickle=args.allow_pickle)
+    info = _registry(args).add(args.path, model_id=args.id, kind=args.kind, allow_pickle=args.allow_pickle,
+                               control_type=args.control_type, config=args.config)
     print(f"added {info.id} ({info.kind}, {info.arch}, {info.format})")
     return 0
 

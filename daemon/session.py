@@ -243,9 +243,10 @@ class Session:
                 return core.status()
             case ModelsList():
                 return ModelsReply(models=core.models())
-            case ModelsAdd(path=path, model_id=model_id, kind=kind, allow_pickle=allow):
+            case ModelsAdd(path=path, model_id=model_id, kind=kind, allow_pickle=allow,
+                           control_type=control_type, config=config):
                 await asyncio.to_thread(core.registry.add, path, model_id=model_id, kind=kind,
-                                        allow_pickle=allow)
+                                        allow_pickle=allow, control_type=control_type, config=config)
                 return ModelsReply(models=core.models())
             case ModelsRemove(model_id=model_id):
                 await asyncio.to_thread(core.registry.remove, model_id)
@@ -319,14 +320,8 @@ def _save_settings(core: DaemonCore, info: SettingsInfo, confirm_lan: bool) -> N
 
 def _update_model(core: DaemonCore, model_id: str, name: str | None, words: list[str] | None,
                   weight: float | None) -> None:
-    entry = core.registry.get(model_id, field="model_id")
-    info = entry.info
-    core.registry.register(
-        model_id, entry.path, kind=info.kind, arch=info.arch, format=info.format,
-        name=info.name if name is None else name, control_type=info.control_type,
-        trigger_words=info.trigger_words if words is None else _clean(words),
-        default_weight=info.default_weight if weight is None else weight,
-        pickle=entry.pickle, replace=True)
+    core.registry.update(model_id, name=name, default_weight=weight,
+                         trigger_words=None if words is None else _clean(words))
 
 
 def _clean(words: list[str]) -> list[str]:

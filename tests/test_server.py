@@ -41,7 +41,8 @@ async def test_client_with_valid_token_is_welcomed(daemon: RunningDaemon) -> Non
     async with await DaemonClient.connect(daemon.url, daemon.token) as client:
         assert client.welcome.protocol == 1
         assert client.welcome.scope == "client"
-        assert any(m.id == "demo" for m in client.welcome.models)
+        demo = next(m for m in client.welcome.models if m.id == "demo")
+        assert (demo.kind, demo.native_side, demo.size_multiple) == ("checkpoint", 128, 8)
         assert client.welcome.limits.max_batch >= 1
 
 

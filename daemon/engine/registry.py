@@ -90,6 +90,20 @@ def _size(path: Path) -> int:
     return total
 
 
+NATIVE_SIDE = {"sd15": 512, "sd2": 768, "sdxl": 1024}
+
+
+def native_side(path: Path, arch: str) -> int:
+    """The square side a checkpoint was trained at: from a diffusers folder's UNet and VAE
+    configs (sample_size × 2^(VAE blocks - 1)), else the architecture's usual one."""
+    try:
+        unet = json.loads((path / "unet" / "config.json").read_text())
+        vae = json.loads((path / "vae" / "config.json").read_text())
+        return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return NATIVE_SIDE.get(base_arch(arch), 512)
+
+
 class Registry:
     def __init__(self, paths: Paths) -> None:
         self._paths = paths
@@ -117,6 +131,9 @@ class Registry:
 
     def _entry(self, record: dict[str, Any], default_id: str | None) -> ModelEntry:
         fields = {k: record[k] for k in ModelInfo.model_fields if k in record and k != "default"}
+        if record.get("kind") == "checkpoint":
+            fields["native_side"] = native_side(Path(record["path"]), record["arch"])
+            fields["size_multiple"] = 16 if base_arch(record["arch"]) == "sdxl" else 8
         info = ModelInfo(**fields, default=record["id"] == default_id)
         config = Path(record["config"]) if record.get("config") else None
         return ModelEntry(

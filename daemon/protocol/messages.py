@@ -187,6 +187,10 @@ class ModelInfo(Message):
     control_type: ControlType | None = None
     trigger_words: list[str] = Field(default_factory=list)
     default_weight: float | None = None
+    native_side: int | None = Field(
+        default=None, description="checkpoint: the square side (px) it was trained at; inpaint "
+        "context is scaled to about this many pixels")
+    size_multiple: int = Field(default=8, description="checkpoint: sizes must be multiples of this")
 
 
 class Limits(Message):
@@ -344,6 +348,11 @@ class ModelsAdd(Request):
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
     kind: Literal["checkpoint", "controlnet", "lora", "embedding"] | None = None
+    control_type: ControlType | None = Field(
+        default=None, description="ControlNet: the kind of map it follows, when the file does not say")
+    config: str | None = Field(
+        default=None, max_length=4096,
+        description="single-file checkpoint: a diffusers folder of the same architecture to read it with")
     allow_pickle: bool = False
 
 

@@ -433,6 +433,14 @@ export interface ModelsList {
  */
 export interface ModelsAdd {
   allow_pickle?: boolean;
+  /**
+   * single-file checkpoint: a diffusers folder of the same architecture to read it with
+   */
+  config?: string | null;
+  /**
+   * ControlNet: the kind of map it follows, when the file does not say
+   */
+  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
   id?: string | null;
   kind?: ("checkpoint" | "controlnet" | "lora" | "embedding") | null;
   /**
@@ -864,7 +872,15 @@ export interface ModelInfo {
   id: string;
   kind?: "checkpoint" | "controlnet" | "lora" | "embedding";
   name: string;
+  /**
+   * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
+   */
+  native_side?: number | null;
   size_bytes?: number;
+  /**
+   * checkpoint: sizes must be multiples of this
+   */
+  size_multiple?: number;
   trigger_words?: string[];
 }
 /**

@@ -21,7 +21,7 @@ const schema95 = {"additionalProperties":false,"properties":{"model_id":{"descri
 const schema96 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
 const schema63 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"enum":["client","admin"],"title":"Scope","type":"string"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
 const schema64 = {"additionalProperties":false,"properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
-const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema35 = {"additionalProperties":false,"properties":{"kind":{"default":"other","enum":["photoshop","figma","cli","desktop","test","other"],"title":"Kind","type":"string"},"name":{"maxLength":64,"minLength":1,"title":"Name","type":"string"},"version":{"default":"","maxLength":32,"title":"Version","type":"string"}},"required":["name"],"title":"ClientInfo","type":"object"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
@@ -478,12 +478,59 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data12.size_bytes !== undefined){
-let data21 = data12.size_bytes;
+if(data12.native_side !== undefined){
+let data21 = data12.native_side;
 const _errs56 = errors;
+const _errs57 = errors;
+let valid9 = false;
+const _errs58 = errors;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err7 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid2 = _errs58 === errors;
+valid9 = valid9 || _valid2;
+const _errs60 = errors;
+if(data21 !== null){
+const err8 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs60 === errors;
+valid9 = valid9 || _valid2;
+if(!valid9){
+const err9 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate32.errors = vErrors;
 return false;
+}
+else {
+errors = _errs57;
+if(vErrors !== null){
+if(_errs57){
+vErrors.length = _errs57;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid6 = _errs56 === errors;
 }
@@ -491,21 +538,47 @@ else {
 var valid6 = true;
 }
 if(valid6){
+if(data12.size_bytes !== undefined){
+let data22 = data12.size_bytes;
+const _errs62 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs62 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data12.size_multiple !== undefined){
+let data23 = data12.size_multiple;
+const _errs64 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs64 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
 if(data12.trigger_words !== undefined){
-let data22 = data12.trigger_words;
-const _errs58 = errors;
-if(errors === _errs58){
-if(Array.isArray(data22)){
-var valid9 = true;
-const len2 = data22.length;
+let data24 = data12.trigger_words;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data24)){
+var valid10 = true;
+const len2 = data24.length;
 for(let i2=0; i2<len2; i2++){
-const _errs60 = errors;
-if(typeof data22[i2] !== "string"){
+const _errs68 = errors;
+if(typeof data24[i2] !== "string"){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words/" + i2,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid9 = _errs60 === errors;
-if(!valid9){
+var valid10 = _errs68 === errors;
+if(!valid10){
 break;
 }
 }
@@ -515,10 +588,12 @@ validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words"
 return false;
 }
 }
-var valid6 = _errs58 === errors;
+var valid6 = _errs66 === errors;
 }
 else {
 var valid6 = true;
+}
+}
 }
 }
 }
@@ -555,101 +630,10 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
-let data24 = data.protocol;
-const _errs62 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate32.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs62 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data25 = data.reply_to;
-const _errs64 = errors;
-const _errs65 = errors;
-let valid10 = false;
-const _errs66 = errors;
-if(errors === _errs66){
-if(typeof data25 === "string"){
-if(func1(data25) > 64){
-const err7 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-var _valid2 = _errs66 === errors;
-valid10 = valid10 || _valid2;
-const _errs68 = errors;
-if(data25 !== null){
-const err9 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-var _valid2 = _errs68 === errors;
-valid10 = valid10 || _valid2;
-if(!valid10){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-validate32.errors = vErrors;
-return false;
-}
-else {
-errors = _errs65;
-if(vErrors !== null){
-if(_errs65){
-vErrors.length = _errs65;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs64 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scope !== undefined){
-let data26 = data.scope;
+let data26 = data.protocol;
 const _errs70 = errors;
-if(typeof data26 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data26 === "client") || (data26 === "admin"))){
-validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+validate32.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs70 === errors;
@@ -658,55 +642,146 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.server !== undefined){
-let data27 = data.server;
+if(data.reply_to !== undefined){
+let data27 = data.reply_to;
 const _errs72 = errors;
 const _errs73 = errors;
-if(errors === _errs73){
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+let valid11 = false;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data27 === "string"){
+if(func1(data27) > 64){
+const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+var _valid3 = _errs74 === errors;
+valid11 = valid11 || _valid3;
+const _errs76 = errors;
+if(data27 !== null){
+const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs76 === errors;
+valid11 = valid11 || _valid3;
+if(!valid11){
+const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate32.errors = vErrors;
+return false;
+}
+else {
+errors = _errs73;
+if(vErrors !== null){
+if(_errs73){
+vErrors.length = _errs73;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs72 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.scope !== undefined){
+let data28 = data.scope;
+const _errs78 = errors;
+if(typeof data28 !== "string"){
+validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data28 === "client") || (data28 === "admin"))){
+validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs78 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.server !== undefined){
+let data29 = data.server;
+const _errs80 = errors;
+const _errs81 = errors;
+if(errors === _errs81){
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 let missing3;
-if((data27.name === undefined) && (missing3 = "name")){
+if((data29.name === undefined) && (missing3 = "name")){
 validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs75 = errors;
-for(const key3 in data27){
+const _errs83 = errors;
+for(const key3 in data29){
 if(!(((key3 === "kind") || (key3 === "name")) || (key3 === "version"))){
 validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs75 === errors){
-if(data27.kind !== undefined){
-let data28 = data27.kind;
-const _errs76 = errors;
-if(typeof data28 !== "string"){
+if(_errs83 === errors){
+if(data29.kind !== undefined){
+let data30 = data29.kind;
+const _errs84 = errors;
+if(typeof data30 !== "string"){
 validate32.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data28 === "photoshop") || (data28 === "figma")) || (data28 === "cli")) || (data28 === "desktop")) || (data28 === "test")) || (data28 === "other"))){
+if(!((((((data30 === "photoshop") || (data30 === "figma")) || (data30 === "cli")) || (data30 === "desktop")) || (data30 === "test")) || (data30 === "other"))){
 validate32.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid12 = _errs76 === errors;
+var valid13 = _errs84 === errors;
 }
 else {
-var valid12 = true;
+var valid13 = true;
 }
-if(valid12){
-if(data27.name !== undefined){
-let data29 = data27.name;
-const _errs78 = errors;
-if(errors === _errs78){
-if(typeof data29 === "string"){
-if(func1(data29) > 64){
+if(valid13){
+if(data29.name !== undefined){
+let data31 = data29.name;
+const _errs86 = errors;
+if(errors === _errs86){
+if(typeof data31 === "string"){
+if(func1(data31) > 64){
 validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data29) < 1){
+if(func1(data31) < 1){
 validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -717,18 +792,18 @@ validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$de
 return false;
 }
 }
-var valid12 = _errs78 === errors;
+var valid13 = _errs86 === errors;
 }
 else {
-var valid12 = true;
+var valid13 = true;
 }
-if(valid12){
-if(data27.version !== undefined){
-let data30 = data27.version;
-const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data30 === "string"){
-if(func1(data30) > 32){
+if(valid13){
+if(data29.version !== undefined){
+let data32 = data29.version;
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data32 === "string"){
+if(func1(data32) > 32){
 validate32.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
@@ -738,10 +813,10 @@ validate32.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/
 return false;
 }
 }
-var valid12 = _errs80 === errors;
+var valid13 = _errs88 === errors;
 }
 else {
-var valid12 = true;
+var valid13 = true;
 }
 }
 }
@@ -753,36 +828,36 @@ validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/Cl
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs80 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.session !== undefined){
-const _errs82 = errors;
+const _errs90 = errors;
 if(typeof data.session !== "string"){
 validate32.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs82 === errors;
+var valid0 = _errs90 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data32 = data.type;
-const _errs84 = errors;
-if(typeof data32 !== "string"){
+let data34 = data.type;
+const _errs92 = errors;
+if(typeof data34 !== "string"){
 validate32.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("welcome" !== data32){
+if("welcome" !== data34){
 validate32.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs84 === errors;
+var valid0 = _errs92 === errors;
 }
 else {
 var valid0 = true;
@@ -4137,12 +4212,59 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.size_bytes !== undefined){
-let data10 = data1.size_bytes;
+if(data1.native_side !== undefined){
+let data10 = data1.native_side;
 const _errs32 = errors;
+const _errs33 = errors;
+let valid6 = false;
+const _errs34 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate49.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err7 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid2 = _errs34 === errors;
+valid6 = valid6 || _valid2;
+const _errs36 = errors;
+if(data10 !== null){
+const err8 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs36 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err9 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate49.errors = vErrors;
 return false;
+}
+else {
+errors = _errs33;
+if(vErrors !== null){
+if(_errs33){
+vErrors.length = _errs33;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid3 = _errs32 === errors;
 }
@@ -4150,21 +4272,47 @@ else {
 var valid3 = true;
 }
 if(valid3){
+if(data1.size_bytes !== undefined){
+let data11 = data1.size_bytes;
+const _errs38 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate49.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs38 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.size_multiple !== undefined){
+let data12 = data1.size_multiple;
+const _errs40 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate49.errors = [{instancePath:instancePath+"/models/" + i0+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs40 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
 if(data1.trigger_words !== undefined){
-let data11 = data1.trigger_words;
-const _errs34 = errors;
-if(errors === _errs34){
-if(Array.isArray(data11)){
-var valid6 = true;
-const len1 = data11.length;
+let data13 = data1.trigger_words;
+const _errs42 = errors;
+if(errors === _errs42){
+if(Array.isArray(data13)){
+var valid7 = true;
+const len1 = data13.length;
 for(let i1=0; i1<len1; i1++){
-const _errs36 = errors;
-if(typeof data11[i1] !== "string"){
+const _errs44 = errors;
+if(typeof data13[i1] !== "string"){
 validate49.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words/" + i1,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs36 === errors;
-if(!valid6){
+var valid7 = _errs44 === errors;
+if(!valid7){
 break;
 }
 }
@@ -4174,10 +4322,12 @@ validate49.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words"
 return false;
 }
 }
-var valid3 = _errs34 === errors;
+var valid3 = _errs42 === errors;
 }
 else {
 var valid3 = true;
+}
+}
 }
 }
 }
@@ -4214,52 +4364,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data13 = data.reply_to;
-const _errs38 = errors;
-const _errs39 = errors;
-let valid7 = false;
-const _errs40 = errors;
-if(errors === _errs40){
-if(typeof data13 === "string"){
-if(func1(data13) > 64){
-const err7 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-var _valid2 = _errs40 === errors;
-valid7 = valid7 || _valid2;
-const _errs42 = errors;
-if(data13 !== null){
-const err9 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-var _valid2 = _errs42 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+let data15 = data.reply_to;
+const _errs46 = errors;
+const _errs47 = errors;
+let valid8 = false;
+const _errs48 = errors;
+if(errors === _errs48){
+if(typeof data15 === "string"){
+if(func1(data15) > 64){
+const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -4267,38 +4380,75 @@ else {
 vErrors.push(err10);
 }
 errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+var _valid3 = _errs48 === errors;
+valid8 = valid8 || _valid3;
+const _errs50 = errors;
+if(data15 !== null){
+const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs50 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
 validate49.errors = vErrors;
 return false;
 }
 else {
-errors = _errs39;
+errors = _errs47;
 if(vErrors !== null){
-if(_errs39){
-vErrors.length = _errs39;
+if(_errs47){
+vErrors.length = _errs47;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs38 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data14 = data.type;
-const _errs44 = errors;
-if(typeof data14 !== "string"){
+let data16 = data.type;
+const _errs52 = errors;
+if(typeof data16 !== "string"){
 validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data14){
+if("models.reply" !== data16){
 validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs52 === errors;
 }
 else {
 var valid0 = true;
@@ -11887,12 +12037,59 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.size_bytes !== undefined){
-let data10 = data1.size_bytes;
+if(data1.native_side !== undefined){
+let data10 = data1.native_side;
 const _errs32 = errors;
+const _errs33 = errors;
+let valid6 = false;
+const _errs34 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate85.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err7 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid2 = _errs34 === errors;
+valid6 = valid6 || _valid2;
+const _errs36 = errors;
+if(data10 !== null){
+const err8 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs36 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err9 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate85.errors = vErrors;
 return false;
+}
+else {
+errors = _errs33;
+if(vErrors !== null){
+if(_errs33){
+vErrors.length = _errs33;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid3 = _errs32 === errors;
 }
@@ -11900,21 +12097,47 @@ else {
 var valid3 = true;
 }
 if(valid3){
+if(data1.size_bytes !== undefined){
+let data11 = data1.size_bytes;
+const _errs38 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate85.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs38 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.size_multiple !== undefined){
+let data12 = data1.size_multiple;
+const _errs40 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate85.errors = [{instancePath:instancePath+"/models/" + i0+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs40 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
 if(data1.trigger_words !== undefined){
-let data11 = data1.trigger_words;
-const _errs34 = errors;
-if(errors === _errs34){
-if(Array.isArray(data11)){
-var valid6 = true;
-const len1 = data11.length;
+let data13 = data1.trigger_words;
+const _errs42 = errors;
+if(errors === _errs42){
+if(Array.isArray(data13)){
+var valid7 = true;
+const len1 = data13.length;
 for(let i1=0; i1<len1; i1++){
-const _errs36 = errors;
-if(typeof data11[i1] !== "string"){
+const _errs44 = errors;
+if(typeof data13[i1] !== "string"){
 validate85.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words/" + i1,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs36 === errors;
-if(!valid6){
+var valid7 = _errs44 === errors;
+if(!valid7){
 break;
 }
 }
@@ -11924,10 +12147,12 @@ validate85.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words"
 return false;
 }
 }
-var valid3 = _errs34 === errors;
+var valid3 = _errs42 === errors;
 }
 else {
 var valid3 = true;
+}
+}
 }
 }
 }
@@ -11964,52 +12189,15 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data13 = data.reply_to;
-const _errs38 = errors;
-const _errs39 = errors;
-let valid7 = false;
-const _errs40 = errors;
-if(errors === _errs40){
-if(typeof data13 === "string"){
-if(func1(data13) > 64){
-const err7 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-var _valid2 = _errs40 === errors;
-valid7 = valid7 || _valid2;
-const _errs42 = errors;
-if(data13 !== null){
-const err9 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-var _valid2 = _errs42 === errors;
-valid7 = valid7 || _valid2;
-if(!valid7){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+let data15 = data.reply_to;
+const _errs46 = errors;
+const _errs47 = errors;
+let valid8 = false;
+const _errs48 = errors;
+if(errors === _errs48){
+if(typeof data15 === "string"){
+if(func1(data15) > 64){
+const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -12017,38 +12205,75 @@ else {
 vErrors.push(err10);
 }
 errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+var _valid3 = _errs48 === errors;
+valid8 = valid8 || _valid3;
+const _errs50 = errors;
+if(data15 !== null){
+const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs50 === errors;
+valid8 = valid8 || _valid3;
+if(!valid8){
+const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
 validate85.errors = vErrors;
 return false;
 }
 else {
-errors = _errs39;
+errors = _errs47;
 if(vErrors !== null){
-if(_errs39){
-vErrors.length = _errs39;
+if(_errs47){
+vErrors.length = _errs47;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs38 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data14 = data.type;
-const _errs44 = errors;
-if(typeof data14 !== "string"){
+let data16 = data.type;
+const _errs52 = errors;
+if(typeof data16 !== "string"){
 validate85.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data14){
+if("models.reply" !== data16){
 validate85.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs52 === errors;
 }
 else {
 var valid0 = true;
@@ -13638,12 +13863,59 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data12.size_bytes !== undefined){
-let data21 = data12.size_bytes;
+if(data12.native_side !== undefined){
+let data21 = data12.native_side;
 const _errs56 = errors;
+const _errs57 = errors;
+let valid9 = false;
+const _errs58 = errors;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-validate90.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err7 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid2 = _errs58 === errors;
+valid9 = valid9 || _valid2;
+const _errs60 = errors;
+if(data21 !== null){
+const err8 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs60 === errors;
+valid9 = valid9 || _valid2;
+if(!valid9){
+const err9 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate90.errors = vErrors;
 return false;
+}
+else {
+errors = _errs57;
+if(vErrors !== null){
+if(_errs57){
+vErrors.length = _errs57;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid6 = _errs56 === errors;
 }
@@ -13651,21 +13923,47 @@ else {
 var valid6 = true;
 }
 if(valid6){
+if(data12.size_bytes !== undefined){
+let data22 = data12.size_bytes;
+const _errs62 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+validate90.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs62 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data12.size_multiple !== undefined){
+let data23 = data12.size_multiple;
+const _errs64 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+validate90.errors = [{instancePath:instancePath+"/models/" + i1+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs64 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
 if(data12.trigger_words !== undefined){
-let data22 = data12.trigger_words;
-const _errs58 = errors;
-if(errors === _errs58){
-if(Array.isArray(data22)){
-var valid9 = true;
-const len2 = data22.length;
+let data24 = data12.trigger_words;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data24)){
+var valid10 = true;
+const len2 = data24.length;
 for(let i2=0; i2<len2; i2++){
-const _errs60 = errors;
-if(typeof data22[i2] !== "string"){
+const _errs68 = errors;
+if(typeof data24[i2] !== "string"){
 validate90.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words/" + i2,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid9 = _errs60 === errors;
-if(!valid9){
+var valid10 = _errs68 === errors;
+if(!valid10){
 break;
 }
 }
@@ -13675,10 +13973,12 @@ validate90.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words"
 return false;
 }
 }
-var valid6 = _errs58 === errors;
+var valid6 = _errs66 === errors;
 }
 else {
 var valid6 = true;
+}
+}
 }
 }
 }
@@ -13715,101 +14015,10 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
-let data24 = data.protocol;
-const _errs62 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate90.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs62 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data25 = data.reply_to;
-const _errs64 = errors;
-const _errs65 = errors;
-let valid10 = false;
-const _errs66 = errors;
-if(errors === _errs66){
-if(typeof data25 === "string"){
-if(func1(data25) > 64){
-const err7 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-else {
-const err8 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-var _valid2 = _errs66 === errors;
-valid10 = valid10 || _valid2;
-const _errs68 = errors;
-if(data25 !== null){
-const err9 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-var _valid2 = _errs68 === errors;
-valid10 = valid10 || _valid2;
-if(!valid10){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-validate90.errors = vErrors;
-return false;
-}
-else {
-errors = _errs65;
-if(vErrors !== null){
-if(_errs65){
-vErrors.length = _errs65;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs64 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scope !== undefined){
-let data26 = data.scope;
+let data26 = data.protocol;
 const _errs70 = errors;
-if(typeof data26 !== "string"){
-validate90.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data26 === "client") || (data26 === "admin"))){
-validate90.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+validate90.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs70 === errors;
@@ -13818,55 +14027,146 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.server !== undefined){
-let data27 = data.server;
+if(data.reply_to !== undefined){
+let data27 = data.reply_to;
 const _errs72 = errors;
 const _errs73 = errors;
-if(errors === _errs73){
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+let valid11 = false;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data27 === "string"){
+if(func1(data27) > 64){
+const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+var _valid3 = _errs74 === errors;
+valid11 = valid11 || _valid3;
+const _errs76 = errors;
+if(data27 !== null){
+const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs76 === errors;
+valid11 = valid11 || _valid3;
+if(!valid11){
+const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate90.errors = vErrors;
+return false;
+}
+else {
+errors = _errs73;
+if(vErrors !== null){
+if(_errs73){
+vErrors.length = _errs73;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs72 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.scope !== undefined){
+let data28 = data.scope;
+const _errs78 = errors;
+if(typeof data28 !== "string"){
+validate90.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data28 === "client") || (data28 === "admin"))){
+validate90.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs78 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.server !== undefined){
+let data29 = data.server;
+const _errs80 = errors;
+const _errs81 = errors;
+if(errors === _errs81){
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 let missing3;
-if((data27.name === undefined) && (missing3 = "name")){
+if((data29.name === undefined) && (missing3 = "name")){
 validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs75 = errors;
-for(const key3 in data27){
+const _errs83 = errors;
+for(const key3 in data29){
 if(!(((key3 === "kind") || (key3 === "name")) || (key3 === "version"))){
 validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs75 === errors){
-if(data27.kind !== undefined){
-let data28 = data27.kind;
-const _errs76 = errors;
-if(typeof data28 !== "string"){
+if(_errs83 === errors){
+if(data29.kind !== undefined){
+let data30 = data29.kind;
+const _errs84 = errors;
+if(typeof data30 !== "string"){
 validate90.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data28 === "photoshop") || (data28 === "figma")) || (data28 === "cli")) || (data28 === "desktop")) || (data28 === "test")) || (data28 === "other"))){
+if(!((((((data30 === "photoshop") || (data30 === "figma")) || (data30 === "cli")) || (data30 === "desktop")) || (data30 === "test")) || (data30 === "other"))){
 validate90.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid12 = _errs76 === errors;
+var valid13 = _errs84 === errors;
 }
 else {
-var valid12 = true;
+var valid13 = true;
 }
-if(valid12){
-if(data27.name !== undefined){
-let data29 = data27.name;
-const _errs78 = errors;
-if(errors === _errs78){
-if(typeof data29 === "string"){
-if(func1(data29) > 64){
+if(valid13){
+if(data29.name !== undefined){
+let data31 = data29.name;
+const _errs86 = errors;
+if(errors === _errs86){
+if(typeof data31 === "string"){
+if(func1(data31) > 64){
 validate90.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data29) < 1){
+if(func1(data31) < 1){
 validate90.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -13877,18 +14177,18 @@ validate90.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$de
 return false;
 }
 }
-var valid12 = _errs78 === errors;
+var valid13 = _errs86 === errors;
 }
 else {
-var valid12 = true;
+var valid13 = true;
 }
-if(valid12){
-if(data27.version !== undefined){
-let data30 = data27.version;
-const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data30 === "string"){
-if(func1(data30) > 32){
+if(valid13){
+if(data29.version !== undefined){
+let data32 = data29.version;
+const _errs88 = errors;
+if(errors === _errs88){
+if(typeof data32 === "string"){
+if(func1(data32) > 32){
 validate90.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
@@ -13898,10 +14198,10 @@ validate90.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/
 return false;
 }
 }
-var valid12 = _errs80 === errors;
+var valid13 = _errs88 === errors;
 }
 else {
-var valid12 = true;
+var valid13 = true;
 }
 }
 }
@@ -13913,36 +14213,36 @@ validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/Cl
 return false;
 }
 }
-var valid0 = _errs72 === errors;
+var valid0 = _errs80 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.session !== undefined){
-const _errs82 = errors;
+const _errs90 = errors;
 if(typeof data.session !== "string"){
 validate90.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs82 === errors;
+var valid0 = _errs90 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data32 = data.type;
-const _errs84 = errors;
-if(typeof data32 !== "string"){
+let data34 = data.type;
+const _errs92 = errors;
+if(typeof data34 !== "string"){
 validate90.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("welcome" !== data32){
+if("welcome" !== data34){
 validate90.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs84 === errors;
+var valid0 = _errs92 === errors;
 }
 else {
 var valid0 = true;
