@@ -28,7 +28,9 @@ from PySide6.QtWidgets import QApplication
 
 def _qt_app() -> QApplication:
     app = QApplication.instance()
-    return app if isinstance(app, QApplication) else QApplication([])
+    app = app if isinstance(app, QApplication) else QApplication([])
+    app.setQuitOnLastWindowClosed(False)  # as in the tray app: closing a window stops no loop
+    return app
 
 
 def _qasync_loop() -> asyncio.AbstractEventLoop:

@@ -1,0 +1,53 @@
+"""The manager window's widgets over a real daemon: what a user clicks, and what it shows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from layerbridge.desktop.config import TrayConfig
+from layerbridge.desktop.core import TrayCore
+from layerbridge.desktop.manager import ManagerWindow
+from layerbridge.desktop.tab_clients import TokenDialog
+from PySide6.QtWidgets import QApplication
+
+from tests.desktop.conftest import SharedDaemon, until, wait_for
+
+
+@pytest.fixture
+async def window(shared_daemon: SharedDaemon) -> AsyncIterator[ManagerWindow]:
+    core = TrayCore(TrayConfig(mode="remote"), poll_ms=100)
+    core.connect_remote(shared_daemon.url, shared_daemon.token("widgets"))
+    await wait_for(core.connection.connected, timeout=20)
+    win = ManagerWindow(core)
+    win.show()
+    yield win
+    win.close()
+    await core.shutdown()
+
+
+async def test_pairing_shows_the_token_once_with_a_copy_button(window: ManagerWindow) -> None:
+    tab = window.clients
+    tab.pair("figma-bob")
+    await until(lambda: window.findChild(TokenDialog) is not None)
+    dialog = window.findChild(TokenDialog)
+    assert dialog is not None
+    token = dialog.token.text()
+    assert token.startswith("lb_") and dialog.token.isReadOnly()
+    dialog.copy.click()
+    assert QApplication.clipboard().text() == token
+    await until(lambda: tab.clients.table.row_of("figma-bob") is not None)
+    assert "paired figma-bob" in tab.status.text()
+    dialog.close()
+
+
+async def test_every_tab_shows_the_daemon(window: ManagerWindow) -> None:
+    core = window.core
+    await until(lambda: core.catalog.checkpoints.row_of("demo") is not None)
+    assert window.models.view.model().rowCount() >= 1
+    await until(lambda: window.gpu.device.text() not in ("", "not connected"))
+    await until(lambda: window.settings.port.value() == 7842)
+    assert window.settings.loopback.isChecked() and not window.settings.confirm.isEnabled()
+    window.settings.lan.setChecked(True)
+    assert window.settings.confirm.isEnabled() and window.settings.hosts.isEnabled()
+    assert "busy" in window.state_label.text() or "idle" in window.state_label.text()
