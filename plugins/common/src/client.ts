@@ -180,7 +180,8 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
             blobHas: (sha256) => this.request({ type: "blob.has", sha256 }),
             sendBinary: (frame) => this.sendRaw(frame),
             bufferedAmount: () => this.socket?.bufferedAmount ?? 0,
-            waitStored: (sha) => this.pending.expectStored(sha, this.options.requestTimeoutMs ?? 30_000),
+            uploadId: () => this.pending.allocId(),
+            waitStored: (id, sha) => this.pending.expectStored(id, sha, this.options.requestTimeoutMs ?? 30_000),
             chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
             highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
           },
@@ -313,16 +314,22 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
           else this.drop(this.socket, msg.message);
           return;
         }
-        if (msg.reply_to != null && this.pending.settle(msg.reply_to, undefined, err)) return;
-        // blob.put frames carry no id: an unattributed error while an upload waits is about it
-        if (msg.job_id == null && this.pending.failOldestUpload(err)) return;
+        if (msg.reply_to != null) {
+          if (this.pending.settle(msg.reply_to, undefined, err)) return;
+          // a later chunk of an upload the daemon already refused: that upload has failed once
+          if (this.pending.isFinishedUpload(msg.reply_to)) return;
+        }
         const job = msg.job_id != null ? this.jobs.get(msg.job_id) : undefined;
         if (job) job.onFailed(msg.code, msg.message, msg.field);
         else this.emit("error", err);
         return;
       }
       case "blob.stored":
-        this.pending.onStored(msg.sha256);
+        // answers the upload whose blob.put frames carried reply_to; without one, match the hash
+        if (msg.reply_to == null) {
+          this.pending.storedWithoutId(msg);
+          return;
+        }
         break;
       case "job.started":
       case "job.progress":

@@ -1,22 +1,23 @@
-// Bookkeeping of what the client waits for: replies to requests (by id) and blob.stored
-// confirmations (by sha256). Each wait has a timeout; a dropped connection fails them all.
+// Bookkeeping of what the client waits for: replies to requests and to uploads (blob.put frames
+// carry an id the daemon echoes as reply_to in blob.stored or an error), all by id. Each wait has a
+// timeout; a dropped connection fails them all.
 import { ConnectionError } from "./errors.js";
-import type { ServerMessage } from "./protocol.js";
+import type { BlobStored, ServerMessage } from "./protocol.js";
 
 interface Pending {
   resolve: (msg: ServerMessage) => void;
   reject: (err: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Uploads: the blob's hash (matches a blob.stored without reply_to). */
+  sha256?: string;
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
+/** How many finished upload ids to remember (see isFinishedUpload). */
+const FINISHED_UPLOADS_KEPT = 64;
 
 export class PendingReplies {
   private readonly requests = new Map<string, Pending>();
-  private readonly stored = new Map<string, Waiter[]>();
+  private readonly finishedUploads = new Set<string>();
   private nextId = 1;
 
   allocId(): string {
@@ -24,11 +25,11 @@ export class PendingReplies {
   }
 
   /** Wait for the reply to request `id`; fails with ConnectionError after `timeoutMs` (0: never). */
-  expect(id: string, what: string, timeoutMs: number): Promise<ServerMessage> {
+  expect(id: string, what: string, timeoutMs: number, sha256?: string): Promise<ServerMessage> {
     return new Promise<ServerMessage>((resolve, reject) => {
       const timer =
         timeoutMs > 0 ? setTimeout(() => this.settle(id, undefined, new ConnectionError(`no reply to ${what} after ${timeoutMs} ms`)), timeoutMs) : undefined;
-      this.requests.set(id, { resolve, reject, timer });
+      this.requests.set(id, { resolve, reject, timer, sha256 });
     });
   }
 
@@ -38,55 +39,43 @@ export class PendingReplies {
     if (!p) return false;
     this.requests.delete(id);
     clearTimeout(p.timer);
+    if (p.sha256 !== undefined) this.rememberFinishedUpload(id);
     if (err) p.reject(err);
     else if (reply) p.resolve(reply);
     return true;
   }
 
-  /** Resolves on blob.stored for this hash; fails after `timeoutMs` (a daemon that stays silent
-   * must not hang an upload: the caller sees a ConnectionError and may retry). */
-  expectStored(sha256: string, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const list = this.stored.get(sha256) ?? [];
-        const i = list.indexOf(waiter);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.stored.delete(sha256);
-        reject(new ConnectionError(`no blob.stored for ${sha256.slice(0, 12)} after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter: Waiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
-      this.stored.set(sha256, [...(this.stored.get(sha256) ?? []), waiter]);
-    });
+  /** Resolves on blob.stored answering the upload whose blob.put frames carry `id`, rejects on an
+   * error answering it; fails after `timeoutMs` (a daemon that stays silent must not hang an
+   * upload: the caller sees a ConnectionError and may retry). */
+  async expectStored(id: string, sha256: string, timeoutMs: number): Promise<void> {
+    await this.expect(id, `the upload of ${sha256.slice(0, 12)} (blob.put ${id})`, timeoutMs, sha256);
   }
 
-  onStored(sha256: string): void {
-    const waiters = this.stored.get(sha256);
-    this.stored.delete(sha256);
-    for (const w of waiters ?? []) w.resolve();
+  /** A blob.stored without reply_to: settles every upload waiting for this hash; false if none. */
+  storedWithoutId(msg: BlobStored): boolean {
+    let any = false;
+    for (const [id, p] of [...this.requests]) {
+      if (p.sha256 === msg.sha256) any = this.settle(id, msg) || any;
+    }
+    return any;
   }
 
-  /** Fail the oldest upload still waiting; false when none waits. */
-  failOldestUpload(err: Error): boolean {
-    const first = this.stored.entries().next();
-    if (first.done) return false;
-    const [sha, waiters] = first.value;
-    this.stored.delete(sha);
-    for (const w of waiters) w.reject(err);
-    return true;
+  /** True for an upload that already ended: a later error naming it (about a chunk that was in
+   * flight when the first error came) is no news. */
+  isFinishedUpload(id: string): boolean {
+    return this.finishedUploads.has(id);
+  }
+
+  private rememberFinishedUpload(id: string): void {
+    this.finishedUploads.add(id);
+    if (this.finishedUploads.size > FINISHED_UPLOADS_KEPT) {
+      const oldest = this.finishedUploads.values().next().value;
+      if (oldest !== undefined) this.finishedUploads.delete(oldest);
+    }
   }
 
   failAll(err: Error): void {
     for (const id of [...this.requests.keys()]) this.settle(id, undefined, err);
-    for (const waiters of this.stored.values()) for (const w of waiters) w.reject(err);
-    this.stored.clear();
   }
 }

@@ -1,6 +1,7 @@
 // Content-addressed upload: ask which blobs the daemon lacks (blob.has), then send only those as
 // chunked blob.put binary frames, pacing on the socket's bufferedAmount (UXP closes a socket whose
-// send buffer overflows; there is no 'drain' event, so poll).
+// send buffer overflows; there is no 'drain' event, so poll). Every chunk of one blob carries the
+// same id; the daemon echoes it as reply_to in blob.stored, or in an error about that upload.
 import { encodeFrame } from "./frames.js";
 import type { BlobMissing, BlobPut, ImageFormat } from "./protocol.js";
 import { sha256Hex } from "./sha256.js";
@@ -26,8 +27,11 @@ export interface UploadChannel {
   blobHas(sha256: string[]): Promise<BlobMissing>;
   sendBinary(frame: ArrayBuffer): void;
   bufferedAmount(): number;
-  /** Resolves on blob.stored for this hash, rejects on an upload error. */
-  waitStored(sha256: string): Promise<void>;
+  /** A fresh id for one blob's blob.put frames (unique on this connection, at most 64 chars). */
+  uploadId(): string;
+  /** Resolves on blob.stored answering `id` (or, without reply_to, naming `sha256`); rejects on an
+   * error answering `id`. Called before the first chunk is sent. */
+  waitStored(id: string, sha256: string): Promise<void>;
   chunkBytes: number;
   highWaterBytes: number;
 }
@@ -56,25 +60,34 @@ export async function uploadBlobs(
     const blob = blobs[i];
     if (sha === undefined || blob === undefined || !missing.has(sha) || sent.has(sha)) continue;
     sent.add(sha);
-    const stored = channel.waitStored(sha);
-    stored.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
-    await sendChunks(channel, sha, blob, onProgress);
+    const id = channel.uploadId();
+    let failed = false;
+    const stored = channel.waitStored(id, sha);
+    // awaited below; meanwhile note a failure (stop sending) without an unhandled rejection
+    stored.catch(() => {
+      failed = true;
+    });
+    await sendChunks(channel, id, sha, blob, () => failed, onProgress);
     await stored;
   }
   return hashes;
 }
 
+/** Sends the chunks in order; stops early once the daemon has refused the upload. */
 async function sendChunks(
   channel: UploadChannel,
+  id: string,
   sha: string,
   blob: BlobSource,
+  failed: () => boolean,
   onProgress?: (p: UploadProgress) => void,
 ): Promise<void> {
   const total = blob.bytes.length;
   const chunk = Math.max(1, channel.chunkBytes);
   for (let offset = 0; offset < total; offset += chunk) {
-    while (channel.bufferedAmount() > channel.highWaterBytes) await sleep(5);
-    const header: BlobPut = { type: "blob.put", sha256: sha, offset, total, format: blob.format };
+    while (channel.bufferedAmount() > channel.highWaterBytes && !failed()) await sleep(5);
+    if (failed()) return;
+    const header: BlobPut = { type: "blob.put", id, sha256: sha, offset, total, format: blob.format };
     if (blob.format !== "png") {
       header.width = blob.width ?? null;
       header.height = blob.height ?? null;

@@ -3,8 +3,10 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
 import { LayerbridgeClient, type LayerbridgeClientOptions } from "../src/client.js";
 import { DaemonError, JobCancelledError } from "../src/errors.js";
+import { decodeFrame } from "../src/frames.js";
 import type { JobProgressEvent } from "../src/jobHandle.js";
 import { sha256Hex } from "../src/sha256.js";
+import type { ErrorMessage } from "../src/protocol.js";
 import type { WebSocketLike } from "../src/socket.js";
 import { gradientRgba, isPng, rectMask } from "./images.js";
 
@@ -15,10 +17,14 @@ const clients: LayerbridgeClient[] = [];
 interface Tracked {
   sockets: WebSocket[];
   binarySends: number;
+  /** Headers of the blob.put frames sent. */
+  puts: Record<string, unknown>[];
+  /** While set, binary frames are held here (in order) instead of sent; call each to send it. */
+  held: (() => void)[] | undefined;
 }
 
 function connectClient(options: Partial<LayerbridgeClientOptions> = {}): { client: LayerbridgeClient; tracked: Tracked } {
-  const tracked: Tracked = { sockets: [], binarySends: 0 };
+  const tracked: Tracked = { sockets: [], binarySends: 0, puts: [], held: undefined };
   const client = new LayerbridgeClient({
     url,
     token,
@@ -27,7 +33,14 @@ function connectClient(options: Partial<LayerbridgeClientOptions> = {}): { clien
       const ws = new WebSocket(u);
       const send = ws.send.bind(ws);
       ws.send = ((data: string | ArrayBuffer) => {
-        if (typeof data !== "string") tracked.binarySends++;
+        if (typeof data !== "string") {
+          tracked.binarySends++;
+          tracked.puts.push(decodeFrame(new Uint8Array(data)).header as Record<string, unknown>);
+          if (tracked.held) {
+            tracked.held.push(() => send(data));
+            return;
+          }
+        }
         send(data);
       }) as typeof ws.send;
       tracked.sockets.push(ws);
@@ -96,6 +109,60 @@ describe("common client against a real daemon", { timeout: 120_000 }, () => {
     const before = tracked.binarySends;
     await client.upload([{ bytes: image, format: "rgba8", width: 64, height: 48 }]);
     expect(tracked.binarySends).toBe(before);
+  });
+
+  it("an upload the daemon refuses fails with the error naming it; another upload beside it succeeds", async () => {
+    const { client, tracked } = connectClient({ chunkBytes: 4096 });
+    await client.connect();
+    const errors: ErrorMessage[] = [];
+    client.on("message", (m) => {
+      if (m.type === "error") errors.push(m);
+    });
+    const good = gradientRgba(32, 32);
+    good[0] = Math.floor(Math.random() * 255);
+    const bad = gradientRgba(40, 40);
+    const wrongSha = await sha256Hex(crypto.getRandomValues(new Uint8Array(16))); // a blob no one has
+    const [refused, stored] = await Promise.allSettled([
+      client.upload([{ bytes: bad, format: "rgba8", width: 40, height: 40, sha256: wrongSha }]),
+      client.upload([{ bytes: good, format: "rgba8", width: 32, height: 32 }]),
+    ]);
+    // a DaemonError, not a timeout: the error came back with reply_to = the upload's id
+    expect(refused.status).toBe("rejected");
+    const err = (refused as PromiseRejectedResult).reason as unknown;
+    expect(err).toBeInstanceOf(DaemonError);
+    expect(err).toMatchObject({ code: "invalid_input", field: "sha256" });
+    const badPuts = tracked.puts.filter((h) => h["sha256"] === wrongSha);
+    expect(badPuts).toHaveLength(Math.ceil(bad.length / 4096));
+    expect(new Set(badPuts.map((h) => h["id"])).size).toBe(1);
+    expect(errors.map((e) => e.reply_to)).toEqual([badPuts[0]!["id"]]);
+    expect(stored).toEqual({ status: "fulfilled", value: [await sha256Hex(good)] });
+    const goodIds = tracked.puts.filter((h) => h["sha256"] !== wrongSha).map((h) => h["id"]);
+    expect(goodIds).not.toContain(badPuts[0]!["id"]);
+  });
+
+  it("an upload whose blob another connection stored meanwhile still completes", async () => {
+    const { client: slow, tracked } = connectClient({ chunkBytes: 4096 });
+    const { client: fast } = connectClient();
+    await Promise.all([slow.connect(), fast.connect()]);
+    const image = gradientRgba(48, 48);
+    image[1] = Math.floor(Math.random() * 255);
+    const source = { bytes: image, format: "rgba8" as const, width: 48, height: 48 };
+    const chunks = Math.ceil(image.length / 4096);
+    const stored: unknown[] = [];
+    slow.on("message", (m) => {
+      if (m.type === "blob.stored") stored.push(m.reply_to);
+    });
+    tracked.held = [];
+    const slowUpload = slow.upload([source]); // asks blob.has (missing), then its chunks are held
+    await expect.poll(() => tracked.held?.length, { timeout: 10_000 }).toBe(chunks);
+    const [sha] = await fast.upload([source]); // meanwhile the other connection stores it
+    const held = tracked.held;
+    tracked.held = undefined;
+    for (const send of held) send();
+    // the daemon answered the last chunk with blob.stored naming the upload (no timeout, no retry)
+    expect(await slowUpload).toEqual([sha]);
+    expect(stored).toEqual([tracked.puts[0]!["id"]]);
+    expect(tracked.puts).toHaveLength(chunks);
   });
 
   it("refines an uploaded image", async () => {

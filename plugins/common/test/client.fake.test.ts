@@ -79,7 +79,7 @@ describe("LayerbridgeClient (fake daemon)", () => {
     s.onSend = (fr) => {
       if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: [shaA] });
       if (fr.header && (fr.header["offset"] as number) + fr.payload!.length === fr.header["total"]) {
-        queueMicrotask(() => s.deliver({ type: "blob.stored", sha256: fr.header!["sha256"], size: fr.header!["total"] }));
+        queueMicrotask(() => s.deliver({ type: "blob.stored", sha256: fr.header!["sha256"], size: fr.header!["total"], reply_to: fr.header!["id"] }));
       }
     };
     const hashes = await c.upload([
@@ -90,6 +90,8 @@ describe("LayerbridgeClient (fake daemon)", () => {
     const puts = s.sent.filter((fr) => fr.header);
     expect(puts.map((p) => p.header!["offset"])).toEqual([0, 16, 32]); // WELCOME says max_chunk_bytes 16
     expect(puts.every((p) => p.header!["sha256"] === shaA && p.header!["width"] === 5 && p.header!["format"] === "rgba8")).toBe(true);
+    expect(typeof puts[0]!.header!["id"]).toBe("string");
+    expect(puts.every((p) => p.header!["id"] === puts[0]!.header!["id"])).toBe(true); // one id per upload
     const joined = new Uint8Array(puts.flatMap((p) => [...p.payload!]));
     expect(joined).toEqual(a);
   });
@@ -260,18 +262,92 @@ describe("LayerbridgeClient (fake daemon)", () => {
   });
 });
 
-describe("uploads that go wrong", () => {
-  it("rejects the waiting upload with the daemon's unattributed error", async () => {
+describe("uploads matched by id", () => {
+  /** The fake daemon: every blob is missing; last chunks are collected for the test to answer. */
+  async function uploadingClient(extra: Partial<ConstructorParameters<typeof LayerbridgeClient>[0]> = {}) {
     const f = fakeFactory();
-    const c = makeClient(f.create);
+    const c = makeClient(f.create, extra);
     await c.connect();
     const s = f.sockets[0]!;
+    const lastChunks: Record<string, unknown>[] = [];
     s.onSend = (fr) => {
       if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
-      if (fr.header) s.deliver({ type: "error", code: "too_large", message: "blob: 20000x20000 exceeds max_side", field: "blob" });
+      if (fr.header && (fr.header["offset"] as number) + fr.payload!.length === fr.header["total"]) lastChunks.push(fr.header);
     };
-    await expect(c.upload([{ bytes: new Uint8Array([1, 2, 3]), format: "png" }])).rejects.toMatchObject({ code: "too_large" });
+    const errors: DaemonError[] = [];
+    c.on("error", (e) => errors.push(e));
+    return { c, s, lastChunks, errors };
+  }
+
+  it("gives each blob its own id and settles each upload by the reply_to it is answered with", async () => {
+    const { c, s, lastChunks, errors } = await uploadingClient();
+    const a = new Uint8Array(40).fill(1);
+    const b = new Uint8Array(40).fill(2);
+    const first = c.upload([{ bytes: a, format: "png" }]);
+    const second = c.upload([{ bytes: b, format: "png" }]);
+    second.catch(() => undefined);
+    await expect.poll(() => lastChunks.length).toBe(2);
+    const [putA, putB] = [lastChunks.find((h) => h["sha256"] === sha256HexSync(a))!, lastChunks.find((h) => h["sha256"] === sha256HexSync(b))!];
+    expect(putA["id"]).not.toBe(putB["id"]);
+    const chunkIds = s.sent.filter((fr) => fr.header?.["sha256"] === putA["sha256"]).map((fr) => fr.header!["id"]);
+    expect(chunkIds.length).toBe(3); // 40 bytes in 16-byte chunks, all with the same id
+    expect(new Set(chunkIds)).toEqual(new Set([putA["id"]]));
+    // answered out of order: the error names the second upload, blob.stored the first
+    s.deliver({ type: "error", reply_to: putB["id"], code: "invalid_input", message: "sha256: bytes hash to 00", field: "sha256" });
+    await expect(second).rejects.toMatchObject({ code: "invalid_input", field: "sha256" });
+    let firstDone = false;
+    void first.then(() => (firstDone = true));
+    await tick();
+    expect(firstDone).toBe(false); // an error about another upload does not touch this one
+    s.deliver({ type: "blob.stored", reply_to: putA["id"], sha256: putA["sha256"], size: 40 });
+    expect(await first).toEqual([sha256HexSync(a)]);
+    expect(errors).toEqual([]);
   });
+
+  it("falls back to the hash for a blob.stored without reply_to", async () => {
+    const { c, lastChunks, s } = await uploadingClient();
+    const bytes = new Uint8Array([1, 2, 3]);
+    const upload = c.upload([{ bytes, format: "png" }]);
+    await expect.poll(() => lastChunks.length).toBe(1);
+    s.deliver({ type: "blob.stored", sha256: sha256HexSync(bytes), size: 3 });
+    expect(await upload).toEqual([sha256HexSync(bytes)]);
+  });
+
+  it("leaves an error that names no upload to the client's error event (no guessing)", async () => {
+    const { c, s, lastChunks, errors } = await uploadingClient({ requestTimeoutMs: 300 });
+    const bytes = new Uint8Array([4, 5, 6]);
+    const upload = c.upload([{ bytes, format: "png" }]);
+    await expect.poll(() => lastChunks.length).toBe(1);
+    s.deliver({ type: "error", code: "internal", message: "something else broke" });
+    expect(errors.map((e) => e.code)).toEqual(["internal"]);
+    s.deliver({ type: "blob.stored", reply_to: lastChunks[0]!["id"], sha256: sha256HexSync(bytes), size: 3 });
+    expect(await upload).toEqual([sha256HexSync(bytes)]);
+  });
+
+  it("stops sending once the daemon refuses an upload, and drops later errors about it", async () => {
+    const { c, s, errors } = await uploadingClient({ highWaterBytes: 0 });
+    const bytes = new Uint8Array(64).fill(7); // 4 chunks of 16
+    const send = s.send.bind(s);
+    s.send = (data) => {
+      send(data);
+      if (typeof data === "string") return;
+      s.bufferedAmount = 16; // the chunk is "on the wire" for a moment: the uploader waits
+      const header = s.sent.at(-1)!.header!;
+      setTimeout(() => {
+        s.bufferedAmount = 0;
+        // the daemon refuses the first chunk, and (as it would) every chunk after it
+        s.deliver({ type: "error", reply_to: header["id"], code: "too_large", message: "blob would exceed pending uploads", field: "total" });
+      }, 1);
+    };
+    await expect(c.upload([{ bytes, format: "png" }])).rejects.toMatchObject({ code: "too_large", field: "total" });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.sent.filter((fr) => fr.header)).toHaveLength(1);
+    s.deliver({ type: "error", reply_to: s.sent.find((fr) => fr.header)!.header!["id"], code: "invalid_input", message: "first chunk must start at 0", field: "offset" });
+    expect(errors).toEqual([]);
+  });
+});
+
+describe("uploads that go wrong", () => {
 
   it("does not hang when the daemon never confirms a stored blob", async () => {
     const f = fakeFactory();
