@@ -182,7 +182,7 @@ class JobSuite:
         self, harness: Harness
     ) -> None:
         async with harness.client() as (_, client):
-            long = await client.submit(gen(width=128, height=128, steps=40))
+            long = await client.submit(gen(width=128, height=128, steps=80))
             queued = [await client.submit(gen(seed=i)) for i in range(3)]
             await first_progress(long)
         # the daemon stopped while `long` ran: the ledger keeps it, the next daemon runs it again
