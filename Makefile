@@ -11,7 +11,7 @@ PLUGINS := common photoshop figma
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,desktop]"
+	$(BIN)/python -m pip install -q -e ".[dev,desktop,ray]"
 	touch $@
 
 install: $(STAMP)
@@ -49,6 +49,10 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/transport.py
+	$(BIN)/python bench/selection_cost.py
+	$(BIN)/python bench/switch.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache plugins/*/node_modules plugins/*/dist
