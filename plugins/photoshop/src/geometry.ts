@@ -44,7 +44,8 @@ export function regionToDocument(region: Rect, inputOrigin: { x: number; y: numb
   return { x: region.x + inputOrigin.x, y: region.y + inputOrigin.y, width: region.width, height: region.height };
 }
 
-/** Native side of the model architectures the daemon ships (the inpaint context depends on it). */
+/** Usual native side of a model architecture: the fallback for a daemon that does not report a
+ * checkpoint's own `native_side`. */
 export function nativeSide(arch: string): number | undefined {
   if (arch.startsWith("sdxl")) return 1024;
   if (arch.startsWith("sd2")) return 768;
@@ -52,12 +53,34 @@ export function nativeSide(arch: string): number | undefined {
   return undefined;
 }
 
+/** What the daemon's inpaint context depends on: the checkpoint's native side and size multiple. */
+export interface ModelGeometry {
+  native: number;
+  multiple: number;
+}
+
+/** The geometry of a checkpoint as the daemon reports it (welcome.models[]: `native_side`,
+ * `size_multiple`), else from its architecture; undefined when neither tells. (A structural
+ * type, not the protocol's ModelInfo: this module imports nothing.) */
+export function modelGeometry(model: { arch: string; native_side?: number | null; size_multiple?: number | null }): ModelGeometry | undefined {
+  const native = model.native_side ?? nativeSide(model.arch);
+  if (native === undefined || !(native > 0)) return undefined;
+  const multiple = model.size_multiple ?? (model.arch.startsWith("sdxl") ? 16 : 8);
+  return { native, multiple: multiple > 0 ? multiple : 8 };
+}
+
 const CONTEXT_FLOOR = 32;
+
+/** Python's round(): halves go to the even neighbour (Math.round sends them up). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 
 function fit(lo: number, hi: number, size: number, limit: number): [number, number] {
   const s = Math.min(size, limit);
   const centre = (lo + hi) / 2;
-  let start = Math.round(centre - s / 2);
+  let start = roundHalfEven(centre - s / 2);
   start = Math.max(0, Math.min(start, limit - s));
   return [start, start + s];
 }
@@ -79,13 +102,14 @@ export function daemonContextBox(selection: Rect, canvas: Size, native: number, 
  * What to read for a fill: the daemon's own context box around the selection plus a safety
  * margin, clamped to the canvas. The daemon then finds the same box inside this crop, so the
  * result is the one it would give on the whole canvas while only this region is read and sent.
- * Falls back to the whole canvas when the model's native size is unknown or the crop would be
- * most of the canvas anyway.
+ * Falls back to the whole canvas when the model's geometry is unknown or the crop would be
+ * most of the canvas anyway. (Keep `margin` even: the daemon rounds a half-pixel centre to even,
+ * so only an even shift of the origin finds exactly the same box in the crop.)
  */
-export function fillReadRect(selection: Rect, canvas: Size, native: number | undefined, margin = 64): Rect {
+export function fillReadRect(selection: Rect, canvas: Size, model: ModelGeometry | undefined, margin = 64): Rect {
   const whole = { x: 0, y: 0, width: canvas.width, height: canvas.height };
-  if (native === undefined) return whole;
-  const box = daemonContextBox(selection, canvas, native);
+  if (model === undefined) return whole;
+  const box = daemonContextBox(selection, canvas, model.native, model.multiple);
   const padded = intersect({ x: box.x - margin, y: box.y - margin, width: box.width + 2 * margin, height: box.height + 2 * margin }, whole);
   if (!padded || area(padded) > 0.7 * area(canvas)) return whole;
   return padded;

@@ -2,7 +2,7 @@
 // Pure: the same plan drives Photoshop and the tests.
 import type { JobParams, Limits, ModelInfo } from "@layerbridge/common";
 import type { FormValues, Mode } from "./form.js";
-import { fillReadRect, generateSize, nativeSide, type Rect, type Size } from "./geometry.js";
+import { fillReadRect, generateSize, modelGeometry, type Rect, type Size } from "./geometry.js";
 import type { DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
 
 /** A problem with the user's input that the panel shows as is. */
@@ -84,7 +84,8 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
     }
     case "fill": {
       if (!doc.selection) throw new PlanError("Make a selection first: Fill repaints the selected area.");
-      const rect = fillReadRect(doc.selection, doc, nativeSide(model.arch));
+      // the daemon's context box depends on the checkpoint's native side (welcome.models[])
+      const rect = fillReadRect(doc.selection, doc, modelGeometry(model));
       params.kind = "inpaint";
       params.strength = strength;
       return {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Limits, ModelInfo } from "@layerbridge/common";
 import { DEFAULT_FORM, type FormValues } from "../src/form.js";
 import type { DocumentInfo } from "../src/host/Host.js";
+import { contains, daemonContextBox, fillReadRect } from "../src/geometry.js";
 import { planJob, PlanError } from "../src/jobPlan.js";
 
 const model: ModelInfo = { id: "m", name: "M", arch: "sd15" };
@@ -19,6 +20,26 @@ describe("planJob", () => {
     expect(p.read?.withSelection).toBe(true);
     expect(p.layerMask).toBe(true);
     expect(p.origin).toEqual({ x: p.read!.rect.x, y: p.read!.rect.y });
+  });
+
+  it("fill: the read region follows the checkpoint's own native_side and size_multiple", () => {
+    const d = doc({ width: 4000, height: 3000, selection: { x: 2000, y: 1500, width: 50, height: 40 } });
+    const own = planJob(form({ mode: "fill" }), d, { ...model, native_side: 128, size_multiple: 8 }, limits).read!.rect;
+    const byArch = planJob(form({ mode: "fill" }), d, model, limits).read!.rect;
+    expect(own).toEqual(fillReadRect(d.selection!, d, { native: 128, multiple: 8 }));
+    expect(contains(own, daemonContextBox(d.selection!, d, 128, 8))).toBe(true);
+    // without native_side the architecture's usual side (sd15: 512) makes a larger region
+    expect(byArch).toEqual(fillReadRect(d.selection!, d, { native: 512, multiple: 8 }));
+    expect(own.width * own.height).toBeLessThan(byArch.width * byArch.height);
+    // an SDXL-sized checkpoint reported by the daemon: its side and multiple of 16
+    const xl = planJob(form({ mode: "fill" }), d, { ...model, arch: "sd15", native_side: 1024, size_multiple: 16 }, limits).read!.rect;
+    expect(xl).toEqual(fillReadRect(d.selection!, d, { native: 1024, multiple: 16 }));
+    expect(xl.width * xl.height).toBeGreaterThan(byArch.width * byArch.height);
+  });
+
+  it("fill: a model the daemon gives no geometry for and of an unknown architecture reads the whole canvas", () => {
+    const p = planJob(form({ mode: "fill" }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), { ...model, arch: "flux" }, limits);
+    expect(p.read?.rect).toEqual({ x: 0, y: 0, width: 1000, height: 800 });
   });
 
   it("generate: output size from the selection, placed at its corner, no read without controls", () => {

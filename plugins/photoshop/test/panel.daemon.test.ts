@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
 import type { WebSocketLike } from "@layerbridge/common";
 import { DEFAULT_FORM, type FormValues } from "../src/form.js";
+import { fillReadRect, nativeSide, rectFromBounds } from "../src/geometry.js";
 import { PhotoshopHost } from "../src/host/photoshopHost.js";
 import { PanelController, type PanelEvents } from "../src/panelController.js";
 import { MemoryTokenStore } from "../src/tokenStore.js";
@@ -128,6 +129,13 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     expect(panel.snapshot.job.stage).toBe("done");
     const read = mock.calls.find((c) => c.fn === "getPixels")?.args?.["sourceBounds"] as { left: number; right: number; top: number; bottom: number };
     expect((read.right - read.left) * (read.bottom - read.top)).toBeLessThan(0.25 * 1600 * 1200);
+    // the region follows the checkpoint's own geometry from welcome.models[] (demo: 128 px, not sd15's 512)
+    const demo = panel.snapshot.checkpoints.find((m) => m.id === "demo")!;
+    expect(demo).toMatchObject({ native_side: 128, size_multiple: 8 });
+    const sel = { x: 700, y: 500, width: 40, height: 40 };
+    const canvas = { width: 1600, height: 1200 };
+    expect(rectFromBounds(read)).toEqual(fillReadRect(sel, canvas, { native: 128, multiple: 8 }));
+    expect(rectFromBounds(read)).not.toEqual(fillReadRect(sel, canvas, { native: nativeSide(demo.arch)!, multiple: 8 }));
     const put = mock.calls.find((c) => c.fn === "putPixels")?.args?.["targetBounds"] as { left: number; top: number };
     expect(put.left).toBeGreaterThanOrEqual(699);
     expect(put.top).toBeGreaterThanOrEqual(499);
