@@ -24,8 +24,10 @@ run: $(STAMP)
 ## test: every suite, Python and TypeScript
 test: test-python test-plugins
 
+# The tray's tests run in a process of their own, as the tray does: no torch beside Qt.
 test-python: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/desktop
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/desktop
 
 test-plugins: $(STAMP) chromium
 	@for p in $(PLUGINS); do \
