@@ -62,7 +62,9 @@ class GpuController(QObject):
     def __init__(self, connection: DaemonConnection, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.connection = connection
-        self.view = GpuView()
+        # a controller made after the connection has a status starts from it (the next
+        # statusChanged only comes when the status changes)
+        self.view = view_of(connection.status) if connection.status is not None else GpuView()
         self.settings: SettingsInfo | None = None
         self.restart_required = False
         connection.statusChanged.connect(self._status)
