@@ -26,7 +26,8 @@ from .errors import (
 )
 from .jobs.manager import blob_frames
 from .protocol import codec
-from .protocol.blobs import BlobAssembler
+from .jobs.blobstore import Upload
+from .protocol.blobs import HEAD_BYTES, Accepted, BlobAssembler
 from .protocol.messages import (
     ADMIN_MESSAGES,
     SUPPORTED_PROTOCOLS,
@@ -102,6 +103,7 @@ class Session:
         self.client: Client | None = None
         self.token_hash: str | None = None
         self.blobs = BlobAssembler(max_pending=core.limits.max_blob_bytes)
+        self._uploads: dict[str, Upload] = {}
 
     # ------------------------------------------------------------------ outgoing
 
@@ -118,7 +120,8 @@ class Session:
         if self.state is not ConnState.CLOSED:
             self.state = ConnState.CLOSED
             self.core.manager.forget(self)
-            self.blobs.discard()
+            for sha in [*self._uploads, *self.blobs.pending()]:
+                self._drop_upload(sha)
             self._close(code, reason)
 
     def _error(self, exc: BaseException, reply_to: str | None = None) -> None:
@@ -180,20 +183,42 @@ class Session:
         if self.core.blobs.has(put.sha256):
             # another connection stored it meanwhile: skip the bytes, still answer the last chunk
             if put.offset + len(payload) == put.total:
-                self.blobs.forget(put.sha256)
+                self._drop_upload(put.sha256)
                 self.deliver(BlobStored(sha256=put.sha256, size=put.total, reply_to=put.id))
             return
-        done = self.blobs.feed(put, payload)
-        if done is None:
-            return
-        header = done.header
-        width, height = header.width, header.height
-        if header.format == "png":
-            width, height = imaging.png_size(done.data, "blob")
-        imaging.check_size("blob", width, height)
-        meta = await asyncio.to_thread(self.core.blobs.put, done.data, header.format, width, height,
-                                       header.sha256)
+        try:
+            # hashing and writing run off the loop, while the next frame arrives
+            accepted = await asyncio.to_thread(self._receive, put, payload)
+            if not accepted.complete:
+                return
+            header = accepted.header
+            width, height = header.width, header.height
+            if header.format == "png":
+                width, height = imaging.png_size(accepted.head, "blob")
+            imaging.check_size("blob", width, height)
+            meta = await asyncio.to_thread(self._uploads.pop(put.sha256).commit, header.format,
+                                           width, height)
+        except Exception:
+            self._drop_upload(put.sha256)
+            raise
         self.deliver(BlobStored(sha256=meta.sha256, size=meta.size, reply_to=put.id))
+
+    def _receive(self, put: BlobPut, payload: memoryview) -> Accepted:
+        accepted = self.blobs.feed(put, payload)
+        if accepted.first:
+            if put.format != "png":
+                imaging.check_size("blob", put.width, put.height)
+            elif put.total >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
+                imaging.check_size("blob", *imaging.png_size(bytes(payload[:HEAD_BYTES]), "blob"))
+            self._uploads[put.sha256] = self.core.blobs.begin(put.sha256)
+        self._uploads[put.sha256].write(payload)
+        return accepted
+
+    def _drop_upload(self, sha: str) -> None:
+        self.blobs.forget(sha)
+        upload = self._uploads.pop(sha, None)
+        if upload is not None:
+            upload.abort()
 
     async def _dispatch(self, message: Message) -> None:
         assert self.client is not None

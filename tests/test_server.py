@@ -252,3 +252,31 @@ async def test_errors_of_an_upload_name_its_request(daemon: RunningDaemon) -> No
                                 "total": 5, "format": "png"}, b"hello"))
     err = await reply(ws)
     assert (err["reply_to"], err["field"]) == ("u2", "sha256")
+
+
+async def test_a_bomb_is_refused_at_its_first_chunk_and_nothing_is_left_on_disk(daemon: RunningDaemon) -> None:
+    bomb = bomb_png(60000, 60000)
+    ws = await raw(daemon, daemon.token)
+    # declare a large blob: the header alone must be enough to refuse it
+    await ws.send(encode_frame({"type": "blob.put", "id": "b", "sha256": "3" * 64, "offset": 0,
+                                "total": 10 * 2**20, "format": "png"}, bomb))
+    err = await reply(ws)
+    assert (err["reply_to"], err["code"]) == ("b", "invalid_input") and "60000x60000" in err["message"]
+    assert not [p for p in daemon.core.blobs.root.rglob("*") if p.is_file()]
+
+
+async def test_an_upload_cut_off_midway_leaves_no_partial_file(daemon: RunningDaemon) -> None:
+    data = bytes(range(256)) * 4096
+    sha = hashlib.sha256(data).hexdigest()
+    ws = await raw(daemon, daemon.token)
+    await ws.send(encode_frame({"type": "blob.put", "sha256": sha, "offset": 0, "total": len(data),
+                                "format": "grey8", "width": 1024, "height": 1024}, data[:1000]))
+    await ws.send(json.dumps({"type": "ping", "id": "p"}))
+    assert (await reply(ws))["type"] == "pong"
+    assert [p.name for p in daemon.core.blobs.root.rglob("*.part")]  # being written
+    await ws.close()
+    for _ in range(50):
+        if not list(daemon.core.blobs.root.rglob("*.part")):
+            break
+        await asyncio.sleep(0.05)
+    assert not list(daemon.core.blobs.root.rglob("*.part")) and not daemon.core.blobs.has(sha)

@@ -55,6 +55,16 @@ class BlobStore:
             raise StorageError(f"cannot store blob {sha[:12]}: {exc.strerror or exc}") from None
         return meta
 
+    def begin(self, sha: str) -> Upload:
+        """A blob written chunk by chunk as it arrives; it appears under its address only when
+        committed."""
+        path = self._path(sha)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            return Upload(self, sha, path)
+        except OSError as exc:
+            raise StorageError(f"cannot store blob {sha[:12]}: {exc.strerror or exc}") from None
+
     def meta(self, sha: str, field: str = "sha256") -> BlobMeta:
         try:
             return BlobMeta(**json.loads(self._path(sha).with_suffix(".json").read_bytes()))
@@ -67,6 +77,41 @@ class BlobStore:
             return meta, self._path(sha).read_bytes()
         except FileNotFoundError:
             raise UnknownBlob(sha, field) from None
+
+
+class Upload:
+    """A blob being received: chunks go to a temporary file; `commit` names it, `abort` drops it."""
+
+    def __init__(self, store: BlobStore, sha: str, path: Path) -> None:
+        self.store, self.sha, self.path = store, sha, path
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.part")
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit/abort
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            self._file.write(data)
+        except (OSError, ValueError) as exc:  # ValueError: aborted meanwhile (connection closed)
+            self.abort()
+            raise StorageError(f"cannot store blob {self.sha[:12]}: {getattr(exc, 'strerror', None) or exc}") from None
+        self.size += len(data)
+
+    def commit(self, format: ImageFormat, width: int | None, height: int | None) -> BlobMeta:
+        meta = BlobMeta(self.sha, self.size, format, width, height)
+        try:
+            self._file.close()
+            if not self.store.has(self.sha):
+                self._tmp.replace(self.path)
+                _write_atomic(self.path.with_suffix(".json"), json.dumps(meta.__dict__).encode())
+        except OSError as exc:
+            raise StorageError(f"cannot store blob {self.sha[:12]}: {exc.strerror or exc}") from None
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        return meta
+
+    def abort(self) -> None:
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -1,6 +1,6 @@
 """The wire protocol: message models, frame layout, blob reassembly, schema. No I/O, no torch."""
 
-from .blobs import BlobAssembler, CompleteBlob
+from .blobs import Accepted, BlobAssembler
 from .codec import (
     dump,
     encode_binary,
@@ -21,8 +21,8 @@ __all__ = [
     "LIMITS",
     "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOLS",
+    "Accepted",
     "BlobAssembler",
-    "CompleteBlob",
     "JobParams",
     "WireLimits",
     "decode_frame",

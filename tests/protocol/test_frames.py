@@ -49,11 +49,13 @@ def test_chunks_reassemble_and_verify() -> None:
     data = bytes(range(256)) * 100
     sha = hashlib.sha256(data).hexdigest()
     asm = BlobAssembler(max_pending=1 << 20)
-    done = None
+    accepted = []
     for off in range(0, len(data), 7000):
         put, payload = parse_client_binary(put_frame(data[off : off + 7000], off, len(data), sha))
-        done = asm.feed(put, payload)
-    assert done is not None and done.data == data and asm.pending_bytes == 0
+        accepted.append(asm.feed(put, payload))
+    assert [a.first for a in accepted] == [True] + [False] * (len(accepted) - 1)
+    assert [a.complete for a in accepted] == [False] * (len(accepted) - 1) + [True]
+    assert accepted[-1].head == data[:24] and asm.pending_bytes == 0
 
 
 def test_chunks_out_of_order_are_refused() -> None:
