@@ -25,7 +25,7 @@ run: $(STAMP)
 test: test-python test-plugins
 
 # The tray's tests run in a process of their own, as the tray does: no torch beside Qt.
-test-python: $(STAMP)
+test-python: $(STAMP) chromium
 	$(BIN)/python -m pytest -q --ignore=tests/desktop
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/desktop
 
@@ -37,11 +37,14 @@ test-plugins: $(STAMP) chromium
 	  fi; \
 	done
 
-# Browser tests drive the system Chromium (no browser download).
+# Browser tests drive the system Chromium (no browser download); Qt renders offscreen but still
+# needs EGL, xkbcommon, fontconfig and a font. Installed with apt when missing (CI runs as root).
+SYSTEM_PACKAGES := chromium libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "tests need: sudo apt-get install $$missing"; exit 1; fi; fi
 
 ## schema: regenerate the committed JSON Schema and the TypeScript types after changing daemon/protocol
 schema: $(STAMP)
