@@ -23,7 +23,6 @@ from .protocol.messages import (
     BlobHas,
     BlobMissing,
     BlobPut,
-    BlobStored,
     ClientInfo,
     Error,
     Hello,
@@ -34,7 +33,6 @@ from .protocol.messages import (
     JobFailed,
     JobFetch,
     JobParams,
-    JobProgress,
     JobResult,
     JobState,
     JobSubmit,
@@ -106,7 +104,6 @@ class DaemonClient:
         self.welcome = welcome
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Message]] = {}
-        self._stored: dict[str, asyncio.Future[None]] = {}
         self._jobs: dict[str, Job] = {}
         self._early: dict[str, list[JobEvent]] = {}
         self._incoming: dict[str, bytearray] = {}
@@ -160,8 +157,11 @@ class DaemonClient:
         rid = str(next(self._ids))
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
-        await self.ws.send(codec.encode_text(message.model_copy(update={"id": rid})))
-        reply = await future
+        try:
+            await self.ws.send(codec.encode_text(message.model_copy(update={"id": rid})))
+            reply = await future
+        finally:
+            self._pending.pop(rid, None)  # answered, or the caller gave up (cancelled)
         if isinstance(reply, Error):
             raise RemoteError(reply.code, reply.message, reply.field)
         return reply
@@ -179,15 +179,24 @@ class DaemonClient:
         assert isinstance(missing, BlobMissing)
         if sha not in missing.sha256:
             return sha
-        stored = self._stored[sha] = asyncio.get_running_loop().create_future()
+        upload_id = str(next(self._ids))
+        stored: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[upload_id] = stored  # blob.stored, or an error, names the upload's id
         chunk = self.welcome.limits.max_chunk_bytes
         view = memoryview(data)
-        for offset in range(0, len(data), chunk):
-            header = BlobPut(sha256=sha, offset=offset, total=len(data), format=format,  # type: ignore[arg-type]
-                             width=width, height=height)
-            await self.ws.send(codec.encode_binary(header, view[offset : offset + chunk]))
-            self.payload_bytes_sent += min(chunk, len(data) - offset)
-        await stored
+        try:
+            for offset in range(0, len(data), chunk):
+                if stored.done():
+                    break  # refused already: send no more of it
+                header = BlobPut(id=upload_id, sha256=sha, offset=offset, total=len(data),
+                                 format=format, width=width, height=height)  # type: ignore[arg-type]
+                await self.ws.send(codec.encode_binary(header, view[offset : offset + chunk]))
+                self.payload_bytes_sent += min(chunk, len(data) - offset)
+            reply = await stored
+        finally:
+            self._pending.pop(upload_id, None)
+        if isinstance(reply, Error):
+            raise RemoteError(reply.code, reply.message, reply.field)
         return sha
 
     async def blob(self, sha: str) -> bytes:
@@ -259,16 +268,9 @@ class DaemonClient:
             return
         reply_to = getattr(message, "reply_to", None)
         if reply_to is not None and reply_to in self._pending:
-            self._pending.pop(reply_to).set_result(message)
-            return
-        if isinstance(message, BlobStored) and message.sha256 in self._stored:
-            self._stored.pop(message.sha256).set_result(None)
-            return
-        if isinstance(message, Error) and message.reply_to is None and self._stored:
-            # an upload failed: the daemon names no request, so fail the uploads in flight
-            for fut in self._stored.values():
-                fut.set_exception(RemoteError(message.code, message.message, message.field))
-            self._stored.clear()
+            future = self._pending.pop(reply_to)
+            if not future.done():  # the caller may have given up meanwhile
+                future.set_result(message)
             return
         job_id = getattr(message, "job_id", None)
         if isinstance(job_id, str):
@@ -286,8 +288,7 @@ class DaemonClient:
             waiter.set_result(data)
 
     def _fail_all(self, exc: RemoteError) -> None:
-        for fut in itertools.chain(self._pending.values(), self._stored.values(),
-                                   self._blob_waiters.values()):
+        for fut in itertools.chain(self._pending.values(), self._blob_waiters.values()):
             if not fut.done():
                 fut.set_exception(exc)
         for job in self._jobs.values():

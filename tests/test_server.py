@@ -184,7 +184,7 @@ async def test_non_utf8_text_frame_closes_only_that_connection(daemon: RunningDa
         await asyncio.wait_for(ws.recv(), 5)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1007
     async with await DaemonClient.connect(daemon.url, daemon.token) as client:
-        assert (await client.status()).queue.queued == 0
+        assert (await asyncio.wait_for(client.status(), 10)).queue.queued == 0
 
 
 async def test_oversized_frame_closes_with_1009_and_daemon_keeps_serving(daemon: RunningDaemon) -> None:
@@ -280,3 +280,14 @@ async def test_an_upload_cut_off_midway_leaves_no_partial_file(daemon: RunningDa
             break
         await asyncio.sleep(0.05)
     assert not list(daemon.core.blobs.root.rglob("*.part")) and not daemon.core.blobs.has(sha)
+
+
+async def test_a_request_given_up_by_its_caller_does_not_break_the_client(daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        pending = asyncio.ensure_future(client.status())
+        await asyncio.sleep(0)  # sent; now the caller gives up before the reply arrives
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        await asyncio.sleep(0.2)  # the late reply arrives and is dropped
+        assert (await asyncio.wait_for(client.status(), 10)).queue.queued == 0
