@@ -25,11 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cleanup, demo_data_dir, machine, parser, report  # noqa: E402
-from PIL import Image  # noqa: E402
-
 from layerbridge.daemon.auth import TokenStore  # noqa: E402
 from layerbridge.daemon.client import DaemonClient, RemoteError  # noqa: E402
 from layerbridge.daemon.protocol.messages import JobParams  # noqa: E402
+from PIL import Image  # noqa: E402
 
 SIDE, STEPS = 64, 4
 KINDS = ("generate", "refine", "generate", "refine")
@@ -93,7 +92,6 @@ async def one_client(url: str, token: str, index: int, jobs: int, rng: random.Ra
 def direct_baseline(model_dir: Path, count: int) -> float:
     import torch
     from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
-
     from layerbridge.daemon.engine.pipelines import make_scheduler
 
     txt = StableDiffusionPipeline.from_pretrained(model_dir, safety_checker=None)

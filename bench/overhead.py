@@ -14,7 +14,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cleanup, daemon, demo_data_dir, machine, parser, report  # noqa: E402
-
 from layerbridge.daemon.client import DaemonClient  # noqa: E402
 from layerbridge.daemon.protocol.messages import JobParams  # noqa: E402
 
@@ -23,7 +22,6 @@ SIZE, STEPS = 256, 20
 
 def direct_pipeline(model_dir: Path):  # type: ignore[no-untyped-def]
     from diffusers import StableDiffusionPipeline
-
     from layerbridge.daemon.engine.pipelines import make_scheduler
 
     pipe = StableDiffusionPipeline.from_pretrained(model_dir, safety_checker=None)

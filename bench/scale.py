@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cleanup, demo_data_dir, machine, parser, report  # noqa: E402
-
 from layerbridge.daemon.app import DaemonCore  # noqa: E402
 from layerbridge.daemon.auth import TokenStore  # noqa: E402
 from layerbridge.daemon.client import DaemonClient  # noqa: E402

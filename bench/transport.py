@@ -18,11 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cleanup, daemon, machine, parser, report  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
-
 from layerbridge.daemon.client import DaemonClient  # noqa: E402
 from layerbridge.daemon.config import Paths  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 
 
 async def raw_tcp(data: bytes) -> float:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .config import DEFAULT_PORT, Paths, data_dir, load_settings
@@ -142,10 +142,9 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Windows has no signal handlers on the loop: Ctrl+C raises KeyboardInterrupt instead
+            with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-            except NotImplementedError:  # Windows: Ctrl+C raises KeyboardInterrupt instead
-                pass
 
         def ready(url: str) -> None:
             print(f"Layerbridge listening on {url}", flush=True)
@@ -267,8 +266,7 @@ def default_url(args: argparse.Namespace) -> str:
     env = os.environ.get("LAYERBRIDGE_URL")
     if env:
         return env
-    port = load_settings(paths_of(args)).server.port if Path(paths_of(args).settings).exists() else DEFAULT_PORT
-    return f"ws://127.0.0.1:{port}"
+    return f"ws://127.0.0.1:{load_settings(paths_of(args)).server.port}"
 
 
 if __name__ == "__main__":

@@ -24,17 +24,17 @@ from .errors import (
     UnsupportedProtocol,
     error_fields,
 )
+from .jobs.blobstore import Upload
 from .jobs.manager import blob_frames
 from .protocol import codec
-from .jobs.blobstore import Upload
 from .protocol.blobs import HEAD_BYTES, Accepted, BlobAssembler
 from .protocol.messages import (
     ADMIN_MESSAGES,
     SUPPORTED_PROTOCOLS,
     BlobGet,
     BlobHas,
-    BlobPut,
     BlobMissing,
+    BlobPut,
     BlobStored,
     ClientInfo,
     ClientRecord,

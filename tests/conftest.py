@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from layerbridge.daemon.app import DaemonCore
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.config import Paths, Settings
 from layerbridge.daemon.executors.local import LocalExecutor, diffusers_engine
 from layerbridge.daemon.server import WebSocketServer
+from PIL import Image
 
 
 @pytest.fixture(scope="session")

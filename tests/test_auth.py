@@ -4,7 +4,6 @@ import stat
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-
 from layerbridge.daemon.auth import FailureLimiter, TokenStore, cli_token, hash_token, stored_cli_token
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.errors import AuthError, Conflict, InvalidInput, RateLimited

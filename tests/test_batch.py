@@ -11,14 +11,13 @@ from asyncio.subprocess import PIPE
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from layerbridge.daemon.batch import MANIFEST, Manifest, ProgressBar, local_model_hash, run_batch
 from layerbridge.daemon.batch_spec import load_spec, parse_csv, parse_yaml
 from layerbridge.daemon.cli import main
 from layerbridge.daemon.client import DaemonClient
 from layerbridge.daemon.errors import InvalidInput
 from layerbridge.daemon.protocol.messages import JobParams
+from PIL import Image
 
 from .conftest import RunningDaemon
 

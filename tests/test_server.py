@@ -9,12 +9,11 @@ import struct
 import zlib
 
 import pytest
+from layerbridge.daemon.client import DaemonClient, RemoteError
+from layerbridge.daemon.protocol import encode_frame
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
-
-from layerbridge.daemon.client import DaemonClient, RemoteError
-from layerbridge.daemon.protocol import encode_frame
 
 from .conftest import RunningDaemon, png
 
@@ -203,7 +202,8 @@ def bomb_png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    idat = chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
 
 
 async def test_decompression_bomb_upload_is_refused(daemon: RunningDaemon) -> None:

@@ -17,7 +17,7 @@ class _Partial:
     header: BlobPut
     received: int = 0
     head: bytes = b""
-    hasher: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from PIL import Image
-
 from layerbridge.daemon.app import DaemonCore
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.client import DaemonClient, Job, JobEvent, RemoteError
@@ -20,6 +18,7 @@ from layerbridge.daemon.config import Paths, Settings
 from layerbridge.daemon.executors.base import Executor
 from layerbridge.daemon.protocol.messages import JobParams, JobProgress, JobResult, JobStarted
 from layerbridge.daemon.server import WebSocketServer
+from PIL import Image
 
 from ..conftest import png
 

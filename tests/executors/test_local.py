@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.executors.base import Executor
 from layerbridge.daemon.executors.local import LocalExecutor, diffusers_engine

@@ -20,13 +20,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from PIL import Image
-
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.errors import Unsupported
 from layerbridge.daemon.executors.base import CancelToken, Executor, ExecutorStatus, Task
 from layerbridge.daemon.executors.ray import RayExecutor, require_token_auth
 from layerbridge.daemon.executors.ray_sim import SimulatedCluster, simulated_cluster
+from PIL import Image
 
 from .suite import Harness, JobSuite, first_progress, gen, run, suite_settings
 

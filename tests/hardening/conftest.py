@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from layerbridge.daemon.app import DaemonCore
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.config import Paths, Settings

@@ -7,11 +7,10 @@ import json
 
 import pytest
 import torch
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
-
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.protocol.messages import JobParams
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from ..conftest import RunningDaemon, png
 

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.engine.registry import Registry
 from layerbridge.daemon.protocol.messages import JobParams, JobProgress

@@ -11,13 +11,12 @@ from contextlib import contextmanager
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
-
 from layerbridge.daemon.errors import LayerbridgeError
 from layerbridge.daemon.protocol import codec, encode_frame, parse_client_binary, parse_client_text
 from layerbridge.daemon.protocol.codec import CLIENT_TYPES
 from layerbridge.daemon.protocol.messages import Error, Pong
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from .conftest import ThreadDaemon
 

@@ -7,12 +7,11 @@ import asyncio
 import io
 
 import pytest
-from PIL import Image
-
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.protocol.messages import (
     JobParams,
 )
+from PIL import Image
 
 from ..conftest import RunningDaemon, png
 

@@ -1,5 +1,4 @@
 import pytest
-
 from layerbridge.daemon.jobs.ledger import Ledger
 from layerbridge.daemon.jobs.state import IllegalTransition, JobState, check_transition
 from layerbridge.daemon.protocol.messages import ErrorBody, JobParams, Region, ResultInfo

@@ -2,7 +2,6 @@ import hashlib
 import struct
 
 import pytest
-
 from layerbridge.daemon.errors import InvalidInput, ProtocolError, TooLarge
 from layerbridge.daemon.protocol import BlobAssembler, decode_frame, encode_frame, parse_client_binary
 from layerbridge.daemon.protocol.messages import BlobPut

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from layerbridge.daemon.errors import InvalidInput, ProtocolError, TooLarge
 from layerbridge.daemon.protocol import parse_client_text, schema_text
 from layerbridge.daemon.protocol.messages import Hello, JobParams, JobSubmit
