@@ -1,29 +1,10 @@
 import sqlite3
 import stat
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from layerbridge.daemon.auth import FailureLimiter, TokenStore, cli_token, hash_token, stored_cli_token
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.errors import AuthError, Conflict, InvalidInput, RateLimited
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 def test_tokens_are_stored_only_as_hashes(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -67,19 +48,13 @@ def test_limiter_refuses_after_the_limit_and_only_that_peer() -> None:
     limiter.check("10.0.0.2")
 
 
-def test_cli_token_lives_in_the_keyring_and_is_reused(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    previous = keyring.get_keyring()
-    ring = MemoryKeyring()
-    keyring.set_keyring(ring)
-    try:
-        paths = Paths(tmp_path).ensure()
-        token = cli_token(paths)
-        assert list(ring.store.values()) == [token]
-        assert not (tmp_path / "cli-token").exists()
-        assert cli_token(paths) == token
-        assert TokenStore(paths.ledger).verify(token).scope == "admin"
-    finally:
-        keyring.set_keyring(previous)
+def test_cli_token_lives_in_the_keyring_and_is_reused(tmp_path, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    paths = Paths(tmp_path).ensure()
+    token = cli_token(paths)
+    assert list(memory_keyring.store.values()) == [token]
+    assert not (tmp_path / "cli-token").exists()
+    assert cli_token(paths) == token
+    assert TokenStore(paths.ledger).verify(token).scope == "admin"
 
 
 def test_without_a_keyring_the_token_file_is_private(tmp_path, no_keyring, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 import qasync
-from keyring.backend import KeyringBackend
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.config import Paths
 from layerbridge.desktop.connection import DaemonConnection
 from layerbridge.desktop.process import Backoff, DaemonProcess
 from PySide6.QtCore import QObject, SignalInstance
 from PySide6.QtWidgets import QApplication
+
+from tests.conftest import MemoryKeyring
 
 
 def _qt_app() -> QApplication:
@@ -48,30 +48,10 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
     return {"qasync": _qasync_loop}
 
 
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
-
-
 @pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+def _in_memory_keyring(memory_keyring: MemoryKeyring) -> MemoryKeyring:
+    """Every tray test: a keyring of its own, never the machine's."""
+    return memory_keyring
 
 
 FAST = Backoff(first_s=0.2, max_s=1.0, max_crashes=3, stable_s=60.0, ready_timeout_s=60.0)

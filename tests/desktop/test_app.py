@@ -23,7 +23,8 @@ from layerbridge.desktop.traystate import Look, TrayStateModel, TrayStatus, comp
 from layerbridge.desktop.vault import NO_KEYRING, SERVICE, TokenVault, local_admin_token
 from PySide6.QtWidgets import QApplication
 
-from tests.desktop.conftest import FAST, MemoryKeyring, Recorder, until, wait_for
+from tests.conftest import MemoryKeyring
+from tests.desktop.conftest import FAST, Recorder, until, wait_for
 
 
 def test_the_desktop_package_never_imports_torch() -> None:
