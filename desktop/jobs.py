@@ -77,13 +77,13 @@ def row_of(summary: JobSummary, old: JobRow | None = None) -> JobRow:
     return JobRow(
         job_id=summary.job_id, state=summary.state, kind=summary.kind, model=summary.model,
         prompt=summary.prompt, client=summary.client,
-        seed=first.seed if first else (old.seed if old else None),
+        seed=first.seed if first else summary.seed,
         step=old.step if old else 0, steps=old.steps if old else 0,
         created_at=summary.created_at, finished_at=summary.finished_at,
         seconds=old.seconds if old else None,
         error=summary.error.message if summary.error else "",
         results=tuple(r.blob for r in summary.results),
-        params=first.params if first else (old.params if old else None))
+        params=summary.params or (first.params if first else (old.params if old else None)))
 
 
 JOB_COLUMNS: list[Column[JobRow]] = [
@@ -203,7 +203,7 @@ class JobsController(QObject):
         """Submit the job again with the same parameters and seed; returns the new job id."""
         row = self.table.get(job_id)
         if row is None or row.params is None:
-            raise ValueError("only a job with results can be re-run: its parameters come with them")
+            raise ValueError("this job's parameters are not known yet (refresh the list)")
         return await self.connection.submit(row.params)
 
     async def save_results(self, job_id: str) -> Path:

@@ -68,6 +68,8 @@ class JobRecord:
             finished_at=self.finished_at,
             results=self.results,
             error=self.error,
+            seed=self.seed,
+            params=self.params.model_copy(update={"seed": self.seed}),
         )
 
 

@@ -230,6 +230,8 @@ class JobSummary(Message):
     finished_at: float | None = None
     results: list[ResultInfo] = Field(default_factory=list)
     error: ErrorBody | None = None
+    seed: int | None = None
+    params: JobParams | None = Field(default=None, description="with the seed filled in: enough to re-run it")
 
 
 class ErrorBody(Message):

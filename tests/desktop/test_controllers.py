@@ -83,6 +83,9 @@ async def test_cancel_a_queued_job_and_see_a_failure(shared_connection: DaemonCo
     await jobs.cancel(first)
     await until(lambda: all((r := jobs.table.get(j)) is not None and r.state == "cancelled"
                             for j in (first, second)))
+    await jobs.refresh()  # the job list carries every job's parameters, results or not
+    again = await jobs.rerun(second)
+    await until(lambda: (r := jobs.table.get(again)) is not None and r.state == "done")
     bad = await shared_connection.submit(JobParams(kind="generate", model="demo", steps=2,
                                                    width=64, height=64,
                                                    loras=[{"id": "demo", "weight": 1.0}]))  # type: ignore[list-item]

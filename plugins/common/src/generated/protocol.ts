@@ -748,9 +748,14 @@ export interface JobSummary {
   job_id: string;
   kind: "generate" | "refine" | "inpaint" | "expand";
   model: string;
+  /**
+   * with the seed filled in: enough to re-run it
+   */
+  params?: JobParams | null;
   position?: number | null;
   prompt: string;
   results?: ResultInfo[];
+  seed?: number | null;
   state: "queued" | "running" | "done" | "failed" | "cancelled";
 }
 /**
