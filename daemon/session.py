@@ -12,7 +12,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from . import __version__, imaging
+from . import __version__, image_io
 from .auth import Client, hash_token
 from .config import LOOPBACK_HOSTS, load_settings, save_settings
 from .errors import (
@@ -194,8 +194,8 @@ class Session:
             header = accepted.header
             width, height = header.width, header.height
             if header.format == "png":
-                width, height = imaging.png_size(accepted.head, "blob")
-            imaging.check_size("blob", width, height)
+                width, height = image_io.png_size(accepted.head, "blob")
+            image_io.check_size("blob", width, height)
             meta = await asyncio.to_thread(self._uploads.pop(put.sha256).commit, header.format,
                                            width, height)
         except Exception:
@@ -207,9 +207,9 @@ class Session:
         accepted = self.blobs.feed(put, payload)
         if accepted.first:
             if put.format != "png":
-                imaging.check_size("blob", put.width, put.height)
+                image_io.check_size("blob", put.width, put.height)
             elif put.total >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
-                imaging.check_size("blob", *imaging.png_size(bytes(payload[:HEAD_BYTES]), "blob"))
+                image_io.check_size("blob", *image_io.png_size(bytes(payload[:HEAD_BYTES]), "blob"))
             self._uploads[put.sha256] = self.core.blobs.begin(put.sha256)
         self._uploads[put.sha256].write(payload)
         return accepted

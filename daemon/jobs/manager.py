@@ -14,7 +14,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from .. import imaging
+from .. import image_io
 from ..engine.api import EngineImage, StepProgress
 from ..errors import (
     Cancelled,
@@ -158,7 +158,7 @@ class JobManager:
         for field, sha in params.blobs().items():
             meta = self.blobs.meta(sha, field)
             if meta.width is not None and meta.height is not None:
-                imaging.check_size(field, meta.width, meta.height)
+                image_io.check_size(field, meta.width, meta.height)
         if params.kind in ("inpaint", "expand") and params.image and params.mask:
             image, mask = self.blobs.meta(params.image), self.blobs.meta(params.mask)
             if (image.width, image.height) != (mask.width, mask.height):
@@ -311,7 +311,7 @@ class JobManager:
             self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
                                            preview="png", preview_width=preview.width,
                                            preview_height=preview.height),
-                       imaging.encode_png(preview))
+                       image_io.encode_png(preview))
 
         return on_progress
 
@@ -319,14 +319,14 @@ class JobManager:
         inputs = {}
         for field, sha in params.blobs().items():
             meta, data = self.blobs.read(sha, field)
-            inputs[field] = imaging.decode(meta, data, field)
+            inputs[field] = image_io.decode(meta, data, field)
         return inputs
 
     def _store_results(self, job: JobRecord, images: list[EngineImage]) -> list[ResultInfo]:
         params = job.params.model_copy(update={"seed": job.seed})
         results = []
         for index, out in enumerate(images):
-            data = imaging.encode_png(out.image)
+            data = image_io.encode_png(out.image)
             meta = self.blobs.put(data, "png", out.image.width, out.image.height)
             region = out.region or Region(x=0, y=0, width=out.image.width, height=out.image.height)
             results.append(ResultInfo(index=index, blob=meta.sha256, format="png",

@@ -1,4 +1,4 @@
-"""Decoding and encoding of image blobs with the wire's bounds (Pillow only; no torch).
+"""Wire images: decoding and encoding of blobs within the protocol's bounds (Pillow only; no torch).
 
 Dimensions are checked from the header before any pixel is decoded, so a tiny PNG that claims
 60000×60000 pixels (a decompression bomb) is refused without allocating it.
