@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
-from layerbridge.daemon.protocol import encode_frame
+from layerbridge.daemon.protocol import decode_frame, encode_frame
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
@@ -291,3 +291,18 @@ async def test_a_request_given_up_by_its_caller_does_not_break_the_client(daemon
             await pending
         await asyncio.sleep(0.2)  # the late reply arrives and is dropped
         assert (await asyncio.wait_for(client.status(), 10)).queue.queued == 0
+
+
+async def test_a_large_blob_comes_back_in_chunks_byte_for_byte(daemon: RunningDaemon) -> None:
+    data = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB: several download frames
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        sha = await client.upload(data, "grey8", 256, len(data) // 256)
+    ws = await raw(daemon, daemon.token)
+    await ws.send(json.dumps({"type": "blob.get", "id": "g", "sha256": sha}))
+    received, offsets = bytearray(), []
+    while len(received) < len(data):
+        header, payload = decode_frame(await asyncio.wait_for(ws.recv(), 10))
+        assert (header["type"], header["reply_to"], header["total"]) == ("blob.data", "g", len(data))
+        offsets.append(header["offset"])
+        received += payload
+    assert bytes(received) == data and len(offsets) > 1 and offsets == sorted(offsets)

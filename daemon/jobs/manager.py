@@ -61,8 +61,13 @@ class ModelCheck(Protocol):
         """Raise UnknownModel (naming `field`) unless the registry holds the model."""
 
 
+# 1 MiB frames: a client decodes one while the next is on the wire, and UXP's socket never
+# holds more than a frame's worth (the same size the clients upload with).
+DOWNLOAD_CHUNK = 1 << 20
+
+
 def blob_frames(meta: BlobMeta, data: bytes, reply_to: str | None = None) -> list[tuple[BlobData, bytes]]:
-    chunk = LIMITS.max_chunk_bytes
+    chunk = min(DOWNLOAD_CHUNK, LIMITS.max_chunk_bytes)
     return [
         (BlobData(sha256=meta.sha256, offset=off, total=meta.size, format=meta.format,
                   width=meta.width, height=meta.height, reply_to=reply_to), data[off : off + chunk])
