@@ -24,7 +24,7 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from layerbridge.daemon.engine.demo import build_demo
 
     root = tmp_path_factory.mktemp("demo-data")
-    build_demo(Paths(root).ensure(), only=("demo",))
+    build_demo(Paths(root).ensure(), only=("demo", "demo-lora", "demo-cn-canny"))
     return root
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -145,7 +147,6 @@ def test_kill_9_with_jobs_queued_loses_none(daemon: Daemon, tmp_path: Path) -> N
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for i, job_id in enumerate(ids)]
     ledger = daemon.data / "ledger.sqlite3"
-    import sqlite3
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # kill while all three are accepted and one is running
@@ -173,9 +174,34 @@ def test_kill_9_with_jobs_queued_loses_none(daemon: Daemon, tmp_path: Path) -> N
 
 def test_protocol_schema_is_printed_as_json() -> None:
     proc = subprocess.run([*LB, "protocol", "schema"], capture_output=True, text=True, timeout=60)
-    import json
-
     schema = json.loads(proc.stdout)
     assert "ClientMessage" in schema["$defs"] and "ServerMessage" in schema["$defs"]
     assert hashlib.sha256(proc.stdout.encode()).hexdigest() == hashlib.sha256(
         (Path(__file__).parents[1] / "plugins/common/protocol.schema.json").read_bytes()).hexdigest()
+
+
+def test_inpaint_and_expand_write_the_composite_and_the_placed_patch(daemon: Daemon, tmp_path: Path) -> None:
+    token = lb(daemon.data, "pair", "--name", "editor").stdout.split()[-1]
+    photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
+    Image.new("RGB", (160, 128), (30, 90, 160)).save(photo)
+    selection = Image.new("L", (160, 128), 0)
+    selection.paste(255, (64, 40, 112, 88))
+    selection.save(mask)
+    common = ["--model", "demo", "--prompt", "a lantern", "--steps", "3", "--seed", "5"]
+
+    client(daemon, token, "inpaint", *common, "--image", str(photo), "--mask", str(mask),
+           "--control", f"canny:{photo}:0.5", "--lora", "demo-lora:0.7",
+           "--out", str(tmp_path / "filled.png"), "--patch-out", str(tmp_path / "patch.png"))
+    with Image.open(tmp_path / "patch.png") as patch:
+        region = json.loads(patch.text["layerbridge:region"])
+        assert patch.mode == "RGBA" and patch.size == (region["width"], region["height"])
+    # the patch covers the selection, inside the canvas
+    assert region["x"] <= 64 and region["y"] <= 40
+    assert region["x"] + region["width"] >= 112 and region["y"] + region["height"] >= 88
+    with Image.open(tmp_path / "filled.png") as filled, Image.open(photo) as original:
+        assert filled.size == original.size
+        assert filled.convert("RGB").getpixel((2, 2)) == original.getpixel((2, 2))  # outside: kept
+
+    client(daemon, token, "expand", *common, "--image", str(photo), "--left", "32", "--bottom", "16",
+           "--out", str(tmp_path / "wide.png"))
+    assert size_of(tmp_path / "wide.png") == (160 + 32, 128 + 16)
