@@ -94,6 +94,7 @@ class JobManager:
         self._wakeup = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self.paused = False
+        self._stopping = False
         self.on_change: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ lifecycle
@@ -110,6 +111,7 @@ class JobManager:
                          for i in range(self.executor.slots)]
 
     async def stop(self) -> None:
+        self._stopping = True  # a job cut short now is requeued, not recorded as cancelled
         for token in self._cancel.values():
             token.set()
         for worker in self._workers:
@@ -290,7 +292,8 @@ class JobManager:
                                              progress, token)
             results = await asyncio.to_thread(self._store_results, job, images)
         except Cancelled:
-            self._finish(job, JobState.CANCELLED)
+            if not self._stopping:
+                self._finish(job, JobState.CANCELLED)
             return
         except LayerbridgeError as exc:
             log.info("job %s failed: %s", job.job_id, exc.message)
@@ -298,7 +301,7 @@ class JobManager:
             return
         finally:
             self._cancel.pop(job.job_id, None)
-        if token.is_set():  # cancel arrived after the last step: honour it
+        if token.is_set() and not self._stopping:  # cancel arrived after the last step: honour it
             self._finish(job, JobState.CANCELLED)
             return
         self.ledger.finish(job, results)
