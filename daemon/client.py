@@ -9,6 +9,7 @@ import hashlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -292,7 +293,8 @@ class DaemonClient:
             waiter.set_result(data)
 
     def _fail_all(self, exc: RemoteError) -> None:
-        for fut in itertools.chain(self._pending.values(), self._blob_waiters.values()):
+        futures: list[asyncio.Future[Any]] = [*self._pending.values(), *self._blob_waiters.values()]
+        for fut in futures:
             if not fut.done():
                 fut.set_exception(exc)
         for job in self._jobs.values():

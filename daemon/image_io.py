@@ -53,7 +53,7 @@ def decode(meta: BlobMeta, data: bytes, field: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=["PNG"])
+            image: Image.Image = Image.open(io.BytesIO(data), formats=["PNG"])
             check_size(field, *image.size)
             image.load()
     except InvalidInput:

@@ -192,9 +192,11 @@ class Session:
             if not accepted.complete:
                 return
             header = accepted.header
-            width, height = header.width, header.height
             if header.format == "png":
                 width, height = image_io.png_size(accepted.head, "blob")
+            else:
+                assert header.width is not None and header.height is not None  # BlobPut checks
+                width, height = header.width, header.height
             image_io.check_size("blob", width, height)
             meta = await asyncio.to_thread(self._uploads.pop(put.sha256).commit, header.format,
                                            width, height)
@@ -207,6 +209,7 @@ class Session:
         accepted = self.blobs.feed(put, payload)
         if accepted.first:
             if put.format != "png":
+                assert put.width is not None and put.height is not None  # BlobPut checks
                 image_io.check_size("blob", put.width, put.height)
             elif put.total >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
                 image_io.check_size("blob", *image_io.png_size(bytes(payload[:HEAD_BYTES]), "blob"))

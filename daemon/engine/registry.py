@@ -99,7 +99,7 @@ def native_side(path: Path, arch: str) -> int:
     try:
         unet = json.loads((path / "unet" / "config.json").read_text())
         vae = json.loads((path / "vae" / "config.json").read_text())
-        return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+        return int(unet["sample_size"]) << (len(vae["block_out_channels"]) - 1)
     except (OSError, ValueError, KeyError, TypeError):
         return NATIVE_SIDE.get(base_arch(arch), 512)
 
