@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,8 +211,11 @@ class RayExecutor(Executor):
     async def _run_on(self, replica: Replica, task: Task, on_progress: ProgressSink,
                       cancel: CancelToken) -> list[EngineImage]:
         replica.job_id = task.job_id
-        stream = replica.actor.run.remote(task.job_id, task.params, task.seed, task.inputs)
-        forward = asyncio.create_task(self._forward_cancel(replica, task.job_id, cancel))
+        # Each attempt has its own key in the replica: a cancel sent for an earlier attempt of
+        # the same job (say by a daemon that stopped meanwhile) must not stop this one.
+        attempt = f"{task.job_id}#{uuid.uuid4().hex[:8]}"
+        stream = replica.actor.run.remote(attempt, task.params, task.seed, task.inputs)
+        forward = asyncio.create_task(self._forward_cancel(replica, attempt, cancel))
         try:
             async for ref in stream:
                 record = await ref
@@ -228,7 +232,7 @@ class RayExecutor(Executor):
             raise ReplicaLost(str(exc)) from None
         except asyncio.CancelledError:
             # the daemon is stopping: the remote work does not stop with this task
-            replica.actor.cancel.remote(task.job_id)
+            replica.actor.cancel.remote(attempt)
             raise
         finally:
             forward.cancel()
