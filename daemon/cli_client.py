@@ -160,8 +160,7 @@ def _write_results(results: list[tuple[ResultInfo, bytes]], out: Path, source: b
                    patch_out: str | None) -> None:
     for info, data in results:
         path = out if len(results) == 1 else out.with_name(f"{out.stem}-{info.index}{out.suffix}")
-        patched = info.region.x != 0 or info.region.y != 0 or _has_alpha(data)
-        if source is not None and patched:
+        if source is not None and info.params.kind in ("inpaint", "expand"):
             path.write_bytes(composite(source, data, info))
             if patch_out:
                 p = Path(patch_out)
@@ -194,10 +193,6 @@ def _with_region(data: bytes, info: ResultInfo) -> bytes:
     out = io.BytesIO()
     Image.open(io.BytesIO(data)).save(out, format="PNG", pnginfo=meta)
     return out.getvalue()
-
-
-def _has_alpha(data: bytes) -> bool:
-    return Image.open(io.BytesIO(data)).mode in ("RGBA", "LA")
 
 
 def _grey_png(path: Path) -> bytes:

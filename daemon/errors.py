@@ -43,6 +43,14 @@ class InvalidInput(LayerbridgeError):
         super().__init__(f"{field}={shown}: {reason}", field=field)
         self.value = value
 
+    @classmethod
+    def worded(cls, field: str, message: str) -> InvalidInput:
+        """An InvalidInput whose message is already written (it names the field itself)."""
+        exc = cls.__new__(cls)
+        LayerbridgeError.__init__(exc, message, field=field)
+        exc.value = None
+        return exc
+
 
 class TooLarge(LayerbridgeError):
     code = "too_large"

@@ -44,21 +44,14 @@ def validation_error(exc: ValidationError, data: Any) -> InvalidInput:
         field = ".".join([*loc, found.group(1)])
         msg = FIELD_IN_MESSAGE.sub("", msg)
         prefix = ".".join(loc)
-        return _invalid(field, msg if not prefix else f"{prefix}.{msg}")
+        return InvalidInput.worded(field, msg if not prefix else f"{prefix}.{msg}")
     field = ".".join(loc) or "message"
     value = err.get("input")
     if err["type"] == "extra_forbidden":
-        return _invalid(field, f"{field}: unknown field")
+        return InvalidInput.worded(field, f"{field}: unknown field")
     if err["type"] == "missing":
-        return _invalid(field, f"{field}: required field is missing")
+        return InvalidInput.worded(field, f"{field}: required field is missing")
     return InvalidInput(field, value, msg)
-
-
-def _invalid(field: str, text: str) -> InvalidInput:
-    exc = InvalidInput(field, None, "")
-    exc.message = text
-    exc.args = (text,)
-    return exc
 
 
 def parse_client_data(data: dict[str, Any]) -> Message:

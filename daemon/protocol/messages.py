@@ -650,6 +650,3 @@ ServerMessage = Annotated[
     | Ok,
     Field(discriminator="type"),
 ]
-
-BINARY_CLIENT_HEADERS = (BlobPut,)
-BINARY_SERVER_HEADERS = (BlobData, JobProgress)

@@ -24,13 +24,6 @@ class ThreadDaemon:
     core: DaemonCore
     loop: asyncio.AbstractEventLoop
 
-    def call(self, fn, *args):  # type: ignore[no-untyped-def]
-        """Run a plain function on the daemon's loop and return its result."""
-        async def run():  # type: ignore[no-untyped-def]
-            return fn(*args)
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
 
 @pytest.fixture(scope="module")
 def thread_daemon(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Iterator[ThreadDaemon]:
