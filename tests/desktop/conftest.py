@@ -43,8 +43,6 @@ def _qasync_loop() -> asyncio.AbstractEventLoop:
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
                                   ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    if not getattr(getattr(item, "module", None), "QT_LOOP", True):
-        return {"asyncio": asyncio.new_event_loop}  # protocol-only tests: no Qt needed
     return {"qasync": _qasync_loop}
 
 
@@ -124,18 +122,38 @@ async def connection(local_daemon: DaemonProcess, paths: Paths
     await conn.close()
 
 
-@pytest.fixture(scope="session")
-def desktop_demo(demo_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo data dir plus the demo LoRA's file, built but not registered (to import it)."""
-    from layerbridge.daemon.engine.demo import build_demo
-    from layerbridge.daemon.engine.registry import Registry
+_BUILD_DEMO = """
+import sys
+from layerbridge.daemon.config import Paths
+from layerbridge.daemon.engine.demo import build_demo
+from layerbridge.daemon.engine.registry import Registry
+from pathlib import Path
+paths = Paths(Path(sys.argv[1])).ensure()
+build_demo(paths, only=("demo", "demo-lora", "demo-cn-canny"))
+Registry(paths).remove("demo-lora")
+"""
 
+
+@pytest.fixture(scope="session")
+def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The desktop suite's demo data dir, built in a child process: the tray's process never loads
+    torch (Qt and torch in one process crash), and `_no_torch_here` keeps it that way. The demo
+    LoRA's file is built but not registered, so tests can import it."""
     root = tmp_path_factory.mktemp("desktop-demo") / "data"
-    shutil.copytree(demo_models, root, ignore=shutil.ignore_patterns("ledger.sqlite3*", "blobs"))
-    paths = Paths(root).ensure()
-    build_demo(paths, only=("demo-lora",))
-    Registry(paths).remove("demo-lora")
+    subprocess.run([sys.executable, "-c", _BUILD_DEMO, str(root)], check=True, timeout=600)
     return root
+
+
+@pytest.fixture(scope="session")
+def desktop_demo(demo_models: Path) -> Path:
+    return demo_models
+
+
+@pytest.fixture(autouse=True)
+def _no_torch_here() -> Iterator[None]:
+    yield
+    heavy = [name for name in ("torch", "diffusers", "transformers") if name in sys.modules]
+    assert not heavy, f"the tray's process imported {heavy}; the tray must stay torch-free"
 
 
 @dataclass

@@ -10,8 +10,6 @@ from layerbridge.daemon.protocol.messages import JobAccepted, JobList, JobParams
 
 from tests.conftest import RunningDaemon
 
-QT_LOOP = False  # these talk to an in-process daemon: no Qt loop
-
 
 async def test_a_watcher_sees_other_clients_accepted_jobs_without_their_reply_id(
         daemon: RunningDaemon) -> None:

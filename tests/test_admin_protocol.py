@@ -25,8 +25,6 @@ from layerbridge.daemon.protocol.messages import (
 
 from tests.conftest import RunningDaemon
 
-QT_LOOP = False  # these talk to an in-process daemon: no Qt loop
-
 
 async def test_settings_round_trip_and_need_a_restart(daemon: RunningDaemon) -> None:
     async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
