@@ -27,6 +27,7 @@ test: test-python test-plugins
 # The tray's tests run in a process of their own, as the tray does: no torch beside Qt.
 test-python: $(STAMP) chromium
 	$(BIN)/ruff check daemon desktop tests bench
+	$(BIN)/mypy daemon
 	$(BIN)/python -m pytest -q --ignore=tests/desktop
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/desktop
 

@@ -14,10 +14,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import DEFAULT_PORT, Paths, data_dir, load_settings
 from .errors import LayerbridgeError
+
+if TYPE_CHECKING:
+    from .executors.base import Executor
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
     paths = paths_of(args)
     _setup_logging(paths)
     settings = load_settings(paths)
+    executor: Executor
     if args.executor == "ray":
         from .executors.ray import RayExecutor  # optional extra; clear error when missing
 
@@ -144,7 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             # Windows has no signal handlers on the loop: Ctrl+C raises KeyboardInterrupt instead
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+                loop.add_signal_handler(sig, _resolve, stop)
 
         def ready(url: str) -> None:
             print(f"Layerbridge listening on {url}", flush=True)
@@ -243,10 +248,16 @@ def _ago(t: float) -> str:
     return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _tray(args: argparse.Namespace) -> int:
     from layerbridge.desktop.app import run  # PySide6 and qasync: the `desktop` extra
 
-    return run(args)
+    code: int = run(args)
+    return code
 
 
 def _batch(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from .protocol.messages import (
     BlobPut,
     BlobStored,
     ClientInfo,
+    ClientMessage,
     ClientRecord,
     ClientsList,
     ClientsPair,
@@ -223,7 +224,7 @@ class Session:
         if upload is not None:
             upload.abort()
 
-    async def _dispatch(self, message: Message) -> None:
+    async def _dispatch(self, message: ClientMessage) -> None:
         assert self.client is not None
         request_id = message.id if isinstance(message, Request) else None
         if message.type in ADMIN_MESSAGES and self.client.scope != "admin":
@@ -232,7 +233,7 @@ class Session:
         if reply is not None:
             self.deliver(reply.model_copy(update={"reply_to": request_id}))
 
-    async def _answer(self, message: Message) -> Message | None:  # noqa: C901 - a flat dispatch table
+    async def _answer(self, message: ClientMessage) -> Message | None:  # noqa: C901 - a flat dispatch table
         core, manager = self.core, self.core.manager
         match message:
             case Ping():

@@ -7,6 +7,7 @@ torch/diffusers are imported inside the functions: the CLI imports this module c
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -205,6 +206,10 @@ def build_sdxl(folder: Path, *, seed: int, inpaint: bool = False) -> Any:
     return pipe
 
 
+def _controlnet_from(pipeline: Callable[[], Any], folder: Path, *, seed: int, control_type: str) -> None:
+    build_controlnet(folder, pipeline().unet, seed=seed, control_type=control_type)
+
+
 def build_controlnet(folder: Path, unet: Any, *, seed: int, control_type: str) -> None:
     import torch
     from diffusers import ControlNetModel
@@ -329,7 +334,7 @@ def build_demo(paths: Paths, *, only: tuple[str, ...] | None = None) -> list[Mod
     for i, ctype in enumerate(CONTROL_TYPES):
         ensure(
             f"demo-cn-{ctype}",
-            lambda f, i=i, c=ctype: build_controlnet(f, sd().unet, seed=10 + i, control_type=c),
+            functools.partial(_controlnet_from, sd, seed=10 + i, control_type=ctype),
             kind="controlnet",
             arch="sd15",
             format="diffusers",

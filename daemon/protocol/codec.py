@@ -17,8 +17,8 @@ from .messages import (
     ServerMessage,
 )
 
-_client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
-_server_adapter: TypeAdapter[Any] = TypeAdapter(ServerMessage)
+_client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -54,7 +54,7 @@ def validation_error(exc: ValidationError, data: Any) -> InvalidInput:
     return InvalidInput(field, value, msg)
 
 
-def parse_client_data(data: dict[str, Any]) -> Message:
+def parse_client_data(data: dict[str, Any]) -> ClientMessage:
     kind = data.get("type")
     if not isinstance(kind, str):
         raise InvalidInput("type", kind, "every message needs a string 'type'")
@@ -63,12 +63,12 @@ def parse_client_data(data: dict[str, Any]) -> Message:
     if kind == "blob.put":
         raise InvalidInput("type", kind, "blob.put travels as a binary frame header")
     try:
-        return _client_adapter.validate_python(data)  # type: ignore[no-any-return]
+        return _client_adapter.validate_python(data)
     except ValidationError as exc:
         raise validation_error(exc, data) from None
 
 
-def parse_client_text(text: str | bytes) -> Message:
+def parse_client_text(text: str | bytes) -> ClientMessage:
     size = len(text.encode() if isinstance(text, str) else text)
     if size > LIMITS.max_text_bytes:
         raise TooLarge(f"text frame of {size} bytes exceeds {LIMITS.max_text_bytes}")
@@ -92,18 +92,18 @@ def parse_client_binary(frame: bytes | bytearray | memoryview) -> tuple[BlobPut,
     return put, payload
 
 
-def parse_server_data(data: dict[str, Any]) -> Message:
+def parse_server_data(data: dict[str, Any]) -> ServerMessage:
     try:
-        return _server_adapter.validate_python(data)  # type: ignore[no-any-return]
+        return _server_adapter.validate_python(data)
     except ValidationError as exc:
         raise ProtocolError(f"malformed message from the daemon: {validation_error(exc, data)}") from None
 
 
-def parse_server_text(text: str | bytes) -> Message:
+def parse_server_text(text: str | bytes) -> ServerMessage:
     return parse_server_data(decode_json(text))
 
 
-def parse_server_binary(frame: bytes | bytearray | memoryview) -> tuple[Message, memoryview]:
+def parse_server_binary(frame: bytes | bytearray | memoryview) -> tuple[ServerMessage, memoryview]:
     header, payload = decode_frame(frame)
     return parse_server_data(header), payload
 
