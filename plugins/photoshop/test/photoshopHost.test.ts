@@ -54,6 +54,25 @@ describe("PhotoshopHost", () => {
     expect(group?.layers?.map((l) => l.name)).toEqual(["a door · seed 1 · #1"]);
   });
 
+  it("adds a reveal-all mask first when Photoshop will only write into an existing one", async () => {
+    mock.masksMustExist = true;
+    const image = { width: 4, height: 3, data: new Uint8Array(48).fill(200) };
+    const mask = { width: 4, height: 3, data: new Uint8Array(12).fill(128) };
+    const placed = await host.place({
+      documentId: 7, groupName: "Fill", groupId: undefined, layerName: "v1",
+      image, at: { x: 30, y: 20 }, mask, growCanvas: undefined, historyName: "h",
+    });
+    expect(fns().slice(fns().indexOf("putPixels") + 1)).toEqual([
+      "createImageDataFromBuffer", "putLayerMask", "batchPlay", "batchPlay", "putLayerMask", "resumeHistory", "executeAsModal:exit",
+    ]);
+    const select = mock.calls.find((c) => c.fn === "batchPlay")?.args;
+    expect(select?.["_target"]).toEqual([{ _ref: "layer", _id: placed.layerId }]);
+    const layer = doc.findLayer(placed.layerId);
+    expect(layer?.mask?.bounds).toEqual({ left: 30, top: 20, right: 34, bottom: 23 });
+    expect(Array.from(layer?.mask?.data ?? [])).toEqual(Array(12).fill(128));
+    expect(mock.calls.find((c) => c.fn === "resumeHistory")?.args).toEqual({ commit: true });
+  });
+
   it("puts later variations into the same group as siblings", async () => {
     const image = { width: 2, height: 2, data: new Uint8Array(16) };
     const base = { documentId: 7, groupName: "G", layerName: "v1", image, at: { x: 0, y: 0 }, mask: undefined, growCanvas: undefined, historyName: "h" };

@@ -2,7 +2,7 @@
 // with the Imaging API inside short executeAsModal scopes (never held while the GPU works); each
 // placed result is one undo step (history suspended). Coordinates are document pixels throughout:
 // no placeEvent, no Smart Objects, nothing scaled by the document's resolution.
-import { app, constants, core, imaging } from "photoshop";
+import { action, app, constants, core, imaging } from "photoshop";
 import type { Document } from "photoshop/dom/Document";
 import type { Layer } from "photoshop/dom/Layer";
 import { intersect, rectFromBounds, toBounds, type Rect } from "../geometry.js";
@@ -138,7 +138,15 @@ export class PhotoshopHost implements Host {
               colorProfile: GREY_PROFILE,
             });
             try {
-              await imaging.putLayerMask({ documentID: doc.id, layerID: layer.id, kind: "user", imageData: mask, targetBounds: target, replace: true });
+              const put = () => imaging.putLayerMask({ documentID: doc.id, layerID: layer.id, kind: "user", imageData: mask, targetBounds: target, replace: true });
+              try {
+                await put();
+              } catch {
+                // A Photoshop that writes only into an existing user mask: add an empty
+                // (reveal-all) one to the new layer, then write the patch's mask into it.
+                await action.batchPlay(addRevealAllMask(layer.id), {});
+                await put();
+              }
             } finally {
               await mask.dispose();
             }
@@ -152,6 +160,14 @@ export class PhotoshopHost implements Host {
       },
     );
   }
+}
+
+/** Select the layer by id and give it a reveal-all user mask (Layer > Layer Mask > Reveal All). */
+function addRevealAllMask(layerId: number): Parameters<typeof action.batchPlay>[0] {
+  return [
+    { _obj: "select", _target: [{ _ref: "layer", _id: layerId }], makeVisible: false },
+    { _obj: "make", new: { _class: "channel" }, at: { _ref: "channel", _enum: "channel", _value: "mask" }, using: { _enum: "userMaskEnabled", _value: "revealAll" } },
+  ];
 }
 
 function findLayer(doc: Document, id: number): Layer | undefined {

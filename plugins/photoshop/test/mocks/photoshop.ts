@@ -170,15 +170,18 @@ interface MockState {
   modalDepth: number;
   documents: MockDocument[];
   activeDocument: MockDocument | null;
+  /** Behave like a Photoshop whose putLayerMask writes only into a mask the layer already has. */
+  masksMustExist: boolean;
 }
 
-export const mock: MockState = { calls: [], modalDepth: 0, documents: [], activeDocument: null };
+export const mock: MockState = { calls: [], modalDepth: 0, documents: [], activeDocument: null, masksMustExist: false };
 
 export function resetMock(doc?: MockDocument): void {
   mock.calls = [];
   mock.modalDepth = 0;
   mock.documents = doc ? [doc] : [];
   mock.activeDocument = doc ?? null;
+  mock.masksMustExist = false;
 }
 
 function record(fn: string, args?: Record<string, unknown>): void {
@@ -292,8 +295,37 @@ export const imaging = {
     record("putLayerMask", { layerID: options.layerID, targetBounds: options.targetBounds, width: options.imageData.width, height: options.imageData.height });
     const layer = doc(options.documentID).findLayer(options.layerID);
     if (!layer) throw new Error(`no layer ${options.layerID}`);
+    if (mock.masksMustExist && !layer.mask) throw new Error("The layer has no user mask");
     layer.mask = { bounds: options.targetBounds, data: options.imageData.data };
   },
 };
 
-export default { app, core, imaging, constants };
+type Descriptor = Record<string, unknown>;
+
+/** batchPlay understands the two descriptors the host sends: select a layer by id, and add a
+ * reveal-all user mask to the selected layer. Anything else is an error, so a new descriptor
+ * needs its behaviour written here first. */
+export const action = {
+  async batchPlay(commands: Descriptor[], _options: Record<string, unknown>): Promise<Descriptor[]> {
+    requireModal("batchPlay");
+    const d = doc(undefined);
+    for (const command of commands) {
+      record("batchPlay", { ...command });
+      if (command["_obj"] === "select") {
+        const ref = (command["_target"] as Array<{ _ref: string; _id: number }>)[0];
+        const layer = ref?._ref === "layer" ? d.findLayer(ref._id) : undefined;
+        if (!layer) throw new Error(`select: no layer ${JSON.stringify(ref)}`);
+        d.activeLayers = [layer];
+      } else if (command["_obj"] === "make" && (command["using"] as Descriptor)?.["_value"] === "revealAll") {
+        const layer = d.activeLayers[0];
+        if (!layer || layer.mask) throw new Error("make mask: no active layer, or it has a mask");
+        layer.mask = { bounds: { left: 0, top: 0, right: d.width, bottom: d.height }, data: new Uint8Array(d.width * d.height).fill(255) };
+      } else {
+        throw new Error(`batchPlay: the mock does not know ${JSON.stringify(command)}`);
+      }
+    }
+    return commands.map(() => ({}));
+  },
+};
+
+export default { action, app, core, imaging, constants };
