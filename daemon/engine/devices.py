@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,8 @@ import torch
 
 from ..config import EngineSettings
 from ..errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -39,6 +43,7 @@ def pick_device(settings: EngineSettings) -> Device:
             kind = "mps"
         else:
             kind = "cpu"
+            _explain_missing_gpu()
     if kind == "cuda" and not torch.cuda.is_available():
         raise InvalidInput("engine.device", kind, "no CUDA device is available on this machine")
     if kind == "mps" and not (
@@ -59,6 +64,23 @@ def pick_device(settings: EngineSettings) -> Device:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     return Device(dev, dtype, name)
+
+
+def _explain_missing_gpu() -> None:
+    """Falling back to the CPU on a machine with an NVIDIA GPU is nearly always an install
+    problem (PyPI's torch for Windows is CPU-only; a CUDA build needs a working driver): say so
+    once at start, instead of leaving a designer to wonder why a fill takes minutes."""
+    if shutil.which("nvidia-smi") is None:
+        return
+    if torch.version.cuda is None:
+        log.warning(
+            "an NVIDIA GPU is present but this torch build is CPU-only, so jobs run on the CPU; "
+            "install the CUDA build of torch==%s from https://download.pytorch.org/whl/ "
+            "(see the README's GPU section)", torch.__version__.split("+")[0])
+    else:
+        log.warning(
+            "this torch build has CUDA %s but no CUDA device is usable, so jobs run on the CPU; "
+            "check the NVIDIA driver with `nvidia-smi`", torch.version.cuda)
 
 
 def total_memory(device: Device) -> int:
