@@ -118,6 +118,9 @@ class Ledger:
         check_transition(job.state, JobState.DONE)
         now = time.time()
         with self._db:
+            # the connection autocommits each statement: only an explicit transaction makes the
+            # results and the state one write
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
                 "INSERT OR REPLACE INTO results (job_id, idx, info) VALUES (?, ?, ?)",
                 [(job.job_id, r.index, r.model_dump_json()) for r in results],
