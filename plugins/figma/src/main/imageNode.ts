@@ -66,11 +66,13 @@ export async function nativeScale(api: PluginAPI, node: PaintedNode): Promise<nu
   const sx = native.width / node.width;
   const sy = native.height / node.height;
   switch (paint.scaleMode) {
-    case "FIT":
+    case "FIT": // the whole image inside the node: its longer side (relative to the node) spans it
+      return Math.max(sx, sy, 1e-3);
+    case "FILL": // covers the node, the overflow cut off: the shorter side spans it
       return Math.max(Math.min(sx, sy), 1e-3);
     case "TILE":
       return Math.max(1 / (paint.scalingFactor ?? 1), 1e-3);
-    default: // FILL and CROP cover the node: the larger ratio keeps every image pixel
+    default: // CROP shows a part of the image: the larger ratio keeps every pixel that shows
       return Math.max(sx, sy, 1e-3);
   }
 }

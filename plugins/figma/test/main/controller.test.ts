@@ -291,6 +291,24 @@ describe("restyle and sketch", () => {
     expect(decodePng(input.image).width).toBe(1024);
   });
 
+  it("exports a letterboxed (FIT) image at the resolution it is shown at, not below", async () => {
+    // 2000×1000 px fitted into 400×400 units: 5 px per unit across, letterboxed vertically.
+    const image = stub.addImage("Letterbox", { x: 0, y: 0, width: 400, height: 400 }, { width: 2000, height: 1000 });
+    image.fills = [{ ...(image.fills[0] as object), scaleMode: "FIT" }];
+    stub.select(image);
+    const input = await prepare("restyle");
+    if (input.flow !== "restyle") throw new Error(input.flow);
+    expect(input.size).toEqual({ width: 2000, height: 2000 });
+  });
+
+  it("exports a cropped-to-fill (FILL) image at the resolution of the part that shows, not above", async () => {
+    // 800×300 px covering 400×300 units: 1 px per unit, the sides cut off.
+    stub.select(stub.addImage("Cover", { x: 0, y: 0, width: 400, height: 300 }, { width: 800, height: 300 }));
+    const input = await prepare("restyle");
+    if (input.flow !== "restyle") throw new Error(input.flow);
+    expect(input.size).toEqual({ width: 400, height: 300 });
+  });
+
   it("bounds a restyle's export by the daemon's generate limit", async () => {
     stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 1000, height: 500 }, { width: 3000, height: 1500 }));
     const input = await prepare("restyle", 1, 2048);
