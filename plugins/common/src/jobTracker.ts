@@ -25,6 +25,12 @@ export function newJobId(): string {
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
+/** A result's bytes could not be fetched. A dropped connection is no failure of the job: after the
+ * reconnect, resume() fetches it again and the daemon re-sends its results. */
+function resultLost(job: JobHandle, err: unknown): void {
+  if (!(err instanceof ConnectionError)) job.abandon(asError(err));
+}
+
 export class JobTracker {
   private readonly jobs = new Map<string, JobHandle>();
   private readonly submitting = new Set<string>();
@@ -116,7 +122,7 @@ export class JobTracker {
     job.track(
       this.channel.getBlob(info.blob).then(
         (blob) => job.onResult({ info, bytes: blob.bytes }),
-        (err: unknown) => job.abandon(asError(err)),
+        (err: unknown) => resultLost(job, err),
       ),
     );
   }
@@ -159,7 +165,7 @@ export class JobTracker {
         if (handle.isFinished || handle.hasResult(info.index) || this.channel.isArriving(info.blob)) return;
         this.channel.getBlob(info.blob).then(
           (blob) => handle.onResult({ info, bytes: blob.bytes }),
-          (err: unknown) => handle.abandon(asError(err)),
+          (err: unknown) => resultLost(handle, err),
         );
       }, 1500);
     }

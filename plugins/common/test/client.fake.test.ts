@@ -360,3 +360,38 @@ describe("uploads that go wrong", () => {
     await expect(c.upload([{ bytes: new Uint8Array([1, 2, 3]), format: "png" }])).rejects.toBeInstanceOf(ConnectionError);
   });
 });
+
+describe("results over a dropped connection", () => {
+  it("keeps a job whose result download was cut by a drop, and places it after the reconnect", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const first = f.sockets[0]!;
+    first.onSend = (fr) => {
+      const t = fr.text;
+      if (t?.["type"] === "job.submit") first.deliver({ type: "job.accepted", reply_to: t["id"], job_id: t["job_id"], position: 0, seed: 7 });
+    };
+    const job = c.submit({ kind: "generate", model: "demo" }, { jobId: "cut-1" });
+    await new Promise((r) => job.once("accepted", r));
+    // a result whose bytes this client does not have yet: it asks for them (blob.get) ...
+    first.deliver(result("cut-1"));
+    await expect.poll(() => first.lastText("blob.get")).toBeDefined();
+    // ... and the connection drops before they arrive
+    first.close(1006, "gone");
+    await c.ready();
+    const second = f.sockets[1]!;
+    await expect.poll(() => second.lastText("job.fetch")).toBeDefined();
+    expect(job.phase).not.toBe("failed");
+    const fetch = second.lastText("job.fetch")!;
+    second.deliver({
+      type: "job.state",
+      reply_to: fetch["id"],
+      job: { job_id: "cut-1", state: "done", kind: "generate", model: "demo", prompt: "", created_at: 1, finished_at: 2, results: [result("cut-1").result] },
+    });
+    second.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    second.deliver(result("cut-1"));
+    second.deliver({ type: "job.done", job_id: "cut-1", results: 1, seconds: 1 });
+    const outcome = await job.finished;
+    expect(outcome.results.map((r) => r.bytes)).toEqual([PNG]);
+  });
+});
