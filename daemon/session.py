@@ -190,6 +190,10 @@ class Session:
         try:
             # hashing and writing run off the loop, while the next frame arrives
             accepted = await asyncio.to_thread(self._receive, put, payload)
+            if self.state is ConnState.CLOSED:
+                # closed meanwhile (revoked, too slow): close() could not see this upload yet
+                self._drop_upload(put.sha256)
+                return
             if not accepted.complete:
                 return
             header = accepted.header

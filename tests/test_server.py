@@ -6,11 +6,15 @@ import asyncio
 import hashlib
 import json
 import struct
+import threading
 import zlib
+from pathlib import Path
 
 import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
+from layerbridge.daemon.jobs.blobstore import BlobStore, Upload
 from layerbridge.daemon.protocol import decode_frame, encode_frame
+from layerbridge.daemon.session import Session
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
@@ -306,3 +310,37 @@ async def test_a_large_blob_comes_back_in_chunks_byte_for_byte(daemon: RunningDa
         offsets.append(header["offset"])
         received += payload
     assert bytes(received) == data and len(offsets) > 1 and offsets == sorted(offsets)
+
+
+class ClosingStore(BlobStore):
+    """Closes the session (as a revoked token or a full send queue would) while the first chunk
+    of an upload is being received off the event loop."""
+
+    def __init__(self, root: Path, loop: asyncio.AbstractEventLoop, session: Session) -> None:
+        super().__init__(root)
+        self.loop, self.session = loop, session
+
+    def begin(self, sha: str) -> Upload:
+        closed = threading.Event()
+
+        def close() -> None:
+            self.session.close(1008, "token revoked")
+            closed.set()
+
+        self.loop.call_soon_threadsafe(close)
+        assert closed.wait(10)
+        return super().begin(sha)
+
+
+async def test_a_connection_closed_during_its_first_chunk_leaves_no_partial_file(daemon: RunningDaemon) -> None:
+    closes: list[int] = []
+    session = Session(daemon.core, "peer", lambda frame: True, lambda code, reason: closes.append(code))
+    await session.handle(hello(daemon.token))
+    root = daemon.core.blobs.root
+    daemon.core.blobs = ClosingStore(root, asyncio.get_running_loop(), session)
+    data = bytes(range(256)) * 16
+    await session.handle(encode_frame({"type": "blob.put", "sha256": hashlib.sha256(data).hexdigest(),
+                                       "offset": 0, "total": len(data), "format": "grey8",
+                                       "width": 64, "height": 64}, data[:1000]))
+    assert closes == [1008]
+    assert not list(root.rglob("*.part"))
