@@ -43,6 +43,8 @@ export class PanelApp {
   private models: ModelInfo[] = [];
   private job: JobHandle | undefined;
   private busy = false;
+  /** Cancel was pressed during this run, possibly before its job existed. */
+  private cancelRequested = false;
 
   constructor(private readonly deps: PanelDeps) {}
 
@@ -173,6 +175,7 @@ export class PanelApp {
     const flow = this.flow;
     const requestId = bridge.newRequestId();
     this.busy = true;
+    this.cancelRequested = false;
     view.showError(null);
     view.clearDone();
     view.progress.dataset["previews"] = "0";
@@ -184,11 +187,14 @@ export class PanelApp {
       const bounded = flow === "restyle" || flow === "sketch";
       const maxSide = bounded && limits ? limits.max_generate_side : FIGMA_MAX_IMAGE_SIDE;
       const input = await bridge.prepare(requestId, flow, Number(view.scale.value) || 1, maxSide);
+      if (this.cancelRequested) throw new CancelledBeforeSubmit();
       view.showProgress("Uploading…", null);
       const outcome = await runFlow(client, input, options, this.deps.imageOps, {
         onUpload: (p) => view.showProgress(`Uploading… ${Math.round((100 * p.sent) / p.total)}%`, p.sent / p.total),
         onJob: (job) => {
           this.job = job;
+          // Cancel was pressed while uploading: stop the job as soon as it exists.
+          if (this.cancelRequested) void this.cancelJob(job);
           job.on("phase", (phase) => {
             if (phase === "queued") view.showProgress(`Queued (position ${job.accepted?.position ?? "?"})`, null);
           });
@@ -207,7 +213,7 @@ export class PanelApp {
       bridge.send({ type: "save-settings", settings: this.settings });
     } catch (error) {
       bridge.send({ type: "abandon", requestId });
-      if (error instanceof JobCancelledError) view.showDone("Cancelled", [], []);
+      if (error instanceof JobCancelledError || error instanceof CancelledBeforeSubmit) view.showDone("Cancelled", [], []);
       else view.showError(diagnose(error, this.deps.env, this.settings.url));
     } finally {
       this.busy = false;
@@ -218,11 +224,25 @@ export class PanelApp {
   }
 
   private async cancel(): Promise<void> {
+    if (!this.busy) return;
+    this.cancelRequested = true;
     this.deps.view.showProgress("Cancelling…", null);
+    if (this.job !== undefined) await this.cancelJob(this.job);
+  }
+
+  private async cancelJob(job: JobHandle): Promise<void> {
     try {
-      await this.job?.cancel();
+      await job.cancel();
     } catch (error) {
       this.deps.view.showError(diagnose(error, this.deps.env, this.settings.url));
     }
+  }
+}
+
+/** The run was cancelled while main was still exporting its inputs: no job was submitted. */
+class CancelledBeforeSubmit extends Error {
+  constructor() {
+    super("cancelled before the job was submitted");
+    this.name = "CancelledBeforeSubmit";
   }
 }

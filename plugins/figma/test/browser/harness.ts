@@ -15,6 +15,8 @@ export interface HarnessScript {
   selection: SelectionInfo;
   /** What "main" answers to every prepare. */
   input: FlowInput;
+  /** Hold the answer to a prepare until the page calls `window.releasePrepare()`. */
+  holdPrepare?: boolean;
 }
 
 export interface Harness {
@@ -42,7 +44,11 @@ window.addEventListener("message", (event) => {
   if (!message) return;
   window.received.push(message.type);
   if (message.type === "ui-ready") toUi({ type: "init", settings: SCRIPT.settings, selection: SCRIPT.selection });
-  if (message.type === "prepare") toUi({ type: "prepared", requestId: message.requestId, input: INPUT });
+  if (message.type === "prepare") {
+    const answer = () => toUi({ type: "prepared", requestId: message.requestId, input: INPUT });
+    if (SCRIPT.holdPrepare) window.releasePrepare = answer;
+    else answer();
+  }
   if (message.type === "place") {
     window.placed = message.results.map((r) => ({ width: r.width, height: r.height, seed: r.seed, bytes: r.png.length,
       signature: Array.from(r.png.slice(1, 4)).map((c) => String.fromCharCode(c)).join("") }));

@@ -159,6 +159,29 @@ describe("the Figma UI page in Chromium", () => {
     }
   });
 
+  it("cancels before the job is submitted: nothing runs and nothing is placed", async () => {
+    const { page, harness } = await open({ ...generate({ prompt: "never", model: "demo" }), holdPrepare: true });
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      await ui.locator("#run").click();
+      // Main is still exporting: the Cancel button shows and is clicked before any job exists.
+      await expect.poll(() => page.evaluate(() => typeof (window as unknown as { releasePrepare?: unknown }).releasePrepare)).toBe("function");
+      await ui.locator("#cancel").click();
+      await page.evaluate(() => (window as unknown as { releasePrepare: () => void }).releasePrepare());
+      await expect.poll(() => ui.locator("#done-text").textContent(), { timeout: 30_000 }).toBe("Cancelled");
+      expect(await page.evaluate(() => (window as unknown as { received: string[] }).received)).toEqual([
+        "ui-ready",
+        "prepare",
+        "abandon",
+      ]);
+      expect(await ui.locator("#cancel").isHidden()).toBe(true);
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
   it("says the token was refused and how to pair", async () => {
     const { page, harness } = await open(generate({ token: "lb_wrong" }));
     try {
