@@ -73,6 +73,24 @@ describe("PhotoshopHost", () => {
     expect(mock.calls.find((c) => c.fn === "resumeHistory")?.args).toEqual({ commit: true });
   });
 
+  it("adds the mask to the result's own document when another document is active", async () => {
+    mock.masksMustExist = true;
+    const other = new MockDocument(8, 50, 50);
+    for (let i = 0; i < 4; i++) other.addLayer(`other ${i}`, "pixel"); // layer ids overlap doc 7's
+    mock.documents.push(other);
+    mock.activeDocument = other; // the designer switched documents while the job ran
+    const image = { width: 4, height: 3, data: new Uint8Array(48).fill(200) };
+    const mask = { width: 4, height: 3, data: new Uint8Array(12).fill(128) };
+    const placed = await host.place({
+      documentId: 7, groupName: "Fill", groupId: undefined, layerName: "v1",
+      image, at: { x: 30, y: 20 }, mask, growCanvas: undefined, historyName: "h",
+    });
+    expect(doc.findLayer(placed.layerId)?.mask?.bounds).toEqual({ left: 30, top: 20, right: 34, bottom: 23 });
+    expect(other.layers.every((l) => l.mask === null)).toBe(true);
+    expect(mock.activeDocument).toBe(other); // and the designer stays where they were
+    expect(mock.calls.find((c) => c.fn === "resumeHistory")?.args).toEqual({ commit: true });
+  });
+
   it("puts later variations into the same group as siblings", async () => {
     const image = { width: 2, height: 2, data: new Uint8Array(16) };
     const base = { documentId: 7, groupName: "G", layerName: "v1", image, at: { x: 0, y: 0 }, mask: undefined, growCanvas: undefined, historyName: "h" };

@@ -144,7 +144,7 @@ export class PhotoshopHost implements Host {
               } catch {
                 // A Photoshop that writes only into an existing user mask: add an empty
                 // (reveal-all) one to the new layer, then write the patch's mask into it.
-                await action.batchPlay(addRevealAllMask(layer.id), {});
+                await inDocument(doc, () => action.batchPlay(addRevealAllMask(layer.id), {}));
                 await put();
               }
             } finally {
@@ -159,6 +159,19 @@ export class PhotoshopHost implements Host {
         }
       },
     );
+  }
+}
+
+/** batchPlay commands act on the active document: the designer may have switched to another
+ * one while the job ran, so make `doc` active for `fn`, then give the focus back. */
+async function inDocument<T>(doc: Document, fn: () => Promise<T>): Promise<T> {
+  const previous = app.activeDocument;
+  if (previous?.id === doc.id) return fn();
+  app.activeDocument = doc;
+  try {
+    return await fn();
+  } finally {
+    if (previous) app.activeDocument = previous;
   }
 }
 

@@ -219,6 +219,10 @@ export const app = {
   get activeDocument(): MockDocument | null {
     return mock.activeDocument;
   },
+  set activeDocument(d: MockDocument | null) {
+    record("app.activeDocument", { id: d?.id });
+    mock.activeDocument = d;
+  },
   get documents(): MockDocument[] {
     return mock.documents;
   },
@@ -303,8 +307,8 @@ export const imaging = {
 type Descriptor = Record<string, unknown>;
 
 /** batchPlay understands the two descriptors the host sends: select a layer by id, and add a
- * reveal-all user mask to the selected layer. Anything else is an error, so a new descriptor
- * needs its behaviour written here first. */
+ * reveal-all user mask to the selected layer. Like Photoshop, both act on the active document.
+ * Anything else is an error, so a new descriptor needs its behaviour written here first. */
 export const action = {
   async batchPlay(commands: Descriptor[], _options: Record<string, unknown>): Promise<Descriptor[]> {
     requireModal("batchPlay");
