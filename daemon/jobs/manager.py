@@ -112,6 +112,8 @@ class JobManager:
 
     async def stop(self) -> None:
         self._stopping = True  # a job cut short now is requeued, not recorded as cancelled
+        # ...unless a client cancelled it already (and was told `ok`) before its next step
+        cancelled = {job_id for job_id, token in self._cancel.items() if token.is_set()}
         for token in self._cancel.values():
             token.set()
         for worker in self._workers:
@@ -120,7 +122,8 @@ class JobManager:
         # Jobs stopped mid-run go back to the queue; they run again after a restart.
         for job in list(self._jobs.values()):
             if job.state is JobState.RUNNING:
-                self.ledger.transition(job, JobState.QUEUED)
+                self.ledger.transition(
+                    job, JobState.CANCELLED if job.job_id in cancelled else JobState.QUEUED)
 
     # ------------------------------------------------------------------ requests
 
