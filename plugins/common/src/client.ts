@@ -182,6 +182,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
             bufferedAmount: () => this.socket?.bufferedAmount ?? 0,
             uploadId: () => this.pending.allocId(),
             waitStored: (id, sha) => this.pending.expectStored(id, sha, this.options.requestTimeoutMs ?? 30_000),
+            chunkSent: (id) => this.pending.stillMoving(id),
             chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
             highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
           },

@@ -8,6 +8,8 @@ interface Pending {
   resolve: (msg: ServerMessage) => void;
   reject: (err: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Restarts the timer (see stillMoving). */
+  rearm: () => void;
   /** Uploads: the blob's hash (matches a blob.stored without reply_to). */
   sha256?: string;
 }
@@ -27,10 +29,26 @@ export class PendingReplies {
   /** Wait for the reply to request `id`; fails with ConnectionError after `timeoutMs` (0: never). */
   expect(id: string, what: string, timeoutMs: number, sha256?: string): Promise<ServerMessage> {
     return new Promise<ServerMessage>((resolve, reject) => {
-      const timer =
+      const start = () =>
         timeoutMs > 0 ? setTimeout(() => this.settle(id, undefined, new ConnectionError(`no reply to ${what} after ${timeoutMs} ms`)), timeoutMs) : undefined;
-      this.requests.set(id, { resolve, reject, timer, sha256 });
+      const pending: Pending = {
+        resolve,
+        reject,
+        timer: start(),
+        sha256,
+        rearm: () => {
+          clearTimeout(pending.timer);
+          pending.timer = start();
+        },
+      };
+      this.requests.set(id, pending);
     });
+  }
+
+  /** The wait for `id` is making progress (an upload handed another chunk to the socket): its
+   * timeout counts from now. */
+  stillMoving(id: string): void {
+    this.requests.get(id)?.rearm();
   }
 
   /** Settle a request; false when none had this id. */
@@ -46,8 +64,9 @@ export class PendingReplies {
   }
 
   /** Resolves on blob.stored answering the upload whose blob.put frames carry `id`, rejects on an
-   * error answering it; fails after `timeoutMs` (a daemon that stays silent must not hang an
-   * upload: the caller sees a ConnectionError and may retry). */
+   * error answering it; fails after `timeoutMs` without progress (see stillMoving) or reply (a
+   * daemon that stays silent must not hang an upload: the caller sees a ConnectionError and may
+   * retry). */
   async expectStored(id: string, sha256: string, timeoutMs: number): Promise<void> {
     await this.expect(id, `the upload of ${sha256.slice(0, 12)} (blob.put ${id})`, timeoutMs, sha256);
   }

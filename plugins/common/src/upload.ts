@@ -32,6 +32,9 @@ export interface UploadChannel {
   /** Resolves on blob.stored answering `id` (or, without reply_to, naming `sha256`); rejects on an
    * error answering `id`. Called before the first chunk is sent. */
   waitStored(id: string, sha256: string): Promise<void>;
+  /** A chunk of upload `id` was handed to the socket: the wait's timeout restarts, so a big upload
+   * on a slow link fails only when it stops moving, not when it takes long. */
+  chunkSent(id: string): void;
   chunkBytes: number;
   highWaterBytes: number;
 }
@@ -93,6 +96,7 @@ async function sendChunks(
       header.height = blob.height ?? null;
     }
     channel.sendBinary(encodeFrame(header, blob.bytes.subarray(offset, Math.min(total, offset + chunk))));
+    channel.chunkSent(id);
     onProgress?.({ sha256: sha, sent: Math.min(total, offset + chunk), total });
   }
 }

@@ -1,5 +1,5 @@
 // The client against a scripted fake daemon: handshake, uploads, job events, reconnect.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { LayerbridgeClient } from "../src/client.js";
 import { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "../src/errors.js";
 import { sha256HexSync } from "../src/sha256.js";
@@ -393,5 +393,47 @@ describe("results over a dropped connection", () => {
     second.deliver({ type: "job.done", job_id: "cut-1", results: 1, seconds: 1 });
     const outcome = await job.finished;
     expect(outcome.results.map((r) => r.bytes)).toEqual([PNG]);
+  });
+});
+
+describe("slow uploads", () => {
+  it("lets an upload that keeps moving take longer than the request timeout", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create, { requestTimeoutMs: 50, highWaterBytes: 0 });
+    await c.connect();
+    const s = f.sockets[0]!;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      s.onSend = (fr) => {
+        if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
+      };
+      const send = s.send.bind(s);
+      s.send = (data) => {
+        send(data);
+        const header = s.sent.at(-1)!.header;
+        if (!header) return;
+        // a slow link: each 16-byte chunk takes 30 ms to leave the send buffer
+        s.bufferedAmount = 16;
+        setTimeout(() => {
+          s.bufferedAmount = 0;
+          if ((header["offset"] as number) + 16 >= (header["total"] as number)) {
+            s.deliver({ type: "blob.stored", reply_to: header["id"], sha256: header["sha256"], size: header["total"] });
+          }
+        }, 30);
+      };
+      const bytes = new Uint8Array(128).fill(3); // 8 chunks: 240 ms on this link
+      let outcome: unknown;
+      const upload = c.upload([{ bytes, format: "png" }]).then(
+        (v) => (outcome = v),
+        (e: unknown) => (outcome = e),
+      );
+      await expect.poll(() => s.sent.some((fr) => fr.header)).toBe(true); // hashed, blob.has answered
+      for (let i = 0; i < 400 && outcome === undefined; i++) await vi.advanceTimersByTimeAsync(5);
+      await upload;
+      expect(outcome).toEqual([sha256HexSync(bytes)]);
+      expect(s.sent.filter((fr) => fr.header)).toHaveLength(8); // sent once, never restarted
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
