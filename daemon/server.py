@@ -60,6 +60,7 @@ class WebSocketServer:
         self.core = core
         self.settings = core.settings.server
         self._server: Server | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str | None = None, port: int | None = None) -> str:
         """Start listening; returns the URL clients connect to."""
@@ -96,7 +97,9 @@ class WebSocketServer:
                 return False
 
         def close(code: int, reason: str) -> None:
-            asyncio.get_running_loop().create_task(_close(ws, code, reason))
+            task = asyncio.get_running_loop().create_task(_close(ws, code, reason))
+            self._closing.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._closing.discard)
 
         session = Session(self.core, peer, send, close)
         self.core.sessions.add(session)

@@ -152,7 +152,7 @@ class JobManager:
         if job.params != params:
             raise Conflict(f"job_id={job.job_id!r} was already used for a different job",
                            field="job_id")
-        if subscriber is not None:
+        if subscriber is not None and not job.state.final:  # a finished job has no events to send
             self._subscribers[job.job_id].add(subscriber)
         return JobAccepted(job_id=job.job_id, position=self.position(job.job_id) or 0,
                            seed=job.seed, duplicate=True, reply_to=reply_to)
@@ -238,8 +238,10 @@ class JobManager:
     def forget(self, subscriber: Subscriber) -> None:
         """A connection closed: stop delivering to it (its jobs keep running)."""
         self._watchers.discard(subscriber)
-        for subs in self._subscribers.values():
+        for job_id, subs in list(self._subscribers.items()):
             subs.discard(subscriber)
+            if not subs:
+                del self._subscribers[job_id]
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused

@@ -58,6 +58,17 @@ async def test_resubmitting_a_client_chosen_job_id_is_one_job(daemon: RunningDae
     assert len(daemon.core.ledger.recent(10)) == 1
 
 
+async def test_resubmitting_a_finished_job_subscribes_to_nothing(daemon: RunningDaemon) -> None:
+    # A finished job sends no more events: following it would only keep the connection in the
+    # manager's table until it closes (a script that resubmits in a loop grew it without bound).
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        first = await client.submit(gen(), job_id="batch-row-7")
+        await first.wait()
+        again = await client.submit(gen(), job_id="batch-row-7")
+        assert again.duplicate
+        assert "batch-row-7" not in daemon.core.manager._subscribers
+
+
 async def test_results_are_fetchable_after_a_dropped_connection(daemon: RunningDaemon) -> None:
     daemon.core.manager.set_paused(True)
     client = await DaemonClient.connect(daemon.url, daemon.token)
