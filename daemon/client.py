@@ -245,10 +245,16 @@ class DaemonClient:
         if job is None:  # an event can overtake the reply that announces the job
             self._early.setdefault(job_id, []).append(event)
             return
+        # job.fetch replays a job's results and final event: what this client already holds
+        # (the job ended between the submit and the fetch) is not delivered twice
         if isinstance(event.message, JobResult):
             result = event.message.result
+            if any(held.index == result.index for held, _ in job.results):
+                return
             job.results.append((result, self._blobs[result.blob]))
         if isinstance(event.message, FINAL):
+            if job.outcome is not None:
+                return
             job.outcome = event.message
         job._events.put_nowait(event)
 

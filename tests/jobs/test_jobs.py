@@ -8,9 +8,7 @@ import io
 
 import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
-from layerbridge.daemon.protocol.messages import (
-    JobParams,
-)
+from layerbridge.daemon.protocol.messages import JobParams, StatusRequest
 from PIL import Image
 
 from ..conftest import RunningDaemon, png
@@ -86,6 +84,19 @@ async def test_results_are_fetchable_after_a_dropped_connection(daemon: RunningD
         direct = await run(client, gen())
     assert state.job.state == "done"
     assert [d for _, d in fetched.results] == direct
+
+
+async def test_fetching_a_job_the_client_already_holds_adds_no_second_copy(daemon: RunningDaemon) -> None:
+    # `layerbridge batch` re-attaches with fetch after a duplicate submit; when the job ended in
+    # between, the replay repeats what the subscription already delivered.
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        job = await client.submit(gen(batch=2), job_id="row-3")
+        await job.wait()
+        fetched, state = await client.fetch("row-3")
+        await client.request(StatusRequest())  # frames keep their order: the replay is in
+        await fetched.wait()
+    assert fetched is job and state.job.state == "done"
+    assert sorted(result.index for result, _ in job.results) == [0, 1]
 
 
 async def test_fetch_of_a_running_job_follows_it_to_the_end(daemon: RunningDaemon) -> None:
