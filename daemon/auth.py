@@ -70,7 +70,8 @@ class TokenStore:
         if not name or len(name) > 64 or not all(c.isalnum() or c in "._-" for c in name):
             raise InvalidInput("name", name, "use 1-64 letters, digits, '.', '_' or '-'")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._db:
+        with self._db:  # one transaction: a replaced client never ends up with no token at all
+            self._db.execute("BEGIN IMMEDIATE")
             if replace:
                 self._db.execute("DELETE FROM clients WHERE name = ?", (name,))
             try:

@@ -73,3 +73,15 @@ def test_a_revoked_cli_token_is_replaced(tmp_path, no_keyring) -> None:  # type:
     second = cli_token(paths)
     assert second != first
     assert TokenStore(paths.ledger).verify(second).name == "cli"
+
+
+def test_re_pairing_that_fails_keeps_the_old_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    paths = Paths(tmp_path).ensure()
+    store = TokenStore(paths.ledger)
+    old = store.pair("tray", "admin")
+    db = sqlite3.connect(paths.ledger)
+    db.execute("CREATE TRIGGER full BEFORE INSERT ON clients BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    db.commit()
+    with pytest.raises((Conflict, sqlite3.DatabaseError)):
+        store.pair("tray", "admin", replace=True)
+    assert store.verify(old).name == "tray"
