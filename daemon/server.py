@@ -101,7 +101,8 @@ class WebSocketServer:
             self._closing.add(task)  # the loop keeps only a weak reference to a task
             task.add_done_callback(self._closing.discard)
 
-        session = Session(self.core, peer, send, close)
+        origin = ws.request.headers.get("Origin") if ws.request is not None else None
+        session = Session(self.core, peer, send, close, origin=origin)
         self.core.sessions.add(session)
         writer = asyncio.create_task(_write(ws, queue))
         hello_timer = asyncio.get_running_loop().call_later(

@@ -95,9 +95,14 @@ class ConnState(Enum):
 
 
 class Session:
-    def __init__(self, core: DaemonCore, peer: str, send: Send, close: Close) -> None:
+    def __init__(self, core: DaemonCore, peer: str, send: Send, close: Close,
+                 origin: str | None = None) -> None:
         self.core = core
         self.peer = peer
+        # Token guesses are counted per address and Origin: every local client shares 127.0.0.1,
+        # so a page guessing from a sandboxed frame (Origin null) must not lock out the panel
+        # and the tray, which send another Origin or none.
+        self._guesses = f"{peer} origin={origin or '-'}"
         self._send = send
         self._close = close
         self.state = ConnState.AWAITING_HELLO
@@ -159,11 +164,11 @@ class Session:
             self._error(exc, reply_to)
 
     def _hello(self, hello: Hello) -> None:
-        self.core.limiter.check(self.peer)
+        self.core.limiter.check(self._guesses)
         try:
             client = self.core.tokens.verify(hello.token)
         except AuthError:
-            self.core.limiter.failed(self.peer)
+            self.core.limiter.failed(self._guesses)
             raise
         common = sorted(set(hello.protocols) & set(SUPPORTED_PROTOCOLS))
         if not common:

@@ -124,6 +124,22 @@ async def test_token_guessing_is_rate_limited_per_peer(daemon: RunningDaemon) ->
     assert (await reply(ws))["code"] == "rate_limited"
 
 
+async def test_guessing_from_a_null_origin_frame_does_not_lock_out_other_local_clients(
+        daemon: RunningDaemon) -> None:
+    # A web page can guess from a sandboxed iframe (Origin null), as the Figma plugin connects;
+    # it shares 127.0.0.1 with every plugin, so its lockout must not reach the others.
+    for i in range(daemon.core.limiter.limit + 1):
+        ws = await raw(daemon, origin="null")
+        await ws.send(hello(f"lb_guess-{i}"))
+        await reply(ws)
+        await ws.close()
+    ws = await raw(daemon, origin="null")
+    await ws.send(hello(daemon.token))
+    assert (await reply(ws))["code"] == "rate_limited"
+    panel = await raw(daemon, daemon.token)  # no Origin, as the Photoshop panel and the CLI
+    await panel.close()
+
+
 async def test_client_scope_cannot_use_admin_messages(daemon: RunningDaemon) -> None:
     ws = await raw(daemon, daemon.token)
     await ws.send(json.dumps({"type": "clients.pair", "id": "1", "name": "sneaky"}))
