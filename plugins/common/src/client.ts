@@ -369,7 +369,11 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
         this.drop(this.socket, "no reply to heartbeat");
         return;
       }
-      this.sendJson({ type: "ping", id: this.pending.allocId() });
+      try {
+        this.sendJson({ type: "ping", id: this.pending.allocId() });
+      } catch {
+        // the socket is closing and its close event is on the way: nothing to ping
+      }
     }, period);
   }
 

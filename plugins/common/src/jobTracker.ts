@@ -102,7 +102,9 @@ export class JobTracker {
     for (const job of this.jobs.values()) {
       if (job.isFinished) continue;
       if (!job.accepted) void this.sendSubmit(job);
-      else void this.fetch(job).then(() => (job.cancelRequested ? this.cancel(job) : undefined));
+      else void this.fetch(job).then(() => (job.cancelRequested ? this.cancel(job) : undefined)).catch(() => {
+        // a cancel cut by another drop: cancelRequested stays set and the next resume() sends it
+      });
     }
   }
 

@@ -236,6 +236,36 @@ describe("LayerbridgeClient (fake daemon)", () => {
     expect(b.phase).toBe("submitting");
   });
 
+  it("sends a cancel cut by another drop again after the next reconnect (no unhandled rejection)", async () => {
+    const f = fakeFactory();
+    const c = makeClient((url) => {
+      const s = f.create(url);
+      const welcome = s.onSend!;
+      const n = f.sockets.length - 1;
+      s.onSend = (fr) => {
+        welcome(fr);
+        const t = fr.text;
+        if (t?.["type"] === "job.submit") s.deliver({ type: "job.accepted", reply_to: t["id"], job_id: t["job_id"], position: 0, seed: 3 });
+        if (t?.["type"] === "job.fetch")
+          s.deliver({ type: "job.state", reply_to: t["id"], job: { job_id: t["job_id"], state: "running", kind: "generate", model: "demo", prompt: "", created_at: 1 } });
+        if (t?.["type"] === "job.cancel" && n === 1) s.close(1006, "gone"); // the cancel is lost with the link
+        if (t?.["type"] === "job.cancel" && n === 2) {
+          s.deliver({ type: "ok", reply_to: t["id"] });
+          s.deliver({ type: "job.cancelled", job_id: t["job_id"] });
+        }
+      };
+      return s;
+    });
+    await c.connect();
+    const job = c.submit({ kind: "generate", model: "demo" }, { jobId: "c-1" });
+    await new Promise((r) => job.once("accepted", r));
+    f.sockets[0]!.close(1006, "gone");
+    await job.cancel(); // while reconnecting: sent once the job is fetched again
+    await expect(job.finished).rejects.toBeInstanceOf(JobCancelledError);
+    expect(f.sockets).toHaveLength(3);
+    expect(f.sockets[2]!.lastText("job.cancel")).toMatchObject({ job_id: "c-1" });
+  });
+
   it("gives up after maxAttempts and rejects connect with ConnectionError", async () => {
     let made = 0;
     const c = makeClient(
@@ -259,6 +289,17 @@ describe("LayerbridgeClient (fake daemon)", () => {
     await expect.poll(() => s.lastText("ping"), { timeout: 2000 }).toBeDefined();
     await expect.poll(() => f.sockets.length, { timeout: 2000 }).toBeGreaterThan(1);
     await c.ready();
+  });
+
+  it("skips the heartbeat quietly while the socket is closing (no uncaught error from the timer)", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create, { heartbeatMs: 5, heartbeatTimeoutMs: 1000 });
+    await c.connect();
+    const s = f.sockets[0]!;
+    s.readyState = 2; // CLOSING: the close event has not arrived yet
+    await new Promise((r) => setTimeout(r, 30)); // several heartbeat periods
+    expect(s.lastText("ping")).toBeUndefined();
+    expect(c.state).toBe("ready");
   });
 });
 
