@@ -61,7 +61,11 @@ export async function placeResults(
     return [source];
   }
 
-  const slots = rowSlots(boundsOf(source), results.length);
+  // Beside the source in its parent, unless that parent would hide, reflow or refuse them: then
+  // beside it on the page, in page coordinates.
+  const free = placesFreely(source);
+  const slots = rowSlots(free ? boundsOf(source) : pageBoundsOf(source), results.length);
+  const after = free ? source : topLevelOf(source);
   const placed: SceneNode[] = [];
   results.forEach((result, i) => {
     const image = images[i];
@@ -71,7 +75,7 @@ export async function placeResults(
       (pending.flow === "inpaint" || pending.flow === "restyle") && hasFills(source)
         ? copyOf(source, pending.maskIds)
         : newFrame(api, source);
-    insertAfter(placed[placed.length - 1] ?? source, node);
+    insertAfter(placed[placed.length - 1] ?? after, node);
     node.fills = fillsWithImage(node.fills, image.hash);
     node.x = slot.x;
     node.y = slot.y;
@@ -88,6 +92,36 @@ function isSceneNode(node: BaseNode): node is SceneNode {
 
 function boundsOf(node: SceneNode): { x: number; y: number; width: number; height: number } {
   return { x: node.x, y: node.y, width: node.width, height: node.height };
+}
+
+/**
+ * False when a result beside `node` in its parent would not show where the row puts it: an
+ * ancestor clips its content (the row lands outside it), the parent has auto layout (the row
+ * would join the flow and push the siblings), or an instance holds it (Figma refuses new children).
+ */
+function placesFreely(node: SceneNode): boolean {
+  for (let p = node.parent; p !== null && p.type !== "PAGE"; p = p.parent) {
+    if (p.type === "INSTANCE") return false;
+    if ("clipsContent" in p && p.clipsContent) return false;
+    if (p === node.parent && "layoutMode" in p && p.layoutMode !== "NONE") return false;
+  }
+  return true;
+}
+
+function pageBoundsOf(node: SceneNode): { x: number; y: number; width: number; height: number } {
+  const box = node.absoluteBoundingBox;
+  if (box !== null) return box;
+  const [[, , x], [, , y]] = node.absoluteTransform;
+  return { x, y, width: node.width, height: node.height };
+}
+
+/** The ancestor of `node` (or `node` itself) that sits directly on the page. */
+function topLevelOf(node: SceneNode): SceneNode {
+  let top: SceneNode = node;
+  while (top.parent !== null && top.parent.type !== "PAGE" && top.parent.type !== "DOCUMENT") {
+    top = top.parent as SceneNode;
+  }
+  return top;
 }
 
 /** A clone of the image node in the same parent, without the shapes that marked the mask. */

@@ -282,6 +282,41 @@ describe("fill region", () => {
   });
 });
 
+describe("placement inside frames", () => {
+  async function restyleAndPlace(image: StubNode): Promise<StubNode> {
+    stub.select(image);
+    await prepare("restyle");
+    const results = [{ png: solidPng(300, 200), width: 300, height: 200, seed: 1 }];
+    await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
+    const placed = lastPosted();
+    if (placed.type !== "placed") throw new Error(JSON.stringify(placed));
+    const node = stub.allNodes().find((n) => n.id === placed.nodeIds[0]);
+    if (node === undefined) throw new Error("no placed node");
+    return node;
+  }
+
+  it("puts a result on the page beside the image when the image's frame clips content", async () => {
+    const screen = stub.add("FRAME", "Screen", { x: 100, y: 50, width: 500, height: 400 });
+    screen.clipsContent = true;
+    const photo = stub.addImage("Photo", { x: 200, y: 100, width: 300, height: 200 }, { width: 300, height: 200 }, screen);
+    const copy = await restyleAndPlace(photo);
+    // Inside the frame it would sit at x 524, past the frame's right edge, so clipped from view.
+    expect(copy.parent?.type).toBe("PAGE");
+    expect([copy.x, copy.y, copy.width, copy.height]).toEqual([624, 150, 300, 200]);
+    expect(stub.currentPage.children.map((n) => n.id)).toEqual([screen.id, copy.id]);
+    expect(screen.children.map((n) => n.name)).toEqual(["Photo"]);
+  });
+
+  it("keeps an auto-layout frame's flow as it was", async () => {
+    const card = stub.add("FRAME", "Card", { x: 0, y: 0, width: 340, height: 240 });
+    Object.assign(card, { layoutMode: "VERTICAL" });
+    const photo = stub.addImage("Photo", { x: 20, y: 20, width: 300, height: 200 }, { width: 300, height: 200 }, card);
+    const copy = await restyleAndPlace(photo);
+    expect(card.children.map((n) => n.id)).toEqual([photo.id]);
+    expect([copy.parent?.type, copy.x, copy.y]).toEqual(["PAGE", 344, 20]);
+  });
+});
+
 describe("restyle and sketch", () => {
   it("exports the image for restyle at its native resolution", async () => {
     stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 256, height: 128 }, { width: 1024, height: 512 }));
