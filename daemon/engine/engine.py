@@ -170,10 +170,11 @@ class DiffusersEngine:
                 field="model",
             )
         res = self._checkpoint(job.entry)
-        nets = [
-            self._controlnet(c.entry, f"control.{c.index}.model", keep=(job.entry.id,))
-            for c in job.controls
-        ]
+        nets: list[Any] = []
+        in_use: tuple[str, ...] = (job.entry.id,)
+        for c in job.controls:  # each net placed keeps the checkpoint and the nets before it
+            nets.append(self._controlnet(c.entry, f"control.{c.index}.model", keep=in_use))
+            in_use += (c.entry.id,)
         if adapters.apply(res, res.obj, job.loras, job.embeddings, job.params):
             res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
         sampler = Sampler(self, job, res, on_progress, cancelled, fault)

@@ -72,3 +72,18 @@ def test_unload_all_frees_everything(demo_paths: Paths) -> None:
     eng.unload_all()
     assert eng.loaded() == [] and eng.residency.used() == 0
     assert len(run(eng, params(steps=1))) == 1
+
+
+def test_a_controlnet_in_use_is_not_evicted_to_make_room_for_the_next(demo_paths: Paths) -> None:
+    probe = DiffusersEngine(demo_paths, EngineSettings())
+    run(probe, params(steps=1, control=[ControlSpec(type="canny", image=sha(9))]),
+        control__0__image=gradient(64, 64))
+    one = probe.residency.get("demo").nbytes
+    net = probe.residency.get("demo-cn-canny").nbytes
+    eng = DiffusersEngine(demo_paths, EngineSettings(memory_budget_mb=256))
+    eng.residency.budget = one + int(net * 1.5)  # the checkpoint and one ControlNet fit
+    specs = [ControlSpec(type="canny", image=sha(9)), ControlSpec(type="scribble", image=sha(9))]
+    run(eng, params(steps=1, control=specs),
+        control__0__image=gradient(64, 64), control__1__image=gradient(64, 64))
+    assert eng.residency.evictions == []  # both nets ran in this job: neither was given up
+    assert set(eng.loaded()) == {"demo", "demo-cn-canny", "demo-cn-scribble"}
