@@ -153,6 +153,19 @@ class DiffusersEngine:
                     f"refine works on at most {LIMITS.max_generate_side}² pixels; "
                     "select a region and inpaint instead",
                 )
+        margins = params.margins
+        if params.kind == "expand" and image is not None and margins is not None:
+            # each margin is bounded alone; the canvas they make must be too (it is allocated
+            # whole, several times over, and returned as one image)
+            w = image.width + margins.left + margins.right
+            h = image.height + margins.top + margins.bottom
+            if w > LIMITS.max_side or h > LIMITS.max_side or w * h > LIMITS.max_image_pixels:
+                raise InvalidInput(
+                    "margins",
+                    margins.model_dump(),
+                    f"would make a {w}x{h} canvas; at most {LIMITS.max_side} px per side "
+                    f"and {LIMITS.max_image_pixels} pixels",
+                )
         if mask is not None and image is not None and mask.size != image.size:
             raise InvalidInput("mask", mask.size, f"must have the image's size {image.size}")
         loras, embeddings = adapters.resolve(self.registry, params, entry)

@@ -139,3 +139,15 @@ def test_expand_at_strength_zero_is_the_pre_fill(engine: DiffusersEngine) -> Non
     src = Image.new("RGB", (64, 64), (10, 200, 30))
     [out] = run(engine, params("expand", margins=Margins(right=32), strength=0.0), image=src)
     assert (np.asarray(out.image.convert("RGB")) == (10, 200, 30)).all()
+
+
+@pytest.mark.parametrize(
+    "margins", [Margins(left=16384), Margins(top=8200, bottom=8200), Margins(right=16330)]
+)
+def test_margins_that_make_the_canvas_too_large_are_refused_by_name(
+    engine: DiffusersEngine, margins: Margins
+) -> None:
+    with pytest.raises(InvalidInput) as err:
+        run(engine, params("expand", margins=margins), image=gradient(64, 64))
+    assert err.value.field == "margins"
+    assert "16384" in str(err.value)  # the bound is named, so the designer knows what fits
