@@ -51,14 +51,17 @@ class Manifest:
 
     def __init__(self, out: Path) -> None:
         self.path = out / MANIFEST
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}  # by row id (the spec's job id)
+        self._torn = False
         if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            self._torn = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # the last line of a killed run may be cut short
-                self.entries[entry["job_id"]] = entry
+                self.entries[_row_id(entry)] = entry
 
     def finished(self, job: BatchJob) -> bool:
         entry = self.entries.get(job.job_id)
@@ -67,10 +70,17 @@ class Manifest:
 
     def add(self, entry: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, sort_keys=True) + "\n")
+            # end a killed run's cut-short line first, or this entry would be glued to it
+            f.write(("\n" if self._torn else "") + json.dumps(entry, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self.entries[entry["job_id"]] = entry
+        self._torn = False
+        self.entries[_row_id(entry)] = entry
+
+
+def _row_id(entry: dict[str, Any]) -> str:
+    """A row retried under a new job id (`ID-2`) is still the row `ID`."""
+    return str(entry.get("row_id") or entry["job_id"])
 
 
 class ProgressBar:
@@ -257,7 +267,8 @@ def local_model_hash(data_dir: Path, cache_dir: Path) -> ModelHash:
 
 def dry_run(spec_path: Path, out: Path) -> str:
     jobs = load_spec(spec_path).jobs()
-    done = sum(1 for job in jobs if Manifest(out).finished(job)) if out.exists() else 0
+    manifest = Manifest(out) if out.exists() else None
+    done = sum(1 for job in jobs if manifest.finished(job)) if manifest else 0
     images = sum(job.params.batch for job in jobs)
     models = sorted({job.params.model for job in jobs})
     return (f"{spec_path}: {len(jobs)} jobs ({images} images) on {', '.join(models)}; "

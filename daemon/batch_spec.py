@@ -32,6 +32,7 @@ import csv
 import hashlib
 import itertools
 import json
+import math
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -50,6 +51,13 @@ PARAM_KEYS = ("prompt", "negative_prompt", "steps", "guidance", "scheduler", "ba
 AXIS_KEYS = ("seeds", "seed", "models", "model", "sizes", "size", "width", "height", "loras")
 SPEC_KEYS = ("name", "vars", "rows", *PARAM_KEYS, *AXIS_KEYS)
 MAX_JOBS = 100_000
+# a row's own form of an axis replaces the spec's other forms of it (a row's `seed: 5` is not
+# mixed with, nor lost under, the spec's `seeds: [1, 2]`)
+REPLACES = {
+    "seed": ("seeds",), "seeds": ("seed",), "model": ("models",), "models": ("model",),
+    "size": ("sizes", "width", "height"), "sizes": ("size", "width", "height"),
+    "width": ("sizes", "size"), "height": ("sizes", "size"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,12 +77,22 @@ class BatchSpec:
     def jobs(self) -> list[BatchJob]:
         jobs: list[BatchJob] = []
         for r, row in enumerate(self.rows):
-            merged = {**self.defaults, **row}
+            merged = _merged(self.defaults, row)
             for params, variables in _expand_row(merged, f"rows.{r}"):
                 jobs.append(BatchJob(len(jobs), job_id_for(self.name, params), params, variables))
                 if len(jobs) > MAX_JOBS:
                     raise InvalidInput("spec", self.name, f"expands to more than {MAX_JOBS} jobs")
         return jobs
+
+
+def _merged(defaults: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(defaults)
+    for key in row:
+        for other in REPLACES.get(key, ()):
+            if other not in row:
+                merged.pop(other, None)
+    merged.update(row)
+    return merged
 
 
 def job_id_for(name: str, params: JobParams) -> str:
@@ -102,9 +120,9 @@ def parse_yaml(text: str, default_name: str) -> BatchSpec:
         raise InvalidInput("spec", default_name, f"is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput("spec", default_name, "must be a mapping of keys (prompt, vars, ...)")
-    unknown = sorted(set(data) - set(SPEC_KEYS))
+    unknown = sorted(set(data) - set(SPEC_KEYS), key=str)
     if unknown:
-        raise InvalidInput(unknown[0], data[unknown[0]],
+        raise InvalidInput(str(unknown[0]), data[unknown[0]],
                            f"unknown spec key; known: {', '.join(SPEC_KEYS)}")
     name = str(data.pop("name", default_name))
     variables = data.pop("vars", None) or {}
@@ -114,6 +132,9 @@ def parse_yaml(text: str, default_name: str) -> BatchSpec:
     if rows is None:
         names = list(variables)
         values = [_as_list(variables[n], f"vars.{n}") for n in names]
+        if math.prod(len(v) for v in values) > MAX_JOBS:
+            raise InvalidInput("vars", {n: len(v) for n, v in zip(names, values, strict=True)},
+                               f"combine to more than {MAX_JOBS} rows")
         rows = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
     elif not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InvalidInput("rows", rows, "must be a list of mappings")
@@ -130,7 +151,10 @@ def parse_csv(text: str, name: str) -> BatchSpec:
     for i, line in enumerate(reader):
         row: dict[str, Any] = {}
         for key, value in line.items():
-            if key is None or value is None or value.strip() == "":
+            if key is None:  # DictReader puts the values past the header's columns here
+                raise InvalidInput(f"rows.{i}", value, "has more values than the header has "
+                                   "columns (quote a value that contains commas)")
+            if value is None or value.strip() == "":
                 continue
             key, value = key.strip(), value.strip()
             if key in ("seeds", "models", "sizes"):
@@ -155,7 +179,7 @@ def _expand_row(row: Mapping[str, Any], where: str) -> Iterator[tuple[JobParams,
     if not isinstance(template, str):
         raise InvalidInput(f"{where}.prompt", template, "every row needs a prompt (template)")
     prompt = _fill(template, variables, f"{where}.prompt")
-    negative = _fill(str(row.get("negative_prompt", "")), variables, f"{where}.negative_prompt")
+    negative = _fill(str(row.get("negative_prompt") or ""), variables, f"{where}.negative_prompt")
     models = _axis(row, "models", "model", where)
     if not models:
         raise InvalidInput(f"{where}.model", None, "every row needs a model (or models)")
@@ -184,7 +208,10 @@ def _expand_row(row: Mapping[str, Any], where: str) -> Iterator[tuple[JobParams,
 
 
 def _fill(template: str, variables: Mapping[str, str], field: str) -> str:
-    names = {n for _, n, _, _ in string.Formatter().parse(template) if n}
+    try:
+        names = {n for _, n, _, _ in string.Formatter().parse(template) if n}
+    except ValueError as exc:  # an unbalanced brace
+        raise InvalidInput(field, template, f"is not a valid template: {exc}") from None
     missing = sorted(names - set(variables))
     if missing:
         raise InvalidInput(field, template, f"uses {{{missing[0]}}}, which the row does not set")
@@ -208,6 +235,8 @@ def _seeds(row: Mapping[str, Any], where: str) -> list[int] | None:
         start, count = raw.get("start", 0), raw.get("count", 1)
         if not isinstance(start, int) or not isinstance(count, int) or count < 1:
             raise InvalidInput(f"{where}.seeds", raw, "needs integer start and count ≥ 1")
+        if count > MAX_JOBS:
+            raise InvalidInput(f"{where}.seeds", raw, f"count is over {MAX_JOBS} jobs")
         return list(range(start, start + count))
     seeds = []
     for value in _as_list(raw, f"{where}.seeds"):

@@ -211,3 +211,62 @@ async def test_the_batch_command_killed_mid_run_resumes_to_every_image(
     assert f"{24 - done_before} done, {done_before} skipped" in stdout.decode()
     assert len(Manifest(out).entries) == 24 and len(list(out.glob("0*.png"))) == 24
     assert (out / "contact-sheet.png").exists()
+
+
+def test_a_rows_own_seed_model_or_size_replaces_the_specs_list() -> None:
+    jobs = parse_yaml("""
+prompt: x
+models: [demo, demo2]
+seeds: [1, 2]
+sizes: [64x64, 128x128]
+rows:
+  - {seed: 5, model: solo, size: 96x64}
+  - {width: 256, height: 192}
+""", "s").jobs()
+    first = [j.params for j in jobs if j.params.model == "solo"]
+    assert [(p.seed, p.width, p.height) for p in first] == [(5, 96, 64)]
+    second = [j.params for j in jobs if j.params.width == 256]
+    assert {(p.height, p.seed) for p in second} == {(192, 1), (192, 2)} and len(second) == 4
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('prompt: "a {animal"\nmodel: demo\nvars: {animal: [fox]}\n', "rows.0.prompt"),
+    ('prompt: x\nmodel: demo\n1: a\ncolour: b\n', "1"),
+    ('prompt: x\nmodel: demo\nseeds: {start: 0, count: 1000000000000}\n', "rows.0.seeds"),
+    ("prompt: x\nmodel: demo\nvars: {" + ", ".join(f"v{i}: [{', '.join('abcdefghij')}]"
+                                                   for i in range(12)) + "}\n", "vars"),
+])
+def test_a_malformed_spec_is_an_invalid_input_not_a_crash(text: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_yaml(text, "s").jobs()
+    assert info.value.field == field
+
+
+def test_an_empty_negative_prompt_is_empty_not_the_word_none() -> None:
+    jobs = parse_yaml("prompt: x\nmodel: demo\nnegative_prompt:\n", "s").jobs()
+    assert jobs[0].params.negative_prompt == ""
+
+
+def test_a_csv_line_with_more_values_than_columns_is_refused() -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_csv("model,prompt\ndemo,a fox, watercolor\n", "sheet")
+    assert info.value.field == "rows.0" and "quote" in str(info.value)
+
+
+def _entry(job_id: str, row_id: str, index: int, file: str) -> dict[str, object]:
+    return {"index": index, "job_id": job_id, "row_id": row_id,
+            "images": [{"file": file, "seed": 1}]}
+
+
+def test_a_row_finished_under_a_retry_job_id_counts_as_finished(tmp_path: Path) -> None:
+    job = parse_yaml(SPEC, "spec").jobs()[0]
+    (tmp_path / "00000-s1.png").write_bytes(b"png")
+    Manifest(tmp_path).add(_entry(f"{job.job_id}-2", job.job_id, 0, "00000-s1.png"))
+    assert Manifest(tmp_path).finished(job)
+
+
+def test_an_entry_written_after_a_cut_short_line_survives(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST).write_text('{"job_id": "batch-a", "images": []}\n{"job_id": "batch-b')
+    (tmp_path / "1.png").write_bytes(b"png")
+    Manifest(tmp_path).add(_entry("batch-c", "batch-c", 1, "1.png"))
+    assert set(Manifest(tmp_path).entries) == {"batch-a", "batch-c"}
