@@ -137,6 +137,7 @@ class DaemonProcess(QObject):
         restart it."""
         self._restart.stop()
         self._ready_timer.stop()
+        self._restart_after_stop = False  # a restart in progress ends stopped, as asked
         if self.state in (ProcessState.BACKOFF, ProcessState.FAILED):
             self._go(ProcessState.STOPPED)
             return

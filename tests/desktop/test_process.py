@@ -55,3 +55,19 @@ async def test_it_gives_up_after_too_many_crashes(paths: Paths) -> None:
 def test_backoff_doubles_up_to_its_cap() -> None:
     b = Backoff(first_s=1, max_s=5)
     assert [b.delay(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 5, 5]
+
+
+async def test_stop_during_a_restart_keeps_the_daemon_stopped(paths: Paths) -> None:
+    process = DaemonProcess(paths.root, port=0, backoff=FAST)
+    states = Recorder(process.stateChanged)
+    process.start()
+    await wait_for(process.ready, timeout=60)
+    process.restart()  # stopping, then it would start again...
+    process.stop()  # ...but the user stopped it meanwhile
+    try:
+        await until(lambda: ("stopped",) in states.calls, timeout=30)
+        assert process.state is ProcessState.STOPPED
+        assert states.calls[-1] == ("stopped",)
+    finally:
+        process.stop(force=True)
+        process.wait_stopped()
