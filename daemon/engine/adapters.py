@@ -3,6 +3,7 @@ per job with `set_adapters` (weight 0 or no LoRA gives back the base output exac
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -58,6 +59,10 @@ def _load_lora(pipe: Any, entry: ModelEntry, name: str) -> None:
         with quiet():
             pipe.load_lora_weights(str(entry.path), adapter_name=name)
     except Exception as exc:  # noqa: BLE001 - a damaged or mismatched file
+        # the parts loaded before the failure (the UNet's, say) would stay active in every later
+        # job, and a retry would fail on the name instead of on the file
+        with contextlib.suppress(Exception):  # nothing of it was loaded
+            pipe.delete_adapters(name)
         raise ModelLoadError(
             f"lora={entry.id!r}: cannot be loaded into a {entry.arch} pipeline ({str(exc)[:300]})",
             field="loras",

@@ -9,7 +9,7 @@ import torch
 from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine.engine import DiffusersEngine
 from layerbridge.daemon.engine.registry import Registry
-from layerbridge.daemon.errors import InvalidInput, UnknownModel
+from layerbridge.daemon.errors import InvalidInput, ModelLoadError, UnknownModel
 from layerbridge.daemon.protocol.messages import LoraSpec
 from safetensors.torch import load_file
 
@@ -145,3 +145,32 @@ def test_sdxl_embedding_with_clip_l_and_clip_g_vectors(demo_paths: Paths, tmp_pa
     plain = run(eng, params(model="demo-xl", prompt="a cat"))[0].image.tobytes()
     styled = run(eng, params(model="demo-xl", prompt="a cat xlstyle"))[0].image.tobytes()
     assert styled != plain
+
+
+def test_a_lora_that_fails_to_load_leaves_nothing_behind(
+    demo_paths: Paths, tmp_path: Path
+) -> None:
+    from safetensors.torch import save_file
+
+    # its UNet part loads, then its text-encoder part does not fit
+    state = load_file(str(demo_paths.models / "demo-lora.safetensors"))
+    prefix = "text_encoder.text_model.encoder.layers.0.self_attn.q_proj"
+    state[f"{prefix}.lora_A.weight"] = torch.zeros(4, 7)
+    state[f"{prefix}.lora_B.weight"] = torch.zeros(5, 4)
+    path = tmp_path / "broken.safetensors"
+    save_file(state, str(path))
+    paths = Paths(tmp_path / "data").ensure()
+    reg = Registry(paths)
+    reg.add(demo_paths.models / "demo", model_id="demo")
+    reg.add(demo_paths.models / "demo-lora.safetensors", model_id="demo-lora")
+    reg.add(path, model_id="broken")
+    eng = DiffusersEngine(paths, EngineSettings(threads=1))
+    base = run(eng, params())[0].image.tobytes()
+    for _ in range(2):  # the retry fails the same way, not on a half-loaded leftover
+        with pytest.raises(ModelLoadError) as err:
+            run(eng, params(loras=[lora("broken")]))
+        assert err.value.field == "loras" and "lora='broken'" in err.value.message
+        assert run(eng, params())[0].image.tobytes() == base
+    styled = run(eng, params(loras=[lora("demo-lora")]))[0].image.tobytes()
+    assert styled != base
+    assert run(eng, params())[0].image.tobytes() == base
