@@ -3,6 +3,7 @@ show once) and revoking."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from layerbridge.daemon.protocol.messages import (
@@ -19,6 +20,8 @@ from PySide6.QtCore import QObject, Signal
 
 from .connection import DaemonConnection
 from .tablemodel import Column, RecordTableModel
+
+log = logging.getLogger(__name__)
 
 
 def ago(t: float | None, now: float | None = None) -> str:
@@ -67,7 +70,10 @@ class ClientsController(QObject):
         """Pair a new client; returns its token (the daemon keeps only a hash: show it now)."""
         reply = await self.connection.request(
             ClientsPair(name=name, scope="admin" if admin else "client"), Paired)
-        await self.refresh()
+        try:
+            await self.refresh()
+        except Exception:  # noqa: BLE001 - the token exists only in this reply: it must reach the user
+            log.warning("paired %s, but the client list did not refresh", name, exc_info=True)
         return reply.token
 
     async def revoke(self, name: str) -> None:

@@ -40,6 +40,21 @@ async def test_pair_shows_a_working_token_once_and_revoke_removes_it(
         await DaemonClient.connect(shared_daemon.url, token)
 
 
+async def test_the_token_is_returned_even_when_the_list_refresh_after_pairing_fails(
+        shared_connection: DaemonConnection, shared_daemon: SharedDaemon,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The daemon keeps only a hash: a token not shown now is lost for good.
+    clients = ClientsController(shared_connection)
+
+    async def refresh_fails() -> None:
+        raise ConnectionError("connection dropped")
+
+    monkeypatch.setattr(clients, "refresh", refresh_fails)
+    token = await clients.pair("figma-ben")
+    async with await DaemonClient.connect(shared_daemon.url, token, name="figma") as figma:
+        assert figma.welcome.scope == "client"
+
+
 async def test_a_job_goes_through_with_progress_and_a_thumbnail(
         shared_connection: DaemonConnection, shared_daemon: SharedDaemon, tmp_path: Path) -> None:
     jobs = JobsController(shared_connection, tmp_path / "results")
