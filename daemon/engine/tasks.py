@@ -30,7 +30,9 @@ def run_whole(
     """One pipeline call over a whole image (None: from noise) at `size`."""
     job = s.job
     w, h = size
-    maps = [c.map(size) for c in job.controls]
+    # refine's image is the input cut to `size` at the top left: cut its control maps the same way
+    box = None if image is None else (0, 0, w, h)
+    maps = [c.map(size, box) for c in job.controls]
     extra = control.components(nets)
     if job.inpaint_unet:  # 9-channel UNet: everything is an inpaint with a full mask
         src = image if image is not None else Image.new("RGB", size, (127, 127, 127))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
+from layerbridge.daemon.config import EngineSettings, Paths
 from layerbridge.daemon.engine import preprocess
 from layerbridge.daemon.engine.engine import DiffusersEngine
+from layerbridge.daemon.engine.registry import Registry
 from layerbridge.daemon.errors import InvalidInput, UnknownModel
 from layerbridge.daemon.protocol.messages import ControlSpec
 from PIL import Image
@@ -155,3 +160,39 @@ def test_expand_reads_control_in_the_inputs_pixels(engine: DiffusersEngine) -> N
     p = params("expand", margins=Margins(left=32), control=[control()])
     [out] = run(engine, p, image=shapes(), control__0__image=shapes())
     assert (out.region.x, out.region.width) == (-32, 128)
+
+
+
+def seeing_controlnet(demo_paths: Paths, tmp_path: Path) -> DiffusersEngine:
+    """An engine with the demo checkpoint and a canny ControlNet whose output depends on the map
+    (the demo nets' conditioning embedding is zero-initialised: they see no map at all)."""
+    from diffusers import ControlNetModel
+
+    net = ControlNetModel.from_pretrained(demo_paths.models / "demo-cn-canny")
+    with torch.no_grad():
+        net.controlnet_cond_embedding.conv_out.weight.normal_(
+            0, 0.5, generator=torch.Generator().manual_seed(5)
+        )
+    net.save_pretrained(tmp_path / "seeing-cn", safe_serialization=True)
+    paths = Paths(tmp_path / "data").ensure()
+    reg = Registry(paths)
+    reg.add(demo_paths.models / "demo", model_id="demo")
+    reg.add(tmp_path / "seeing-cn", model_id="seeing-cn", control_type="canny")
+    return DiffusersEngine(paths, EngineSettings(threads=1))
+
+
+def test_refine_of_an_odd_size_reads_control_in_the_inputs_pixels(
+    demo_paths: Paths, tmp_path: Path
+) -> None:
+    # refine drops the right/bottom pixels past a multiple of 8: the control map must be cut the
+    # same way, not squeezed onto the smaller image
+    eng = seeing_controlnet(demo_paths, tmp_path)
+    p = params("refine", strength=0.8, control=[control(model="seeing-cn")])
+    odd = shapes(102, 99)
+    cut = odd.crop((0, 0, 96, 96))
+    [whole] = run(eng, p, image=odd, control__0__image=odd)
+    [pre_cut] = run(eng, p, image=cut, control__0__image=cut)
+    [blind] = run(eng, p, image=cut, control__0__image=Image.new("RGB", (96, 96)))
+    assert blind.image.tobytes() != pre_cut.image.tobytes()  # this net does see its map
+    assert whole.image.size == pre_cut.image.size == (96, 96)
+    assert whole.image.tobytes() == pre_cut.image.tobytes()
