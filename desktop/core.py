@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from .catalog import CatalogController, PreviewSettings
 from .clients import ClientsController
-from .config import TrayConfig
+from .config import TrayConfig, save_config
 from .connection import DaemonConnection, LinkState
 from .gpu import GpuController
 from .jobs import JobsController
@@ -74,6 +74,8 @@ class TrayCore(QObject):
     def connect_remote(self, url: str, token: str) -> bool:
         """Use a remote daemon; returns whether its token went to the OS keyring."""
         self.config = self.config.model_copy(update={"mode": "remote", "remote_url": url})
+        self.settings.config = self.config  # one config: a later settings change must not undo this
+        save_config(self.config)  # the next launch connects here again (the token: the keyring)
         stored = self.vault.set(remote_account(url), token)
         self.connection.open(url, token)
         return stored

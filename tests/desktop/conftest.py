@@ -47,6 +47,12 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tray test: its own config dir (tray.json, autostart entries), never the user's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+
+
+@pytest.fixture(autouse=True)
 def _in_memory_keyring(memory_keyring: MemoryKeyring) -> MemoryKeyring:
     """Every tray test: a keyring of its own, never the machine's."""
     return memory_keyring

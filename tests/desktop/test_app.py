@@ -14,7 +14,7 @@ import pytest
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.protocol.messages import QueueInfo, StatusReply
 from layerbridge.desktop.app import TrayApp
-from layerbridge.desktop.config import TrayConfig, load_config, save_config
+from layerbridge.desktop.config import TrayConfig, config_path, load_config, save_config
 from layerbridge.desktop.connection import LinkState
 from layerbridge.desktop.core import TrayCore
 from layerbridge.desktop.icons import pixmap
@@ -147,6 +147,9 @@ async def test_a_remote_daemon_token_goes_to_the_keyring(
     assert remote.connect_remote(local_daemon.url, token)
     await wait_for(remote.connection.connected, timeout=20)
     assert memory_keyring.store[(SERVICE, f"remote:{local_daemon.url}")] == token
+    saved = load_config()  # the next launch connects to the same daemon
+    assert (saved.mode, saved.remote_url) == ("remote", local_daemon.url)
+    assert token not in config_path().read_text()
     await until(lambda: remote.state.status.look is Look.IDLE)
     await remote.shutdown()
 
