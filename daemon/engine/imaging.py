@@ -120,8 +120,16 @@ def composite_mask(mask: np.ndarray, f: Feather) -> np.ndarray:
         hard = (mask > 0).astype(np.uint8)
     r = f.blend
     eroded = cv2.erode(hard, _disk(r), borderType=cv2.BORDER_REPLICATE) if r > 0 else hard
-    alpha = _blur(eroded, r)
-    return cv2.multiply(alpha, hard.astype(np.float32))  # exactly 0 outside the selection
+    alpha = cv2.multiply(_blur(eroded, r), hard.astype(np.float32))  # 0 outside the selection
+    # a part of the selection thinner than the erosion (a wire beside a blob) would get no alpha
+    # at all and silently stay as it was: such parts are taken as they are
+    count, labels = cv2.connectedComponents(hard, connectivity=8)
+    if count > 1:
+        reached = np.zeros(count, bool)
+        reached[labels[alpha > 0]] = True
+        lost = ~reached[labels] & (hard > 0)
+        alpha[lost] = mask[lost]
+    return alpha
 
 
 def seam_mask(size: tuple[int, int], inner: Box, seam: int) -> tuple[np.ndarray, np.ndarray]:

@@ -96,6 +96,18 @@ def test_composite_mask_stays_inside_the_selection_and_is_soft() -> None:
     assert 0 < a[21, 32] < 1
 
 
+def test_a_thin_part_of_a_selection_is_composited_too() -> None:
+    # a blob and, apart from it, a 3 px wire: the blend erosion alone would drop the wire
+    m = np.zeros((300, 300), np.float32)
+    m[20:140, 20:140] = 1
+    m[200:203, 10:290] = 1
+    f = imaging.Feather.for_bbox(imaging.mask_bbox(m))
+    a = imaging.composite_mask(m, f)
+    assert (a[200:203, 10:290] == 1).all()  # thinner than the blend: taken as it is
+    assert a[80, 80] == pytest.approx(1.0) and 0 < a[21, 80] < 1  # the blob still fades in
+    assert (a[m == 0] == 0).all()
+
+
 @pytest.mark.parametrize("mode", ["blur", "edge", "noise"])
 def test_fills_change_only_the_masked_area(mode: str) -> None:
     rng = np.random.default_rng(0)
