@@ -65,6 +65,7 @@ class DaemonConnection(QObject):
         self.welcome: Welcome | None = None
         self.status: StatusReply | None = None
         self.last_error = ""
+        self.refused = ""  # why the daemon refused this token; no retry until `open` again
         self._token = ""
         self._client: WatchingClient | None = None
         self._retry = retry_s
@@ -79,6 +80,7 @@ class DaemonConnection(QObject):
     def open(self, url: str, token: str) -> None:
         """Connect (again) to `url`; keeps trying until `close`."""
         self.url, self._token = url, token
+        self.refused = ""
         self._stop_task()
         self._task = asyncio.ensure_future(self._run())
 
@@ -170,7 +172,8 @@ class DaemonConnection(QObject):
                 self.last_error = exc.message
                 if exc.code in ("unauthorized", "forbidden", "rate_limited",
                                 "unsupported_protocol"):
-                    self._set_state(LinkState.DISCONNECTED, exc.message)
+                    self.refused = exc.message
+                    self._set_state(LinkState.DISCONNECTED, exc.message)  # from CONNECTING: signalled
                     return  # a refused token will not become valid by retrying
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry[1])

@@ -137,6 +137,9 @@ class TrayCore(QObject):
         status: StatusReply | None = self.connection.status
         link = self.connection.state
         detail = self._detail
-        if process is None and link is LinkState.DISCONNECTED and self.connection.last_error:
+        refused = self.connection.refused
+        if link is LinkState.DISCONNECTED and refused:
+            detail = detail or refused
+        elif process is None and link is LinkState.DISCONNECTED and self.connection.last_error:
             detail = detail or self.connection.last_error
-        self.state.update(process, link, status, detail)
+        self.state.update(process, link, status, detail, refused=bool(refused))

@@ -43,14 +43,17 @@ class TrayStatus:
 
 
 def compute(process: ProcessState | None, link: LinkState, status: StatusReply | None,
-            detail: str = "") -> TrayStatus:
-    """`process` is None for a remote daemon (the tray does not own it)."""
+            detail: str = "", *, refused: bool = False) -> TrayStatus:
+    """`process` is None for a remote daemon (the tray does not own it); `refused`: the daemon
+    refused the tray's token, so waiting will not connect it."""
     if process in (ProcessState.FAILED,):
         return TrayStatus(Look.ERROR, detail=detail or "the daemon keeps crashing")
     if process is ProcessState.BACKOFF:
         return TrayStatus(Look.ERROR, detail=detail or "the daemon crashed; restarting it")
     if process in (ProcessState.STOPPED, ProcessState.STOPPING):
         return TrayStatus(Look.STOPPED, detail=detail)
+    if refused and link is LinkState.DISCONNECTED:
+        return TrayStatus(Look.ERROR, detail=detail or "the daemon refused the tray's token")
     if link is LinkState.CONNECTED and status is not None:
         queue = status.queue.queued + status.queue.running
         look = Look.BUSY if queue else Look.IDLE
@@ -68,8 +71,8 @@ class TrayStateModel(QObject):
         self.status = TrayStatus(Look.STOPPED)
 
     def update(self, process: ProcessState | None, link: LinkState, status: StatusReply | None,
-               detail: str = "") -> TrayStatus:
-        new = compute(process, link, status, detail)
+               detail: str = "", *, refused: bool = False) -> TrayStatus:
+        new = compute(process, link, status, detail, refused=refused)
         if new != self.status:
             self.status = new
             self.changed.emit(new)

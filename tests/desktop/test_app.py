@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.config import Paths
 from layerbridge.daemon.protocol.messages import QueueInfo, StatusReply
 from layerbridge.desktop.app import TrayApp
@@ -20,7 +21,7 @@ from layerbridge.desktop.core import TrayCore
 from layerbridge.desktop.icons import pixmap
 from layerbridge.desktop.process import ProcessState
 from layerbridge.desktop.traystate import Look, TrayStateModel, TrayStatus, compute
-from layerbridge.desktop.vault import NO_KEYRING, SERVICE, TokenVault, local_admin_token
+from layerbridge.desktop.vault import NO_KEYRING, SERVICE, TRAY_CLIENT, TokenVault, local_admin_token
 from PySide6.QtWidgets import QApplication
 
 from tests.conftest import MemoryKeyring
@@ -72,6 +73,18 @@ async def test_the_tray_starts_the_daemon_and_shows_it_idle(
     window.close()
 
 
+async def test_a_revoked_tray_token_shows_an_error_not_starting_forever(tray_config: TrayConfig) -> None:
+    core = TrayCore(tray_config, port=0, backoff=FAST, poll_ms=100)
+    core.start()
+    await until(lambda: core.state.status.look is Look.IDLE, timeout=60)
+    store = TokenStore(Paths(Path(tray_config.data_dir or "")).ledger)
+    store.revoke(TRAY_CLIENT)  # as `layerbridge pair --revoke tray` would
+    store.close()
+    await until(lambda: core.state.status.look is Look.ERROR, timeout=20)
+    assert "token" in core.state.status.detail
+    await core.shutdown(force=True)
+
+
 async def test_a_crash_is_announced_and_the_daemon_comes_back(tray_config: TrayConfig) -> None:
     core = TrayCore(tray_config, port=0, backoff=FAST, poll_ms=100)
     notes = Recorder(core.notify)
@@ -102,6 +115,9 @@ def test_the_state_shown_follows_process_link_and_queue() -> None:
     assert (busy.look, busy.queue, busy.tooltip) == (Look.BUSY, 3, "Layerbridge: busy (3 jobs)")
     assert compute(ProcessState.FAILED, LinkState.DISCONNECTED, None).look is Look.ERROR
     assert compute(None, connected, status(0, 1)).look is Look.BUSY  # a remote daemon
+    # a running local daemon that refused the tray's token: an error to act on, not "starting"
+    refused = compute(ProcessState.RUNNING, LinkState.DISCONNECTED, None, "token refused", refused=True)
+    assert (refused.look, refused.detail) == (Look.ERROR, "token refused")
     model = TrayStateModel()
     changes = Recorder(model.changed)
     for _ in range(3):
