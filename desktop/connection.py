@@ -179,6 +179,7 @@ class DaemonConnection(QObject):
                 delay = min(delay * 2, self._retry[1])
                 continue
             delay = self._retry[0]
+            self.last_error = ""  # an old failure must not be shown once this link drops again
             closed = asyncio.ensure_future(client.ws.wait_closed())
             try:
                 await self._attach(client)
