@@ -146,6 +146,11 @@ class JobParams(Message):
                 raise _field_error("margins", m, "an expand job needs at least one margin > 0")
         elif self.margins is not None:
             raise _field_error("margins", self.margins, f"a {self.kind} job takes no margins")
+        seen: set[str] = set()
+        for i, lora in enumerate(self.loras):
+            if lora.id in seen:  # which weight would win is anyone's guess: say so instead
+                raise _field_error(f"loras.{i}.id", lora.id, "this LoRA is already listed; give it one weight")
+            seen.add(lora.id)
         return self
 
     def blobs(self) -> dict[str, str]:

@@ -70,6 +70,11 @@ def test_job_kind_needs_its_inputs() -> None:
     assert err.field == "params.margins"
 
 
+def test_a_lora_listed_twice_is_refused_by_its_field() -> None:
+    err = rejected(submit(loras=[{"id": "ink", "weight": 0.5}, {"id": "film"}, {"id": "ink", "weight": 1.0}]))
+    assert err.field == "params.loras.2.id" and "already listed" in err.message
+
+
 def test_control_start_must_precede_end() -> None:
     with pytest.raises(ValueError, match="start"):
         JobParams.model_validate({"kind": "generate", "model": "demo",
