@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from .gpu import GpuController, GpuView
-from .widgets import StatusLine, act
+from .widgets import EditGuard, StatusLine, act
 
 DTYPES = ["auto", "fp16", "bf16", "fp32"]
 
@@ -71,6 +71,7 @@ class GpuTab(QWidget):
         layout.addWidget(self.status)
 
         gpu.changed.connect(self.show_view)
+        self.guard = EditGuard(lambda: (self.budget.value(), self.dtype.currentText()))
         gpu.settingsChanged.connect(self.show_settings)
         self.unload.clicked.connect(
             lambda: act(self.status, gpu.unload_all(), "unloaded every model"))
@@ -90,12 +91,16 @@ class GpuTab(QWidget):
         self.unload.setEnabled(bool(view.loaded))
 
     def show_settings(self, info: SettingsInfo, restart: bool) -> None:
+        if not self.guard.may_show():
+            self.status.ok("the daemon's settings were reloaded; your unsaved edits are kept")
+            return
         self.budget.setValue(info.memory_budget_mb or 0)
         self.dtype.setCurrentText(info.dtype)
         self.restart_note.setText("saved; restart the daemon to apply" if restart else "")
+        self.guard.shown()
 
     def _save(self) -> None:
         budget = self.budget.value()
-        act(self.status, self.gpu.save_engine(dtype=self.dtype.currentText(),
-                                              memory_budget_mb=budget if budget >= 256 else None),
+        act(self.status, self.guard.save(self.gpu.save_engine(
+                dtype=self.dtype.currentText(), memory_budget_mb=budget if budget >= 256 else None)),
             lambda restart: "saved; restart the daemon to apply" if restart else "saved")

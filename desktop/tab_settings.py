@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from .settings_ctl import SettingsController, is_lan
 from .vault import TokenVault
-from .widgets import StatusLine, act
+from .widgets import EditGuard, StatusLine, act
 
 LAN_WARNING = (
     "LAN mode makes the daemon reachable from other machines on the network. Every connection "
@@ -117,6 +117,9 @@ class SettingsTab(QWidget):
         layout.addStretch(1)
         layout.addWidget(self.status)
 
+        self.guard = EditGuard(lambda: (
+            self.port.value(), self.lan.isChecked(), self.lan_host.text(), self.confirm.isChecked(),
+            self.origins.toPlainText(), self.hosts.text()))
         settings.loaded.connect(self.show_settings)
         self.save.clicked.connect(self._save)
         self.browse.clicked.connect(self._browse)
@@ -125,6 +128,9 @@ class SettingsTab(QWidget):
             self.show_settings(settings.daemon, settings.restart_required)
 
     def show_settings(self, info: SettingsInfo, restart: bool) -> None:
+        if not self.guard.may_show():
+            self.status.ok("the daemon's settings were reloaded; your unsaved edits are kept")
+            return
         self.port.setValue(info.port)
         lan = is_lan(info.host)
         self.lan.setChecked(lan)
@@ -137,6 +143,7 @@ class SettingsTab(QWidget):
         if info.data_dir and not self.data_dir.text():
             self.data_dir.setText(info.data_dir)
         self.restart_note.setText("saved; restart the daemon to apply" if restart else "")
+        self.guard.shown()
 
     def _lan_toggled(self, on: bool) -> None:
         for w in (self.lan_host, self.confirm, self.hosts):
@@ -148,10 +155,10 @@ class SettingsTab(QWidget):
             QMessageBox.warning(self, "LAN mode", LAN_WARNING + "\n\nTick the confirmation first.")
             return
         host = self.lan_host.text().strip() if lan else "127.0.0.1"
-        act(self.status, self.settings.save(
+        act(self.status, self.guard.save(self.settings.save(
             host=host, port=self.port.value(),
             allowed_origins=self.origins.toPlainText().splitlines(),
-            allowed_hosts=self.hosts.text().split(",") if lan else [], confirm_lan=lan),
+            allowed_hosts=self.hosts.text().split(",") if lan else [], confirm_lan=lan)),
             lambda restart: "saved; restart the daemon to apply" if restart else "saved")
 
     def _browse(self) -> None:

@@ -4,13 +4,15 @@ a controller action with its error shown, and a status line."""
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
 
 from .tablemodel import RecordTableModel
 from .tasks import spawn
+
+T = TypeVar("T")
 
 
 def table(model: QAbstractItemModel, parent: QWidget | None = None, *, stretch: int = 0,
@@ -73,3 +75,27 @@ def act(line: StatusLine, coro: Coroutine[Any, Any, Any], done: str | Callable[[
             line.ok(text)
 
     spawn(run())
+
+
+class EditGuard:
+    """Keeps a form's unsaved edits when the daemon's values come again (they are reloaded after
+    every reconnect, a daemon restart say): values are written into the form only while it still
+    shows what was written last, or when this form's own save brought them."""
+
+    def __init__(self, read: Callable[[], object]) -> None:
+        self._read = read
+        self._shown: object = None
+        self._saving = False
+
+    def may_show(self) -> bool:
+        return self._saving or self._shown is None or self._read() == self._shown
+
+    def shown(self) -> None:
+        self._shown = self._read()
+
+    async def save(self, coro: Coroutine[Any, Any, T]) -> T:
+        self._saving = True
+        try:
+            return await coro
+        finally:
+            self._saving = False

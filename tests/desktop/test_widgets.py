@@ -51,3 +51,24 @@ async def test_every_tab_shows_the_daemon(window: ManagerWindow) -> None:
     window.settings.lan.setChecked(True)
     assert window.settings.confirm.isEnabled() and window.settings.hosts.isEnabled()
     assert "busy" in window.state_label.text() or "idle" in window.state_label.text()
+
+
+async def test_a_reload_after_a_reconnect_keeps_the_users_unsaved_edits(window: ManagerWindow) -> None:
+    settings = window.settings
+    await until(lambda: settings.port.value() == 7842)
+    settings.port.setValue(9100)  # the designer is typing when the daemon comes back
+    await window.core.settings.load()  # what every reconnect does
+    assert settings.port.value() == 9100 and "edits are kept" in settings.status.text()
+    settings.port.setValue(7842)  # edited back to what the daemon has: reloads apply again
+    settings.origins.setPlainText("https://studio.example")
+    settings.save.click()  # saving shows what the daemon stored
+    await until(lambda: settings.status.text().startswith("saved"))
+    await window.core.settings.load()
+    assert settings.origins.toPlainText() == "https://studio.example"
+    assert settings.status.text().startswith("saved")
+    gpu = window.gpu
+    await until(lambda: gpu.dtype.currentText() != "")
+    shown = gpu.dtype.currentText()
+    gpu.budget.setValue(4096)
+    await window.core.gpu.load_settings()
+    assert gpu.budget.value() == 4096 and gpu.dtype.currentText() == shown
