@@ -48,8 +48,9 @@ def decode(meta: BlobMeta, data: bytes, field: str) -> Image.Image:
         if len(data) != expected:
             raise InvalidInput(field, meta.sha256,
                                f"{meta.format} {meta.width}x{meta.height} needs {expected} bytes, got {len(data)}")
-        return Image.frombuffer("RGBA" if channels == 4 else "L", (meta.width, meta.height), data,
-                                "raw", "RGBA" if channels == 4 else "L", 0, 1)
+        raw = Image.frombuffer("RGBA" if channels == 4 else "L", (meta.width, meta.height), data,
+                               "raw", "RGBA" if channels == 4 else "L", 0, 1)
+        return mask_grey(raw) if field == "mask" else raw
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -62,9 +63,32 @@ def decode(meta: BlobMeta, data: bytes, field: str) -> Image.Image:
         raise InvalidInput(field, meta.sha256, "image is a decompression bomb") from None
     except Exception as exc:  # Pillow raises many types for corrupt data
         raise InvalidInput(field, meta.sha256, f"not a readable PNG ({exc})") from None
-    if image.mode not in ("RGBA", "RGB", "L"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    return image
+    image = to_8bit(image)
+    return mask_grey(image) if field == "mask" else image
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """RGBA, RGB or L. 16-bit grey is scaled (a plain convert clips everything above 255 to
+    white) and a palette's transparency becomes alpha."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return image.convert("I").point(lambda v: v / 257).convert("L")
+    if image.mode in ("RGBA", "RGB", "L"):
+        return image
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def mask_grey(image: Image.Image) -> Image.Image:
+    """A mask as L, 255 = repaint: grey times alpha, so a transparent pixel is never repainted
+    whatever colour it holds (a selection painted on a transparent layer)."""
+    image = to_8bit(image)
+    if image.mode == "L":
+        return image
+    if image.mode == "RGBA":
+        grey = image.convert("L")
+        black = Image.new("L", image.size, 0)
+        return Image.composite(grey, black, image.getchannel("A"))
+    return image.convert("L")
 
 
 def encode_png(image: Image.Image, compress_level: int = 1) -> bytes:
