@@ -18,9 +18,10 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 from pydantic import ValidationError
 
+from . import image_io
 from .errors import InvalidInput
 from .protocol.codec import validation_error
-from .protocol.messages import ControlSpec, JobParams, LoraSpec, Margins, ResultInfo
+from .protocol.messages import ControlSpec, JobParams, Margins, ResultInfo
 
 JOB_COMMANDS = ("generate", "refine", "inpaint", "expand")
 
@@ -85,6 +86,7 @@ async def _client_main(args: argparse.Namespace) -> int:
     from .cli import default_url, paths_of
     from .client import DaemonClient
 
+    inputs = _Inputs(args) if args.action in JOB_COMMANDS else None
     url = args.url or default_url(args)
     token = args.token or os.environ.get("LAYERBRIDGE_TOKEN") or cli_token(paths_of(args))
     async with await DaemonClient.connect(url, token) as client:
@@ -99,28 +101,69 @@ async def _client_main(args: argparse.Namespace) -> int:
                 await client.cancel(args.job_id)
                 print(f"cancel requested for {args.job_id}")
             case "fetch":
+                if args.out:
+                    _check_out_dir("out", args.out)
                 job, state = await client.fetch(args.job_id)
                 print(f"{args.job_id}: {state.job.state}", file=sys.stderr)
-                if state.job.state in ("queued", "running", "done"):
-                    await job.wait(_progress_printer())
-                    if args.out:
-                        _write_results(job.results, Path(args.out), None, None)
+                # a failed or cancelled job raises here with its reason: exit non-zero
+                await _wait(job)
+                if args.out:
+                    _write_results(job.results, Path(args.out), None, None)
             case _:
-                await _job(client, args)
+                assert inputs is not None
+                await _job(client, args, inputs)
     return 0
 
 
-async def _job(client: Any, args: argparse.Namespace) -> None:
-    image_bytes = Path(args.image).read_bytes() if getattr(args, "image", None) else None
+async def _wait(job: Any) -> None:
+    try:
+        await job.wait(_progress_printer())
+    except asyncio.CancelledError:  # Ctrl+C: the job is the daemon's, it goes on without us
+        print(f"\nlayerbridge: interrupted; job {job.job_id} is still running on the daemon: "
+              f"`layerbridge client fetch {job.job_id} --out PATH` gets its results, "
+              f"`layerbridge client cancel {job.job_id}` stops it", file=sys.stderr)
+        raise
+
+
+class _Inputs:
+    """The local files a job command reads, read before connecting so that a missing one costs
+    nothing and is named by its flag."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.image = _read("image", args.image) if getattr(args, "image", None) else None
+        self.mask = _grey_png(Path(args.mask), "mask") if getattr(args, "mask", None) else None
+        self.control: list[tuple[str, bytes, float]] = []
+        for i, spec in enumerate(args.control):
+            ctype, path, strength = _split_control(spec, i)
+            self.control.append((ctype, _read(f"control.{i}.image", path), strength))
+        _check_out_dir("out", args.out)
+        if getattr(args, "patch_out", None):
+            _check_out_dir("patch-out", args.patch_out)
+
+
+def _read(flag: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(flag, path, f"cannot read it ({exc.strerror or exc})") from None
+
+
+def _check_out_dir(flag: str, path: str) -> None:
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise InvalidInput(flag, path, f"folder {str(folder)!r} does not exist")
+
+
+async def _job(client: Any, args: argparse.Namespace, inputs: _Inputs) -> None:
+    image_bytes = inputs.image
     upload: dict[str, str] = {}
     if image_bytes is not None:
         upload["image"] = await client.upload(image_bytes, "png")
-    if getattr(args, "mask", None):
-        upload["mask"] = await client.upload(_grey_png(Path(args.mask)), "png")
+    if inputs.mask is not None:
+        upload["mask"] = await client.upload(inputs.mask, "png")
     control = []
-    for i, spec in enumerate(args.control):
-        ctype, path, strength = _split_control(spec, i)
-        sha = await client.upload(Path(path).read_bytes(), "png")
+    for ctype, data, strength in inputs.control:
+        sha = await client.upload(data, "png")
         control.append(ControlSpec(type=ctype, image=sha, strength=strength))  # type: ignore[arg-type]
     loras = [_split_lora(spec, i) for i, spec in enumerate(args.lora)]
     fields: dict[str, Any] = dict(
@@ -141,8 +184,8 @@ async def _job(client: Any, args: argparse.Namespace) -> None:
     except ValidationError as exc:
         raise validation_error(exc, fields) from None
     job = await client.submit(params, job_id=args.job_id, priority=args.priority)
-    print(f"job {job.job_id} seed {job.seed}", file=sys.stderr)
-    await job.wait(_progress_printer())
+    print(f"job {job.job_id} seed {job.seed}", file=sys.stderr, flush=True)
+    await _wait(job)
     _write_results(job.results, Path(args.out), image_bytes, getattr(args, "patch_out", None))
 
 
@@ -173,7 +216,7 @@ def _write_results(results: list[tuple[ResultInfo, bytes]], out: Path, source: b
 
 def composite(source: bytes, patch: bytes, info: ResultInfo) -> bytes:
     """The input with the patch placed at its region; the canvas grows to hold an expand."""
-    base = Image.open(io.BytesIO(source)).convert("RGBA")
+    base = image_io.to_8bit(Image.open(io.BytesIO(source))).convert("RGBA")
     layer = Image.open(io.BytesIO(patch)).convert("RGBA")
     r = info.region
     left, top = min(0, r.x), min(0, r.y)
@@ -195,12 +238,18 @@ def _with_region(data: bytes, info: ResultInfo) -> bytes:
     return out.getvalue()
 
 
-def _grey_png(path: Path) -> bytes:
-    image = Image.open(path)
-    if image.mode == "L":
-        return path.read_bytes()
+def _grey_png(path: Path, flag: str) -> bytes:
+    """The mask as a grey PNG, read as the daemon reads one: grey times alpha (transparent is
+    never repainted), 16-bit scaled down."""
+    try:
+        with Image.open(path) as image:
+            if image.mode == "L" and image.format == "PNG":
+                return path.read_bytes()
+            grey = image_io.mask_grey(image)
+    except OSError as exc:  # missing, unreadable, or not an image Pillow knows
+        raise InvalidInput(flag, str(path), f"cannot read it as an image ({exc.strerror or exc})") from None
     out = io.BytesIO()
-    image.convert("L").save(out, format="PNG")
+    grey.save(out, format="PNG")
     return out.getvalue()
 
 
@@ -213,22 +262,27 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _split_control(spec: str, i: int) -> tuple[str, str, float]:
-    parts = spec.split(":")
-    if len(parts) not in (2, 3):
+    ctype, sep, rest = spec.partition(":")
+    if not sep or not ctype or not rest:
         raise InvalidInput(f"control.{i}", spec, "expected TYPE:PATH[:STRENGTH]")
+    path, sep, tail = rest.rpartition(":")
+    if not sep:
+        return ctype, rest, 1.0
     try:
-        strength = float(parts[2]) if len(parts) == 3 else 1.0
+        return ctype, path, float(tail)
     except ValueError:
-        raise InvalidInput(f"control.{i}.strength", parts[2], "not a number") from None
-    return parts[0], parts[1], strength
+        if len(path) == 1 and path.isalpha():  # a Windows drive: C:\maps\edge.png
+            return ctype, rest, 1.0
+        raise InvalidInput(f"control.{i}.strength", tail, "not a number") from None
 
 
-def _split_lora(spec: str, i: int) -> LoraSpec:
+def _split_lora(spec: str, i: int) -> dict[str, Any]:
+    """ID[:WEIGHT] as the fields of a LoraSpec; JobParams checks them and names the bad one."""
     name, _, weight = spec.partition(":")
     try:
-        return LoraSpec(id=name, weight=float(weight) if weight else 1.0)
-    except ValueError as exc:
-        raise InvalidInput(f"loras.{i}", spec, f"expected ID[:WEIGHT] ({exc})") from None
+        return {"id": name, "weight": float(weight) if weight else 1.0}
+    except ValueError:
+        raise InvalidInput(f"loras.{i}", spec, "expected ID[:WEIGHT]") from None
 
 
 def _progress_printer() -> Any:
