@@ -38,8 +38,8 @@ class InvalidInput(LayerbridgeError):
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
         shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        if len(shown) > 80:  # keep both ends: a long path's file name is at its end
+            shown = shown[:38] + "..." + shown[-39:]
         super().__init__(f"{field}={shown}: {reason}", field=field)
         self.value = value
 

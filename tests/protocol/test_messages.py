@@ -108,3 +108,11 @@ def test_committed_schema_is_current() -> None:
     committed = Path(__file__).parents[2] / "plugins" / "common" / "protocol.schema.json"
     assert committed.read_text() == schema_text(), (
         "plugins/common/protocol.schema.json is stale: run `make schema`")
+
+
+def test_a_long_value_keeps_both_ends_in_the_message() -> None:
+    path = "/Volumes/Studio Share/clients/" + "very-long-campaign-folder/" * 4 + "hero_mask_v12.png"
+    err = InvalidInput("mask", path, "no such file")
+    shown = err.message.split(": ", 1)[0]
+    assert shown.startswith("mask='/Volumes/Studio Share") and shown.endswith("hero_mask_v12.png'")
+    assert len(shown) <= len("mask=") + 80
