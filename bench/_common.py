@@ -15,6 +15,7 @@ from pathlib import Path
 from layerbridge.daemon.app import DaemonCore
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.config import Paths, Settings
+from layerbridge.daemon.executors.base import Executor
 from layerbridge.daemon.executors.local import LocalExecutor, diffusers_engine
 from layerbridge.daemon.server import WebSocketServer
 
@@ -48,9 +49,12 @@ class BenchDaemon:
 
 
 @asynccontextmanager
-async def daemon(paths: Paths, settings: Settings | None = None) -> AsyncIterator[BenchDaemon]:
+async def daemon(paths: Paths, settings: Settings | None = None,
+                 executor: Executor | None = None) -> AsyncIterator[BenchDaemon]:
+    """A daemon on 127.0.0.1 with an admin token; the local executor unless one is given."""
     settings = settings or Settings()
-    core = DaemonCore(paths, settings, LocalExecutor(diffusers_engine(paths, settings.engine)))
+    executor = executor or LocalExecutor(diffusers_engine(paths, settings.engine))
+    core = DaemonCore(paths, settings, executor)
     await core.start()
     await core.executor.ready()  # the engine's start-up (torch import) must not overlap a timing
     server = WebSocketServer(core)

@@ -16,20 +16,15 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import cleanup, demo_data_dir, machine, parser, report  # noqa: E402
-from layerbridge.daemon.app import DaemonCore  # noqa: E402
-from layerbridge.daemon.auth import TokenStore  # noqa: E402
+from _common import cleanup, daemon, demo_data_dir, machine, parser, report  # noqa: E402
 from layerbridge.daemon.client import DaemonClient  # noqa: E402
 from layerbridge.daemon.config import Paths, Settings  # noqa: E402
 from layerbridge.daemon.executors.base import Executor  # noqa: E402
 from layerbridge.daemon.executors.local import LocalExecutor, diffusers_engine  # noqa: E402
 from layerbridge.daemon.protocol.messages import JobParams  # noqa: E402
-from layerbridge.daemon.server import WebSocketServer  # noqa: E402
 
 WORKERS = (1, 2, 3)
 
@@ -44,28 +39,11 @@ def local_executor(paths: Paths) -> Executor:
     return LocalExecutor(diffusers_engine(paths, settings().engine))
 
 
-@asynccontextmanager
-async def daemon(paths: Paths, executor: Executor) -> AsyncIterator[tuple[str, str, DaemonCore]]:
-    core = DaemonCore(paths, settings(), executor)
-    await core.start()
-    await executor.ready()
-    server = WebSocketServer(core)
-    url = await server.start("127.0.0.1", 0)
-    store = TokenStore(paths.ledger)
-    token = store.pair("bench-scale", "client", replace=True)
-    store.close()
-    try:
-        yield url, token, core
-    finally:
-        await server.close()
-        await core.stop()
-
-
 async def throughput(paths: Paths, executor: Executor, jobs: int, params: JobParams,
                      warm: int) -> float:
     """jobs/s of `jobs` jobs submitted at once, after `warm` jobs that load the model everywhere."""
-    async with daemon(paths, executor) as (url, token, _), \
-            await DaemonClient.connect(url, token) as client:
+    async with daemon(paths, settings(), executor) as d, \
+            await DaemonClient.connect(d.url, d.token) as client:
         warmups = [await client.submit(params.model_copy(update={"seed": 10_000 + i}))
                    for i in range(warm)]
         await asyncio.gather(*(job.wait() for job in warmups))

@@ -30,11 +30,11 @@ REVOCATION_CHECK_S = 1.0
 
 
 class DaemonCore:
-    def __init__(self, paths: Paths, settings: Settings, executor: Executor,
-                 limits: WireLimits = LIMITS) -> None:
+    def __init__(self, paths: Paths, settings: Settings, executor: Executor) -> None:
         self.paths = paths.ensure()
         self.settings = settings
-        self.limits = limits
+        # not a parameter: the message models and the codec are built on these same bounds
+        self.limits: WireLimits = LIMITS
         self.tokens = TokenStore(paths.ledger)
         self.limiter = FailureLimiter()
         self.registry = Registry(paths)
@@ -71,11 +71,7 @@ class DaemonCore:
         return self.registry.list()
 
     def limits_message(self) -> Limits:
-        lim = self.limits
-        return Limits(max_frame_bytes=lim.max_frame_bytes, max_blob_bytes=lim.max_blob_bytes,
-                      max_chunk_bytes=lim.max_chunk_bytes, max_image_pixels=lim.max_image_pixels,
-                      max_side=lim.max_side, max_generate_side=lim.max_generate_side,
-                      max_steps=lim.max_steps, max_batch=lim.max_batch)
+        return Limits(**{name: getattr(self.limits, name) for name in Limits.model_fields})
 
     def status(self) -> StatusReply:
         ex = self.executor.status()

@@ -157,26 +157,18 @@ def _token_file(paths: Paths) -> Path:
 def _keyring_get(paths: Paths) -> str | None:
     try:
         import keyring
-        from keyring.errors import KeyringError
 
-        try:
-            return keyring.get_password(KEYRING_SERVICE, _keyring_user(paths))
-        except KeyringError:
-            return None
-    except Exception:  # a broken backend must not stop the CLI; the file fallback follows
+        return keyring.get_password(KEYRING_SERVICE, _keyring_user(paths))
+    except Exception:  # no keyring, or a broken backend, must not stop the CLI; the file fallback follows
         return None
 
 
 def _keyring_set(paths: Paths, token: str) -> bool:
     try:
         import keyring
-        from keyring.errors import KeyringError
 
-        try:
-            keyring.set_password(KEYRING_SERVICE, _keyring_user(paths), token)
-            return True
-        except KeyringError:
-            return False
+        keyring.set_password(KEYRING_SERVICE, _keyring_user(paths), token)
+        return True
     except Exception:
         return False
 

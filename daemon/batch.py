@@ -94,7 +94,7 @@ class ProgressBar:
         self.tty = stream.isatty()
         self._every = max(1, (total - skipped) // 20)
 
-    def advance(self, failed: bool = False) -> None:
+    def advance(self) -> None:
         self.done += 1
         if self.tty or (self.done - self.base) % self._every == 0 or self.done == self.total:
             self.stream.write(("\r" if self.tty else "") + self.line() + ("" if self.tty else "\n"))
@@ -143,7 +143,7 @@ async def run_batch(spec_path: Path, out: Path, url: str, token: str, *, window:
                 entry = await _run_one(client, job, out, model_hash)
             except RemoteError as exc:
                 summary.failed.append((job, str(exc)))
-                bar.advance(failed=True)
+                bar.advance()
                 return
             manifest.add(entry)
             summary.done += 1
@@ -280,7 +280,7 @@ def dry_run(spec_path: Path, out: Path) -> str:
 
 def main(args: Any) -> int:
     """`layerbridge batch` (its options are declared in `cli.py`)."""
-    from .cli import default_url, paths_of
+    from .cli import default_token, default_url, paths_of
 
     spec = Path(args.spec)
     out = Path(args.out) if args.out else spec.with_name(spec.stem + "-out")
@@ -289,13 +289,10 @@ def main(args: Any) -> int:
         return 0
     if args.window < 1:
         raise InvalidInput("--window", args.window, "must be at least 1")
-    from .auth import cli_token
-
-    paths = paths_of(args)
-    token = args.token or os.environ.get("LAYERBRIDGE_TOKEN") or cli_token(paths)
+    token = default_token(args)
     url = args.url or default_url(args)
     summary = asyncio.run(run_batch(spec, out, url, token, window=args.window,
-                                    model_hash=local_model_hash(paths.root, out)))
+                                    model_hash=local_model_hash(paths_of(args).root, out)))
     print(f"{summary.done} done, {summary.skipped} skipped (already in the manifest), "
           f"{len(summary.failed)} failed; manifest {out / MANIFEST}, contact sheet "
           f"{out / CONTACT_SHEET}")

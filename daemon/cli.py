@@ -21,6 +21,7 @@ from .config import DEFAULT_PORT, Paths, data_dir, load_settings
 from .errors import LayerbridgeError
 
 if TYPE_CHECKING:
+    from .engine.registry import Registry
     from .executors.base import Executor
 
 
@@ -167,7 +168,7 @@ def _serve(args: argparse.Namespace) -> int:
     os._exit(0)
 
 
-def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _registry(args: argparse.Namespace) -> Registry:
     from .engine.registry import Registry
 
     return Registry(paths_of(args).ensure())
@@ -271,6 +272,18 @@ def _schema(args: argparse.Namespace) -> int:
 
     sys.stdout.write(schema_text())
     return 0
+
+
+def default_token(args: argparse.Namespace) -> str:
+    """--token, else $LAYERBRIDGE_TOKEN, else the CLI's own admin token (created on first use)."""
+    if args.token:
+        return str(args.token)
+    env = os.environ.get("LAYERBRIDGE_TOKEN")
+    if env:
+        return env
+    from .auth import cli_token
+
+    return cli_token(paths_of(args))
 
 
 def default_url(args: argparse.Namespace) -> str:

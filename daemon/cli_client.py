@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -82,13 +81,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _client_main(args: argparse.Namespace) -> int:
-    from .auth import cli_token
-    from .cli import default_url, paths_of
+    from .cli import default_token, default_url
     from .client import DaemonClient
 
     inputs = _Inputs(args) if args.action in JOB_COMMANDS else None
     url = args.url or default_url(args)
-    token = args.token or os.environ.get("LAYERBRIDGE_TOKEN") or cli_token(paths_of(args))
+    token = default_token(args)
     async with await DaemonClient.connect(url, token) as client:
         match args.action:
             case "status":

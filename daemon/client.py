@@ -219,8 +219,7 @@ class DaemonClient:
 
     async def fetch(self, job_id: str) -> tuple[Job, JobState]:
         """Re-attach to a job (after a reconnect): its state now, its results, its further events."""
-        job = self._jobs.pop(job_id, None) or Job(job_id, seed=0)
-        self._jobs[job_id] = job
+        job = self._jobs.setdefault(job_id, Job(job_id, seed=0))
         reply = await self.request(JobFetch(job_id=job_id))
         assert isinstance(reply, JobState)
         # the daemon follows job.state with the results and, for an ended job, its final event

@@ -87,7 +87,7 @@ class WebSocketServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         peer = str(ws.remote_address[0]) if ws.remote_address else "unknown"
-        queue: asyncio.Queue[str | bytes | None] = asyncio.Queue(self.settings.send_queue)
+        queue: asyncio.Queue[str | bytes] = asyncio.Queue(self.settings.send_queue)
 
         def send(frame: str | bytes) -> bool:
             try:
@@ -126,10 +126,11 @@ def _hello_timeout(session: Session) -> None:
         session.close(1008, "no hello received")
 
 
-async def _write(ws: ServerConnection, queue: asyncio.Queue[str | bytes | None]) -> None:
+async def _write(ws: ServerConnection, queue: asyncio.Queue[str | bytes]) -> None:
+    """Drain the queue until the connection closes or the handler cancels it."""
     with contextlib.suppress(ConnectionClosed):
-        while (frame := await queue.get()) is not None:
-            await ws.send(frame)
+        while True:
+            await ws.send(await queue.get())
 
 
 async def _close(ws: ServerConnection, code: int, reason: str) -> None:

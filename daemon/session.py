@@ -221,7 +221,8 @@ class Session:
             if put.format != "png":
                 assert put.width is not None and put.height is not None  # BlobPut checks
                 image_io.check_size("blob", put.width, put.height)
-            elif put.total >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
+            elif len(payload) >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
+                # (a first chunk too short to hold the header is checked when the blob completes)
                 image_io.check_size("blob", *image_io.png_size(bytes(payload[:HEAD_BYTES]), "blob"))
             self._uploads[put.sha256] = self.core.blobs.begin(put.sha256)
         self._uploads[put.sha256].write(payload)
@@ -236,8 +237,8 @@ class Session:
     async def _dispatch(self, message: ClientMessage) -> None:
         assert self.client is not None
         request_id = message.id if isinstance(message, Request) else None
-        if message.type in ADMIN_MESSAGES and self.client.scope != "admin":
-            raise Forbidden(f"{message.type} needs an admin token (pair with --admin)")
+        if message.type in ADMIN_MESSAGES:
+            self._require_admin(message.type)
         reply = await self._answer(message)
         if reply is not None:
             self.deliver(reply.model_copy(update={"reply_to": request_id}))

@@ -71,7 +71,6 @@ class PreviewSettings:
 class CatalogController(QObject):
     changed = Signal()  # the registry changed (a real change)
     busyChanged = Signal(bool)
-    failed = Signal(str)
     thumbnailReady = Signal(str)  # adapter id
 
     def __init__(self, connection: DaemonConnection, preview: PreviewSettings = PreviewSettings(),

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from .connection import DaemonConnection
 from .tablemodel import Column, RecordTableModel
+from .tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ class ClientsController(QObject):
 
     def _on_connected(self, welcome: Welcome) -> None:
         if welcome.scope == "admin":
-            from .tasks import spawn
-
             spawn(self.refresh())
 
     async def refresh(self) -> None:

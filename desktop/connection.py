@@ -54,7 +54,6 @@ class DaemonConnection(QObject):
     statusChanged = Signal(object)  # StatusReply
     jobsListed = Signal(object)  # list[JobSummary], after each (re)connect
     jobEvent = Signal(object, object)  # message, preview PNG bytes or None
-    failed = Signal(str)  # a request failed: a line for the user
 
     def __init__(self, *, name: str = "layerbridge-tray", poll_ms: int = 1000,
                  retry_s: tuple[float, float] = (0.5, 5.0), parent: QObject | None = None) -> None:
@@ -113,38 +112,25 @@ class DaemonConnection(QObject):
 
     async def request(self, message: Request, expect: type[M]) -> M:
         """Send a request; raises RemoteError (also when not connected)."""
-        client = self._client
-        if client is None:
-            raise RemoteError("not_connected", "not connected to the daemon")
-        reply = await client.request(message)
+        reply = await self._live().request(message)
         if not isinstance(reply, expect):
             raise RemoteError("bad_message", f"expected {expect.__name__}, got {reply.type}")
         return reply
 
     async def submit(self, params: JobParams) -> str:
-        client = self._client
-        if client is None:
-            raise RemoteError("not_connected", "not connected to the daemon")
-        job = await client.submit(params)
+        job = await self._live().submit(params)
         return job.job_id
 
     async def run(self, params: JobParams) -> list[bytes]:
         """Submit a job and wait for it; returns its images (PNG). Raises RemoteError."""
-        client = self._client
-        if client is None:
-            raise RemoteError("not_connected", "not connected to the daemon")
-        job = await (await client.submit(params)).wait()
+        job = await (await self._live().submit(params)).wait()
         return [data for _, data in job.results]
 
     async def cancel(self, job_id: str) -> None:
-        if self._client is None:
-            raise RemoteError("not_connected", "not connected to the daemon")
-        await self._client.cancel(job_id)
+        await self._live().cancel(job_id)
 
     async def blob(self, sha: str) -> bytes:
-        if self._client is None:
-            raise RemoteError("not_connected", "not connected to the daemon")
-        return await self._client.blob(sha)
+        return await self._live().blob(sha)
 
     async def refresh_status(self) -> StatusReply | None:
         if self._client is None:
@@ -153,9 +139,10 @@ class DaemonConnection(QObject):
             status = await self._client.status()
         except RemoteError:
             return None
-        if status.model_copy(update={"reply_to": None}) != self.status:
-            self.status = status.model_copy(update={"reply_to": None})
-            self.statusChanged.emit(self.status)
+        status = status.model_copy(update={"reply_to": None})  # reply_to alone must not count as a change
+        if status != self.status:
+            self.status = status
+            self.statusChanged.emit(status)
         return self.status
 
     # ------------------------------------------------------------------ the loop
@@ -222,6 +209,11 @@ class DaemonConnection(QObject):
         self._polling = False
         if not task.cancelled() and task.exception() is not None:
             log.debug("status poll failed: %s", task.exception())
+
+    def _live(self) -> WatchingClient:
+        if self._client is None:
+            raise RemoteError("not_connected", "not connected to the daemon")
+        return self._client
 
     def _stop_task(self) -> None:
         if self._task is not None and not self._task.done():

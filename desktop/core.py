@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from .catalog import CatalogController, PreviewSettings
 from .clients import ClientsController
-from .config import TrayConfig, save_config
+from .config import TrayConfig
 from .connection import DaemonConnection, LinkState
 from .gpu import GpuController
 from .jobs import JobsController
@@ -30,7 +30,6 @@ class TrayCore(QObject):
                  preview: PreviewSettings | None = None, poll_ms: int = 1000,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.config = config
         self.vault = vault or TokenVault()
         self.paths: Paths | None = None
         self.process: DaemonProcess | None = None
@@ -56,6 +55,11 @@ class TrayCore(QObject):
         self.jobs.jobFailed.connect(self._job_failed)
         self._detail = ""
 
+    @property
+    def config(self) -> TrayConfig:
+        """The tray's preferences: the settings controller holds (and saves) the one copy."""
+        return self.settings.config
+
     # ------------------------------------------------------------------ actions
 
     def start(self) -> None:
@@ -73,9 +77,7 @@ class TrayCore(QObject):
 
     def connect_remote(self, url: str, token: str) -> bool:
         """Use a remote daemon; returns whether its token went to the OS keyring."""
-        self.config = self.config.model_copy(update={"mode": "remote", "remote_url": url})
-        self.settings.config = self.config  # one config: a later settings change must not undo this
-        save_config(self.config)  # the next launch connects here again (the token: the keyring)
+        self.settings.set_remote(url)  # the next launch connects here again (the token: the keyring)
         stored = self.vault.set(remote_account(url), token)
         self.connection.open(url, token)
         return stored

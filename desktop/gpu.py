@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from .catalog import human_size
 from .connection import DaemonConnection
+from .settings_ctl import is_lan
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ class GpuController(QObject):
         restart is needed."""
         current = await self.load_settings()
         changed = current.model_copy(update={"dtype": dtype, "memory_budget_mb": memory_budget_mb})
-        reply = await self.connection.request(SettingsSet(settings=changed), SettingsReply)
+        # the host is the one already saved (and confirmed, if LAN): re-sending it changes nothing
+        reply = await self.connection.request(
+            SettingsSet(settings=changed, confirm_lan=is_lan(current.host)), SettingsReply)
         self._settings(reply)
         return reply.restart_required
 

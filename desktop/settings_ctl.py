@@ -48,7 +48,8 @@ class SettingsController(QObject):
         origins = [o.strip() for o in allowed_origins if o.strip()]
         if is_lan(host) and not confirm_lan:
             raise LanNotConfirmed(f"listening on {host} exposes the daemon to the network")
-        current = self.daemon or await self.load()
+        # what the daemon has now, not what this tab last saw: the GPU tab saves the same record
+        current = (await self.connection.request(SettingsGet(), SettingsReply)).settings
         hosts = current.allowed_hosts if allowed_hosts is None else allowed_hosts
         info = current.model_copy(update={"host": host, "port": port, "allowed_origins": origins,
                                           "allowed_hosts": [h.strip() for h in hosts if h.strip()]})
@@ -65,6 +66,11 @@ class SettingsController(QObject):
     def set_data_dir(self, path: str | None) -> None:
         """The local daemon's data dir (the tray restarts its daemon to use it)."""
         self.config = self.config.model_copy(update={"data_dir": path or None})
+        save_config(self.config)
+
+    def set_remote(self, url: str) -> None:
+        """Manage the daemon at `url` from now on, this launch and the next."""
+        self.config = self.config.model_copy(update={"mode": "remote", "remote_url": url})
         save_config(self.config)
 
     def _apply(self, reply: SettingsReply) -> None:

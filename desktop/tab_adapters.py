@@ -13,14 +13,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from .catalog import CatalogController
-from .widgets import StatusLine, act, selected_key, table
+from .widgets import StatusLine, act, confirm, selected_key, table
 
 
 class AdaptersTab(QWidget):
@@ -112,9 +111,8 @@ class AdaptersTab(QWidget):
         m = self.current()
         if m is None:
             return
-        words = [w for w in self.words.text().split(",")]
         act(self.status, self.catalog.update(m.id, name=self.name.text().strip() or None,
-                                             trigger_words=words,
+                                             trigger_words=self.words.text().split(","),
                                              default_weight=round(self.weight.value(), 3)),
             f"saved {m.id}")
 
@@ -132,8 +130,5 @@ class AdaptersTab(QWidget):
 
     def _remove(self) -> None:
         m = self.current()
-        if m and QMessageBox.question(
-                self, "Remove", f"Remove {m.id}? Its file stays on disk.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-        ) == QMessageBox.StandardButton.Yes:
+        if m and confirm(self, "Remove", f"Remove {m.id}? Its file stays on disk."):
             act(self.status, self.catalog.remove(m.id), f"removed {m.id}")

@@ -12,15 +12,13 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from .clients import ClientsController
-from .tasks import describe, spawn
-from .widgets import StatusLine, act, selected_key, table
+from .widgets import StatusLine, act, confirm, selected_key, table
 
 
 class TokenDialog(QDialog):
@@ -85,20 +83,12 @@ class ClientsTab(QWidget):
 
     def pair(self, name: str, *, admin: bool = False) -> None:
         async def run() -> None:
-            try:
-                token = await self.clients.pair(name, admin=admin)
-            except Exception as exc:  # noqa: BLE001 - shown to the user
-                self.status.error(describe(exc))
-                return
-            self.status.ok(f"paired {name}")
+            token = await self.clients.pair(name, admin=admin)
             TokenDialog(name, token, self).open()
 
-        spawn(run())
+        act(self.status, run(), f"paired {name}")
 
     def _revoke(self) -> None:
         key = selected_key(self.view)
-        if key and QMessageBox.question(
-                self, "Revoke", f"Revoke {key}? Its connections close at once.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-        ) == QMessageBox.StandardButton.Yes:
+        if key and confirm(self, "Revoke", f"Revoke {key}? Its connections close at once."):
             act(self.status, self.clients.revoke(key), f"revoked {key}")

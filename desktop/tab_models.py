@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from .catalog import CatalogController
-from .widgets import StatusLine, act, selected_key, table
+from .widgets import StatusLine, act, confirm, selected_key, table
 
 
 class ModelsTab(QWidget):
@@ -99,9 +99,5 @@ class ModelsTab(QWidget):
         key = selected_key(self.view)
         if not key:
             return
-        answer = QMessageBox.question(
-            self, "Remove model",
-            f"Remove {key} from Layerbridge? Its files stay on disk.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Yes:
+        if confirm(self, "Remove model", f"Remove {key} from Layerbridge? Its files stay on disk."):
             act(self.status, self.catalog.remove(key), f"removed {key}")

@@ -1,5 +1,5 @@
 """Small widget helpers shared by the tabs: a table view set up the same way everywhere, running
-a controller action with its error shown, and a status line."""
+a controller action with its error shown, a status line, and a yes/cancel confirmation."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractItemModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QTableView,
+    QWidget,
+)
 
 from .tablemodel import RecordTableModel
-from .tasks import spawn
+from .tasks import describe, spawn
 
 T = TypeVar("T")
 
@@ -41,6 +48,12 @@ def selected_key(view: QTableView) -> Any:
     return rows[0].data(RecordTableModel.KeyRole)
 
 
+def confirm(parent: QWidget, title: str, text: str) -> bool:
+    """Ask Yes/Cancel before something that cannot be undone from here; True on Yes."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+    return QMessageBox.question(parent, title, text, buttons) == QMessageBox.StandardButton.Yes
+
+
 class StatusLine(QLabel):
     """One line under a tab: what just happened, or what went wrong (in red)."""
 
@@ -66,8 +79,6 @@ def act(line: StatusLine, coro: Coroutine[Any, Any, Any], done: str | Callable[[
         try:
             result = await coro
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Qt
-            from .tasks import describe
-
             line.error(describe(exc))
             return
         text = done(result) if callable(done) else done

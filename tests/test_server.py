@@ -285,6 +285,25 @@ async def test_a_bomb_is_refused_at_its_first_chunk_and_nothing_is_left_on_disk(
     assert not [p for p in daemon.core.blobs.root.rglob("*") if p.is_file()]
 
 
+async def test_a_png_whose_first_chunk_is_shorter_than_its_header_is_stored(daemon: RunningDaemon) -> None:
+    data = png(32, 16)
+    sha = hashlib.sha256(data).hexdigest()
+    ws = await raw(daemon, daemon.token)
+    for offset, end in ((0, 10), (10, len(data))):
+        await ws.send(encode_frame({"type": "blob.put", "id": "s", "sha256": sha, "offset": offset,
+                                    "total": len(data), "format": "png"}, data[offset:end]))
+    assert await reply(ws) == {"type": "blob.stored", "reply_to": "s", "sha256": sha, "size": len(data)}
+    assert (daemon.core.blobs.meta(sha).width, daemon.core.blobs.meta(sha).height) == (32, 16)
+    bomb = bomb_png(60000, 60000)  # the same split still refuses a bomb, at its last chunk
+    bomb_sha = hashlib.sha256(bomb).hexdigest()
+    for offset, end in ((0, 10), (10, len(bomb))):
+        await ws.send(encode_frame({"type": "blob.put", "id": "b", "sha256": bomb_sha, "offset": offset,
+                                    "total": len(bomb), "format": "png"}, bomb[offset:end]))
+    err = await reply(ws)
+    assert (err["reply_to"], err["code"]) == ("b", "invalid_input") and "60000x60000" in err["message"]
+    assert not daemon.core.blobs.has(bomb_sha)
+
+
 async def test_an_upload_cut_off_midway_leaves_no_partial_file(daemon: RunningDaemon) -> None:
     data = bytes(range(256)) * 4096
     sha = hashlib.sha256(data).hexdigest()

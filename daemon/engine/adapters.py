@@ -110,7 +110,6 @@ def apply(
     pipe: Any,
     loras: list[tuple[ModelEntry, float]],
     embeddings: list[ModelEntry],
-    params: JobParams,
 ) -> bool:
     """Make exactly the job's LoRAs active at their weights on the resident pipeline. Returns
     whether new weights were loaded (the resident's size changed)."""

@@ -76,10 +76,7 @@ def inpaint(s: Sampler, nets: list[Any]) -> list[EngineImage]:
     results = _denoise(s, nets, crop, selection, box, feather, job.params.fill)
     alpha = imaging.composite_mask(selection, feather)
     inner = imaging.mask_bbox(alpha)
-    if inner is None:  # a selection thinner than the blend: take it as it is
-        alpha = selection.copy()
-        inner = imaging.mask_bbox(alpha)
-        assert inner is not None
+    assert inner is not None  # composite_mask keeps parts thinner than the blend as selected
     x0, y0, x1, y1 = inner
     region = Region(x=box[0] + x0, y=box[1] + y0, width=x1 - x0, height=y1 - y0)
     out = []

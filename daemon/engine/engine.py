@@ -23,7 +23,6 @@ from ..protocol.limits import LIMITS
 from ..protocol.messages import DeviceInfo, JobParams
 from . import adapters, control, editing, tasks
 from .api import CancelCheck, EngineImage, ProgressSink, StepProgress
-from .detect import base_arch
 from .devices import (
     Device,
     free_memory,
@@ -33,7 +32,7 @@ from .devices import (
     release_memory,
     total_memory,
 )
-from .pipelines import derive, load_checkpoint, load_controlnet, make_scheduler, native_side, quiet
+from .pipelines import derive, is_xl, load_checkpoint, load_controlnet, make_scheduler, native_side, quiet
 from .previews import latents_to_rgb
 from .registry import ModelEntry, Registry
 from .residency import Residency, Resident
@@ -64,7 +63,7 @@ class Job:
 
     @property
     def xl(self) -> bool:
-        return base_arch(self.entry.arch) == "sdxl"
+        return is_xl(self.entry.arch)
 
     @property
     def inpaint_unet(self) -> bool:
@@ -188,7 +187,7 @@ class DiffusersEngine:
         for c in job.controls:  # each net placed keeps the checkpoint and the nets before it
             nets.append(self._controlnet(c.entry, f"control.{c.index}.model", keep=in_use))
             in_use += (c.entry.id,)
-        if adapters.apply(res, res.obj, job.loras, job.embeddings, job.params):
+        if adapters.apply(res, res.obj, job.loras, job.embeddings):
             res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
         sampler = Sampler(self, job, res, on_progress, cancelled, fault)
         kind = job.params.kind
@@ -201,7 +200,7 @@ class DiffusersEngine:
         return editing.expand(sampler, nets)
 
     def _place(
-        self, key: str, modules: list[Any], obj: Any, arch: str, kind: str, keep: tuple[str, ...]
+        self, key: str, modules: list[Any], obj: Any, kind: str, keep: tuple[str, ...]
     ) -> Resident:
         nbytes = module_bytes(*modules)
         offload = (
@@ -215,7 +214,7 @@ class DiffusersEngine:
         else:
             self.residency.make_room(nbytes, keep=keep)
             obj.to(self.device.torch_device, self.device.dtype)
-        item = Resident(key, kind, obj, nbytes, arch, offloaded=offload)
+        item = Resident(key, kind, obj, nbytes, offloaded=offload)
         self.residency.add(item, keep=keep)
         return item
 
@@ -232,7 +231,7 @@ class DiffusersEngine:
         ]
         pipe = load_checkpoint(entry, donors)
         modules = [getattr(pipe, n, None) for n in CHECKPOINT_MODULES]
-        res = self._place(entry.id, modules, pipe, entry.arch, "checkpoint", keep=())
+        res = self._place(entry.id, modules, pipe, "checkpoint", keep=())
         res.state["path"] = str(entry.path)
         res.state["scheduler_config"] = pipe.scheduler.config
         return res
@@ -241,7 +240,7 @@ class DiffusersEngine:
         res = self.residency.get(entry.id)
         if res is None:
             net = load_controlnet(entry, torch.float32, field=field)
-            res = self._place(entry.id, [net], net, entry.arch, "controlnet", keep=keep)
+            res = self._place(entry.id, [net], net, "controlnet", keep=keep)
         return res.obj
 
 
@@ -265,7 +264,7 @@ class Sampler:
         self.cancelled = cancelled
         self.fault = fault
         self.native = native_side(self.base)
-        self.multiple = 16 if job.xl else 8
+        self.multiple = job.entry.info.size_multiple
 
     def pipe(self, task: str, **components: Any) -> Any:
         """The task pipeline, derived from the resident base (cached unless it has extras)."""

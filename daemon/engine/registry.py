@@ -305,7 +305,7 @@ class Registry:
             control_type=control_type if found.kind == "controlnet" else None,
             trigger_words=trigger_words,
             default_weight=default_weight,
-            pickle=target.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"),
+            pickle=target.suffix.lower() in PICKLE_SUFFIXES,
             config=config_path,
         )
 

@@ -5,7 +5,6 @@ offload (on CUDA) instead of being refused."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,6 @@ class Resident:
     kind: str  # checkpoint | controlnet
     obj: Any  # a diffusers pipeline or a ControlNetModel
     nbytes: int
-    arch: str
     offloaded: bool = False
     state: dict[str, Any] = field(default_factory=dict)  # adapters, embeddings, task pipelines
 
@@ -73,6 +71,3 @@ class Residency:
     def clear(self) -> None:
         for key in list(self._items):
             self.evict(key)
-
-    def items(self, pred: Callable[[Resident], bool] | None = None) -> list[Resident]:
-        return [r for r in self._items.values() if pred is None or pred(r)]

@@ -61,7 +61,6 @@ class Replica:
     actor: Any  # ray.actor.ActorHandle
     info: ReplicaInfo | None = None
     lost: bool = False
-    busy: bool = False
     job_id: str | None = None  # the job it runs now
 
 
@@ -73,7 +72,7 @@ class _Pool:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def release(self, replica: Replica) -> None:
-        replica.busy, replica.job_id = False, None
+        replica.job_id = None
         self.idle.append(replica)
         self.changed.set()
 
@@ -84,9 +83,7 @@ class _Pool:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), CANCEL_POLL_S * 4)
-        replica = self.idle.pop(0)
-        replica.busy = True
-        return replica
+        return self.idle.pop(0)
 
 
 def require_token_auth() -> None:

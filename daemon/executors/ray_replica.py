@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..config import EngineSettings, Paths
 from ..engine.api import Engine, EngineImage, StepProgress
-from ..errors import Cancelled, LayerbridgeError, error_fields
+from ..errors import LayerbridgeError, error_fields
 from ..protocol.messages import DeviceInfo, JobParams
 
 log = logging.getLogger("layerbridge.executor.ray")
@@ -170,5 +170,4 @@ def _by_code() -> dict[str, type[LayerbridgeError]]:
         cls = todo.pop()
         found.setdefault(cls.code, cls)
         todo += cls.__subclasses__()
-    found["cancelled"] = Cancelled
     return found

@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..auth import connect
 from ..protocol.messages import ErrorBody, JobParams, JobSummary, ResultInfo
@@ -145,7 +146,7 @@ class Ledger:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [self._record(r) for r in rows]
 
-    def _record(self, row: tuple) -> JobRecord:  # type: ignore[type-arg]
+    def _record(self, row: tuple[Any, ...]) -> JobRecord:
         seq, job_id, client, priority, params, seed, state, created, started, finished, error, attempts = row
         results = [
             ResultInfo.model_validate_json(info)

@@ -165,12 +165,12 @@ class JobManager:
         for i, control in enumerate(params.control):
             if control.model is not None:
                 self._check_model(control.model, f"control.{i}.model")
-        for field, sha in params.blobs().items():
-            meta = self.blobs.meta(sha, field)
+        metas = {field: self.blobs.meta(sha, field) for field, sha in params.blobs().items()}
+        for field, meta in metas.items():
             if meta.width is not None and meta.height is not None:
                 image_io.check_size(field, meta.width, meta.height)
         if params.kind in ("inpaint", "expand") and params.image and params.mask:
-            image, mask = self.blobs.meta(params.image), self.blobs.meta(params.mask)
+            image, mask = metas["image"], metas["mask"]
             if (image.width, image.height) != (mask.width, mask.height):
                 raise InvalidInput("mask", params.mask,
                                    f"mask is {mask.width}x{mask.height}, image is {image.width}x{image.height}")
@@ -226,7 +226,7 @@ class JobManager:
         key = self._keys[job_id]
         ahead = sum(1 for jid, k in self._keys.items()
                     if k < key and self._jobs[jid].state is JobState.QUEUED)
-        return running + ahead + 1 if running else ahead + 1
+        return running + ahead + 1
 
     def queue_info(self) -> QueueInfo:
         running = sum(1 for j in self._jobs.values() if j.state is JobState.RUNNING)

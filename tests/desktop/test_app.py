@@ -170,6 +170,18 @@ async def test_a_remote_daemon_token_goes_to_the_keyring(
     await remote.shutdown()
 
 
+async def test_choosing_a_remote_daemon_keeps_the_other_preferences(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERBRIDGE_TRAY_CONFIG", str(tmp_path / "tray.json"))
+    core = TrayCore(TrayConfig(mode="remote"), poll_ms=100)
+    core.settings.set_data_dir("/srv/lb")  # the Settings tab, earlier in this session
+    core.connect_remote("ws://127.0.0.1:9", "lb_nope")
+    saved = load_config()
+    assert (saved.mode, saved.remote_url, saved.data_dir) == ("remote", "ws://127.0.0.1:9", "/srv/lb")
+    assert core.config == core.settings.config == saved
+    await core.shutdown()
+
+
 def test_layerbridge_tray_takes_its_options_from_the_cli() -> None:
     from layerbridge.daemon.cli import build_parser
     from layerbridge.desktop.app import configure

@@ -11,12 +11,12 @@ from layerbridge.daemon.config import load_settings
 from layerbridge.daemon.protocol.messages import JobParams
 from layerbridge.desktop.clients import ClientsController
 from layerbridge.desktop.config import TrayConfig
-from layerbridge.desktop.connection import DaemonConnection
+from layerbridge.desktop.connection import DaemonConnection, LinkState
 from layerbridge.desktop.gpu import GpuController
 from layerbridge.desktop.jobs import JobsController
 from layerbridge.desktop.settings_ctl import LanNotConfirmed, SettingsController
 
-from tests.desktop.conftest import Recorder, SharedDaemon, until, wait_for
+from tests.desktop.conftest import Recorder, SharedDaemon, until
 
 
 async def test_pair_shows_a_working_token_once_and_revoke_removes_it(
@@ -162,4 +162,26 @@ async def test_a_connection_to_a_stopped_daemon_keeps_retrying(tmp_path: Path) -
     assert not conn.is_connected and "connecting" in [c[0] for c in states.calls]
     assert "cannot reach" in conn.last_error
     await conn.close()
-    await wait_for(conn.stateChanged, timeout=1) if conn.state.value != "disconnected" else None
+    assert conn.state is LinkState.DISCONNECTED and states.calls[-1] == ("disconnected",)
+
+
+async def test_the_gpu_and_settings_tabs_saves_keep_each_others_fields(
+        shared_connection: DaemonConnection, shared_daemon: SharedDaemon) -> None:
+    # Both tabs save the one settings record: neither may put back what the other just changed.
+    gpu = GpuController(shared_connection)
+    network = SettingsController(shared_connection, TrayConfig())
+    before = await network.load()  # the Settings tab shows what the daemon has
+    try:
+        await gpu.save_engine(dtype="fp32", memory_budget_mb=2048)
+        await network.save(host="0.0.0.0", port=7901, allowed_origins=[],
+                           allowed_hosts=["gpu.studio.lan"], confirm_lan=True)
+        saved = load_settings(shared_daemon.paths)
+        assert (saved.engine.dtype, saved.engine.memory_budget_mb) == ("fp32", 2048)
+        # on a daemon already in LAN mode, saving precision keeps the host it was confirmed for
+        await gpu.save_engine(dtype="fp16", memory_budget_mb=None)
+        saved = load_settings(shared_daemon.paths)
+        assert (saved.server.host, saved.server.port, saved.engine.dtype) == ("0.0.0.0", 7901, "fp16")
+    finally:
+        await network.save(host=before.host, port=before.port,
+                           allowed_origins=before.allowed_origins, allowed_hosts=before.allowed_hosts)
+        await gpu.save_engine(dtype=before.dtype, memory_budget_mb=before.memory_budget_mb)

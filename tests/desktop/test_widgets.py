@@ -67,8 +67,14 @@ async def test_a_reload_after_a_reconnect_keeps_the_users_unsaved_edits(window: 
     assert settings.origins.toPlainText() == "https://studio.example"
     assert settings.status.text().startswith("saved")
     gpu = window.gpu
+    await until(lambda: window.core.gpu.settings is not None)  # the form shows the daemon's values
     await until(lambda: gpu.dtype.currentText() != "")
     shown = gpu.dtype.currentText()
     gpu.budget.setValue(4096)
     await window.core.gpu.load_settings()
+    # the reload above brought nothing new; another admin's change does reach the form's guard
+    other = "fp32" if shown != "fp32" else "fp16"
+    await window.core.gpu.save_engine(dtype=other, memory_budget_mb=None)
     assert gpu.budget.value() == 4096 and gpu.dtype.currentText() == shown
+    assert "edits are kept" in gpu.status.text()
+    await window.core.gpu.save_engine(dtype=shown, memory_budget_mb=None)

@@ -16,8 +16,9 @@ def test_importing_imaging_does_not_import_torch() -> None:
 
     code = (
         "import sys, layerbridge.daemon.engine.imaging, layerbridge.daemon.engine.registry, "
-        "layerbridge.daemon.engine.preprocess, layerbridge.daemon.engine.api; "
-        "print('torch' in sys.modules)"
+        "layerbridge.daemon.engine.preprocess, layerbridge.daemon.engine.api, "
+        "layerbridge.daemon.engine.detect, layerbridge.daemon.executors.local; "
+        "print('torch' in sys.modules or 'diffusers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -106,6 +107,21 @@ def test_a_thin_part_of_a_selection_is_composited_too() -> None:
     assert (a[200:203, 10:290] == 1).all()  # thinner than the blend: taken as it is
     assert a[80, 80] == pytest.approx(1.0) and 0 < a[21, 80] < 1  # the blob still fades in
     assert (a[m == 0] == 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    side=st.integers(1, 48),
+    level=st.integers(1, 255),
+)
+def test_every_non_empty_selection_gets_some_composite_alpha(seed, side, level) -> None:
+    # inpaint relies on this: the patch's region is the box of the composite alpha
+    rng = np.random.default_rng(seed)
+    m = (rng.random((side, side)) < rng.random()).astype(np.float32) * (level / 255.0)
+    m[rng.integers(side), rng.integers(side)] = level / 255.0
+    f = imaging.Feather.for_bbox(imaging.mask_bbox(m))
+    assert imaging.mask_bbox(imaging.composite_mask(m, f)) is not None
 
 
 @pytest.mark.parametrize("mode", ["blur", "edge", "noise"])

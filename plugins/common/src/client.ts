@@ -25,7 +25,7 @@ import {
 } from "./protocol.js";
 import type { ReplyTo, SimpleRequest } from "./replies.js";
 import { SOCKET_OPEN, type WebSocketFactory, type WebSocketLike } from "./socket.js";
-import { uploadBlobs, type BlobSource, type UploadProgress } from "./upload.js";
+import { hashBlobs, uploadBlobs, type BlobSource, type UploadProgress } from "./upload.js";
 import { parseBinaryHeader, parseServerMessage } from "./validate.js";
 
 export interface LayerbridgeClientOptions {
@@ -172,6 +172,9 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
   /** Upload what the daemon lacks (blob.has first); returns each blob's sha256. A dropped
    * connection is waited out and the upload retried (content addressing makes that safe). */
   async upload(blobs: readonly BlobSource[], onProgress?: (p: UploadProgress) => void): Promise<string[]> {
+    // hashed once, not again on each retry (UXP hashes in plain JS)
+    const hashes = await hashBlobs(blobs);
+    const hashed = blobs.map((b, i): BlobSource => ({ ...b, sha256: hashes[i] }));
     for (let attempt = 0; ; attempt++) {
       await this.ready();
       try {
@@ -186,7 +189,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
             chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
             highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
           },
-          blobs,
+          hashed,
           onProgress,
         );
       } catch (err) {

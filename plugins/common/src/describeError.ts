@@ -49,6 +49,21 @@ const HINTS: Readonly<Record<ErrorCode, { title: string; hint: string }>> = {
   internal: { title: "Internal error in the daemon", hint: "See the daemon log; try again." },
 };
 
+/** The client's own errors: headline, hint and code for each class (a cancel reads like the
+ * daemon's `cancelled`, a malformed message like its `bad_message`). */
+const CLIENT_ERRORS: readonly [new (...args: never[]) => Error, { title: string; hint: string; code: string }][] = [
+  [JobCancelledError, { ...HINTS.cancelled, code: "cancelled" }],
+  [
+    ConnectionError,
+    {
+      title: "Cannot reach the Layerbridge daemon",
+      hint: "Start it with `layerbridge serve` (or the tray app) and check the port.",
+      code: "connection",
+    },
+  ],
+  [ProtocolViolation, { title: "Unexpected message from the daemon", hint: HINTS.bad_message.hint, code: "protocol" }],
+];
+
 export function describeError(err: unknown): ErrorDescription {
   if (err instanceof DaemonError) {
     const known = (HINTS as Readonly<Record<string, { title: string; hint: string }>>)[err.code];
@@ -60,26 +75,8 @@ export function describeError(err: unknown): ErrorDescription {
       field: err.field,
     };
   }
-  if (err instanceof JobCancelledError) {
-    return { title: "Cancelled", detail: err.message, hint: "Run it again when you are ready.", code: "cancelled", field: undefined };
-  }
-  if (err instanceof ConnectionError) {
-    return {
-      title: "Cannot reach the Layerbridge daemon",
-      detail: err.message,
-      hint: "Start it with `layerbridge serve` (or the tray app) and check the port.",
-      code: "connection",
-      field: undefined,
-    };
-  }
-  if (err instanceof ProtocolViolation) {
-    return {
-      title: "Unexpected message from the daemon",
-      detail: err.message,
-      hint: "Update the plugin and the daemon to matching versions.",
-      code: "protocol",
-      field: undefined,
-    };
+  for (const [type, known] of CLIENT_ERRORS) {
+    if (err instanceof type) return { ...known, detail: err.message, field: undefined };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { title: "Something went wrong", detail: message, hint: "Try again.", code: "unknown", field: undefined };

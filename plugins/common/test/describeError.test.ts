@@ -37,5 +37,9 @@ describe("describeError", () => {
     expect(describeError(new ProtocolViolation("bad")).code).toBe("protocol");
     expect(describeError(new JobCancelledError("j")).code).toBe("cancelled");
     expect(describeError("weird").code).toBe("unknown");
+    // the client's own errors keep their message as the detail and name no field
+    expect(describeError(new ConnectionError("closed"))).toMatchObject({ title: "Cannot reach the Layerbridge daemon", detail: "closed", field: undefined });
+    expect(describeError(new ProtocolViolation("bad"))).toMatchObject({ title: "Unexpected message from the daemon", detail: "bad", field: undefined });
+    expect(describeError(new JobCancelledError("j"))).toMatchObject({ title: "Cancelled", detail: "job j was cancelled", field: undefined });
   });
 });

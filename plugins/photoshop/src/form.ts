@@ -3,13 +3,6 @@ import type { ControlType } from "@layerbridge/common";
 
 export type Mode = "generate" | "fill" | "expand" | "refine";
 
-export const MODES: readonly { value: Mode; label: string }[] = [
-  { value: "generate", label: "Generate" },
-  { value: "fill", label: "Fill selection" },
-  { value: "expand", label: "Expand canvas" },
-  { value: "refine", label: "Refine layer" },
-];
-
 export const CONTROL_TYPES: readonly ControlType[] = ["canny", "scribble", "lineart", "softedge", "tile"];
 
 export interface LoraChoice {

@@ -2,7 +2,7 @@
 // Pure: the same plan drives Photoshop and the tests.
 import type { JobParams, Limits, ModelInfo } from "@layerbridge/common";
 import type { FormValues, Mode } from "./form.js";
-import { fillReadRect, generateSize, modelGeometry, type Rect, type Size } from "./geometry.js";
+import { fillReadRect, generateSize, modelGeometry, type Rect } from "./geometry.js";
 import type { DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
 
 /** A problem with the user's input that the panel shows as is. */
@@ -26,8 +26,6 @@ export interface JobPlan {
   /** Expand: margins to grow the canvas by before placing. */
   grow: Margins | undefined;
   controlTypes: { type: FormValues["controls"][number]["type"]; strength: number }[];
-  /** Generate: the output size. */
-  size: Size | undefined;
 }
 
 const GENERATE_MAX_SIDE = 1024;
@@ -80,7 +78,7 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
       const read: ReadRequest | undefined = controlLayerIds.length
         ? { documentId: doc.id, source: { kind: "composite" }, rect: target, withSelection: false, controlLayerIds }
         : undefined;
-      return { mode: form.mode, params, read, origin: { x: target.x, y: target.y }, layerMask: false, grow: undefined, controlTypes, size };
+      return { mode: form.mode, params, read, origin: { x: target.x, y: target.y }, layerMask: false, grow: undefined, controlTypes };
     }
     case "fill": {
       if (!doc.selection) throw new PlanError("Make a selection first: Fill repaints the selected area.");
@@ -96,7 +94,6 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         layerMask: true,
         grow: undefined,
         controlTypes,
-        size: undefined,
       };
     }
     case "refine": {
@@ -114,7 +111,6 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         layerMask: doc.selection !== null,
         grow: undefined,
         controlTypes,
-        size: undefined,
       };
     }
     case "expand": {
@@ -133,7 +129,6 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         layerMask: false,
         grow: margins,
         controlTypes,
-        size: undefined,
       };
     }
   }

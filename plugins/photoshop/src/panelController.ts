@@ -2,7 +2,6 @@
 // scope) → upload (content-addressed) → submit → progress → place each result (one modal scope
 // and one undo step each). Everything Photoshop-specific sits behind the Host interface.
 import {
-  DaemonError,
   Emitter,
   LayerbridgeClient,
   describeError,
@@ -278,7 +277,7 @@ export class PanelController extends Emitter<PanelEvents> {
       this.update({ message: { kind: "info", title: "Cancelled", detail: "The job was stopped; nothing was placed after it.", hint: "", code: "cancelled" } });
       return;
     }
-    const field = err instanceof DaemonError && err.field ? ` (field: ${err.field})` : "";
+    const field = d.field ? ` (field: ${d.field})` : "";
     this.showError({ ...d, detail: d.detail + field });
   }
 

@@ -1,6 +1,6 @@
 /** Reads the current selection and says which flows can run on it, and on which nodes. */
 
-import type { FlowAvailability, FlowKind, SelectionInfo } from "../shared/messages";
+import { FLOW_KINDS, type FlowAvailability, type FlowKind, type SelectionInfo } from "../shared/messages";
 import { canTakeImageFill, imagePaintOf, isContainer, type PaintedNode } from "./imageNode";
 
 /** The nodes a flow works on, resolved from the selection. */
@@ -77,7 +77,7 @@ function resolveInpaint(selection: readonly SceneNode[]): Resolved {
 /** What the UI shows about the selection: a label and, per flow, whether it can run. */
 export function describeSelection(selection: readonly SceneNode[]): SelectionInfo {
   const flows = {} as Record<FlowKind, FlowAvailability>;
-  for (const flow of ["generate", "inpaint", "restyle", "sketch"] as const) {
+  for (const flow of FLOW_KINDS) {
     const resolved = resolveFlow(flow, selection);
     flows[flow] = resolved.ok ? { ok: true, summary: summarize(resolved.target) } : resolved;
   }

@@ -1,6 +1,7 @@
 /** ImageOps on the iframe's canvas: decode with createImageBitmap, encode with toBlob. */
 
 import type { Region } from "@layerbridge/common";
+import { fitWithin } from "../shared/size";
 import type { FittedPng, GreyImage, ImageOps } from "./imageOps";
 
 async function decode(png: Uint8Array): Promise<ImageBitmap> {
@@ -40,14 +41,11 @@ export const canvasImageOps: ImageOps = {
   async fit(png: Uint8Array, maxSide: number): Promise<FittedPng> {
     const image = await decode(png);
     const original = { width: image.width, height: image.height };
-    const longest = Math.max(image.width, image.height);
-    if (longest <= maxSide) {
+    const { width, height, scaled } = fitWithin(original, maxSide);
+    if (!scaled) {
       image.close();
       return { png, ...original, scaled: false, original };
     }
-    const k = maxSide / longest;
-    const width = Math.max(1, Math.round(image.width * k));
-    const height = Math.max(1, Math.round(image.height * k));
     const { el, ctx } = canvas(width, height);
     ctx.imageSmoothingQuality = "high";
     ctx.drawImage(image, 0, 0, width, height);

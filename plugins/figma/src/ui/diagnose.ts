@@ -4,7 +4,7 @@
  * the URL, the token was refused.
  */
 
-import { ConnectionError, DaemonError, describeError, type ErrorDescription } from "@layerbridge/common";
+import { DaemonError, describeError, type ErrorDescription } from "@layerbridge/common";
 
 export interface Environment {
   /** True inside the Figma desktop app (no browser permission prompts there). */
@@ -21,7 +21,7 @@ export function diagnose(error: unknown, env: Environment, url: string): ErrorDe
   if (error instanceof DaemonError && error.code === "unauthorized") {
     return { ...base, title: "Token refused", hint: PAIR_HINT };
   }
-  if (error instanceof ConnectionError || base.code === "connection") {
+  if (base.code === "connection") {
     if (env.blockedUrl !== null) {
       return {
         ...base,

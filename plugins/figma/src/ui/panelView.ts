@@ -9,6 +9,11 @@ function byId<T extends HTMLElement>(doc: Document, id: string, type: { new (): 
   return el;
 }
 
+/** A blob: URL showing the PNG; the caller revokes it. (A Blob needs an ArrayBuffer-backed copy.) */
+function pngObjectUrl(png: Uint8Array): string {
+  return URL.createObjectURL(new Blob([new Uint8Array(png)], { type: "image/png" }));
+}
+
 export const RUN_LABELS: Record<FlowKind, string> = {
   generate: "Generate",
   inpaint: "Fill region",
@@ -188,7 +193,7 @@ export class PanelView {
   showPreview(png: Uint8Array): void {
     // One preview per step: free the last one rather than keeping every step's image.
     if (this.previewUrl !== null) URL.revokeObjectURL(this.previewUrl);
-    this.previewUrl = URL.createObjectURL(new Blob([new Uint8Array(png)], { type: "image/png" }));
+    this.previewUrl = pngObjectUrl(png);
     this.preview.src = this.previewUrl;
     this.preview.hidden = false;
     this.progress.dataset["previews"] = String(Number(this.progress.dataset["previews"] ?? "0") + 1);
@@ -240,7 +245,7 @@ export class PanelView {
   }
 
   private objectUrl(png: Uint8Array): string {
-    const url = URL.createObjectURL(new Blob([new Uint8Array(png)], { type: "image/png" }));
+    const url = pngObjectUrl(png);
     this.urls.push(url);
     return url;
   }

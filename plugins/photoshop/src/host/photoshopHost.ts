@@ -7,7 +7,7 @@ import type { Document } from "photoshop/dom/Document";
 import type { Layer } from "photoshop/dom/Layer";
 import { intersect, rectFromBounds, toBounds, type Rect } from "../geometry.js";
 import { placeInto, toRgba, type RgbaImage } from "../pixels.js";
-import type { DocumentInfo, Host, LayerInfo, PlaceRequest, PlaceResult, ReadRequest, ReadResult } from "./Host.js";
+import type { DocumentInfo, Host, LayerInfo, Margins, PlaceRequest, PlaceResult, ReadRequest, ReadResult } from "./Host.js";
 
 const RGB_PROFILE = "sRGB IEC61966-2.1";
 const MODAL_RETRIES = 10;
@@ -196,7 +196,7 @@ function findLayer(doc: Document, id: number): Layer | undefined {
 }
 
 /** Grow the canvas by exact margins: two anchored resizes (DOM resizeCanvas takes pixels). */
-async function growCanvas(doc: Document, m: { left?: number; top?: number; right?: number; bottom?: number }): Promise<void> {
+async function growCanvas(doc: Document, m: Margins): Promise<void> {
   const left = m.left ?? 0;
   const top = m.top ?? 0;
   const right = m.right ?? 0;

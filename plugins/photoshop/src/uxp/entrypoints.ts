@@ -9,17 +9,10 @@ export interface PanelLifecycle {
   destroy(): void;
 }
 
-interface PanelHandlers {
-  create(root: unknown): void;
-  show(): void;
-  hide(): void;
-  destroy(): void;
-}
-
 /** What `entrypoints.setup` really takes (the type package declares `panels` as an array with
  * every handler required, which is not what UXP accepts). */
 interface EntrypointsSetup {
-  setup(config: { panels: Record<string, PanelHandlers> }): void;
+  setup(config: { panels: Record<string, PanelLifecycle> }): void;
 }
 
 export function registerPanel(panelId: string, lifecycle: PanelLifecycle): void {

@@ -167,12 +167,7 @@ export class PanelView {
     const select = this.el<HTMLSelectElement>("model");
     const previous = select.value;
     select.innerHTML = "";
-    for (const m of models) {
-      const option = this.doc.createElement("option");
-      option.value = m.id;
-      option.textContent = `${m.name || m.id} (${m.arch})`;
-      select.appendChild(option);
-    }
+    for (const m of models) select.appendChild(this.option(m.id, `${m.name || m.id} (${m.arch})`));
     const keep = models.find((m) => m.id === previous) ?? models.find((m) => m.default) ?? models[0];
     if (keep) select.value = keep.id;
   }
