@@ -142,9 +142,9 @@ async def shoot(out: Path, data: Path) -> None:
         window.close()
     finally:
         await core.shutdown(force=True)
-        if core.process is not None:
-            await _until(lambda: core.process.state is ProcessState.STOPPED,  # type: ignore[union-attr]
-                         timeout=20)
+        process = core.process
+        if process is not None:
+            await _until(lambda: process.state is ProcessState.STOPPED, timeout=20)
 
 
 def main(argv: list[str] | None = None) -> int:
