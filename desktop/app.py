@@ -37,8 +37,13 @@ class TrayApp:
         self.tray.quitRequested.connect(self.ask_quit)
         self.tray.aboutRequested.connect(self.about)
         self.tray.show()
-        if show_manager or not QSystemTrayIcon.isSystemTrayAvailable():
-            self.open_manager()  # no tray on this desktop: the window is the way in
+        first = not core.config.welcomed
+        if show_manager or first or not QSystemTrayIcon.isSystemTrayAvailable():
+            # no tray on this desktop: the window is the way in; a first launch: say what it is
+            window = self.open_manager()
+            if first:
+                window.tabs.setCurrentWidget(window.home)
+                core.settings.set_welcomed()
 
     def open_manager(self) -> ManagerWindow:
         if self.window is None:

@@ -15,6 +15,7 @@ from .catalog import CatalogController, PreviewSettings
 from .clients import ClientsController
 from .config import TrayConfig
 from .connection import DaemonConnection, LinkState
+from .disk import DiskUse, measure
 from .getmodels import RegistryWatcher
 from .gpu import GpuController
 from .jobs import JobsController
@@ -110,6 +111,11 @@ class TrayCore(QObject):
             folder = f", data in {self.paths.root}" if self.paths else ""
             return f"this computer's daemon ({where}{folder})"
         return f"remote daemon {self.config.remote_url or '(no URL yet)'}"
+
+    async def disk_use(self) -> DiskUse:
+        """Disk used by models (any daemon) and, locally, by blobs, results and the ledger."""
+        models = self.catalog.checkpoints.records() + self.catalog.adapters.records()
+        return await measure(models, self.paths if self.is_local else None)
 
     def active_jobs(self) -> int:
         """Jobs queued or running on the managed daemon (what quitting or stopping would hold)."""

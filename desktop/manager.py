@@ -39,14 +39,14 @@ class ManagerWindow(QMainWindow):
         self.models = ModelsTab(core.catalog)
         self.home = HomeTab(core, import_path=self._import, show_connect=self.show_connect)
         self.adapters = AdaptersTab(core.catalog)
-        self.gpu = GpuTab(core.gpu)
+        self.gpu = GpuTab(core.gpu, disk=core.disk_use)
         self.clients = ClientsTab(core.clients, active_jobs=core.jobs.active_for)
         self.jobs = JobsTab(core.jobs)
         self.logs = LogsTab(core)
         self.settings = SettingsTab(core.settings, core.vault, local=core.is_local,
                                     connect_remote=core.connect_remote, use_local=core.use_local)
         pages: list[tuple[QWidget, str]] = [
-            (self.home, "Home"), (self.models, "Models"), (self.adapters, "LoRAs && embeddings"), (self.gpu, "GPU"),
+            (self.home, "Home"), (self.models, "Models"), (self.adapters, "LoRAs && embeddings"), (self.gpu, "Machine"),
             (self.clients, "Clients"), (self.jobs, "Jobs"), (self.logs, "Logs"),
             (self.settings, "Settings"),
         ]

@@ -78,6 +78,10 @@ class SettingsController(QObject):
         self.config = self.config.model_copy(update={"mode": "local"})
         save_config(self.config)
 
+    def set_welcomed(self) -> None:
+        self.config = self.config.model_copy(update={"welcomed": True})
+        save_config(self.config)
+
     def set_notify(self, enabled: bool) -> None:
         self.config = self.config.model_copy(update={"notify": enabled})
         save_config(self.config)

@@ -40,8 +40,8 @@ class HomeTab(QWidget):
         self._import_path = import_path
         self.command: ModelsCommand | None = None
         title = QLabel("<h2>Layerbridge</h2>", self)
-        what = QLabel(WHAT, self)
-        what.setWordWrap(True)
+        self.what = QLabel(WHAT, self)
+        self.what.setWordWrap(True)
         self.daemon = QLabel(self)
         self.daemon.setWordWrap(True)
         self.starting = QProgressBar(self)
@@ -107,7 +107,7 @@ class HomeTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
-        layout.addWidget(what)
+        layout.addWidget(self.what)
         layout.addWidget(self.daemon)
         layout.addWidget(self.starting)
         layout.addWidget(self.empty)

@@ -29,3 +29,4 @@ def test_a_long_job_error_is_cut_in_the_cell_and_whole_in_the_tooltip() -> None:
     state = next(c for c in JOB_COLUMNS if c.title == "State")
     assert len(state.text(row)) < 80 and state.text(row).startswith("failed: CUDA out of memory")
     assert state.tooltip is not None and state.tooltip(row) == error
+
