@@ -120,6 +120,13 @@ class Cancelled(LayerbridgeError):
     code = "cancelled"
 
 
+class Preempted(LayerbridgeError):
+    """A train job stepped aside between two steps for a job of higher priority; it is queued
+    again and goes on where it stopped. Never sent to a client."""
+
+    code = "preempted"
+
+
 class StorageError(LayerbridgeError):
     """Writing a result or a blob failed (disk full, permissions)."""
 

@@ -17,6 +17,8 @@ class StepProgress:
     step: int  # 1-based: `step` of `steps` are done
     steps: int
     preview: Image.Image | None = None  # small RGB image, when one is due
+    loss: float | None = None  # train jobs: the step's loss
+    eta_s: float | None = None  # train jobs: seconds left, estimated
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,20 @@ class Engine(Protocol):
         on_progress: ProgressSink,
         cancelled: CancelCheck,
     ) -> list[EngineImage]: ...
+
+    def train(
+        self,
+        job_id: str,
+        params: JobParams,
+        seed: int,
+        inputs: Mapping[str, Image.Image],
+        on_progress: ProgressSink,
+        cancelled: CancelCheck,
+        should_yield: CancelCheck,
+    ) -> list[EngineImage]:
+        """Run a `train` job: like `run`, and raises `Preempted` between two steps once
+        `should_yield()` is true (call again with the same job id to go on)."""
+        ...
 
     def device_info(self) -> DeviceInfo: ...
 

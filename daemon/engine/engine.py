@@ -82,6 +82,7 @@ class DiffusersEngine:
         budget_bytes = budget * 1024 * 1024 if budget else int(free_memory(self.device) * 0.85)
         self.residency = Residency(self.device, budget_bytes)
         self.fault: str | None = None  # test hook like LAYERBRIDGE_FAULT, set on the instance
+        self._training: Any = None  # training.TrainingRunner, made with the first train job
 
     # ------------------------------------------------------------------ Engine protocol
 
@@ -112,6 +113,8 @@ class DiffusersEngine:
         on_progress: ProgressSink,
         cancelled: CancelCheck,
     ) -> list[EngineImage]:
+        if params.kind == "train":  # an executor that has no train path (ray) lands here
+            raise InvalidInput("kind", "train", "train jobs run on the daemon's local executor")
         job = self._validate(params, seed, inputs)
         if cancelled():
             raise Cancelled("cancelled before it started")
@@ -127,6 +130,34 @@ class DiffusersEngine:
                     f"out of memory on {self.device.name} running {params.kind} with model "
                     f"{params.model!r}; try a smaller size or batch"
                 ) from exc
+            raise
+
+    def train(
+        self,
+        job_id: str,
+        params: JobParams,
+        seed: int,
+        inputs: Mapping[str, Image.Image],
+        on_progress: ProgressSink,
+        cancelled: CancelCheck,
+        should_yield: CancelCheck,
+    ) -> list[EngineImage]:
+        from . import training  # peft is imported with the first train job, not at start
+
+        if self._training is None:
+            self._training = training.TrainingRunner(
+                self.registry, self.paths, self.device.torch_device)
+        try:
+            return training.run_job(self._training, job_id, params, seed, inputs, on_progress,
+                                    cancelled, should_yield)
+        except LayerbridgeError:
+            raise
+        except Exception as exc:
+            if is_oom(exc):
+                release_memory(self.device)
+                raise OutOfMemory(
+                    f"out of memory on {self.device.name} training on model {params.model!r}; "
+                    "try a smaller resolution, batch size or rank") from exc
             raise
 
     # ------------------------------------------------------------------ validation

@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +35,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from ..config import Paths
-from ..errors import Cancelled, InvalidInput, UnknownModel
+from ..errors import Cancelled, InvalidInput, Preempted, UnknownModel
+from ..protocol.messages import JobParams, Region
+from .api import CancelCheck, EngineImage, ProgressSink, StepProgress
 from .pipelines import is_xl, load_checkpoint, quiet
 from .registry import ModelEntry, Registry, valid_id
 from .training_data import Dataset, Example, dataset_hash, step_seed
@@ -526,6 +528,7 @@ class TrainResult:
     steps: int
     losses: list[float]
     resumed_from: int | None
+    sample: Image.Image  # of the sample prompt (or the trigger word) with the finished LoRA
 
 
 class TrainingRunner:
@@ -578,8 +581,14 @@ class TrainingRunner:
         started = time.time()
         if trainer is None:
             trainer = self._trainer(job_id, request, entry, examples)
+        last: list[StepReport] = []
+
+        def step(report: StepReport) -> None:
+            last[:] = [report]
+            on_step(report)
+
         finished = trainer.run(
-            on_step=on_step,
+            on_step=step,
             should_stop=lambda: cancelled() or should_yield(),
             checkpoint_every=request.checkpoint_every,
             sample_every=request.sample_every,
@@ -591,6 +600,8 @@ class TrainingRunner:
         if not finished:
             self._live[job_id] = trainer
             return None
+        prompt = request.sample_prompt or request.trigger
+        sample = last[0].sample if last and last[0].sample is not None else trainer.sample(prompt)
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / f"{request.name}.safetensors"
         meta = kohya_metadata(
@@ -610,7 +621,12 @@ class TrainingRunner:
         )
         self.forget(job_id)
         return TrainResult(path, request.name, trainer.state.step, trainer.state.losses,
-                           trainer.resumed_from)
+                           trainer.resumed_from, sample)
+
+    def step_of(self, job_id: str) -> int | None:
+        """The steps done by a job that stepped aside (None: no such job in memory)."""
+        trainer = self._live.get(job_id)
+        return None if trainer is None else trainer.state.step
 
     def forget(self, job_id: str) -> None:
         self._live.pop(job_id, None)
@@ -636,3 +652,48 @@ class TrainingRunner:
             pipe, arch=entry.arch, config=request.config, examples=examples, device=self.device,
             state_dir=state, base_hash=base_hash,
         )
+
+
+def run_job(
+    runner: TrainingRunner,
+    job_id: str,
+    params: JobParams,
+    seed: int,
+    inputs: Mapping[str, Image.Image],
+    on_progress: ProgressSink,
+    cancelled: CancelCheck,
+    should_yield: CancelCheck,
+) -> list[EngineImage]:
+    """A `train` job of the wire: the LoRA registered, its last sample as the one result.
+    Raises `Preempted` when it stepped aside for a waiting job (run it again to go on)."""
+    spec = params.train
+    if spec is None:
+        raise InvalidInput("train", None, "a train job needs `train`")
+    examples = []
+    for i in range(len(spec.images)):
+        image = inputs.get(f"train.images.{i}")
+        if image is None:
+            raise InvalidInput(f"train.images.{i}", spec.images[i], "the image was not provided")
+        examples.append(Example(image, spec.caption_of(i)))
+    config = TrainConfig(
+        steps=spec.steps, rank=spec.rank, alpha=spec.alpha, learning_rate=spec.learning_rate,
+        resolution=spec.resolution, batch_size=spec.batch_size, seed=seed, flip=spec.flip,
+        random_crop=spec.random_crop, train_text_encoder=spec.train_text_encoder,
+        prediction_type=spec.prediction_type,
+    )
+    request = TrainRequest(
+        name=spec.name, model=params.model, trigger=spec.trigger, config=config,
+        checkpoint_every=spec.checkpoint_every, sample_every=spec.sample_every,
+        sample_prompt=spec.sample_prompt,
+    )
+
+    def report(r: StepReport) -> None:
+        on_progress(StepProgress(step=r.step, steps=r.steps, preview=r.sample, loss=r.loss,
+                                 eta_s=round(r.eta_s, 1)))
+
+    result = runner.run(job_id, request, examples, on_step=report, cancelled=cancelled,
+                        should_yield=should_yield)
+    if result is None:
+        raise Preempted(f"job {job_id} stepped aside at step {runner.step_of(job_id)}")
+    sample = result.sample
+    return [EngineImage(sample, Region(x=0, y=0, width=sample.width, height=sample.height), seed)]

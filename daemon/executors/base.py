@@ -22,6 +22,8 @@ class Task:
     params: JobParams
     seed: int
     inputs: dict[str, Image.Image] = field(default_factory=dict)
+    # train jobs: true when a job of higher priority waits (the job steps aside between steps)
+    should_yield: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True)

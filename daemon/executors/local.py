@@ -66,6 +66,9 @@ class LocalExecutor(Executor):
 
         def work() -> list[EngineImage]:
             engine = self._make()
+            if task.params.kind == "train":
+                return engine.train(task.job_id, task.params, task.seed, task.inputs, report,
+                                    cancel.is_set, task.should_yield)
             return engine.run(task.params, task.seed, task.inputs, report, cancel.is_set)
 
         return await loop.run_in_executor(self._pool, work)

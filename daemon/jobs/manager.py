@@ -21,6 +21,7 @@ from ..errors import (
     Conflict,
     InvalidInput,
     LayerbridgeError,
+    Preempted,
     UnknownJob,
     error_fields,
 )
@@ -134,6 +135,8 @@ class JobManager:
             if existing is not None:
                 return self._resubmitted(existing, params, subscriber, reply_to)
         self._validate(params)
+        if params.kind == "train":
+            priority = "batch"  # hours of training never go before a designer's next fill
         job_id = job_id or uuid.uuid4().hex
         seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
         job = self.ledger.insert(job_id, client, priority, params, seed)
@@ -293,9 +296,17 @@ class JobManager:
         progress = self._progress_sink(job.job_id)
         try:
             inputs = await asyncio.to_thread(self._load_inputs, job.params)
-            images = await self.executor.run(Task(job.job_id, job.params, job.seed, inputs),
-                                             progress, token)
+            task = Task(job.job_id, job.params, job.seed, inputs,
+                        should_yield=lambda: self._waiting_before(job.priority))
+            images = await self.executor.run(task, progress, token)
             results = await asyncio.to_thread(self._store_results, job, images)
+        except Preempted:  # a train job between two steps: the waiting job goes first
+            if not self._stopping and not token.is_set():
+                self.ledger.transition(job, JobState.QUEUED)
+                self._enqueue(job)
+            elif not self._stopping:
+                self._finish(job, JobState.CANCELLED)
+            return
         except Cancelled:
             if not self._stopping:
                 self._finish(job, JobState.CANCELLED)
@@ -314,16 +325,23 @@ class JobManager:
             self._emit(job.job_id, message, payload)
         self._finish(job, JobState.DONE)
 
+    def _waiting_before(self, priority: int) -> bool:
+        """Whether a queued job of higher priority waits (read from the engine's thread: one
+        C-level copy of the dict's values, never iterated while the loop changes it)."""
+        return not self.paused and any(key[0] < priority for key in list(self._keys.values()))
+
     def _progress_sink(self, job_id: str) -> Callable[[StepProgress], None]:
         def on_progress(p: StepProgress) -> None:
             if p.preview is None:
-                self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps))
+                self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
+                                               loss=p.loss, eta_s=p.eta_s))
                 return
             preview = p.preview.convert("RGB")
             preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
             self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
                                            preview="png", preview_width=preview.width,
-                                           preview_height=preview.height),
+                                           preview_height=preview.height, loss=p.loss,
+                                           eta_s=p.eta_s),
                        image_io.encode_png(preview))
 
         return on_progress

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .limits import LIMITS
+from .training import TrainSpec
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = (1,)
@@ -28,7 +29,7 @@ Id = Annotated[
 RequestId = Annotated[str, Field(max_length=64, description="echoed back as reply_to")]
 
 Scheduler = Literal["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc"]
-JobKind = Literal["generate", "refine", "inpaint", "expand"]
+JobKind = Literal["generate", "refine", "inpaint", "expand", "train"]
 JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
 ImageFormat = Literal["png", "rgba8", "grey8"]
 ControlType = Literal["canny", "scribble", "lineart", "softedge", "tile", "none"]
@@ -121,6 +122,7 @@ class JobParams(Message):
     batch: int = Field(default=1, ge=1, le=LIMITS.max_batch)
     control: list[ControlSpec] = Field(default_factory=list, max_length=LIMITS.max_controls)
     loras: list[LoraSpec] = Field(default_factory=list, max_length=LIMITS.max_loras)
+    train: TrainSpec | None = Field(default=None, description="train: the LoRA to train")
 
     @field_validator("width", "height")
     @classmethod
@@ -131,6 +133,10 @@ class JobParams(Message):
 
     @model_validator(mode="after")
     def _inputs_match_kind(self) -> JobParams:
+        if (self.kind == "train") != (self.train is not None):
+            raise _field_error("train", None if self.train is None else "...",
+                               "a train job needs `train`" if self.kind == "train"
+                               else f"a {self.kind} job takes no `train`")
         needs_image = self.kind in ("refine", "inpaint", "expand")
         if needs_image and self.image is None:
             raise _field_error("image", None, f"a {self.kind} job needs an input image")
@@ -157,6 +163,8 @@ class JobParams(Message):
         """Every blob the job reads, by the field that names it (`control.0.image`, ...)."""
         refs = {"image": self.image, "mask": self.mask}
         refs |= {f"control.{i}.image": c.image for i, c in enumerate(self.control)}
+        if self.train is not None:
+            refs |= {f"train.images.{i}": sha for i, sha in enumerate(self.train.images)}
         return {field: sha for field, sha in refs.items() if sha is not None}
 
 
@@ -546,6 +554,8 @@ class JobProgress(Message):
     preview: ImageFormat | None = None
     preview_width: int | None = None
     preview_height: int | None = None
+    loss: float | None = Field(default=None, description="train: the step's loss")
+    eta_s: float | None = Field(default=None, description="train: seconds left, estimated")
 
 
 class JobResult(Message):
