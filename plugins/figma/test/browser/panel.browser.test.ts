@@ -36,12 +36,16 @@ async function open(script: HarnessScript, userAgent?: string): Promise<{ page: 
 async function pollPlaced(page: Page): Promise<number[][]> {
   const read = (): Promise<number[][] | null> =>
     page.evaluate(() => (window as unknown as { placedPngs?: number[][] }).placedPngs ?? null);
-  const error = page.frameLocator("#plugin").locator("#error");
-  await expect
-    .poll(async () => ((await read()) !== null ? "placed" : (await error.isVisible()) ? await error.textContent() : "waiting"), {
-      timeout: 60_000,
-    })
-    .toBe("placed");
+  const ui = page.frameLocator("#plugin");
+  const error = ui.locator("#error");
+  // Not yet placed: the error, or how far the run got (a timeout then says where it stalled).
+  const where = async (): Promise<string> =>
+    (await read()) !== null
+      ? "placed"
+      : (await error.isVisible())
+        ? `error: ${await error.textContent()}`
+        : `waiting: ${await ui.locator("#progress-text").textContent()}`;
+  await expect.poll(where, { timeout: 90_000 }).toBe("placed");
   return (await read()) ?? [];
 }
 
@@ -66,7 +70,7 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
       await ui.locator("#seed").fill("42");
       await ui.locator("#advanced summary").click();
       await ui.locator("#run").click();
-      await expect.poll(() => page.evaluate(() => (window as unknown as { placed: unknown }).placed), { timeout: 60_000 })
+      await expect.poll(() => page.evaluate(() => (window as unknown as { placed: unknown }).placed), { timeout: 90_000 })
         .toEqual([{ width: 128, height: 128, seed: 42, bytes: expect.any(Number), signature: "PNG" }]);
       await expect.poll(() => ui.locator("#done-text").textContent()).toMatch(/^Placed 1 image in/);
       const previews = Number(await ui.locator("#progress").getAttribute("data-previews"));
