@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-READY_LINE = re.compile(r"Layerbridge listening on (ws://\S+)")
+READY_LINE = re.compile(r"Layerbridge listening on (wss?://\S+)")
 
 
 class ProcessState(Enum):

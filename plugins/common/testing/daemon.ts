@@ -82,7 +82,7 @@ export function serveDaemon(dataDir: string, port = 0, timeoutMs = 60_000): Prom
     });
     child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       out += d;
-      const m = /Layerbridge listening on (ws:\/\/[^\s]+)/.exec(out);
+      const m = /Layerbridge listening on (wss?:\/\/[^\s]+)/.exec(out);
       if (!m?.[1]) return;
       clearTimeout(timer);
       const url = m[1];
