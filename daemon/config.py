@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import InvalidInput
+from .protocol.limits import ServerLimits
 
 log = logging.getLogger("layerbridge.config")
 
@@ -154,6 +155,8 @@ class ServerSettings(BaseModel):
     tls_cert: str | None = Field(default=None, description="LAN mode: the studio's certificate (PEM); "
                                  "None: a self-signed one made in the data dir")
     tls_key: str | None = Field(default=None, description="its private key (PEM), unless the cert file holds it")
+    limits: ServerLimits = Field(default_factory=ServerLimits,
+                                 description="per-client and daemon-wide bounds (welcome.limits)")
 
 
 class Settings(BaseModel):
