@@ -9,9 +9,7 @@ import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.config import (
     MAX_MEMORY_BUDGET_MB,
-    EngineSettings,
     Paths,
-    ServerSettings,
     Settings,
     check_bind_host,
     load_settings,
@@ -24,12 +22,12 @@ from tests.conftest import RunningDaemon
 
 
 def settings_with(server: dict[str, object] | None = None, engine: dict[str, object] | None = None) -> Settings:
-    # model_construct skips validation, as `model_copy(update=...)` does in a handler
+    # `model_copy(update=...)` validates nothing, as in the settings.set handler
     s = Settings()
     if server:
-        s.server = ServerSettings.model_construct(**{**s.server.model_dump(), **server})
+        s.server = s.server.model_copy(update=server)
     if engine:
-        s.engine = EngineSettings.model_construct(**{**s.engine.model_dump(), **engine})
+        s.engine = s.engine.model_copy(update=engine)
     return s
 
 
