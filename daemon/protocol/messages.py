@@ -31,7 +31,13 @@ Scheduler = Literal["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "
 JobKind = Literal["generate", "refine", "inpaint", "expand"]
 JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
 ImageFormat = Literal["png", "rgba8", "grey8"]
-ControlType = Literal["canny", "scribble", "lineart", "softedge", "tile", "none"]
+ControlType = Literal[
+    "canny", "scribble", "lineart", "softedge", "tile", "depth", "normal", "openpose",
+    "segmentation", "mlsd", "shuffle", "inpaint", "none",
+]
+# what a registered ControlNet follows: one map type, or several (a union model, picked per job)
+ControlNetType = Literal[ControlType, "union"]
+ModelKind = Literal["checkpoint", "controlnet", "lora", "embedding", "vae", "preprocessor"]
 FillMode = Literal["keep", "blur", "edge", "noise"]
 Scope = Literal["client", "admin"]
 Priority = Literal["interactive", "batch"]
@@ -77,6 +83,10 @@ class ControlSpec(Message):
     strength: float = Field(default=1.0, ge=0.0, le=2.0)
     start: float = Field(default=0.0, ge=0.0, le=1.0)
     end: float = Field(default=1.0, ge=0.0, le=1.0)
+    preprocess: bool = Field(
+        default=True, description="false: the image is already the map; true: the daemon makes "
+        "the map from it where it has a preprocessor for the type (canny, scribble, lineart, "
+        "softedge, tile, mlsd; depth with a registered depth estimator)")
     low_threshold: int = Field(default=100, ge=0, le=255, description="canny only")
     high_threshold: int = Field(default=200, ge=0, le=255, description="canny only")
 
@@ -185,11 +195,13 @@ class ModelInfo(Message):
     id: Id
     name: str
     arch: str = Field(description="sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...")
-    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] = "checkpoint"
-    format: Literal["diffusers", "single_file"] = "diffusers"
+    kind: ModelKind = "checkpoint"
+    format: Literal["diffusers", "single_file", "transformers"] = "diffusers"
     size_bytes: int = 0
     default: bool = False
-    control_type: ControlType | None = None
+    control_type: ControlNetType | None = Field(
+        default=None, description="controlnet: the map it follows (union: several, named per "
+        "job); preprocessor: the map it makes")
     trigger_words: list[str] = Field(default_factory=list)
     default_weight: float | None = None
     native_side: int | None = Field(
@@ -354,8 +366,8 @@ class ModelsAdd(Request):
     # not `id`: that is the request id every Request carries (and the client overwrites)
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
-    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] | None = None
-    control_type: ControlType | None = Field(
+    kind: ModelKind | None = None
+    control_type: ControlNetType | None = Field(
         default=None, description="ControlNet: the kind of map it follows, when the file does not say")
     config: str | None = Field(
         default=None, max_length=4096,

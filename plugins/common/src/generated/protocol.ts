@@ -345,9 +345,26 @@ export interface ControlSpec {
    * ControlNet id; default: the registry's for this type
    */
   model?: string | null;
+  /**
+   * false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)
+   */
+  preprocess?: boolean;
   start?: number;
   strength?: number;
-  type: "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+  type:
+    | "canny"
+    | "scribble"
+    | "lineart"
+    | "softedge"
+    | "tile"
+    | "depth"
+    | "normal"
+    | "openpose"
+    | "segmentation"
+    | "mlsd"
+    | "shuffle"
+    | "inpaint"
+    | "none";
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -440,9 +457,26 @@ export interface ModelsAdd {
   /**
    * ControlNet: the kind of map it follows, when the file does not say
    */
-  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
+  control_type?:
+    | (
+        | "canny"
+        | "scribble"
+        | "lineart"
+        | "softedge"
+        | "tile"
+        | "depth"
+        | "normal"
+        | "openpose"
+        | "segmentation"
+        | "mlsd"
+        | "shuffle"
+        | "inpaint"
+        | "none"
+        | "union"
+      )
+    | null;
   id?: string | null;
-  kind?: ("checkpoint" | "controlnet" | "lora" | "embedding") | null;
+  kind?: ("checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor") | null;
   /**
    * the id clients will use; default: from the file or folder name
    */
@@ -867,15 +901,35 @@ export interface ModelInfo {
    * sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...
    */
   arch: string;
-  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
+  /**
+   * controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes
+   */
+  control_type?:
+    | (
+        | "canny"
+        | "scribble"
+        | "lineart"
+        | "softedge"
+        | "tile"
+        | "depth"
+        | "normal"
+        | "openpose"
+        | "segmentation"
+        | "mlsd"
+        | "shuffle"
+        | "inpaint"
+        | "none"
+        | "union"
+      )
+    | null;
   default?: boolean;
   default_weight?: number | null;
-  format?: "diffusers" | "single_file";
+  format?: "diffusers" | "single_file" | "transformers";
   /**
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   id: string;
-  kind?: "checkpoint" | "controlnet" | "lora" | "embedding";
+  kind?: "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
   name: string;
   /**
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels

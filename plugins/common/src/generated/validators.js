@@ -21,7 +21,7 @@ const schema95 = {"additionalProperties":false,"properties":{"model_id":{"descri
 const schema96 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
 const schema63 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"enum":["client","admin"],"title":"Scope","type":"string"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
 const schema64 = {"additionalProperties":false,"properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
-const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"type":"string"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes","title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file","transformers"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema35 = {"additionalProperties":false,"properties":{"kind":{"default":"other","enum":["photoshop","figma","cli","desktop","test","other"],"title":"Kind","type":"string"},"name":{"maxLength":64,"minLength":1,"title":"Name","type":"string"},"version":{"default":"","maxLength":32,"title":"Version","type":"string"}},"required":["name"],"title":"ClientInfo","type":"object"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
@@ -285,7 +285,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data14 === "canny") || (data14 === "scribble")) || (data14 === "lineart")) || (data14 === "softedge")) || (data14 === "tile")) || (data14 === "none"))){
+if(!((((((((((((((data14 === "canny") || (data14 === "scribble")) || (data14 === "lineart")) || (data14 === "softedge")) || (data14 === "tile")) || (data14 === "depth")) || (data14 === "normal")) || (data14 === "openpose")) || (data14 === "segmentation")) || (data14 === "mlsd")) || (data14 === "shuffle")) || (data14 === "inpaint")) || (data14 === "none")) || (data14 === "union"))){
 const err1 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
@@ -418,7 +418,7 @@ if(typeof data17 !== "string"){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data17 === "diffusers") || (data17 === "single_file"))){
+if(!(((data17 === "diffusers") || (data17 === "single_file")) || (data17 === "transformers"))){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -456,7 +456,7 @@ if(typeof data19 !== "string"){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data19 === "checkpoint") || (data19 === "controlnet")) || (data19 === "lora")) || (data19 === "embedding"))){
+if(!((((((data19 === "checkpoint") || (data19 === "controlnet")) || (data19 === "lora")) || (data19 === "embedding")) || (data19 === "vae")) || (data19 === "preprocessor"))){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -888,7 +888,7 @@ const schema76 = {"additionalProperties":false,"description":"One finished image
 const schema77 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
 const pattern4 = new RegExp("^[0-9a-f]{64}$", "u");
 const schema40 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"enum":["generate","refine","inpaint","expand"],"title":"Kind","type":"string"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
-const schema41 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"enum":["canny","scribble","lineart","softedge","tile","none"],"title":"Type","type":"string"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+const schema41 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"Type","type":"string"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
 const schema42 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
 const schema43 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
 
@@ -972,7 +972,7 @@ return false;
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!((((((((key1 === "end") || (key1 === "high_threshold")) || (key1 === "image")) || (key1 === "low_threshold")) || (key1 === "model")) || (key1 === "start")) || (key1 === "strength")) || (key1 === "type"))){
+if(!(func12.call(schema41.properties, key1))){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0,schemaPath:"#/$defs/ControlSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1155,17 +1155,29 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.start !== undefined){
-let data8 = data2.start;
+if(data2.preprocess !== undefined){
 const _errs24 = errors;
-if(errors === _errs24){
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 1 || isNaN(data8)){
+if(typeof data2.preprocess !== "boolean"){
+validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/preprocess",schemaPath:"#/$defs/ControlSpec/properties/preprocess/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid3 = _errs24 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.start !== undefined){
+let data9 = data2.start;
+const _errs26 = errors;
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 1 || isNaN(data9)){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/start",schemaPath:"#/$defs/ControlSpec/properties/start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
 return false;
 }
 else {
-if(data8 < 0 || isNaN(data8)){
+if(data9 < 0 || isNaN(data9)){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/start",schemaPath:"#/$defs/ControlSpec/properties/start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1176,23 +1188,23 @@ validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/start",schema
 return false;
 }
 }
-var valid3 = _errs24 === errors;
+var valid3 = _errs26 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data2.strength !== undefined){
-let data9 = data2.strength;
-const _errs26 = errors;
-if(errors === _errs26){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 2 || isNaN(data9)){
+let data10 = data2.strength;
+const _errs28 = errors;
+if(errors === _errs28){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 2 || isNaN(data10)){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/strength",schemaPath:"#/$defs/ControlSpec/properties/strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"}];
 return false;
 }
 else {
-if(data9 < 0 || isNaN(data9)){
+if(data10 < 0 || isNaN(data10)){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/strength",schemaPath:"#/$defs/ControlSpec/properties/strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1203,27 +1215,28 @@ validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/strength",sch
 return false;
 }
 }
-var valid3 = _errs26 === errors;
+var valid3 = _errs28 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data2.type !== undefined){
-let data10 = data2.type;
-const _errs28 = errors;
-if(typeof data10 !== "string"){
+let data11 = data2.type;
+const _errs30 = errors;
+if(typeof data11 !== "string"){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/type",schemaPath:"#/$defs/ControlSpec/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data10 === "canny") || (data10 === "scribble")) || (data10 === "lineart")) || (data10 === "softedge")) || (data10 === "tile")) || (data10 === "none"))){
+if(!(((((((((((((data11 === "canny") || (data11 === "scribble")) || (data11 === "lineart")) || (data11 === "softedge")) || (data11 === "tile")) || (data11 === "depth")) || (data11 === "normal")) || (data11 === "openpose")) || (data11 === "segmentation")) || (data11 === "mlsd")) || (data11 === "shuffle")) || (data11 === "inpaint")) || (data11 === "none"))){
 validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/type",schemaPath:"#/$defs/ControlSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema41.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid3 = _errs28 === errors;
+var valid3 = _errs30 === errors;
 }
 else {
 var valid3 = true;
+}
 }
 }
 }
@@ -1259,33 +1272,33 @@ var valid0 = true;
 }
 if(valid0){
 if(data.fill !== undefined){
-let data11 = data.fill;
-const _errs30 = errors;
-if(typeof data11 !== "string"){
+let data12 = data.fill;
+const _errs32 = errors;
+if(typeof data12 !== "string"){
 validate25.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data11 === "keep") || (data11 === "blur")) || (data11 === "edge")) || (data11 === "noise"))){
+if(!((((data12 === "keep") || (data12 === "blur")) || (data12 === "edge")) || (data12 === "noise"))){
 validate25.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/enum",keyword:"enum",params:{allowedValues: schema40.properties.fill.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs32 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.guidance !== undefined){
-let data12 = data.guidance;
-const _errs32 = errors;
-if(errors === _errs32){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 30 || isNaN(data12)){
+let data13 = data.guidance;
+const _errs34 = errors;
+if(errors === _errs34){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 30 || isNaN(data13)){
 validate25.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30"}];
 return false;
 }
 else {
-if(data12 < 0 || isNaN(data12)){
+if(data13 < 0 || isNaN(data13)){
 validate25.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1296,19 +1309,19 @@ validate25.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs32 === errors;
+var valid0 = _errs34 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.height !== undefined){
-let data13 = data.height;
-const _errs34 = errors;
-const _errs35 = errors;
-let valid5 = false;
+let data14 = data.height;
 const _errs36 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const _errs37 = errors;
+let valid5 = false;
+const _errs38 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
 const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err4];
@@ -1318,9 +1331,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(errors === _errs36){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 2048 || isNaN(data13)){
+if(errors === _errs38){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 2048 || isNaN(data14)){
 const err5 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
 if(vErrors === null){
 vErrors = [err5];
@@ -1331,7 +1344,7 @@ vErrors.push(err5);
 errors++;
 }
 else {
-if(data13 < 64 || isNaN(data13)){
+if(data14 < 64 || isNaN(data14)){
 const err6 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
 vErrors = [err6];
@@ -1344,10 +1357,10 @@ errors++;
 }
 }
 }
-var _valid1 = _errs36 === errors;
+var _valid1 = _errs38 === errors;
 valid5 = valid5 || _valid1;
-const _errs38 = errors;
-if(data13 !== null){
+const _errs40 = errors;
+if(data14 !== null){
 const err7 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err7];
@@ -1357,7 +1370,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid1 = _errs38 === errors;
+var _valid1 = _errs40 === errors;
 valid5 = valid5 || _valid1;
 if(!valid5){
 const err8 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -1372,31 +1385,31 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs35;
+errors = _errs37;
 if(vErrors !== null){
-if(_errs35){
-vErrors.length = _errs35;
+if(_errs37){
+vErrors.length = _errs37;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs34 === errors;
+var valid0 = _errs36 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.image !== undefined){
-let data14 = data.image;
-const _errs40 = errors;
-const _errs41 = errors;
-let valid6 = false;
+let data15 = data.image;
 const _errs42 = errors;
-if(errors === _errs42){
-if(typeof data14 === "string"){
-if(!pattern4.test(data14)){
+const _errs43 = errors;
+let valid6 = false;
+const _errs44 = errors;
+if(errors === _errs44){
+if(typeof data15 === "string"){
+if(!pattern4.test(data15)){
 const err9 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -1418,10 +1431,10 @@ vErrors.push(err10);
 errors++;
 }
 }
-var _valid2 = _errs42 === errors;
+var _valid2 = _errs44 === errors;
 valid6 = valid6 || _valid2;
-const _errs44 = errors;
-if(data14 !== null){
+const _errs46 = errors;
+if(data15 !== null){
 const err11 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err11];
@@ -1431,7 +1444,7 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid2 = _errs44 === errors;
+var _valid2 = _errs46 === errors;
 valid6 = valid6 || _valid2;
 if(!valid6){
 const err12 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -1446,78 +1459,78 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs41;
+errors = _errs43;
 if(vErrors !== null){
-if(_errs41){
-vErrors.length = _errs41;
+if(_errs43){
+vErrors.length = _errs43;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs40 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.kind !== undefined){
-let data15 = data.kind;
-const _errs46 = errors;
-if(typeof data15 !== "string"){
+let data16 = data.kind;
+const _errs48 = errors;
+if(typeof data16 !== "string"){
 validate25.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data15 === "generate") || (data15 === "refine")) || (data15 === "inpaint")) || (data15 === "expand"))){
+if(!((((data16 === "generate") || (data16 === "refine")) || (data16 === "inpaint")) || (data16 === "expand"))){
 validate25.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema40.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs48 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.loras !== undefined){
-let data16 = data.loras;
-const _errs48 = errors;
-if(errors === _errs48){
-if(Array.isArray(data16)){
-if(data16.length > 8){
+let data17 = data.loras;
+const _errs50 = errors;
+if(errors === _errs50){
+if(Array.isArray(data17)){
+if(data17.length > 8){
 validate25.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/properties/loras/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"}];
 return false;
 }
 else {
 var valid7 = true;
-const len1 = data16.length;
+const len1 = data17.length;
 for(let i1=0; i1<len1; i1++){
-let data17 = data16[i1];
-const _errs50 = errors;
-const _errs51 = errors;
-if(errors === _errs51){
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+let data18 = data17[i1];
+const _errs52 = errors;
+const _errs53 = errors;
+if(errors === _errs53){
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 let missing2;
-if((data17.id === undefined) && (missing2 = "id")){
+if((data18.id === undefined) && (missing2 = "id")){
 validate25.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs53 = errors;
-for(const key2 in data17){
+const _errs55 = errors;
+for(const key2 in data18){
 if(!((key2 === "id") || (key2 === "weight"))){
 validate25.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs53 === errors){
-if(data17.id !== undefined){
-let data18 = data17.id;
-const _errs54 = errors;
-if(errors === _errs54){
-if(typeof data18 === "string"){
-if(!pattern7.test(data18)){
+if(_errs55 === errors){
+if(data18.id !== undefined){
+let data19 = data18.id;
+const _errs56 = errors;
+if(errors === _errs56){
+if(typeof data19 === "string"){
+if(!pattern7.test(data19)){
 validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:"#/$defs/LoraSpec/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -1527,23 +1540,23 @@ validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:
 return false;
 }
 }
-var valid9 = _errs54 === errors;
+var valid9 = _errs56 === errors;
 }
 else {
 var valid9 = true;
 }
 if(valid9){
-if(data17.weight !== undefined){
-let data19 = data17.weight;
-const _errs56 = errors;
-if(errors === _errs56){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 4 || isNaN(data19)){
+if(data18.weight !== undefined){
+let data20 = data18.weight;
+const _errs58 = errors;
+if(errors === _errs58){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 4 || isNaN(data20)){
 validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4},message:"must be <= 4"}];
 return false;
 }
 else {
-if(data19 < -4 || isNaN(data19)){
+if(data20 < -4 || isNaN(data20)){
 validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: -4},message:"must be >= -4"}];
 return false;
 }
@@ -1554,7 +1567,7 @@ validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaP
 return false;
 }
 }
-var valid9 = _errs56 === errors;
+var valid9 = _errs58 === errors;
 }
 else {
 var valid9 = true;
@@ -1568,7 +1581,7 @@ validate25.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$de
 return false;
 }
 }
-var valid7 = _errs50 === errors;
+var valid7 = _errs52 === errors;
 if(!valid7){
 break;
 }
@@ -1580,23 +1593,23 @@ validate25.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.margins !== undefined){
-let data20 = data.margins;
-const _errs58 = errors;
-const _errs59 = errors;
-let valid10 = false;
+let data21 = data.margins;
 const _errs60 = errors;
 const _errs61 = errors;
-if(errors === _errs61){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+let valid10 = false;
+const _errs62 = errors;
 const _errs63 = errors;
-for(const key3 in data20){
+if(errors === _errs63){
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+const _errs65 = errors;
+for(const key3 in data21){
 if(!((((key3 === "bottom") || (key3 === "left")) || (key3 === "right")) || (key3 === "top"))){
 const err13 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -1609,11 +1622,11 @@ errors++;
 break;
 }
 }
-if(_errs63 === errors){
-if(data20.bottom !== undefined){
-let data21 = data20.bottom;
-const _errs64 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+if(_errs65 === errors){
+if(data21.bottom !== undefined){
+let data22 = data21.bottom;
+const _errs66 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
 const err14 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err14];
@@ -1623,9 +1636,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(errors === _errs64){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 16384 || isNaN(data21)){
+if(errors === _errs66){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 16384 || isNaN(data22)){
 const err15 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err15];
@@ -1636,7 +1649,7 @@ vErrors.push(err15);
 errors++;
 }
 else {
-if(data21 < 0 || isNaN(data21)){
+if(data22 < 0 || isNaN(data22)){
 const err16 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err16];
@@ -1649,16 +1662,16 @@ errors++;
 }
 }
 }
-var valid12 = _errs64 === errors;
+var valid12 = _errs66 === errors;
 }
 else {
 var valid12 = true;
 }
 if(valid12){
-if(data20.left !== undefined){
-let data22 = data20.left;
-const _errs66 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+if(data21.left !== undefined){
+let data23 = data21.left;
+const _errs68 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
 const err17 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err17];
@@ -1668,9 +1681,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(errors === _errs66){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 16384 || isNaN(data22)){
+if(errors === _errs68){
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 16384 || isNaN(data23)){
 const err18 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err18];
@@ -1681,7 +1694,7 @@ vErrors.push(err18);
 errors++;
 }
 else {
-if(data22 < 0 || isNaN(data22)){
+if(data23 < 0 || isNaN(data23)){
 const err19 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err19];
@@ -1694,16 +1707,16 @@ errors++;
 }
 }
 }
-var valid12 = _errs66 === errors;
+var valid12 = _errs68 === errors;
 }
 else {
 var valid12 = true;
 }
 if(valid12){
-if(data20.right !== undefined){
-let data23 = data20.right;
-const _errs68 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+if(data21.right !== undefined){
+let data24 = data21.right;
+const _errs70 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 const err20 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err20];
@@ -1713,9 +1726,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(errors === _errs68){
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 16384 || isNaN(data23)){
+if(errors === _errs70){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 16384 || isNaN(data24)){
 const err21 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err21];
@@ -1726,7 +1739,7 @@ vErrors.push(err21);
 errors++;
 }
 else {
-if(data23 < 0 || isNaN(data23)){
+if(data24 < 0 || isNaN(data24)){
 const err22 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err22];
@@ -1739,16 +1752,16 @@ errors++;
 }
 }
 }
-var valid12 = _errs68 === errors;
+var valid12 = _errs70 === errors;
 }
 else {
 var valid12 = true;
 }
 if(valid12){
-if(data20.top !== undefined){
-let data24 = data20.top;
-const _errs70 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+if(data21.top !== undefined){
+let data25 = data21.top;
+const _errs72 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
 const err23 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err23];
@@ -1758,9 +1771,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs70){
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 16384 || isNaN(data24)){
+if(errors === _errs72){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 16384 || isNaN(data25)){
 const err24 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err24];
@@ -1771,7 +1784,7 @@ vErrors.push(err24);
 errors++;
 }
 else {
-if(data24 < 0 || isNaN(data24)){
+if(data25 < 0 || isNaN(data25)){
 const err25 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err25];
@@ -1784,7 +1797,7 @@ errors++;
 }
 }
 }
-var valid12 = _errs70 === errors;
+var valid12 = _errs72 === errors;
 }
 else {
 var valid12 = true;
@@ -1805,10 +1818,10 @@ vErrors.push(err26);
 errors++;
 }
 }
-var _valid3 = _errs60 === errors;
+var _valid3 = _errs62 === errors;
 valid10 = valid10 || _valid3;
-const _errs72 = errors;
-if(data20 !== null){
+const _errs74 = errors;
+if(data21 !== null){
 const err27 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err27];
@@ -1818,7 +1831,7 @@ vErrors.push(err27);
 }
 errors++;
 }
-var _valid3 = _errs72 === errors;
+var _valid3 = _errs74 === errors;
 valid10 = valid10 || _valid3;
 if(!valid10){
 const err28 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -1833,31 +1846,31 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs59;
+errors = _errs61;
 if(vErrors !== null){
-if(_errs59){
-vErrors.length = _errs59;
+if(_errs61){
+vErrors.length = _errs61;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs58 === errors;
+var valid0 = _errs60 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.mask !== undefined){
-let data25 = data.mask;
-const _errs74 = errors;
-const _errs75 = errors;
-let valid13 = false;
+let data26 = data.mask;
 const _errs76 = errors;
-if(errors === _errs76){
-if(typeof data25 === "string"){
-if(!pattern4.test(data25)){
+const _errs77 = errors;
+let valid13 = false;
+const _errs78 = errors;
+if(errors === _errs78){
+if(typeof data26 === "string"){
+if(!pattern4.test(data26)){
 const err29 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -1879,10 +1892,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-var _valid4 = _errs76 === errors;
+var _valid4 = _errs78 === errors;
 valid13 = valid13 || _valid4;
-const _errs78 = errors;
-if(data25 !== null){
+const _errs80 = errors;
+if(data26 !== null){
 const err31 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err31];
@@ -1892,7 +1905,7 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid4 = _errs78 === errors;
+var _valid4 = _errs80 === errors;
 valid13 = valid13 || _valid4;
 if(!valid13){
 const err32 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -1907,28 +1920,28 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs75;
+errors = _errs77;
 if(vErrors !== null){
-if(_errs75){
-vErrors.length = _errs75;
+if(_errs77){
+vErrors.length = _errs77;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs74 === errors;
+var valid0 = _errs76 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.model !== undefined){
-let data26 = data.model;
-const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data26 === "string"){
-if(!pattern7.test(data26)){
+let data27 = data.model;
+const _errs82 = errors;
+if(errors === _errs82){
+if(typeof data27 === "string"){
+if(!pattern7.test(data27)){
 validate25.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -1938,18 +1951,18 @@ validate25.errors = [{instancePath:instancePath+"/model",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs80 === errors;
+var valid0 = _errs82 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.negative_prompt !== undefined){
-let data27 = data.negative_prompt;
-const _errs82 = errors;
-if(errors === _errs82){
-if(typeof data27 === "string"){
-if(func1(data27) > 4000){
+let data28 = data.negative_prompt;
+const _errs84 = errors;
+if(errors === _errs84){
+if(typeof data28 === "string"){
+if(func1(data28) > 4000){
 validate25.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
@@ -1959,18 +1972,18 @@ validate25.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs82 === errors;
+var valid0 = _errs84 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.prompt !== undefined){
-let data28 = data.prompt;
-const _errs84 = errors;
-if(errors === _errs84){
-if(typeof data28 === "string"){
-if(func1(data28) > 4000){
+let data29 = data.prompt;
+const _errs86 = errors;
+if(errors === _errs86){
+if(typeof data29 === "string"){
+if(func1(data29) > 4000){
 validate25.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
@@ -1980,36 +1993,36 @@ validate25.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs84 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scheduler !== undefined){
-let data29 = data.scheduler;
-const _errs86 = errors;
-if(typeof data29 !== "string"){
-validate25.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((((data29 === "ddim") || (data29 === "euler")) || (data29 === "euler_a")) || (data29 === "dpmpp_2m")) || (data29 === "dpmpp_2m_karras")) || (data29 === "unipc"))){
-validate25.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/enum",keyword:"enum",params:{allowedValues: schema40.properties.scheduler.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
 var valid0 = _errs86 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.seed !== undefined){
-let data30 = data.seed;
+if(data.scheduler !== undefined){
+let data30 = data.scheduler;
 const _errs88 = errors;
-const _errs89 = errors;
-let valid14 = false;
+if(typeof data30 !== "string"){
+validate25.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((data30 === "ddim") || (data30 === "euler")) || (data30 === "euler_a")) || (data30 === "dpmpp_2m")) || (data30 === "dpmpp_2m_karras")) || (data30 === "unipc"))){
+validate25.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/enum",keyword:"enum",params:{allowedValues: schema40.properties.scheduler.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs88 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seed !== undefined){
+let data31 = data.seed;
 const _errs90 = errors;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const _errs91 = errors;
+let valid14 = false;
+const _errs92 = errors;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
 const err33 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err33];
@@ -2019,9 +2032,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(errors === _errs90){
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 4294967295 || isNaN(data30)){
+if(errors === _errs92){
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 4294967295 || isNaN(data31)){
 const err34 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err34];
@@ -2032,7 +2045,7 @@ vErrors.push(err34);
 errors++;
 }
 else {
-if(data30 < 0 || isNaN(data30)){
+if(data31 < 0 || isNaN(data31)){
 const err35 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err35];
@@ -2045,10 +2058,10 @@ errors++;
 }
 }
 }
-var _valid5 = _errs90 === errors;
+var _valid5 = _errs92 === errors;
 valid14 = valid14 || _valid5;
-const _errs92 = errors;
-if(data30 !== null){
+const _errs94 = errors;
+if(data31 !== null){
 const err36 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err36];
@@ -2058,7 +2071,7 @@ vErrors.push(err36);
 }
 errors++;
 }
-var _valid5 = _errs92 === errors;
+var _valid5 = _errs94 === errors;
 valid14 = valid14 || _valid5;
 if(!valid14){
 const err37 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -2073,58 +2086,58 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs89;
+errors = _errs91;
 if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
+if(_errs91){
+vErrors.length = _errs91;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs88 === errors;
+var valid0 = _errs90 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.steps !== undefined){
-let data31 = data.steps;
-const _errs94 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+let data32 = data.steps;
+const _errs96 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
 validate25.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs94){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 150 || isNaN(data31)){
+if(errors === _errs96){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 150 || isNaN(data32)){
 validate25.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150},message:"must be <= 150"}];
 return false;
 }
 else {
-if(data31 < 1 || isNaN(data31)){
+if(data32 < 1 || isNaN(data32)){
 validate25.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs94 === errors;
+var valid0 = _errs96 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.strength !== undefined){
-let data32 = data.strength;
-const _errs96 = errors;
-const _errs97 = errors;
-let valid15 = false;
+let data33 = data.strength;
 const _errs98 = errors;
-if(errors === _errs98){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 1 || isNaN(data32)){
+const _errs99 = errors;
+let valid15 = false;
+const _errs100 = errors;
+if(errors === _errs100){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 1 || isNaN(data33)){
 const err38 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err38];
@@ -2135,7 +2148,7 @@ vErrors.push(err38);
 errors++;
 }
 else {
-if(data32 < 0 || isNaN(data32)){
+if(data33 < 0 || isNaN(data33)){
 const err39 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err39];
@@ -2158,10 +2171,10 @@ vErrors.push(err40);
 errors++;
 }
 }
-var _valid6 = _errs98 === errors;
+var _valid6 = _errs100 === errors;
 valid15 = valid15 || _valid6;
-const _errs100 = errors;
-if(data32 !== null){
+const _errs102 = errors;
+if(data33 !== null){
 const err41 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err41];
@@ -2171,7 +2184,7 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid6 = _errs100 === errors;
+var _valid6 = _errs102 === errors;
 valid15 = valid15 || _valid6;
 if(!valid15){
 const err42 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -2186,29 +2199,29 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs97;
+errors = _errs99;
 if(vErrors !== null){
-if(_errs97){
-vErrors.length = _errs97;
+if(_errs99){
+vErrors.length = _errs99;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs96 === errors;
+var valid0 = _errs98 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.width !== undefined){
-let data33 = data.width;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid16 = false;
+let data34 = data.width;
 const _errs104 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const _errs105 = errors;
+let valid16 = false;
+const _errs106 = errors;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
 const err43 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
@@ -2218,9 +2231,9 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(errors === _errs104){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 2048 || isNaN(data33)){
+if(errors === _errs106){
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 > 2048 || isNaN(data34)){
 const err44 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
 if(vErrors === null){
 vErrors = [err44];
@@ -2231,7 +2244,7 @@ vErrors.push(err44);
 errors++;
 }
 else {
-if(data33 < 64 || isNaN(data33)){
+if(data34 < 64 || isNaN(data34)){
 const err45 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
 vErrors = [err45];
@@ -2244,10 +2257,10 @@ errors++;
 }
 }
 }
-var _valid7 = _errs104 === errors;
+var _valid7 = _errs106 === errors;
 valid16 = valid16 || _valid7;
-const _errs106 = errors;
-if(data33 !== null){
+const _errs108 = errors;
+if(data34 !== null){
 const err46 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err46];
@@ -2257,7 +2270,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-var _valid7 = _errs106 === errors;
+var _valid7 = _errs108 === errors;
 valid16 = valid16 || _valid7;
 if(!valid16){
 const err47 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -2272,17 +2285,17 @@ validate25.errors = vErrors;
 return false;
 }
 else {
-errors = _errs103;
+errors = _errs105;
 if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
+if(_errs105){
+vErrors.length = _errs105;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs102 === errors;
+var valid0 = _errs104 === errors;
 }
 else {
 var valid0 = true;
@@ -4135,7 +4148,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data3 === "canny") || (data3 === "scribble")) || (data3 === "lineart")) || (data3 === "softedge")) || (data3 === "tile")) || (data3 === "none"))){
+if(!((((((((((((((data3 === "canny") || (data3 === "scribble")) || (data3 === "lineart")) || (data3 === "softedge")) || (data3 === "tile")) || (data3 === "depth")) || (data3 === "normal")) || (data3 === "openpose")) || (data3 === "segmentation")) || (data3 === "mlsd")) || (data3 === "shuffle")) || (data3 === "inpaint")) || (data3 === "none")) || (data3 === "union"))){
 const err1 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
@@ -4268,7 +4281,7 @@ if(typeof data6 !== "string"){
 validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data6 === "diffusers") || (data6 === "single_file"))){
+if(!(((data6 === "diffusers") || (data6 === "single_file")) || (data6 === "transformers"))){
 validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -4306,7 +4319,7 @@ if(typeof data8 !== "string"){
 validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data8 === "checkpoint") || (data8 === "controlnet")) || (data8 === "lora")) || (data8 === "embedding"))){
+if(!((((((data8 === "checkpoint") || (data8 === "controlnet")) || (data8 === "lora")) || (data8 === "embedding")) || (data8 === "vae")) || (data8 === "preprocessor"))){
 validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -11960,7 +11973,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data3 === "canny") || (data3 === "scribble")) || (data3 === "lineart")) || (data3 === "softedge")) || (data3 === "tile")) || (data3 === "none"))){
+if(!((((((((((((((data3 === "canny") || (data3 === "scribble")) || (data3 === "lineart")) || (data3 === "softedge")) || (data3 === "tile")) || (data3 === "depth")) || (data3 === "normal")) || (data3 === "openpose")) || (data3 === "segmentation")) || (data3 === "mlsd")) || (data3 === "shuffle")) || (data3 === "inpaint")) || (data3 === "none")) || (data3 === "union"))){
 const err1 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
@@ -12093,7 +12106,7 @@ if(typeof data6 !== "string"){
 validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data6 === "diffusers") || (data6 === "single_file"))){
+if(!(((data6 === "diffusers") || (data6 === "single_file")) || (data6 === "transformers"))){
 validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -12131,7 +12144,7 @@ if(typeof data8 !== "string"){
 validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data8 === "checkpoint") || (data8 === "controlnet")) || (data8 === "lora")) || (data8 === "embedding"))){
+if(!((((((data8 === "checkpoint") || (data8 === "controlnet")) || (data8 === "lora")) || (data8 === "embedding")) || (data8 === "vae")) || (data8 === "preprocessor"))){
 validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -13786,7 +13799,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data14 === "canny") || (data14 === "scribble")) || (data14 === "lineart")) || (data14 === "softedge")) || (data14 === "tile")) || (data14 === "none"))){
+if(!((((((((((((((data14 === "canny") || (data14 === "scribble")) || (data14 === "lineart")) || (data14 === "softedge")) || (data14 === "tile")) || (data14 === "depth")) || (data14 === "normal")) || (data14 === "openpose")) || (data14 === "segmentation")) || (data14 === "mlsd")) || (data14 === "shuffle")) || (data14 === "inpaint")) || (data14 === "none")) || (data14 === "union"))){
 const err1 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
@@ -13919,7 +13932,7 @@ if(typeof data17 !== "string"){
 validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data17 === "diffusers") || (data17 === "single_file"))){
+if(!(((data17 === "diffusers") || (data17 === "single_file")) || (data17 === "transformers"))){
 validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -13957,7 +13970,7 @@ if(typeof data19 !== "string"){
 validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data19 === "checkpoint") || (data19 === "controlnet")) || (data19 === "lora")) || (data19 === "embedding"))){
+if(!((((((data19 === "checkpoint") || (data19 === "controlnet")) || (data19 === "lora")) || (data19 === "embedding")) || (data19 === "vae")) || (data19 === "preprocessor"))){
 validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
