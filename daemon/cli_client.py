@@ -12,7 +12,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from PIL import Image, PngImagePlugin
 from pydantic import ValidationError
@@ -20,7 +20,8 @@ from pydantic import ValidationError
 from . import image_io
 from .errors import InvalidInput
 from .protocol.codec import validation_error
-from .protocol.messages import ControlType, JobParams, Margins, ResultInfo
+from .protocol.messages import JobParams, Margins, ResultInfo
+from .protocol.vocab import ControlType
 
 JOB_COMMANDS = ("generate", "refine", "inpaint", "expand")
 
@@ -283,7 +284,7 @@ def _control_target(head: str, i: int, spec: str, models: list[Any]) -> tuple[st
     """(map type, ControlNet id or None) of a --control value's first part: a map type (the
     daemon picks its ControlNet), a registered ControlNet's id (its type), or TYPE@ID (a union
     ControlNet, or a net used with another type's maps)."""
-    types = get_args(ControlType)
+    types = tuple(ControlType)
     ctype, at, model = head.partition("@")
     if at:
         if ctype not in types:

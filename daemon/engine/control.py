@@ -81,7 +81,7 @@ def _estimator(registry: Registry, spec: ControlSpec) -> ModelEntry | None:
         (
             e
             for e in registry.entries()
-            if e.kind == "preprocessor" and e.info.control_type == spec.type
+            if e.kind == "preprocessor" and str(e.info.control_type) == str(spec.type)
         ),
         None,
     )

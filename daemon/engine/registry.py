@@ -16,11 +16,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from ..config import Paths
 from ..errors import Conflict, InvalidInput, UnknownModel
-from ..protocol.messages import ControlType, ModelInfo
+from ..protocol.messages import ModelInfo
+from ..protocol.vocab import ControlNetType
 from .detect import KINDS, PICKLE_SUFFIXES, base_arch, detect
 from .triggers import DIFFUSERS_FILE, file_tokens
 
@@ -29,7 +30,7 @@ RECORDS = "_registry"  # cannot collide with a model folder: ids start with a le
 DEFAULT_FILE = "_default"
 
 
-CONTROL_TYPES: tuple[str, ...] = (*get_args(ControlType), "union")
+CONTROL_TYPES: tuple[str, ...] = tuple(ControlNetType)
 
 
 def _type_from_name(path: str) -> str | None:

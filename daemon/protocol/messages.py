@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .limits import LIMITS
 from .vocab import (
     ClientKind,
+    ControlNetType,
     ControlType,
     ImageFormat,
     JobKind,
@@ -39,17 +40,6 @@ RequestId = Annotated[str, Field(max_length=64, description="echoed back as repl
 
 Scheduler = Literal["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc"]
 JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
-<<<<<<< HEAD
-ImageFormat = Literal["png", "rgba8", "grey8"]
-ControlType = Literal[
-    "canny", "scribble", "lineart", "softedge", "tile", "depth", "normal", "openpose",
-    "segmentation", "mlsd", "shuffle", "inpaint", "none",
-]
-# what a registered ControlNet follows: one map type, or several (a union model, picked per job)
-ControlNetType = Literal[ControlType, "union"]
-ModelKind = Literal["checkpoint", "controlnet", "lora", "embedding", "vae", "preprocessor"]
-=======
->>>>>>> main
 FillMode = Literal["keep", "blur", "edge", "noise"]
 
 
@@ -211,13 +201,8 @@ class ModelInfo(Message):
     id: Id
     name: str
     arch: str = Field(description="sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...")
-<<<<<<< HEAD
-    kind: ModelKind = "checkpoint"
-    format: Literal["diffusers", "single_file", "transformers"] = "diffusers"
-=======
     kind: ModelKind = ModelKind.CHECKPOINT
     format: ModelFormat = ModelFormat.DIFFUSERS
->>>>>>> main
     size_bytes: int = 0
     default: bool = False
     control_type: ControlNetType | None = Field(
@@ -401,11 +386,7 @@ class ModelsAdd(Request):
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
     kind: ModelKind | None = None
-<<<<<<< HEAD
     control_type: ControlNetType | None = Field(
-=======
-    control_type: ControlType | None = Field(
->>>>>>> main
         default=None, description="ControlNet: the kind of map it follows, when the file does not say")
     config: str | None = Field(
         default=None, max_length=4096,

@@ -46,7 +46,20 @@ export type ClientMessage =
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ControlType".
  */
-export type ControlType = "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+export type ControlType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none";
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "JobKind".
@@ -57,10 +70,32 @@ export type JobKind = "generate" | "refine" | "inpaint" | "expand";
  */
 export type Priority = "interactive" | "batch";
 /**
+ * What a registered ControlNet follows: one map type, or several (a union model, whose
+ * type is named per job); for a preprocessor model, the map it makes.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ControlNetType".
+ */
+export type ControlNetType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none"
+  | "union";
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ModelKind".
  */
-export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding";
+export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
 /**
  * What a token may do. Every client message class declares the scope it needs.
  */
@@ -103,9 +138,10 @@ export type ImageFormat1 = "png" | "rgba8" | "grey8";
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ModelFormat".
  */
-export type ModelFormat = "diffusers" | "single_file";
-export type ModelFormat1 = "diffusers" | "single_file";
-export type ModelKind1 = "checkpoint" | "controlnet" | "lora" | "embedding";
+export type ModelFormat = "diffusers" | "single_file" | "transformers";
+export type ModelFormat1 = "diffusers" | "single_file" | "transformers";
+export type ModelKind1 =
+  "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
 /**
  * Interactive jobs run before batch ones; each has its own queue quota per client.
  *
@@ -156,6 +192,7 @@ export interface LayerbridgeProtocolDefs {
   ClientsPair?: ClientsPair;
   ClientsReply?: ClientsReply;
   ClientsRevoke?: ClientsRevoke;
+  ControlNetType?: ControlNetType;
   ControlSpec?: ControlSpec;
   ControlType?: ControlType;
   DeviceInfo?: DeviceInfo;
@@ -444,24 +481,7 @@ export interface ControlSpec {
   preprocess?: boolean;
   start?: number;
   strength?: number;
-<<<<<<< HEAD
-  type:
-    | "canny"
-    | "scribble"
-    | "lineart"
-    | "softedge"
-    | "tile"
-    | "depth"
-    | "normal"
-    | "openpose"
-    | "segmentation"
-    | "mlsd"
-    | "shuffle"
-    | "inpaint"
-    | "none";
-=======
   type: ControlType;
->>>>>>> main
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -554,32 +574,9 @@ export interface ModelsAdd {
   /**
    * ControlNet: the kind of map it follows, when the file does not say
    */
-<<<<<<< HEAD
-  control_type?:
-    | (
-        | "canny"
-        | "scribble"
-        | "lineart"
-        | "softedge"
-        | "tile"
-        | "depth"
-        | "normal"
-        | "openpose"
-        | "segmentation"
-        | "mlsd"
-        | "shuffle"
-        | "inpaint"
-        | "none"
-        | "union"
-      )
-    | null;
-  id?: string | null;
-  kind?: ("checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor") | null;
-=======
-  control_type?: ControlType | null;
+  control_type?: ControlNetType | null;
   id?: string | null;
   kind?: ModelKind | null;
->>>>>>> main
   /**
    * the id clients will use; default: from the file or folder name
    */
@@ -1051,46 +1048,18 @@ export interface ModelInfo {
    * sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...
    */
   arch: string;
-<<<<<<< HEAD
   /**
    * controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes
    */
-  control_type?:
-    | (
-        | "canny"
-        | "scribble"
-        | "lineart"
-        | "softedge"
-        | "tile"
-        | "depth"
-        | "normal"
-        | "openpose"
-        | "segmentation"
-        | "mlsd"
-        | "shuffle"
-        | "inpaint"
-        | "none"
-        | "union"
-      )
-    | null;
-  default?: boolean;
-  default_weight?: number | null;
-  format?: "diffusers" | "single_file" | "transformers";
-=======
-  control_type?: ControlType | null;
+  control_type?: ControlNetType | null;
   default?: boolean;
   default_weight?: number | null;
   format?: ModelFormat1;
->>>>>>> main
   /**
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   id: string;
-<<<<<<< HEAD
-  kind?: "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
-=======
   kind?: ModelKind1;
->>>>>>> main
   name: string;
   /**
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
