@@ -91,6 +91,7 @@ export class PanelView {
     });
     this.el<HTMLButtonElement>("run").addEventListener("click", () => void this.controller.run(this.readForm()));
     this.el<HTMLButtonElement>("cancel").addEventListener("click", () => void this.controller.cancel());
+    this.el<HTMLButtonElement>("place-now").addEventListener("click", () => this.controller.placeWaiting());
   }
 
   /** The form as the user set it. */
@@ -142,6 +143,10 @@ export class PanelView {
     const fraction = s.job.stage === "done" ? 1 : s.job.steps > 0 ? s.job.step / s.job.steps : 0;
     this.el("progress-bar").style.width = `${Math.round(fraction * 100)}%`;
     this.el("progress-text").textContent = progressText(s);
+    const note = this.el("job-note");
+    note.textContent = s.job.note ?? "";
+    note.className = s.job.note && s.job.stage !== "idle" ? "muted" : "muted hidden";
+    this.el("place-now").className = s.job.waiting > 0 ? "" : "hidden";
     const preview = this.el<HTMLImageElement>("preview");
     if (s.job.preview && busy) {
       preview.src = pngDataUrl(s.job.preview);
@@ -262,7 +267,7 @@ function progressText(s: PanelState): string {
     case "running":
       return `Step ${j.step}/${j.steps}`;
     case "placing":
-      return `Placing ${j.placed}/${j.expected}`;
+      return j.waiting > 0 ? `${j.waiting} waiting for Photoshop` : `Placing ${j.placed}/${j.expected}`;
     case "done":
       return `Done · ${j.placed} placed`;
     case "failed":
