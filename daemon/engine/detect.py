@@ -133,6 +133,16 @@ def classify_tensors(
         return Detected(
             "controlnet", declared or _arch_from_context_dim(dim, xl_markers=xl), "single_file"
         )
+    # ---- LyCORIS factorisations diffusers' SD/SDXL LoRA loader cannot read (it refuses their
+    # keys as "not correctly renamed"): name the format instead of a generic refusal
+    for marker, name in ((".hada_w1_a", "LoHa"), (".lokr_w1", "LoKr")):
+        if any(marker in k for k in keys):
+            raise InvalidInput(
+                "path",
+                str(path),
+                f"is a LyCORIS {name} file; diffusers cannot load {name} into SD/SDXL pipelines "
+                "(LoRA and LoCon files load)",
+            )
     # ---- LoRA: kohya (lora_unet_/lora_te_) or diffusers/peft (lora.down / lora_A)
     if any(("lora_down" in k or "lora.down" in k or "lora_A" in k) for k in keys):
         xl = any(k.startswith(("lora_te2_", "text_encoder_2.", "te2.")) for k in keys)
