@@ -103,6 +103,7 @@ class Session:
         # so a page guessing from a sandboxed frame (Origin null) must not lock out the panel
         # and the tray, which send another Origin or none.
         self._guesses = f"{peer} origin={origin or '-'}"
+        self.origin = origin
         self._send = send
         self._close = close
         self.state = ConnState.AWAITING_HELLO
@@ -177,7 +178,9 @@ class Session:
                 field="protocols")
         self.client, self.token_hash = client, hash_token(hello.token)
         self.state = ConnState.READY
-        log.info("%s connected as %r (%s, %s)", self.peer, client.name, hello.client.kind, client.scope)
+        # the Origin each client sent: UXP's is undocumented, so the first run in Photoshop shows it
+        log.info("%s connected as %r (%s, %s), origin %s", self.peer, client.name, hello.client.kind,
+                 client.scope, repr(self.origin) if self.origin is not None else "none")
         self.deliver(Welcome(
             reply_to=hello.id, protocol=common[-1],
             server=ClientInfo(name="layerbridge", kind="other", version=__version__),

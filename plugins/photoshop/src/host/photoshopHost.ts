@@ -45,16 +45,22 @@ async function modal<T>(commandName: string, fn: Parameters<typeof core.executeA
   }
 }
 
-const MODE_NAMES: Record<string, ColorMode> = {
-  [constants.DocumentMode.RGB]: "RGB",
-  [constants.DocumentMode.GRAYSCALE]: "Grayscale",
-  [constants.DocumentMode.CMYK]: "CMYK",
-  [constants.DocumentMode.LAB]: "Lab",
-  [constants.DocumentMode.INDEXEDCOLOR]: "Indexed",
-  [constants.DocumentMode.BITMAP]: "Bitmap",
-  [constants.DocumentMode.DUOTONE]: "Duotone",
-  [constants.DocumentMode.MULTICHANNEL]: "Multichannel",
-};
+/** Document.mode (constants.DocumentMode) by its Image ▸ Mode menu name. Read when asked, not at
+ * load: nothing of the host is touched before the panel registers. */
+function modeName(mode: unknown): ColorMode {
+  const m = constants.DocumentMode;
+  const names: Record<string, ColorMode> = {
+    [m.RGB]: "RGB",
+    [m.GRAYSCALE]: "Grayscale",
+    [m.CMYK]: "CMYK",
+    [m.LAB]: "Lab",
+    [m.INDEXEDCOLOR]: "Indexed",
+    [m.BITMAP]: "Bitmap",
+    [m.DUOTONE]: "Duotone",
+    [m.MULTICHANNEL]: "Multichannel",
+  };
+  return names[String(mode)] ?? "Multichannel";
+}
 
 /** A selection's getData() to 8-bit grey: getSelection takes no componentSize, so its data comes
  * at the document's depth: Uint8Array 0..255, Uint16Array 0..32768, Float32Array 0..1
@@ -106,7 +112,7 @@ export class PhotoshopHost implements Host {
       title: doc.title,
       width: doc.width,
       height: doc.height,
-      mode: MODE_NAMES[String(doc.mode)] ?? "Multichannel",
+      mode: modeName(doc.mode),
       resolution: doc.resolution,
       selection,
       activeLayer: active ? layerInfo(active) : null,

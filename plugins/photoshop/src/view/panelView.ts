@@ -174,7 +174,7 @@ export class PanelView {
     select.innerHTML = "";
     for (const m of models) select.appendChild(this.option(m.id, `${m.name || m.id} (${m.arch})`));
     const keep = models.find((m) => m.id === previous) ?? models.find((m) => m.default) ?? models[0];
-    if (keep) select.value = keep.id;
+    if (keep) selectOption(select, keep.id);
   }
 
   private renderLoras(): void {
@@ -184,7 +184,7 @@ export class PanelView {
       const row = this.row();
       const select = this.doc.createElement("select");
       for (const m of this.lastState.loras) select.appendChild(this.option(m.id, m.name || m.id));
-      select.value = lora.id;
+      selectOption(select, lora.id);
       select.addEventListener("change", () => (lora.id = select.value));
       const weight = this.number(lora.weight, -4, 4, 0.05, (v) => (lora.weight = v));
       weight.title = "weight";
@@ -201,11 +201,11 @@ export class PanelView {
       const row = this.row();
       const layer = this.doc.createElement("select");
       for (const l of this.layers) layer.appendChild(this.option(String(l.id), l.name));
-      layer.value = String(control.layerId);
+      selectOption(layer, String(control.layerId));
       layer.addEventListener("change", () => (control.layerId = Number(layer.value)));
       const type = this.doc.createElement("select");
       for (const t of CONTROL_TYPES) type.appendChild(this.option(t, t));
-      type.value = control.type;
+      selectOption(type, control.type);
       type.addEventListener("change", () => (control.type = type.value as ControlChoice["type"]));
       const strength = this.number(control.strength, 0, 2, 0.05, (v) => (control.strength = v));
       strength.title = "strength";
@@ -223,7 +223,8 @@ export class PanelView {
 
   private option(value: string, label: string): HTMLOptionElement {
     const o = this.doc.createElement("option");
-    o.value = value;
+    // UXP: an <option> without a value attribute makes select.value undefined (known issues)
+    o.setAttribute("value", value);
     o.textContent = label;
     return o;
   }
@@ -248,6 +249,17 @@ export class PanelView {
     b.title = "Remove";
     b.addEventListener("click", () => void onClick());
     return b;
+  }
+}
+
+/** Shows `value` as the selection. UXP does not show a selection made by setting `select.value`
+ * (known issues: "use the selected attribute on the option tags"); browsers honour both. */
+export function selectOption(select: HTMLSelectElement, value: string): void {
+  for (const option of Array.from(select.options)) {
+    const chosen = option.getAttribute("value") === value;
+    option.selected = chosen;
+    if (chosen) option.setAttribute("selected", "");
+    else option.removeAttribute("selected");
   }
 }
 
