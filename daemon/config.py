@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidInput
+from .protocol.limits import ServerLimits
 
 DEFAULT_PORT = 7842
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -46,6 +47,8 @@ class ServerSettings(BaseModel):
         default_factory=list, description="Host header values allowed besides loopback (LAN mode)"
     )
     send_queue: int = Field(default=512, ge=8, description="messages queued per client before it is dropped")
+    limits: ServerLimits = Field(default_factory=ServerLimits,
+                                 description="per-client and daemon-wide bounds (welcome.limits)")
 
 
 class Settings(BaseModel):
