@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
@@ -75,8 +76,9 @@ class WebSocketServer:
         self._server: Server | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str | None = None, port: int | None = None) -> str:
-        """Start listening; returns the URL clients connect to."""
+    async def start(self, host: str | None = None, port: int | None = None,
+                    tls: ssl.SSLContext | None = None) -> str:
+        """Start listening (over TLS when `tls` is given); returns the URL clients connect to."""
         host = host or self.settings.host
         port = self.settings.port if port is None else port
         self._server = await serve(
@@ -89,10 +91,11 @@ class WebSocketServer:
             ping_interval=20, ping_timeout=60,
             close_timeout=CLOSE_TIMEOUT_S,
             server_header=None,
+            ssl=tls,
         )
         bound = self._server.sockets[0].getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        return f"ws://{shown}:{bound[1]}"
+        return f"{'wss' if tls else 'ws'}://{shown}:{bound[1]}"
 
     async def close(self) -> None:
         if self._server is not None:
@@ -162,12 +165,13 @@ async def _close(ws: ServerConnection, code: int, reason: str) -> None:
 
 
 async def run_daemon(core: DaemonCore, host: str | None, port: int | None,
-                     on_ready: Callable[[str], None], until: Awaitable[None]) -> None:
+                     on_ready: Callable[[str], None], until: Awaitable[None],
+                     tls: ssl.SSLContext | None = None) -> None:
     """Start the core and the server, announce the URL, serve until `until` completes."""
     await core.start()
     server = WebSocketServer(core)
     try:
-        url = await server.start(host, port)
+        url = await server.start(host, port, tls)
         on_ready(url)
         await until
     finally:
