@@ -13,10 +13,28 @@ export interface ControlNetChoice {
   type: ControlType;
 }
 
-/** The ControlNet of `id` among the daemon's models, or null ("" is the panel's "None"). */
-export function controlNetChoice(models: readonly ModelInfo[], id: string): ControlNetChoice | null {
+/** The map types a union ControlNet can be asked to read a sketch as (the job names one). */
+export const UNION_READS: readonly ControlType[] = ["scribble", "lineart", "canny", "softedge", "depth", "normal", "openpose", "segmentation", "mlsd"];
+
+/**
+ * The panel's choices for a ControlNet: its id, or `id:type` for a union model, which follows
+ * several maps and is told per job which one (ids never hold a colon).
+ */
+export function controlNetOptions(model: ModelInfo): { value: string; type: ControlType | "any" }[] {
+  const type = model.control_type;
+  if (type === "union") return UNION_READS.map((t) => ({ value: `${model.id}:${t}`, type: t }));
+  return [{ value: model.id, type: type ?? "any" }];
+}
+
+/** The ControlNet a panel choice names among the daemon's models, or null ("" is "None"). */
+export function controlNetChoice(models: readonly ModelInfo[], value: string): ControlNetChoice | null {
+  const [id, asType] = value.split(":");
   const model = models.find((m) => m.id === id && m.kind === "controlnet");
-  return model === undefined ? null : { id: model.id, type: model.control_type ?? "none" };
+  if (model === undefined) return null;
+  const type = model.control_type;
+  if (type === "union") return asType === undefined ? null : { id: model.id, type: asType as ControlType };
+  // A ControlNet registered without a type follows whatever it was trained on: "none" says so.
+  return { id: model.id, type: type ?? "none" };
 }
 
 export interface FlowOptions {

@@ -2,6 +2,7 @@
 
 import type { ConnectionState, ErrorDescription, LoraSpec, ModelInfo } from "@layerbridge/common";
 import type { FlowKind, SelectionInfo } from "../shared/messages";
+import { controlNetOptions } from "./flowOptions";
 
 function byId<T extends HTMLElement>(doc: Document, id: string, type: { new (): T }): T {
   const el = doc.getElementById(id);
@@ -146,17 +147,17 @@ export class PanelView {
     const none = this.doc.createElement("option");
     none.value = "";
     none.textContent = nets.length > 0 ? "None: from the prompt only" : "None (the daemon has none for this model)";
-    this.control.replaceChildren(
-      none,
-      ...nets.map((m) => {
+    const options = nets.flatMap((m) =>
+      controlNetOptions(m).map(({ value, type }) => {
         const option = this.doc.createElement("option");
-        option.value = m.id;
-        option.textContent = `${m.name} · ${m.control_type ?? "any map"}`;
+        option.value = value;
+        option.textContent = `${m.name} · ${type === "any" ? "any map" : type}`;
         option.title = m.id;
         return option;
       }),
     );
-    this.control.value = nets.some((m) => m.id === before) ? before : "";
+    this.control.replaceChildren(none, ...options);
+    this.control.value = options.some((o) => o.value === before) ? before : "";
   }
 
   /** LoRAs that fit the chosen checkpoint's architecture, each with a checkbox and a weight. */

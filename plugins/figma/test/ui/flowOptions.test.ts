@@ -1,6 +1,6 @@
 import type { Limits } from "@layerbridge/common";
 import { describe, expect, it } from "vitest";
-import { controlNetChoice, DEFAULT_OPTIONS, jobParams, type FlowOptions } from "../../src/ui/flowOptions";
+import { controlNetChoice, controlNetOptions, DEFAULT_OPTIONS, jobParams, type FlowOptions } from "../../src/ui/flowOptions";
 
 const limits: Limits = {
   max_frame_bytes: 17 << 20,
@@ -63,6 +63,15 @@ describe("jobParams", () => {
     expect(controlNetChoice(models, "demo-cn-lineart")).toEqual({ id: "demo-cn-lineart", type: "lineart" });
     expect(controlNetChoice(models, "")).toBeNull();
     expect(controlNetChoice(models, "demo")).toBeNull(); // a checkpoint is no ControlNet
+  });
+
+  it("offers a union ControlNet once per map it can read, and sends the one picked", () => {
+    const union = { id: "cn-union", name: "Union", arch: "sdxl", kind: "controlnet" as const, control_type: "union" as const };
+    const options = controlNetOptions(union);
+    expect(options).toContainEqual({ value: "cn-union:depth", type: "depth" });
+    expect(options).toContainEqual({ value: "cn-union:scribble", type: "scribble" });
+    expect(controlNetChoice([union], "cn-union:depth")).toEqual({ id: "cn-union", type: "depth" });
+    expect(controlNetChoice([union], "cn-union")).toBeNull(); // a union needs its map named
   });
 
   it("leaves the seed to the daemon when none is set, caps the batch, drops zero-weight LoRAs", () => {
