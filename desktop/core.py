@@ -237,6 +237,7 @@ class TrayCore(QObject):
                    f"last started with are back; the refused ones are in "
                    f"{self.guard.refused_file.name}.")
             self._detail = f"restored the last working settings: {cause}"[:300]
+            process.note(f"restored the settings the daemon last started with ({cause})")
             self.settingsRestored.emit(why)
             self._notify("Layerbridge settings restored", why, True)
             return

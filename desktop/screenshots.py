@@ -223,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     with loop:
         loop.run_until_complete(shoot(Path(args.out), data))
-    return 0
+    # every picture is written; PySide6 can crash collecting Qt objects at interpreter exit
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
