@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from layerbridge.daemon.protocol.messages import JobParams
+from layerbridge.daemon.protocol.vocab import JobKind
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -255,7 +256,7 @@ class HomeTab(QWidget):
         if model is None:
             return
         p = self.core.catalog.preview_settings
-        params = JobParams(kind="generate", model=model.id, prompt=TEST_PROMPT, seed=p.seed,
+        params = JobParams(kind=JobKind.GENERATE, model=model.id, prompt=TEST_PROMPT, seed=p.seed,
                            steps=p.steps, width=p.width, height=p.height)
 
         async def run() -> str:

@@ -67,8 +67,12 @@ async def test_first_launch_goes_from_an_empty_data_dir_to_an_image(empty_home: 
         asked.append(box.text())
         box.button(QMessageBox.StandardButton.Cancel).click()
 
-    QTimer.singleShot(200, answer)
-    assert not app.ask_quit() and not app.quitting.is_set()
+    # from the event loop, as the menu calls it (a modal dialog must not run inside a task)
+    quit_answer: list[bool] = []
+    QTimer.singleShot(0, lambda: quit_answer.append(app.ask_quit()))
+    QTimer.singleShot(300, answer)
+    await until(lambda: bool(quit_answer), timeout=20)
+    assert quit_answer == [False] and not app.quitting.is_set()
     assert "1 job is queued or running" in asked[0]
     app.quit()
     await core.shutdown(force=True)
