@@ -35,6 +35,13 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def is_web_origin(origin: str) -> bool:
+    """Whether `origin` is one a web page sends (http or https). UXP documents no Origin for its
+    WebSocket (none, "null" or a scheme of its own): only web origins can be told apart, so only
+    they are checked; the token still gates everyone."""
+    return origin.split(":", 1)[0].strip().lower() in ("http", "https")
+
+
 class HandshakeGuard:
     """Refuses a handshake whose Host is not loopback (or configured) or whose browser Origin is
     not allowed. The token in `hello` is the real gate; these stop browsers from even trying."""
@@ -56,7 +63,7 @@ class HandshakeGuard:
             log.warning("refused handshake with Host %r (possible DNS rebinding)", host)
             return connection.respond(HTTPStatus.FORBIDDEN, f"Host {host!r} is not allowed\n")
         origin = origins[0] if origins else None
-        if origin is not None and origin not in self.origins:
+        if origin is not None and origin not in self.origins and is_web_origin(origin):
             log.warning("refused handshake from Origin %r", origin)
             return connection.respond(HTTPStatus.FORBIDDEN, f"Origin {origin!r} is not allowed\n")
         return None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .limits import LIMITS
 from .vocab import (
     ClientKind,
+    ControlNetType,
     ControlType,
     ImageFormat,
     JobKind,
@@ -88,6 +89,10 @@ class ControlSpec(Message):
     strength: float = Field(default=1.0, ge=0.0, le=2.0)
     start: float = Field(default=0.0, ge=0.0, le=1.0)
     end: float = Field(default=1.0, ge=0.0, le=1.0)
+    preprocess: bool = Field(
+        default=True, description="false: the image is already the map; true: the daemon makes "
+        "the map from it where it has a preprocessor for the type (canny, scribble, lineart, "
+        "softedge, tile, mlsd; depth with a registered depth estimator)")
     low_threshold: int = Field(default=100, ge=0, le=255, description="canny only")
     high_threshold: int = Field(default=200, ge=0, le=255, description="canny only")
 
@@ -200,7 +205,9 @@ class ModelInfo(Message):
     format: ModelFormat = ModelFormat.DIFFUSERS
     size_bytes: int = 0
     default: bool = False
-    control_type: ControlType | None = None
+    control_type: ControlNetType | None = Field(
+        default=None, description="controlnet: the map it follows (union: several, named per "
+        "job); preprocessor: the map it makes")
     trigger_words: list[str] = Field(default_factory=list)
     default_weight: float | None = None
     native_side: int | None = Field(
@@ -382,7 +389,7 @@ class ModelsAdd(Request):
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
     kind: ModelKind | None = None
-    control_type: ControlType | None = Field(
+    control_type: ControlNetType | None = Field(
         default=None, description="ControlNet: the kind of map it follows, when the file does not say")
     config: str | None = Field(
         default=None, max_length=4096,

@@ -48,7 +48,20 @@ export type ClientMessage =
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ControlType".
  */
-export type ControlType = "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+export type ControlType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none";
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "JobKind".
@@ -59,10 +72,32 @@ export type JobKind = "generate" | "refine" | "inpaint" | "expand";
  */
 export type Priority = "interactive" | "batch";
 /**
+ * What a registered ControlNet follows: one map type, or several (a union model, whose
+ * type is named per job); for a preprocessor model, the map it makes.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ControlNetType".
+ */
+export type ControlNetType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none"
+  | "union";
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ModelKind".
  */
-export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding";
+export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
 /**
  * What a token may do. Every client message class declares the scope it needs.
  */
@@ -105,9 +140,10 @@ export type ImageFormat1 = "png" | "rgba8" | "grey8";
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ModelFormat".
  */
-export type ModelFormat = "diffusers" | "single_file";
-export type ModelFormat1 = "diffusers" | "single_file";
-export type ModelKind1 = "checkpoint" | "controlnet" | "lora" | "embedding";
+export type ModelFormat = "diffusers" | "single_file" | "transformers";
+export type ModelFormat1 = "diffusers" | "single_file" | "transformers";
+export type ModelKind1 =
+  "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
 /**
  * Interactive jobs run before batch ones; each has its own queue quota per client.
  *
@@ -160,6 +196,7 @@ export interface LayerbridgeProtocolDefs {
   ClientsPair?: ClientsPair;
   ClientsReply?: ClientsReply;
   ClientsRevoke?: ClientsRevoke;
+  ControlNetType?: ControlNetType;
   ControlSpec?: ControlSpec;
   ControlType?: ControlType;
   DeviceInfo?: DeviceInfo;
@@ -446,6 +483,10 @@ export interface ControlSpec {
    * ControlNet id; default: the registry's for this type
    */
   model?: string | null;
+  /**
+   * false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)
+   */
+  preprocess?: boolean;
   start?: number;
   strength?: number;
   type: ControlType;
@@ -541,7 +582,7 @@ export interface ModelsAdd {
   /**
    * ControlNet: the kind of map it follows, when the file does not say
    */
-  control_type?: ControlType | null;
+  control_type?: ControlNetType | null;
   id?: string | null;
   kind?: ModelKind | null;
   /**
@@ -1045,7 +1086,10 @@ export interface ModelInfo {
    * sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...
    */
   arch: string;
-  control_type?: ControlType | null;
+  /**
+   * controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes
+   */
+  control_type?: ControlNetType | null;
   default?: boolean;
   default_weight?: number | null;
   format?: ModelFormat1;

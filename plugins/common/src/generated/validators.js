@@ -23,10 +23,10 @@ const schema74 = {"additionalProperties":false,"description":"The bounds a clien
 const schema60 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
-const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlType"},{"type":"null"}],"default":null},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
-const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","none"],"title":"ControlType","type":"string"};
-const schema77 = {"enum":["diffusers","single_file"],"title":"ModelFormat","type":"string"};
-const schema56 = {"enum":["checkpoint","controlnet","lora","embedding"],"title":"ModelKind","type":"string"};
+const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema55 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
+const schema77 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
+const schema56 = {"enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"ModelKind","type":"string"};
 const pattern7 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -75,7 +75,7 @@ const _errs5 = errors;
 let valid1 = false;
 const _errs6 = errors;
 if(typeof data1 !== "string"){
-const err0 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlNetType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -84,8 +84,8 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data1 === "canny") || (data1 === "scribble")) || (data1 === "lineart")) || (data1 === "softedge")) || (data1 === "tile")) || (data1 === "none"))){
-const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"};
+if(!((((((((((((((data1 === "canny") || (data1 === "scribble")) || (data1 === "lineart")) || (data1 === "softedge")) || (data1 === "tile")) || (data1 === "depth")) || (data1 === "normal")) || (data1 === "openpose")) || (data1 === "segmentation")) || (data1 === "mlsd")) || (data1 === "shuffle")) || (data1 === "inpaint")) || (data1 === "none")) || (data1 === "union"))){
+const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlNetType/enum",keyword:"enum",params:{allowedValues: schema55.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -217,7 +217,7 @@ if(typeof data4 !== "string"){
 validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data4 === "diffusers") || (data4 === "single_file"))){
+if(!(((data4 === "diffusers") || (data4 === "single_file")) || (data4 === "transformers"))){
 validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -255,7 +255,7 @@ if(typeof data6 !== "string"){
 validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data6 === "checkpoint") || (data6 === "controlnet")) || (data6 === "lora")) || (data6 === "embedding"))){
+if(!((((((data6 === "checkpoint") || (data6 === "controlnet")) || (data6 === "lora")) || (data6 === "embedding")) || (data6 === "vae")) || (data6 === "preprocessor"))){
 validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/enum",keyword:"enum",params:{allowedValues: schema56.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -1640,7 +1640,8 @@ const schema42 = {"additionalProperties":false,"description":"Everything that de
 const schema45 = {"enum":["generate","refine","inpaint","expand"],"title":"JobKind","type":"string"};
 const schema46 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
 const schema47 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
-const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"ControlType","type":"string"};
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1662,7 +1663,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((((key0 === "end") || (key0 === "high_threshold")) || (key0 === "image")) || (key0 === "low_threshold")) || (key0 === "model")) || (key0 === "start")) || (key0 === "strength")) || (key0 === "type"))){
+if(!(func12.call(schema43.properties, key0))){
 validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1845,17 +1846,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.start !== undefined){
-let data5 = data.start;
+if(data.preprocess !== undefined){
 const _errs16 = errors;
-if(errors === _errs16){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 1 || isNaN(data5)){
+if(typeof data.preprocess !== "boolean"){
+validate30.errors = [{instancePath:instancePath+"/preprocess",schemaPath:"#/properties/preprocess/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.start !== undefined){
+let data6 = data.start;
+const _errs18 = errors;
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1 || isNaN(data6)){
 validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
 return false;
 }
 else {
-if(data5 < 0 || isNaN(data5)){
+if(data6 < 0 || isNaN(data6)){
 validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1866,23 +1879,23 @@ validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs16 === errors;
+var valid0 = _errs18 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.strength !== undefined){
-let data6 = data.strength;
-const _errs18 = errors;
-if(errors === _errs18){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 2 || isNaN(data6)){
+let data7 = data.strength;
+const _errs20 = errors;
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 2 || isNaN(data7)){
 validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"}];
 return false;
 }
 else {
-if(data6 < 0 || isNaN(data6)){
+if(data7 < 0 || isNaN(data7)){
 validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1893,27 +1906,28 @@ validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data7 = data.type;
-const _errs20 = errors;
-if(typeof data7 !== "string"){
+let data8 = data.type;
+const _errs22 = errors;
+if(typeof data8 !== "string"){
 validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data7 === "canny") || (data7 === "scribble")) || (data7 === "lineart")) || (data7 === "softedge")) || (data7 === "tile")) || (data7 === "none"))){
+if(!(((((((((((((data8 === "canny") || (data8 === "scribble")) || (data8 === "lineart")) || (data8 === "softedge")) || (data8 === "tile")) || (data8 === "depth")) || (data8 === "normal")) || (data8 === "openpose")) || (data8 === "segmentation")) || (data8 === "mlsd")) || (data8 === "shuffle")) || (data8 === "inpaint")) || (data8 === "none"))){
 validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs20 === errors;
+var valid0 = _errs22 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
