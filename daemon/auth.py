@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import Paths
 from .errors import AuthError, Conflict, InvalidInput, NotFound, RateLimited
+from .permissions import tighten
 from .protocol.vocab import Scope
 
 log = logging.getLogger("layerbridge.auth")
@@ -192,7 +193,11 @@ def stored_cli_token(paths: Paths) -> str | None:
     if token:
         return token
     file = _token_file(paths)
-    return file.read_text().strip() if file.exists() else None
+    if not file.exists():
+        return None
+    if tighten(file):  # left readable by others (an older version, a copy): it is an admin token
+        log.warning("%s was readable by other users: made it 0600", file)
+    return file.read_text().strip()
 
 
 def cli_token(paths: Paths) -> str:
@@ -213,6 +218,8 @@ def cli_token(paths: Paths) -> str:
     if not _keyring_set(paths, token):
         file = _token_file(paths)
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)  # O_CREAT's mode applies only to a new file
         with os.fdopen(fd, "w") as out:
             out.write(token + "\n")
         log.warning("no OS keyring available: the CLI's admin token is kept in %s (readable "

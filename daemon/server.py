@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
@@ -34,6 +35,13 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def is_web_origin(origin: str) -> bool:
+    """Whether `origin` is one a web page sends (http or https). UXP documents no Origin for its
+    WebSocket (none, "null" or a scheme of its own): only web origins can be told apart, so only
+    they are checked; the token still gates everyone."""
+    return origin.split(":", 1)[0].strip().lower() in ("http", "https")
+
+
 class HandshakeGuard:
     """Refuses a handshake whose Host is not loopback (or configured) or whose browser Origin is
     not allowed. The token in `hello` is the real gate; these stop browsers from even trying."""
@@ -55,7 +63,7 @@ class HandshakeGuard:
             log.warning("refused handshake with Host %r (possible DNS rebinding)", host)
             return connection.respond(HTTPStatus.FORBIDDEN, f"Host {host!r} is not allowed\n")
         origin = origins[0] if origins else None
-        if origin is not None and origin not in self.origins:
+        if origin is not None and origin not in self.origins and is_web_origin(origin):
             log.warning("refused handshake from Origin %r", origin)
             return connection.respond(HTTPStatus.FORBIDDEN, f"Origin {origin!r} is not allowed\n")
         return None
@@ -68,8 +76,9 @@ class WebSocketServer:
         self._server: Server | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str | None = None, port: int | None = None) -> str:
-        """Start listening; returns the URL clients connect to."""
+    async def start(self, host: str | None = None, port: int | None = None,
+                    tls: ssl.SSLContext | None = None) -> str:
+        """Start listening (over TLS when `tls` is given); returns the URL clients connect to."""
         host = host or self.settings.host
         port = self.settings.port if port is None else port
         self._server = await serve(
@@ -82,10 +91,11 @@ class WebSocketServer:
             ping_interval=20, ping_timeout=60,
             close_timeout=CLOSE_TIMEOUT_S,
             server_header=None,
+            ssl=tls,
         )
         bound = self._server.sockets[0].getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        return f"ws://{shown}:{bound[1]}"
+        return f"{'wss' if tls else 'ws'}://{shown}:{bound[1]}"
 
     async def close(self) -> None:
         if self._server is not None:
@@ -155,12 +165,13 @@ async def _close(ws: ServerConnection, code: int, reason: str) -> None:
 
 
 async def run_daemon(core: DaemonCore, host: str | None, port: int | None,
-                     on_ready: Callable[[str], None], until: Awaitable[None]) -> None:
+                     on_ready: Callable[[str], None], until: Awaitable[None],
+                     tls: ssl.SSLContext | None = None) -> None:
     """Start the core and the server, announce the URL, serve until `until` completes."""
     await core.start()
     server = WebSocketServer(core)
     try:
-        url = await server.start(host, port)
+        url = await server.start(host, port, tls)
         on_ready(url)
         await until
     finally:

@@ -133,7 +133,9 @@ class Session:
         self.client, self.token_hash = client, hash_token(hello.token)
         self.protocol.accept(Scope(client.scope))
         self.core.said_hello(self)
-        log.info("%s connected as %r (%s, %s)", self.peer, client.name, hello.client.kind, client.scope)
+        # the Origin each client sent: UXP's is undocumented, so the first run in Photoshop shows it
+        log.info("%s connected as %r (%s, %s), origin %s", self.peer, client.name, hello.client.kind,
+                 client.scope, repr(self.origin) if self.origin is not None else "none")
         self.deliver(Welcome(
             reply_to=hello.id, protocol=common[-1],
             server=ClientInfo(name="layerbridge", kind=ClientKind.OTHER, version=__version__),

@@ -85,6 +85,23 @@ async def test_null_origin_with_token_is_allowed(daemon: RunningDaemon) -> None:
     await ws.close()
 
 
+# UXP documents no Origin for its WebSocket: whatever Photoshop sends that is not a web page's
+# http(s) origin is let through to the token check.
+@pytest.mark.parametrize("origin", [None, "null", "uxp://com.layerbridge.photoshop", "file://", "app://photoshop"])
+async def test_a_uxp_panel_is_let_in_whatever_non_web_origin_it_sends(
+        daemon: RunningDaemon, origin: str | None) -> None:
+    ws = await raw(daemon, daemon.token, **({"origin": origin} if origin else {}))
+    await ws.close()
+
+
+async def test_the_origin_a_client_sent_is_logged_at_hello(
+        daemon: RunningDaemon, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="layerbridge")
+    ws = await raw(daemon, daemon.token, origin="uxp://com.layerbridge.photoshop")
+    await ws.close()
+    assert any("origin 'uxp://com.layerbridge.photoshop'" in r.getMessage() for r in caplog.records)
+
+
 async def test_rebound_host_header_is_refused(daemon: RunningDaemon) -> None:
     # what a browser sends after evil.example was re-pointed at 127.0.0.1 (DNS rebinding)
     port = int(daemon.url.rsplit(":", 1)[1])
