@@ -8,12 +8,23 @@ fields, so a typo in a client is an error naming the field, never a silent defau
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .limits import LIMITS
 from .training import TrainSpec
+from .vocab import (
+    ClientKind,
+    ControlNetType,
+    ControlType,
+    ImageFormat,
+    JobKind,
+    ModelFormat,
+    ModelKind,
+    Priority,
+    Scope,
+)
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = (1,)
@@ -29,13 +40,8 @@ Id = Annotated[
 RequestId = Annotated[str, Field(max_length=64, description="echoed back as reply_to")]
 
 Scheduler = Literal["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc"]
-JobKind = Literal["generate", "refine", "inpaint", "expand", "train"]
 JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
-ImageFormat = Literal["png", "rgba8", "grey8"]
-ControlType = Literal["canny", "scribble", "lineart", "softedge", "tile", "none"]
 FillMode = Literal["keep", "blur", "edge", "noise"]
-Scope = Literal["client", "admin"]
-Priority = Literal["interactive", "batch"]
 
 
 class Message(BaseModel):
@@ -43,6 +49,12 @@ class Message(BaseModel):
 
 
 class Request(Message):
+    """A client message that gets a reply. `required_scope` is the token scope it needs; `before_hello`
+    marks the one message served before a token is verified."""
+
+    required_scope: ClassVar[Scope] = Scope.CLIENT
+    before_hello: ClassVar[bool] = False
+
     id: RequestId | None = None
 
 
@@ -51,7 +63,7 @@ class Request(Message):
 
 class ClientInfo(Message):
     name: str = Field(min_length=1, max_length=64)
-    kind: Literal["photoshop", "figma", "cli", "desktop", "test", "other"] = "other"
+    kind: ClientKind = ClientKind.OTHER
     version: str = Field(default="", max_length=32)
 
 
@@ -78,6 +90,10 @@ class ControlSpec(Message):
     strength: float = Field(default=1.0, ge=0.0, le=2.0)
     start: float = Field(default=0.0, ge=0.0, le=1.0)
     end: float = Field(default=1.0, ge=0.0, le=1.0)
+    preprocess: bool = Field(
+        default=True, description="false: the image is already the map; true: the daemon makes "
+        "the map from it where it has a preprocessor for the type (canny, scribble, lineart, "
+        "softedge, tile, mlsd; depth with a registered depth estimator)")
     low_threshold: int = Field(default=100, ge=0, le=255, description="canny only")
     high_threshold: int = Field(default=200, ge=0, le=255, description="canny only")
 
@@ -181,7 +197,7 @@ class ResultInfo(Message):
 
     index: int = Field(ge=0)
     blob: Sha256
-    format: ImageFormat = "png"
+    format: ImageFormat = ImageFormat.PNG
     width: int
     height: int
     region: Region
@@ -193,11 +209,13 @@ class ModelInfo(Message):
     id: Id
     name: str
     arch: str = Field(description="sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...")
-    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] = "checkpoint"
-    format: Literal["diffusers", "single_file"] = "diffusers"
+    kind: ModelKind = ModelKind.CHECKPOINT
+    format: ModelFormat = ModelFormat.DIFFUSERS
     size_bytes: int = 0
     default: bool = False
-    control_type: ControlType | None = None
+    control_type: ControlNetType | None = Field(
+        default=None, description="controlnet: the map it follows (union: several, named per "
+        "job); preprocessor: the map it makes")
     trigger_words: list[str] = Field(default_factory=list)
     default_weight: float | None = None
     native_side: int | None = Field(
@@ -207,6 +225,8 @@ class ModelInfo(Message):
 
 
 class Limits(Message):
+    """The bounds a client must stay within (the rest of server.limits in the settings too)."""
+
     max_frame_bytes: int
     max_blob_bytes: int
     max_chunk_bytes: int
@@ -215,6 +235,14 @@ class Limits(Message):
     max_generate_side: int
     max_steps: int
     max_batch: int
+    pre_hello_frame_bytes: int = Field(default=32 * 1024, description="largest frame before hello")
+    max_uploads_per_connection: int = Field(default=16, description="unfinished uploads")
+    max_upload_bytes_per_connection: int = Field(default=LIMITS.max_blob_bytes,
+                                                 description="bytes of unfinished uploads")
+    send_queue_bytes: int = Field(default=64 * 1024 * 1024,
+                                  description="bytes queued for a client that stops reading")
+    max_queued_interactive: int = Field(default=32, description="queued jobs per client")
+    max_queued_batch: int = Field(default=1000, description="queued batch jobs per client")
 
 
 class DeviceInfo(Message):
@@ -248,9 +276,10 @@ class JobSummary(Message):
 
 
 class ErrorBody(Message):
-    code: str
+    code: str = Field(description="an ErrorCode (a newer daemon may send a code this client lacks)")
     message: str
     field: str | None = None
+    retryable: bool = Field(default=False, description="the same request may succeed later")
 
 
 class SettingsInfo(Message):
@@ -263,6 +292,8 @@ class SettingsInfo(Message):
     allowed_hosts: list[str] = Field(default_factory=list, max_length=64)
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
     memory_budget_mb: int | None = Field(default=None, ge=256)
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field(
+        default="auto", description="where models run: auto picks CUDA, then MPS, then the CPU")
     data_dir: str = Field(default="", description="read-only: the daemon's data dir")
 
 
@@ -271,6 +302,7 @@ class ClientRecord(Message):
     scope: Scope
     created_at: float
     last_seen: float | None = None
+    connected: int = Field(default=0, description="connections open now with this client's token")
 
 
 # --------------------------------------------------------------------------- client → server
@@ -278,6 +310,7 @@ class ClientRecord(Message):
 
 class Hello(Request):
     type: Literal["hello"] = "hello"
+    before_hello = True
     protocols: list[int] = Field(min_length=1, max_length=16, description="versions the client speaks")
     client: ClientInfo
     token: str = Field(min_length=1, max_length=256)
@@ -324,7 +357,7 @@ class JobSubmit(Request):
     job_id: Id | None = Field(
         default=None, description="choose it to make a resubmit after a dropped connection idempotent"
     )
-    priority: Priority = "interactive"
+    priority: Priority = Priority.INTERACTIVE
     params: JobParams
 
 
@@ -358,12 +391,13 @@ class ModelsAdd(Request):
     """Admin: register a checkpoint, LoRA, ControlNet or embedding found on the daemon's disk."""
 
     type: Literal["models.add"] = "models.add"
+    required_scope = Scope.ADMIN
     path: str = Field(min_length=1, max_length=4096)
     # not `id`: that is the request id every Request carries (and the client overwrites)
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
-    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] | None = None
-    control_type: ControlType | None = Field(
+    kind: ModelKind | None = None
+    control_type: ControlNetType | None = Field(
         default=None, description="ControlNet: the kind of map it follows, when the file does not say")
     config: str | None = Field(
         default=None, max_length=4096,
@@ -373,21 +407,25 @@ class ModelsAdd(Request):
 
 class ModelsRemove(Request):
     type: Literal["models.remove"] = "models.remove"
+    required_scope = Scope.ADMIN
     model_id: Id
 
 
 class ClientsList(Request):
     type: Literal["clients.list"] = "clients.list"
+    required_scope = Scope.ADMIN
 
 
 class ClientsPair(Request):
     type: Literal["clients.pair"] = "clients.pair"
+    required_scope = Scope.ADMIN
     name: Id
-    scope: Scope = "client"
+    scope: Scope = Scope.CLIENT
 
 
 class ClientsRevoke(Request):
     type: Literal["clients.revoke"] = "clients.revoke"
+    required_scope = Scope.ADMIN
     name: Id
 
 
@@ -395,6 +433,7 @@ class SettingsGet(Request):
     """Admin: the daemon's settings as saved (what the next start uses)."""
 
     type: Literal["settings.get"] = "settings.get"
+    required_scope = Scope.ADMIN
 
 
 class SettingsSet(Request):
@@ -402,6 +441,7 @@ class SettingsSet(Request):
     A host other than loopback (LAN mode) is refused unless `confirm_lan` is true."""
 
     type: Literal["settings.set"] = "settings.set"
+    required_scope = Scope.ADMIN
     settings: SettingsInfo
     confirm_lan: bool = False
 
@@ -410,6 +450,7 @@ class ModelsSetDefault(Request):
     """Admin: the checkpoint used when a client names none."""
 
     type: Literal["models.set_default"] = "models.set_default"
+    required_scope = Scope.ADMIN
     model_id: Id
 
 
@@ -417,6 +458,7 @@ class ModelsUpdate(Request):
     """Admin: edit a model's metadata (display name, LoRA trigger words and default weight)."""
 
     type: Literal["models.update"] = "models.update"
+    required_scope = Scope.ADMIN
     model_id: Id
     name: str | None = Field(default=None, min_length=1, max_length=200)
     trigger_words: list[str] | None = Field(default=None, max_length=64)
@@ -427,6 +469,7 @@ class ModelsLocate(Request):
     """Admin: where a model's files are on the daemon's disk (to open its folder)."""
 
     type: Literal["models.locate"] = "models.locate"
+    required_scope = Scope.ADMIN
     model_id: Id
 
 
@@ -434,12 +477,30 @@ class EngineUnload(Request):
     """Admin: free every resident model (VRAM); the next job loads what it needs again."""
 
     type: Literal["engine.unload"] = "engine.unload"
+    required_scope = Scope.ADMIN
+
+
+class StorageGet(Request):
+    """Admin: the disk the daemon uses (models, blobs: uploads and results, the ledger)."""
+
+    type: Literal["storage.get"] = "storage.get"
+    required_scope = Scope.ADMIN
+
+
+class ResultsCleanup(Request):
+    """Admin: forget finished jobs older than `older_than_days` and delete the blobs no job still
+    refers to (uploads and results); queued and running jobs and their inputs are kept."""
+
+    type: Literal["results.cleanup"] = "results.cleanup"
+    required_scope = Scope.ADMIN
+    older_than_days: int = Field(ge=1, le=3650)
 
 
 class QueuePause(Request):
     """Admin: hold (or release) the queue; the running job finishes, queued ones wait."""
 
     type: Literal["queue.pause"] = "queue.pause"
+    required_scope = Scope.ADMIN
     paused: bool
 
 
@@ -465,15 +526,12 @@ ClientMessage = Annotated[
     | ModelsSetDefault
     | ModelsUpdate
     | ModelsLocate
-    | EngineUnload,
+    | EngineUnload
+    | StorageGet
+    | ResultsCleanup,
     Field(discriminator="type"),
 ]
 
-ADMIN_MESSAGES = frozenset(
-    {"models.add", "models.remove", "clients.list", "clients.pair", "clients.revoke",
-     "queue.pause", "settings.get", "settings.set", "models.set_default", "models.update",
-     "models.locate", "engine.unload"}
-)
 
 
 # --------------------------------------------------------------------------- server → client
@@ -496,9 +554,10 @@ class Welcome(Reply):
 
 class Error(Reply):
     type: Literal["error"] = "error"
-    code: str
+    code: str = Field(description="an ErrorCode (a newer daemon may send a code this client lacks)")
     message: str
     field: str | None = None
+    retryable: bool = Field(default=False, description="the same request may succeed later")
     job_id: str | None = None
 
 
@@ -576,9 +635,10 @@ class JobDone(Message):
 class JobFailed(Message):
     type: Literal["job.failed"] = "job.failed"
     job_id: Id
-    code: str
+    code: str = Field(description="an ErrorCode (a newer daemon may send a code this client lacks)")
     message: str
     field: str | None = None
+    retryable: bool = Field(default=False, description="resubmitting may succeed")
 
 
 class JobCancelled(Message):
@@ -636,6 +696,22 @@ class ModelLocation(Reply):
     path: str
 
 
+class StorageReply(Reply):
+    type: Literal["storage.reply"] = "storage.reply"
+    models_bytes: int = Field(description="registered models' files, wherever they are")
+    blobs_bytes: int = Field(description="uploads and results in the blob store")
+    blobs: int
+    ledger_bytes: int
+    finished_jobs: int = Field(description="ended jobs whose results the ledger keeps")
+
+
+class ResultsCleaned(Reply):
+    type: Literal["results.cleaned"] = "results.cleaned"
+    jobs: int = Field(description="finished jobs forgotten")
+    blobs: int = Field(description="blobs deleted")
+    freed_bytes: int
+
+
 class Ok(Reply):
     type: Literal["ok"] = "ok"
 
@@ -662,6 +738,8 @@ ServerMessage = Annotated[
     | Paired
     | SettingsReply
     | ModelLocation
+    | StorageReply
+    | ResultsCleaned
     | Ok,
     Field(discriminator="type"),
 ]

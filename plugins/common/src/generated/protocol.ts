@@ -4,6 +4,17 @@ export const PROTOCOL_VERSION = 1 as const;
 
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ImageFormat".
+ */
+export type ImageFormat = "png" | "rgba8" | "grey8";
+export type ClientKind = "photoshop" | "figma" | "cli" | "desktop" | "test" | "other";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ClientKind".
+ */
+export type ClientKind1 = "photoshop" | "figma" | "cli" | "desktop" | "test" | "other";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientMessage".
  */
 export type ClientMessage =
@@ -28,7 +39,118 @@ export type ClientMessage =
   | ModelsSetDefault
   | ModelsUpdate
   | ModelsLocate
-  | EngineUnload;
+  | EngineUnload
+  | StorageGet
+  | ResultsCleanup;
+/**
+ * The kind of map a ControlNet follows.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ControlType".
+ */
+export type ControlType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "JobKind".
+ */
+export type JobKind = "generate" | "refine" | "inpaint" | "expand";
+/**
+ * Interactive jobs run before batch ones; each has its own queue quota per client.
+ */
+export type Priority = "interactive" | "batch";
+/**
+ * What a registered ControlNet follows: one map type, or several (a union model, whose
+ * type is named per job); for a preprocessor model, the map it makes.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ControlNetType".
+ */
+export type ControlNetType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none"
+  | "union";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ModelKind".
+ */
+export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
+/**
+ * What a token may do. Every client message class declares the scope it needs.
+ */
+export type Scope = "client" | "admin";
+/**
+ * What a token may do. Every client message class declares the scope it needs.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Scope".
+ */
+export type Scope1 = "client" | "admin";
+/**
+ * every code an error or job.failed can carry
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ErrorCode".
+ */
+export type ErrorCode =
+  | "bad_message"
+  | "unsupported_protocol"
+  | "invalid_input"
+  | "too_large"
+  | "unauthorized"
+  | "forbidden"
+  | "rate_limited"
+  | "busy"
+  | "not_found"
+  | "unknown_model"
+  | "unknown_blob"
+  | "unknown_job"
+  | "conflict"
+  | "model_load_failed"
+  | "out_of_memory"
+  | "unsupported"
+  | "cancelled"
+  | "storage_failed"
+  | "internal";
+export type ImageFormat1 = "png" | "rgba8" | "grey8";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ModelFormat".
+ */
+export type ModelFormat = "diffusers" | "single_file" | "transformers";
+export type ModelFormat1 = "diffusers" | "single_file" | "transformers";
+export type ModelKind1 =
+  "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
+/**
+ * Interactive jobs run before batch ones; each has its own queue quota per client.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Priority".
+ */
+export type Priority1 = "interactive" | "batch";
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ServerMessage".
@@ -55,6 +177,8 @@ export type ServerMessage =
   | Paired
   | SettingsReply
   | ModelLocation
+  | StorageReply
+  | ResultsCleaned
   | Ok;
 
 export interface LayerbridgeProtocolDefs {
@@ -65,24 +189,30 @@ export interface LayerbridgeProtocolDefs {
   BlobPut?: BlobPut;
   BlobStored?: BlobStored;
   ClientInfo?: ClientInfo;
+  ClientKind?: ClientKind1;
   ClientMessage?: ClientMessage;
   ClientRecord?: ClientRecord;
   ClientsList?: ClientsList;
   ClientsPair?: ClientsPair;
   ClientsReply?: ClientsReply;
   ClientsRevoke?: ClientsRevoke;
+  ControlNetType?: ControlNetType;
   ControlSpec?: ControlSpec;
+  ControlType?: ControlType;
   DeviceInfo?: DeviceInfo;
   EngineUnload?: EngineUnload;
   Error?: Error;
   ErrorBody?: ErrorBody;
+  ErrorCode?: ErrorCode;
   Hello?: Hello;
+  ImageFormat?: ImageFormat;
   JobAccepted?: JobAccepted;
   JobCancel?: JobCancel;
   JobCancelled?: JobCancelled;
   JobDone?: JobDone;
   JobFailed?: JobFailed;
   JobFetch?: JobFetch;
+  JobKind?: JobKind;
   JobList?: JobList;
   JobListReply?: JobListReply;
   JobParams?: JobParams;
@@ -95,7 +225,9 @@ export interface LayerbridgeProtocolDefs {
   Limits?: Limits;
   LoraSpec?: LoraSpec;
   Margins?: Margins;
+  ModelFormat?: ModelFormat;
   ModelInfo?: ModelInfo;
+  ModelKind?: ModelKind;
   ModelLocation?: ModelLocation;
   ModelsAdd?: ModelsAdd;
   ModelsList?: ModelsList;
@@ -108,10 +240,14 @@ export interface LayerbridgeProtocolDefs {
   Paired?: Paired;
   Ping?: Ping;
   Pong?: Pong;
+  Priority?: Priority1;
   QueueInfo?: QueueInfo;
   QueuePause?: QueuePause;
   Region?: Region;
   ResultInfo?: ResultInfo;
+  ResultsCleaned?: ResultsCleaned;
+  ResultsCleanup?: ResultsCleanup;
+  Scope?: Scope1;
   ServerMessage?: ServerMessage;
   SettingsGet?: SettingsGet;
   SettingsInfo?: SettingsInfo;
@@ -119,6 +255,8 @@ export interface LayerbridgeProtocolDefs {
   SettingsSet?: SettingsSet;
   StatusReply?: StatusReply;
   StatusRequest?: StatusRequest;
+  StorageGet?: StorageGet;
+  StorageReply?: StorageReply;
   Welcome?: Welcome;
 }
 /**
@@ -128,7 +266,7 @@ export interface LayerbridgeProtocolDefs {
  * via the `definition` "BlobData".
  */
 export interface BlobData {
-  format: "png" | "rgba8" | "grey8";
+  format: ImageFormat;
   height?: number | null;
   offset: number;
   reply_to?: string | null;
@@ -182,7 +320,7 @@ export interface BlobMissing {
  * via the `definition` "BlobPut".
  */
 export interface BlobPut {
-  format: "png" | "rgba8" | "grey8";
+  format: ImageFormat;
   /**
    * raw formats
    */
@@ -221,7 +359,7 @@ export interface BlobStored {
  * via the `definition` "ClientInfo".
  */
 export interface ClientInfo {
-  kind?: "photoshop" | "figma" | "cli" | "desktop" | "test" | "other";
+  kind?: ClientKind;
   name: string;
   version?: string;
 }
@@ -261,7 +399,7 @@ export interface JobSubmit {
    */
   job_id?: string | null;
   params: JobParams;
-  priority?: "interactive" | "batch";
+  priority?: Priority;
   type: "job.submit";
 }
 /**
@@ -289,7 +427,7 @@ export interface JobParams {
    * refine/inpaint/expand: input blob
    */
   image?: string | null;
-  kind: "generate" | "refine" | "inpaint" | "expand";
+  kind: JobKind;
   /**
    * @maxItems 8
    */
@@ -345,9 +483,13 @@ export interface ControlSpec {
    * ControlNet id; default: the registry's for this type
    */
   model?: string | null;
+  /**
+   * false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)
+   */
+  preprocess?: boolean;
   start?: number;
   strength?: number;
-  type: "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+  type: ControlType;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -440,9 +582,9 @@ export interface ModelsAdd {
   /**
    * ControlNet: the kind of map it follows, when the file does not say
    */
-  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
+  control_type?: ControlNetType | null;
   id?: string | null;
-  kind?: ("checkpoint" | "controlnet" | "lora" | "embedding") | null;
+  kind?: ModelKind | null;
   /**
    * the id clients will use; default: from the file or folder name
    */
@@ -480,7 +622,7 @@ export interface ClientsPair {
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   name: string;
-  scope?: "client" | "admin";
+  scope?: Scope;
   type: "clients.pair";
 }
 /**
@@ -548,6 +690,10 @@ export interface SettingsInfo {
    * read-only: the daemon's data dir
    */
   data_dir?: string;
+  /**
+   * where models run: auto picks CUDA, then MPS, then the CPU
+   */
+  device?: "auto" | "cuda" | "mps" | "cpu";
   dtype?: "auto" | "fp16" | "bf16" | "fp32";
   /**
    * bind address; anything but loopback is LAN mode
@@ -612,14 +758,40 @@ export interface EngineUnload {
   type: "engine.unload";
 }
 /**
+ * Admin: the disk the daemon uses (models, blobs: uploads and results, the ledger).
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "StorageGet".
+ */
+export interface StorageGet {
+  id?: string | null;
+  type: "storage.get";
+}
+/**
+ * Admin: forget finished jobs older than `older_than_days` and delete the blobs no job still
+ * refers to (uploads and results); queued and running jobs and their inputs are kept.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ResultsCleanup".
+ */
+export interface ResultsCleanup {
+  id?: string | null;
+  older_than_days: number;
+  type: "results.cleanup";
+}
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientRecord".
  */
 export interface ClientRecord {
+  /**
+   * connections open now with this client's token
+   */
+  connected?: number;
   created_at: number;
   last_seen?: number | null;
   name: string;
-  scope: "client" | "admin";
+  scope: Scope1;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -649,11 +821,18 @@ export interface DeviceInfo {
  * via the `definition` "Error".
  */
 export interface Error {
+  /**
+   * an ErrorCode (a newer daemon may send a code this client lacks)
+   */
   code: string;
   field?: string | null;
   job_id?: string | null;
   message: string;
   reply_to?: string | null;
+  /**
+   * the same request may succeed later
+   */
+  retryable?: boolean;
   type: "error";
 }
 /**
@@ -661,9 +840,16 @@ export interface Error {
  * via the `definition` "ErrorBody".
  */
 export interface ErrorBody {
+  /**
+   * an ErrorCode (a newer daemon may send a code this client lacks)
+   */
   code: string;
   field?: string | null;
   message: string;
+  /**
+   * the same request may succeed later
+   */
+  retryable?: boolean;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -715,6 +901,9 @@ export interface JobDone {
  * via the `definition` "JobFailed".
  */
 export interface JobFailed {
+  /**
+   * an ErrorCode (a newer daemon may send a code this client lacks)
+   */
   code: string;
   field?: string | null;
   /**
@@ -722,6 +911,10 @@ export interface JobFailed {
    */
   job_id: string;
   message: string;
+  /**
+   * resubmitting may succeed
+   */
+  retryable?: boolean;
   type: "job.failed";
 }
 /**
@@ -746,7 +939,7 @@ export interface JobSummary {
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   job_id: string;
-  kind: "generate" | "refine" | "inpaint" | "expand";
+  kind: JobKind;
   model: string;
   /**
    * with the seed filled in: enough to re-run it
@@ -769,7 +962,7 @@ export interface ResultInfo {
    * lowercase hex sha256
    */
   blob: string;
-  format?: "png" | "rgba8" | "grey8";
+  format?: ImageFormat1;
   height: number;
   index: number;
   params: JobParams;
@@ -801,7 +994,7 @@ export interface JobProgress {
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   job_id: string;
-  preview?: ("png" | "rgba8" | "grey8") | null;
+  preview?: ImageFormat | null;
   preview_height?: number | null;
   preview_width?: number | null;
   step: number;
@@ -845,6 +1038,8 @@ export interface JobState {
   type: "job.state";
 }
 /**
+ * The bounds a client must stay within (the rest of server.limits in the settings too).
+ *
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "Limits".
  */
@@ -855,8 +1050,32 @@ export interface Limits {
   max_frame_bytes: number;
   max_generate_side: number;
   max_image_pixels: number;
+  /**
+   * queued batch jobs per client
+   */
+  max_queued_batch?: number;
+  /**
+   * queued jobs per client
+   */
+  max_queued_interactive?: number;
   max_side: number;
   max_steps: number;
+  /**
+   * bytes of unfinished uploads
+   */
+  max_upload_bytes_per_connection?: number;
+  /**
+   * unfinished uploads
+   */
+  max_uploads_per_connection?: number;
+  /**
+   * largest frame before hello
+   */
+  pre_hello_frame_bytes?: number;
+  /**
+   * bytes queued for a client that stops reading
+   */
+  send_queue_bytes?: number;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -867,15 +1086,18 @@ export interface ModelInfo {
    * sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...
    */
   arch: string;
-  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
+  /**
+   * controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes
+   */
+  control_type?: ControlNetType | null;
   default?: boolean;
   default_weight?: number | null;
-  format?: "diffusers" | "single_file";
+  format?: ModelFormat1;
   /**
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   id: string;
-  kind?: "checkpoint" | "controlnet" | "lora" | "embedding";
+  kind?: ModelKind1;
   name: string;
   /**
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
@@ -925,7 +1147,7 @@ export interface Ok {
 export interface Paired {
   name: string;
   reply_to?: string | null;
-  scope: "client" | "admin";
+  scope: Scope1;
   /**
    * shown once; the daemon keeps only its hash
    */
@@ -951,6 +1173,23 @@ export interface QueueInfo {
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ResultsCleaned".
+ */
+export interface ResultsCleaned {
+  /**
+   * blobs deleted
+   */
+  blobs: number;
+  freed_bytes: number;
+  /**
+   * finished jobs forgotten
+   */
+  jobs: number;
+  reply_to?: string | null;
+  type: "results.cleaned";
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "Welcome".
  */
 export interface Welcome {
@@ -959,7 +1198,7 @@ export interface Welcome {
   models: ModelInfo[];
   protocol: number;
   reply_to?: string | null;
-  scope: "client" | "admin";
+  scope: Scope1;
   server: ClientInfo;
   session: string;
   type: "welcome";
@@ -995,4 +1234,26 @@ export interface SettingsReply {
   restart_required?: boolean;
   settings: SettingsInfo;
   type: "settings.reply";
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "StorageReply".
+ */
+export interface StorageReply {
+  blobs: number;
+  /**
+   * uploads and results in the blob store
+   */
+  blobs_bytes: number;
+  /**
+   * ended jobs whose results the ledger keeps
+   */
+  finished_jobs: number;
+  ledger_bytes: number;
+  /**
+   * registered models' files, wherever they are
+   */
+  models_bytes: number;
+  reply_to?: string | null;
+  type: "storage.reply";
 }

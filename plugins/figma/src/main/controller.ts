@@ -7,6 +7,7 @@
 import type { FlowInput, MainToUi, UiToMain } from "../shared/messages";
 import { isUiToMain } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE, fitWithin } from "../shared/size";
+import { Cleanup } from "./cleanup";
 import { exportPlan, exportPng, exportPngWithout } from "./exportNode";
 import { nativeScale } from "./imageNode";
 import { placeResults, type PendingPlacement } from "./placeResults";
@@ -16,6 +17,8 @@ import { loadSettings, saveSettings } from "./settings";
 
 export class MainController {
   private readonly pending = new Map<string, PendingPlacement>();
+  /** Temporary edits of an export in progress, undone if the plugin closes meanwhile. */
+  private readonly cleanup = new Cleanup();
 
   constructor(private readonly api: PluginAPI) {}
 
@@ -26,6 +29,17 @@ export class MainController {
 
   post(message: MainToUi): void {
     this.api.ui.postMessage(message);
+  }
+
+  /**
+   * The plugin is closing (figma.on("close")): synchronous only, Figma tears the main thread down
+   * when this returns. Puts back what an unfinished export changed and tells the UI, which cancels
+   * its running job (the UI also does so on its own `pagehide`: this message may not arrive).
+   */
+  closing(): void {
+    this.cleanup.runAll();
+    this.pending.clear();
+    this.post({ type: "closing" });
   }
 
   selectionChanged(): void {
@@ -68,6 +82,11 @@ export class MainController {
           this.post({ type: "placed", requestId: message.requestId, nodeIds: nodes.map((n) => n.id) });
         } catch (error) {
           this.post({ type: "place-failed", requestId: message.requestId, message: messageOf(error) });
+        } finally {
+          // Plugin edits are not committed to the undo history on their own: without this one
+          // Cmd+Z would revert every run since the plugin opened. One run, one undo step (with
+          // the export's hide-and-show of mask shapes, which it holds as no-ops).
+          this.api.commitUndo();
         }
         return;
       }
@@ -82,40 +101,37 @@ export class MainController {
 
   private async prepare(request: Extract<UiToMain, { type: "prepare" }>): Promise<FlowInput> {
     const { requestId, flow } = request;
-    const resolved = resolveFlow(flow, this.api.currentPage.selection);
+    const control = flow === "generate" && request.control === true;
+    const resolved = resolveFlow(flow, this.api.currentPage.selection, control);
     if (!resolved.ok) throw new Error(resolved.reason);
     const target = resolved.target;
     const maxSide = Math.min(FIGMA_MAX_IMAGE_SIDE, request.maxSide > 0 ? request.maxSide : FIGMA_MAX_IMAGE_SIDE);
     const input = await this.exportInputs(target, request.scale, maxSide);
-    this.pending.set(requestId, {
-      flow,
-      sourceId: sourceOf(target).id,
-      maskIds: target.flow === "inpaint" ? target.shapes.map((s) => s.id) : [],
-    });
+    this.pending.set(requestId, { flow, control, sourceId: sourceOf(target).id });
     return input;
   }
 
   private async exportInputs(target: FlowTarget, scale: number, maxSide: number): Promise<FlowInput> {
     switch (target.flow) {
       case "generate": {
+        if (target.control) {
+          const plan = exportPlan(target.node, scale, maxSide);
+          const control = await exportPng(target.node, plan.scale);
+          return withNote({ flow: "generate", target: plan.size, control }, plan.note);
+        }
         const size = fitWithin({ width: target.node.width * scale, height: target.node.height * scale });
         const note = size.scaled ? `Sized to ${size.width}×${size.height} (Figma's 4096 px image limit).` : undefined;
         return withNote({ flow: "generate", target: { width: size.width, height: size.height } }, note);
       }
-      case "sketch": {
-        const plan = exportPlan(target.node, scale, maxSide);
-        const control = await exportPng(target.node, plan.scale);
-        return withNote({ flow: "sketch", control, size: plan.size }, plan.note);
-      }
-      case "restyle": {
+      case "refine": {
         const plan = exportPlan(target.image, await nativeScale(this.api, target.image), maxSide);
         const image = await exportPng(target.image, plan.scale);
-        return withNote({ flow: "restyle", image, size: plan.size }, plan.note);
+        return withNote({ flow: "refine", image, size: plan.size }, plan.note);
       }
       case "inpaint": {
         const plan = exportPlan(target.image, await nativeScale(this.api, target.image));
-        const image = await exportPngWithout(target.image, target.shapes, plan.scale);
-        const mask = await renderMask(this.api, target.image, target.shapes, plan.scale);
+        const image = await exportPngWithout(target.image, target.shapes, plan.scale, this.cleanup);
+        const mask = await renderMask(this.api, target.image, target.shapes, plan.scale, this.cleanup);
         return withNote({ flow: "inpaint", image, mask, size: plan.size }, plan.note);
       }
     }
@@ -125,9 +141,8 @@ export class MainController {
 function sourceOf(target: FlowTarget): SceneNode {
   switch (target.flow) {
     case "generate":
-    case "sketch":
       return target.node;
-    case "restyle":
+    case "refine":
     case "inpaint":
       return target.image;
   }

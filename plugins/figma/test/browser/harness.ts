@@ -25,16 +25,17 @@ export interface Harness {
 }
 
 /** The harness page: the iframe plus a fake main thread that records what the UI sent. */
-function page(script: HarnessScript): string {
+function page(script: HarnessScript, ui: string): string {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Figma (harness)</title></head>
 <body style="margin:0;padding:16px;background:#2c2c2c">
-<iframe id="plugin" sandbox="allow-scripts" style="width:340px;height:720px;border:0;border-radius:8px;background:#fff"></iframe>
+<iframe id="plugin" sandbox="allow-scripts" style="width:340px;height:720px;border:0;border-radius:8px;background:#fff" srcdoc="${escapeAttribute(ui)}"></iframe>
 <script>
 const SCRIPT = ${JSON.stringify(serializable(script))};
 // Byte fields travel as arrays inside this page's source; the UI gets Uint8Arrays, as from Figma.
 const INPUT = Object.fromEntries(Object.entries(SCRIPT.input).map(([k, v]) => [k, Array.isArray(v) ? new Uint8Array(v) : v]));
 window.received = [];
+window.prepares = [];
 window.placed = null;
 const frame = document.getElementById("plugin");
 const toUi = (message) => frame.contentWindow.postMessage({ pluginMessage: message }, "*");
@@ -45,6 +46,7 @@ window.addEventListener("message", (event) => {
   window.received.push(message.type);
   if (message.type === "ui-ready") toUi({ type: "init", settings: SCRIPT.settings, selection: SCRIPT.selection });
   if (message.type === "prepare") {
+    window.prepares.push({ flow: message.flow, control: message.control });
     const answer = () => toUi({ type: "prepared", requestId: message.requestId, input: INPUT });
     if (SCRIPT.holdPrepare) window.releasePrepare = answer;
     else answer();
@@ -56,9 +58,13 @@ window.addEventListener("message", (event) => {
     toUi({ type: "placed", requestId: message.requestId, nodeIds: message.results.map((_, i) => "9:" + i) });
   }
 });
-fetch("/ui.html").then((r) => r.text()).then((html) => { frame.srcdoc = html; });
 </script>
 </body></html>`;
+}
+
+/** The UI goes in as the frame's srcdoc attribute, so the frame loads it with the page. */
+function escapeAttribute(html: string): string {
+  return html.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
 }
 
 function serializable(script: HarnessScript): unknown {
@@ -70,11 +76,9 @@ function serializable(script: HarnessScript): unknown {
 
 export async function startHarness(script: HarnessScript): Promise<Harness> {
   const ui = await readFile(join(__dirname, "../../dist/ui.html"), "utf8");
-  const html = page(script);
+  const html = page(script, ui);
   const server: Server = createServer((req, res) => {
-    if (req.url === "/ui.html") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(ui);
-    } else if (req.url === "/") {
+    if (req.url === "/") {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
     } else {
       res.writeHead(404).end();
@@ -88,11 +92,10 @@ export async function startHarness(script: HarnessScript): Promise<Harness> {
   };
 }
 
-/** A selection on which exactly `flow` can run. */
-export function selectionFor(label: string, flow: FlowKind): SelectionInfo {
+/** A selection on which exactly `flow` can run (`control`: and which can serve as a sketch). */
+export function selectionFor(label: string, flow: FlowKind, control = false): SelectionInfo {
   const flows = {} as Record<FlowKind, FlowAvailability>;
-  for (const f of FLOW_KINDS) {
-    flows[f] = f === flow ? { ok: true, summary: `Use ${label}` } : { ok: false, reason: "Select something else." };
-  }
-  return { label, flows };
+  const no = { ok: false as const, reason: "Select something else." };
+  for (const f of FLOW_KINDS) flows[f] = f === flow ? { ok: true, summary: `Use ${label}` } : no;
+  return { label, flows, control: control ? { ok: true, summary: `Use ${label} as the sketch` } : no };
 }

@@ -18,8 +18,8 @@ function lastPosted(): MainToUi {
   return stub.log.posted.at(-1) as MainToUi;
 }
 
-async function prepare(flow: FlowInput["flow"], scale = 1, maxSide = 4096): Promise<FlowInput> {
-  await controller.handle({ type: "prepare", requestId: "r1", flow, scale, maxSide });
+async function prepare(flow: FlowInput["flow"], scale = 1, maxSide = 4096, control = false): Promise<FlowInput> {
+  await controller.handle({ type: "prepare", requestId: "r1", flow, control, scale, maxSide });
   const reply = lastPosted();
   if (reply.type !== "prepared") throw new Error(`expected prepared, got ${JSON.stringify(reply)}`);
   return reply.input;
@@ -62,8 +62,8 @@ describe("selection", () => {
     if (msg.type !== "selection") throw new Error(msg.type);
     expect(msg.selection.label).toBe("Frame “Hero” 1200×800");
     expect(msg.selection.flows.generate.ok).toBe(true);
-    expect(msg.selection.flows.sketch.ok).toBe(true);
-    expect(msg.selection.flows.restyle).toEqual({ ok: false, reason: expect.stringContaining("image") });
+    expect(msg.selection.control).toEqual({ ok: true, summary: "Use Frame “Hero” 1200×800 as the sketch" });
+    expect(msg.selection.flows.refine).toEqual({ ok: false, reason: expect.stringContaining("image") });
     expect(msg.selection.flows.inpaint.ok).toBe(false);
   });
 
@@ -198,7 +198,9 @@ describe("fill region", () => {
     expect(mask.at(0, 0)).toEqual({ r: 0, g: 0, b: 0, a: 255 });
 
     const [imageExport, maskExport] = stub.log.exports;
-    expect(imageExport?.settings).toEqual({ format: "PNG", constraint: { type: "SCALE", value: 2 }, useAbsoluteBounds: true });
+    const settings = { format: "PNG", constraint: { type: "SCALE", value: 2 }, useAbsoluteBounds: true, colorProfile: "SRGB" };
+    expect(imageExport?.settings).toEqual(settings);
+    expect(maskExport?.settings).toEqual(settings);
     expect(maskExport?.nodeName).toBe("Layerbridge mask (temporary)");
     expect(maskExport?.rendered).toEqual(["Layerbridge mask (temporary)", "Mark"]);
     // The temporary frame is gone, and the user's shape is untouched.
@@ -234,7 +236,7 @@ describe("fill region", () => {
     expect(decodePng(input.mask).width).toBe(4096);
   });
 
-  it("hides shapes inside the image frame while exporting it, and drops them from the copy", async () => {
+  it("hides shapes inside the image frame while exporting it; the copy holds only the result", async () => {
     const frame = stub.add("FRAME", "Shot", { x: 0, y: 0, width: 200, height: 100 });
     frame.fills = stub.addImage("tmp", { x: 0, y: 0, width: 1, height: 1 }, { width: 200, height: 100 }).fills;
     stub.allNodes().find((n) => n.name === "tmp")?.remove();
@@ -256,7 +258,8 @@ describe("fill region", () => {
     if (placed.type !== "placed") throw new Error(JSON.stringify(placed));
     const copy = stub.allNodes().find((n) => n.id === placed.nodeIds[0]);
     expect(copy?.name).toBe("sky · seed 5");
-    expect(copy?.children.map((c) => c.name)).toEqual(["Logo"]);
+    // The logo is in the export, so in the result: a copy of it on top would show it twice.
+    expect(copy?.children).toEqual([]);
     expect(frame.children).toEqual([inner, keep]);
   });
 
@@ -283,9 +286,9 @@ describe("fill region", () => {
 });
 
 describe("placement inside frames", () => {
-  async function restyleAndPlace(image: StubNode): Promise<StubNode> {
+  async function refineAndPlace(image: StubNode): Promise<StubNode> {
     stub.select(image);
-    await prepare("restyle");
+    await prepare("refine");
     const results = [{ png: solidPng(300, 200), width: 300, height: 200, seed: 1 }];
     await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
     const placed = lastPosted();
@@ -299,7 +302,7 @@ describe("placement inside frames", () => {
     const screen = stub.add("FRAME", "Screen", { x: 100, y: 50, width: 500, height: 400 });
     screen.clipsContent = true;
     const photo = stub.addImage("Photo", { x: 200, y: 100, width: 300, height: 200 }, { width: 300, height: 200 }, screen);
-    const copy = await restyleAndPlace(photo);
+    const copy = await refineAndPlace(photo);
     // Inside the frame it would sit at x 524, past the frame's right edge, so clipped from view.
     expect(copy.parent?.type).toBe("PAGE");
     expect([copy.x, copy.y, copy.width, copy.height]).toEqual([624, 150, 300, 200]);
@@ -311,17 +314,17 @@ describe("placement inside frames", () => {
     const card = stub.add("FRAME", "Card", { x: 0, y: 0, width: 340, height: 240 });
     Object.assign(card, { layoutMode: "VERTICAL" });
     const photo = stub.addImage("Photo", { x: 20, y: 20, width: 300, height: 200 }, { width: 300, height: 200 }, card);
-    const copy = await restyleAndPlace(photo);
+    const copy = await refineAndPlace(photo);
     expect(card.children.map((n) => n.id)).toEqual([photo.id]);
     expect([copy.parent?.type, copy.x, copy.y]).toEqual(["PAGE", 344, 20]);
   });
 });
 
-describe("restyle and sketch", () => {
-  it("exports the image for restyle at its native resolution", async () => {
+describe("refine, and generate from a sketch", () => {
+  it("exports the image to refine at its native resolution", async () => {
     stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 256, height: 128 }, { width: 1024, height: 512 }));
-    const input = await prepare("restyle");
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine");
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 1024, height: 512 });
     expect(decodePng(input.image).width).toBe(1024);
   });
@@ -331,23 +334,23 @@ describe("restyle and sketch", () => {
     const image = stub.addImage("Letterbox", { x: 0, y: 0, width: 400, height: 400 }, { width: 2000, height: 1000 });
     image.fills = [{ ...(image.fills[0] as object), scaleMode: "FIT" }];
     stub.select(image);
-    const input = await prepare("restyle");
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine");
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 2000, height: 2000 });
   });
 
   it("exports a cropped-to-fill (FILL) image at the resolution of the part that shows, not above", async () => {
     // 800×300 px covering 400×300 units: 1 px per unit, the sides cut off.
     stub.select(stub.addImage("Cover", { x: 0, y: 0, width: 400, height: 300 }, { width: 800, height: 300 }));
-    const input = await prepare("restyle");
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine");
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 400, height: 300 });
   });
 
-  it("bounds a restyle's export by the daemon's generate limit", async () => {
+  it("bounds a refine's export by the daemon's generate limit", async () => {
     stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 1000, height: 500 }, { width: 3000, height: 1500 }));
-    const input = await prepare("restyle", 1, 2048);
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine", 1, 2048);
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 2048, height: 1024 });
     expect(input.note).toContain("3000×1500");
   });
@@ -359,9 +362,9 @@ describe("restyle and sketch", () => {
       { type: "SOLID", color: { r: 0, g: 0, b: 0 } },
     ];
     stub.select(sketch);
-    const input = await prepare("sketch", 2);
-    if (input.flow !== "sketch") throw new Error(input.flow);
-    expect(input.size).toEqual({ width: 600, height: 400 });
+    const input = await prepare("generate", 2, 4096, true);
+    if (input.flow !== "generate" || input.control === undefined) throw new Error(JSON.stringify(input));
+    expect(input.target).toEqual({ width: 600, height: 400 });
     const control = decodePng(input.control);
     expect(control.at(50, 25)).toEqual({ r: 0, g: 0, b: 0, a: 255 });
     expect(control.at(50, 100)).toEqual({ r: 255, g: 255, b: 255, a: 255 });
@@ -370,7 +373,7 @@ describe("restyle and sketch", () => {
   it("places a sketch's result as a new frame beside the sketch", async () => {
     const sketch = stub.add("FRAME", "Sketch", { x: 0, y: 0, width: 300, height: 200 });
     stub.select(sketch);
-    await prepare("sketch");
+    await prepare("generate", 1, 4096, true);
     await controller.handle({
       type: "place",
       requestId: "r1",
@@ -384,5 +387,89 @@ describe("restyle and sketch", () => {
     expect(node).toMatchObject({ type: "FRAME", name: "castle · seed 3", x: 324, y: 0, width: 300, height: 200 });
     expect(sketch.fills).toEqual([]);
     expect(sketch.parent?.children).toEqual([sketch, node]);
+  });
+});
+
+describe("undo", () => {
+  async function refineRun(image: StubNode, seed: number): Promise<void> {
+    stub.select(image);
+    await controller.handle({ type: "prepare", requestId: `r${seed}`, flow: "refine", scale: 1, maxSide: 4096 });
+    const results = [{ png: solidPng(100, 100), width: 100, height: 100, seed }];
+    await controller.handle({ type: "place", requestId: `r${seed}`, prompt: "dusk", model: "demo", results });
+  }
+
+  it("makes each placed run one undo step, so Cmd+Z takes back only the last", async () => {
+    const photo = stub.addImage("Photo", { x: 0, y: 0, width: 100, height: 100 }, { width: 100, height: 100 });
+    stub.log.history.length = 0; // the user's drawing: Figma commits that itself
+    await refineRun(photo, 1);
+    await refineRun(photo, 2);
+    // One step per run: the copy and the result's fill on it.
+    expect(stub.undoSteps()).toEqual([
+      ["clone Photo", "fills Photo"],
+      ["clone Photo", "fills Photo"],
+    ]);
+    expect(stub.log.history.at(-1)).toBe("commitUndo");
+  });
+
+  it("commits a generate into the frame as its own step", async () => {
+    const card = stub.add("FRAME", "Card", { x: 0, y: 0, width: 64, height: 64 });
+    stub.select(card);
+    await prepare("generate");
+    const results = [{ png: solidPng(64, 64), width: 64, height: 64, seed: 1 }];
+    await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
+    expect(stub.undoSteps()).toEqual([["fills Card"]]);
+    expect(stub.log.history.at(-1)).toBe("commitUndo");
+  });
+
+  it("commits what a failed placement changed, so it does not join the next run's step", async () => {
+    stub.select(stub.add("FRAME", "Card", { x: 0, y: 0, width: 64, height: 64 }));
+    await prepare("generate");
+    const results = [{ png: solidPng(64, 64), width: 64, height: 64, seed: 1 }, { png: new Uint8Array(3), width: 1, height: 1, seed: 2 }];
+    await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
+    expect(lastPosted()).toMatchObject({ type: "place-failed", message: "Result 2 is not a PNG" });
+    expect(stub.log.history.at(-1)).toBe("commitUndo");
+  });
+});
+
+describe("closing the plugin", () => {
+  /** Holds the export of the node named `name` until the test lets it go (never, here). */
+  function holdExportOf(name: string): Promise<void> {
+    return new Promise<void>((started) => {
+      stub.beforeExport = (node) => {
+        if (node.name !== name) return Promise.resolve();
+        started();
+        return new Promise<void>(() => undefined);
+      };
+    });
+  }
+
+  function frameWithMark(): { frame: StubNode; mark: StubNode } {
+    const frame = stub.add("FRAME", "Shot", { x: 0, y: 0, width: 100, height: 100 });
+    frame.fills = [{ type: "IMAGE", imageHash: "0".repeat(40), scaleMode: "FILL" }];
+    const mark = stub.add("RECTANGLE", "Mark", { x: 10, y: 10, width: 20, height: 20 }, frame);
+    stub.select(frame, mark);
+    return { frame, mark };
+  }
+
+  it("shows again a mask shape hidden by an export still under way", async () => {
+    const { mark } = frameWithMark();
+    const started = holdExportOf("Shot");
+    void controller.handle({ type: "prepare", requestId: "r1", flow: "inpaint", scale: 1, maxSide: 4096 });
+    await started;
+    expect(mark.visible).toBe(false);
+    controller.closing();
+    expect(mark.visible).toBe(true);
+    expect(lastPosted()).toEqual({ type: "closing" });
+  });
+
+  it("removes the temporary mask frame of an export still under way", async () => {
+    frameWithMark();
+    const started = holdExportOf("Layerbridge mask (temporary)");
+    void controller.handle({ type: "prepare", requestId: "r1", flow: "inpaint", scale: 1, maxSide: 4096 });
+    await started;
+    expect(stub.currentPage.children.map((n) => n.name)).toEqual(["Shot", "Layerbridge mask (temporary)"]);
+    controller.closing();
+    expect(stub.currentPage.children.map((n) => n.name)).toEqual(["Shot"]);
+    expect(controller.pendingCount).toBe(0);
   });
 });
