@@ -25,7 +25,7 @@ TRIGGER = re.compile(r"^[^\s,{}][^,{}]{0,63}$")
 
 
 def _field_error(field: str, value: object, reason: str) -> ValueError:
-    # the same convention as messages._field_error: the codec picks the field out of the text
+    # messages._field_error's convention: the codec puts the location (params.train) in front
     return ValueError(f"@{field}@ {field}={value!r}: {reason}")
 
 
@@ -61,16 +61,16 @@ class TrainSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> TrainSpec:
         if not TRIGGER.match(self.trigger):
-            raise _field_error("train.trigger", self.trigger,
+            raise _field_error("trigger", self.trigger,
                                "a word or short phrase without commas or braces")
         if self.captions is not None and len(self.captions) != len(self.images):
-            raise _field_error("train.captions", len(self.captions),
+            raise _field_error("captions", len(self.captions),
                                f"one caption per image: there are {len(self.images)} images")
         if len(set(self.images)) != len(self.images):
             dup = next(s for i, s in enumerate(self.images) if s in self.images[:i])
-            raise _field_error("train.images", dup, "this image is listed twice")
+            raise _field_error("images", dup, "this image is listed twice")
         if self.resolution % 8:
-            raise _field_error("train.resolution", self.resolution, "must be a multiple of 8")
+            raise _field_error("resolution", self.resolution, "must be a multiple of 8")
         return self
 
     def caption_of(self, index: int) -> str:

@@ -25,6 +25,7 @@ from layerbridge.daemon.protocol.messages import (
     ModelsReply,
 )
 from layerbridge.daemon.protocol.training import TrainSpec
+from layerbridge.daemon.protocol.vocab import JobKind
 from PIL import Image
 
 from ..conftest import RunningDaemon
@@ -48,7 +49,7 @@ def train(images: list[str], *, unchecked: bool = False, **spec: Any) -> JobPara
     fields: dict[str, Any] = dict(name="brand-red", trigger="lbbrand", images=images, steps=3,
                                   rank=4, learning_rate=1e-3, resolution=64, checkpoint_every=2)
     if unchecked:
-        return JobParams.model_construct(kind="train", model="demo", seed=5,
+        return JobParams.model_construct(kind=JobKind.TRAIN, model="demo", seed=5,
                                          train=TrainSpec.model_construct(**fields | spec))
     return JobParams(kind="train", model="demo", seed=5, train=TrainSpec(**fields | spec))
 
@@ -108,12 +109,12 @@ async def test_an_interactive_job_goes_first_after_at_most_one_training_step(
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        (dict(captions=["one"]), "train.captions"),
-        (dict(trigger="a, b"), "train.trigger"),
-        (dict(steps=0), "train.steps"),
-        (dict(rank=1000), "train.rank"),
-        (dict(steps=10**6), "train.steps"),
-        (dict(resolution=100), "train.resolution"),
+        (dict(captions=["one"]), "params.train.captions"),
+        (dict(trigger="a, b"), "params.train.trigger"),
+        (dict(steps=0), "params.train.steps"),
+        (dict(rank=1000), "params.train.rank"),
+        (dict(steps=10**6), "params.train.steps"),
+        (dict(resolution=100), "params.train.resolution"),
         (dict(name="demo"), "name"),
     ],
 )

@@ -66,7 +66,7 @@ export type ControlType =
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "JobKind".
  */
-export type JobKind = "generate" | "refine" | "inpaint" | "expand";
+export type JobKind = "generate" | "refine" | "inpaint" | "expand" | "train";
 /**
  * Interactive jobs run before batch ones; each has its own queue quota per client.
  */
@@ -257,6 +257,7 @@ export interface LayerbridgeProtocolDefs {
   StatusRequest?: StatusRequest;
   StorageGet?: StorageGet;
   StorageReply?: StorageReply;
+  TrainSpec?: TrainSpec;
   Welcome?: Welcome;
 }
 /**
@@ -457,6 +458,10 @@ export interface JobParams {
    */
   strength?: number | null;
   /**
+   * train: the LoRA to train
+   */
+  train?: TrainSpec | null;
+  /**
    * generate: output width
    */
   width?: number | null;
@@ -511,6 +516,55 @@ export interface Margins {
   left?: number;
   right?: number;
   top?: number;
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "TrainSpec".
+ */
+export interface TrainSpec {
+  /**
+   * None: the rank
+   */
+  alpha?: number | null;
+  batch_size?: number;
+  /**
+   * the caption template when `captions` is not given
+   */
+  caption?: string;
+  /**
+   * one per image, in order; None: `caption` for all
+   */
+  captions?: string[] | null;
+  checkpoint_every?: number;
+  flip?: boolean;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  images: [string, ...string[]];
+  learning_rate?: number;
+  /**
+   * the id the trained LoRA is registered under
+   */
+  name: string;
+  prediction_type?: ("epsilon" | "v_prediction") | null;
+  random_crop?: boolean;
+  rank?: number;
+  resolution?: number;
+  /**
+   * 0: only a sample at the end
+   */
+  sample_every?: number;
+  /**
+   * '': the trigger word
+   */
+  sample_prompt?: string;
+  steps?: number;
+  train_text_encoder?: boolean;
+  /**
+   * the word that calls the LoRA
+   */
+  trigger: string;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -991,9 +1045,17 @@ export interface Region {
  */
 export interface JobProgress {
   /**
+   * train: seconds left, estimated
+   */
+  eta_s?: number | null;
+  /**
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   job_id: string;
+  /**
+   * train: the step's loss
+   */
+  loss?: number | null;
   preview?: ImageFormat | null;
   preview_height?: number | null;
   preview_width?: number | null;
