@@ -22,6 +22,7 @@ export {
   type JobPreview,
   type JobProgressEvent,
 } from "./jobHandle.js";
+export { withInputs, type ControlInput, type JobInputs, type ParamsWithoutInputs } from "./jobInputs.js";
 export { JobTracker, newJobId, type JobChannel, type JobEvent } from "./jobTracker.js";
 export type { ReplyMap, ReplyTo, SimpleRequest } from "./replies.js";
 export { sha256Hex, sha256HexSync } from "./sha256.js";
