@@ -70,7 +70,7 @@ afterEach(() => {
 });
 
 // generous: the daemon shares a small CI box, and the first job of a kind loads its pipeline
-describe("panel against a real daemon", { timeout: 120_000 }, () => {
+describe("panel against a real daemon", { timeout: 240_000 }, () => {
   it("fills a selection: the patch lands over the selection, masked, in a named group, one undo step", async () => {
     const panel = makePanel();
     await ready(panel);
