@@ -16,7 +16,10 @@ from typing import Any
 from ..errors import InvalidInput
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
-KINDS = ("checkpoint", "controlnet", "lora", "embedding")
+KINDS = ("checkpoint", "controlnet", "lora", "embedding", "vae", "preprocessor")
+# the latent width of the SD-1/2/XL VAEs; SD3 and FLUX VAEs have 16
+SD_LATENT_CHANNELS = 4
+SDXL_VAE_SCALING = 0.13025
 MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -130,9 +133,25 @@ def classify_tensors(
         xl = any("add_embedding" in k or "label_emb" in k for k in keys)
         k_proj = first(lambda k: k.endswith("attn2.to_k.weight"))
         dim = k_proj[1][1] if k_proj and len(k_proj[1]) == 2 else 768
+        union = any(k.startswith(("task_embedding", "control_add_embedding")) for k in keys)
         return Detected(
-            "controlnet", declared or _arch_from_context_dim(dim, xl_markers=xl), "single_file"
+            "controlnet",
+            declared or _arch_from_context_dim(dim, xl_markers=xl),
+            "single_file",
+            "union" if union else None,
         )
+    # ---- VAE alone (A1111/Civitai LDM layout, or a diffusers AutoencoderKL saved as one file)
+    decoder_in = tensors.get("decoder.conv_in.weight")
+    if decoder_in is not None and "encoder.conv_in.weight" in tensors:
+        channels = decoder_in[1][1] if len(decoder_in[1]) == 4 else 0
+        if channels != SD_LATENT_CHANNELS:
+            raise InvalidInput(
+                "path",
+                str(path),
+                f"is a VAE with {channels} latent channels (SD3/FLUX families); this daemon "
+                f"runs SD-1.x/2.x/XL, whose VAEs have {SD_LATENT_CHANNELS}",
+            )
+        return Detected("vae", declared or "sd", "single_file")
     # ---- LyCORIS factorisations diffusers' SD/SDXL LoRA loader cannot read (it refuses their
     # keys as "not correctly renamed"): name the format instead of a generic refusal
     for marker, name in ((".hada_w1_a", "LoHa"), (".lokr_w1", "LoKr")):
@@ -186,11 +205,24 @@ def _folder(path: Path) -> Detected:
             arch += "-inpaint"
         return Detected("checkpoint", arch, "diffusers")
     cfg = _json(path / "config.json")
-    if cfg.get("_class_name") == "ControlNetModel":
+    if cfg.get("_class_name") in ("ControlNetModel", "ControlNetUnionModel"):
         xl = cfg.get("addition_embed_type") == "text_time"
         dim = cfg.get("cross_attention_dim", 768)
         arch = _arch_from_context_dim(dim if isinstance(dim, int) else 768, xl_markers=xl)
-        return Detected("controlnet", arch, "diffusers", cfg.get("layerbridge_control_type"))
+        union = cfg.get("_class_name") == "ControlNetUnionModel"
+        declared_type = "union" if union else cfg.get("layerbridge_control_type")
+        return Detected("controlnet", arch, "diffusers", declared_type)
+    if cfg.get("_class_name") == "AutoencoderKL":
+        if cfg.get("latent_channels", SD_LATENT_CHANNELS) != SD_LATENT_CHANNELS:
+            raise InvalidInput(
+                "path", str(path), f"is a VAE with {cfg.get('latent_channels')} latent channels "
+                f"(SD3/FLUX families); SD-1.x/2.x/XL VAEs have {SD_LATENT_CHANNELS}"
+            )
+        xl = cfg.get("scaling_factor") == SDXL_VAE_SCALING
+        return Detected("vae", "sdxl" if xl else "sd", "diffusers")
+    architectures = cfg.get("architectures") or []
+    if any(str(a).endswith("ForDepthEstimation") for a in architectures):
+        return Detected("preprocessor", "any", "transformers", "depth")
     for name, kind in (
         ("pytorch_lora_weights.safetensors", "lora"),
         ("learned_embeds.safetensors", "embedding"),
