@@ -289,6 +289,8 @@ class SettingsInfo(Message):
     allowed_hosts: list[str] = Field(default_factory=list, max_length=64)
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
     memory_budget_mb: int | None = Field(default=None, ge=256)
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field(
+        default="auto", description="where models run: auto picks CUDA, then MPS, then the CPU")
     data_dir: str = Field(default="", description="read-only: the daemon's data dir")
 
 
@@ -297,6 +299,7 @@ class ClientRecord(Message):
     scope: Scope
     created_at: float
     last_seen: float | None = None
+    connected: int = Field(default=0, description="connections open now with this client's token")
 
 
 # --------------------------------------------------------------------------- client → server
@@ -476,6 +479,22 @@ class EngineUnload(Request):
     required_scope = Scope.ADMIN
 
 
+class StorageGet(Request):
+    """Admin: the disk the daemon uses (models, blobs: uploads and results, the ledger)."""
+
+    type: Literal["storage.get"] = "storage.get"
+    required_scope = Scope.ADMIN
+
+
+class ResultsCleanup(Request):
+    """Admin: forget finished jobs older than `older_than_days` and delete the blobs no job still
+    refers to (uploads and results); queued and running jobs and their inputs are kept."""
+
+    type: Literal["results.cleanup"] = "results.cleanup"
+    required_scope = Scope.ADMIN
+    older_than_days: int = Field(ge=1, le=3650)
+
+
 class QueuePause(Request):
     """Admin: hold (or release) the queue; the running job finishes, queued ones wait."""
 
@@ -506,7 +525,9 @@ ClientMessage = Annotated[
     | ModelsSetDefault
     | ModelsUpdate
     | ModelsLocate
-    | EngineUnload,
+    | EngineUnload
+    | StorageGet
+    | ResultsCleanup,
     Field(discriminator="type"),
 ]
 
@@ -672,6 +693,22 @@ class ModelLocation(Reply):
     path: str
 
 
+class StorageReply(Reply):
+    type: Literal["storage.reply"] = "storage.reply"
+    models_bytes: int = Field(description="registered models' files, wherever they are")
+    blobs_bytes: int = Field(description="uploads and results in the blob store")
+    blobs: int
+    ledger_bytes: int
+    finished_jobs: int = Field(description="ended jobs whose results the ledger keeps")
+
+
+class ResultsCleaned(Reply):
+    type: Literal["results.cleaned"] = "results.cleaned"
+    jobs: int = Field(description="finished jobs forgotten")
+    blobs: int = Field(description="blobs deleted")
+    freed_bytes: int
+
+
 class Ok(Reply):
     type: Literal["ok"] = "ok"
 
@@ -698,6 +735,8 @@ ServerMessage = Annotated[
     | Paired
     | SettingsReply
     | ModelLocation
+    | StorageReply
+    | ResultsCleaned
     | Ok,
     Field(discriminator="type"),
 ]

@@ -39,7 +39,9 @@ export type ClientMessage =
   | ModelsSetDefault
   | ModelsUpdate
   | ModelsLocate
-  | EngineUnload;
+  | EngineUnload
+  | StorageGet
+  | ResultsCleanup;
 /**
  * The kind of map a ControlNet follows.
  *
@@ -175,6 +177,8 @@ export type ServerMessage =
   | Paired
   | SettingsReply
   | ModelLocation
+  | StorageReply
+  | ResultsCleaned
   | Ok;
 
 export interface LayerbridgeProtocolDefs {
@@ -241,6 +245,8 @@ export interface LayerbridgeProtocolDefs {
   QueuePause?: QueuePause;
   Region?: Region;
   ResultInfo?: ResultInfo;
+  ResultsCleaned?: ResultsCleaned;
+  ResultsCleanup?: ResultsCleanup;
   Scope?: Scope1;
   ServerMessage?: ServerMessage;
   SettingsGet?: SettingsGet;
@@ -249,6 +255,8 @@ export interface LayerbridgeProtocolDefs {
   SettingsSet?: SettingsSet;
   StatusReply?: StatusReply;
   StatusRequest?: StatusRequest;
+  StorageGet?: StorageGet;
+  StorageReply?: StorageReply;
   Welcome?: Welcome;
 }
 /**
@@ -686,6 +694,10 @@ export interface SettingsInfo {
    * read-only: the daemon's data dir
    */
   data_dir?: string;
+  /**
+   * where models run: auto picks CUDA, then MPS, then the CPU
+   */
+  device?: "auto" | "cuda" | "mps" | "cpu";
   dtype?: "auto" | "fp16" | "bf16" | "fp32";
   /**
    * bind address; anything but loopback is LAN mode
@@ -758,10 +770,36 @@ export interface EngineUnload {
   type: "engine.unload";
 }
 /**
+ * Admin: the disk the daemon uses (models, blobs: uploads and results, the ledger).
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "StorageGet".
+ */
+export interface StorageGet {
+  id?: string | null;
+  type: "storage.get";
+}
+/**
+ * Admin: forget finished jobs older than `older_than_days` and delete the blobs no job still
+ * refers to (uploads and results); queued and running jobs and their inputs are kept.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ResultsCleanup".
+ */
+export interface ResultsCleanup {
+  id?: string | null;
+  older_than_days: number;
+  type: "results.cleanup";
+}
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientRecord".
  */
 export interface ClientRecord {
+  /**
+   * connections open now with this client's token
+   */
+  connected?: number;
   created_at: number;
   last_seen?: number | null;
   name: string;
@@ -1151,6 +1189,23 @@ export interface QueueInfo {
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ResultsCleaned".
+ */
+export interface ResultsCleaned {
+  /**
+   * blobs deleted
+   */
+  blobs: number;
+  freed_bytes: number;
+  /**
+   * finished jobs forgotten
+   */
+  jobs: number;
+  reply_to?: string | null;
+  type: "results.cleaned";
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "Welcome".
  */
 export interface Welcome {
@@ -1195,4 +1250,26 @@ export interface SettingsReply {
   restart_required?: boolean;
   settings: SettingsInfo;
   type: "settings.reply";
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "StorageReply".
+ */
+export interface StorageReply {
+  blobs: number;
+  /**
+   * uploads and results in the blob store
+   */
+  blobs_bytes: number;
+  /**
+   * ended jobs whose results the ledger keeps
+   */
+  finished_jobs: number;
+  ledger_bytes: number;
+  /**
+   * registered models' files, wherever they are
+   */
+  models_bytes: number;
+  reply_to?: string | null;
+  type: "storage.reply";
 }
