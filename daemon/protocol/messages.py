@@ -581,6 +581,14 @@ class BlobData(Message):
     reply_to: RequestId | None = None
 
 
+class BlobSent(Reply):
+    """The final reply to blob.get: every blob.data frame of the blob was sent before it."""
+
+    type: Literal["blob.sent"] = "blob.sent"
+    sha256: Sha256
+    size: int
+
+
 class JobAccepted(Reply):
     type: Literal["job.accepted"] = "job.accepted"
     job_id: Id
@@ -713,6 +721,7 @@ ServerMessage = Annotated[
     | BlobMissing
     | BlobStored
     | BlobData
+    | BlobSent
     | JobAccepted
     | JobStarted
     | JobProgress
