@@ -21,7 +21,7 @@ const schema95 = {"additionalProperties":false,"properties":{"model_id":{"descri
 const schema96 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
 const schema63 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"enum":["client","admin"],"title":"Scope","type":"string"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
 const schema64 = {"additionalProperties":false,"properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
-const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema35 = {"additionalProperties":false,"properties":{"kind":{"default":"other","enum":["photoshop","figma","cli","desktop","test","other"],"title":"Kind","type":"string"},"name":{"maxLength":64,"minLength":1,"title":"Name","type":"string"},"version":{"default":"","maxLength":32,"title":"Version","type":"string"}},"required":["name"],"title":"ClientInfo","type":"object"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
@@ -538,12 +538,69 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data12.size_bytes !== undefined){
-let data22 = data12.size_bytes;
+if(data12.prediction !== undefined){
+let data22 = data12.prediction;
 const _errs62 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs63 = errors;
+let valid10 = false;
+const _errs64 = errors;
+if(typeof data22 !== "string"){
+const err10 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data22 === "epsilon") || (data22 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid3 = _errs64 === errors;
+valid10 = valid10 || _valid3;
+const _errs66 = errors;
+if(data22 !== null){
+const err12 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs66 === errors;
+valid10 = valid10 || _valid3;
+if(!valid10){
+const err13 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate32.errors = vErrors;
 return false;
+}
+else {
+errors = _errs63;
+if(vErrors !== null){
+if(_errs63){
+vErrors.length = _errs63;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid6 = _errs62 === errors;
 }
@@ -551,34 +608,47 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data12.size_multiple !== undefined){
-let data23 = data12.size_multiple;
-const _errs64 = errors;
+if(data12.size_bytes !== undefined){
+let data23 = data12.size_bytes;
+const _errs68 = errors;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs68 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data12.size_multiple !== undefined){
+let data24 = data12.size_multiple;
+const _errs70 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid6 = _errs64 === errors;
+var valid6 = _errs70 === errors;
 }
 else {
 var valid6 = true;
 }
 if(valid6){
 if(data12.trigger_words !== undefined){
-let data24 = data12.trigger_words;
-const _errs66 = errors;
-if(errors === _errs66){
-if(Array.isArray(data24)){
-var valid10 = true;
-const len2 = data24.length;
+let data25 = data12.trigger_words;
+const _errs72 = errors;
+if(errors === _errs72){
+if(Array.isArray(data25)){
+var valid11 = true;
+const len2 = data25.length;
 for(let i2=0; i2<len2; i2++){
-const _errs68 = errors;
-if(typeof data24[i2] !== "string"){
+const _errs74 = errors;
+if(typeof data25[i2] !== "string"){
 validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words/" + i2,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid10 = _errs68 === errors;
-if(!valid10){
+var valid11 = _errs74 === errors;
+if(!valid11){
 break;
 }
 }
@@ -588,10 +658,11 @@ validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words"
 return false;
 }
 }
-var valid6 = _errs66 === errors;
+var valid6 = _errs72 === errors;
 }
 else {
 var valid6 = true;
+}
 }
 }
 }
@@ -630,102 +701,85 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
-let data26 = data.protocol;
-const _errs70 = errors;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+let data27 = data.protocol;
+const _errs76 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 validate32.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs70 === errors;
+var valid0 = _errs76 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data27 = data.reply_to;
-const _errs72 = errors;
-const _errs73 = errors;
-let valid11 = false;
-const _errs74 = errors;
-if(errors === _errs74){
-if(typeof data27 === "string"){
-if(func1(data27) > 64){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data28 = data.reply_to;
+const _errs78 = errors;
+const _errs79 = errors;
+let valid12 = false;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data28 === "string"){
+if(func1(data28) > 64){
+const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err14];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err14);
 }
 errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err15];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err15);
 }
 errors++;
 }
 }
-var _valid3 = _errs74 === errors;
-valid11 = valid11 || _valid3;
-const _errs76 = errors;
-if(data27 !== null){
-const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid4 = _errs80 === errors;
+valid12 = valid12 || _valid4;
+const _errs82 = errors;
+if(data28 !== null){
+const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err16];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err16);
 }
 errors++;
 }
-var _valid3 = _errs76 === errors;
-valid11 = valid11 || _valid3;
-if(!valid11){
-const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid4 = _errs82 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err17];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err17);
 }
 errors++;
 validate32.errors = vErrors;
 return false;
 }
 else {
-errors = _errs73;
+errors = _errs79;
 if(vErrors !== null){
-if(_errs73){
-vErrors.length = _errs73;
+if(_errs79){
+vErrors.length = _errs79;
 }
 else {
 vErrors = null;
 }
 }
-}
-var valid0 = _errs72 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scope !== undefined){
-let data28 = data.scope;
-const _errs78 = errors;
-if(typeof data28 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data28 === "client") || (data28 === "admin"))){
-validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
-return false;
 }
 var valid0 = _errs78 === errors;
 }
@@ -733,55 +787,72 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.scope !== undefined){
+let data29 = data.scope;
+const _errs84 = errors;
+if(typeof data29 !== "string"){
+validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "client") || (data29 === "admin"))){
+validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs84 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.server !== undefined){
-let data29 = data.server;
-const _errs80 = errors;
-const _errs81 = errors;
-if(errors === _errs81){
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+let data30 = data.server;
+const _errs86 = errors;
+const _errs87 = errors;
+if(errors === _errs87){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 let missing3;
-if((data29.name === undefined) && (missing3 = "name")){
+if((data30.name === undefined) && (missing3 = "name")){
 validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs83 = errors;
-for(const key3 in data29){
+const _errs89 = errors;
+for(const key3 in data30){
 if(!(((key3 === "kind") || (key3 === "name")) || (key3 === "version"))){
 validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs83 === errors){
-if(data29.kind !== undefined){
-let data30 = data29.kind;
-const _errs84 = errors;
-if(typeof data30 !== "string"){
+if(_errs89 === errors){
+if(data30.kind !== undefined){
+let data31 = data30.kind;
+const _errs90 = errors;
+if(typeof data31 !== "string"){
 validate32.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data30 === "photoshop") || (data30 === "figma")) || (data30 === "cli")) || (data30 === "desktop")) || (data30 === "test")) || (data30 === "other"))){
+if(!((((((data31 === "photoshop") || (data31 === "figma")) || (data31 === "cli")) || (data31 === "desktop")) || (data31 === "test")) || (data31 === "other"))){
 validate32.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid13 = _errs84 === errors;
+var valid14 = _errs90 === errors;
 }
 else {
-var valid13 = true;
+var valid14 = true;
 }
-if(valid13){
-if(data29.name !== undefined){
-let data31 = data29.name;
-const _errs86 = errors;
-if(errors === _errs86){
-if(typeof data31 === "string"){
-if(func1(data31) > 64){
+if(valid14){
+if(data30.name !== undefined){
+let data32 = data30.name;
+const _errs92 = errors;
+if(errors === _errs92){
+if(typeof data32 === "string"){
+if(func1(data32) > 64){
 validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data31) < 1){
+if(func1(data32) < 1){
 validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -792,18 +863,18 @@ validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$de
 return false;
 }
 }
-var valid13 = _errs86 === errors;
+var valid14 = _errs92 === errors;
 }
 else {
-var valid13 = true;
+var valid14 = true;
 }
-if(valid13){
-if(data29.version !== undefined){
-let data32 = data29.version;
-const _errs88 = errors;
-if(errors === _errs88){
-if(typeof data32 === "string"){
-if(func1(data32) > 32){
+if(valid14){
+if(data30.version !== undefined){
+let data33 = data30.version;
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data33 === "string"){
+if(func1(data33) > 32){
 validate32.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
@@ -813,10 +884,10 @@ validate32.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/
 return false;
 }
 }
-var valid13 = _errs88 === errors;
+var valid14 = _errs94 === errors;
 }
 else {
-var valid13 = true;
+var valid14 = true;
 }
 }
 }
@@ -828,36 +899,36 @@ validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/Cl
 return false;
 }
 }
-var valid0 = _errs80 === errors;
+var valid0 = _errs86 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.session !== undefined){
-const _errs90 = errors;
+const _errs96 = errors;
 if(typeof data.session !== "string"){
 validate32.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs90 === errors;
+var valid0 = _errs96 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data34 = data.type;
-const _errs92 = errors;
-if(typeof data34 !== "string"){
+let data35 = data.type;
+const _errs98 = errors;
+if(typeof data35 !== "string"){
 validate32.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("welcome" !== data34){
+if("welcome" !== data35){
 validate32.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs92 === errors;
+var valid0 = _errs98 === errors;
 }
 else {
 var valid0 = true;
@@ -4388,12 +4459,69 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.size_bytes !== undefined){
-let data11 = data1.size_bytes;
+if(data1.prediction !== undefined){
+let data11 = data1.prediction;
 const _errs38 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(typeof data11 !== "string"){
+const err10 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data11 === "epsilon") || (data11 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid3 = _errs40 === errors;
+valid7 = valid7 || _valid3;
+const _errs42 = errors;
+if(data11 !== null){
+const err12 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs42 === errors;
+valid7 = valid7 || _valid3;
+if(!valid7){
+const err13 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate50.errors = vErrors;
 return false;
+}
+else {
+errors = _errs39;
+if(vErrors !== null){
+if(_errs39){
+vErrors.length = _errs39;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid3 = _errs38 === errors;
 }
@@ -4401,34 +4529,47 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.size_multiple !== undefined){
-let data12 = data1.size_multiple;
-const _errs40 = errors;
+if(data1.size_bytes !== undefined){
+let data12 = data1.size_bytes;
+const _errs44 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs44 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.size_multiple !== undefined){
+let data13 = data1.size_multiple;
+const _errs46 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
 validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid3 = _errs40 === errors;
+var valid3 = _errs46 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data1.trigger_words !== undefined){
-let data13 = data1.trigger_words;
-const _errs42 = errors;
-if(errors === _errs42){
-if(Array.isArray(data13)){
-var valid7 = true;
-const len1 = data13.length;
+let data14 = data1.trigger_words;
+const _errs48 = errors;
+if(errors === _errs48){
+if(Array.isArray(data14)){
+var valid8 = true;
+const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs44 = errors;
-if(typeof data13[i1] !== "string"){
+const _errs50 = errors;
+if(typeof data14[i1] !== "string"){
 validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words/" + i1,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid7 = _errs44 === errors;
-if(!valid7){
+var valid8 = _errs50 === errors;
+if(!valid8){
 break;
 }
 }
@@ -4438,10 +4579,11 @@ validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words"
 return false;
 }
 }
-var valid3 = _errs42 === errors;
+var valid3 = _errs48 === errors;
 }
 else {
 var valid3 = true;
+}
 }
 }
 }
@@ -4480,91 +4622,91 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data15 = data.reply_to;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid8 = false;
-const _errs48 = errors;
-if(errors === _errs48){
-if(typeof data15 === "string"){
-if(func1(data15) > 64){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data16 = data.reply_to;
+const _errs52 = errors;
+const _errs53 = errors;
+let valid9 = false;
+const _errs54 = errors;
+if(errors === _errs54){
+if(typeof data16 === "string"){
+if(func1(data16) > 64){
+const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err14];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err14);
 }
 errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err15];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err15);
 }
 errors++;
 }
 }
-var _valid3 = _errs48 === errors;
-valid8 = valid8 || _valid3;
-const _errs50 = errors;
-if(data15 !== null){
-const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid4 = _errs54 === errors;
+valid9 = valid9 || _valid4;
+const _errs56 = errors;
+if(data16 !== null){
+const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err16];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err16);
 }
 errors++;
 }
-var _valid3 = _errs50 === errors;
-valid8 = valid8 || _valid3;
-if(!valid8){
-const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid4 = _errs56 === errors;
+valid9 = valid9 || _valid4;
+if(!valid9){
+const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err17];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err17);
 }
 errors++;
 validate50.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs53;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs53){
+vErrors.length = _errs53;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs52 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data16 = data.type;
-const _errs52 = errors;
-if(typeof data16 !== "string"){
+let data17 = data.type;
+const _errs58 = errors;
+if(typeof data17 !== "string"){
 validate50.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data16){
+if("models.reply" !== data17){
 validate50.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs52 === errors;
+var valid0 = _errs58 === errors;
 }
 else {
 var valid0 = true;
@@ -12213,12 +12355,69 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.size_bytes !== undefined){
-let data11 = data1.size_bytes;
+if(data1.prediction !== undefined){
+let data11 = data1.prediction;
 const _errs38 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(typeof data11 !== "string"){
+const err10 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data11 === "epsilon") || (data11 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid3 = _errs40 === errors;
+valid7 = valid7 || _valid3;
+const _errs42 = errors;
+if(data11 !== null){
+const err12 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs42 === errors;
+valid7 = valid7 || _valid3;
+if(!valid7){
+const err13 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate86.errors = vErrors;
 return false;
+}
+else {
+errors = _errs39;
+if(vErrors !== null){
+if(_errs39){
+vErrors.length = _errs39;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid3 = _errs38 === errors;
 }
@@ -12226,34 +12425,47 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.size_multiple !== undefined){
-let data12 = data1.size_multiple;
-const _errs40 = errors;
+if(data1.size_bytes !== undefined){
+let data12 = data1.size_bytes;
+const _errs44 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs44 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.size_multiple !== undefined){
+let data13 = data1.size_multiple;
+const _errs46 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
 validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid3 = _errs40 === errors;
+var valid3 = _errs46 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data1.trigger_words !== undefined){
-let data13 = data1.trigger_words;
-const _errs42 = errors;
-if(errors === _errs42){
-if(Array.isArray(data13)){
-var valid7 = true;
-const len1 = data13.length;
+let data14 = data1.trigger_words;
+const _errs48 = errors;
+if(errors === _errs48){
+if(Array.isArray(data14)){
+var valid8 = true;
+const len1 = data14.length;
 for(let i1=0; i1<len1; i1++){
-const _errs44 = errors;
-if(typeof data13[i1] !== "string"){
+const _errs50 = errors;
+if(typeof data14[i1] !== "string"){
 validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words/" + i1,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid7 = _errs44 === errors;
-if(!valid7){
+var valid8 = _errs50 === errors;
+if(!valid8){
 break;
 }
 }
@@ -12263,10 +12475,11 @@ validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words"
 return false;
 }
 }
-var valid3 = _errs42 === errors;
+var valid3 = _errs48 === errors;
 }
 else {
 var valid3 = true;
+}
 }
 }
 }
@@ -12305,91 +12518,91 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data15 = data.reply_to;
-const _errs46 = errors;
-const _errs47 = errors;
-let valid8 = false;
-const _errs48 = errors;
-if(errors === _errs48){
-if(typeof data15 === "string"){
-if(func1(data15) > 64){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data16 = data.reply_to;
+const _errs52 = errors;
+const _errs53 = errors;
+let valid9 = false;
+const _errs54 = errors;
+if(errors === _errs54){
+if(typeof data16 === "string"){
+if(func1(data16) > 64){
+const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err14];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err14);
 }
 errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err15];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err15);
 }
 errors++;
 }
 }
-var _valid3 = _errs48 === errors;
-valid8 = valid8 || _valid3;
-const _errs50 = errors;
-if(data15 !== null){
-const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid4 = _errs54 === errors;
+valid9 = valid9 || _valid4;
+const _errs56 = errors;
+if(data16 !== null){
+const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err16];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err16);
 }
 errors++;
 }
-var _valid3 = _errs50 === errors;
-valid8 = valid8 || _valid3;
-if(!valid8){
-const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid4 = _errs56 === errors;
+valid9 = valid9 || _valid4;
+if(!valid9){
+const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err17];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err17);
 }
 errors++;
 validate86.errors = vErrors;
 return false;
 }
 else {
-errors = _errs47;
+errors = _errs53;
 if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
+if(_errs53){
+vErrors.length = _errs53;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs46 === errors;
+var valid0 = _errs52 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data16 = data.type;
-const _errs52 = errors;
-if(typeof data16 !== "string"){
+let data17 = data.type;
+const _errs58 = errors;
+if(typeof data17 !== "string"){
 validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data16){
+if("models.reply" !== data17){
 validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs52 === errors;
+var valid0 = _errs58 === errors;
 }
 else {
 var valid0 = true;
@@ -14039,12 +14252,69 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data12.size_bytes !== undefined){
-let data22 = data12.size_bytes;
+if(data12.prediction !== undefined){
+let data22 = data12.prediction;
 const _errs62 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs63 = errors;
+let valid10 = false;
+const _errs64 = errors;
+if(typeof data22 !== "string"){
+const err10 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data22 === "epsilon") || (data22 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid3 = _errs64 === errors;
+valid10 = valid10 || _valid3;
+const _errs66 = errors;
+if(data22 !== null){
+const err12 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs66 === errors;
+valid10 = valid10 || _valid3;
+if(!valid10){
+const err13 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate91.errors = vErrors;
 return false;
+}
+else {
+errors = _errs63;
+if(vErrors !== null){
+if(_errs63){
+vErrors.length = _errs63;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid6 = _errs62 === errors;
 }
@@ -14052,34 +14322,47 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data12.size_multiple !== undefined){
-let data23 = data12.size_multiple;
-const _errs64 = errors;
+if(data12.size_bytes !== undefined){
+let data23 = data12.size_bytes;
+const _errs68 = errors;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs68 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data12.size_multiple !== undefined){
+let data24 = data12.size_multiple;
+const _errs70 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
 validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid6 = _errs64 === errors;
+var valid6 = _errs70 === errors;
 }
 else {
 var valid6 = true;
 }
 if(valid6){
 if(data12.trigger_words !== undefined){
-let data24 = data12.trigger_words;
-const _errs66 = errors;
-if(errors === _errs66){
-if(Array.isArray(data24)){
-var valid10 = true;
-const len2 = data24.length;
+let data25 = data12.trigger_words;
+const _errs72 = errors;
+if(errors === _errs72){
+if(Array.isArray(data25)){
+var valid11 = true;
+const len2 = data25.length;
 for(let i2=0; i2<len2; i2++){
-const _errs68 = errors;
-if(typeof data24[i2] !== "string"){
+const _errs74 = errors;
+if(typeof data25[i2] !== "string"){
 validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words/" + i2,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid10 = _errs68 === errors;
-if(!valid10){
+var valid11 = _errs74 === errors;
+if(!valid11){
 break;
 }
 }
@@ -14089,10 +14372,11 @@ validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words"
 return false;
 }
 }
-var valid6 = _errs66 === errors;
+var valid6 = _errs72 === errors;
 }
 else {
 var valid6 = true;
+}
 }
 }
 }
@@ -14131,102 +14415,85 @@ var valid0 = true;
 }
 if(valid0){
 if(data.protocol !== undefined){
-let data26 = data.protocol;
-const _errs70 = errors;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+let data27 = data.protocol;
+const _errs76 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
 validate91.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs70 === errors;
+var valid0 = _errs76 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data27 = data.reply_to;
-const _errs72 = errors;
-const _errs73 = errors;
-let valid11 = false;
-const _errs74 = errors;
-if(errors === _errs74){
-if(typeof data27 === "string"){
-if(func1(data27) > 64){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data28 = data.reply_to;
+const _errs78 = errors;
+const _errs79 = errors;
+let valid12 = false;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data28 === "string"){
+if(func1(data28) > 64){
+const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err14];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err14);
 }
 errors++;
 }
 }
 else {
-const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err15];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err15);
 }
 errors++;
 }
 }
-var _valid3 = _errs74 === errors;
-valid11 = valid11 || _valid3;
-const _errs76 = errors;
-if(data27 !== null){
-const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid4 = _errs80 === errors;
+valid12 = valid12 || _valid4;
+const _errs82 = errors;
+if(data28 !== null){
+const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err16];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err16);
 }
 errors++;
 }
-var _valid3 = _errs76 === errors;
-valid11 = valid11 || _valid3;
-if(!valid11){
-const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid4 = _errs82 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err17];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err17);
 }
 errors++;
 validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs73;
+errors = _errs79;
 if(vErrors !== null){
-if(_errs73){
-vErrors.length = _errs73;
+if(_errs79){
+vErrors.length = _errs79;
 }
 else {
 vErrors = null;
 }
 }
-}
-var valid0 = _errs72 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scope !== undefined){
-let data28 = data.scope;
-const _errs78 = errors;
-if(typeof data28 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data28 === "client") || (data28 === "admin"))){
-validate91.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
-return false;
 }
 var valid0 = _errs78 === errors;
 }
@@ -14234,55 +14501,72 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.scope !== undefined){
+let data29 = data.scope;
+const _errs84 = errors;
+if(typeof data29 !== "string"){
+validate91.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "client") || (data29 === "admin"))){
+validate91.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs84 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.server !== undefined){
-let data29 = data.server;
-const _errs80 = errors;
-const _errs81 = errors;
-if(errors === _errs81){
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+let data30 = data.server;
+const _errs86 = errors;
+const _errs87 = errors;
+if(errors === _errs87){
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 let missing3;
-if((data29.name === undefined) && (missing3 = "name")){
+if((data30.name === undefined) && (missing3 = "name")){
 validate91.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
 return false;
 }
 else {
-const _errs83 = errors;
-for(const key3 in data29){
+const _errs89 = errors;
+for(const key3 in data30){
 if(!(((key3 === "kind") || (key3 === "name")) || (key3 === "version"))){
 validate91.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs83 === errors){
-if(data29.kind !== undefined){
-let data30 = data29.kind;
-const _errs84 = errors;
-if(typeof data30 !== "string"){
+if(_errs89 === errors){
+if(data30.kind !== undefined){
+let data31 = data30.kind;
+const _errs90 = errors;
+if(typeof data31 !== "string"){
 validate91.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data30 === "photoshop") || (data30 === "figma")) || (data30 === "cli")) || (data30 === "desktop")) || (data30 === "test")) || (data30 === "other"))){
+if(!((((((data31 === "photoshop") || (data31 === "figma")) || (data31 === "cli")) || (data31 === "desktop")) || (data31 === "test")) || (data31 === "other"))){
 validate91.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid13 = _errs84 === errors;
+var valid14 = _errs90 === errors;
 }
 else {
-var valid13 = true;
+var valid14 = true;
 }
-if(valid13){
-if(data29.name !== undefined){
-let data31 = data29.name;
-const _errs86 = errors;
-if(errors === _errs86){
-if(typeof data31 === "string"){
-if(func1(data31) > 64){
+if(valid14){
+if(data30.name !== undefined){
+let data32 = data30.name;
+const _errs92 = errors;
+if(errors === _errs92){
+if(typeof data32 === "string"){
+if(func1(data32) > 64){
 validate91.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data31) < 1){
+if(func1(data32) < 1){
 validate91.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -14293,18 +14577,18 @@ validate91.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$de
 return false;
 }
 }
-var valid13 = _errs86 === errors;
+var valid14 = _errs92 === errors;
 }
 else {
-var valid13 = true;
+var valid14 = true;
 }
-if(valid13){
-if(data29.version !== undefined){
-let data32 = data29.version;
-const _errs88 = errors;
-if(errors === _errs88){
-if(typeof data32 === "string"){
-if(func1(data32) > 32){
+if(valid14){
+if(data30.version !== undefined){
+let data33 = data30.version;
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data33 === "string"){
+if(func1(data33) > 32){
 validate91.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
@@ -14314,10 +14598,10 @@ validate91.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/
 return false;
 }
 }
-var valid13 = _errs88 === errors;
+var valid14 = _errs94 === errors;
 }
 else {
-var valid13 = true;
+var valid14 = true;
 }
 }
 }
@@ -14329,36 +14613,36 @@ validate91.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/Cl
 return false;
 }
 }
-var valid0 = _errs80 === errors;
+var valid0 = _errs86 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.session !== undefined){
-const _errs90 = errors;
+const _errs96 = errors;
 if(typeof data.session !== "string"){
 validate91.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs90 === errors;
+var valid0 = _errs96 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data34 = data.type;
-const _errs92 = errors;
-if(typeof data34 !== "string"){
+let data35 = data.type;
+const _errs98 = errors;
+if(typeof data35 !== "string"){
 validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("welcome" !== data34){
+if("welcome" !== data35){
 validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs92 === errors;
+var valid0 = _errs98 === errors;
 }
 else {
 var valid0 = true;
