@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_parser(sub)
 
     tray = sub.add_parser("tray", help="the tray app: runs the daemon, manages models and clients")
-    tray.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
+    tray_where = tray.add_mutually_exclusive_group()
+    tray_where.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
+    tray_where.add_argument("--local", action="store_true", help="manage this computer's daemon again")
     tray.add_argument("--no-start", action="store_true", help="do not start the local daemon")
     tray.add_argument("--show", action="store_true", help="open the manager window at once")
     tray.add_argument("--port", type=int, help="start the local daemon on this port")

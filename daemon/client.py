@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ from .protocol.messages import (
 )
 
 FINAL = (JobDone, JobFailed, JobCancelled)
+
+log = logging.getLogger("layerbridge.client")
 
 # 1 MiB chunks keep the daemon hashing and writing one chunk while the next is on the wire;
 # 16 MiB chunks measured 2-3x slower end to end (bench/transport.py).
@@ -115,6 +118,8 @@ class DaemonClient:
         self._blobs: dict[str, bytes] = {}
         self._blob_waiters: dict[str, asyncio.Future[bytes]] = {}
         self.payload_bytes_sent = 0  # blob bytes put on the wire (0 for a blob the daemon had)
+        self._listeners: list[Callable[[JobEvent], None]] = []
+        self._submitting = 0  # submits awaiting their reply: early events may be theirs
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -155,6 +160,17 @@ class DaemonClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def on_event(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
+        """Call `callback` with every event this connection receives: its own jobs' and, after a
+        `job.list` with `watch`, every client's. Returns a function that removes the callback."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return remove
 
     # ------------------------------------------------------------------ requests
 
@@ -213,9 +229,15 @@ class DaemonClient:
 
     async def submit(self, params: JobParams, job_id: str | None = None,
                      priority: str = "interactive") -> Job:
-        reply = await self.request(JobSubmit(params=params, job_id=job_id, priority=priority))  # type: ignore[arg-type]
-        assert isinstance(reply, JobAccepted)
-        return self._track(reply.job_id, reply.seed, reply.duplicate)
+        self._submitting += 1
+        try:
+            reply = await self.request(JobSubmit(params=params, job_id=job_id, priority=priority))  # type: ignore[arg-type]
+            assert isinstance(reply, JobAccepted)
+            return self._track(reply.job_id, reply.seed, reply.duplicate)
+        finally:
+            self._submitting -= 1
+            if not self._submitting:
+                self._early.clear()  # no submit can claim them now: other clients' (watched) jobs
 
     async def fetch(self, job_id: str) -> tuple[Job, JobState]:
         """Re-attach to a job (after a reconnect): its state now, its results, its further events."""
@@ -242,7 +264,8 @@ class DaemonClient:
     def _deliver(self, job_id: str, event: JobEvent) -> None:
         job = self._jobs.get(job_id)
         if job is None:  # an event can overtake the reply that announces the job
-            self._early.setdefault(job_id, []).append(event)
+            if self._submitting:
+                self._early.setdefault(job_id, []).append(event)
             return
         # job.fetch replays a job's results and final event: what this client already holds
         # (the job ended between the submit and the fetch) is not delivered twice
@@ -282,9 +305,15 @@ class DaemonClient:
             if not future.done():  # the caller may have given up meanwhile
                 future.set_result(message)
             return
+        event = JobEvent(message, payload)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not stop this connection's reader
+                log.exception("event listener failed")
         job_id = getattr(message, "job_id", None)
         if isinstance(job_id, str):
-            self._deliver(job_id, JobEvent(message, payload))
+            self._deliver(job_id, event)
 
     def _on_blob(self, header: BlobData, payload: bytes) -> None:
         buf = self._incoming.setdefault(header.sha256, bytearray())

@@ -13,11 +13,13 @@ import sys
 
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from .about import AboutDialog
 from .config import TrayConfig, load_config, save_config
 from .core import TrayCore
 from .manager import ManagerWindow
 from .tray import TrayIcon
 from .vault import remote_account
+from .widgets import confirm
 
 log = logging.getLogger("layerbridge.desktop")
 
@@ -32,10 +34,16 @@ class TrayApp:
         self.quitting = asyncio.Event()
         self.tray.openManager.connect(self.open_manager)
         self.tray.pairRequested.connect(self._pair)
-        self.tray.quitRequested.connect(self.quit)
+        self.tray.quitRequested.connect(self.ask_quit)
+        self.tray.aboutRequested.connect(self.about)
         self.tray.show()
-        if show_manager or not QSystemTrayIcon.isSystemTrayAvailable():
-            self.open_manager()  # no tray on this desktop: the window is the way in
+        first = not core.config.welcomed
+        if show_manager or first or not QSystemTrayIcon.isSystemTrayAvailable():
+            # no tray on this desktop: the window is the way in; a first launch: say what it is
+            window = self.open_manager()
+            if first:
+                window.tabs.setCurrentWidget(window.home)
+                core.settings.set_welcomed()
 
     def open_manager(self) -> ManagerWindow:
         if self.window is None:
@@ -50,8 +58,23 @@ class TrayApp:
         window.tabs.setCurrentWidget(window.clients)
         window.clients.ask_pair()
 
+    def ask_quit(self) -> bool:
+        """Quit from the menu: asks first when quitting would stop work on the local daemon."""
+        busy = self.core.active_jobs() if self.core.is_local else 0
+        if busy and not confirm(
+                None, "Quit Layerbridge",
+                f"{busy} job{'s are' if busy != 1 else ' is'} queued or running on this "
+                "computer's daemon. Quitting stops it: the running job is lost, queued jobs "
+                "resume at the next start. Quit anyway?"):
+            return False
+        self.quit()
+        return True
+
     def quit(self) -> None:
         self.quitting.set()
+
+    def about(self) -> None:
+        AboutDialog(self.core, self.window).open()
 
     async def run(self) -> None:
         self.core.start()
@@ -59,12 +82,16 @@ class TrayApp:
         await self.core.shutdown()
         if self.core.process is not None:
             self.core.process.wait_stopped(15_000)
+            self.core.process.close_log()
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="layerbridge tray")
     p.add_argument("--data-dir", help="the local daemon's data dir")
-    p.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
+    where.add_argument("--local", action="store_true",
+                       help="manage this computer's daemon (again, after --remote)")
     p.add_argument("--no-start", action="store_true", help="do not start the local daemon")
     p.add_argument("--show", action="store_true", help="open the manager window at once")
     p.add_argument("--port", type=int, help="start the local daemon on this port")
@@ -77,6 +104,8 @@ def configure(args: argparse.Namespace, config: TrayConfig) -> TrayConfig:
         update["data_dir"] = args.data_dir
     if args.remote:
         update |= {"mode": "remote", "remote_url": args.remote}
+    elif getattr(args, "local", False):
+        update["mode"] = "local"  # the remote URL stays saved for the next switch back
     if args.no_start:
         update["start_daemon"] = False
     return config.model_copy(update=update)
@@ -93,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     app.setQuitOnLastWindowClosed(False)
     stored = load_config()
     config = configure(args, stored)
-    if args.data_dir or args.remote:
+    if args.data_dir or args.remote or getattr(args, "local", False):
         save_config(config)
     core = TrayCore(config, port=args.port)
     if not core.vault.available():

@@ -8,12 +8,17 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 ENTRY = "layerbridge-tray"
 
 
-def command() -> list[str]:
-    return [sys.executable, "-m", "layerbridge.daemon.cli", "tray"]
+def command(data_dir: str | None = None) -> list[str]:
+    """What login runs: this interpreter's tray, on the data dir in use now. A login session
+    does not have the shell's environment, so LAYERBRIDGE_HOME becomes an explicit --data-dir."""
+    folder = data_dir or os.environ.get("LAYERBRIDGE_HOME")
+    where = ["--data-dir", str(Path(folder).expanduser().resolve())] if folder else []
+    return [sys.executable, "-m", "layerbridge.daemon.cli", *where, "tray"]
 
 
 def _xdg_file() -> Path:
@@ -40,7 +45,7 @@ def is_enabled() -> bool:
     return path.exists()
 
 
-def set_enabled(enabled: bool) -> None:
+def set_enabled(enabled: bool, data_dir: str | None = None) -> None:
     if sys.platform == "win32":  # pragma: no cover - Windows only
         import subprocess
         import winreg
@@ -49,7 +54,7 @@ def set_enabled(enabled: bool) -> None:
                             r"Software\Microsoft\Windows\CurrentVersion\Run", 0,
                             winreg.KEY_SET_VALUE) as key:
             if enabled:
-                winreg.SetValueEx(key, ENTRY, 0, winreg.REG_SZ, subprocess.list2cmdline(command()))
+                winreg.SetValueEx(key, ENTRY, 0, winreg.REG_SZ, subprocess.list2cmdline(command(data_dir)))
             else:
                 with contextlib.suppress(OSError):
                     winreg.DeleteValue(key, ENTRY)
@@ -60,7 +65,7 @@ def set_enabled(enabled: bool) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     if sys.platform == "darwin":
-        args = "".join(f"<string>{a}</string>" for a in command())
+        args = "".join(f"<string>{escape(a)}</string>" for a in command(data_dir))
         path.write_text(
             '<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>'
             "<key>Label</key><string>org.layerbridge.tray</string>"
@@ -69,4 +74,4 @@ def set_enabled(enabled: bool) -> None:
     else:
         path.write_text("[Desktop Entry]\nType=Application\nName=Layerbridge\n"
                         f"Comment=Local diffusion daemon for Photoshop and Figma\n"
-                        f"Exec={shlex.join(command())}\nX-GNOME-Autostart-enabled=true\n")
+                        f"Exec={shlex.join(command(data_dir))}\nX-GNOME-Autostart-enabled=true\n")

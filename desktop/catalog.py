@@ -3,7 +3,10 @@ actions on it (import, remove, set default, edit metadata, locate, preview thumb
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from layerbridge.daemon.client import RemoteError
 from layerbridge.daemon.protocol.messages import (
@@ -26,6 +29,8 @@ from PySide6.QtGui import QPixmap
 from .connection import DaemonConnection
 from .tablemodel import Column, RecordTableModel
 
+log = logging.getLogger(__name__)
+
 ADAPTERS = ("lora", "embedding")
 
 
@@ -36,6 +41,18 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
+
+
+def display_name(name: str) -> str:
+    """A model's name without its file's suffix (the daemon names an imported file after it)."""
+    lower = name.lower()
+    for suffix in FILE_SUFFIXES:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def _arch(m: ModelInfo) -> str:
@@ -74,10 +91,11 @@ class CatalogController(QObject):
     thumbnailReady = Signal(str)  # adapter id
 
     def __init__(self, connection: DaemonConnection, preview: PreviewSettings = PreviewSettings(),
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, previews_dir: Path | None = None) -> None:
         super().__init__(parent)
         self.connection = connection
         self.preview_settings = preview
+        self.previews_dir = previews_dir  # thumbnails kept across restarts (None: memory only)
         self.checkpoints: RecordTableModel[ModelInfo] = RecordTableModel(
             CHECKPOINT_COLUMNS, key=lambda m: m.id)
         self.adapters: RecordTableModel[ModelInfo] = RecordTableModel(
@@ -92,6 +110,9 @@ class CatalogController(QObject):
     def apply(self, models: list[ModelInfo]) -> bool:
         order = sorted(models, key=lambda m: (m.kind != "checkpoint", m.kind, m.name.lower()))
         a = self.checkpoints.set_records([m for m in order if m.kind not in ADAPTERS])
+        for m in order:
+            if m.kind in ADAPTERS and m.id not in self.thumbnails:
+                self._load_thumbnail(m.id)
         b = self.adapters.set_records([m for m in order if m.kind in ADAPTERS])
         if a or b:
             self.changed.emit()
@@ -108,6 +129,22 @@ class CatalogController(QObject):
 
     def _thumbnail(self, model: ModelInfo) -> QPixmap | None:
         return self._small.get(model.id)
+
+    def preview_file(self, model_id: str) -> Path | None:
+        return self.previews_dir / f"{model_id}.png" if self.previews_dir else None
+
+    def _load_thumbnail(self, model_id: str) -> None:
+        path = self.preview_file(model_id)
+        if path is None or not path.is_file():
+            return
+        pixmap = QPixmap()
+        if pixmap.load(str(path)):
+            self._keep(model_id, pixmap)
+
+    def _keep(self, model_id: str, pixmap: QPixmap) -> None:
+        self.thumbnails[model_id] = pixmap
+        self._small[model_id] = pixmap.scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation)
 
     # ------------------------------------------------------------------ actions
 
@@ -127,13 +164,22 @@ class CatalogController(QObject):
         new = [m for m in reply.models if m.id not in before]
         if not new:
             raise RemoteError("conflict", f"{path} was not added")
-        return new[0]
+        added = new[0]
+        name = display_name(added.name)
+        if name != added.name:  # "ink.safetensors" reads as "ink" everywhere else
+            await self.update(added.id, name=name)
+            added = added.model_copy(update={"name": name})
+        return added
 
     async def remove(self, model_id: str) -> None:
         async with self._working():
             reply = await self.connection.request(ModelsRemove(model_id=model_id), ModelsReply)
         self.thumbnails.pop(model_id, None)
         self._small.pop(model_id, None)
+        path = self.preview_file(model_id)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
         self.apply(reply.models)
 
     async def set_default(self, model_id: str) -> None:
@@ -170,9 +216,14 @@ class CatalogController(QObject):
             images = await self.connection.run(params)
         pixmap = QPixmap()
         pixmap.loadFromData(images[0], "PNG")
-        self.thumbnails[adapter_id] = pixmap
-        self._small[adapter_id] = pixmap.scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatio,
-                                                Qt.TransformationMode.SmoothTransformation)
+        self._keep(adapter_id, pixmap)
+        path = self.preview_file(adapter_id)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(images[0])
+            except OSError as exc:
+                log.warning("could not keep the preview of %s in %s: %s", adapter_id, path, exc)
         self.adapters.refresh_row(adapter_id)
         self.thumbnailReady.emit(adapter_id)
         return pixmap

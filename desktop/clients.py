@@ -14,9 +14,10 @@ from layerbridge.daemon.protocol.messages import (
     ClientsRevoke,
     Ok,
     Paired,
+    StatusReply,
     Welcome,
 )
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from .connection import DaemonConnection
 from .tablemodel import Column, RecordTableModel
@@ -46,18 +47,45 @@ CLIENT_COLUMNS: list[Column[ClientRecord]] = [
 ]
 
 
+class OwnClient(ValueError):
+    """The tray was asked to revoke the token it connects with."""
+
+
 class ClientsController(QObject):
+    """The paired clients, live: listed again when the number of connections changes (a client
+    connected or left) and every few seconds (last seen)."""
+
     changed = Signal()
 
-    def __init__(self, connection: DaemonConnection, parent: QObject | None = None) -> None:
+    def __init__(self, connection: DaemonConnection, parent: QObject | None = None, *,
+                 refresh_ms: int = 5000) -> None:
         super().__init__(parent)
         self.connection = connection
+        self.own_name: str | None = None  # the paired name of the token this app connects with
         self.table: RecordTableModel[ClientRecord] = RecordTableModel(
             CLIENT_COLUMNS, key=lambda c: c.name)
+        self._connections: int | None = None
+        self._timer = QTimer(self, interval=refresh_ms)
+        self._timer.timeout.connect(self._tick)
         connection.connected.connect(self._on_connected)
+        connection.statusChanged.connect(self._on_status)
+        connection.disconnected.connect(lambda _why: self._timer.stop())
 
     def _on_connected(self, welcome: Welcome) -> None:
+        self._connections = None
         if welcome.scope == "admin":
+            spawn(self.refresh())
+            self._timer.start()
+
+    def _on_status(self, status: StatusReply) -> None:
+        if status.clients != self._connections:
+            first = self._connections is None
+            self._connections = status.clients
+            if not first and self.connection.is_admin:
+                spawn(self.refresh())
+
+    def _tick(self) -> None:
+        if self.connection.is_connected and self.connection.is_admin:
             spawn(self.refresh())
 
     async def refresh(self) -> None:
@@ -76,5 +104,12 @@ class ClientsController(QObject):
         return reply.token
 
     async def revoke(self, name: str) -> None:
+        """Revoke a client's token (its connections close at once). Refuses this app's own:
+        revoking it would cut the connection that manages the daemon."""
+        if self.own_name is not None and name == self.own_name:
+            raise OwnClient(
+                f"{name} is this app's own admin client: revoking it would disconnect this "
+                "window from the daemon. It was not revoked. (To reset it, quit the app, run "
+                f"`layerbridge pair --revoke {name}`, and start the app again: it pairs itself anew.)")
         await self.connection.request(ClientsRevoke(name=name), Ok)
         await self.refresh()

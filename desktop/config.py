@@ -20,6 +20,7 @@ class TrayConfig(BaseModel):
     start_daemon: bool = Field(default=True, description="local: start the daemon with the tray")
     autostart: bool = False
     notify: bool = True
+    welcomed: bool = Field(default=False, description="the first launch's window was shown")
 
 
 def config_path() -> Path:

@@ -34,19 +34,6 @@ class LinkState(Enum):
     CONNECTED = "connected"
 
 
-class WatchingClient(DaemonClient):
-    """A DaemonClient that also hands every job event (any client's, with job.list watch) to a
-    callback, and tracks only the jobs it submitted itself."""
-
-    on_job_event: object = None
-
-    def _deliver(self, job_id: str, event: JobEvent) -> None:
-        if callable(self.on_job_event):
-            self.on_job_event(event)
-        if job_id in self._jobs:
-            super()._deliver(job_id, event)
-
-
 class DaemonConnection(QObject):
     stateChanged = Signal(str)  # LinkState.value
     connected = Signal(object)  # Welcome
@@ -66,7 +53,7 @@ class DaemonConnection(QObject):
         self.last_error = ""
         self.refused = ""  # why the daemon refused this token; no retry until `open` again
         self._token = ""
-        self._client: WatchingClient | None = None
+        self._client: DaemonClient | None = None
         self._retry = retry_s
         self._task: asyncio.Task[None] | None = None
         self._poll = QTimer(self)
@@ -106,6 +93,17 @@ class DaemonConnection(QObject):
     def is_connected(self) -> bool:
         return self.state is LinkState.CONNECTED and self._client is not None
 
+    def peer_certificate(self) -> bytes:
+        """The DER certificate the daemon presented (b"" over plain ws://)."""
+        if self._client is None:
+            return b""
+        transport = getattr(self._client.ws, "transport", None)
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is None:
+            return b""
+        der = ssl_object.getpeercert(binary_form=True)
+        return bytes(der) if der else b""
+
     @property
     def is_admin(self) -> bool:
         return self.welcome is not None and self.welcome.scope == "admin"
@@ -114,7 +112,7 @@ class DaemonConnection(QObject):
         """Send a request; raises RemoteError (also when not connected)."""
         reply = await self._live().request(message)
         if not isinstance(reply, expect):
-            raise RemoteError("bad_message", f"expected {expect.__name__}, got {reply.type}")
+            raise RemoteError("bad_message", f"expected {expect.__name__}, got {type(reply).__name__}")
         return reply
 
     async def submit(self, params: JobParams) -> str:
@@ -153,7 +151,7 @@ class DaemonConnection(QObject):
             self._set_state(LinkState.CONNECTING, "")
             assert self.url is not None
             try:
-                client = await WatchingClient.connect(self.url, self._token, name=self.name,
+                client = await DaemonClient.connect(self.url, self._token, name=self.name,
                                                       kind="desktop")
             except RemoteError as exc:
                 self.last_error = exc.message
@@ -182,8 +180,8 @@ class DaemonConnection(QObject):
             self._set_state(LinkState.DISCONNECTED, "the connection to the daemon closed")
             await asyncio.sleep(delay)
 
-    async def _attach(self, client: WatchingClient) -> None:
-        client.on_job_event = self._on_job_event
+    async def _attach(self, client: DaemonClient) -> None:
+        client.on_event(self._on_job_event)  # every client's jobs: job.list below watches
         self._client = client
         self.welcome = client.welcome
         self.status = None
@@ -210,7 +208,7 @@ class DaemonConnection(QObject):
         if not task.cancelled() and task.exception() is not None:
             log.debug("status poll failed: %s", task.exception())
 
-    def _live(self) -> WatchingClient:
+    def _live(self) -> DaemonClient:
         if self._client is None:
             raise RemoteError("not_connected", "not connected to the daemon")
         return self._client

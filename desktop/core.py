@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from layerbridge.daemon.config import Paths, data_dir
+from layerbridge.daemon.engine.registry import RECORDS
 from layerbridge.daemon.protocol.messages import Ok, QueuePause, StatusReply
 from PySide6.QtCore import QObject, Signal
 
@@ -14,16 +15,22 @@ from .catalog import CatalogController, PreviewSettings
 from .clients import ClientsController
 from .config import TrayConfig
 from .connection import DaemonConnection, LinkState
+from .disk import DiskUse, measure
+from .getmodels import RegistryWatcher
 from .gpu import GpuController
 from .jobs import JobsController
-from .process import Backoff, DaemonProcess, ProcessState
+from .process import Backoff, DaemonProcess, ProcessState, last_error_line
+from .recovery import SettingsGuard
 from .settings_ctl import SettingsController
+from .tasks import spawn
 from .traystate import TrayStateModel
-from .vault import TokenVault, local_admin_token, remote_account
+from .vault import TRAY_CLIENT, TokenVault, local_admin_token, remote_account
 
 
 class TrayCore(QObject):
     notify = Signal(str, str, bool)  # title, message, is an error
+    targetChanged = Signal(str)  # the daemon this app manages, in words (local or remote, URL)
+    settingsRestored = Signal(str)  # why the saved daemon settings were put back
 
     def __init__(self, config: TrayConfig, *, vault: TokenVault | None = None,
                  port: int | None = None, backoff: Backoff | None = None,
@@ -32,18 +39,17 @@ class TrayCore(QObject):
         super().__init__(parent)
         self.vault = vault or TokenVault()
         self.paths: Paths | None = None
-        self.process: DaemonProcess | None = None
+        self.process: DaemonProcess | None = None  # the local child, made when first used
+        self.guard: SettingsGuard | None = None
+        self.watcher: RegistryWatcher | None = None
+        self._port = port
+        self._backoff = backoff or Backoff()
         self.connection = DaemonConnection(poll_ms=poll_ms, parent=self)
         if config.mode == "local":
-            self.paths = data_dir(config.data_dir).ensure()
-            self.process = DaemonProcess(self.paths.root, port=port, backoff=backoff or Backoff(),
-                                         parent=self)
-            self.process.ready.connect(self._daemon_ready)
-            self.process.stateChanged.connect(self._process_state)
-            self.process.crashed.connect(self._daemon_crashed)
-            self.process.restartScheduled.connect(self._restart_scheduled)
+            self._local(config)
         results = (self.paths.root if self.paths else Path.home() / "Layerbridge") / "results"
-        self.catalog = CatalogController(self.connection, preview or PreviewSettings(), parent=self)
+        self.catalog = CatalogController(self.connection, preview or PreviewSettings(),
+                                         parent=self, previews_dir=self._previews_dir(config))
         self.clients = ClientsController(self.connection, parent=self)
         self.jobs = JobsController(self.connection, results, parent=self)
         self.gpu = GpuController(self.connection, parent=self)
@@ -52,21 +58,79 @@ class TrayCore(QObject):
         self.connection.stateChanged.connect(lambda _s: self._refresh_state())
         self.connection.statusChanged.connect(lambda _s: self._refresh_state())
         self.connection.disconnected.connect(lambda _why: self._refresh_state())
+        self.connection.connected.connect(lambda _w: self.targetChanged.emit(self.target))
         self.jobs.jobFailed.connect(self._job_failed)
         self._detail = ""
+
+    def _local(self, config: TrayConfig) -> DaemonProcess:
+        if self.process is None:
+            self.paths = data_dir(config.data_dir).ensure()
+            self.guard = SettingsGuard(self.paths)
+            self.watcher = RegistryWatcher(self.paths.models / RECORDS, self)
+            self.watcher.changed.connect(self._registry_changed)
+            self.process = DaemonProcess(self.paths.root, port=self._port, backoff=self._backoff,
+                                         parent=self)
+            self.process.ready.connect(self._daemon_ready)
+            self.process.stateChanged.connect(self._process_state)
+            self.process.crashed.connect(self._daemon_crashed)
+            self.process.restartScheduled.connect(self._restart_scheduled)
+        return self.process
+
+    def _previews_dir(self, config: TrayConfig) -> Path:
+        """LoRA thumbnails: in the local data dir, else in this user's cache, per daemon."""
+        if config.mode == "local" and self.paths is not None:
+            return self.paths.root / "previews"
+        import platformdirs
+
+        url = config.remote_url
+        slug = "".join(c if c.isalnum() else "-" for c in url) or "remote"
+        return Path(platformdirs.user_cache_dir("layerbridge", appauthor=False)) / "previews" / slug
 
     @property
     def config(self) -> TrayConfig:
         """The tray's preferences: the settings controller holds (and saves) the one copy."""
         return self.settings.config
 
+    @property
+    def is_local(self) -> bool:
+        """Whether this app manages the daemon it runs itself (else a remote one)."""
+        return self.config.mode == "local"
+
+    @property
+    def url(self) -> str:
+        """The daemon's address: the one bound (the local child's), not the one saved."""
+        if self.is_local:
+            return (self.process.url if self.process else None) or ""
+        return self.config.remote_url
+
+    @property
+    def target(self) -> str:
+        """The daemon this window manages, in words."""
+        if self.is_local:
+            where = self.url or "not running"
+            folder = f", data in {self.paths.root}" if self.paths else ""
+            return f"this computer's daemon ({where}{folder})"
+        return f"remote daemon {self.config.remote_url or '(no URL yet)'}"
+
+    async def disk_use(self) -> DiskUse:
+        """Disk used by models (any daemon) and, locally, by blobs, results and the ledger."""
+        models = self.catalog.checkpoints.records() + self.catalog.adapters.records()
+        return await measure(models, self.paths if self.is_local else None)
+
+    def active_jobs(self) -> int:
+        """Jobs queued or running on the managed daemon (what quitting or stopping would hold)."""
+        status = self.connection.status
+        if status is not None:
+            return status.queue.queued + status.queue.running
+        return sum(1 for r in self.jobs.table.records() if r.active)
+
     # ------------------------------------------------------------------ actions
 
     def start(self) -> None:
         """What launching the tray does: start (or reach) the daemon."""
-        if self.process is not None:
+        if self.is_local:
             if self.config.start_daemon:
-                self.process.start()
+                self._local(self.config).start()
         elif self.config.remote_url:
             token = self.vault.get(remote_account(self.config.remote_url))
             if token:
@@ -74,25 +138,55 @@ class TrayCore(QObject):
             else:
                 self._detail = "paste an admin token for the remote daemon in Settings"
         self._refresh_state()
+        self.targetChanged.emit(self.target)
 
     def connect_remote(self, url: str, token: str) -> bool:
-        """Use a remote daemon; returns whether its token went to the OS keyring."""
-        self.settings.set_remote(url)  # the next launch connects here again (the token: the keyring)
-        stored = self.vault.set(remote_account(url), token)
-        self.connection.open(url, token)
-        return stored
-
-    def start_daemon(self) -> None:
-        if self.process is not None:
-            self.process.start()
-
-    def stop_daemon(self) -> None:
+        """Manage the daemon at `url` from now on (this launch and the next): the local child
+        stops. Returns whether the token went to the OS keyring."""
         if self.process is not None:
             self.process.stop()
+        self.settings.set_remote(url)  # the next launch connects here again (the token: the keyring)
+        stored = self.vault.set(remote_account(url), token)
+        self._detail = ""
+        self.clients.own_name = None  # a pasted token: its paired name is not known here
+        self.catalog.previews_dir = self._previews_dir(self.config)
+        self.connection.open(url, token)
+        self._refresh_state()
+        self.targetChanged.emit(self.target)
+        return stored
 
-    def restart_daemon(self) -> None:
-        if self.process is not None:
-            self.process.restart()
+    def use_local(self) -> None:
+        """Manage this computer's daemon again: the remote link closes, the child starts."""
+        was_local = self.is_local
+        self.settings.set_local()
+        if not was_local:
+            self.connection.stop()
+            self._detail = ""
+        self._local(self.config).start()
+        self.catalog.previews_dir = self._previews_dir(self.config)
+        self._refresh_state()
+        self.targetChanged.emit(self.target)
+
+    def start_daemon(self) -> bool:
+        """Start the local daemon; False (nothing done) while a remote daemon is managed."""
+        if not self.is_local:
+            return False
+        self._local(self.config).start()
+        return True
+
+    def stop_daemon(self) -> bool:
+        if not self.is_local or self.process is None:
+            return False
+        self.process.stop()
+        return True
+
+    def restart_daemon(self) -> bool:
+        """Restart the local daemon. A window managing a remote daemon is never pointed at the
+        local child: this does nothing there and returns False."""
+        if not self.is_local:
+            return False
+        self._local(self.config).restart()
+        return True
 
     async def pause_queue(self, paused: bool) -> None:
         await self.connection.request(QueuePause(paused=paused), Ok)
@@ -107,35 +201,66 @@ class TrayCore(QObject):
 
     def _daemon_ready(self, url: str) -> None:
         assert self.paths is not None
+        if not self.is_local:
+            # a child that came up after the switch to a remote daemon: not what this app manages
+            if self.process is not None:
+                self.process.stop()
+            return
+        if self.guard is not None:
+            self.guard.remember_started()
         self._detail = ""
+        self.clients.own_name = TRAY_CLIENT
         self.connection.open(url, local_admin_token(self.paths, self.vault))
+        self.targetChanged.emit(self.target)
         if self.process is not None and self.process.crashes:
-            self.notify.emit("Layerbridge restarted",
-                             "The daemon crashed and was restarted; queued jobs resume.", False)
+            self._notify("Layerbridge restarted",
+                         "The daemon crashed and was restarted; queued jobs resume.", False)
 
     def _process_state(self, _state: str) -> None:
+        if not self.is_local:
+            return  # the child stopping after a switch to a remote daemon: not this link's business
         state = self.process.state if self.process is not None else None
         if state is ProcessState.STOPPED:
             self._detail = ""
         if state in (ProcessState.STOPPED, ProcessState.FAILED):
             self.connection.stop()  # nothing to reconnect to until it starts again
         self._refresh_state()
+        self.targetChanged.emit(self.target)
 
     def _daemon_crashed(self, code: int, tail: str) -> None:
-        last = tail.strip().splitlines()[-1] if tail.strip() else ""
-        self._detail = f"the daemon exited (code {code}): {last}"[:300]
-        self.notify.emit("Layerbridge daemon died", self._detail, True)
+        cause = last_error_line(tail.splitlines())
+        self._detail = f"the daemon exited (code {code}): {cause}"[:300]
+        process = self.process
+        if (process is not None and not process.ever_ready and self.guard is not None
+                and self.guard.restore()):
+            why = (f"The daemon did not start with the saved settings ({cause}). The settings it "
+                   f"last started with are back; the refused ones are in "
+                   f"{self.guard.refused_file.name}.")
+            self._detail = f"restored the last working settings: {cause}"[:300]
+            self.settingsRestored.emit(why)
+            self._notify("Layerbridge settings restored", why, True)
+            return
+        self._notify("Layerbridge daemon died", self._detail, True)
 
     def _restart_scheduled(self, crashes: int, delay: float) -> None:
-        self._detail = f"the daemon crashed; restarting it in {delay:.0f} s (attempt {crashes})"
+        if not self._detail.startswith("restored"):
+            self._detail = (f"the daemon crashed; restarting it in {delay:.0f} s "
+                            f"(attempt {crashes})")
         self._refresh_state()
 
+    def _registry_changed(self) -> None:
+        if self.is_local and self.connection.is_connected:
+            spawn(self.catalog.refresh())  # the daemon reads the registry afresh
+
     def _job_failed(self, job_id: str, message: str) -> None:
+        self._notify("Layerbridge job failed", message, True)
+
+    def _notify(self, title: str, message: str, error: bool) -> None:
         if self.config.notify:
-            self.notify.emit("Layerbridge job failed", message, True)
+            self.notify.emit(title, message, error)
 
     def _refresh_state(self) -> None:
-        process = self.process.state if self.process is not None else None
+        process = self.process.state if (self.process is not None and self.is_local) else None
         status: StatusReply | None = self.connection.status
         link = self.connection.state
         detail = self._detail

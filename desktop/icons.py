@@ -13,6 +13,7 @@ COLOURS = {
     Look.STARTING: "#d6a21e",
     Look.IDLE: "#2e9e5b",
     Look.BUSY: "#2f6fde",
+    Look.PAUSED: "#7b5cc4",
     Look.ERROR: "#d64545",
 }
 
@@ -35,7 +36,19 @@ def pixmap(status: TrayStatus, size: int = 64) -> QPixmap:
         p.setOpacity(1.0 if i else 0.65)
         p.drawRoundedRect(QRectF(size * 0.2 + i * size * 0.08, size * dy, w, h), 3, 3)
     p.setOpacity(1.0)
-    if status.look is Look.BUSY and status.queue:
+    if status.look is Look.PAUSED:  # two bars: the pause sign
+        p.setOpacity(1.0)
+        p.setBrush(QColor("#ffffff"))
+        p.setPen(QPen(colour, size * 0.04))
+        r = size * 0.42
+        p.drawEllipse(QRectF(size - r, size - r, r, r))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(colour)
+        bar_w, bar_h = r * 0.16, r * 0.5
+        for dx in (-0.14, 0.14):
+            cx = size - r / 2 + dx * r
+            p.drawRect(QRectF(cx - bar_w / 2, size - r / 2 - bar_h / 2, bar_w, bar_h))
+    elif status.look is Look.BUSY and status.queue:
         r = size * 0.46
         badge = QRectF(size - r, size - r, r, r)
         p.setBrush(QColor("#ffffff"))

@@ -60,7 +60,9 @@ class JobRow:
         if self.state == "running" and self.steps:
             return f"running {self.step}/{self.steps}"
         if self.state == "failed" and self.error:
-            return f"failed: {self.error}"
+            first = self.error.splitlines()[0]
+            return f"failed: {first[:60]}…" if len(first) > 60 or "\n" in self.error else (
+                f"failed: {first}")
         return self.state
 
     @property
@@ -88,7 +90,7 @@ def row_of(summary: JobSummary, old: JobRow | None = None) -> JobRow:
 
 JOB_COLUMNS: list[Column[JobRow]] = [
     Column("Prompt", lambda r: r.prompt or f"({r.kind})", tooltip=lambda r: f"job {r.job_id}"),
-    Column("State", lambda r: r.progress, tooltip=lambda r: r.error),
+    Column("State", lambda r: r.progress, tooltip=lambda r: r.error or r.progress),
     Column("Model", lambda r: r.model),
     Column("Seed", lambda r: "" if r.seed is None else str(r.seed), align_right=True),
     Column("Duration", lambda r: r.duration, align_right=True),
@@ -189,6 +191,10 @@ class JobsController(QObject):
             self._set_thumbnail(job_id, await self.connection.blob(sha))
         except Exception:  # noqa: BLE001 - a missing thumbnail is not worth an error
             self._fetching.discard(job_id)
+
+    def active_for(self, client: str) -> int:
+        """Jobs of `client` queued or running (what revoking it would leave without a reader)."""
+        return sum(1 for r in self.table.records() if r.active and r.client == client)
 
     # ------------------------------------------------------------------ actions
 

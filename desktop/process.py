@@ -4,6 +4,8 @@ with exponential backoff, giving up (state FAILED) after too many crashes in a r
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import re
 import sys
 import time
@@ -14,7 +16,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-READY_LINE = re.compile(r"Layerbridge listening on (ws://\S+)")
+READY_LINE = re.compile(r"Layerbridge listening on (wss?://\S+)")
+TRAY_PREFIX = "[tray] "
+ERROR_WORDS = re.compile(r"\b(ERROR|CRITICAL|Error|Exception|error:|failed)\b|^layerbridge: ")
+LOG_BYTES = 1 << 20  # the console log rotates at 1 MiB, keeping 3 older files
+LOG_BACKUPS = 3
+
+
+def last_error_line(lines: list[str]) -> str:
+    """The daemon's own last error in its output (not the tray's notes about it): the last line
+    that reads as an error, else its last line at all."""
+    own = [line.strip() for line in lines if line.strip() and not line.startswith(TRAY_PREFIX)]
+    for line in reversed(own):
+        if ERROR_WORDS.search(line):
+            return line
+    return own[-1] if own else ""
 
 
 class ProcessState(Enum):
@@ -50,7 +66,7 @@ class Backoff:
     ready_timeout_s: float = 120.0  # the first start imports torch: give it time
 
     def delay(self, crashes: int) -> float:
-        return min(self.first_s * 2 ** max(crashes - 1, 0), self.max_s)
+        return min(self.first_s * 2.0 ** max(crashes - 1, 0), self.max_s)
 
 
 def daemon_command(data_dir: Path, port: int | None = None) -> tuple[str, list[str]]:
@@ -79,7 +95,9 @@ class DaemonProcess(QObject):
         self.crashes = 0
         self.log: deque[str] = deque(maxlen=log_lines)
         self.log_file = self.data_dir / "logs" / "daemon-console.log"
+        self._file_log: logging.Logger | None = None
         self._started_at = 0.0
+        self._since_start = 0
         self._partial = b""
         self._proc: QProcess | None = None
         self._restart = QTimer(self, singleShot=True)
@@ -128,6 +146,7 @@ class DaemonProcess(QObject):
         program, args = daemon_command(self.data_dir, self.port)
         self._proc = proc
         self._started_at = time.monotonic()
+        self._since_start = 0
         self._note(f"[tray] starting: {program} {' '.join(args)}")
         proc.start(program, args)
         self._ready_timer.start(int(self.backoff.ready_timeout_s * 1000))
@@ -216,7 +235,7 @@ class DaemonProcess(QObject):
         self.crashes += 1
         crash = "crashed" if status == QProcess.ExitStatus.CrashExit else f"exited with code {code}"
         self._note(f"[tray] the daemon {crash}")
-        self.crashed.emit(code, "\n".join(list(self.log)[-20:]))
+        self.crashed.emit(code, "\n".join(list(self.log)[-self._since_start:]))
         if self.crashes >= self.backoff.max_crashes:
             self._note(f"[tray] {self.crashes} crashes in a row: not restarting it again")
             self._go(ProcessState.FAILED)
@@ -237,13 +256,40 @@ class DaemonProcess(QObject):
         self.state = new
         self.stateChanged.emit(new.value)
 
+    @property
+    def ever_ready(self) -> bool:
+        """Whether the last start reached its 'listening' line."""
+        return self.url is not None
+
     def _note(self, line: str) -> None:
         self.log.append(line)
-        try:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_file.open("a", encoding="utf-8") as out:
-                out.write(line + "\n")
-        except OSError:
-            pass  # the in-memory log still has it
+        self._since_start = min(self._since_start + 1, self.log.maxlen or 1)
+        file_log = self._file()
+        if file_log is not None:
+            file_log.info(line)
         self.logLine.emit(line)
+
+    def _file(self) -> logging.Logger | None:
+        """The console log on disk, rotated by size (the in-memory log keeps the latest lines)."""
+        if self._file_log is None:
+            try:
+                self.log_file.parent.mkdir(parents=True, exist_ok=True)
+                handler = logging.handlers.RotatingFileHandler(
+                    self.log_file, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+            except OSError:
+                return None  # the in-memory log still has it
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            file_log = logging.getLogger(f"layerbridge.desktop.console.{id(self)}")
+            file_log.propagate = False
+            file_log.setLevel(logging.INFO)
+            file_log.handlers[:] = [handler]
+            self._file_log = file_log
+        return self._file_log
+
+    def close_log(self) -> None:
+        if self._file_log is not None:
+            for handler in self._file_log.handlers:
+                handler.close()
+            self._file_log.handlers.clear()
+            self._file_log = None
 

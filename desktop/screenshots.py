@@ -4,14 +4,15 @@ data: a demo data dir, a real daemon child, paired clients, jobs from a "plugin"
     QT_QPA_PLATFORM=offscreen python -m layerbridge.desktop.screenshots --out docs/desktop
 
 Runs offscreen (widgets `grab()` themselves) or under Xvfb; builds the demo models when the data
-dir has none (that step imports torch in a child process, never in this one)."""
+dir has none, from the Home tab as a user would (that step imports torch in a child process,
+never in this one)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import subprocess
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -113,21 +114,38 @@ def tray_picture(tray: TrayIcon) -> QPixmap:
 
 
 async def shoot(out: Path, data: Path) -> None:
-    core = TrayCore(TrayConfig(data_dir=str(data)), port=0, poll_ms=250,
+    """Each user story's states, in order: first launch (empty, then a first image), every tab
+    with a week's data, a bad setting rolled back, a crash read in the log, a remote window."""
+    out.mkdir(parents=True, exist_ok=True)
+    core = TrayCore(TrayConfig(data_dir=str(data), welcomed=True), port=0, poll_ms=250,
                     preview=PreviewSettings(width=128, height=128, steps=8))
+    window = ManagerWindow(core)
+    window.resize(980, 660)
+    window.show()
     core.start()
     try:
+        await _until(lambda: core.state.status.look is Look.STARTING, timeout=30)
+        await _settle(300)
+        _save(window, out / "home-starting.png")
         await _until(lambda: core.state.status.look is Look.IDLE, timeout=120)
+        home = window.home
+        if core.catalog.checkpoints.row_of("demo") is None:
+            await _settle(400)
+            _save(window, out / "home-empty.png")
+            home.build_demo()
+            await _until(lambda: core.catalog.checkpoints.row_of("demo") is not None, timeout=300)
+        home.generate_test()
+        await _until(lambda: "it works" in home.test_status.text(), timeout=60)
+        await _settle(300)
+        _save(window, out / "home.png")
+
         await populate(core)
         tray = TrayIcon(core)
-        window = ManagerWindow(core)
-        window.resize(980, 620)
-        window.show()
         await _settle(800)
-        out.mkdir(parents=True, exist_ok=True)
-        names = ["models", "loras", "gpu", "clients", "jobs", "settings"]
-        for index, name in enumerate(names):
-            window.tabs.setCurrentIndex(index)
+        shots = [("models", window.models), ("loras", window.adapters), ("gpu", window.gpu),
+                 ("clients", window.clients), ("jobs", window.jobs), ("settings", window.settings)]
+        for name, tab in shots:
+            window.tabs.setCurrentWidget(tab)
             if name == "models":
                 window.models.view.selectRow(0)
             if name == "loras":
@@ -139,12 +157,54 @@ async def shoot(out: Path, data: Path) -> None:
         tray_picture(tray).save(str(out / "tray.png"))
         print(f"wrote {out / 'tray.png'}")
         await core.pause_queue(False)
+        await _until(lambda: core.active_jobs() == 0, timeout=120)
+
+        # a bad setting: the daemon cannot start with it, the tray puts the last good one back
+        paths = core.paths
+        assert paths is not None
+        paths.settings.write_text('{"server": {"host": "not a host!!"}}')
+        restored: list[str] = []
+        core.settingsRestored.connect(restored.append)
+        core.restart_daemon()
+        await _until(lambda: bool(restored), timeout=120)
+        await _until(lambda: core.state.status.look is Look.IDLE, timeout=120)
+        window.tabs.setCurrentWidget(window.settings)
+        await _settle(400)
+        _save(window, out / "settings-restored.png")
+        window.tabs.setCurrentWidget(window.logs)
+        window.logs.level.setCurrentIndex(window.logs.level.findData("WARNING"))
+        await _settle(400)
+        _save(window, out / "logs.png")
+
+        await remote_picture(core, out)
         window.close()
     finally:
         await core.shutdown(force=True)
-        if core.process is not None:
-            await _until(lambda: core.process.state is ProcessState.STOPPED,  # type: ignore[union-attr]
-                         timeout=20)
+        process = core.process
+        if process is not None:
+            await _until(lambda: process.state is ProcessState.STOPPED, timeout=20)
+
+
+async def remote_picture(local: TrayCore, out: Path) -> None:
+    """A second window managing the same daemon as a remote one, as a studio admin's would."""
+    url = local.connection.url
+    assert url is not None
+    with contextlib.suppress(RemoteError):
+        await local.clients.revoke("studio-admin")
+    token = await local.clients.pair("studio-admin", admin=True)
+    remote = TrayCore(TrayConfig(mode="remote", remote_url=url, welcomed=True), poll_ms=250)
+    remote.connect_remote(url, token)
+    try:
+        await _until(lambda: remote.state.status.look is Look.IDLE, timeout=30)
+        window = ManagerWindow(remote)
+        window.resize(980, 660)
+        window.show()
+        window.show_connect()
+        await _settle(600)
+        _save(window, out / "remote.png")
+        window.close()
+    finally:
+        await remote.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,10 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="docs/desktop", help="folder for the PNGs")
     p.add_argument("--data-dir", help="a data dir with the demo models (default: a new one)")
     args = p.parse_args(argv)
+    # a new data dir: the pictures start at the first launch (the Home tab builds the demo)
     data = Path(args.data_dir or tempfile.mkdtemp(prefix="layerbridge-shots-"))
-    if not (data / "models" / "_registry").is_dir():
-        subprocess.run([sys.executable, "-m", "layerbridge.daemon.cli", "--data-dir", str(data),
-                        "models", "demo"], check=True)
+    os.environ.setdefault("LAYERBRIDGE_TRAY_CONFIG", str(data / "tray.json"))  # not the user's
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop

@@ -59,7 +59,7 @@ class SettingsController(QObject):
         return reply.restart_required
 
     def set_autostart(self, enabled: bool) -> None:
-        autostart.set_enabled(enabled)
+        autostart.set_enabled(enabled, self.config.data_dir)
         self.config = self.config.model_copy(update={"autostart": enabled})
         save_config(self.config)
 
@@ -71,6 +71,19 @@ class SettingsController(QObject):
     def set_remote(self, url: str) -> None:
         """Manage the daemon at `url` from now on, this launch and the next."""
         self.config = self.config.model_copy(update={"mode": "remote", "remote_url": url})
+        save_config(self.config)
+
+    def set_local(self) -> None:
+        """Manage this computer's daemon from now on, this launch and the next."""
+        self.config = self.config.model_copy(update={"mode": "local"})
+        save_config(self.config)
+
+    def set_welcomed(self) -> None:
+        self.config = self.config.model_copy(update={"welcomed": True})
+        save_config(self.config)
+
+    def set_notify(self, enabled: bool) -> None:
+        self.config = self.config.model_copy(update={"notify": enabled})
         save_config(self.config)
 
     def _apply(self, reply: SettingsReply) -> None:

@@ -3,11 +3,16 @@ revoke (takes effect at once)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from layerbridge.daemon.protocol.messages import ClientsPair
+from pydantic import ValidationError
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -18,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from .clients import ClientsController
+from .connect import ConnectPanel
+from .tasks import describe
 from .widgets import StatusLine, act, confirm, selected_key, table
 
 
@@ -51,10 +58,21 @@ class TokenDialog(QDialog):
         self.copy.setText("Copied")
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a paired client's name, in words (checked before asking the daemon)."""
+    try:
+        ClientsPair(name=name)
+    except ValidationError as exc:
+        return describe(exc)
+    return None
+
+
 class ClientsTab(QWidget):
-    def __init__(self, clients: ClientsController, parent: QWidget | None = None) -> None:
+    def __init__(self, clients: ClientsController, parent: QWidget | None = None, *,
+                 active_jobs: Callable[[str], int] | None = None) -> None:
         super().__init__(parent)
         self.clients = clients
+        self._active_jobs = active_jobs or (lambda _name: 0)
         self.view = table(clients.table, self)
         self.status = StatusLine(self)
         self.pair_button = QPushButton("Pair new…", self)
@@ -70,10 +88,18 @@ class ClientsTab(QWidget):
         self.pair_button.clicked.connect(self.ask_pair)
         self.refresh.clicked.connect(lambda: act(self.status, clients.refresh()))
         self.revoke.clicked.connect(self._revoke)
+        self.connect_box = QGroupBox("Connect Photoshop or Figma", self)
+        self.connect_panel = ConnectPanel(clients.connection, self.connect_box)
+        QVBoxLayout(self.connect_box).addWidget(self.connect_panel)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.status)
+        layout.addWidget(self.connect_box)
+
+    def show_connect(self) -> None:
+        self.connect_panel.refresh()
+        self.pair_button.setFocus()
 
     def ask_pair(self) -> None:
         name, ok = QInputDialog.getText(self, "Pair a client",
@@ -82,6 +108,11 @@ class ClientsTab(QWidget):
             self.pair(name.strip(), admin=self.admin.isChecked())
 
     def pair(self, name: str, *, admin: bool = False) -> None:
+        problem = name_problem(name)
+        if problem:
+            self.status.error(f"cannot pair that name: {problem}")
+            return
+
         async def run() -> None:
             token = await self.clients.pair(name, admin=admin)
             TokenDialog(name, token, self).open()
@@ -90,5 +121,24 @@ class ClientsTab(QWidget):
 
     def _revoke(self) -> None:
         key = selected_key(self.view)
-        if key and confirm(self, "Revoke", f"Revoke {key}? Its connections close at once."):
-            act(self.status, self.clients.revoke(key), f"revoked {key}")
+        if key:
+            self.revoke_client(key, ask=lambda text: confirm(self, "Revoke", text))
+
+    def revoke_client(self, name: str, *, ask: Callable[[str], bool]) -> None:
+        """Revoke `name` after `ask` agrees to what it would stop; this app's own client is
+        refused with the reason."""
+        if self.clients.own_name is not None and name == self.clients.own_name:
+            act(self.status, self.clients.revoke(name))  # refused, with the reason shown
+            return
+        record = self.clients.table.get(name)
+        text = f"Revoke {name}? Its connections close at once and its token stops working."
+        busy = self._active_jobs(name)
+        if busy:
+            text += (f"\n\n{name} has {busy} job{'s' if busy != 1 else ''} queued or running: "
+                     "it will not receive their results.")
+        if record is not None and record.scope == "admin" and self.clients.own_name is None:
+            text += ("\n\nThis is an admin client. If it is the token this window uses, the "
+                     "window loses the daemon and needs a new admin token "
+                     "(`layerbridge pair --name NAME --admin` on the daemon's machine).")
+        if ask(text):
+            act(self.status, self.clients.revoke(name), f"revoked {name}")

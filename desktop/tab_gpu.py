@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from layerbridge.daemon.protocol.messages import SettingsInfo
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,16 +21,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .disk import DiskUse
 from .gpu import GpuController, GpuView
 from .widgets import EditGuard, StatusLine, act
 
 DTYPES = ["auto", "fp16", "bf16", "fp32"]
+MIN_BUDGET_MB = 256  # the daemon's own floor: less cannot hold any model
+
+
+def budget_problem(budget_mb: int, device_bytes: int) -> str | None:
+    """Why a memory budget cannot be saved (0 is automatic), in words; None when it can."""
+    if budget_mb == 0:
+        return None
+    if budget_mb < MIN_BUDGET_MB:
+        return (f"memory budget {budget_mb} MiB: at least {MIN_BUDGET_MB} MiB (less cannot hold "
+                "a model), or 0 for automatic")
+    total_mb = device_bytes // (1 << 20)
+    if total_mb and budget_mb > total_mb:
+        return f"memory budget {budget_mb} MiB: more than the device's {total_mb} MiB"
+    return None
 
 
 class GpuTab(QWidget):
-    def __init__(self, gpu: GpuController, parent: QWidget | None = None) -> None:
+    def __init__(self, gpu: GpuController, parent: QWidget | None = None, *,
+                 disk: Callable[[], Coroutine[Any, Any, DiskUse]] | None = None) -> None:
         super().__init__(parent)
         self.gpu = gpu
+        self._disk = disk
         live = QGroupBox("Device", self)
         form = QFormLayout(live)
         self.device = QLabel(live)
@@ -63,10 +83,23 @@ class GpuTab(QWidget):
         row.addWidget(self.restart_note, 1)
         sform.addRow(row)
 
+        storage = QGroupBox("Disk", self)
+        dform = QFormLayout(storage)
+        self.disk = QLabel("—", storage)
+        self.disk.setWordWrap(True)
+        self.measure = QPushButton("Measure", storage)
+        drow = QHBoxLayout()
+        drow.addWidget(self.disk, 1)
+        drow.addWidget(self.measure)
+        dform.addRow("Used", drow)
+        self.measure.clicked.connect(self.measure_disk)
+        self.measure.setEnabled(disk is not None)
+
         self.status = StatusLine(self)
         layout = QVBoxLayout(self)
         layout.addWidget(live)
         layout.addWidget(saved)
+        layout.addWidget(storage)
         layout.addStretch(1)
         layout.addWidget(self.status)
 
@@ -79,6 +112,17 @@ class GpuTab(QWidget):
         self.show_view(gpu.view)
         if gpu.settings is not None:
             self.show_settings(gpu.settings, gpu.restart_required)
+
+    def measure_disk(self) -> None:
+        if self._disk is None:
+            return
+        disk = self._disk
+
+        async def run() -> None:
+            use = await disk()
+            self.disk.setText(use.text)
+
+        act(self.status, run())
 
     def show_view(self, view: GpuView) -> None:
         kind = f" ({view.kind}, {view.dtype})" if view.kind else ""
@@ -101,6 +145,10 @@ class GpuTab(QWidget):
 
     def _save(self) -> None:
         budget = self.budget.value()
+        problem = budget_problem(budget, self.gpu.view.total_bytes)
+        if problem:
+            self.status.error(problem)
+            return
         act(self.status, self.guard.save(self.gpu.save_engine(
-                dtype=self.dtype.currentText(), memory_budget_mb=budget if budget >= 256 else None)),
+                dtype=self.dtype.currentText(), memory_budget_mb=budget or None)),
             lambda restart: "saved; restart the daemon to apply" if restart else "saved")

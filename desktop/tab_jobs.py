@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from .jobs import JobsController
-from .widgets import StatusLine, act, selected_key, table
+from .widgets import StatusLine, act, open_folder, selected_key, table
 
 
 class JobsTab(QWidget):
@@ -36,8 +35,13 @@ class JobsTab(QWidget):
 
     def _cancel(self) -> None:
         key = selected_key(self.view)
-        if key:
-            act(self.status, self.jobs.cancel(key), f"cancelling {key[:8]}")
+        row = self.jobs.table.get(key) if key else None
+        if row is None:
+            return
+        if not row.active:
+            self.status.ok(f"{key[:8]} is {row.state} already: nothing to cancel")
+            return
+        act(self.status, self.jobs.cancel(key), f"cancelling {key[:8]}…")
 
     def _rerun(self) -> None:
         key = selected_key(self.view)
@@ -47,9 +51,9 @@ class JobsTab(QWidget):
     def _open(self) -> None:
         key = selected_key(self.view)
         if key:
-            async def run() -> str:
+            async def run() -> None:
                 folder = await self.jobs.save_results(key)
-                QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-                return str(folder)
+                if open_folder(self.status, folder):
+                    self.status.ok(f"saved to {folder} and opened it")
 
-            act(self.status, run(), lambda p: f"saved to {p}")
+            act(self.status, run())

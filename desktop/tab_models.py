@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
+from pathlib import Path
+
+from layerbridge.daemon.engine.detect import PICKLE_SUFFIXES
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -15,7 +16,10 @@ from PySide6.QtWidgets import (
 )
 
 from .catalog import CatalogController
-from .widgets import StatusLine, act, confirm, selected_key, table
+from .widgets import StatusLine, act, confirm, open_folder, selected_key, table
+
+MODEL_FILES = ("Model files (*.safetensors " + " ".join(f"*{s}" for s in PICKLE_SUFFIXES)
+               + ");;All files (*)")
 
 
 class ModelsTab(QWidget):
@@ -37,10 +41,14 @@ class ModelsTab(QWidget):
         self.set_default = QPushButton("Set default", self)
         self.open_folder = QPushButton("Open folder", self)
         self.remove = QPushButton("Remove…", self)
+        self.refresh = QPushButton("Refresh", self)
         for b in (self.import_file, self.import_folder, self.set_default, self.open_folder):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.refresh)
         buttons.addWidget(self.remove)
+        self.refresh.clicked.connect(
+            lambda: act(self.status, catalog.refresh(), "the list is what the daemon has now"))
         self.import_file.clicked.connect(self._import_file)
         self.import_folder.clicked.connect(self._import_folder)
         self.set_default.clicked.connect(self._set_default)
@@ -56,7 +64,7 @@ class ModelsTab(QWidget):
     def _import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Import a checkpoint", "",
-            "Checkpoints (*.safetensors *.ckpt *.pt *.bin);;All files (*)")
+            MODEL_FILES)
         if path:
             self.import_path(path)
 
@@ -66,7 +74,7 @@ class ModelsTab(QWidget):
             self.import_path(path)
 
     def import_path(self, path: str) -> None:
-        pickle = path.lower().endswith((".ckpt", ".pt", ".pth", ".bin"))
+        pickle = path.lower().endswith(PICKLE_SUFFIXES)
         if pickle and QMessageBox.warning(
                 self, "Pickle checkpoint",
                 "This file is a pickle: loading one can run code. Import it only if you trust "
@@ -85,15 +93,11 @@ class ModelsTab(QWidget):
     def _open_folder(self) -> None:
         key = selected_key(self.view)
         if key:
-            async def run() -> str:
-                from pathlib import Path
-
+            async def run() -> None:
                 path = Path(await self.catalog.locate(key))
-                folder = path if path.is_dir() else path.parent
-                QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-                return str(folder)
+                open_folder(self.status, path if path.is_dir() else path.parent)
 
-            act(self.status, run(), lambda p: f"opened {p}")
+            act(self.status, run())
 
     def _remove(self) -> None:
         key = selected_key(self.view)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from layerbridge.daemon.protocol.messages import SettingsInfo
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -37,10 +38,12 @@ LAN_WARNING = (
 class SettingsTab(QWidget):
     def __init__(self, settings: SettingsController, vault: TokenVault, *, local: bool,
                  connect_remote: Callable[[str, str], bool] | None = None,
+                 use_local: Callable[[], None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self._connect_remote = connect_remote
+        self._use_local = use_local
         net = QGroupBox("Network (applies when the daemon restarts)", self)
         form = QFormLayout(net)
         self.port = QSpinBox(net)
@@ -65,7 +68,10 @@ class SettingsTab(QWidget):
         warning = QLabel(LAN_WARNING, net)
         warning.setWordWrap(True)
         warning.setStyleSheet("color: #a15c00;")
-        form.addRow("Port", self.port)
+        self.bound = QLabel(net)
+        self.bound.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Listening now", self.bound)
+        form.addRow("Port (saved)", self.port)
         form.addRow("Listen on", bind)
         form.addRow("", warning)
         form.addRow("", self.confirm)
@@ -83,19 +89,20 @@ class SettingsTab(QWidget):
         app = QGroupBox("This app", self)
         aform = QFormLayout(app)
         self.data_dir = QLineEdit(settings.config.data_dir or "", app)
-        self.data_dir.setReadOnly(not local)
         self.browse = QPushButton("Choose…", app)
-        self.browse.setEnabled(local)
         drow = QHBoxLayout()
         drow.addWidget(self.data_dir, 1)
         drow.addWidget(self.browse)
         self.autostart = QCheckBox("Start Layerbridge when I log in", app)
         self.autostart.setChecked(settings.config.autostart)
+        self.notify = QCheckBox("Show notifications (failed jobs, daemon crashes and restarts)", app)
+        self.notify.setChecked(settings.config.notify)
         keyring_text = vault.explanation or "The tray's admin token is kept in the OS keyring."
         self.keyring = QLabel(keyring_text, app)
         self.keyring.setWordWrap(True)
         aform.addRow("Data dir", drow)
         aform.addRow("", self.autostart)
+        aform.addRow("", self.notify)
         aform.addRow("Token", self.keyring)
         self.remote_url = QLineEdit(settings.config.remote_url, app)
         self.remote_url.setPlaceholderText("ws://gpu.studio.lan:7842 (leave empty: this computer)")
@@ -103,12 +110,16 @@ class SettingsTab(QWidget):
         self.remote_token.setEchoMode(QLineEdit.EchoMode.Password)
         self.remote_token.setPlaceholderText("admin token from `layerbridge pair --admin`")
         self.remote_connect = QPushButton("Connect", app)
+        self.local_button = QPushButton("Use this computer's daemon", app)
         rrow = QHBoxLayout()
         rrow.addWidget(self.remote_token, 1)
         rrow.addWidget(self.remote_connect)
+        rrow.addWidget(self.local_button)
         aform.addRow("Remote daemon", self.remote_url)
         aform.addRow("", rrow)
         self.remote_connect.clicked.connect(self._remote)
+        self.local_button.clicked.connect(self._local)
+        self.notify.toggled.connect(self._notify)
 
         self.status = StatusLine(self)
         layout = QVBoxLayout(self)
@@ -121,6 +132,10 @@ class SettingsTab(QWidget):
             self.port.value(), self.lan.isChecked(), self.lan_host.text(), self.confirm.isChecked(),
             self.origins.toPlainText(), self.hosts.text()))
         settings.loaded.connect(self.show_settings)
+        settings.connection.connected.connect(lambda _w: self._bound())
+        settings.connection.disconnected.connect(lambda _why: self._bound())
+        self._bound()
+        self.set_local(local)
         self.save.clicked.connect(self._save)
         self.browse.clicked.connect(self._browse)
         self.autostart.toggled.connect(self._autostart)
@@ -144,6 +159,28 @@ class SettingsTab(QWidget):
             self.data_dir.setText(info.data_dir)
         self.restart_note.setText("saved; restart the daemon to apply" if restart else "")
         self.guard.shown()
+
+    def set_local(self, local: bool) -> None:
+        """Which daemon the window manages changed: local-only controls follow."""
+        self.data_dir.setReadOnly(not local)
+        self.browse.setEnabled(local)
+        self.local_button.setEnabled(not local and self._use_local is not None)
+
+    def show_restored(self, why: str) -> None:
+        self.status.error(why)
+
+    def _bound(self) -> None:
+        conn = self.settings.connection
+        self.bound.setText(conn.url if conn.is_connected and conn.url else "not connected")
+
+    def _local(self) -> None:
+        if self._use_local is not None:
+            self._use_local()
+            self.status.ok("managing this computer's daemon; starting it")
+
+    def _notify(self, on: bool) -> None:
+        self.settings.set_notify(on)
+        self.status.ok("notifications on" if on else "notifications off")
 
     def _lan_toggled(self, on: bool) -> None:
         for w in (self.lan_host, self.confirm, self.hosts):

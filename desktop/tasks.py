@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from layerbridge.daemon.client import RemoteError
+from pydantic import ValidationError
 
 log = logging.getLogger("layerbridge.desktop")
 
@@ -27,8 +28,9 @@ def spawn(coro: Coroutine[Any, Any, Any], on_error: Callable[[str], None] | None
         exc = t.exception()
         if exc is None:
             return
-        text = exc.message if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, RemoteError):
+        text = (describe(exc) if isinstance(exc, RemoteError | ValidationError)
+                else f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, RemoteError | ValidationError):
             log.error("desktop task failed", exc_info=exc)
         if on_error is not None:
             on_error(text)
@@ -37,5 +39,23 @@ def spawn(coro: Coroutine[Any, Any, Any], on_error: Callable[[str], None] | None
     return task
 
 
+PATTERN_WORDS = {
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$":
+        "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+}
+
+
 def describe(exc: BaseException) -> str:
-    return exc.message if isinstance(exc, RemoteError) else str(exc)
+    """One line for the user: the daemon's message, or which field a value failed and why
+    (never pydantic's own text, with its URLs)."""
+    if isinstance(exc, RemoteError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors(include_url=False)[:3]:
+            field = ".".join(str(x) for x in err["loc"]) or "value"
+            pattern = (err.get("ctx") or {}).get("pattern")
+            why = f"must be {PATTERN_WORDS[pattern]}" if pattern in PATTERN_WORDS else err["msg"]
+            parts.append(f"{field} {why} (got {err['input']!r})")
+        return "; ".join(parts)
+    return str(exc)

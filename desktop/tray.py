@@ -18,6 +18,7 @@ class TrayIcon(QObject):
     openManager = Signal()
     pairRequested = Signal()
     quitRequested = Signal()
+    aboutRequested = Signal()
 
     def __init__(self, core: TrayCore, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -31,16 +32,19 @@ class TrayIcon(QObject):
         self.manager = QAction("Open manager…", self.menu)
         self.pair = QAction("Pair a new client…", self.menu)
         self.pause = QAction("Pause queue", self.menu, checkable=True)
+        self.target = QAction("", self.menu, enabled=False)
+        self.about = QAction("About Layerbridge…", self.menu)
         self.quit = QAction("Quit Layerbridge", self.menu)
         self.menu.addAction(self.title)
+        self.menu.addAction(self.target)
         self.menu.addSeparator()
-        if core.process is not None:
-            for a in (self.start, self.stop, self.restart):
-                self.menu.addAction(a)
-            self.menu.addSeparator()
+        for a in (self.start, self.stop, self.restart):
+            self.menu.addAction(a)
+        self.local_separator = self.menu.addSeparator()
         for a in (self.manager, self.pair, self.pause):
             self.menu.addAction(a)
         self.menu.addSeparator()
+        self.menu.addAction(self.about)
         self.menu.addAction(self.quit)
         self.icon.setContextMenu(self.menu)
 
@@ -51,12 +55,13 @@ class TrayIcon(QObject):
         self.pair.triggered.connect(self.pairRequested)
         self.pause.triggered.connect(self._pause)
         self.quit.triggered.connect(self.quitRequested)
+        self.about.triggered.connect(self.aboutRequested)
         self.icon.activated.connect(self._activated)
         core.state.changed.connect(self.show_status)
         core.notify.connect(self.notify)
-        if core.process is not None:
-            core.process.stateChanged.connect(lambda _s: self._enable())
+        core.targetChanged.connect(self._target)  # also each change of the local child's state
         core.connection.stateChanged.connect(lambda _s: self._enable())
+        self._target(core.target)
         self.show_status(core.state.status)
 
     def show(self) -> None:
@@ -74,17 +79,24 @@ class TrayIcon(QObject):
                 else QSystemTrayIcon.MessageIcon.Information)
         self.icon.showMessage(title, message, kind, 8000)
 
+    def _target(self, text: str) -> None:
+        self.target.setText(("Local: " if self.core.is_local else "Remote: ")
+                            + (self.core.url or "not running"))
+        for a in (self.start, self.stop, self.restart, self.local_separator):
+            a.setVisible(self.core.is_local)  # a remote daemon is started and stopped on its machine
+        self._enable()
+
     def _enable(self) -> None:
-        process = self.core.process
+        process = self.core.process if self.core.is_local else None
         running = process is not None and process.state in (
             ProcessState.STARTING, ProcessState.RUNNING)
-        self.start.setEnabled(process is not None and not running)
+        self.start.setEnabled(self.core.is_local and not running)
         self.stop.setEnabled(running or (process is not None
                                          and process.state is ProcessState.BACKOFF))
         self.restart.setEnabled(process is not None and process.state is ProcessState.RUNNING)
         connected = self.core.connection.is_connected
         self.pair.setEnabled(connected)
-        self.pause.setEnabled(connected and self.core.state.status.look in (Look.IDLE, Look.BUSY))
+        self.pause.setEnabled(connected and self.core.state.status.look in (Look.IDLE, Look.BUSY, Look.PAUSED))
 
     def _pause(self, checked: bool) -> None:
         spawn(self.core.pause_queue(checked),

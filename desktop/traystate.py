@@ -18,6 +18,7 @@ class Look(Enum):
     STARTING = "starting"
     IDLE = "idle"
     BUSY = "busy"
+    PAUSED = "paused"  # the queue is held: jobs wait, nothing runs
     ERROR = "error"
 
 
@@ -35,9 +36,11 @@ class TrayStatus:
             Look.STARTING: "Layerbridge: starting…",
             Look.IDLE: "Layerbridge: idle",
             Look.BUSY: f"Layerbridge: busy ({self.queue} job{'s' if self.queue != 1 else ''})",
+            Look.PAUSED: (f"Layerbridge: paused ({self.queue} waiting)" if self.queue
+                          else "Layerbridge: paused"),
             Look.ERROR: "Layerbridge: error",
         }[self.look]
-        if self.paused:
+        if self.paused and self.look is not Look.PAUSED:
             head += " — queue paused"
         return f"{head}\n{self.detail}" if self.detail else head
 
@@ -57,6 +60,8 @@ def compute(process: ProcessState | None, link: LinkState, status: StatusReply |
     if link is LinkState.CONNECTED and status is not None:
         queue = status.queue.queued + status.queue.running
         look = Look.BUSY if queue else Look.IDLE
+        if status.queue.paused and not status.queue.running:
+            look = Look.PAUSED  # jobs waiting on a held queue are not work being done
         return TrayStatus(look, queue=queue, detail=detail, paused=status.queue.paused)
     if process is None and link is LinkState.DISCONNECTED and detail:
         return TrayStatus(Look.ERROR, detail=detail)

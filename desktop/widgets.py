@@ -4,9 +4,11 @@ a controller action with its error shown, a status line, and a yes/cancel confir
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -32,13 +34,45 @@ def table(model: QAbstractItemModel, parent: QWidget | None = None, *, stretch: 
     view.setShowGrid(False)
     view.verticalHeader().setVisible(False)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setTextElideMode(Qt.TextElideMode.ElideRight)  # the whole text is in the tooltip
+    view.setWordWrap(False)
     header = view.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # Interactive, sized to the rows when the first ones arrive (an empty table would size
+    # every column to its title), each at most MAX_COLUMN: one long error cannot push the
+    # other columns off screen.
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    header.setMaximumSectionSize(MAX_COLUMN)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setStretchLastSection(stretch != model.columnCount() - 1)
     if row_height:
         view.verticalHeader().setDefaultSectionSize(row_height)
+    FitColumns(view, model, stretch)
     return view
+
+
+MAX_COLUMN = 320
+
+
+class FitColumns(QObject):
+    """Sizes a table's columns to their contents when rows first arrive (and after a reset)."""
+
+    def __init__(self, view: QTableView, model: QAbstractItemModel, stretch: int) -> None:
+        super().__init__(view)
+        self.view, self.model, self.stretch = view, model, stretch
+        model.rowsInserted.connect(self._inserted)
+        model.modelReset.connect(self.fit)
+        if model.rowCount() > 0:
+            self.fit()
+
+    def _inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if first == 0 and last + 1 == self.model.rowCount():  # the table was empty
+            self.fit()
+
+    def fit(self) -> None:
+        for column in range(self.model.columnCount()):
+            if column != self.stretch:
+                self.view.resizeColumnToContents(column)
 
 
 def selected_key(view: QTableView) -> Any:
@@ -48,7 +82,7 @@ def selected_key(view: QTableView) -> Any:
     return rows[0].data(RecordTableModel.KeyRole)
 
 
-def confirm(parent: QWidget, title: str, text: str) -> bool:
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
     """Ask Yes/Cancel before something that cannot be undone from here; True on Yes."""
     buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
     return QMessageBox.question(parent, title, text, buttons) == QMessageBox.StandardButton.Yes
@@ -110,3 +144,16 @@ class EditGuard:
             return await coro
         finally:
             self._saving = False
+
+
+def open_folder(line: StatusLine, folder: Path) -> bool:
+    """Open `folder` in the file manager; says on `line` whether anything opened."""
+    if not folder.is_dir():
+        line.error(f"{folder} does not exist on this computer")
+        return False
+    if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+        line.error(f"could not open {folder}: no file manager answered (the path is selectable "
+                   "here to copy)")
+        return False
+    line.ok(f"opened {folder}")
+    return True

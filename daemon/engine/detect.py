@@ -313,6 +313,16 @@ def classify_tensors(
         )
         # no width it knows (a test-sized net read with `config=`): SD-1.x's layout
         return Detected("controlnet", declared or arch or "sd15", "single_file")
+    # ---- LyCORIS factorisations diffusers' SD/SDXL LoRA loader cannot read (it refuses their
+    # keys as "not correctly renamed"): name the format instead of a generic refusal
+    for marker, name in ((".hada_w1_a", "LoHa"), (".lokr_w1", "LoKr")):
+        if any(marker in k for k in keys):
+            raise InvalidInput(
+                "path",
+                str(path),
+                f"is a LyCORIS {name} file; diffusers cannot load {name} into SD/SDXL pipelines "
+                "(LoRA and LoCon files load)",
+            )
     # ---- LoRA: kohya (lora_unet_/lora_te_) or diffusers/peft (lora.down / lora_A)
     if any(("lora_down" in k or "lora.down" in k or "lora_A" in k) for k in keys):
         if not lora_layout_is_sd(keys):
@@ -359,12 +369,19 @@ def _json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def weights_tag(name: str) -> str | None:
+    """The variant a weights file name carries: `model.fp16.safetensors`,
+    `x.fp16-00001-of-00002.safetensors` -> "fp16"."""
+    parts = name.removesuffix(".safetensors").split(".")
+    return parts[1].split("-")[0] if len(parts) > 1 else None
+
+
 def _weights(folder: Path, root: Path, *, allow_pickle: bool) -> tuple[str | None, bool]:
     """Check one model component's weights; returns (the variant it needs, pickled?).
     Every safetensors file is checked for truncation; shards named by an index must exist."""
     label = folder.relative_to(root).as_posix() if folder != root else folder.name
     files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-    indexes = [p for p in files if p.name.endswith(".safetensors.index.json")]
+    indexes = [p for p in files if ".safetensors.index" in p.name and p.suffix == ".json"]
     shards: list[Path] = [p for p in files if p.suffix == ".safetensors"]
     for index in indexes:
         weight_map = _json(index).get("weight_map")
@@ -380,7 +397,7 @@ def _weights(folder: Path, root: Path, *, allow_pickle: bool) -> tuple[str | Non
         plain = [p for p in shards if len(p.name.split(".")) == 2]
         if plain:
             return None, False
-        return shards[0].name.split(".")[-2], False
+        return weights_tag(shards[0].name), False
     pickles = [p for p in files if p.suffix in PICKLE_SUFFIXES]
     if pickles:
         if not allow_pickle:

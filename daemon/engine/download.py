@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from ..errors import Cancelled, InvalidInput
+from .detect import weights_tag
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth")
 # components a pipeline is loaded without (see pipelines.load_checkpoint)
@@ -43,21 +44,26 @@ class Chosen:
         return sum(self.sizes.values())
 
 
+def _tag(name: str) -> str | None:
+    """The variant a weights file name carries: `model.fp16.safetensors`,
+    `x.fp16-00001-of-00002.safetensors`, `x.safetensors.index.fp16.json` -> "fp16"."""
+    if ".safetensors.index" in name:
+        middle = name.split(".safetensors.index", 1)[1].removesuffix(".json").strip(".")
+        return middle or None
+    return weights_tag(name)
+
+
+def is_weights(name: str) -> bool:
+    return name.endswith(".safetensors") or (".safetensors.index" in name and name.endswith(".json"))
+
+
 def _weights(names: list[str], folder: str) -> list[str]:
     """A model component's weights: the fp16 variant when it has one, else the plain
     safetensors (single or sharded with their index); never pickles, Flax, ONNX or TF."""
-    inside = [n for n in names if str(PurePosixPath(n).parent) == folder]
+    inside = [n for n in names if str(PurePosixPath(n).parent) == folder and is_weights(n)]
 
     def pick(variant: str | None) -> list[str]:
-        out = []
-        for n in inside:
-            parts = PurePosixPath(n).name.split(".")
-            if parts[-1] == "safetensors" or n.endswith(".safetensors.index.json"):
-                stem_parts = parts[:-2] if n.endswith(".index.json") else parts[:-1]
-                tag = stem_parts[-1] if len(stem_parts) > 1 else None
-                if tag == variant:
-                    out.append(n)
-        return out
+        return [n for n in inside if _tag(PurePosixPath(n).name) == variant]
 
     return pick(VARIANT) or pick(None)
 

@@ -57,9 +57,11 @@ class Job:
     entry: ModelEntry
     image: Image.Image | None
     mask: Image.Image | None
-    loras: list[tuple[ModelEntry, float]]
-    embeddings: list[ModelEntry]
+    loras: list[adapters.Lora]
+    embeddings: list[adapters.Embedding]
     controls: list[control.Control]
+    prompt: str  # the params' prompts with embedding triggers as their private tokens
+    negative_prompt: str
 
     @property
     def xl(self) -> bool:
@@ -169,7 +171,10 @@ class DiffusersEngine:
             raise InvalidInput("mask", mask.size, f"must have the image's size {image.size}")
         loras, embeddings = adapters.resolve(self.registry, params, entry)
         controls = control.resolve(self.registry, params, entry, inputs)
-        return Job(params, seed, entry, image, mask, loras, embeddings, controls)
+        prompt, negative = adapters.prompts(params, embeddings)
+        return Job(
+            params, seed, entry, image, mask, loras, embeddings, controls, prompt, negative
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -187,7 +192,7 @@ class DiffusersEngine:
         for c in job.controls:  # each net placed keeps the checkpoint and the nets before it
             nets.append(self._controlnet(c.entry, f"control.{c.index}.model", keep=in_use))
             in_use += (c.entry.id,)
-        if adapters.apply(res, res.obj, job.loras, job.embeddings):
+        if adapters.apply(res, res.obj, job.entry, job.loras, job.embeddings):
             res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
         sampler = Sampler(self, job, res, on_progress, cancelled, fault)
         kind = job.params.kind
@@ -303,10 +308,10 @@ class Sampler:
             self.on_progress(StepProgress(step=i + 1, steps=steps, preview=preview))
             return tensors
 
-        negative = p.negative_prompt or None
+        negative = self.job.negative_prompt or None
         with torch.inference_mode(), quiet():
             out = pipe(
-                prompt=p.prompt,
+                prompt=self.job.prompt,
                 negative_prompt=negative,
                 num_inference_steps=p.steps,
                 guidance_scale=p.guidance,

@@ -25,6 +25,7 @@ from ..errors import Conflict, InvalidInput, UnknownModel
 from ..protocol.messages import ModelInfo
 from .detect import KINDS, PICKLE_SUFFIXES, PREDICTIONS, base_arch, detect
 from .download import DownloadProgress
+from .triggers import DIFFUSERS_FILE, file_tokens
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RECORDS = "_registry"  # cannot collide with a model folder: ids start with a letter or digit
@@ -393,8 +394,15 @@ class Registry:
                 and not (config_path / "config.json").is_file()
             ):
                 raise InvalidInput("config", str(config), "is not a diffusers folder")
+        tokens = file_tokens(target) if found.kind == "embedding" else []
+        if trigger_words is None and tokens:  # the token it was trained with calls it too
+            trigger_words = tokens
         if model_id is None:
-            model_id = self._free_id(Path(raw[3:]) if raw.startswith("hf:") else target)
+            named = Path(raw[3:]) if raw.startswith("hf:") else target
+            if tokens and (named.stem == Path(DIFFUSERS_FILE).stem or named.is_dir()):
+                # a training script's file name says nothing; its token does
+                named = Path(tokens[0].strip("<>") or named.name)
+            model_id = self._free_id(named)
         else:
             valid_id(model_id)
         return self.register(

@@ -55,7 +55,7 @@ async def test_the_tray_starts_the_daemon_and_shows_it_idle(
     window = app.window
     assert window is not None
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
-        "Models", "LoRAs && embeddings", "GPU", "Clients", "Jobs", "Settings"]
+        "Home", "Models", "LoRAs && embeddings", "Machine", "Clients", "Jobs", "Logs", "Settings"]
     await until(lambda: core.catalog.checkpoints.row_of("demo") is not None)
     await until(lambda: window.settings.port.value() == 7842)  # the saved settings
     # the token is in the keyring, and no file of the tray's holds it
@@ -65,7 +65,7 @@ async def test_the_tray_starts_the_daemon_and_shows_it_idle(
     assert app.tray.pause.isEnabled()
     await core.pause_queue(True)
     await until(lambda: core.state.status.paused)
-    assert "queue paused" in app.tray.icon.toolTip()
+    assert app.tray.icon.toolTip() == "Layerbridge: paused"  # idle and held: not busy
     app.quit()
     await core.shutdown(force=True)
     assert core.process is not None
@@ -148,7 +148,7 @@ def test_the_tray_config_holds_no_secret(tmp_path: Path) -> None:
     path = tmp_path / "tray.json"
     save_config(TrayConfig(mode="remote", remote_url="ws://gpu:7842"), path)
     assert set(json.loads(path.read_text())) == {
-        "mode", "data_dir", "remote_url", "start_daemon", "autostart", "notify"}
+        "mode", "data_dir", "remote_url", "start_daemon", "autostart", "notify", "welcomed"}
     assert load_config(path).remote_url == "ws://gpu:7842"
     assert load_config(tmp_path / "missing.json") == TrayConfig()
 

@@ -181,11 +181,15 @@ def test_a_lora_of_unknown_width_is_not_taken_for_sd15(tmp_path: Path) -> None:
     assert "width 4096" in refused(registry(tmp_path), path)
 
 
+@pytest.mark.parametrize("key", [
+    "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight",
+    "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight",
+], ids=["kohya", "peft"])  # fmt: skip
 @pytest.mark.parametrize(("width", "arch"), [(768, "sd15"), (1024, "sd2"), (2048, "sdxl")])
-def test_a_lora_of_a_known_width_gets_its_family(tmp_path: Path, width: int, arch: str) -> None:
-    path = fake(tmp_path / "style.safetensors", {
-        "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight":
-        (4, width)})  # fmt: skip
+def test_a_lora_of_a_known_width_gets_its_family(
+    tmp_path: Path, key: str, width: int, arch: str
+) -> None:
+    path = fake(tmp_path / "style.safetensors", {key: (4, width)})
     assert registry(tmp_path).add(path).arch == arch
 
 

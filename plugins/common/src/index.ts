@@ -25,6 +25,7 @@ export {
 export { JobTracker, newJobId, type JobChannel, type JobEvent } from "./jobTracker.js";
 export type { ReplyMap, ReplyTo, SimpleRequest } from "./replies.js";
 export { sha256Hex, sha256HexSync } from "./sha256.js";
+export { installTextCodecs, PortableTextEncoder, portableTextDecoder } from "./textCodecs.js";
 export { SOCKET_OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketFactory, type WebSocketLike } from "./socket.js";
 export { hashBlobs, uploadBlobs, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";
 export { parseBinaryHeader, parseServerMessage } from "./validate.js";

@@ -1,6 +1,7 @@
 // The UXP entry: real Photoshop host, secure token storage, the UXP WebSocket. The panel markup is
 // index.html (the manifest's main); UXP gives each lifecycle handler 300 ms, so connecting happens
 // in the background.
+import "./uxp/textCodecs.js"; // first: dependencies build text codecs at load
 import type { WebSocketLike } from "@layerbridge/common";
 import { PhotoshopHost } from "./host/photoshopHost.js";
 import { mountPanel } from "./mountPanel.js";
