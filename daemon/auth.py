@@ -13,14 +13,14 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from .config import Paths
 from .errors import AuthError, Conflict, InvalidInput, NotFound, RateLimited
+from .permissions import tighten
+from .protocol.vocab import Scope
 
 log = logging.getLogger("layerbridge.auth")
 
-Scope = Literal["client", "admin"]
 TOKEN_PREFIX = "lb_"
 KEYRING_SERVICE = "layerbridge"
 CLI_CLIENT = "cli"
@@ -65,10 +65,13 @@ class TokenStore:
     def close(self) -> None:
         self._db.close()
 
-    def pair(self, name: str, scope: Scope = "client", *, replace: bool = False) -> str:
+    def pair(self, name: str, scope: Scope | str = Scope.CLIENT, *, replace: bool = False) -> str:
         """Create a client and return its token; the token is never stored and cannot be shown again."""
         if not name or len(name) > 64 or not all(c.isalnum() or c in "._-" for c in name):
             raise InvalidInput("name", name, "use 1-64 letters, digits, '.', '_' or '-'")
+        if scope not in tuple(Scope):
+            raise InvalidInput("scope", scope, f"expected one of {', '.join(Scope)}")
+        scope = Scope(scope)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._db:  # one transaction: a replaced client never ends up with no token at all
             self._db.execute("BEGIN IMMEDIATE")
@@ -94,7 +97,7 @@ class TokenStore:
         rows = self._db.execute(
             "SELECT name, scope, created_at, last_seen FROM clients ORDER BY created_at"
         ).fetchall()
-        return [Client(*row) for row in rows]
+        return [Client(row[0], Scope(row[1]), row[2], row[3]) for row in rows]
 
     def verify(self, token: str) -> Client:
         """The client a token belongs to, or AuthError. Reads the database on every call, so a
@@ -108,7 +111,7 @@ class TokenStore:
                             field="token")
         now = time.time()
         self._db.execute("UPDATE clients SET last_seen = ? WHERE name = ?", (now, row[0]))
-        return Client(row[0], row[1], row[2], now)
+        return Client(row[0], Scope(row[1]), row[2], now)
 
     def is_valid(self, name: str, token_hash: str) -> bool:
         row = self._db.execute(
@@ -130,6 +133,18 @@ class FailureLimiter:
         while times and now - times[0] > self.window:
             times.popleft()
         return times
+
+    def locked(self, peer: str) -> bool:
+        """Whether `peer` made `limit` wrong guesses within the window."""
+        times = self._recent(peer, time.monotonic())
+        if not times:
+            self._failures.pop(peer, None)
+        return len(times) >= self.limit
+
+    def wait(self, peer: str) -> float:
+        """Seconds until `peer` may guess again."""
+        times = self._failures.get(peer)
+        return self.window - (time.monotonic() - times[0]) if times else 0.0
 
     def check(self, peer: str) -> None:
         times = self._recent(peer, time.monotonic())
@@ -178,7 +193,11 @@ def stored_cli_token(paths: Paths) -> str | None:
     if token:
         return token
     file = _token_file(paths)
-    return file.read_text().strip() if file.exists() else None
+    if not file.exists():
+        return None
+    if tighten(file):  # left readable by others (an older version, a copy): it is an admin token
+        log.warning("%s was readable by other users: made it 0600", file)
+    return file.read_text().strip()
 
 
 def cli_token(paths: Paths) -> str:
@@ -193,12 +212,14 @@ def cli_token(paths: Paths) -> str:
                 return token
             except AuthError:
                 pass  # revoked or from an older data dir: make a new one
-        token = store.pair(CLI_CLIENT, "admin", replace=True)
+        token = store.pair(CLI_CLIENT, Scope.ADMIN, replace=True)
     finally:
         store.close()
     if not _keyring_set(paths, token):
         file = _token_file(paths)
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)  # O_CREAT's mode applies only to a new file
         with os.fdopen(fd, "w") as out:
             out.write(token + "\n")
         log.warning("no OS keyring available: the CLI's admin token is kept in %s (readable "

@@ -126,7 +126,8 @@ def _clock(seconds: float) -> str:
 
 async def run_batch(spec_path: Path, out: Path, url: str, token: str, *, window: int = 16,
                     model_hash: ModelHash = lambda _: None,
-                    stream: TextIO = sys.stderr) -> BatchSummary:
+                    stream: TextIO = sys.stderr, ca: str | None = None,
+                    tls_fingerprint: str | None = None) -> BatchSummary:
     """Run every row not yet in `out`'s manifest; at most `window` jobs wait in the daemon at once
     (so the daemon's queue stays short and a designer's job is never stuck behind thousands)."""
     jobs = load_spec(spec_path).jobs()
@@ -150,7 +151,8 @@ async def run_batch(spec_path: Path, out: Path, url: str, token: str, *, window:
             bar.advance()
 
     if pending:
-        async with await DaemonClient.connect(url, token, name="layerbridge-batch") as client:
+        async with await DaemonClient.connect(url, token, name="layerbridge-batch", ca=ca,
+                                                tls_fingerprint=tls_fingerprint) as client:
             await asyncio.gather(*(one(client, job) for job in pending))
     bar.close()
     contact_sheet(out, manifest)
@@ -280,7 +282,7 @@ def dry_run(spec_path: Path, out: Path) -> str:
 
 def main(args: Any) -> int:
     """`layerbridge batch` (its options are declared in `cli.py`)."""
-    from .cli import default_token, default_url, paths_of
+    from .cli import default_tls, default_token, default_url, paths_of
 
     spec = Path(args.spec)
     out = Path(args.out) if args.out else spec.with_name(spec.stem + "-out")
@@ -291,8 +293,10 @@ def main(args: Any) -> int:
         raise InvalidInput("--window", args.window, "must be at least 1")
     token = default_token(args)
     url = args.url or default_url(args)
+    ca, pin = default_tls(args, url)
     summary = asyncio.run(run_batch(spec, out, url, token, window=args.window,
-                                    model_hash=local_model_hash(paths_of(args).root, out)))
+                                    model_hash=local_model_hash(paths_of(args).root, out),
+                                    ca=ca, tls_fingerprint=pin))
     print(f"{summary.done} done, {summary.skipped} skipped (already in the manifest), "
           f"{len(summary.failed)} failed; manifest {out / MANIFEST}, contact sheet "
           f"{out / CONTACT_SHEET}")

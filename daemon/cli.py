@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import DEFAULT_PORT, Paths, data_dir, load_settings
-from .errors import LayerbridgeError
+from .config import DEFAULT_PORT, Paths, check_bind_host, data_dir, is_lan, load_settings
+from .errors import InvalidInput, LayerbridgeError
 
 if TYPE_CHECKING:
+    from .config import ServerSettings
     from .engine.registry import Registry
     from .executors.base import Executor
+    from .tls import Certificate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the daemon in the foreground")
     serve.add_argument("--host", help="bind address (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--tls-cert", help="LAN mode: the studio's certificate (PEM; default: the settings', "
+                       "else a self-signed one made in the data dir)")
+    serve.add_argument("--tls-key", help="its private key (PEM), unless the certificate file holds it")
+    serve.add_argument("--insecure", action="store_true", help="LAN mode without TLS: tokens and images "
+                       "cross the network in the clear (only on a network you trust entirely)")
     serve.add_argument("--executor", choices=["local", "ray"], default="local")
     serve.add_argument("--ray-address", help="with --executor ray: the cluster to join")
     serve.set_defaults(run=_serve)
@@ -111,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--window", type=int, default=16, help="jobs waiting in the daemon at once")
     batch.add_argument("--url", help="daemon URL (default ws://127.0.0.1:7842 or $LAYERBRIDGE_URL)")
     batch.add_argument("--token", help="pairing token (default $LAYERBRIDGE_TOKEN, else the CLI's)")
+    add_tls_arguments(batch)
     batch.set_defaults(run=_batch)
 
     proto = sub.add_parser("protocol", help="the wire protocol").add_subparsers(metavar="ACTION")
@@ -122,26 +130,28 @@ def paths_of(args: argparse.Namespace) -> Paths:
     return data_dir(args.data_dir)
 
 
-def _setup_logging(paths: Paths) -> None:
-    paths.ensure()
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(fmt)
-    file = logging.FileHandler(paths.logs / "daemon.log")
-    file.setFormatter(fmt)
-    root = logging.getLogger()
-    root.handlers[:] = [console, file]
-    root.setLevel(logging.INFO)
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-
-
 def _serve(args: argparse.Namespace) -> int:
+    import ssl
+
     from .app import DaemonCore
+    from .logs import setup_logging
+    from .permissions import secure_data_dir
+    from .runtime import clear_runtime, write_runtime
     from .server import run_daemon
 
-    paths = paths_of(args)
-    _setup_logging(paths)
+    os.umask(0o077)  # all the daemon writes (ledger, blobs, results, logs) is for this user only
+    paths = paths_of(args).ensure()
+    setup_logging(paths.logs)
+    secure_data_dir(paths.root)
     settings = load_settings(paths)
+    host = check_bind_host(args.host) if args.host else settings.server.host
+    tls: ssl.SSLContext | None = None
+    fingerprint: str | None = None
+    certificate = _certificate(args, paths, settings.server, host)
+    if certificate is not None:
+        from .tls import server_context
+
+        tls, fingerprint = server_context(certificate), certificate.fingerprint
     executor: Executor
     if args.executor == "ray":
         from .executors.ray import RayExecutor  # optional extra; clear error when missing
@@ -162,12 +172,20 @@ def _serve(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, _resolve, stop)
 
         def ready(url: str) -> None:
+            port = int(url.rsplit(":", 1)[1])
+            write_runtime(paths, url=url, host=host, port=port, tls_fingerprint=fingerprint)
             print(f"Layerbridge listening on {url}", flush=True)
+            print(f"  port: {port}", flush=True)
+            if fingerprint is not None:
+                print(f"  TLS certificate SHA-256: {fingerprint}", flush=True)
             print(f"  data dir: {paths.root}", flush=True)
             print("  pair a client:  layerbridge pair --name my-photoshop   (paste the token "
                   "into the panel)", flush=True)
 
-        await run_daemon(core, args.host, args.port, ready, stop)
+        try:
+            await run_daemon(core, host, args.port, ready, stop, tls=tls)
+        finally:
+            clear_runtime(paths)
 
     asyncio.run(run())
     # Everything durable is closed (ledger, sockets). Exit now rather than join the engine's
@@ -175,6 +193,24 @@ def _serve(args: argparse.Namespace) -> int:
     logging.shutdown()
     sys.stdout.flush()
     os._exit(0)
+
+
+def _certificate(args: argparse.Namespace, paths: Paths, server: ServerSettings, host: str) -> Certificate | None:
+    """What `serve` speaks TLS with: a given certificate anywhere; in LAN mode, the settings' or
+    a self-signed one; None for loopback, or LAN mode with an explicit --insecure."""
+    from .tls import server_certificate
+
+    if args.insecure:
+        if args.tls_cert or args.tls_key:
+            raise InvalidInput("insecure", True, "--insecure turns TLS off: give it or --tls-cert, not both")
+        if is_lan(host):
+            logging.getLogger("layerbridge.tls").warning(
+                "LAN mode without TLS (--insecure): tokens, prompts and images cross the network "
+                "unencrypted to and from %s", host)
+        return None
+    if args.tls_cert or args.tls_key or server.tls_cert or is_lan(host):
+        return server_certificate(paths, server, host, args.tls_cert, args.tls_key)
+    return None
 
 
 def _registry(args: argparse.Namespace) -> Registry:
@@ -259,9 +295,11 @@ def _models_default(args: argparse.Namespace) -> int:
 
 def _pair(args: argparse.Namespace) -> int:
     from .auth import TokenStore
+    from .permissions import private_umask
 
     paths = paths_of(args).ensure()
-    store = TokenStore(paths.ledger)
+    with private_umask():  # a ledger made here holds token hashes: this user's only
+        store = TokenStore(paths.ledger)
     try:
         if args.list:
             for c in store.list():
@@ -276,12 +314,35 @@ def _pair(args: argparse.Namespace) -> int:
             print("layerbridge: pair needs --name NAME (or --list / --revoke NAME)", file=sys.stderr)
             return 2
         token = store.pair(args.name, "admin" if args.admin else "client")
+        _print_tls(paths)
         print(f"Paired {args.name!r} ({'admin' if args.admin else 'client'}). Its token, shown once:",
               file=sys.stderr)
         print(token)
         return 0
     finally:
         store.close()
+
+
+def _print_tls(paths: Paths) -> None:
+    """In LAN mode, the certificate a client must trust (or pin): its SHA-256 fingerprint. The
+    self-signed one is made here on first use, so pairing may come before the first start."""
+    from .runtime import read_runtime
+    from .tls import server_certificate
+
+    running = read_runtime(paths)
+    if running is not None:
+        fingerprint, url = running.tls_fingerprint, running.url
+    else:
+        server = load_settings(paths).server
+        if not (server.tls_cert or is_lan(server.host)):
+            return
+        fingerprint, url = server_certificate(paths, server, server.host).fingerprint, None
+    if fingerprint is None:
+        return
+    where = f" of {url}" if url else ""
+    print(f"TLS certificate SHA-256{where}: {fingerprint}", file=sys.stderr)
+    print("  a client on another machine pins it: layerbridge client --url wss://HOST:PORT "
+          "--tls-fingerprint FINGERPRINT ...", file=sys.stderr)
 
 
 def _ago(t: float) -> str:
@@ -324,15 +385,47 @@ def default_token(args: argparse.Namespace) -> str:
     if env:
         return env
     from .auth import cli_token
+    from .permissions import private_umask
 
-    return cli_token(paths_of(args))
+    with private_umask():  # the ledger and the token file it may create are this user's only
+        return cli_token(paths_of(args))
 
 
 def default_url(args: argparse.Namespace) -> str:
+    """$LAYERBRIDGE_URL, else the local daemon's as it bound (its runtime file), else the
+    settings' port on loopback."""
     env = os.environ.get("LAYERBRIDGE_URL")
     if env:
         return env
+    from .runtime import read_runtime
+
+    running = read_runtime(paths_of(args))
+    if running is not None:
+        return running.local_url
     return f"ws://127.0.0.1:{load_settings(paths_of(args)).server.port}"
+
+
+def add_tls_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls-fingerprint", metavar="SHA256", help="wss://: trust the daemon whose certificate "
+                   "has this SHA-256 fingerprint (`layerbridge pair` prints it; default "
+                   "$LAYERBRIDGE_TLS_FINGERPRINT)")
+    p.add_argument("--ca", metavar="FILE", help="wss://: verify the daemon with this CA (PEM) instead of "
+                   "the system's (default $LAYERBRIDGE_CA)")
+
+
+def default_tls(args: argparse.Namespace, url: str) -> tuple[str | None, str | None]:
+    """(CA file, pinned fingerprint) for `url`: the flags, else the environment, else, for the
+    local daemon's own URL, the fingerprint it wrote in its runtime file."""
+    ca = getattr(args, "ca", None) or os.environ.get("LAYERBRIDGE_CA") or None
+    pin = getattr(args, "tls_fingerprint", None) or os.environ.get("LAYERBRIDGE_TLS_FINGERPRINT") or None
+    if ca or pin or not url.lower().startswith("wss://"):
+        return ca, pin
+    from .runtime import read_runtime
+
+    running = read_runtime(paths_of(args))
+    if running is not None and url.rstrip("/") in (running.local_url, running.url):
+        return None, running.tls_fingerprint
+    return None, None
 
 
 if __name__ == "__main__":

@@ -26,10 +26,13 @@ JOB_COMMANDS = ("generate", "refine", "inpaint", "expand")
 
 
 def add_client_parser(sub: Any) -> None:
+    from .cli import add_tls_arguments
+
     client = sub.add_parser("client", help="talk to a running daemon")
     client.add_argument("--url", help="daemon URL (default ws://127.0.0.1:7842 or $LAYERBRIDGE_URL)")
     client.add_argument("--token", help="pairing token (default $LAYERBRIDGE_TOKEN, else the "
                         "CLI's own admin token from the keyring)")
+    add_tls_arguments(client)
     actions = client.add_subparsers(metavar="ACTION")
     actions.add_parser("status", help="device, loaded models, queue").set_defaults(run=_run, action="status")
     actions.add_parser("models", help="models the daemon offers").set_defaults(run=_run, action="models")
@@ -81,13 +84,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _client_main(args: argparse.Namespace) -> int:
-    from .cli import default_token, default_url
+    from .cli import default_tls, default_token, default_url
     from .client import DaemonClient
 
     inputs = _Inputs(args) if args.action in JOB_COMMANDS else None
     url = args.url or default_url(args)
     token = default_token(args)
-    async with await DaemonClient.connect(url, token) as client:
+    ca, pin = default_tls(args, url)
+    async with await DaemonClient.connect(url, token, ca=ca, tls_fingerprint=pin) as client:
         match args.action:
             case "status":
                 status = await client.status()

@@ -8,12 +8,13 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from . import __version__
 from .errors import LayerbridgeError
@@ -45,6 +46,7 @@ from .protocol.messages import (
     StatusRequest,
     Welcome,
 )
+from .tls import check_peer, client_context, parse_fingerprint
 
 FINAL = (JobDone, JobFailed, JobCancelled)
 
@@ -124,17 +126,40 @@ class DaemonClient:
 
     @classmethod
     async def connect(cls, url: str, token: str, *, name: str = "layerbridge-cli",
-                      kind: str = "cli", origin: str | None = None) -> DaemonClient:
+                      kind: str = "cli", origin: str | None = None, ca: str | None = None,
+                      tls_fingerprint: str | None = None) -> DaemonClient:
+        """Connect and say hello. A `wss://` daemon is verified with the system's CAs, or with
+        `ca` (a PEM file), or by its certificate's SHA-256 `tls_fingerprint`, checked before the
+        token is sent."""
+        context = _tls_context(url, ca, tls_fingerprint)
         try:
             ws = await connect(url, compression=None, max_size=None, proxy=None,
-                               open_timeout=10, origin=origin)  # type: ignore[arg-type]
+                               open_timeout=10, origin=origin, ssl=context)  # type: ignore[arg-type]
+        except ssl.SSLCertVerificationError as exc:
+            raise RemoteError("tls_refused", f"the daemon at {url} has a certificate this machine does "
+                              f"not trust ({exc.verify_message}): pass its SHA-256 fingerprint "
+                              "(--tls-fingerprint, printed by `layerbridge pair` on its machine) or "
+                              "the studio CA (--ca FILE)", "tls_fingerprint") from None
+        except ssl.SSLError as exc:
+            raise RemoteError("tls_refused", f"TLS with the daemon at {url} failed ({exc.reason or exc}); "
+                              "is it a wss:// daemon?") from None
         except InvalidStatus as exc:
             body = exc.response.body.decode(errors="replace").strip() if exc.response.body else ""
             raise RemoteError("handshake_refused",
                               f"daemon refused the connection: HTTP {exc.response.status_code} {body}") from None
+        except InvalidHandshake as exc:
+            hint = " (a LAN-mode daemon speaks wss://)" if url.lower().startswith("ws://") else ""
+            raise RemoteError("handshake_refused", f"the WebSocket handshake with {url} failed: "
+                              f"{exc}{hint}") from None
         except OSError as exc:
             raise RemoteError("not_running", f"cannot reach the daemon at {url} "
                               f"({exc.strerror or exc}); start it with `layerbridge serve`") from None
+        if tls_fingerprint:
+            try:  # before the hello: the token goes only to the pinned certificate's holder
+                check_peer(ws.transport.get_extra_info("ssl_object"), tls_fingerprint)
+            except LayerbridgeError as exc:
+                await ws.close()
+                raise RemoteError("tls_refused", exc.message, exc.field) from None
         hello = Hello(id="hello", protocols=[PROTOCOL_VERSION], token=token,
                       client=ClientInfo(name=name, kind=kind, version=__version__))  # type: ignore[arg-type]
         await ws.send(codec.encode_text(hello))
@@ -336,3 +361,16 @@ class DaemonClient:
                 job.outcome = JobFailed(job_id=job.job_id, code="disconnected",
                                         message="connection to the daemon closed before the job ended")
                 job._events.put_nowait(JobEvent(job.outcome))
+
+
+def _tls_context(url: str, ca: str | None, pin: str | None) -> ssl.SSLContext | None:
+    """The TLS context for a wss:// URL; a CA or a fingerprint given for ws:// is refused, since
+    nothing would be checked."""
+    if not url.lower().startswith("wss://"):
+        if ca or pin:
+            raise RemoteError("invalid_input", f"url={url!r}: a CA file or a TLS fingerprint needs a "
+                              "wss:// URL", "url")
+        return None
+    if pin:
+        parse_fingerprint(pin)  # a malformed pin is named before connecting
+    return client_context(ca, pin)

@@ -2,18 +2,29 @@
 
 Everything raised for a client's sake is a `LayerbridgeError` with a stable `code`; anything else
 is a bug and reaches the client only as `internal` with no detail (the log keeps the traceback).
-Imports nothing heavy: the CLI, the protocol and the engine all use it.
+Imports nothing heavy: the CLI, the protocol and the engine all use it. The codes themselves
+are `ErrorCode` in protocol/vocab.py (the schema carries them, with which are retryable).
+
+    LayerbridgeError
+    ├── ProtocolError, UnsupportedProtocol, TooLarge
+    ├── InvalidInput
+    ├── AuthError, Forbidden, RateLimited, Busy
+    ├── NotFound ── UnknownModel, UnknownBlob, UnknownJob
+    ├── Conflict, Unsupported, Cancelled
+    └── ModelLoadError, OutOfMemory, StorageError
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .protocol.vocab import ErrorCode, is_retryable
+
 
 class LayerbridgeError(Exception):
     """A failure the client can act on. `field` names the offending input, when there is one."""
 
-    code: ClassVar[str] = "error"
+    code: ClassVar[ErrorCode | str] = "error"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -24,20 +35,23 @@ class LayerbridgeError(Exception):
 class ProtocolError(LayerbridgeError):
     """The bytes or the JSON on the wire do not form a valid message."""
 
-    code = "bad_message"
+    code = ErrorCode.BAD_MESSAGE
 
 
 class UnsupportedProtocol(LayerbridgeError):
-    code = "unsupported_protocol"
+    code = ErrorCode.UNSUPPORTED_PROTOCOL
 
 
 class InvalidInput(LayerbridgeError):
     """A field has a value we refuse; the message names the field and the value."""
 
-    code = "invalid_input"
+    code = ErrorCode.INVALID_INPUT
 
     def __init__(self, field: str, value: Any, reason: str) -> None:
-        shown = repr(value)
+        try:
+            shown = repr(value)
+        except ValueError:  # an int too long for Python to print (sys.int_info)
+            shown = f"<{type(value).__name__} too long to show>"
         if len(shown) > 80:  # keep both ends: a long path's file name is at its end
             shown = shown[:38] + "..." + shown[-39:]
         super().__init__(f"{field}={shown}: {reason}", field=field)
@@ -53,36 +67,42 @@ class InvalidInput(LayerbridgeError):
 
 
 class TooLarge(LayerbridgeError):
-    code = "too_large"
+    code = ErrorCode.TOO_LARGE
 
 
 class AuthError(LayerbridgeError):
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
 
 
 class Forbidden(LayerbridgeError):
     """Authenticated, but the token's scope does not allow this."""
 
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
 
 
 class RateLimited(LayerbridgeError):
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
+
+
+class Busy(LayerbridgeError):
+    """A limit of the daemon is reached for now (queue full, too many uploads): retry later."""
+
+    code = ErrorCode.BUSY
 
 
 class NotFound(LayerbridgeError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class UnknownModel(NotFound):
-    code = "unknown_model"
+    code = ErrorCode.UNKNOWN_MODEL
 
     def __init__(self, model_id: str, field: str = "model") -> None:
         super().__init__(f"{field}={model_id!r}: no such model in the registry", field=field)
 
 
 class UnknownBlob(NotFound):
-    code = "unknown_blob"
+    code = ErrorCode.UNKNOWN_BLOB
 
     def __init__(self, sha256: str, field: str) -> None:
         super().__init__(
@@ -92,46 +112,48 @@ class UnknownBlob(NotFound):
 
 
 class UnknownJob(NotFound):
-    code = "unknown_job"
+    code = ErrorCode.UNKNOWN_JOB
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job_id={job_id!r}: no such job", field="job_id")
 
 
 class Conflict(LayerbridgeError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 class ModelLoadError(LayerbridgeError):
     """A model exists in the registry but its files cannot be loaded."""
 
-    code = "model_load_failed"
+    code = ErrorCode.MODEL_LOAD_FAILED
 
 
 class OutOfMemory(LayerbridgeError):
-    code = "out_of_memory"
+    code = ErrorCode.OUT_OF_MEMORY
 
 
 class Unsupported(LayerbridgeError):
-    code = "unsupported"
+    code = ErrorCode.UNSUPPORTED
 
 
 class Cancelled(LayerbridgeError):
-    code = "cancelled"
+    code = ErrorCode.CANCELLED
 
 
 class StorageError(LayerbridgeError):
     """Writing a result or a blob failed (disk full, permissions)."""
 
-    code = "storage_failed"
+    code = ErrorCode.STORAGE_FAILED
 
 
-INTERNAL_CODE = "internal"
+INTERNAL_CODE = ErrorCode.INTERNAL
 INTERNAL_MESSAGE = "internal error in the daemon (see the daemon log)"
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
-    """The wire form `{code, message, field}` of any exception; internals never leak."""
+    """The wire form `{code, message, field, retryable}` of any exception; internals never leak."""
     if isinstance(exc, LayerbridgeError):
-        return {"code": exc.code, "message": exc.message, "field": exc.field}
-    return {"code": INTERNAL_CODE, "message": INTERNAL_MESSAGE, "field": None}
+        return {"code": str(exc.code), "message": exc.message, "field": exc.field,
+                "retryable": is_retryable(exc.code)}
+    return {"code": str(INTERNAL_CODE), "message": INTERNAL_MESSAGE, "field": None,
+            "retryable": False}

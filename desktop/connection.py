@@ -53,6 +53,7 @@ class DaemonConnection(QObject):
         self.last_error = ""
         self.refused = ""  # why the daemon refused this token; no retry until `open` again
         self._token = ""
+        self._tls_fingerprint: str | None = None
         self._client: DaemonClient | None = None
         self._retry = retry_s
         self._task: asyncio.Task[None] | None = None
@@ -63,9 +64,10 @@ class DaemonConnection(QObject):
 
     # ------------------------------------------------------------------ control
 
-    def open(self, url: str, token: str) -> None:
-        """Connect (again) to `url`; keeps trying until `close`."""
-        self.url, self._token = url, token
+    def open(self, url: str, token: str, tls_fingerprint: str | None = None) -> None:
+        """Connect (again) to `url` (a wss:// one pinned to `tls_fingerprint`, when given);
+        keeps trying until `close`."""
+        self.url, self._token, self._tls_fingerprint = url, token, tls_fingerprint
         self.refused = ""
         self._stop_task()
         self._task = asyncio.ensure_future(self._run())
@@ -152,7 +154,7 @@ class DaemonConnection(QObject):
             assert self.url is not None
             try:
                 client = await DaemonClient.connect(self.url, self._token, name=self.name,
-                                                      kind="desktop")
+                                                      kind="desktop", tls_fingerprint=self._tls_fingerprint)
             except RemoteError as exc:
                 self.last_error = exc.message
                 if exc.code in ("unauthorized", "forbidden", "rate_limited",

@@ -9,6 +9,7 @@ from pathlib import Path
 from layerbridge.daemon.config import Paths, data_dir
 from layerbridge.daemon.engine.registry import RECORDS
 from layerbridge.daemon.protocol.messages import Ok, QueuePause, StatusReply
+from layerbridge.daemon.runtime import read_runtime
 from PySide6.QtCore import QObject, Signal
 
 from .catalog import CatalogController, PreviewSettings
@@ -210,7 +211,12 @@ class TrayCore(QObject):
             self.guard.remember_started()
         self._detail = ""
         self.clients.own_name = TRAY_CLIENT
-        self.connection.open(url, local_admin_token(self.paths, self.vault))
+        # LAN mode: the child speaks wss:// with the certificate it wrote in its runtime file
+        running = read_runtime(self.paths)
+        pin = running.tls_fingerprint if running is not None else None
+        if running is not None and url.startswith("wss://"):
+            url = running.local_url
+        self.connection.open(url, local_admin_token(self.paths, self.vault), tls_fingerprint=pin)
         self.targetChanged.emit(self.target)
         if self.process is not None and self.process.crashes:
             self._notify("Layerbridge restarted",

@@ -85,6 +85,23 @@ async def test_null_origin_with_token_is_allowed(daemon: RunningDaemon) -> None:
     await ws.close()
 
 
+# UXP documents no Origin for its WebSocket: whatever Photoshop sends that is not a web page's
+# http(s) origin is let through to the token check.
+@pytest.mark.parametrize("origin", [None, "null", "uxp://com.layerbridge.photoshop", "file://", "app://photoshop"])
+async def test_a_uxp_panel_is_let_in_whatever_non_web_origin_it_sends(
+        daemon: RunningDaemon, origin: str | None) -> None:
+    ws = await raw(daemon, daemon.token, **({"origin": origin} if origin else {}))
+    await ws.close()
+
+
+async def test_the_origin_a_client_sent_is_logged_at_hello(
+        daemon: RunningDaemon, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="layerbridge")
+    ws = await raw(daemon, daemon.token, origin="uxp://com.layerbridge.photoshop")
+    await ws.close()
+    assert any("origin 'uxp://com.layerbridge.photoshop'" in r.getMessage() for r in caplog.records)
+
+
 async def test_rebound_host_header_is_refused(daemon: RunningDaemon) -> None:
     # what a browser sends after evil.example was re-pointed at 127.0.0.1 (DNS rebinding)
     port = int(daemon.url.rsplit(":", 1)[1])
@@ -116,12 +133,21 @@ async def test_token_guessing_is_rate_limited_per_peer(daemon: RunningDaemon) ->
         await ws.send(hello(f"lb_guess-{i}"))
         codes.append((await reply(ws))["code"])
         await ws.close()
-    assert codes[:limit] == ["unauthorized"] * limit
-    assert codes[limit:] == ["rate_limited", "rate_limited"]
-    # even the right token waits out the window: guessing gains nothing
-    ws = await raw(daemon)
-    await ws.send(hello(daemon.token))
-    assert (await reply(ws))["code"] == "rate_limited"
+    assert codes[:limit - 1] == ["unauthorized"] * (limit - 1)
+    assert codes[limit - 1 :] == ["rate_limited"] * 3
+
+
+async def test_the_right_token_is_never_refused_by_a_lockout(daemon: RunningDaemon) -> None:
+    # the lockout stops guesses; refusing the right token too would let any page that can reach
+    # the port lock the real clients out
+    for i in range(daemon.core.limiter.limit + 2):
+        ws = await raw(daemon)
+        await ws.send(hello(f"lb_guess-{i}"))
+        await reply(ws)
+        await ws.close()
+    assert daemon.core.limiter.locked("127.0.0.1 origin=-")
+    ws = await raw(daemon, daemon.token)  # welcomed
+    await ws.close()
 
 
 async def test_guessing_from_a_null_origin_frame_does_not_lock_out_other_local_clients(
@@ -134,10 +160,13 @@ async def test_guessing_from_a_null_origin_frame_does_not_lock_out_other_local_c
         await reply(ws)
         await ws.close()
     ws = await raw(daemon, origin="null")
-    await ws.send(hello(daemon.token))
+    await ws.send(hello("lb_one-more-guess"))
     assert (await reply(ws))["code"] == "rate_limited"
+    figma = await raw(daemon, daemon.token, origin="null")  # the right token from the same Origin
+    await figma.close()
     panel = await raw(daemon, daemon.token)  # no Origin, as the Photoshop panel and the CLI
     await panel.close()
+    assert not daemon.core.limiter.locked("127.0.0.1 origin=-")
 
 
 async def test_client_scope_cannot_use_admin_messages(daemon: RunningDaemon) -> None:
@@ -347,15 +376,16 @@ async def test_a_large_blob_comes_back_in_chunks_byte_for_byte(daemon: RunningDa
     assert bytes(received) == data and len(offsets) > 1 and offsets == sorted(offsets)
 
 
-class ClosingStore(BlobStore):
-    """Closes the session (as a revoked token or a full send queue would) while the first chunk
-    of an upload is being received off the event loop."""
+class ClosingUpload(Upload):
+    """Closes the session (as a revoked token or a full send queue would) while a chunk of the
+    upload is being written off the event loop."""
 
-    def __init__(self, root: Path, loop: asyncio.AbstractEventLoop, session: Session) -> None:
-        super().__init__(root)
+    def __init__(self, store: BlobStore, sha: str, path: Path, loop: asyncio.AbstractEventLoop,
+                 session: Session) -> None:
+        super().__init__(store, sha, path)
         self.loop, self.session = loop, session
 
-    def begin(self, sha: str) -> Upload:
+    def write(self, data: bytes | memoryview) -> None:
         closed = threading.Event()
 
         def close() -> None:
@@ -364,7 +394,16 @@ class ClosingStore(BlobStore):
 
         self.loop.call_soon_threadsafe(close)
         assert closed.wait(10)
-        return super().begin(sha)
+        super().write(data)
+
+
+class ClosingStore(BlobStore):
+    def __init__(self, root: Path, loop: asyncio.AbstractEventLoop, session: Session) -> None:
+        super().__init__(root)
+        self.loop, self.session = loop, session
+
+    def begin(self, sha: str) -> Upload:
+        return ClosingUpload(self, sha, self._path(sha), self.loop, self.session)
 
 
 async def test_a_connection_closed_during_its_first_chunk_leaves_no_partial_file(daemon: RunningDaemon) -> None:
@@ -372,7 +411,7 @@ async def test_a_connection_closed_during_its_first_chunk_leaves_no_partial_file
     session = Session(daemon.core, "peer", lambda frame: True, lambda code, reason: closes.append(code))
     await session.handle(hello(daemon.token))
     root = daemon.core.blobs.root
-    daemon.core.blobs = ClosingStore(root, asyncio.get_running_loop(), session)
+    daemon.core.uploads.store = ClosingStore(root, asyncio.get_running_loop(), session)
     data = bytes(range(256)) * 16
     await session.handle(encode_frame({"type": "blob.put", "sha256": hashlib.sha256(data).hexdigest(),
                                        "offset": 0, "total": len(data), "format": "grey8",

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from ..config import Paths
 from ..errors import Conflict, InvalidInput, UnknownModel
 from ..protocol.messages import ModelInfo
+from ..protocol.vocab import ControlType
 from .detect import KINDS, PICKLE_SUFFIXES, PREDICTIONS, base_arch, detect
 from .download import DownloadProgress
 from .triggers import DIFFUSERS_FILE, file_tokens
@@ -32,7 +33,7 @@ RECORDS = "_registry"  # cannot collide with a model folder: ids start with a le
 DEFAULT_FILE = "_default"
 
 
-CONTROL_TYPES = ("canny", "scribble", "lineart", "softedge", "tile", "none")
+CONTROL_TYPES = tuple(t.value for t in ControlType)
 
 
 def _type_from_name(path: str) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StorageError, UnknownBlob
-from ..protocol.messages import ImageFormat
+from ..protocol.vocab import ImageFormat
 
 
 @dataclass(frozen=True)
@@ -81,26 +81,34 @@ class BlobStore:
 
 
 class Upload:
-    """A blob being received: chunks go to a temporary file; `commit` names it, `abort` drops it."""
+    """A blob being received: chunks go to a temporary file, opened only while a chunk is
+    appended (a connection may hold many unfinished uploads, but never their descriptors);
+    `commit` names it, `abort` drops it."""
 
     def __init__(self, store: BlobStore, sha: str, path: Path) -> None:
         self.store, self.sha, self.path = store, sha, path
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.part")
-        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit/abort
         self.size = 0
+        self._aborted = False
 
     def write(self, data: bytes | memoryview) -> None:
+        if self._aborted:
+            return  # dropped meanwhile (connection closed): the chunk has nowhere to go
         try:
-            self._file.write(data)
-        except (OSError, ValueError) as exc:  # ValueError: aborted meanwhile (connection closed)
+            with open(self._tmp, "ab") as out:
+                out.write(data)
+        except OSError as exc:
             self.abort()
-            raise StorageError(f"cannot store blob {self.sha[:12]}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise StorageError(f"cannot store blob {self.sha[:12]}: {exc.strerror or exc}") from None
+        if self._aborted:  # aborted while this chunk was written: its file must not stay
+            self._tmp.unlink(missing_ok=True)
         self.size += len(data)
 
     def commit(self, format: ImageFormat, width: int | None, height: int | None) -> BlobMeta:
         meta = BlobMeta(self.sha, self.size, format, width, height)
         try:
-            self._file.close()
+            if self._aborted:
+                raise FileNotFoundError("upload was aborted")
             if not self.store.has(self.sha):
                 self._tmp.replace(self.path)
                 _write_atomic(self.path.with_suffix(".json"), json.dumps(meta.__dict__).encode())
@@ -111,7 +119,7 @@ class Upload:
         return meta
 
     def abort(self) -> None:
-        self._file.close()
+        self._aborted = True
         self._tmp.unlink(missing_ok=True)
 
 

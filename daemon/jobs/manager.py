@@ -25,7 +25,7 @@ from ..errors import (
     error_fields,
 )
 from ..executors.base import CancelToken, Executor, Task
-from ..protocol.limits import LIMITS
+from ..protocol.blobs import blob_frames
 from ..protocol.messages import (
     BlobData,
     ErrorBody,
@@ -42,7 +42,8 @@ from ..protocol.messages import (
     Region,
     ResultInfo,
 )
-from .blobstore import BlobMeta, BlobStore
+from ..protocol.vocab import ImageFormat
+from .blobstore import BlobStore
 from .ledger import JobRecord, Ledger
 from .state import JobState
 
@@ -52,27 +53,13 @@ PREVIEW_SIDE = 96
 
 
 class Subscriber(Protocol):
-    def deliver(self, message: Message, payload: bytes | None = None) -> None:
+    def deliver(self, message: Message, payload: bytes | memoryview | None = None) -> None:
         """Queue a message for the client; never blocks."""
 
 
 class ModelCheck(Protocol):
     def __call__(self, model_id: str, field: str) -> None:
         """Raise UnknownModel (naming `field`) unless the registry holds the model."""
-
-
-# 1 MiB frames: a client decodes one while the next is on the wire, and UXP's socket never
-# holds more than a frame's worth (the same size the clients upload with).
-DOWNLOAD_CHUNK = 1 << 20
-
-
-def blob_frames(meta: BlobMeta, data: bytes, reply_to: str | None = None) -> list[tuple[BlobData, bytes]]:
-    chunk = min(DOWNLOAD_CHUNK, LIMITS.max_chunk_bytes)
-    return [
-        (BlobData(sha256=meta.sha256, offset=off, total=meta.size, format=meta.format,
-                  width=meta.width, height=meta.height, reply_to=reply_to), data[off : off + chunk])
-        for off in range(0, max(meta.size, 1), chunk)
-    ]
 
 
 class JobManager:
@@ -194,12 +181,12 @@ class JobManager:
             self._subscribers[job_id].add(subscriber)
         return job
 
-    def results_frames(self, job: JobRecord) -> list[tuple[Message, bytes | None]]:
+    def results_frames(self, job: JobRecord) -> list[tuple[Message, bytes | memoryview | None]]:
         """blob.data frames + job.result for every finished image of a job (for job.fetch)."""
-        out: list[tuple[Message, bytes | None]] = []
+        out: list[tuple[Message, bytes | memoryview | None]] = []
         for result in job.results:
             meta, data = self.blobs.read(result.blob)
-            out += blob_frames(meta, data)
+            out += blob_frames(meta.sha256, data, meta.format, meta.width, meta.height)
             out.append((JobResult(job_id=job.job_id, result=result), None))
         return out
 
@@ -322,7 +309,7 @@ class JobManager:
             preview = p.preview.convert("RGB")
             preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
             self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
-                                           preview="png", preview_width=preview.width,
+                                           preview=ImageFormat.PNG, preview_width=preview.width,
                                            preview_height=preview.height),
                        image_io.encode_png(preview))
 
@@ -340,9 +327,9 @@ class JobManager:
         results = []
         for index, out in enumerate(images):
             data = image_io.encode_png(out.image)
-            meta = self.blobs.put(data, "png", out.image.width, out.image.height)
+            meta = self.blobs.put(data, ImageFormat.PNG, out.image.width, out.image.height)
             region = out.region or Region(x=0, y=0, width=out.image.width, height=out.image.height)
-            results.append(ResultInfo(index=index, blob=meta.sha256, format="png",
+            results.append(ResultInfo(index=index, blob=meta.sha256, format=ImageFormat.PNG,
                                       width=out.image.width, height=out.image.height,
                                       region=region, seed=out.seed, params=params))
         return results
@@ -358,7 +345,7 @@ class JobManager:
         self._subscribers.pop(job.job_id, None)
         self.on_change()
 
-    def _emit(self, job_id: str, message: Message, payload: bytes | None = None) -> None:
+    def _emit(self, job_id: str, message: Message, payload: bytes | memoryview | None = None) -> None:
         for sub in list(self._subscribers.get(job_id, ())):
             sub.deliver(message, payload)
         if isinstance(message, BlobData):

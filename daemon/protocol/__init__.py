@@ -1,40 +1,31 @@
-"""The wire protocol: message models, frame layout, blob reassembly, schema. No I/O, no torch."""
+"""The wire protocol: message models, vocabulary, frame layout, blob reassembly, the sans-I/O
+connection core, schema. No I/O, no torch.
 
-from .blobs import Accepted, BlobAssembler
-from .codec import (
-    dump,
-    encode_binary,
-    encode_text,
-    parse_client_binary,
-    parse_client_data,
-    parse_client_text,
-    parse_server_binary,
-    parse_server_text,
-)
-from .frames import decode_frame, encode_frame
-from .limits import LIMITS, WireLimits
-from .messages import *  # noqa: F403
-from .messages import PROTOCOL_VERSION, SUPPORTED_PROTOCOLS, JobParams
-from .schema import protocol_schema, schema_text
+Names are re-exported lazily: `errors` imports `protocol.vocab`, and the codec imports `errors`,
+so importing this package must not pull the codec in before `errors` has finished loading.
+"""
 
-__all__ = [
-    "LIMITS",
-    "PROTOCOL_VERSION",
-    "SUPPORTED_PROTOCOLS",
-    "Accepted",
-    "BlobAssembler",
-    "JobParams",
-    "WireLimits",
-    "decode_frame",
-    "dump",
-    "encode_binary",
-    "encode_frame",
-    "encode_text",
-    "parse_client_binary",
-    "parse_client_data",
-    "parse_client_text",
-    "parse_server_binary",
-    "parse_server_text",
-    "protocol_schema",
-    "schema_text",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOME = {
+    "Accepted": "blobs", "BlobAssembler": "blobs",
+    "dump": "codec", "encode_binary": "codec", "encode_text": "codec",
+    "parse_client_binary": "codec", "parse_client_data": "codec", "parse_client_text": "codec",
+    "parse_server_binary": "codec", "parse_server_text": "codec",
+    "decode_frame": "frames", "encode_frame": "frames",
+    "LIMITS": "limits", "WireLimits": "limits", "ServerLimits": "limits",
+    "protocol_schema": "schema", "schema_text": "schema",
+}
+
+__all__ = [*_HOME, "PROTOCOL_VERSION", "SUPPORTED_PROTOCOLS", "JobParams"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name, "messages")
+    try:
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -6,8 +6,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..errors import InvalidInput, ProtocolError, TooLarge
-from .frames import decode_frame, decode_json, encode_frame
+from ..errors import InvalidInput, LayerbridgeError, ProtocolError, TooLarge
+from .frames import decode_frame, decode_json, encode_frame, split_frame
 from .limits import LIMITS
 from .messages import (
     FIELD_IN_MESSAGE,
@@ -54,7 +54,42 @@ def validation_error(exc: ValidationError, data: Any) -> InvalidInput:
     return InvalidInput(field, value, msg)
 
 
+def peek_id(text: str | bytes) -> str | None:
+    """The request id of a text frame, read before (and whatever) the rest fails to validate,
+    so the error can answer it. None when the frame has no usable id."""
+    try:
+        return _usable_id(decode_json(text))
+    except LayerbridgeError:
+        return None
+
+
+def peek_binary_id(frame: bytes | bytearray | memoryview) -> str | None:
+    """The upload id in a binary frame's header, read before the rest is validated."""
+    try:
+        raw, _ = split_frame(frame)
+        return _usable_id(decode_json(raw))
+    except LayerbridgeError:
+        return None
+
+
+def _usable_id(data: dict[str, Any]) -> str | None:
+    rid = data.get("id")
+    return rid if isinstance(rid, str) and 0 < len(rid) <= 64 else None
+
+
+def _check_type(data: dict[str, Any]) -> None:
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise InvalidInput("type", kind, "every message needs a string 'type'")
+    if kind not in CLIENT_TYPES:
+        raise InvalidInput("type", kind, "unknown message type")
+    if kind == "blob.put":
+        raise InvalidInput("type", kind, "blob.put travels as a binary frame header")
+
+
 def parse_client_data(data: dict[str, Any]) -> ClientMessage:
+    """A message built in Python (lenient about types: `"5"` for 5). The wire goes through
+    `parse_client_text`, which is strict."""
     kind = data.get("type")
     if not isinstance(kind, str):
         raise InvalidInput("type", kind, "every message needs a string 'type'")
@@ -69,18 +104,26 @@ def parse_client_data(data: dict[str, Any]) -> ClientMessage:
 
 
 def parse_client_text(text: str | bytes) -> ClientMessage:
+    """A text frame as a typed message. Strict: a string is never taken for a number (`"seed":
+    "1"`), nor a boolean for an integer (`"seed": true`)."""
     size = len(text.encode() if isinstance(text, str) else text)
     if size > LIMITS.max_text_bytes:
         raise TooLarge(f"text frame of {size} bytes exceeds {LIMITS.max_text_bytes}")
-    return parse_client_data(decode_json(text))
+    data = decode_json(text)  # also refuses what the strict parser below would take too far
+    _check_type(data)
+    try:
+        return _client_adapter.validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise validation_error(exc, data) from None
 
 
 def parse_client_binary(frame: bytes | bytearray | memoryview) -> tuple[BlobPut, memoryview]:
-    header, payload = decode_frame(frame)
+    raw, payload = split_frame(frame)
+    header = decode_json(raw, what="binary frame header")
     if header.get("type") != "blob.put":
         raise InvalidInput("type", header.get("type"), "binary frames from a client must be blob.put")
     try:
-        put = BlobPut.model_validate(header)
+        put = BlobPut.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise validation_error(exc, header) from None
     if put.offset + len(payload) > put.total:

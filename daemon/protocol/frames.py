@@ -25,6 +25,14 @@ def decode_frame(
     frame: bytes | bytearray | memoryview, max_header: int = LIMITS.max_header_bytes
 ) -> tuple[dict[str, Any], memoryview]:
     """Split a binary frame into its JSON header (a dict, still unvalidated) and its payload."""
+    raw, payload = split_frame(frame, max_header)
+    return decode_json(raw, what="binary frame header"), payload
+
+
+def split_frame(
+    frame: bytes | bytearray | memoryview, max_header: int = LIMITS.max_header_bytes
+) -> tuple[bytes, memoryview]:
+    """Split a binary frame into its raw JSON header bytes and its payload."""
     view = memoryview(frame)
     if len(view) < _LEN.size:
         raise ProtocolError(f"binary frame of {len(view)} bytes is shorter than its 4-byte length prefix")
@@ -35,9 +43,7 @@ def decode_frame(
         raise ProtocolError(
             f"binary frame header claims {size} bytes but only {len(view) - _LEN.size} follow"
         )
-    raw = bytes(view[_LEN.size : _LEN.size + size])
-    header = decode_json(raw, what="binary frame header")
-    return header, view[_LEN.size + size :]
+    return bytes(view[_LEN.size : _LEN.size + size]), view[_LEN.size + size :]
 
 
 def decode_json(raw: bytes | str, what: str = "text frame") -> dict[str, Any]:
@@ -48,9 +54,12 @@ def decode_json(raw: bytes | str, what: str = "text frame") -> dict[str, Any]:
             raise ProtocolError(f"{what} is not valid UTF-8 (byte {exc.start})") from None
     try:
         value = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise ProtocolError(f"{what} is not JSON: {detail}") from None
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"{what} is not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ProtocolError(f"{what} is not JSON: nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts (sys.int_info)
+        raise ProtocolError(f"{what} holds a number too long to be one the protocol uses") from None
     if not isinstance(value, dict):
         raise ProtocolError(f"{what} must be a JSON object, got {type(value).__name__}")
     return value

@@ -8,11 +8,21 @@ fields, so a typo in a client is an error naming the field, never a silent defau
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .limits import LIMITS
+from .vocab import (
+    ClientKind,
+    ControlType,
+    ImageFormat,
+    JobKind,
+    ModelFormat,
+    ModelKind,
+    Priority,
+    Scope,
+)
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = (1,)
@@ -28,13 +38,8 @@ Id = Annotated[
 RequestId = Annotated[str, Field(max_length=64, description="echoed back as reply_to")]
 
 Scheduler = Literal["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc"]
-JobKind = Literal["generate", "refine", "inpaint", "expand"]
 JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
-ImageFormat = Literal["png", "rgba8", "grey8"]
-ControlType = Literal["canny", "scribble", "lineart", "softedge", "tile", "none"]
 FillMode = Literal["keep", "blur", "edge", "noise"]
-Scope = Literal["client", "admin"]
-Priority = Literal["interactive", "batch"]
 
 
 class Message(BaseModel):
@@ -42,6 +47,12 @@ class Message(BaseModel):
 
 
 class Request(Message):
+    """A client message that gets a reply. `required_scope` is the token scope it needs; `before_hello`
+    marks the one message served before a token is verified."""
+
+    required_scope: ClassVar[Scope] = Scope.CLIENT
+    before_hello: ClassVar[bool] = False
+
     id: RequestId | None = None
 
 
@@ -50,7 +61,7 @@ class Request(Message):
 
 class ClientInfo(Message):
     name: str = Field(min_length=1, max_length=64)
-    kind: Literal["photoshop", "figma", "cli", "desktop", "test", "other"] = "other"
+    kind: ClientKind = ClientKind.OTHER
     version: str = Field(default="", max_length=32)
 
 
@@ -173,7 +184,7 @@ class ResultInfo(Message):
 
     index: int = Field(ge=0)
     blob: Sha256
-    format: ImageFormat = "png"
+    format: ImageFormat = ImageFormat.PNG
     width: int
     height: int
     region: Region
@@ -185,8 +196,8 @@ class ModelInfo(Message):
     id: Id
     name: str
     arch: str = Field(description="sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...")
-    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] = "checkpoint"
-    format: Literal["diffusers", "single_file"] = "diffusers"
+    kind: ModelKind = ModelKind.CHECKPOINT
+    format: ModelFormat = ModelFormat.DIFFUSERS
     size_bytes: int = 0
     default: bool = False
     control_type: ControlType | None = None
@@ -202,6 +213,8 @@ class ModelInfo(Message):
 
 
 class Limits(Message):
+    """The bounds a client must stay within (the rest of server.limits in the settings too)."""
+
     max_frame_bytes: int
     max_blob_bytes: int
     max_chunk_bytes: int
@@ -210,6 +223,14 @@ class Limits(Message):
     max_generate_side: int
     max_steps: int
     max_batch: int
+    pre_hello_frame_bytes: int = Field(default=32 * 1024, description="largest frame before hello")
+    max_uploads_per_connection: int = Field(default=16, description="unfinished uploads")
+    max_upload_bytes_per_connection: int = Field(default=LIMITS.max_blob_bytes,
+                                                 description="bytes of unfinished uploads")
+    send_queue_bytes: int = Field(default=64 * 1024 * 1024,
+                                  description="bytes queued for a client that stops reading")
+    max_queued_interactive: int = Field(default=32, description="queued jobs per client")
+    max_queued_batch: int = Field(default=1000, description="queued batch jobs per client")
 
 
 class DeviceInfo(Message):
@@ -243,9 +264,10 @@ class JobSummary(Message):
 
 
 class ErrorBody(Message):
-    code: str
+    code: str = Field(description="an ErrorCode (a newer daemon may send a code this client lacks)")
     message: str
     field: str | None = None
+    retryable: bool = Field(default=False, description="the same request may succeed later")
 
 
 class SettingsInfo(Message):
@@ -273,6 +295,7 @@ class ClientRecord(Message):
 
 class Hello(Request):
     type: Literal["hello"] = "hello"
+    before_hello = True
     protocols: list[int] = Field(min_length=1, max_length=16, description="versions the client speaks")
     client: ClientInfo
     token: str = Field(min_length=1, max_length=256)
@@ -319,7 +342,7 @@ class JobSubmit(Request):
     job_id: Id | None = Field(
         default=None, description="choose it to make a resubmit after a dropped connection idempotent"
     )
-    priority: Priority = "interactive"
+    priority: Priority = Priority.INTERACTIVE
     params: JobParams
 
 
@@ -353,11 +376,12 @@ class ModelsAdd(Request):
     """Admin: register a checkpoint, LoRA, ControlNet or embedding found on the daemon's disk."""
 
     type: Literal["models.add"] = "models.add"
+    required_scope = Scope.ADMIN
     path: str = Field(min_length=1, max_length=4096)
     # not `id`: that is the request id every Request carries (and the client overwrites)
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
-    kind: Literal["checkpoint", "controlnet", "lora", "embedding"] | None = None
+    kind: ModelKind | None = None
     control_type: ControlType | None = Field(
         default=None, description="ControlNet: the kind of map it follows, when the file does not say")
     config: str | None = Field(
@@ -368,21 +392,25 @@ class ModelsAdd(Request):
 
 class ModelsRemove(Request):
     type: Literal["models.remove"] = "models.remove"
+    required_scope = Scope.ADMIN
     model_id: Id
 
 
 class ClientsList(Request):
     type: Literal["clients.list"] = "clients.list"
+    required_scope = Scope.ADMIN
 
 
 class ClientsPair(Request):
     type: Literal["clients.pair"] = "clients.pair"
+    required_scope = Scope.ADMIN
     name: Id
-    scope: Scope = "client"
+    scope: Scope = Scope.CLIENT
 
 
 class ClientsRevoke(Request):
     type: Literal["clients.revoke"] = "clients.revoke"
+    required_scope = Scope.ADMIN
     name: Id
 
 
@@ -390,6 +418,7 @@ class SettingsGet(Request):
     """Admin: the daemon's settings as saved (what the next start uses)."""
 
     type: Literal["settings.get"] = "settings.get"
+    required_scope = Scope.ADMIN
 
 
 class SettingsSet(Request):
@@ -397,6 +426,7 @@ class SettingsSet(Request):
     A host other than loopback (LAN mode) is refused unless `confirm_lan` is true."""
 
     type: Literal["settings.set"] = "settings.set"
+    required_scope = Scope.ADMIN
     settings: SettingsInfo
     confirm_lan: bool = False
 
@@ -405,6 +435,7 @@ class ModelsSetDefault(Request):
     """Admin: the checkpoint used when a client names none."""
 
     type: Literal["models.set_default"] = "models.set_default"
+    required_scope = Scope.ADMIN
     model_id: Id
 
 
@@ -412,6 +443,7 @@ class ModelsUpdate(Request):
     """Admin: edit a model's metadata (display name, LoRA trigger words and default weight)."""
 
     type: Literal["models.update"] = "models.update"
+    required_scope = Scope.ADMIN
     model_id: Id
     name: str | None = Field(default=None, min_length=1, max_length=200)
     trigger_words: list[str] | None = Field(default=None, max_length=64)
@@ -422,6 +454,7 @@ class ModelsLocate(Request):
     """Admin: where a model's files are on the daemon's disk (to open its folder)."""
 
     type: Literal["models.locate"] = "models.locate"
+    required_scope = Scope.ADMIN
     model_id: Id
 
 
@@ -429,12 +462,14 @@ class EngineUnload(Request):
     """Admin: free every resident model (VRAM); the next job loads what it needs again."""
 
     type: Literal["engine.unload"] = "engine.unload"
+    required_scope = Scope.ADMIN
 
 
 class QueuePause(Request):
     """Admin: hold (or release) the queue; the running job finishes, queued ones wait."""
 
     type: Literal["queue.pause"] = "queue.pause"
+    required_scope = Scope.ADMIN
     paused: bool
 
 
@@ -464,11 +499,6 @@ ClientMessage = Annotated[
     Field(discriminator="type"),
 ]
 
-ADMIN_MESSAGES = frozenset(
-    {"models.add", "models.remove", "clients.list", "clients.pair", "clients.revoke",
-     "queue.pause", "settings.get", "settings.set", "models.set_default", "models.update",
-     "models.locate", "engine.unload"}
-)
 
 
 # --------------------------------------------------------------------------- server → client
@@ -491,9 +521,10 @@ class Welcome(Reply):
 
 class Error(Reply):
     type: Literal["error"] = "error"
-    code: str
+    code: str = Field(description="an ErrorCode (a newer daemon may send a code this client lacks)")
     message: str
     field: str | None = None
+    retryable: bool = Field(default=False, description="the same request may succeed later")
     job_id: str | None = None
 
 
@@ -569,9 +600,10 @@ class JobDone(Message):
 class JobFailed(Message):
     type: Literal["job.failed"] = "job.failed"
     job_id: Id
-    code: str
+    code: str = Field(description="an ErrorCode (a newer daemon may send a code this client lacks)")
     message: str
     field: str | None = None
+    retryable: bool = Field(default=False, description="resubmitting may succeed")
 
 
 class JobCancelled(Message):

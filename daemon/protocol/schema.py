@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from .messages import PROTOCOL_VERSION, BlobPut, ClientMessage, ServerMessage
+from .vocab import ErrorCode, retryable_codes
 
 
 def protocol_schema() -> dict[str, Any]:
@@ -18,6 +19,13 @@ def protocol_schema() -> dict[str, Any]:
     for part in (client, server, put):
         defs.update(part.pop("$defs", {}))
     defs["BlobPut"] = put
+    # error codes travel as plain strings (an older client must accept a newer code); the list,
+    # and which may be retried unchanged, is published here so no client keeps its own copy
+    defs["ErrorCode"] = {
+        "title": "ErrorCode", "type": "string", "enum": [c.value for c in ErrorCode],
+        "description": "every code an error or job.failed can carry",
+        "x-retryable": retryable_codes(),
+    }
     defs["ClientMessage"] = client
     defs["ServerMessage"] = server
     return {

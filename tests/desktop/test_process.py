@@ -41,13 +41,15 @@ async def test_a_crashed_daemon_is_restarted_and_the_connection_comes_back(
 
 
 async def test_it_gives_up_after_too_many_crashes(paths: Paths) -> None:
-    (paths.root / "settings.json").write_text("{ not json")  # serve exits at once
+    # a studio certificate that is not there: serve exits at once (a bad value elsewhere in the
+    # settings would only take its default)
+    (paths.root / "settings.json").write_text('{"server": {"tls_cert": "/nonexistent/studio.pem"}}')
     process = DaemonProcess(paths.root, port=0, backoff=Backoff(first_s=0.05, max_crashes=3))
     failed = Recorder(process.crashed)
     process.start()
     await until(lambda: process.state is ProcessState.FAILED, timeout=60)
     assert len(failed.calls) == 3 and failed.calls[0][0] != 0
-    assert "settings" in process.log_file.read_text()
+    assert "tls_cert" in process.log_file.read_text()
     process.stop()
     assert process.state is ProcessState.STOPPED
 

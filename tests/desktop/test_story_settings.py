@@ -37,14 +37,15 @@ async def test_a_setting_that_bricks_the_daemon_is_rolled_back_and_explained(
     await until(lambda: window.settings.port.value() == 7842)
     good = paths.settings.read_bytes() if paths.settings.exists() else b"{}\n"
 
-    # a change saved by an older daemon, or by hand: the daemon cannot start with it
-    paths.settings.write_text(json.dumps({"server": {"host": "not a host!!"}}))
+    # a change saved by hand the daemon cannot start with (a bad value of most fields would only
+    # take its default; a studio certificate that is not there stops the start)
+    paths.settings.write_text(json.dumps({"server": {"tls_cert": "/nonexistent/studio.pem"}}))
     assert core.restart_daemon()
     await until(lambda: bool(window.settings.status.text()), timeout=90)
     why = window.settings.status.text()
     assert "did not start with the saved settings" in why and "settings.refused.json" in why
     assert paths.settings.read_bytes() == good
-    assert "not a host!!" in (paths.root / "settings.refused.json").read_text()
+    assert "/nonexistent/studio.pem" in (paths.root / "settings.refused.json").read_text()
     assert any(title == "Layerbridge settings restored" for title, _m, _e in notes.calls)
     # and it comes back by itself, on the settings it last started with
     await until(lambda: core.state.status.look is Look.IDLE, timeout=90)

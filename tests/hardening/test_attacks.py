@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from layerbridge.daemon.protocol.messages import JobParams
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ..conftest import RunningDaemon, png
+from ..conftest import RunningDaemon
 
 
 async def authed(daemon: RunningDaemon, token: str):  # type: ignore[no-untyped-def]
@@ -56,9 +57,9 @@ async def test_a_client_token_cannot_register_models(daemon: RunningDaemon) -> N
 
 
 async def test_a_client_that_never_reads_is_dropped_and_others_are_unaffected(daemon: RunningDaemon) -> None:
-    big = png(1024, 1024, (1, 2, 3))
+    big = os.urandom(1024 * 1024 * 4)  # the send queue is bounded by bytes, not by messages
     async with await DaemonClient.connect(daemon.url, daemon.token) as uploader:
-        sha = await uploader.upload(big)
+        sha = await uploader.upload(big, "rgba8", 1024, 1024)
     slow = await authed(daemon, daemon.token)
     slow.transport.pause_reading()  # the client stops reading; its socket buffer fills up
     for i in range(2000):  # each request asks the daemon to send the whole blob again

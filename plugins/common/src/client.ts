@@ -29,7 +29,7 @@ import { hashBlobs, uploadBlobs, type BlobSource, type UploadProgress } from "./
 import { parseBinaryHeader, parseServerMessage } from "./validate.js";
 
 export interface LayerbridgeClientOptions {
-  /** e.g. ws://127.0.0.1:7842/ */
+  /** e.g. ws://127.0.0.1:7842/, or wss://gpu-box.local:7842/ for a LAN-mode daemon (the socket factory verifies its certificate) */
   url: string;
   /** The pairing token (`lb_...`). */
   token: string;

@@ -30,6 +30,7 @@ const HINTS: Readonly<Record<ErrorCode, { title: string; hint: string }>> = {
   },
   forbidden: { title: "Not allowed for this token", hint: "This needs an admin token; pair again with admin scope." },
   rate_limited: { title: "Too many requests", hint: "Wait a moment and try again." },
+  busy: { title: "The daemon is busy", hint: "A limit is reached for now (queued jobs, uploads); try again shortly." },
   not_found: { title: "Not found", hint: "Refresh and try again." },
   unknown_model: { title: "The model is not installed", hint: "Pick another model, or add it in the Layerbridge tray app." },
   unknown_blob: { title: "The daemon lost an input image", hint: "Run the job again; the image will be uploaded again." },

@@ -72,7 +72,7 @@ export type ServerMessageOf<T extends ServerMessageType> = Extract<G.ServerMessa
 export type ClientRequest = DistributiveOmit<Exclude<G.ClientMessage, G.Hello>, "id">;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** Every error code daemon/errors.py can put on the wire. */
+/** Every error code the daemon can put on the wire (the schema's ErrorCode). */
 export const ERROR_CODES = [
   "bad_message",
   "unsupported_protocol",
@@ -81,6 +81,7 @@ export const ERROR_CODES = [
   "unauthorized",
   "forbidden",
   "rate_limited",
+  "busy",
   "not_found",
   "unknown_model",
   "unknown_blob",

@@ -58,9 +58,9 @@ export interface RunningDaemon {
   log(): string;
 }
 
-/** `layerbridge serve --port 0` on a data dir; resolves when it listens. */
-export function serveDaemon(dataDir: string, port = 0, timeoutMs = 60_000): Promise<RunningDaemon> {
-  const child = spawn(layerbridgeBin(), ["--data-dir", dataDir, "serve", "--port", String(port)], {
+/** `layerbridge serve --port 0` on a data dir (plus `extraArgs`, e.g. `--host`); resolves when it listens. */
+export function serveDaemon(dataDir: string, port = 0, timeoutMs = 60_000, extraArgs: string[] = []): Promise<RunningDaemon> {
+  const child = spawn(layerbridgeBin(), ["--data-dir", dataDir, "serve", "--port", String(port), ...extraArgs], {
     env: daemonEnv(),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -82,7 +82,7 @@ export function serveDaemon(dataDir: string, port = 0, timeoutMs = 60_000): Prom
     });
     child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       out += d;
-      const m = /Layerbridge listening on (ws:\/\/[^\s]+)/.exec(out);
+      const m = /Layerbridge listening on (wss?:\/\/[^\s]+)/.exec(out);
       if (!m?.[1]) return;
       clearTimeout(timer);
       const url = m[1];

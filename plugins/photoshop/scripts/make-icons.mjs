@@ -1,4 +1,6 @@
 // Writes the plugin's icons (a two-layer glyph) as PNGs into icons/. Run once; the PNGs are committed.
+// A manifest icon {path: "icons/panel.png", scale: [1, 2]} means icons/panel@1x.png and
+// icons/panel@2x.png (UXP guide "Icons for Your Plugins": export with @1x and @2x suffixes).
 import { encode } from "fast-png";
 import { writeFile, mkdir } from "node:fs/promises";
 
@@ -16,4 +18,5 @@ function icon(size) {
   return encode({ width: size, height: size, data, channels: 4, depth: 8 });
 }
 await mkdir("icons", { recursive: true });
-for (const [name, size] of [["panel.png", 23], ["panel@2x.png", 46], ["plugin.png", 48], ["plugin@2x.png", 96]]) await writeFile(`icons/${name}`, icon(size));
+const icons = [["panel@1x.png", 23], ["panel@2x.png", 46], ["plugin@1x.png", 24], ["plugin@2x.png", 48]];
+for (const [name, size] of icons) await writeFile(`icons/${name}`, icon(size));

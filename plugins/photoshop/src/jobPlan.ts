@@ -3,7 +3,7 @@
 import type { JobParams, Limits, ModelInfo } from "@layerbridge/common";
 import type { FormValues, Mode } from "./form.js";
 import { fillReadRect, generateSize, modelGeometry, type Rect } from "./geometry.js";
-import type { DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
+import type { ColorMode, DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
 
 /** A problem with the user's input that the panel shows as is. */
 export class PlanError extends Error {
@@ -25,10 +25,20 @@ export interface JobPlan {
   layerMask: boolean;
   /** Expand: margins to grow the canvas by before placing. */
   grow: Margins | undefined;
+  /** Generate: the box the result covers in the document, when the daemon generates it at
+   * another size (its results are scaled to this box). */
+  placeSize: { width: number; height: number } | undefined;
   controlTypes: { type: FormValues["controls"][number]["type"]; strength: number }[];
 }
 
-const GENERATE_MAX_SIDE = 1024;
+/** Colour modes whose documents hold pixel layers and convert to and from RGB: getPixels converts
+ * to the requested colorSpace ("the working color profile for that color space is used to
+ * convert colors"), and "Photoshop will perform color conversions when needed" on putPixels
+ * (imaging.md). Indexed and Bitmap documents cannot hold the result layer at all. */
+const PLACEABLE_MODES: ReadonlySet<ColorMode> = new Set(["RGB", "Grayscale", "CMYK", "Lab"]);
+
+/** Without a daemon limit: the protocol's default max_generate_side. */
+const DEFAULT_GENERATE_SIDE = 2048;
 
 export function planJob(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefined, limits: Limits | undefined): JobPlan {
   const plan = planFor(form, doc, model, limits);
@@ -51,6 +61,11 @@ function checkSize(plan: JobPlan, limits: Limits | undefined): void {
 
 function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefined, limits: Limits | undefined): JobPlan {
   if (!form.model || !model) throw new PlanError("Pick a model first.");
+  if (!PLACEABLE_MODES.has(doc.mode)) {
+    throw new PlanError(
+      `This document is in ${doc.mode} mode, which cannot hold the result layers. Convert it first with Image ▸ Mode ▸ RGB Color (Layerbridge works in RGB, Grayscale, CMYK and Lab documents).`,
+    );
+  }
   const canvas: Rect = { x: 0, y: 0, width: doc.width, height: doc.height };
   const batch = clampInt(form.variations, 1, limits?.max_batch ?? 8);
   const steps = clampInt(form.steps, 1, limits?.max_steps ?? 150);
@@ -71,14 +86,17 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
   switch (form.mode) {
     case "generate": {
       const target = doc.selection ?? canvas;
-      const size = generateSize(target, Math.min(GENERATE_MAX_SIDE, limits?.max_generate_side ?? 2048));
+      // at the document's pixel size, as far as the daemon generates; a smaller result is
+      // scaled up to its box (a hires pass is the engine's to add)
+      const size = generateSize(target, limits?.max_generate_side ?? DEFAULT_GENERATE_SIDE);
       params.kind = "generate";
       params.width = size.width;
       params.height = size.height;
+      const placeSize = { width: target.width, height: target.height };
       const read: ReadRequest | undefined = controlLayerIds.length
         ? { documentId: doc.id, source: { kind: "composite" }, rect: target, withSelection: false, controlLayerIds }
         : undefined;
-      return { mode: form.mode, params, read, origin: { x: target.x, y: target.y }, layerMask: false, grow: undefined, controlTypes };
+      return { mode: form.mode, params, read, origin: { x: target.x, y: target.y }, layerMask: false, grow: undefined, placeSize, controlTypes };
     }
     case "fill": {
       if (!doc.selection) throw new PlanError("Make a selection first: Fill repaints the selected area.");
@@ -93,6 +111,7 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         origin: { x: rect.x, y: rect.y },
         layerMask: true,
         grow: undefined,
+        placeSize: undefined,
         controlTypes,
       };
     }
@@ -110,6 +129,7 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         origin: { x: rect.x, y: rect.y },
         layerMask: doc.selection !== null,
         grow: undefined,
+        placeSize: undefined,
         controlTypes,
       };
     }
@@ -128,6 +148,7 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         origin: { x: margins.left, y: margins.top },
         layerMask: false,
         grow: margins,
+        placeSize: undefined,
         controlTypes,
       };
     }

@@ -15,8 +15,8 @@ import {
   type WebSocketFactory,
 } from "@layerbridge/common";
 import type { FormValues } from "./form.js";
-import { regionToDocument } from "./geometry.js";
-import type { DocumentInfo, Host, ReadResult } from "./host/Host.js";
+import { regionToDocument, type Rect } from "./geometry.js";
+import { HostBusyError, type DocumentInfo, type Host, type ReadResult } from "./host/Host.js";
 import { planJob, PlanError, type JobPlan } from "./jobPlan.js";
 import { BUSY_STAGES, initialState, type JobStage, type PanelMessage, type PanelState } from "./panelState.js";
 import { cropGrey, isEmptyMask } from "./pixels.js";
@@ -35,6 +35,8 @@ export interface PanelDeps {
   hostname?: string;
   reconnect?: ConstructorParameters<typeof LayerbridgeClient>[0]["reconnect"];
   heartbeatMs?: number;
+  /** How long results wait before placing is retried while Photoshop is busy. Default 3000. */
+  placeRetryMs?: number;
 }
 
 export interface PanelEvents {
@@ -49,6 +51,8 @@ export class PanelController extends Emitter<PanelEvents> {
   private token: string | undefined;
   private job: JobHandle | undefined;
   private stopClientEvents: (() => void)[] = [];
+  /** Set while results wait for a busy Photoshop: retries placing at once. */
+  private wakePlacing: (() => void) | undefined;
 
   constructor(private readonly deps: PanelDeps) {
     super();
@@ -162,7 +166,7 @@ export class PanelController extends Emitter<PanelEvents> {
       });
       return;
     }
-    this.updateJob({ stage: "reading", step: 0, steps: form.steps, preview: undefined, uploaded: 0, uploadTotal: 0, placed: 0, expected: form.variations });
+    this.updateJob({ stage: "reading", step: 0, steps: form.steps, preview: undefined, uploaded: 0, uploadTotal: 0, placed: 0, expected: form.variations, waiting: 0, note: undefined });
     this.update({ message: undefined });
     try {
       const doc = await this.deps.host.describeDocument();
@@ -172,7 +176,7 @@ export class PanelController extends Emitter<PanelEvents> {
       const read = plan.read ? await this.deps.host.read(plan.read) : undefined;
       this.updateJob({ stage: "uploading" });
       const params = await this.uploadInputs(client, plan, read);
-      this.updateJob({ stage: "submitting", expected: params.batch ?? 1, steps: params.steps ?? form.steps });
+      this.updateJob({ stage: "submitting", expected: params.batch ?? 1, steps: params.steps ?? form.steps, note: sizeNote(plan) });
       const job = client.submit(params);
       this.job = job;
       await this.follow(job, plan, read, doc);
@@ -209,6 +213,13 @@ export class PanelController extends Emitter<PanelEvents> {
     return params;
   }
 
+  /** Place Photoshop-busy results now instead of at the next retry ("Place now"). */
+  placeWaiting(): void {
+    const wake = this.wakePlacing;
+    this.wakePlacing = undefined;
+    wake?.();
+  }
+
   private async follow(job: JobHandle, plan: JobPlan, read: ReadResult | undefined, doc: DocumentInfo): Promise<void> {
     const stopEvents = [
       job.on("phase", (phase) => {
@@ -216,56 +227,108 @@ export class PanelController extends Emitter<PanelEvents> {
       }),
       job.on("progress", (p) => this.updateJob({ stage: "running", step: p.step, steps: p.steps, preview: p.preview?.format === "png" ? p.preview.bytes : this.state.job.preview })),
     ];
-    // results are placed one at a time, in arrival order, each in its own modal scope
-    let placing: Promise<void> = Promise.resolve();
+    // Results are placed one at a time in arrival order, each in its own modal scope. One that
+    // Photoshop is too busy to take (a dialog, Free Transform) waits at the head of the queue and
+    // is retried; one that fails otherwise is reported and the others still go in.
+    const queue: JobOutput[] = [];
+    const failures: unknown[] = [];
     let groupId: number | undefined;
     let grown = false;
-    let placeError: unknown;
+    let draining: Promise<void> | undefined;
     const groupName = groupLabel(plan, job.params.prompt ?? "");
-    const place = (output: JobOutput): Promise<void> =>
-      (placing = placing.then(async () => {
-        if (placeError) return;
+    const placeOne = async (output: JobOutput): Promise<void> => {
+      const image = decodePng(output.bytes);
+      const box = placementBox(output.info.region, plan);
+      const mask = plan.layerMask && read?.mask ? cropGrey(read.mask, output.info.region) : undefined;
+      const placed = await this.deps.host.place({
+        documentId: doc.id,
+        groupName,
+        groupId,
+        layerName: layerLabel(job.params.prompt ?? "", output.info.seed, output.info.index),
+        image,
+        at: { x: box.x, y: box.y },
+        size: { width: box.width, height: box.height },
+        mask,
+        growCanvas: plan.grow && !grown ? plan.grow : undefined,
+        historyName: `Layerbridge: ${groupName}`,
+      });
+      grown = true;
+      groupId = placed.groupId;
+      this.updateJob({ placed: this.state.job.placed + 1 });
+      this.update({ lastSeed: output.info.seed });
+      this.emit("placed", { ...placed, ...box });
+    };
+    const drain = async (): Promise<void> => {
+      while (queue.length > 0) {
+        const next = queue[0]!;
         try {
-          const image = decodePng(output.bytes);
-          const at = regionToDocument(output.info.region, plan.origin);
-          const mask = plan.layerMask && read?.mask ? cropGrey(read.mask, output.info.region) : undefined;
-          const placed = await this.deps.host.place({
-            documentId: doc.id,
-            groupName,
-            groupId,
-            layerName: layerLabel(job.params.prompt ?? "", output.info.seed, output.info.index),
-            image,
-            at: { x: at.x, y: at.y },
-            mask,
-            growCanvas: plan.grow && !grown ? plan.grow : undefined,
-            historyName: `Layerbridge: ${groupName}`,
-          });
-          grown = true;
-          groupId = placed.groupId;
-          this.updateJob({ placed: this.state.job.placed + 1 });
-          this.update({ lastSeed: output.info.seed });
-          this.emit("placed", { ...placed, x: at.x, y: at.y, width: image.width, height: image.height });
+          await placeOne(next);
+          queue.shift();
         } catch (err) {
-          placeError = err;
+          if (err instanceof HostBusyError) {
+            this.updateJob({ waiting: queue.length });
+            this.update({ message: waitingMessage(queue.length) });
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(() => this.placeWaiting(), this.deps.placeRetryMs ?? 3000);
+              this.wakePlacing = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            continue;
+          }
+          queue.shift();
+          failures.push(err);
         }
-      }));
+        this.updateJob({ waiting: queue.length > 0 && this.state.job.waiting > 0 ? queue.length : 0 });
+        if (this.state.message?.code === "waiting") this.update({ message: undefined });
+      }
+    };
+    const place = (output: JobOutput): void => {
+      queue.push(output);
+      if (this.state.job.waiting > 0) this.updateJob({ waiting: queue.length });
+      draining ??= drain().finally(() => (draining = undefined));
+    };
     const stopResult = job.on("result", (output) => {
       this.updateJob({ stage: this.state.job.stage === "running" || this.state.job.stage === "placing" ? "placing" : this.state.job.stage });
-      void place(output);
+      place(output);
     });
     try {
-      await job.finished;
-      await placing;
-      if (placeError) throw placeError;
-      this.updateJob({ stage: "done" });
-      this.update({ message: { kind: "info", title: `Placed ${this.state.job.placed} result${this.state.job.placed === 1 ? "" : "s"}`, detail: `In the group "${groupName}".`, hint: "", code: "done" } });
+      try {
+        await job.finished;
+      } finally {
+        // what arrived is placed even when the job then fails or is cancelled
+        while (draining) await draining;
+      }
+      if (failures.length) throw new PlacementError(failures, this.state.job.placed + failures.length);
+      this.updateJob({ stage: "done", waiting: 0 });
+      const placedText = `Placed ${this.state.job.placed} result${this.state.job.placed === 1 ? "" : "s"}`;
+      this.update({ message: { kind: "info", title: placedText, detail: `In the group "${groupName}".${sizeNote(plan) ? ` ${sizeNote(plan)}` : ""}`, hint: "", code: "done" } });
     } finally {
       for (const stop of stopEvents) stop();
       stopResult();
+      this.wakePlacing = undefined;
     }
   }
 
   private fail(err: unknown): void {
+    if (err instanceof PlacementError) {
+      this.updateJob({ stage: "failed", waiting: 0 });
+      const first = describeError(err.failures[0]);
+      const placed = err.total - err.failures.length;
+      this.showError({
+        title: `Placed ${placed} of ${err.total} results`,
+        detail: `${err.failures.length === 1 ? "One result" : `${err.failures.length} results`} could not be placed: ${first.detail}`,
+        hint: first.hint,
+        code: "placement",
+      });
+      return;
+    }
+    if (err instanceof HostBusyError) {
+      this.updateJob({ stage: "failed" });
+      this.showError({ title: "Photoshop is busy", detail: err.message, hint: "Close the dialog or finish the transform (Enter), then run again.", code: "busy" });
+      return;
+    }
     if (err instanceof PlanError) {
       this.updateJob({ stage: "failed" });
       this.showError({ title: "Cannot run yet", detail: err.message, hint: "", code: "input" });
@@ -302,6 +365,54 @@ export class PanelController extends Emitter<PanelEvents> {
     this.state = { ...this.state, ...patch };
     this.emit("change", this.state);
   }
+}
+
+/** Some results could not be placed (the others were). */
+class PlacementError extends Error {
+  constructor(
+    readonly failures: unknown[],
+    readonly total: number,
+  ) {
+    super(`${failures.length} of ${total} results could not be placed`);
+    this.name = "PlacementError";
+  }
+}
+
+function waitingMessage(count: number): PanelMessage {
+  return {
+    kind: "info",
+    title: `${count} result${count === 1 ? "" : "s"} waiting for Photoshop`,
+    detail: "Photoshop is busy (a dialog, Free Transform or another plugin's command is open). Nothing is lost: placing resumes when it is free.",
+    hint: "Finish the transform or close the dialog, then click Place now.",
+    code: "waiting",
+  };
+}
+
+/** Where a result lands in the document: its region moved by the input's origin, and for a
+ * generate made at another size than its box, scaled to that box. */
+export function placementBox(region: Rect, plan: Pick<JobPlan, "origin" | "placeSize" | "params">): Rect {
+  const size = plan.placeSize;
+  const w = plan.params.width;
+  const h = plan.params.height;
+  if (!size || !w || !h) return regionToDocument(region, plan.origin);
+  const sx = size.width / w;
+  const sy = size.height / h;
+  return {
+    x: plan.origin.x + Math.round(region.x * sx),
+    y: plan.origin.y + Math.round(region.y * sy),
+    width: Math.round(region.width * sx),
+    height: Math.round(region.height * sy),
+  };
+}
+
+/** What the panel says about a result's size, when it is generated at another size than it covers. */
+export function sizeNote(plan: Pick<JobPlan, "placeSize" | "params">): string | undefined {
+  const size = plan.placeSize;
+  const { width, height } = plan.params;
+  if (!size || !width || !height) return undefined;
+  if (size.width === width && size.height === height) return `Generated at ${width}×${height} px, the document's size.`;
+  const verb = size.width > width ? "scaled up" : "scaled";
+  return `Generated at ${width}×${height} px, ${verb} to ${size.width}×${size.height} px.`;
 }
 
 function truncate(text: string, max: number): string {

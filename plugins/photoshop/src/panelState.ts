@@ -38,6 +38,10 @@ export interface PanelState {
     uploadTotal: number;
     placed: number;
     expected: number;
+    /** Results waiting for a busy Photoshop to take them. */
+    waiting: number;
+    /** The size a generate is made at and the size it is placed at, when it says something. */
+    note: string | undefined;
   };
   /** The seed of the latest result (so the user can lock it). */
   lastSeed: number | undefined;
@@ -53,7 +57,7 @@ export function initialState(port: number): PanelState {
     serverVersion: undefined,
     checkpoints: [],
     loras: [],
-    job: { stage: "idle", step: 0, steps: 0, preview: undefined, uploaded: 0, uploadTotal: 0, placed: 0, expected: 0 },
+    job: { stage: "idle", step: 0, steps: 0, preview: undefined, uploaded: 0, uploadTotal: 0, placed: 0, expected: 0, waiting: 0, note: undefined },
     lastSeed: undefined,
     message: undefined,
   };

@@ -8,7 +8,7 @@ import { planJob, PlanError } from "../src/jobPlan.js";
 const model: ModelInfo = { id: "m", name: "M", arch: "sd15" };
 const limits: Limits = { max_frame_bytes: 1, max_blob_bytes: 1, max_chunk_bytes: 1, max_image_pixels: 4096 * 4096, max_side: 8192, max_generate_side: 2048, max_steps: 150, max_batch: 8 };
 const doc = (patch: Partial<DocumentInfo> = {}): DocumentInfo => ({
-  id: 1, title: "t", width: 1000, height: 800, resolution: 300, selection: null,
+  id: 1, title: "t", width: 1000, height: 800, mode: "RGB", resolution: 300, selection: null,
   activeLayer: { id: 5, name: "L", bounds: { x: 10, y: 20, width: 300, height: 200 }, kind: "pixel" }, layers: [], ...patch,
 });
 const form = (patch: Partial<FormValues>): FormValues => ({ ...DEFAULT_FORM, model: "m", ...patch });
@@ -42,12 +42,38 @@ describe("planJob", () => {
     expect(p.read?.rect).toEqual({ x: 0, y: 0, width: 1000, height: 800 });
   });
 
-  it("generate: output size from the selection, placed at its corner, no read without controls", () => {
+  it("generate: output size from the selection, placed over it, no read without controls", () => {
     const p = planJob(form({ mode: "generate" }), doc({ selection: { x: 100, y: 50, width: 400, height: 300 } }), model, limits);
     expect(p.read).toBeUndefined();
     expect(p.params).toMatchObject({ kind: "generate", width: 400, height: 304 });
     expect(p.origin).toEqual({ x: 100, y: 50 });
+    expect(p.placeSize).toEqual({ width: 400, height: 300 });
   });
+
+  it("generate: an A4 300 ppi canvas at the daemon's largest side, placed over the whole canvas", () => {
+    const a4 = doc({ width: 3508, height: 2480 });
+    const p = planJob(form({ mode: "generate" }), a4, model, limits);
+    expect(p.params).toMatchObject({ width: 2048, height: 1448 });
+    expect(p.placeSize).toEqual({ width: 3508, height: 2480 });
+    expect(p.origin).toEqual({ x: 0, y: 0 });
+  });
+
+  it("generate: a canvas within the daemon's limit is generated at its own size, not capped at 1024", () => {
+    const p = planJob(form({ mode: "generate" }), doc({ width: 1600, height: 1200 }), model, limits);
+    expect(p.params).toMatchObject({ width: 1600, height: 1200 });
+  });
+
+  for (const mode of ["Indexed", "Bitmap", "Duotone", "Multichannel"] as const) {
+    it(`refuses a document in ${mode} mode before reading anything, naming Image ▸ Mode`, () => {
+      expect(() => planJob(form({ mode: "generate" }), doc({ mode }), model, limits)).toThrow(new RegExp(`${mode} mode.*Image ▸ Mode`));
+    });
+  }
+
+  for (const mode of ["RGB", "Grayscale", "CMYK", "Lab"] as const) {
+    it(`plans for a document in ${mode} mode (read as RGB, converted by Photoshop)`, () => {
+      expect(planJob(form({ mode: "fill" }), doc({ mode, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits).params.kind).toBe("inpaint");
+    });
+  }
 
   it("refine: the active layer's bounds, its own pixels", () => {
     const p = planJob(form({ mode: "refine", strength: 0.4 }), doc(), model, limits);

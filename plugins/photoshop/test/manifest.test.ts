@@ -24,8 +24,9 @@ interface Manifest {
 
 const manifest = JSON.parse(readFileSync(join(dist, "manifest.json"), "utf8")) as Manifest;
 
+/** The files a manifest icon stands for: each scale's @Nx file (UXP guide "Icons for Your Plugins"). */
 function iconFiles(path: string, scales: number[] = [1]): string[] {
-  return scales.map((s) => (s === 1 ? path : path.replace(/\.png$/, `@${s}x.png`)));
+  return scales.map((s) => path.replace(/\.png$/, `@${s}x.png`));
 }
 
 describe("built plugin", () => {
@@ -71,7 +72,7 @@ describe("built plugin", () => {
     execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root });
     execFileSync(process.execPath, [join(root, "scripts", "package-ccx.mjs"), "dist-test.ccx"], { cwd: root });
     const files = unzipSync(new Uint8Array(readFileSync(join(root, "dist-test.ccx"))));
-    expect(Object.keys(files).sort()).toEqual(expect.arrayContaining(["index.html", "main.js", "manifest.json", "styles.css", "icons/panel.png"]));
+    expect(Object.keys(files).sort()).toEqual(expect.arrayContaining(["index.html", "main.js", "manifest.json", "styles.css", "icons/panel@1x.png", "icons/panel@2x.png"]));
     expect(JSON.parse(new TextDecoder().decode(files["manifest.json"]))).toMatchObject({ manifestVersion: 5 });
   });
 });

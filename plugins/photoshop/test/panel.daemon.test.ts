@@ -35,6 +35,7 @@ function makePanel(options: { token?: string; port?: number } = {}): PanelContro
     port: options.port ?? port,
     reconnect: { initialMs: 50, maxMs: 200, maxAttempts: 2 },
     heartbeatMs: 0,
+    placeRetryMs: 20,
   });
   controllers.push(c);
   return c;
@@ -152,6 +153,47 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     for (const l of group!.layers!) expect(l.name).toMatch(/^a lighthouse · seed \d+ · #\d$/);
     expect(mock.calls.some((c) => c.fn === "getPixels")).toBe(false);
     expect(panel.snapshot.lastSeed).toBeTypeOf("number");
+  });
+
+  it("keeps results while Photoshop is busy, shows what waits, and places them when it is free", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    const waiting: number[] = [];
+    panel.on("change", (s) => s.job.waiting > 0 && waiting.push(s.job.waiting));
+    // busy from the first result on: two placing attempts (four refusals each) fail, then it is free
+    const off = panel.on("change", (s) => {
+      if (s.job.stage === "placing") {
+        off();
+        mock.busyScopes = 8;
+      }
+    });
+    await panel.run(form({ mode: "generate", variations: 2, prompt: "a lighthouse" }));
+    expect(panel.snapshot.job.stage).toBe("done");
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(mock.calls.filter((c) => c.fn === "executeAsModal:refused")).toHaveLength(8);
+    expect(mock.calls.filter((c) => c.fn === "putPixels")).toHaveLength(2);
+    expect(panel.snapshot.job.waiting).toBe(0);
+  });
+
+  it("goes on with the other variations after one fails to place, and says how many went in", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    mock.failingPuts = 1;
+    await panel.run(form({ mode: "generate", variations: 3, prompt: "a lighthouse" }));
+    expect(mock.calls.filter((c) => c.fn === "putPixels")).toHaveLength(2);
+    expect(panel.snapshot.job.stage).toBe("failed");
+    expect(panel.snapshot.message).toMatchObject({ kind: "error", title: "Placed 2 of 3 results", code: "placement" });
+    expect(panel.snapshot.message?.detail).toMatch(/not a pixel layer/);
+  });
+
+  it("generates over the whole canvas at the document's size and says so", async () => {
+    const panel = makePanel();
+    await ready(panel);
+    await panel.run(form({ mode: "generate", prompt: "a field" }));
+    expect(panel.snapshot.job.stage).toBe("done");
+    const layer = doc.layers.find((l) => l.kind === "group")!.layers![0]!;
+    expect(layer.boundsNoEffects).toEqual({ left: 0, top: 0, right: 160, bottom: 128 });
+    expect(panel.snapshot.job.note).toBe("Generated at 160×128 px, the document's size.");
   });
 
   it("refines the active layer in place", async () => {

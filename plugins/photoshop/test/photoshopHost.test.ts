@@ -1,7 +1,8 @@
 // The host adapter against the recording Photoshop stand-in: modal scopes, history, layer order.
 import { beforeEach, describe, expect, it } from "vitest";
 import { PhotoshopHost } from "../src/host/photoshopHost.js";
-import { MockDocument, mock, resetMock } from "./mocks/photoshop.js";
+import { HostBusyError } from "../src/host/Host.js";
+import { MockDocument, mock, modalBusyError, resetMock } from "./mocks/photoshop.js";
 
 const host = new PhotoshopHost();
 let doc: MockDocument;
@@ -121,19 +122,76 @@ describe("PhotoshopHost", () => {
   });
 
   it("waits for another plugin's modal state to end instead of failing", async () => {
-    const { core } = await import("./mocks/photoshop.js");
-    const real = core.executeAsModal;
-    let refusals = 2;
-    core.executeAsModal = (async (fn: never, options: never) => {
-      if (refusals-- > 0) throw new Error("host is in a modal state");
-      return real(fn, options);
-    }) as typeof real;
-    try {
-      const got = await host.read({ documentId: 7, source: { kind: "composite" }, rect: { x: 0, y: 0, width: 4, height: 4 }, withSelection: false, controlLayerIds: [] });
-      expect(got.image.width).toBe(4);
-    } finally {
-      core.executeAsModal = real;
-    }
+    mock.busyScopes = 2;
+    const got = await host.read({ documentId: 7, source: { kind: "composite" }, rect: { x: 0, y: 0, width: 4, height: 4 }, withSelection: false, controlLayerIds: [] });
+    expect(got.image.width).toBe(4);
+    expect(fns().filter((f) => f === "executeAsModal:refused")).toHaveLength(2);
+  });
+
+  it("asks Photoshop (25.10+) to queue each modal scope for a while, not the default second", async () => {
+    await host.read({ documentId: 7, source: { kind: "composite" }, rect: { x: 0, y: 0, width: 4, height: 4 }, withSelection: false, controlLayerIds: [] });
+    expect(mock.calls[0]?.args?.["timeOut"]).toBeGreaterThanOrEqual(10);
+  });
+
+  it("knows Photoshop is busy by the error's number, whatever its text, and says so", async () => {
+    mock.busyScopes = 1000;
+    const image = { width: 2, height: 2, data: new Uint8Array(16) };
+    const placing = host.place({ documentId: 7, groupName: "G", groupId: undefined, layerName: "x", image, at: { x: 0, y: 0 }, mask: undefined, growCanvas: undefined, historyName: "h" });
+    await expect(placing).rejects.toBeInstanceOf(HostBusyError);
+    expect(modalBusyError().message).not.toMatch(/modal state/);
+  });
+
+  it("does not retry a failure that is not a busy Photoshop", async () => {
+    const bad = { width: 4, height: 4, data: new Uint8Array(3) };
+    await expect(
+      host.place({ documentId: 7, groupName: "G", groupId: undefined, layerName: "x", image: bad, at: { x: 0, y: 0 }, mask: undefined, growCanvas: undefined, historyName: "h" }),
+    ).rejects.not.toBeInstanceOf(HostBusyError);
+    expect(fns().filter((f) => f === "executeAsModal:enter")).toHaveLength(1);
+  });
+
+  for (const depth of [16, 32] as const) {
+    it(`reads a ${depth}-bit document's selection as an 8-bit mask (0..32768 / 0..1 data scaled)`, async () => {
+      doc.depth = depth;
+      doc.selectRect(20, 10, 60, 50);
+      const got = await host.read({ documentId: 7, source: { kind: "composite" }, rect: { x: 10, y: 0, width: 80, height: 60 }, withSelection: true, controlLayerIds: [] });
+      expect(got.mask?.data[10 * 80 + 10]).toBe(255);
+      expect(got.mask?.data[9 * 80 + 10]).toBe(0);
+    });
+  }
+
+  it("scales a 16-bit half-selected pixel to half grey", async () => {
+    doc.depth = 16;
+    doc.selectionMask[0] = 128;
+    const got = await host.read({ documentId: 7, source: { kind: "composite" }, rect: { x: 0, y: 0, width: 2, height: 2 }, withSelection: true, controlLayerIds: [] });
+    expect(got.mask?.data[0]).toBe(128);
+  });
+
+  it("reports the document's colour mode by its menu name", async () => {
+    doc.mode = "indexedColorMode";
+    expect((await host.describeDocument())?.mode).toBe("Indexed");
+    doc.mode = "CMYKColorMode";
+    expect((await host.describeDocument())?.mode).toBe("CMYK");
+  });
+
+  it("gives a layer's bounds without its effects (a drop shadow's margin is not the layer)", async () => {
+    const layer = doc.activeLayers[0]!;
+    layer.pixels = { bounds: { left: 30, top: 20, right: 70, bottom: 60 }, data: new Uint8Array(40 * 40 * 4) };
+    layer.effectsMargin = 12;
+    expect((await host.describeDocument())?.activeLayer?.bounds).toEqual({ x: 30, y: 20, width: 40, height: 40 });
+  });
+
+  it("scales a result generated smaller than its box up to the box, anchored at its corner", async () => {
+    const image = { width: 50, height: 25, data: new Uint8Array(50 * 25 * 4).fill(7) };
+    const placed = await host.place({ documentId: 7, groupName: "G", groupId: undefined, layerName: "x", image, at: { x: 40, y: 30 }, size: { width: 150, height: 75 }, mask: undefined, growCanvas: undefined, historyName: "h" });
+    expect(doc.findLayer(placed.layerId)?.boundsNoEffects).toEqual({ left: 40, top: 30, right: 190, bottom: 105 });
+    expect(fns().indexOf("layer.scale")).toBeGreaterThan(fns().indexOf("putPixels"));
+    expect(fns().indexOf("layer.scale")).toBeLessThan(fns().indexOf("resumeHistory"));
+  });
+
+  it("does not scale a result that already has its box's size", async () => {
+    const image = { width: 4, height: 4, data: new Uint8Array(64) };
+    await host.place({ documentId: 7, groupName: "G", groupId: undefined, layerName: "x", image, at: { x: 0, y: 0 }, size: { width: 4, height: 4 }, mask: undefined, growCanvas: undefined, historyName: "h" });
+    expect(fns()).not.toContain("layer.scale");
   });
 
   it("places at the same pixels whatever the document's resolution", async () => {

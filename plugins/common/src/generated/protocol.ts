@@ -4,6 +4,17 @@ export const PROTOCOL_VERSION = 1 as const;
 
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ImageFormat".
+ */
+export type ImageFormat = "png" | "rgba8" | "grey8";
+export type ClientKind = "photoshop" | "figma" | "cli" | "desktop" | "test" | "other";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ClientKind".
+ */
+export type ClientKind1 = "photoshop" | "figma" | "cli" | "desktop" | "test" | "other";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientMessage".
  */
 export type ClientMessage =
@@ -29,6 +40,79 @@ export type ClientMessage =
   | ModelsUpdate
   | ModelsLocate
   | EngineUnload;
+/**
+ * The kind of map a ControlNet follows.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ControlType".
+ */
+export type ControlType = "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "JobKind".
+ */
+export type JobKind = "generate" | "refine" | "inpaint" | "expand";
+/**
+ * Interactive jobs run before batch ones; each has its own queue quota per client.
+ */
+export type Priority = "interactive" | "batch";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ModelKind".
+ */
+export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding";
+/**
+ * What a token may do. Every client message class declares the scope it needs.
+ */
+export type Scope = "client" | "admin";
+/**
+ * What a token may do. Every client message class declares the scope it needs.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Scope".
+ */
+export type Scope1 = "client" | "admin";
+/**
+ * every code an error or job.failed can carry
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ErrorCode".
+ */
+export type ErrorCode =
+  | "bad_message"
+  | "unsupported_protocol"
+  | "invalid_input"
+  | "too_large"
+  | "unauthorized"
+  | "forbidden"
+  | "rate_limited"
+  | "busy"
+  | "not_found"
+  | "unknown_model"
+  | "unknown_blob"
+  | "unknown_job"
+  | "conflict"
+  | "model_load_failed"
+  | "out_of_memory"
+  | "unsupported"
+  | "cancelled"
+  | "storage_failed"
+  | "internal";
+export type ImageFormat1 = "png" | "rgba8" | "grey8";
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ModelFormat".
+ */
+export type ModelFormat = "diffusers" | "single_file";
+export type ModelFormat1 = "diffusers" | "single_file";
+export type ModelKind1 = "checkpoint" | "controlnet" | "lora" | "embedding";
+/**
+ * Interactive jobs run before batch ones; each has its own queue quota per client.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Priority".
+ */
+export type Priority1 = "interactive" | "batch";
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ServerMessage".
@@ -65,6 +149,7 @@ export interface LayerbridgeProtocolDefs {
   BlobPut?: BlobPut;
   BlobStored?: BlobStored;
   ClientInfo?: ClientInfo;
+  ClientKind?: ClientKind1;
   ClientMessage?: ClientMessage;
   ClientRecord?: ClientRecord;
   ClientsList?: ClientsList;
@@ -72,17 +157,21 @@ export interface LayerbridgeProtocolDefs {
   ClientsReply?: ClientsReply;
   ClientsRevoke?: ClientsRevoke;
   ControlSpec?: ControlSpec;
+  ControlType?: ControlType;
   DeviceInfo?: DeviceInfo;
   EngineUnload?: EngineUnload;
   Error?: Error;
   ErrorBody?: ErrorBody;
+  ErrorCode?: ErrorCode;
   Hello?: Hello;
+  ImageFormat?: ImageFormat;
   JobAccepted?: JobAccepted;
   JobCancel?: JobCancel;
   JobCancelled?: JobCancelled;
   JobDone?: JobDone;
   JobFailed?: JobFailed;
   JobFetch?: JobFetch;
+  JobKind?: JobKind;
   JobList?: JobList;
   JobListReply?: JobListReply;
   JobParams?: JobParams;
@@ -95,7 +184,9 @@ export interface LayerbridgeProtocolDefs {
   Limits?: Limits;
   LoraSpec?: LoraSpec;
   Margins?: Margins;
+  ModelFormat?: ModelFormat;
   ModelInfo?: ModelInfo;
+  ModelKind?: ModelKind;
   ModelLocation?: ModelLocation;
   ModelsAdd?: ModelsAdd;
   ModelsList?: ModelsList;
@@ -108,10 +199,12 @@ export interface LayerbridgeProtocolDefs {
   Paired?: Paired;
   Ping?: Ping;
   Pong?: Pong;
+  Priority?: Priority1;
   QueueInfo?: QueueInfo;
   QueuePause?: QueuePause;
   Region?: Region;
   ResultInfo?: ResultInfo;
+  Scope?: Scope1;
   ServerMessage?: ServerMessage;
   SettingsGet?: SettingsGet;
   SettingsInfo?: SettingsInfo;
@@ -128,7 +221,7 @@ export interface LayerbridgeProtocolDefs {
  * via the `definition` "BlobData".
  */
 export interface BlobData {
-  format: "png" | "rgba8" | "grey8";
+  format: ImageFormat;
   height?: number | null;
   offset: number;
   reply_to?: string | null;
@@ -182,7 +275,7 @@ export interface BlobMissing {
  * via the `definition` "BlobPut".
  */
 export interface BlobPut {
-  format: "png" | "rgba8" | "grey8";
+  format: ImageFormat;
   /**
    * raw formats
    */
@@ -221,7 +314,7 @@ export interface BlobStored {
  * via the `definition` "ClientInfo".
  */
 export interface ClientInfo {
-  kind?: "photoshop" | "figma" | "cli" | "desktop" | "test" | "other";
+  kind?: ClientKind;
   name: string;
   version?: string;
 }
@@ -261,7 +354,7 @@ export interface JobSubmit {
    */
   job_id?: string | null;
   params: JobParams;
-  priority?: "interactive" | "batch";
+  priority?: Priority;
   type: "job.submit";
 }
 /**
@@ -289,7 +382,7 @@ export interface JobParams {
    * refine/inpaint/expand: input blob
    */
   image?: string | null;
-  kind: "generate" | "refine" | "inpaint" | "expand";
+  kind: JobKind;
   /**
    * @maxItems 8
    */
@@ -347,7 +440,7 @@ export interface ControlSpec {
   model?: string | null;
   start?: number;
   strength?: number;
-  type: "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+  type: ControlType;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -440,9 +533,9 @@ export interface ModelsAdd {
   /**
    * ControlNet: the kind of map it follows, when the file does not say
    */
-  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
+  control_type?: ControlType | null;
   id?: string | null;
-  kind?: ("checkpoint" | "controlnet" | "lora" | "embedding") | null;
+  kind?: ModelKind | null;
   /**
    * the id clients will use; default: from the file or folder name
    */
@@ -480,7 +573,7 @@ export interface ClientsPair {
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   name: string;
-  scope?: "client" | "admin";
+  scope?: Scope;
   type: "clients.pair";
 }
 /**
@@ -619,7 +712,7 @@ export interface ClientRecord {
   created_at: number;
   last_seen?: number | null;
   name: string;
-  scope: "client" | "admin";
+  scope: Scope1;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -649,11 +742,18 @@ export interface DeviceInfo {
  * via the `definition` "Error".
  */
 export interface Error {
+  /**
+   * an ErrorCode (a newer daemon may send a code this client lacks)
+   */
   code: string;
   field?: string | null;
   job_id?: string | null;
   message: string;
   reply_to?: string | null;
+  /**
+   * the same request may succeed later
+   */
+  retryable?: boolean;
   type: "error";
 }
 /**
@@ -661,9 +761,16 @@ export interface Error {
  * via the `definition` "ErrorBody".
  */
 export interface ErrorBody {
+  /**
+   * an ErrorCode (a newer daemon may send a code this client lacks)
+   */
   code: string;
   field?: string | null;
   message: string;
+  /**
+   * the same request may succeed later
+   */
+  retryable?: boolean;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -715,6 +822,9 @@ export interface JobDone {
  * via the `definition` "JobFailed".
  */
 export interface JobFailed {
+  /**
+   * an ErrorCode (a newer daemon may send a code this client lacks)
+   */
   code: string;
   field?: string | null;
   /**
@@ -722,6 +832,10 @@ export interface JobFailed {
    */
   job_id: string;
   message: string;
+  /**
+   * resubmitting may succeed
+   */
+  retryable?: boolean;
   type: "job.failed";
 }
 /**
@@ -746,7 +860,7 @@ export interface JobSummary {
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   job_id: string;
-  kind: "generate" | "refine" | "inpaint" | "expand";
+  kind: JobKind;
   model: string;
   /**
    * with the seed filled in: enough to re-run it
@@ -769,7 +883,7 @@ export interface ResultInfo {
    * lowercase hex sha256
    */
   blob: string;
-  format?: "png" | "rgba8" | "grey8";
+  format?: ImageFormat1;
   height: number;
   index: number;
   params: JobParams;
@@ -801,7 +915,7 @@ export interface JobProgress {
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   job_id: string;
-  preview?: ("png" | "rgba8" | "grey8") | null;
+  preview?: ImageFormat | null;
   preview_height?: number | null;
   preview_width?: number | null;
   step: number;
@@ -845,6 +959,8 @@ export interface JobState {
   type: "job.state";
 }
 /**
+ * The bounds a client must stay within (the rest of server.limits in the settings too).
+ *
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "Limits".
  */
@@ -855,8 +971,32 @@ export interface Limits {
   max_frame_bytes: number;
   max_generate_side: number;
   max_image_pixels: number;
+  /**
+   * queued batch jobs per client
+   */
+  max_queued_batch?: number;
+  /**
+   * queued jobs per client
+   */
+  max_queued_interactive?: number;
   max_side: number;
   max_steps: number;
+  /**
+   * bytes of unfinished uploads
+   */
+  max_upload_bytes_per_connection?: number;
+  /**
+   * unfinished uploads
+   */
+  max_uploads_per_connection?: number;
+  /**
+   * largest frame before hello
+   */
+  pre_hello_frame_bytes?: number;
+  /**
+   * bytes queued for a client that stops reading
+   */
+  send_queue_bytes?: number;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -867,15 +1007,15 @@ export interface ModelInfo {
    * sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...
    */
   arch: string;
-  control_type?: ("canny" | "scribble" | "lineart" | "softedge" | "tile" | "none") | null;
+  control_type?: ControlType | null;
   default?: boolean;
   default_weight?: number | null;
-  format?: "diffusers" | "single_file";
+  format?: ModelFormat1;
   /**
    * an id: letters, digits, dot, dash, underscore; 1-64 characters
    */
   id: string;
-  kind?: "checkpoint" | "controlnet" | "lora" | "embedding";
+  kind?: ModelKind1;
   name: string;
   /**
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
@@ -929,7 +1069,7 @@ export interface Ok {
 export interface Paired {
   name: string;
   reply_to?: string | null;
-  scope: "client" | "admin";
+  scope: Scope1;
   /**
    * shown once; the daemon keeps only its hash
    */
@@ -963,7 +1103,7 @@ export interface Welcome {
   models: ModelInfo[];
   protocol: number;
   reply_to?: string | null;
-  scope: "client" | "admin";
+  scope: Scope1;
   server: ClientInfo;
   session: string;
   type: "welcome";

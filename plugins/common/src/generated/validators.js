@@ -3,34 +3,602 @@
 // the length of a string in code points, as JSON Schema counts it (ajv's ucs2length)
 function __ucs2length(str) { let n = 0; for (const _ of str) n++; return n; }
 "use strict";
-export const ServerMessage = validate57;
-const schema62 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/Ok"}]};
-const schema67 = {"additionalProperties":false,"properties":{"code":{"title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
-const schema68 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
-const schema69 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
-const schema70 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
-const schema71 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"enum":["png","rgba8","grey8"],"title":"Format","type":"string"},"height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Height"},"offset":{"title":"Offset","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"title":"Total","type":"integer"},"type":{"const":"blob.data","default":"blob.data","title":"Type","type":"string"},"width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobData","type":"object"};
-const schema72 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
-const schema73 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
-const schema74 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"preview":{"anyOf":[{"enum":["png","rgba8","grey8"],"type":"string"},{"type":"null"}],"default":null,"title":"Preview"},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
-const schema78 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
-const schema79 = {"additionalProperties":false,"properties":{"code":{"title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
-const schema80 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
-const schema92 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"enum":["client","admin"],"title":"Scope","type":"string"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
-const schema95 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
-const schema96 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
-const schema63 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"enum":["client","admin"],"title":"Scope","type":"string"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
-const schema64 = {"additionalProperties":false,"properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
-const schema65 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"enum":["canny","scribble","lineart","softedge","tile","none"],"type":"string"},{"type":"null"}],"default":null,"title":"Control Type"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"default":"diffusers","enum":["diffusers","single_file"],"title":"Format","type":"string"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"default":"checkpoint","enum":["checkpoint","controlnet","lora","embedding"],"title":"Kind","type":"string"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
-const schema35 = {"additionalProperties":false,"properties":{"kind":{"default":"other","enum":["photoshop","figma","cli","desktop","test","other"],"title":"Kind","type":"string"},"name":{"maxLength":64,"minLength":1,"title":"Name","type":"string"},"version":{"default":"","maxLength":32,"title":"Version","type":"string"}},"required":["name"],"title":"ClientInfo","type":"object"};
+export const ServerMessage = validate79;
+const schema70 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/Ok"}]};
+const schema78 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
+const schema79 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
+const schema80 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
+const schema81 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
+const schema84 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
+const schema85 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
+const schema92 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
+const schema93 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
+const schema94 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
+const schema111 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
+const schema112 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
+const schema71 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
+const schema72 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
+const schema60 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
+const schema73 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlType"},{"type":"null"}],"default":null},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","none"],"title":"ControlType","type":"string"};
+const schema75 = {"enum":["diffusers","single_file"],"title":"ModelFormat","type":"string"};
+const schema56 = {"enum":["checkpoint","controlnet","lora","embedding"],"title":"ModelKind","type":"string"};
 const pattern7 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate43.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.id === undefined) && (missing0 = "id")) || ((data.name === undefined) && (missing0 = "name"))) || ((data.arch === undefined) && (missing0 = "arch"))){
+validate43.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func12.call(schema73.properties, key0))){
+validate43.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.arch !== undefined){
+const _errs2 = errors;
+if(typeof data.arch !== "string"){
+validate43.errors = [{instancePath:instancePath+"/arch",schemaPath:"#/properties/arch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.control_type !== undefined){
+let data1 = data.control_type;
+const _errs4 = errors;
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(typeof data1 !== "string"){
+const err0 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!((((((data1 === "canny") || (data1 === "scribble")) || (data1 === "lineart")) || (data1 === "softedge")) || (data1 === "tile")) || (data1 === "none"))){
+const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs9 = errors;
+if(data1 !== null){
+const err2 = {instancePath:instancePath+"/control_type",schemaPath:"#/properties/control_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs9 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/control_type",schemaPath:"#/properties/control_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate43.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.default !== undefined){
+const _errs11 = errors;
+if(typeof data.default !== "boolean"){
+validate43.errors = [{instancePath:instancePath+"/default",schemaPath:"#/properties/default/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.default_weight !== undefined){
+let data3 = data.default_weight;
+const _errs13 = errors;
+const _errs14 = errors;
+let valid3 = false;
+const _errs15 = errors;
+if(!((typeof data3 == "number") && (isFinite(data3)))){
+const err4 = {instancePath:instancePath+"/default_weight",schemaPath:"#/properties/default_weight/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+const _errs17 = errors;
+if(data3 !== null){
+const err5 = {instancePath:instancePath+"/default_weight",schemaPath:"#/properties/default_weight/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid1 = _errs17 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const err6 = {instancePath:instancePath+"/default_weight",schemaPath:"#/properties/default_weight/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+validate43.errors = vErrors;
+return false;
+}
+else {
+errors = _errs14;
+if(vErrors !== null){
+if(_errs14){
+vErrors.length = _errs14;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.format !== undefined){
+let data4 = data.format;
+const _errs19 = errors;
+if(typeof data4 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data4 === "diffusers") || (data4 === "single_file"))){
+validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/enum",keyword:"enum",params:{allowedValues: schema75.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs19 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.id !== undefined){
+let data5 = data.id;
+const _errs22 = errors;
+if(errors === _errs22){
+if(typeof data5 === "string"){
+if(!pattern7.test(data5)){
+validate43.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate43.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kind !== undefined){
+let data6 = data.kind;
+const _errs24 = errors;
+if(typeof data6 !== "string"){
+validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data6 === "checkpoint") || (data6 === "controlnet")) || (data6 === "lora")) || (data6 === "embedding"))){
+validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/enum",keyword:"enum",params:{allowedValues: schema56.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.name !== undefined){
+const _errs27 = errors;
+if(typeof data.name !== "string"){
+validate43.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs27 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.native_side !== undefined){
+let data8 = data.native_side;
+const _errs29 = errors;
+const _errs30 = errors;
+let valid6 = false;
+const _errs31 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err7 = {instancePath:instancePath+"/native_side",schemaPath:"#/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid2 = _errs31 === errors;
+valid6 = valid6 || _valid2;
+const _errs33 = errors;
+if(data8 !== null){
+const err8 = {instancePath:instancePath+"/native_side",schemaPath:"#/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs33 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err9 = {instancePath:instancePath+"/native_side",schemaPath:"#/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate43.errors = vErrors;
+return false;
+}
+else {
+errors = _errs30;
+if(vErrors !== null){
+if(_errs30){
+vErrors.length = _errs30;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs29 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.prediction !== undefined){
+let data9 = data.prediction;
+const _errs35 = errors;
+const _errs36 = errors;
+let valid7 = false;
+const _errs37 = errors;
+if(typeof data9 !== "string"){
+const err10 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data9 === "epsilon") || (data9 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema73.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid3 = _errs37 === errors;
+valid7 = valid7 || _valid3;
+const _errs39 = errors;
+if(data9 !== null){
+const err12 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs39 === errors;
+valid7 = valid7 || _valid3;
+if(!valid7){
+const err13 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate43.errors = vErrors;
+return false;
+}
+else {
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs35 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size_bytes !== undefined){
+let data10 = data.size_bytes;
+const _errs41 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate43.errors = [{instancePath:instancePath+"/size_bytes",schemaPath:"#/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size_multiple !== undefined){
+let data11 = data.size_multiple;
+const _errs43 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate43.errors = [{instancePath:instancePath+"/size_multiple",schemaPath:"#/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs43 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.trigger_words !== undefined){
+let data12 = data.trigger_words;
+const _errs45 = errors;
+if(errors === _errs45){
+if(Array.isArray(data12)){
+var valid8 = true;
+const len0 = data12.length;
+for(let i0=0; i0<len0; i0++){
+const _errs47 = errors;
+if(typeof data12[i0] !== "string"){
+validate43.errors = [{instancePath:instancePath+"/trigger_words/" + i0,schemaPath:"#/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid8 = _errs47 === errors;
+if(!valid8){
+break;
+}
+}
+}
+else {
+validate43.errors = [{instancePath:instancePath+"/trigger_words",schemaPath:"#/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs45 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate43.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate43.errors = vErrors;
+return errors === 0;
+}
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema36 = {"additionalProperties":false,"properties":{"kind":{"$ref":"#/$defs/ClientKind","default":"other"},"name":{"maxLength":64,"minLength":1,"title":"Name","type":"string"},"version":{"default":"","maxLength":32,"title":"Version","type":"string"}},"required":["name"],"title":"ClientInfo","type":"object"};
+const schema37 = {"enum":["photoshop","figma","cli","desktop","test","other"],"title":"ClientKind","type":"string"};
+
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate25.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.name === undefined) && (missing0 = "name")){
+validate25.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "kind") || (key0 === "name")) || (key0 === "version"))){
+validate25.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.kind !== undefined){
+let data0 = data.kind;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate25.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ClientKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((data0 === "photoshop") || (data0 === "figma")) || (data0 === "cli")) || (data0 === "desktop")) || (data0 === "test")) || (data0 === "other"))){
+validate25.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ClientKind/enum",keyword:"enum",params:{allowedValues: schema37.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.name !== undefined){
+let data1 = data.name;
+const _errs5 = errors;
+if(errors === _errs5){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.version !== undefined){
+let data2 = data.version;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func1(data2) > 32){
+validate25.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+}
+else {
+validate25.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate25.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate25.errors = vErrors;
+return errors === 0;
+}
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41,14 +609,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.protocol === undefined) && (missing0 = "protocol")) || ((data.server === undefined) && (missing0 = "server"))) || ((data.session === undefined) && (missing0 = "session"))) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))) || ((data.models === undefined) && (missing0 = "models"))) || ((data.limits === undefined) && (missing0 = "limits"))){
-validate32.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate42.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema63.properties, key0))){
-validate32.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func12.call(schema71.properties, key0))){
+validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -64,7 +632,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
 if(typeof data0[i0] !== "string"){
-validate32.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate42.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs4 === errors;
@@ -74,7 +642,7 @@ break;
 }
 }
 else {
-validate32.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate42.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -92,14 +660,14 @@ if(errors === _errs7){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
 if(((((((((data2.max_frame_bytes === undefined) && (missing1 = "max_frame_bytes")) || ((data2.max_blob_bytes === undefined) && (missing1 = "max_blob_bytes"))) || ((data2.max_chunk_bytes === undefined) && (missing1 = "max_chunk_bytes"))) || ((data2.max_image_pixels === undefined) && (missing1 = "max_image_pixels"))) || ((data2.max_side === undefined) && (missing1 = "max_side"))) || ((data2.max_generate_side === undefined) && (missing1 = "max_generate_side"))) || ((data2.max_steps === undefined) && (missing1 = "max_steps"))) || ((data2.max_batch === undefined) && (missing1 = "max_batch"))){
-validate32.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate42.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!((((((((key1 === "max_batch") || (key1 === "max_blob_bytes")) || (key1 === "max_chunk_bytes")) || (key1 === "max_frame_bytes")) || (key1 === "max_generate_side")) || (key1 === "max_image_pixels")) || (key1 === "max_side")) || (key1 === "max_steps"))){
-validate32.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!(func12.call(schema72.properties, key1))){
+validate42.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -109,7 +677,7 @@ if(data2.max_batch !== undefined){
 let data3 = data2.max_batch;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs10 === errors;
@@ -122,7 +690,7 @@ if(data2.max_blob_bytes !== undefined){
 let data4 = data2.max_blob_bytes;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs12 === errors;
@@ -135,7 +703,7 @@ if(data2.max_chunk_bytes !== undefined){
 let data5 = data2.max_chunk_bytes;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs14 === errors;
@@ -148,7 +716,7 @@ if(data2.max_frame_bytes !== undefined){
 let data6 = data2.max_frame_bytes;
 const _errs16 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs16 === errors;
@@ -161,7 +729,7 @@ if(data2.max_generate_side !== undefined){
 let data7 = data2.max_generate_side;
 const _errs18 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs18 === errors;
@@ -174,7 +742,7 @@ if(data2.max_image_pixels !== undefined){
 let data8 = data2.max_image_pixels;
 const _errs20 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs20 === errors;
@@ -183,11 +751,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.max_side !== undefined){
-let data9 = data2.max_side;
+if(data2.max_queued_batch !== undefined){
+let data9 = data2.max_queued_batch;
 const _errs22 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -196,14 +764,92 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.max_steps !== undefined){
-let data10 = data2.max_steps;
+if(data2.max_queued_interactive !== undefined){
+let data10 = data2.max_queued_interactive;
 const _errs24 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate32.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate42.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs24 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_side !== undefined){
+let data11 = data2.max_side;
+const _errs26 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate42.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs26 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_steps !== undefined){
+let data12 = data2.max_steps;
+const _errs28 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate42.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs28 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_upload_bytes_per_connection !== undefined){
+let data13 = data2.max_upload_bytes_per_connection;
+const _errs30 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate42.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs30 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_uploads_per_connection !== undefined){
+let data14 = data2.max_uploads_per_connection;
+const _errs32 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate42.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs32 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.pre_hello_frame_bytes !== undefined){
+let data15 = data2.pre_hello_frame_bytes;
+const _errs34 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate42.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs34 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.send_queue_bytes !== undefined){
+let data16 = data2.send_queue_bytes;
+const _errs36 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+validate42.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs36 === errors;
 }
 else {
 var valid3 = true;
@@ -218,8 +864,14 @@ var valid3 = true;
 }
 }
 }
+}
+}
+}
+}
+}
+}
 else {
-validate32.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate42.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -230,53 +882,58 @@ var valid0 = true;
 }
 if(valid0){
 if(data.models !== undefined){
-let data11 = data.models;
-const _errs26 = errors;
-if(errors === _errs26){
-if(Array.isArray(data11)){
+let data17 = data.models;
+const _errs38 = errors;
+if(errors === _errs38){
+if(Array.isArray(data17)){
 var valid4 = true;
-const len1 = data11.length;
+const len1 = data17.length;
 for(let i1=0; i1<len1; i1++){
-let data12 = data11[i1];
-const _errs28 = errors;
-const _errs29 = errors;
-if(errors === _errs29){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-let missing2;
-if((((data12.id === undefined) && (missing2 = "id")) || ((data12.name === undefined) && (missing2 = "name"))) || ((data12.arch === undefined) && (missing2 = "arch"))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
-return false;
+const _errs40 = errors;
+if(!(validate43(data17[i1], {instancePath:instancePath+"/models/" + i1,parentData:data17,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
 }
-else {
-const _errs31 = errors;
-for(const key2 in data12){
-if(!(func12.call(schema65.properties, key2))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
-return false;
+var valid4 = _errs40 === errors;
+if(!valid4){
 break;
 }
 }
-if(_errs31 === errors){
-if(data12.arch !== undefined){
-const _errs32 = errors;
-if(typeof data12.arch !== "string"){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/arch",schemaPath:"#/$defs/ModelInfo/properties/arch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid6 = _errs32 === errors;
 }
 else {
-var valid6 = true;
+validate42.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
 }
-if(valid6){
-if(data12.control_type !== undefined){
-let data14 = data12.control_type;
-const _errs34 = errors;
-const _errs35 = errors;
-let valid7 = false;
-const _errs36 = errors;
-if(typeof data14 !== "string"){
-const err0 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var valid0 = _errs38 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data19 = data.protocol;
+const _errs41 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+validate42.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data20 = data.reply_to;
+const _errs43 = errors;
+const _errs44 = errors;
+let valid5 = false;
+const _errs45 = errors;
+if(errors === _errs45){
+if(typeof data20 === "string"){
+if(func1(data20) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -285,8 +942,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data14 === "canny") || (data14 === "scribble")) || (data14 === "lineart")) || (data14 === "softedge")) || (data14 === "tile")) || (data14 === "none"))){
-const err1 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -295,11 +953,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs36 === errors;
-valid7 = valid7 || _valid0;
-const _errs38 = errors;
-if(data14 !== null){
-const err2 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+var _valid0 = _errs45 === errors;
+valid5 = valid5 || _valid0;
+const _errs47 = errors;
+if(data20 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -308,10 +967,10 @@ vErrors.push(err2);
 }
 errors++;
 }
-var _valid0 = _errs38 === errors;
-valid7 = valid7 || _valid0;
-if(!valid7){
-const err3 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid0 = _errs47 === errors;
+valid5 = valid5 || _valid0;
+if(!valid5){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -319,46 +978,246 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate32.errors = vErrors;
+validate42.errors = vErrors;
 return false;
 }
 else {
-errors = _errs35;
+errors = _errs44;
 if(vErrors !== null){
-if(_errs35){
-vErrors.length = _errs35;
+if(_errs44){
+vErrors.length = _errs44;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid6 = _errs34 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.default !== undefined){
-const _errs40 = errors;
-if(typeof data12.default !== "boolean"){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/default",schemaPath:"#/$defs/ModelInfo/properties/default/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(valid0){
+if(data.scope !== undefined){
+let data21 = data.scope;
+const _errs49 = errors;
+if(typeof data21 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs40 === errors;
+if(!((data21 === "client") || (data21 === "admin"))){
+validate42.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs49 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.default_weight !== undefined){
-let data16 = data12.default_weight;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
-const _errs44 = errors;
-if(!((typeof data16 == "number") && (isFinite(data16)))){
-const err4 = {instancePath:instancePath+"/models/" + i1+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(valid0){
+if(data.server !== undefined){
+const _errs52 = errors;
+if(!(validate25(data.server, {instancePath:instancePath+"/server",parentData:data,parentDataProperty:"server",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs52 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.session !== undefined){
+const _errs53 = errors;
+if(typeof data.session !== "string"){
+validate42.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs53 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data24 = data.type;
+const _errs55 = errors;
+if(typeof data24 !== "string"){
+validate42.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("welcome" !== data24){
+validate42.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate42.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate42.errors = vErrors;
+return errors === 0;
+}
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema82 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Height"},"offset":{"title":"Offset","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"title":"Total","type":"integer"},"type":{"const":"blob.data","default":"blob.data","title":"Type","type":"string"},"width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobData","type":"object"};
+const schema33 = {"enum":["png","rgba8","grey8"],"title":"ImageFormat","type":"string"};
+const pattern4 = new RegExp("^[0-9a-f]{64}$", "u");
+
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate47.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.offset === undefined) && (missing0 = "offset"))) || ((data.total === undefined) && (missing0 = "total"))) || ((data.format === undefined) && (missing0 = "format"))){
+validate47.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "format") || (key0 === "height")) || (key0 === "offset")) || (key0 === "reply_to")) || (key0 === "sha256")) || (key0 === "total")) || (key0 === "type")) || (key0 === "width"))){
+validate47.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.format !== undefined){
+let data0 = data.format;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate47.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data0 === "png") || (data0 === "rgba8")) || (data0 === "grey8"))){
+validate47.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.height !== undefined){
+let data1 = data.height;
+const _errs5 = errors;
+const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err0 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
+if(data1 !== null){
+const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate47.errors = vErrors;
+return false;
+}
+else {
+errors = _errs6;
+if(vErrors !== null){
+if(_errs6){
+vErrors.length = _errs6;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.offset !== undefined){
+let data2 = data.offset;
+const _errs11 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate47.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data3 = data.reply_to;
+const _errs13 = errors;
+const _errs14 = errors;
+let valid3 = false;
+const _errs15 = errors;
+if(errors === _errs15){
+if(typeof data3 === "string"){
+if(func1(data3) > 64){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -367,11 +1226,12 @@ vErrors.push(err4);
 }
 errors++;
 }
-var _valid1 = _errs44 === errors;
-valid8 = valid8 || _valid1;
-const _errs46 = errors;
-if(data16 !== null){
-const err5 = {instancePath:instancePath+"/models/" + i1+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+const _errs17 = errors;
+if(data3 !== null){
+const err5 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -380,10 +1240,10 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid1 = _errs46 === errors;
-valid8 = valid8 || _valid1;
-if(!valid8){
-const err6 = {instancePath:instancePath+"/models/" + i1+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid1 = _errs17 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -391,101 +1251,85 @@ else {
 vErrors.push(err6);
 }
 errors++;
-validate32.errors = vErrors;
+validate47.errors = vErrors;
 return false;
 }
 else {
-errors = _errs43;
+errors = _errs14;
 if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
+if(_errs14){
+vErrors.length = _errs14;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid6 = _errs42 === errors;
+var valid0 = _errs13 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.format !== undefined){
-let data17 = data12.format;
-const _errs48 = errors;
-if(typeof data17 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data17 === "diffusers") || (data17 === "single_file"))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid6 = _errs48 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.id !== undefined){
-let data18 = data12.id;
-const _errs50 = errors;
-if(errors === _errs50){
-if(typeof data18 === "string"){
-if(!pattern7.test(data18)){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+if(valid0){
+if(data.sha256 !== undefined){
+let data4 = data.sha256;
+const _errs19 = errors;
+if(errors === _errs19){
+if(typeof data4 === "string"){
+if(!pattern4.test(data4)){
+validate47.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate47.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid6 = _errs50 === errors;
+var valid0 = _errs19 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.kind !== undefined){
-let data19 = data12.kind;
-const _errs52 = errors;
-if(typeof data19 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid0){
+if(data.total !== undefined){
+let data5 = data.total;
+const _errs21 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate47.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(!((((data19 === "checkpoint") || (data19 === "controlnet")) || (data19 === "lora")) || (data19 === "embedding"))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid6 = _errs52 === errors;
+var valid0 = _errs21 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.name !== undefined){
-const _errs54 = errors;
-if(typeof data12.name !== "string"){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/name",schemaPath:"#/$defs/ModelInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(valid0){
+if(data.type !== undefined){
+let data6 = data.type;
+const _errs23 = errors;
+if(typeof data6 !== "string"){
+validate47.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid6 = _errs54 === errors;
+if("blob.data" !== data6){
+validate47.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.data"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs23 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.native_side !== undefined){
-let data21 = data12.native_side;
-const _errs56 = errors;
-const _errs57 = errors;
-let valid9 = false;
-const _errs58 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err7 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(valid0){
+if(data.width !== undefined){
+let data7 = data.width;
+const _errs25 = errors;
+const _errs26 = errors;
+let valid4 = false;
+const _errs27 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err7 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -494,11 +1338,11 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid2 = _errs58 === errors;
-valid9 = valid9 || _valid2;
-const _errs60 = errors;
-if(data21 !== null){
-const err8 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid2 = _errs27 === errors;
+valid4 = valid4 || _valid2;
+const _errs29 = errors;
+if(data7 !== null){
+const err8 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -507,10 +1351,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs60 === errors;
-valid9 = valid9 || _valid2;
-if(!valid9){
-const err9 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid2 = _errs29 === errors;
+valid4 = valid4 || _valid2;
+if(!valid4){
+const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -518,417 +1362,624 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate32.errors = vErrors;
+validate47.errors = vErrors;
 return false;
 }
 else {
-errors = _errs57;
+errors = _errs26;
 if(vErrors !== null){
-if(_errs57){
-vErrors.length = _errs57;
+if(_errs26){
+vErrors.length = _errs26;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid6 = _errs56 === errors;
+var valid0 = _errs25 === errors;
 }
 else {
-var valid6 = true;
+var valid0 = true;
 }
-if(valid6){
-if(data12.prediction !== undefined){
-let data22 = data12.prediction;
-const _errs62 = errors;
-const _errs63 = errors;
-let valid10 = false;
-const _errs64 = errors;
-if(typeof data22 !== "string"){
-const err10 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
+}
+}
+}
+}
+}
+}
+}
+}
+}
 }
 else {
-vErrors.push(err10);
+validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
 }
-errors++;
 }
-if(!((data22 === "epsilon") || (data22 === "v_prediction"))){
-const err11 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err11];
+validate47.errors = vErrors;
+return errors === 0;
 }
-else {
-vErrors.push(err11);
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema86 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate49.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
 }
-errors++;
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
 }
-var _valid3 = _errs64 === errors;
-valid10 = valid10 || _valid3;
-const _errs66 = errors;
-if(data22 !== null){
-const err12 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-var _valid3 = _errs66 === errors;
-valid10 = valid10 || _valid3;
-if(!valid10){
-const err13 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-validate32.errors = vErrors;
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.step === undefined) && (missing0 = "step"))) || ((data.steps === undefined) && (missing0 = "steps"))){
+validate49.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
-errors = _errs63;
-if(vErrors !== null){
-if(_errs63){
-vErrors.length = _errs63;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid6 = _errs62 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.size_bytes !== undefined){
-let data23 = data12.size_bytes;
-const _errs68 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((((key0 === "job_id") || (key0 === "preview")) || (key0 === "preview_height")) || (key0 === "preview_width")) || (key0 === "step")) || (key0 === "steps")) || (key0 === "type"))){
+validate49.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
-}
-var valid6 = _errs68 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.size_multiple !== undefined){
-let data24 = data12.size_multiple;
-const _errs70 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid6 = _errs70 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.trigger_words !== undefined){
-let data25 = data12.trigger_words;
-const _errs72 = errors;
-if(errors === _errs72){
-if(Array.isArray(data25)){
-var valid11 = true;
-const len2 = data25.length;
-for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
-if(typeof data25[i2] !== "string"){
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words/" + i2,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid11 = _errs74 === errors;
-if(!valid11){
 break;
 }
 }
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words",schemaPath:"#/$defs/ModelInfo/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate49.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
-var valid6 = _errs72 === errors;
-}
 else {
-var valid6 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate49.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid4 = _errs28 === errors;
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview !== undefined){
+let data1 = data.preview;
+const _errs4 = errors;
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(typeof data1 !== "string"){
+const err0 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(!(((data1 === "png") || (data1 === "rgba8")) || (data1 === "grey8"))){
+const err1 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs9 = errors;
+if(data1 !== null){
+const err2 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs9 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate49.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview_height !== undefined){
+let data2 = data.preview_height;
+const _errs11 = errors;
+const _errs12 = errors;
+let valid3 = false;
+const _errs13 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err4 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+var _valid1 = _errs13 === errors;
+valid3 = valid3 || _valid1;
+const _errs15 = errors;
+if(data2 !== null){
+const err5 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const err6 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+validate49.errors = vErrors;
+return false;
+}
+else {
+errors = _errs12;
+if(vErrors !== null){
+if(_errs12){
+vErrors.length = _errs12;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview_width !== undefined){
+let data3 = data.preview_width;
+const _errs17 = errors;
+const _errs18 = errors;
+let valid4 = false;
+const _errs19 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid2 = _errs19 === errors;
+valid4 = valid4 || _valid2;
+const _errs21 = errors;
+if(data3 !== null){
+const err8 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs21 === errors;
+valid4 = valid4 || _valid2;
 if(!valid4){
-break;
-}
-}
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.protocol !== undefined){
-let data27 = data.protocol;
-const _errs76 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-validate32.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs76 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data28 = data.reply_to;
-const _errs78 = errors;
-const _errs79 = errors;
-let valid12 = false;
-const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data28 === "string"){
-if(func1(data28) > 64){
-const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err9 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err9];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err9);
 }
 errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-var _valid4 = _errs80 === errors;
-valid12 = valid12 || _valid4;
-const _errs82 = errors;
-if(data28 !== null){
-const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-var _valid4 = _errs82 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-validate32.errors = vErrors;
+validate49.errors = vErrors;
 return false;
 }
 else {
-errors = _errs79;
+errors = _errs18;
 if(vErrors !== null){
-if(_errs79){
-vErrors.length = _errs79;
+if(_errs18){
+vErrors.length = _errs18;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs78 === errors;
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.scope !== undefined){
-let data29 = data.scope;
-const _errs84 = errors;
-if(typeof data29 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(data.step !== undefined){
+let data4 = data.step;
+const _errs23 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate49.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(!((data29 === "client") || (data29 === "admin"))){
-validate32.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs84 === errors;
+var valid0 = _errs23 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.server !== undefined){
-let data30 = data.server;
-const _errs86 = errors;
-const _errs87 = errors;
-if(errors === _errs87){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-let missing3;
-if((data30.name === undefined) && (missing3 = "name")){
-validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
+if(data.steps !== undefined){
+let data5 = data.steps;
+const _errs25 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate49.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-else {
-const _errs89 = errors;
-for(const key3 in data30){
-if(!(((key3 === "kind") || (key3 === "name")) || (key3 === "version"))){
-validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs89 === errors){
-if(data30.kind !== undefined){
-let data31 = data30.kind;
-const _errs90 = errors;
-if(typeof data31 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((((data31 === "photoshop") || (data31 === "figma")) || (data31 === "cli")) || (data31 === "desktop")) || (data31 === "test")) || (data31 === "other"))){
-validate32.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid14 = _errs90 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data30.name !== undefined){
-let data32 = data30.name;
-const _errs92 = errors;
-if(errors === _errs92){
-if(typeof data32 === "string"){
-if(func1(data32) > 64){
-validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data32) < 1){
-validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid14 = _errs92 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data30.version !== undefined){
-let data33 = data30.version;
-const _errs94 = errors;
-if(errors === _errs94){
-if(typeof data33 === "string"){
-if(func1(data33) > 32){
-validate32.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid14 = _errs94 === errors;
-}
-else {
-var valid14 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate32.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs86 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.session !== undefined){
-const _errs96 = errors;
-if(typeof data.session !== "string"){
-validate32.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs96 === errors;
+var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data35 = data.type;
-const _errs98 = errors;
-if(typeof data35 !== "string"){
-validate32.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data6 = data.type;
+const _errs27 = errors;
+if(typeof data6 !== "string"){
+validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("welcome" !== data35){
-validate32.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
+if("job.progress" !== data6){
+validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs98 === errors;
+var valid0 = _errs27 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate49.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate49.errors = vErrors;
+return errors === 0;
+}
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema88 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
+const schema89 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
+const schema91 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
+const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
+const schema45 = {"enum":["generate","refine","inpaint","expand"],"title":"JobKind","type":"string"};
+const schema46 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
+const schema47 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
+const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate30.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.type === undefined) && (missing0 = "type")) || ((data.image === undefined) && (missing0 = "image"))){
+validate30.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((((key0 === "end") || (key0 === "high_threshold")) || (key0 === "image")) || (key0 === "low_threshold")) || (key0 === "model")) || (key0 === "start")) || (key0 === "strength")) || (key0 === "type"))){
+validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.end !== undefined){
+let data0 = data.end;
+const _errs2 = errors;
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 1 || isNaN(data0)){
+validate30.errors = [{instancePath:instancePath+"/end",schemaPath:"#/properties/end/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate30.errors = [{instancePath:instancePath+"/end",schemaPath:"#/properties/end/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate30.errors = [{instancePath:instancePath+"/end",schemaPath:"#/properties/end/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.high_threshold !== undefined){
+let data1 = data.high_threshold;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate30.errors = [{instancePath:instancePath+"/high_threshold",schemaPath:"#/properties/high_threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs4){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 255 || isNaN(data1)){
+validate30.errors = [{instancePath:instancePath+"/high_threshold",schemaPath:"#/properties/high_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+validate30.errors = [{instancePath:instancePath+"/high_threshold",schemaPath:"#/properties/high_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.image !== undefined){
+let data2 = data.image;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data2 === "string"){
+if(!pattern4.test(data2)){
+validate30.errors = [{instancePath:instancePath+"/image",schemaPath:"#/properties/image/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+return false;
+}
+}
+else {
+validate30.errors = [{instancePath:instancePath+"/image",schemaPath:"#/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.low_threshold !== undefined){
+let data3 = data.low_threshold;
+const _errs8 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate30.errors = [{instancePath:instancePath+"/low_threshold",schemaPath:"#/properties/low_threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs8){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 255 || isNaN(data3)){
+validate30.errors = [{instancePath:instancePath+"/low_threshold",schemaPath:"#/properties/low_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate30.errors = [{instancePath:instancePath+"/low_threshold",schemaPath:"#/properties/low_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.model !== undefined){
+let data4 = data.model;
+const _errs10 = errors;
+const _errs11 = errors;
+let valid1 = false;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data4 === "string"){
+if(!pattern7.test(data4)){
+const err0 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs12 === errors;
+valid1 = valid1 || _valid0;
+const _errs14 = errors;
+if(data4 !== null){
+const err2 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate30.errors = vErrors;
+return false;
+}
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.start !== undefined){
+let data5 = data.start;
+const _errs16 = errors;
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 1 || isNaN(data5)){
+validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.strength !== undefined){
+let data6 = data.strength;
+const _errs18 = errors;
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 2 || isNaN(data6)){
+validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+else {
+validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data7 = data.type;
+const _errs20 = errors;
+if(typeof data7 !== "string"){
+validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((data7 === "canny") || (data7 === "scribble")) || (data7 === "lineart")) || (data7 === "softedge")) || (data7 === "tile")) || (data7 === "none"))){
+validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
@@ -943,30 +1994,21 @@ var valid0 = true;
 }
 }
 }
-}
 else {
-validate32.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate30.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate32.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema75 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
-const schema76 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"default":"png","enum":["png","rgba8","grey8"],"title":"Format","type":"string"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
-const schema77 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
-const pattern4 = new RegExp("^[0-9a-f]{64}$", "u");
-const schema40 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"enum":["generate","refine","inpaint","expand"],"title":"Kind","type":"string"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
-const schema41 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"enum":["canny","scribble","lineart","softedge","tile","none"],"title":"Type","type":"string"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
-const schema42 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
-const schema43 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -977,14 +2019,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.kind === undefined) && (missing0 = "kind")) || ((data.model === undefined) && (missing0 = "model"))){
-validate25.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate29.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema40.properties, key0))){
-validate25.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func12.call(schema42.properties, key0))){
+validate29.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -994,18 +2036,18 @@ if(data.batch !== undefined){
 let data0 = data.batch;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate25.errors = [{instancePath:instancePath+"/batch",schemaPath:"#/properties/batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate29.errors = [{instancePath:instancePath+"/batch",schemaPath:"#/properties/batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs2){
 if((typeof data0 == "number") && (isFinite(data0))){
 if(data0 > 8 || isNaN(data0)){
-validate25.errors = [{instancePath:instancePath+"/batch",schemaPath:"#/properties/batch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8"}];
+validate29.errors = [{instancePath:instancePath+"/batch",schemaPath:"#/properties/batch/maximum",keyword:"maximum",params:{comparison: "<=", limit: 8},message:"must be <= 8"}];
 return false;
 }
 else {
 if(data0 < 1 || isNaN(data0)){
-validate25.errors = [{instancePath:instancePath+"/batch",schemaPath:"#/properties/batch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate29.errors = [{instancePath:instancePath+"/batch",schemaPath:"#/properties/batch/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -1023,293 +2065,17 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(Array.isArray(data1)){
 if(data1.length > 4){
-validate25.errors = [{instancePath:instancePath+"/control",schemaPath:"#/properties/control/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items"}];
+validate29.errors = [{instancePath:instancePath+"/control",schemaPath:"#/properties/control/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items"}];
 return false;
 }
 else {
 var valid1 = true;
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
-let data2 = data1[i0];
 const _errs6 = errors;
-const _errs7 = errors;
-if(errors === _errs7){
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-let missing1;
-if(((data2.type === undefined) && (missing1 = "type")) || ((data2.image === undefined) && (missing1 = "image"))){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0,schemaPath:"#/$defs/ControlSpec/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs9 = errors;
-for(const key1 in data2){
-if(!((((((((key1 === "end") || (key1 === "high_threshold")) || (key1 === "image")) || (key1 === "low_threshold")) || (key1 === "model")) || (key1 === "start")) || (key1 === "strength")) || (key1 === "type"))){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0,schemaPath:"#/$defs/ControlSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs9 === errors){
-if(data2.end !== undefined){
-let data3 = data2.end;
-const _errs10 = errors;
-if(errors === _errs10){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 1 || isNaN(data3)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/end",schemaPath:"#/$defs/ControlSpec/properties/end/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
-return false;
-}
-else {
-if(data3 < 0 || isNaN(data3)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/end",schemaPath:"#/$defs/ControlSpec/properties/end/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/end",schemaPath:"#/$defs/ControlSpec/properties/end/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.high_threshold !== undefined){
-let data4 = data2.high_threshold;
-const _errs12 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/high_threshold",schemaPath:"#/$defs/ControlSpec/properties/high_threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs12){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 255 || isNaN(data4)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/high_threshold",schemaPath:"#/$defs/ControlSpec/properties/high_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
-return false;
-}
-else {
-if(data4 < 0 || isNaN(data4)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/high_threshold",schemaPath:"#/$defs/ControlSpec/properties/high_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs12 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.image !== undefined){
-let data5 = data2.image;
-const _errs14 = errors;
-if(errors === _errs14){
-if(typeof data5 === "string"){
-if(!pattern4.test(data5)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/image",schemaPath:"#/$defs/ControlSpec/properties/image/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
-return false;
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/image",schemaPath:"#/$defs/ControlSpec/properties/image/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs14 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.low_threshold !== undefined){
-let data6 = data2.low_threshold;
-const _errs16 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/low_threshold",schemaPath:"#/$defs/ControlSpec/properties/low_threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs16){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 255 || isNaN(data6)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/low_threshold",schemaPath:"#/$defs/ControlSpec/properties/low_threshold/maximum",keyword:"maximum",params:{comparison: "<=", limit: 255},message:"must be <= 255"}];
-return false;
-}
-else {
-if(data6 < 0 || isNaN(data6)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/low_threshold",schemaPath:"#/$defs/ControlSpec/properties/low_threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.model !== undefined){
-let data7 = data2.model;
-const _errs18 = errors;
-const _errs19 = errors;
-let valid4 = false;
-const _errs20 = errors;
-if(errors === _errs20){
-if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
-const err0 = {instancePath:instancePath+"/control/" + i0+"/model",schemaPath:"#/$defs/ControlSpec/properties/model/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/control/" + i0+"/model",schemaPath:"#/$defs/ControlSpec/properties/model/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs20 === errors;
-valid4 = valid4 || _valid0;
-const _errs22 = errors;
-if(data7 !== null){
-const err2 = {instancePath:instancePath+"/control/" + i0+"/model",schemaPath:"#/$defs/ControlSpec/properties/model/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs22 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const err3 = {instancePath:instancePath+"/control/" + i0+"/model",schemaPath:"#/$defs/ControlSpec/properties/model/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate25.errors = vErrors;
-return false;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.start !== undefined){
-let data8 = data2.start;
-const _errs24 = errors;
-if(errors === _errs24){
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 1 || isNaN(data8)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/start",schemaPath:"#/$defs/ControlSpec/properties/start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
-return false;
-}
-else {
-if(data8 < 0 || isNaN(data8)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/start",schemaPath:"#/$defs/ControlSpec/properties/start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/start",schemaPath:"#/$defs/ControlSpec/properties/start/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid3 = _errs24 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.strength !== undefined){
-let data9 = data2.strength;
-const _errs26 = errors;
-if(errors === _errs26){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 2 || isNaN(data9)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/strength",schemaPath:"#/$defs/ControlSpec/properties/strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"}];
-return false;
-}
-else {
-if(data9 < 0 || isNaN(data9)){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/strength",schemaPath:"#/$defs/ControlSpec/properties/strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/strength",schemaPath:"#/$defs/ControlSpec/properties/strength/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid3 = _errs26 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.type !== undefined){
-let data10 = data2.type;
-const _errs28 = errors;
-if(typeof data10 !== "string"){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/type",schemaPath:"#/$defs/ControlSpec/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((((data10 === "canny") || (data10 === "scribble")) || (data10 === "lineart")) || (data10 === "softedge")) || (data10 === "tile")) || (data10 === "none"))){
-validate25.errors = [{instancePath:instancePath+"/control/" + i0+"/type",schemaPath:"#/$defs/ControlSpec/properties/type/enum",keyword:"enum",params:{allowedValues: schema41.properties.type.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs28 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/control/" + i0,schemaPath:"#/$defs/ControlSpec/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
+if(!(validate30(data1[i0], {instancePath:instancePath+"/control/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
 }
 var valid1 = _errs6 === errors;
 if(!valid1){
@@ -1319,7 +2085,7 @@ break;
 }
 }
 else {
-validate25.errors = [{instancePath:instancePath+"/control",schemaPath:"#/properties/control/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate29.errors = [{instancePath:instancePath+"/control",schemaPath:"#/properties/control/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -1330,57 +2096,108 @@ var valid0 = true;
 }
 if(valid0){
 if(data.fill !== undefined){
-let data11 = data.fill;
-const _errs30 = errors;
-if(typeof data11 !== "string"){
-validate25.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data3 = data.fill;
+const _errs7 = errors;
+if(typeof data3 !== "string"){
+validate29.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data11 === "keep") || (data11 === "blur")) || (data11 === "edge")) || (data11 === "noise"))){
-validate25.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/enum",keyword:"enum",params:{allowedValues: schema40.properties.fill.enum},message:"must be equal to one of the allowed values"}];
+if(!((((data3 === "keep") || (data3 === "blur")) || (data3 === "edge")) || (data3 === "noise"))){
+validate29.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/enum",keyword:"enum",params:{allowedValues: schema42.properties.fill.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs30 === errors;
+var valid0 = _errs7 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.guidance !== undefined){
-let data12 = data.guidance;
-const _errs32 = errors;
-if(errors === _errs32){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 30 || isNaN(data12)){
-validate25.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30"}];
+let data4 = data.guidance;
+const _errs9 = errors;
+if(errors === _errs9){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 30 || isNaN(data4)){
+validate29.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30"}];
 return false;
 }
 else {
-if(data12 < 0 || isNaN(data12)){
-validate25.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(data4 < 0 || isNaN(data4)){
+validate29.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 else {
-validate25.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate29.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 }
-var valid0 = _errs32 === errors;
+var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.height !== undefined){
-let data13 = data.height;
-const _errs34 = errors;
-const _errs35 = errors;
-let valid5 = false;
-const _errs36 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data5 = data.height;
+const _errs11 = errors;
+const _errs12 = errors;
+let valid2 = false;
+const _errs13 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err0 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(errors === _errs13){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 2048 || isNaN(data5)){
+const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+else {
+if(data5 < 64 || isNaN(data5)){
+const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+}
+var _valid0 = _errs13 === errors;
+valid2 = valid2 || _valid0;
+const _errs15 = errors;
+if(data5 !== null){
+const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs15 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1388,11 +2205,36 @@ else {
 vErrors.push(err4);
 }
 errors++;
+validate29.errors = vErrors;
+return false;
 }
-if(errors === _errs36){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 2048 || isNaN(data13)){
-const err5 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+else {
+errors = _errs12;
+if(vErrors !== null){
+if(_errs12){
+vErrors.length = _errs12;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.image !== undefined){
+let data6 = data.image;
+const _errs17 = errors;
+const _errs18 = errors;
+let valid3 = false;
+const _errs19 = errors;
+if(errors === _errs19){
+if(typeof data6 === "string"){
+if(!pattern4.test(data6)){
+const err5 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1401,9 +2243,9 @@ vErrors.push(err5);
 }
 errors++;
 }
+}
 else {
-if(data13 < 64 || isNaN(data13)){
-const err6 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+const err6 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1413,13 +2255,11 @@ vErrors.push(err6);
 errors++;
 }
 }
-}
-}
-var _valid1 = _errs36 === errors;
-valid5 = valid5 || _valid1;
-const _errs38 = errors;
-if(data13 !== null){
-const err7 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid1 = _errs19 === errors;
+valid3 = valid3 || _valid1;
+const _errs21 = errors;
+if(data6 !== null){
+const err7 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1428,10 +2268,10 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid1 = _errs38 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const err8 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid1 = _errs21 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
+const err8 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1439,36 +2279,163 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate25.errors = vErrors;
+validate29.errors = vErrors;
 return false;
 }
 else {
-errors = _errs35;
+errors = _errs18;
 if(vErrors !== null){
-if(_errs35){
-vErrors.length = _errs35;
+if(_errs18){
+vErrors.length = _errs18;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs34 === errors;
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.image !== undefined){
-let data14 = data.image;
-const _errs40 = errors;
+if(data.kind !== undefined){
+let data7 = data.kind;
+const _errs23 = errors;
+if(typeof data7 !== "string"){
+validate29.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data7 === "generate") || (data7 === "refine")) || (data7 === "inpaint")) || (data7 === "expand"))){
+validate29.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs23 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.loras !== undefined){
+let data8 = data.loras;
+const _errs26 = errors;
+if(errors === _errs26){
+if(Array.isArray(data8)){
+if(data8.length > 8){
+validate29.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/properties/loras/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"}];
+return false;
+}
+else {
+var valid5 = true;
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+let data9 = data8[i1];
+const _errs28 = errors;
+const _errs29 = errors;
+if(errors === _errs29){
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let missing1;
+if((data9.id === undefined) && (missing1 = "id")){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs31 = errors;
+for(const key1 in data9){
+if(!((key1 === "id") || (key1 === "weight"))){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs31 === errors){
+if(data9.id !== undefined){
+let data10 = data9.id;
+const _errs32 = errors;
+if(errors === _errs32){
+if(typeof data10 === "string"){
+if(!pattern7.test(data10)){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:"#/$defs/LoraSpec/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:"#/$defs/LoraSpec/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid7 = _errs32 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+if(data9.weight !== undefined){
+let data11 = data9.weight;
+const _errs34 = errors;
+if(errors === _errs34){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 4 || isNaN(data11)){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4},message:"must be <= 4"}];
+return false;
+}
+else {
+if(data11 < -4 || isNaN(data11)){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: -4},message:"must be >= -4"}];
+return false;
+}
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+}
+var valid7 = _errs34 === errors;
+}
+else {
+var valid7 = true;
+}
+}
+}
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid5 = _errs28 === errors;
+if(!valid5){
+break;
+}
+}
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/properties/loras/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.margins !== undefined){
+let data12 = data.margins;
+const _errs36 = errors;
+const _errs37 = errors;
+let valid8 = false;
+const _errs38 = errors;
+const _errs39 = errors;
+if(errors === _errs39){
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 const _errs41 = errors;
-let valid6 = false;
-const _errs42 = errors;
-if(errors === _errs42){
-if(typeof data14 === "string"){
-if(!pattern4.test(data14)){
-const err9 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+for(const key2 in data12){
+if(!((((key2 === "bottom") || (key2 === "left")) || (key2 === "right")) || (key2 === "top"))){
+const err9 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1476,10 +2443,15 @@ else {
 vErrors.push(err9);
 }
 errors++;
+break;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs41 === errors){
+if(data12.bottom !== undefined){
+let data13 = data12.bottom;
+const _errs42 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err10 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1488,12 +2460,10 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-var _valid2 = _errs42 === errors;
-valid6 = valid6 || _valid2;
-const _errs44 = errors;
-if(data14 !== null){
-const err11 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs42){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 16384 || isNaN(data13)){
+const err11 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1502,10 +2472,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid2 = _errs44 === errors;
-valid6 = valid6 || _valid2;
-if(!valid6){
-const err12 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+if(data13 < 0 || isNaN(data13)){
+const err12 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1513,163 +2482,21 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate25.errors = vErrors;
-return false;
+}
+}
+}
+}
+var valid10 = _errs42 === errors;
 }
 else {
-errors = _errs41;
-if(vErrors !== null){
-if(_errs41){
-vErrors.length = _errs41;
+var valid10 = true;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs40 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.kind !== undefined){
-let data15 = data.kind;
-const _errs46 = errors;
-if(typeof data15 !== "string"){
-validate25.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((data15 === "generate") || (data15 === "refine")) || (data15 === "inpaint")) || (data15 === "expand"))){
-validate25.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema40.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs46 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.loras !== undefined){
-let data16 = data.loras;
-const _errs48 = errors;
-if(errors === _errs48){
-if(Array.isArray(data16)){
-if(data16.length > 8){
-validate25.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/properties/loras/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"}];
-return false;
-}
-else {
-var valid7 = true;
-const len1 = data16.length;
-for(let i1=0; i1<len1; i1++){
-let data17 = data16[i1];
-const _errs50 = errors;
-const _errs51 = errors;
-if(errors === _errs51){
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-let missing2;
-if((data17.id === undefined) && (missing2 = "id")){
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
-return false;
-}
-else {
-const _errs53 = errors;
-for(const key2 in data17){
-if(!((key2 === "id") || (key2 === "weight"))){
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs53 === errors){
-if(data17.id !== undefined){
-let data18 = data17.id;
-const _errs54 = errors;
-if(errors === _errs54){
-if(typeof data18 === "string"){
-if(!pattern7.test(data18)){
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:"#/$defs/LoraSpec/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:"#/$defs/LoraSpec/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid9 = _errs54 === errors;
-}
-else {
-var valid9 = true;
-}
-if(valid9){
-if(data17.weight !== undefined){
-let data19 = data17.weight;
-const _errs56 = errors;
-if(errors === _errs56){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 4 || isNaN(data19)){
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4},message:"must be <= 4"}];
-return false;
-}
-else {
-if(data19 < -4 || isNaN(data19)){
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: -4},message:"must be >= -4"}];
-return false;
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-}
-var valid9 = _errs56 === errors;
-}
-else {
-var valid9 = true;
-}
-}
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid7 = _errs50 === errors;
-if(!valid7){
-break;
-}
-}
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/properties/loras/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs48 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.margins !== undefined){
-let data20 = data.margins;
-const _errs58 = errors;
-const _errs59 = errors;
-let valid10 = false;
-const _errs60 = errors;
-const _errs61 = errors;
-if(errors === _errs61){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-const _errs63 = errors;
-for(const key3 in data20){
-if(!((((key3 === "bottom") || (key3 === "left")) || (key3 === "right")) || (key3 === "top"))){
-const err13 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(valid10){
+if(data12.left !== undefined){
+let data14 = data12.left;
+const _errs44 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err13 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1677,15 +2504,11 @@ else {
 vErrors.push(err13);
 }
 errors++;
-break;
 }
-}
-if(_errs63 === errors){
-if(data20.bottom !== undefined){
-let data21 = data20.bottom;
-const _errs64 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err14 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs44){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 16384 || isNaN(data14)){
+const err14 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1694,10 +2517,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(errors === _errs64){
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 > 16384 || isNaN(data21)){
-const err15 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+else {
+if(data14 < 0 || isNaN(data14)){
+const err15 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1706,9 +2528,20 @@ vErrors.push(err15);
 }
 errors++;
 }
+}
+}
+}
+var valid10 = _errs44 === errors;
+}
 else {
-if(data21 < 0 || isNaN(data21)){
-const err16 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid10 = true;
+}
+if(valid10){
+if(data12.right !== undefined){
+let data15 = data12.right;
+const _errs46 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err16 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1717,20 +2550,10 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-}
-var valid12 = _errs64 === errors;
-}
-else {
-var valid12 = true;
-}
-if(valid12){
-if(data20.left !== undefined){
-let data22 = data20.left;
-const _errs66 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err17 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs46){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 16384 || isNaN(data15)){
+const err17 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1739,10 +2562,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(errors === _errs66){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 16384 || isNaN(data22)){
-const err18 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+else {
+if(data15 < 0 || isNaN(data15)){
+const err18 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1751,9 +2573,20 @@ vErrors.push(err18);
 }
 errors++;
 }
+}
+}
+}
+var valid10 = _errs46 === errors;
+}
 else {
-if(data22 < 0 || isNaN(data22)){
-const err19 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid10 = true;
+}
+if(valid10){
+if(data12.top !== undefined){
+let data16 = data12.top;
+const _errs48 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err19 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1762,20 +2595,10 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-}
-var valid12 = _errs66 === errors;
-}
-else {
-var valid12 = true;
-}
-if(valid12){
-if(data20.right !== undefined){
-let data23 = data20.right;
-const _errs68 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err20 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs48){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 16384 || isNaN(data16)){
+const err20 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1784,10 +2607,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(errors === _errs68){
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 16384 || isNaN(data23)){
-const err21 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+else {
+if(data16 < 0 || isNaN(data16)){
+const err21 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1796,9 +2618,21 @@ vErrors.push(err21);
 }
 errors++;
 }
+}
+}
+}
+var valid10 = _errs48 === errors;
+}
 else {
-if(data23 < 0 || isNaN(data23)){
-const err22 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid10 = true;
+}
+}
+}
+}
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1808,19 +2642,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-}
-}
-var valid12 = _errs68 === errors;
-}
-else {
-var valid12 = true;
-}
-if(valid12){
-if(data20.top !== undefined){
-let data24 = data20.top;
-const _errs70 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err23 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid2 = _errs38 === errors;
+valid8 = valid8 || _valid2;
+const _errs50 = errors;
+if(data12 !== null){
+const err23 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1829,10 +2655,10 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(errors === _errs70){
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 16384 || isNaN(data24)){
-const err24 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+var _valid2 = _errs50 === errors;
+valid8 = valid8 || _valid2;
+if(!valid8){
+const err24 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1840,10 +2666,36 @@ else {
 vErrors.push(err24);
 }
 errors++;
+validate29.errors = vErrors;
+return false;
 }
 else {
-if(data24 < 0 || isNaN(data24)){
-const err25 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+errors = _errs37;
+if(vErrors !== null){
+if(_errs37){
+vErrors.length = _errs37;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.mask !== undefined){
+let data17 = data.mask;
+const _errs52 = errors;
+const _errs53 = errors;
+let valid11 = false;
+const _errs54 = errors;
+if(errors === _errs54){
+if(typeof data17 === "string"){
+if(!pattern4.test(data17)){
+const err25 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1853,20 +2705,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-}
-var valid12 = _errs70 === errors;
-}
 else {
-var valid12 = true;
-}
-}
-}
-}
-}
-}
-else {
-const err26 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err26 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1876,11 +2716,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-var _valid3 = _errs60 === errors;
-valid10 = valid10 || _valid3;
-const _errs72 = errors;
-if(data20 !== null){
-const err27 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid3 = _errs54 === errors;
+valid11 = valid11 || _valid3;
+const _errs56 = errors;
+if(data17 !== null){
+const err27 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1889,10 +2729,10 @@ vErrors.push(err27);
 }
 errors++;
 }
-var _valid3 = _errs72 === errors;
-valid10 = valid10 || _valid3;
-if(!valid10){
-const err28 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs56 === errors;
+valid11 = valid11 || _valid3;
+if(!valid11){
+const err28 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1900,18 +2740,39 @@ else {
 vErrors.push(err28);
 }
 errors++;
-validate25.errors = vErrors;
+validate29.errors = vErrors;
 return false;
 }
 else {
-errors = _errs59;
+errors = _errs53;
 if(vErrors !== null){
-if(_errs59){
-vErrors.length = _errs59;
+if(_errs53){
+vErrors.length = _errs53;
 }
 else {
 vErrors = null;
 }
+}
+}
+var valid0 = _errs52 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.model !== undefined){
+let data18 = data.model;
+const _errs58 = errors;
+if(errors === _errs58){
+if(typeof data18 === "string"){
+if(!pattern7.test(data18)){
+validate29.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs58 === errors;
@@ -1920,16 +2781,73 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.mask !== undefined){
-let data25 = data.mask;
-const _errs74 = errors;
-const _errs75 = errors;
-let valid13 = false;
-const _errs76 = errors;
-if(errors === _errs76){
-if(typeof data25 === "string"){
-if(!pattern4.test(data25)){
-const err29 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(data.negative_prompt !== undefined){
+let data19 = data.negative_prompt;
+const _errs60 = errors;
+if(errors === _errs60){
+if(typeof data19 === "string"){
+if(func1(data19) > 4000){
+validate29.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs60 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.prompt !== undefined){
+let data20 = data.prompt;
+const _errs62 = errors;
+if(errors === _errs62){
+if(typeof data20 === "string"){
+if(func1(data20) > 4000){
+validate29.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+}
+else {
+validate29.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs62 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.scheduler !== undefined){
+let data21 = data.scheduler;
+const _errs64 = errors;
+if(typeof data21 !== "string"){
+validate29.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((data21 === "ddim") || (data21 === "euler")) || (data21 === "euler_a")) || (data21 === "dpmpp_2m")) || (data21 === "dpmpp_2m_karras")) || (data21 === "unipc"))){
+validate29.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/enum",keyword:"enum",params:{allowedValues: schema42.properties.scheduler.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs64 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seed !== undefined){
+let data22 = data.seed;
+const _errs66 = errors;
+const _errs67 = errors;
+let valid12 = false;
+const _errs68 = errors;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err29 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1938,9 +2856,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-else {
-const err30 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs68){
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 > 4294967295 || isNaN(data22)){
+const err30 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1949,12 +2868,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-var _valid4 = _errs76 === errors;
-valid13 = valid13 || _valid4;
-const _errs78 = errors;
-if(data25 !== null){
-const err31 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+if(data22 < 0 || isNaN(data22)){
+const err31 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1963,10 +2879,14 @@ vErrors.push(err31);
 }
 errors++;
 }
-var _valid4 = _errs78 === errors;
-valid13 = valid13 || _valid4;
-if(!valid13){
-const err32 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+}
+var _valid4 = _errs68 === errors;
+valid12 = valid12 || _valid4;
+const _errs70 = errors;
+if(data22 !== null){
+const err32 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1974,7 +2894,132 @@ else {
 vErrors.push(err32);
 }
 errors++;
-validate25.errors = vErrors;
+}
+var _valid4 = _errs70 === errors;
+valid12 = valid12 || _valid4;
+if(!valid12){
+const err33 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs67;
+if(vErrors !== null){
+if(_errs67){
+vErrors.length = _errs67;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.steps !== undefined){
+let data23 = data.steps;
+const _errs72 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs72){
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 > 150 || isNaN(data23)){
+validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150},message:"must be <= 150"}];
+return false;
+}
+else {
+if(data23 < 1 || isNaN(data23)){
+validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs72 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.strength !== undefined){
+let data24 = data.strength;
+const _errs74 = errors;
+const _errs75 = errors;
+let valid13 = false;
+const _errs76 = errors;
+if(errors === _errs76){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 1 || isNaN(data24)){
+const err34 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+else {
+if(data24 < 0 || isNaN(data24)){
+const err35 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+var _valid5 = _errs76 === errors;
+valid13 = valid13 || _valid5;
+const _errs78 = errors;
+if(data24 !== null){
+const err37 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+var _valid5 = _errs78 === errors;
+valid13 = valid13 || _valid5;
+if(!valid13){
+const err38 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+validate29.errors = vErrors;
 return false;
 }
 else {
@@ -1994,220 +3039,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.model !== undefined){
-let data26 = data.model;
+if(data.width !== undefined){
+let data25 = data.width;
 const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data26 === "string"){
-if(!pattern7.test(data26)){
-validate25.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs80 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.negative_prompt !== undefined){
-let data27 = data.negative_prompt;
-const _errs82 = errors;
-if(errors === _errs82){
-if(typeof data27 === "string"){
-if(func1(data27) > 4000){
-validate25.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs82 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.prompt !== undefined){
-let data28 = data.prompt;
-const _errs84 = errors;
-if(errors === _errs84){
-if(typeof data28 === "string"){
-if(func1(data28) > 4000){
-validate25.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-}
-else {
-validate25.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs84 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scheduler !== undefined){
-let data29 = data.scheduler;
-const _errs86 = errors;
-if(typeof data29 !== "string"){
-validate25.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((((data29 === "ddim") || (data29 === "euler")) || (data29 === "euler_a")) || (data29 === "dpmpp_2m")) || (data29 === "dpmpp_2m_karras")) || (data29 === "unipc"))){
-validate25.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/enum",keyword:"enum",params:{allowedValues: schema40.properties.scheduler.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs86 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seed !== undefined){
-let data30 = data.seed;
-const _errs88 = errors;
-const _errs89 = errors;
+const _errs81 = errors;
 let valid14 = false;
-const _errs90 = errors;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err33 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-if(errors === _errs90){
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 4294967295 || isNaN(data30)){
-const err34 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-else {
-if(data30 < 0 || isNaN(data30)){
-const err35 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-}
-}
-var _valid5 = _errs90 === errors;
-valid14 = valid14 || _valid5;
-const _errs92 = errors;
-if(data30 !== null){
-const err36 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-var _valid5 = _errs92 === errors;
-valid14 = valid14 || _valid5;
-if(!valid14){
-const err37 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-validate25.errors = vErrors;
-return false;
-}
-else {
-errors = _errs89;
-if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs88 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.steps !== undefined){
-let data31 = data.steps;
-const _errs94 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-validate25.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs94){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 150 || isNaN(data31)){
-validate25.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150},message:"must be <= 150"}];
-return false;
-}
-else {
-if(data31 < 1 || isNaN(data31)){
-validate25.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs94 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.strength !== undefined){
-let data32 = data.strength;
-const _errs96 = errors;
-const _errs97 = errors;
-let valid15 = false;
-const _errs98 = errors;
-if(errors === _errs98){
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 1 || isNaN(data32)){
-const err38 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-else {
-if(data32 < 0 || isNaN(data32)){
-const err39 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const _errs82 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err39 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2216,10 +3055,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(errors === _errs82){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 2048 || isNaN(data25)){
+const err40 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2228,12 +3067,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-var _valid6 = _errs98 === errors;
-valid15 = valid15 || _valid6;
-const _errs100 = errors;
-if(data32 !== null){
-const err41 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+if(data25 < 64 || isNaN(data25)){
+const err41 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2242,10 +3078,14 @@ vErrors.push(err41);
 }
 errors++;
 }
-var _valid6 = _errs100 === errors;
-valid15 = valid15 || _valid6;
-if(!valid15){
-const err42 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+}
+var _valid6 = _errs82 === errors;
+valid14 = valid14 || _valid6;
+const _errs84 = errors;
+if(data25 !== null){
+const err42 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2253,34 +3093,11 @@ else {
 vErrors.push(err42);
 }
 errors++;
-validate25.errors = vErrors;
-return false;
 }
-else {
-errors = _errs97;
-if(vErrors !== null){
-if(_errs97){
-vErrors.length = _errs97;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs96 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.width !== undefined){
-let data33 = data.width;
-const _errs102 = errors;
-const _errs103 = errors;
-let valid16 = false;
-const _errs104 = errors;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err43 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid6 = _errs84 === errors;
+valid14 = valid14 || _valid6;
+if(!valid14){
+const err43 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -2288,72 +3105,21 @@ else {
 vErrors.push(err43);
 }
 errors++;
-}
-if(errors === _errs104){
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 2048 || isNaN(data33)){
-const err44 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-else {
-if(data33 < 64 || isNaN(data33)){
-const err45 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-}
-}
-}
-var _valid7 = _errs104 === errors;
-valid16 = valid16 || _valid7;
-const _errs106 = errors;
-if(data33 !== null){
-const err46 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-var _valid7 = _errs106 === errors;
-valid16 = valid16 || _valid7;
-if(!valid16){
-const err47 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-validate25.errors = vErrors;
+validate29.errors = vErrors;
 return false;
 }
 else {
-errors = _errs103;
+errors = _errs81;
 if(vErrors !== null){
-if(_errs103){
-vErrors.length = _errs103;
+if(_errs81){
+vErrors.length = _errs81;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs102 === errors;
+var valid0 = _errs80 === errors;
 }
 else {
 var valid0 = true;
@@ -2379,20 +3145,20 @@ var valid0 = true;
 }
 }
 else {
-validate25.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate29.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate25.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2403,14 +3169,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.index === undefined) && (missing0 = "index")) || ((data.blob === undefined) && (missing0 = "blob"))) || ((data.width === undefined) && (missing0 = "width"))) || ((data.height === undefined) && (missing0 = "height"))) || ((data.region === undefined) && (missing0 = "region"))) || ((data.seed === undefined) && (missing0 = "seed"))) || ((data.params === undefined) && (missing0 = "params"))){
-validate35.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "blob") || (key0 === "format")) || (key0 === "height")) || (key0 === "index")) || (key0 === "params")) || (key0 === "region")) || (key0 === "seed")) || (key0 === "width"))){
-validate35.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2422,12 +3188,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern4.test(data0)){
-validate35.errors = [{instancePath:instancePath+"/blob",schemaPath:"#/properties/blob/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+validate52.errors = [{instancePath:instancePath+"/blob",schemaPath:"#/properties/blob/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate35.errors = [{instancePath:instancePath+"/blob",schemaPath:"#/properties/blob/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate52.errors = [{instancePath:instancePath+"/blob",schemaPath:"#/properties/blob/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2441,11 +3207,11 @@ if(data.format !== undefined){
 let data1 = data.format;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate35.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate52.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((data1 === "png") || (data1 === "rgba8")) || (data1 === "grey8"))){
-validate35.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema76.properties.format.enum},message:"must be equal to one of the allowed values"}];
+validate52.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -2456,12 +3222,12 @@ var valid0 = true;
 if(valid0){
 if(data.height !== undefined){
 let data2 = data.height;
-const _errs6 = errors;
+const _errs7 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate35.errors = [{instancePath:instancePath+"/height",schemaPath:"#/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate52.errors = [{instancePath:instancePath+"/height",schemaPath:"#/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs6 === errors;
+var valid0 = _errs7 === errors;
 }
 else {
 var valid0 = true;
@@ -2469,135 +3235,30 @@ var valid0 = true;
 if(valid0){
 if(data.index !== undefined){
 let data3 = data.index;
-const _errs8 = errors;
+const _errs9 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate35.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate52.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs8){
+if(errors === _errs9){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-validate35.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate52.errors = [{instancePath:instancePath+"/index",schemaPath:"#/properties/index/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
-var valid0 = _errs8 === errors;
+var valid0 = _errs9 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.params !== undefined){
-const _errs10 = errors;
-if(!(validate25(data.params, {instancePath:instancePath+"/params",parentData:data,parentDataProperty:"params",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.region !== undefined){
-let data5 = data.region;
 const _errs11 = errors;
-const _errs12 = errors;
-if(errors === _errs12){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-let missing1;
-if(((((data5.x === undefined) && (missing1 = "x")) || ((data5.y === undefined) && (missing1 = "y"))) || ((data5.width === undefined) && (missing1 = "width"))) || ((data5.height === undefined) && (missing1 = "height"))){
-validate35.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs14 = errors;
-for(const key1 in data5){
-if(!((((key1 === "height") || (key1 === "width")) || (key1 === "x")) || (key1 === "y"))){
-validate35.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs14 === errors){
-if(data5.height !== undefined){
-let data6 = data5.height;
-const _errs15 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate35.errors = [{instancePath:instancePath+"/region/height",schemaPath:"#/$defs/Region/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs15){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
-validate35.errors = [{instancePath:instancePath+"/region/height",schemaPath:"#/$defs/Region/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-var valid2 = _errs15 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data5.width !== undefined){
-let data7 = data5.width;
-const _errs17 = errors;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate35.errors = [{instancePath:instancePath+"/region/width",schemaPath:"#/$defs/Region/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs17){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 1 || isNaN(data7)){
-validate35.errors = [{instancePath:instancePath+"/region/width",schemaPath:"#/$defs/Region/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-var valid2 = _errs17 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data5.x !== undefined){
-let data8 = data5.x;
-const _errs19 = errors;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate35.errors = [{instancePath:instancePath+"/region/x",schemaPath:"#/$defs/Region/properties/x/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid2 = _errs19 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data5.y !== undefined){
-let data9 = data5.y;
-const _errs21 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate35.errors = [{instancePath:instancePath+"/region/y",schemaPath:"#/$defs/Region/properties/y/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid2 = _errs21 === errors;
-}
-else {
-var valid2 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate35.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
+if(!(validate29(data.params, {instancePath:instancePath+"/params",parentData:data,parentDataProperty:"params",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
 }
 var valid0 = _errs11 === errors;
 }
@@ -2605,14 +3266,119 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.seed !== undefined){
-let data10 = data.seed;
-const _errs23 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate35.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(data.region !== undefined){
+let data5 = data.region;
+const _errs12 = errors;
+const _errs13 = errors;
+if(errors === _errs13){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+let missing1;
+if(((((data5.x === undefined) && (missing1 = "x")) || ((data5.y === undefined) && (missing1 = "y"))) || ((data5.width === undefined) && (missing1 = "width"))) || ((data5.height === undefined) && (missing1 = "height"))){
+validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
-var valid0 = _errs23 === errors;
+else {
+const _errs15 = errors;
+for(const key1 in data5){
+if(!((((key1 === "height") || (key1 === "width")) || (key1 === "x")) || (key1 === "y"))){
+validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs15 === errors){
+if(data5.height !== undefined){
+let data6 = data5.height;
+const _errs16 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate52.errors = [{instancePath:instancePath+"/region/height",schemaPath:"#/$defs/Region/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+validate52.errors = [{instancePath:instancePath+"/region/height",schemaPath:"#/$defs/Region/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data5.width !== undefined){
+let data7 = data5.width;
+const _errs18 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate52.errors = [{instancePath:instancePath+"/region/width",schemaPath:"#/$defs/Region/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+validate52.errors = [{instancePath:instancePath+"/region/width",schemaPath:"#/$defs/Region/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+var valid3 = _errs18 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data5.x !== undefined){
+let data8 = data5.x;
+const _errs20 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate52.errors = [{instancePath:instancePath+"/region/x",schemaPath:"#/$defs/Region/properties/x/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs20 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data5.y !== undefined){
+let data9 = data5.y;
+const _errs22 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate52.errors = [{instancePath:instancePath+"/region/y",schemaPath:"#/$defs/Region/properties/y/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs22 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seed !== undefined){
+let data10 = data.seed;
+const _errs24 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate52.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
@@ -2620,12 +3386,12 @@ var valid0 = true;
 if(valid0){
 if(data.width !== undefined){
 let data11 = data.width;
-const _errs25 = errors;
+const _errs26 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate35.errors = [{instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate52.errors = [{instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs25 === errors;
+var valid0 = _errs26 === errors;
 }
 else {
 var valid0 = true;
@@ -2641,20 +3407,20 @@ var valid0 = true;
 }
 }
 else {
-validate35.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate35.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2665,14 +3431,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.job_id === undefined) && (missing0 = "job_id")) || ((data.result === undefined) && (missing0 = "result"))){
-validate34.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate51.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "job_id") || (key0 === "result")) || (key0 === "type"))){
-validate34.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate51.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2684,12 +3450,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate34.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate51.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate34.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate51.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -2701,8 +3467,8 @@ var valid0 = true;
 if(valid0){
 if(data.result !== undefined){
 const _errs4 = errors;
-if(!(validate35(data.result, {instancePath:instancePath+"/result",parentData:data,parentDataProperty:"result",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+if(!(validate52(data.result, {instancePath:instancePath+"/result",parentData:data,parentDataProperty:"result",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs4 === errors;
@@ -2715,11 +3481,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs5 = errors;
 if(typeof data2 !== "string"){
-validate34.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate51.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.result" !== data2){
-validate34.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
+validate51.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -2733,23 +3499,23 @@ var valid0 = true;
 }
 }
 else {
-validate34.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate51.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate34.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema81 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
-const schema82 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"enum":["generate","refine","inpaint","expand"],"title":"Kind","type":"string"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
-const schema83 = {"additionalProperties":false,"properties":{"code":{"title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
+const schema95 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
+const schema96 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
+const schema97 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2760,14 +3526,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.state === undefined) && (missing0 = "state"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.model === undefined) && (missing0 = "model"))) || ((data.prompt === undefined) && (missing0 = "prompt"))) || ((data.created_at === undefined) && (missing0 = "created_at"))){
-validate40.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate57.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema82.properties, key0))){
-validate40.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func12.call(schema96.properties, key0))){
+validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -2776,7 +3542,7 @@ if(_errs1 === errors){
 if(data.client !== undefined){
 const _errs2 = errors;
 if(typeof data.client !== "string"){
-validate40.errors = [{instancePath:instancePath+"/client",schemaPath:"#/properties/client/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate57.errors = [{instancePath:instancePath+"/client",schemaPath:"#/properties/client/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -2789,7 +3555,7 @@ if(data.created_at !== undefined){
 let data1 = data.created_at;
 const _errs4 = errors;
 if(!((typeof data1 == "number") && (isFinite(data1)))){
-validate40.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+validate57.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -2821,7 +3587,7 @@ errors++;
 else {
 const _errs11 = errors;
 for(const key1 in data2){
-if(!(((key1 === "code") || (key1 === "field")) || (key1 === "message"))){
+if(!((((key1 === "code") || (key1 === "field")) || (key1 === "message")) || (key1 === "retryable"))){
 const err1 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -2927,13 +3693,11 @@ var valid3 = _errs20 === errors;
 else {
 var valid3 = true;
 }
-}
-}
-}
-}
-}
-else {
-const err7 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid3){
+if(data2.retryable !== undefined){
+const _errs22 = errors;
+if(typeof data2.retryable !== "boolean"){
+const err7 = {instancePath:instancePath+"/error/retryable",schemaPath:"#/$defs/ErrorBody/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -2942,12 +3706,19 @@ vErrors.push(err7);
 }
 errors++;
 }
+var valid3 = _errs22 === errors;
 }
-var _valid0 = _errs8 === errors;
-valid1 = valid1 || _valid0;
-const _errs22 = errors;
-if(data2 !== null){
-const err8 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/error",schemaPath:"#/$defs/ErrorBody/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -2956,10 +3727,12 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid0 = _errs22 === errors;
+}
+var _valid0 = _errs8 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err9 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs24 = errors;
+if(data2 !== null){
+const err9 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -2967,7 +3740,19 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate40.errors = vErrors;
+}
+var _valid0 = _errs24 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err10 = {instancePath:instancePath+"/error",schemaPath:"#/properties/error/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+validate57.errors = vErrors;
 return false;
 }
 else {
@@ -2988,26 +3773,13 @@ var valid0 = true;
 }
 if(valid0){
 if(data.finished_at !== undefined){
-let data6 = data.finished_at;
-const _errs24 = errors;
-const _errs25 = errors;
-let valid5 = false;
+let data7 = data.finished_at;
 const _errs26 = errors;
-if(!((typeof data6 == "number") && (isFinite(data6)))){
-const err10 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-var _valid2 = _errs26 === errors;
-valid5 = valid5 || _valid2;
+const _errs27 = errors;
+let valid5 = false;
 const _errs28 = errors;
-if(data6 !== null){
-const err11 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!((typeof data7 == "number") && (isFinite(data7)))){
+const err11 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3018,8 +3790,9 @@ errors++;
 }
 var _valid2 = _errs28 === errors;
 valid5 = valid5 || _valid2;
-if(!valid5){
-const err12 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs30 = errors;
+if(data7 !== null){
+const err12 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3027,57 +3800,52 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate40.errors = vErrors;
+}
+var _valid2 = _errs30 === errors;
+valid5 = valid5 || _valid2;
+if(!valid5){
+const err13 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate57.errors = vErrors;
 return false;
 }
 else {
-errors = _errs25;
+errors = _errs27;
 if(vErrors !== null){
-if(_errs25){
-vErrors.length = _errs25;
+if(_errs27){
+vErrors.length = _errs27;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs26 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.job_id !== undefined){
-let data7 = data.job_id;
-const _errs30 = errors;
-if(errors === _errs30){
-if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
-validate40.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate40.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs30 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.kind !== undefined){
-let data8 = data.kind;
+let data8 = data.job_id;
 const _errs32 = errors;
-if(typeof data8 !== "string"){
-validate40.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs32){
+if(typeof data8 === "string"){
+if(!pattern7.test(data8)){
+validate57.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
-if(!((((data8 === "generate") || (data8 === "refine")) || (data8 === "inpaint")) || (data8 === "expand"))){
-validate40.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema82.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+}
+else {
+validate57.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
 }
 var valid0 = _errs32 === errors;
 }
@@ -3085,10 +3853,15 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.model !== undefined){
+if(data.kind !== undefined){
+let data9 = data.kind;
 const _errs34 = errors;
-if(typeof data.model !== "string"){
-validate40.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data9 !== "string"){
+validate57.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data9 === "generate") || (data9 === "refine")) || (data9 === "inpaint")) || (data9 === "expand"))){
+validate57.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs34 === errors;
@@ -3097,33 +3870,33 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.params !== undefined){
-let data10 = data.params;
-const _errs36 = errors;
+if(data.model !== undefined){
 const _errs37 = errors;
-let valid6 = false;
-const _errs38 = errors;
-if(!(validate25(data10, {instancePath:instancePath+"/params",parentData:data,parentDataProperty:"params",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
+if(typeof data.model !== "string"){
+validate57.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
-var _valid3 = _errs38 === errors;
-valid6 = valid6 || _valid3;
-const _errs39 = errors;
-if(data10 !== null){
-const err13 = {instancePath:instancePath+"/params",schemaPath:"#/properties/params/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err13];
+var valid0 = _errs37 === errors;
 }
 else {
-vErrors.push(err13);
+var valid0 = true;
 }
-errors++;
+if(valid0){
+if(data.params !== undefined){
+let data11 = data.params;
+const _errs39 = errors;
+const _errs40 = errors;
+let valid7 = false;
+const _errs41 = errors;
+if(!(validate29(data11, {instancePath:instancePath+"/params",parentData:data,parentDataProperty:"params",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
+errors = vErrors.length;
 }
-var _valid3 = _errs39 === errors;
-valid6 = valid6 || _valid3;
-if(!valid6){
-const err14 = {instancePath:instancePath+"/params",schemaPath:"#/properties/params/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs41 === errors;
+valid7 = valid7 || _valid3;
+const _errs42 = errors;
+if(data11 !== null){
+const err14 = {instancePath:instancePath+"/params",schemaPath:"#/properties/params/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3131,34 +3904,11 @@ else {
 vErrors.push(err14);
 }
 errors++;
-validate40.errors = vErrors;
-return false;
 }
-else {
-errors = _errs37;
-if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs36 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.position !== undefined){
-let data11 = data.position;
-const _errs41 = errors;
-const _errs42 = errors;
-let valid7 = false;
-const _errs43 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err15 = {instancePath:instancePath+"/position",schemaPath:"#/properties/position/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid3 = _errs42 === errors;
+valid7 = valid7 || _valid3;
+if(!valid7){
+const err15 = {instancePath:instancePath+"/params",schemaPath:"#/properties/params/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3166,12 +3916,34 @@ else {
 vErrors.push(err15);
 }
 errors++;
+validate57.errors = vErrors;
+return false;
 }
-var _valid4 = _errs43 === errors;
-valid7 = valid7 || _valid4;
+else {
+errors = _errs40;
+if(vErrors !== null){
+if(_errs40){
+vErrors.length = _errs40;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs39 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.position !== undefined){
+let data12 = data.position;
+const _errs44 = errors;
 const _errs45 = errors;
-if(data11 !== null){
-const err16 = {instancePath:instancePath+"/position",schemaPath:"#/properties/position/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+let valid8 = false;
+const _errs46 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err16 = {instancePath:instancePath+"/position",schemaPath:"#/properties/position/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3180,10 +3952,11 @@ vErrors.push(err16);
 }
 errors++;
 }
-var _valid4 = _errs45 === errors;
-valid7 = valid7 || _valid4;
-if(!valid7){
-const err17 = {instancePath:instancePath+"/position",schemaPath:"#/properties/position/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid4 = _errs46 === errors;
+valid8 = valid8 || _valid4;
+const _errs48 = errors;
+if(data12 !== null){
+const err17 = {instancePath:instancePath+"/position",schemaPath:"#/properties/position/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3191,76 +3964,11 @@ else {
 vErrors.push(err17);
 }
 errors++;
-validate40.errors = vErrors;
-return false;
 }
-else {
-errors = _errs42;
-if(vErrors !== null){
-if(_errs42){
-vErrors.length = _errs42;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs41 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.prompt !== undefined){
-const _errs47 = errors;
-if(typeof data.prompt !== "string"){
-validate40.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs47 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.results !== undefined){
-let data13 = data.results;
-const _errs49 = errors;
-if(errors === _errs49){
-if(Array.isArray(data13)){
-var valid8 = true;
-const len0 = data13.length;
-for(let i0=0; i0<len0; i0++){
-const _errs51 = errors;
-if(!(validate35(data13[i0], {instancePath:instancePath+"/results/" + i0,parentData:data13,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
-errors = vErrors.length;
-}
-var valid8 = _errs51 === errors;
+var _valid4 = _errs48 === errors;
+valid8 = valid8 || _valid4;
 if(!valid8){
-break;
-}
-}
-}
-else {
-validate40.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs49 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seed !== undefined){
-let data15 = data.seed;
-const _errs52 = errors;
-const _errs53 = errors;
-let valid9 = false;
-const _errs54 = errors;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err18 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err18 = {instancePath:instancePath+"/position",schemaPath:"#/properties/position/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3268,43 +3976,60 @@ else {
 vErrors.push(err18);
 }
 errors++;
-}
-var _valid5 = _errs54 === errors;
-valid9 = valid9 || _valid5;
-const _errs56 = errors;
-if(data15 !== null){
-const err19 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-var _valid5 = _errs56 === errors;
-valid9 = valid9 || _valid5;
-if(!valid9){
-const err20 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-validate40.errors = vErrors;
+validate57.errors = vErrors;
 return false;
 }
 else {
-errors = _errs53;
+errors = _errs45;
 if(vErrors !== null){
-if(_errs53){
-vErrors.length = _errs53;
+if(_errs45){
+vErrors.length = _errs45;
 }
 else {
 vErrors = null;
 }
+}
+}
+var valid0 = _errs44 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.prompt !== undefined){
+const _errs50 = errors;
+if(typeof data.prompt !== "string"){
+validate57.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs50 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.results !== undefined){
+let data14 = data.results;
+const _errs52 = errors;
+if(errors === _errs52){
+if(Array.isArray(data14)){
+var valid9 = true;
+const len0 = data14.length;
+for(let i0=0; i0<len0; i0++){
+const _errs54 = errors;
+if(!(validate52(data14[i0], {instancePath:instancePath+"/results/" + i0,parentData:data14,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+errors = vErrors.length;
+}
+var valid9 = _errs54 === errors;
+if(!valid9){
+break;
+}
+}
+}
+else {
+validate57.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
 }
 }
 var valid0 = _errs52 === errors;
@@ -3313,18 +4038,78 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.seed !== undefined){
+let data16 = data.seed;
+const _errs55 = errors;
+const _errs56 = errors;
+let valid10 = false;
+const _errs57 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err19 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+var _valid5 = _errs57 === errors;
+valid10 = valid10 || _valid5;
+const _errs59 = errors;
+if(data16 !== null){
+const err20 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+var _valid5 = _errs59 === errors;
+valid10 = valid10 || _valid5;
+if(!valid10){
+const err21 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+validate57.errors = vErrors;
+return false;
+}
+else {
+errors = _errs56;
+if(vErrors !== null){
+if(_errs56){
+vErrors.length = _errs56;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs55 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.state !== undefined){
-let data16 = data.state;
-const _errs58 = errors;
-if(typeof data16 !== "string"){
-validate40.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data17 = data.state;
+const _errs61 = errors;
+if(typeof data17 !== "string"){
+validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((data16 === "queued") || (data16 === "running")) || (data16 === "done")) || (data16 === "failed")) || (data16 === "cancelled"))){
-validate40.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema82.properties.state.enum},message:"must be equal to one of the allowed values"}];
+if(!(((((data17 === "queued") || (data17 === "running")) || (data17 === "done")) || (data17 === "failed")) || (data17 === "cancelled"))){
+validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema96.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs58 === errors;
+var valid0 = _errs61 === errors;
 }
 else {
 var valid0 = true;
@@ -3345,20 +4130,20 @@ var valid0 = true;
 }
 }
 else {
-validate40.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate57.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate40.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3369,14 +4154,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.job === undefined) && (missing0 = "job")){
-validate39.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate56.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "job") || (key0 === "reply_to")) || (key0 === "type"))){
-validate39.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate56.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3384,8 +4169,8 @@ break;
 if(_errs1 === errors){
 if(data.job !== undefined){
 const _errs2 = errors;
-if(!(validate40(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
+if(!(validate57(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs2 === errors;
@@ -3448,7 +4233,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate39.errors = vErrors;
+validate56.errors = vErrors;
 return false;
 }
 else {
@@ -3472,11 +4257,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs9 = errors;
 if(typeof data2 !== "string"){
-validate39.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate56.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.state" !== data2){
-validate39.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
+validate56.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -3490,21 +4275,21 @@ var valid0 = true;
 }
 }
 else {
-validate39.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate56.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate39.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema84 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
+const schema99 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
 
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate45.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3515,14 +4300,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.jobs === undefined) && (missing0 = "jobs")){
-validate45.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate62.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "jobs") || (key0 === "reply_to")) || (key0 === "type"))){
-validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate62.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3537,8 +4322,8 @@ var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
-if(!(validate40(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
+if(!(validate57(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -3548,7 +4333,7 @@ break;
 }
 }
 else {
-validate45.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate62.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3612,7 +4397,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate45.errors = vErrors;
+validate62.errors = vErrors;
 return false;
 }
 else {
@@ -3636,11 +4421,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate45.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate62.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.list.reply" !== data3){
-validate45.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
+validate62.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -3654,23 +4439,23 @@ var valid0 = true;
 }
 }
 else {
-validate45.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate62.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate45.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema85 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
-const schema86 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
-const schema87 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
+const schema100 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
+const schema101 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
+const schema102 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3681,14 +4466,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.version === undefined) && (missing0 = "version")) || ((data.loaded === undefined) && (missing0 = "loaded"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.clients === undefined) && (missing0 = "clients"))){
-validate48.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate65.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "clients") || (key0 === "device")) || (key0 === "loaded")) || (key0 === "queue")) || (key0 === "reply_to")) || (key0 === "type")) || (key0 === "version"))){
-validate48.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3698,7 +4483,7 @@ if(data.clients !== undefined){
 let data0 = data.clients;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate48.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate65.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -3876,7 +4661,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate48.errors = vErrors;
+validate65.errors = vErrors;
 return false;
 }
 else {
@@ -3906,7 +4691,7 @@ const len0 = data7.length;
 for(let i0=0; i0<len0; i0++){
 const _errs24 = errors;
 if(typeof data7[i0] !== "string"){
-validate48.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs24 === errors;
@@ -3916,7 +4701,7 @@ break;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate65.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -3934,14 +4719,14 @@ if(errors === _errs27){
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 let missing2;
 if(((data9.queued === undefined) && (missing2 = "queued")) || ((data9.running === undefined) && (missing2 = "running"))){
-validate48.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate65.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs29 = errors;
 for(const key2 in data9){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
-validate48.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate65.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3950,7 +4735,7 @@ if(_errs29 === errors){
 if(data9.paused !== undefined){
 const _errs30 = errors;
 if(typeof data9.paused !== "boolean"){
-validate48.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate65.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs30 === errors;
@@ -3963,7 +4748,7 @@ if(data9.queued !== undefined){
 let data11 = data9.queued;
 const _errs32 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate48.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate65.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -3976,7 +4761,7 @@ if(data9.running !== undefined){
 let data12 = data9.running;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate48.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate65.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
@@ -3990,7 +4775,7 @@ var valid6 = true;
 }
 }
 else {
-validate48.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate65.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -4054,7 +4839,7 @@ else {
 vErrors.push(err13);
 }
 errors++;
-validate48.errors = vErrors;
+validate65.errors = vErrors;
 return false;
 }
 else {
@@ -4078,11 +4863,11 @@ if(data.type !== undefined){
 let data14 = data.type;
 const _errs42 = errors;
 if(typeof data14 !== "string"){
-validate48.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("status.reply" !== data14){
-validate48.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
+validate65.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs42 === errors;
@@ -4094,7 +4879,7 @@ if(valid0){
 if(data.version !== undefined){
 const _errs44 = errors;
 if(typeof data.version !== "string"){
-validate48.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate65.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -4112,21 +4897,21 @@ var valid0 = true;
 }
 }
 else {
-validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate65.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate48.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema88 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
+const schema103 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4137,14 +4922,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.models === undefined) && (missing0 = "models")){
-validate50.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate67.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "models") || (key0 === "reply_to")) || (key0 === "type"))){
-validate50.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4158,451 +4943,10 @@ if(Array.isArray(data0)){
 var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
 const _errs4 = errors;
-const _errs5 = errors;
-if(errors === _errs5){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if((((data1.id === undefined) && (missing1 = "id")) || ((data1.name === undefined) && (missing1 = "name"))) || ((data1.arch === undefined) && (missing1 = "arch"))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs7 = errors;
-for(const key1 in data1){
-if(!(func12.call(schema65.properties, key1))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs7 === errors){
-if(data1.arch !== undefined){
-const _errs8 = errors;
-if(typeof data1.arch !== "string"){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/arch",schemaPath:"#/$defs/ModelInfo/properties/arch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid3 = _errs8 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.control_type !== undefined){
-let data3 = data1.control_type;
-const _errs10 = errors;
-const _errs11 = errors;
-let valid4 = false;
-const _errs12 = errors;
-if(typeof data3 !== "string"){
-const err0 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(!((((((data3 === "canny") || (data3 === "scribble")) || (data3 === "lineart")) || (data3 === "softedge")) || (data3 === "tile")) || (data3 === "none"))){
-const err1 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs12 === errors;
-valid4 = valid4 || _valid0;
-const _errs14 = errors;
-if(data3 !== null){
-const err2 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs14 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const err3 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate50.errors = vErrors;
-return false;
-}
-else {
-errors = _errs11;
-if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.default !== undefined){
-const _errs16 = errors;
-if(typeof data1.default !== "boolean"){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/default",schemaPath:"#/$defs/ModelInfo/properties/default/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.default_weight !== undefined){
-let data5 = data1.default_weight;
-const _errs18 = errors;
-const _errs19 = errors;
-let valid5 = false;
-const _errs20 = errors;
-if(!((typeof data5 == "number") && (isFinite(data5)))){
-const err4 = {instancePath:instancePath+"/models/" + i0+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-var _valid1 = _errs20 === errors;
-valid5 = valid5 || _valid1;
-const _errs22 = errors;
-if(data5 !== null){
-const err5 = {instancePath:instancePath+"/models/" + i0+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid1 = _errs22 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const err6 = {instancePath:instancePath+"/models/" + i0+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-validate50.errors = vErrors;
-return false;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.format !== undefined){
-let data6 = data1.format;
-const _errs24 = errors;
-if(typeof data6 !== "string"){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data6 === "diffusers") || (data6 === "single_file"))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs24 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.id !== undefined){
-let data7 = data1.id;
-const _errs26 = errors;
-if(errors === _errs26){
-if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs26 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.kind !== undefined){
-let data8 = data1.kind;
-const _errs28 = errors;
-if(typeof data8 !== "string"){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((data8 === "checkpoint") || (data8 === "controlnet")) || (data8 === "lora")) || (data8 === "embedding"))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs28 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.name !== undefined){
-const _errs30 = errors;
-if(typeof data1.name !== "string"){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/name",schemaPath:"#/$defs/ModelInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid3 = _errs30 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.native_side !== undefined){
-let data10 = data1.native_side;
-const _errs32 = errors;
-const _errs33 = errors;
-let valid6 = false;
-const _errs34 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err7 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-var _valid2 = _errs34 === errors;
-valid6 = valid6 || _valid2;
-const _errs36 = errors;
-if(data10 !== null){
-const err8 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-var _valid2 = _errs36 === errors;
-valid6 = valid6 || _valid2;
-if(!valid6){
-const err9 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-validate50.errors = vErrors;
-return false;
-}
-else {
-errors = _errs33;
-if(vErrors !== null){
-if(_errs33){
-vErrors.length = _errs33;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs32 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.prediction !== undefined){
-let data11 = data1.prediction;
-const _errs38 = errors;
-const _errs39 = errors;
-let valid7 = false;
-const _errs40 = errors;
-if(typeof data11 !== "string"){
-const err10 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(!((data11 === "epsilon") || (data11 === "v_prediction"))){
-const err11 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-var _valid3 = _errs40 === errors;
-valid7 = valid7 || _valid3;
-const _errs42 = errors;
-if(data11 !== null){
-const err12 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-var _valid3 = _errs42 === errors;
-valid7 = valid7 || _valid3;
-if(!valid7){
-const err13 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-validate50.errors = vErrors;
-return false;
-}
-else {
-errors = _errs39;
-if(vErrors !== null){
-if(_errs39){
-vErrors.length = _errs39;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs38 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.size_bytes !== undefined){
-let data12 = data1.size_bytes;
-const _errs44 = errors;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid3 = _errs44 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.size_multiple !== undefined){
-let data13 = data1.size_multiple;
-const _errs46 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid3 = _errs46 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.trigger_words !== undefined){
-let data14 = data1.trigger_words;
-const _errs48 = errors;
-if(errors === _errs48){
-if(Array.isArray(data14)){
-var valid8 = true;
-const len1 = data14.length;
-for(let i1=0; i1<len1; i1++){
-const _errs50 = errors;
-if(typeof data14[i1] !== "string"){
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words/" + i1,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid8 = _errs50 === errors;
-if(!valid8){
-break;
-}
-}
-}
-else {
-validate50.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words",schemaPath:"#/$defs/ModelInfo/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid3 = _errs48 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate50.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
+if(!(validate43(data0[i0], {instancePath:instancePath+"/models/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
 if(!valid1){
@@ -4611,7 +4955,7 @@ break;
 }
 }
 else {
-validate50.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate67.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -4622,91 +4966,91 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data16 = data.reply_to;
-const _errs52 = errors;
-const _errs53 = errors;
-let valid9 = false;
-const _errs54 = errors;
-if(errors === _errs54){
-if(typeof data16 === "string"){
-if(func1(data16) > 64){
-const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data2 = data.reply_to;
+const _errs5 = errors;
+const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err0];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err0);
 }
 errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err1];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err1);
 }
 errors++;
 }
 }
-var _valid4 = _errs54 === errors;
-valid9 = valid9 || _valid4;
-const _errs56 = errors;
-if(data16 !== null){
-const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
+if(data2 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err16];
+vErrors = [err2];
 }
 else {
-vErrors.push(err16);
+vErrors.push(err2);
 }
 errors++;
 }
-var _valid4 = _errs56 === errors;
-valid9 = valid9 || _valid4;
-if(!valid9){
-const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err17];
+vErrors = [err3];
 }
 else {
-vErrors.push(err17);
+vErrors.push(err3);
 }
 errors++;
-validate50.errors = vErrors;
+validate67.errors = vErrors;
 return false;
 }
 else {
-errors = _errs53;
+errors = _errs6;
 if(vErrors !== null){
-if(_errs53){
-vErrors.length = _errs53;
+if(_errs6){
+vErrors.length = _errs6;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs52 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data17 = data.type;
-const _errs58 = errors;
-if(typeof data17 !== "string"){
-validate50.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data3 = data.type;
+const _errs11 = errors;
+if(typeof data3 !== "string"){
+validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data17){
-validate50.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
+if("models.reply" !== data3){
+validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs58 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
@@ -4717,22 +5061,167 @@ var valid0 = true;
 }
 }
 else {
-validate50.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate50.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema90 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
-const schema91 = {"additionalProperties":false,"properties":{"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"enum":["client","admin"],"title":"Scope","type":"string"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
+const schema104 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
+const schema105 = {"additionalProperties":false,"properties":{"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate71.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.created_at === undefined) && (missing0 = "created_at"))){
+validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "created_at") || (key0 === "last_seen")) || (key0 === "name")) || (key0 === "scope"))){
+validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.created_at !== undefined){
+let data0 = data.created_at;
+const _errs2 = errors;
+if(!((typeof data0 == "number") && (isFinite(data0)))){
+validate71.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.last_seen !== undefined){
+let data1 = data.last_seen;
+const _errs4 = errors;
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(!((typeof data1 == "number") && (isFinite(data1)))){
+const err0 = {instancePath:instancePath+"/last_seen",schemaPath:"#/properties/last_seen/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs8 = errors;
+if(data1 !== null){
+const err1 = {instancePath:instancePath+"/last_seen",schemaPath:"#/properties/last_seen/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err2 = {instancePath:instancePath+"/last_seen",schemaPath:"#/properties/last_seen/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate71.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.name !== undefined){
+const _errs10 = errors;
+if(typeof data.name !== "string"){
+validate71.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.scope !== undefined){
+let data3 = data.scope;
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data3 === "client") || (data3 === "admin"))){
+validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate71.errors = vErrors;
+return errors === 0;
+}
+validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4743,14 +5232,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.clients === undefined) && (missing0 = "clients")){
-validate52.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "clients") || (key0 === "reply_to")) || (key0 === "type"))){
-validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -4764,137 +5253,10 @@ if(Array.isArray(data0)){
 var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
 const _errs4 = errors;
-const _errs5 = errors;
-if(errors === _errs5){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if((((data1.name === undefined) && (missing1 = "name")) || ((data1.scope === undefined) && (missing1 = "scope"))) || ((data1.created_at === undefined) && (missing1 = "created_at"))){
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0,schemaPath:"#/$defs/ClientRecord/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs7 = errors;
-for(const key1 in data1){
-if(!((((key1 === "created_at") || (key1 === "last_seen")) || (key1 === "name")) || (key1 === "scope"))){
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0,schemaPath:"#/$defs/ClientRecord/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs7 === errors){
-if(data1.created_at !== undefined){
-let data2 = data1.created_at;
-const _errs8 = errors;
-if(!((typeof data2 == "number") && (isFinite(data2)))){
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0+"/created_at",schemaPath:"#/$defs/ClientRecord/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-var valid3 = _errs8 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.last_seen !== undefined){
-let data3 = data1.last_seen;
-const _errs10 = errors;
-const _errs11 = errors;
-let valid4 = false;
-const _errs12 = errors;
-if(!((typeof data3 == "number") && (isFinite(data3)))){
-const err0 = {instancePath:instancePath+"/clients/" + i0+"/last_seen",schemaPath:"#/$defs/ClientRecord/properties/last_seen/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-var _valid0 = _errs12 === errors;
-valid4 = valid4 || _valid0;
-const _errs14 = errors;
-if(data3 !== null){
-const err1 = {instancePath:instancePath+"/clients/" + i0+"/last_seen",schemaPath:"#/$defs/ClientRecord/properties/last_seen/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs14 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const err2 = {instancePath:instancePath+"/clients/" + i0+"/last_seen",schemaPath:"#/$defs/ClientRecord/properties/last_seen/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-validate52.errors = vErrors;
-return false;
-}
-else {
-errors = _errs11;
-if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.name !== undefined){
-const _errs16 = errors;
-if(typeof data1.name !== "string"){
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0+"/name",schemaPath:"#/$defs/ClientRecord/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.scope !== undefined){
-let data5 = data1.scope;
-const _errs18 = errors;
-if(typeof data5 !== "string"){
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0+"/scope",schemaPath:"#/$defs/ClientRecord/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data5 === "client") || (data5 === "admin"))){
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0+"/scope",schemaPath:"#/$defs/ClientRecord/properties/scope/enum",keyword:"enum",params:{allowedValues: schema91.properties.scope.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate52.errors = [{instancePath:instancePath+"/clients/" + i0,schemaPath:"#/$defs/ClientRecord/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
+if(!(validate71(data0[i0], {instancePath:instancePath+"/clients/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
 if(!valid1){
@@ -4903,7 +5265,7 @@ break;
 }
 }
 else {
-validate52.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate70.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -4914,15 +5276,52 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data6 = data.reply_to;
-const _errs20 = errors;
-const _errs21 = errors;
-let valid5 = false;
-const _errs22 = errors;
-if(errors === _errs22){
-if(typeof data6 === "string"){
-if(func1(data6) > 64){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data2 = data.reply_to;
+const _errs5 = errors;
+const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
+if(data2 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -4930,75 +5329,38 @@ else {
 vErrors.push(err3);
 }
 errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-var _valid1 = _errs22 === errors;
-valid5 = valid5 || _valid1;
-const _errs24 = errors;
-if(data6 !== null){
-const err5 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid1 = _errs24 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-validate52.errors = vErrors;
+validate70.errors = vErrors;
 return false;
 }
 else {
-errors = _errs21;
+errors = _errs6;
 if(vErrors !== null){
-if(_errs21){
-vErrors.length = _errs21;
+if(_errs6){
+vErrors.length = _errs6;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs20 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data7 = data.type;
-const _errs26 = errors;
-if(typeof data7 !== "string"){
-validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data3 = data.type;
+const _errs11 = errors;
+if(typeof data3 !== "string"){
+validate70.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("clients.reply" !== data7){
-validate52.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
+if("clients.reply" !== data3){
+validate70.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
@@ -5009,22 +5371,199 @@ var valid0 = true;
 }
 }
 else {
-validate52.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate52.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema93 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
-const schema57 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
+const schema107 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate74.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.token === undefined) && (missing0 = "token"))){
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((key0 === "name") || (key0 === "reply_to")) || (key0 === "scope")) || (key0 === "token")) || (key0 === "type"))){
+validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+const _errs2 = errors;
+if(typeof data.name !== "string"){
+validate74.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data1 = data.reply_to;
+const _errs4 = errors;
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs8 = errors;
+if(data1 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate74.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.scope !== undefined){
+let data2 = data.scope;
+const _errs10 = errors;
+if(typeof data2 !== "string"){
+validate74.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data2 === "client") || (data2 === "admin"))){
+validate74.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.token !== undefined){
+const _errs13 = errors;
+if(typeof data.token !== "string"){
+validate74.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data4 = data.type;
+const _errs15 = errors;
+if(typeof data4 !== "string"){
+validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("clients.paired" !== data4){
+validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate74.errors = vErrors;
+return errors === 0;
+}
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema109 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
+const schema65 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
+
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5035,14 +5574,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.settings === undefined) && (missing0 = "settings")){
-validate54.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
-validate54.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5102,7 +5641,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate54.errors = vErrors;
+validate76.errors = vErrors;
 return false;
 }
 else {
@@ -5125,7 +5664,7 @@ if(valid0){
 if(data.restart_required !== undefined){
 const _errs8 = errors;
 if(typeof data.restart_required !== "boolean"){
-validate54.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate76.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -5143,7 +5682,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 const _errs13 = errors;
 for(const key1 in data2){
 if(!(((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
-validate54.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5155,7 +5694,7 @@ const _errs14 = errors;
 if(errors === _errs14){
 if(Array.isArray(data3)){
 if(data3.length > 64){
-validate54.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate76.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -5164,7 +5703,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs16 = errors;
 if(typeof data3[i0] !== "string"){
-validate54.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs16 === errors;
@@ -5175,7 +5714,7 @@ break;
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -5191,7 +5730,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data5)){
 if(data5.length > 64){
-validate54.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate76.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -5200,7 +5739,7 @@ const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs20 = errors;
 if(typeof data5[i1] !== "string"){
-validate54.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid5 = _errs20 === errors;
@@ -5211,7 +5750,7 @@ break;
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate76.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -5224,7 +5763,7 @@ if(valid3){
 if(data2.data_dir !== undefined){
 const _errs22 = errors;
 if(typeof data2.data_dir !== "string"){
-validate54.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -5237,11 +5776,11 @@ if(data2.dtype !== undefined){
 let data8 = data2.dtype;
 const _errs24 = errors;
 if(typeof data8 !== "string"){
-validate54.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((((data8 === "auto") || (data8 === "fp16")) || (data8 === "bf16")) || (data8 === "fp32"))){
-validate54.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema57.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -5256,18 +5795,18 @@ const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data9 === "string"){
 if(func1(data9) > 255){
-validate54.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
 if(func1(data9) < 1){
-validate54.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5331,7 +5870,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate54.errors = vErrors;
+validate76.errors = vErrors;
 return false;
 }
 else {
@@ -5355,18 +5894,18 @@ if(data2.port !== undefined){
 let data11 = data2.port;
 const _errs34 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate54.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate76.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 65535 || isNaN(data11)){
-validate54.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+validate76.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate54.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate76.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -5386,7 +5925,7 @@ var valid3 = true;
 }
 }
 else {
-validate54.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -5400,11 +5939,11 @@ if(data.type !== undefined){
 let data12 = data.type;
 const _errs36 = errors;
 if(typeof data12 !== "string"){
-validate54.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("settings.reply" !== data12){
-validate54.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
+validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs36 === errors;
@@ -5419,20 +5958,20 @@ var valid0 = true;
 }
 }
 else {
-validate54.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate54.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5443,8 +5982,8 @@ const _errs0 = errors;
 let valid0 = false;
 let passing0 = null;
 const _errs1 = errors;
-if(!(validate32(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+if(!(validate42(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs1 === errors;
@@ -5471,7 +6010,7 @@ errors++;
 else {
 const _errs5 = errors;
 for(const key0 in data){
-if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "reply_to")) || (key0 === "type"))){
+if(!(((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "reply_to")) || (key0 === "retryable")) || (key0 === "type"))){
 const err1 = {instancePath,schemaPath:"#/$defs/Error/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -5708,11 +6247,10 @@ else {
 var valid2 = true;
 }
 if(valid2){
-if(data.type !== undefined){
-let data5 = data.type;
+if(data.retryable !== undefined){
 const _errs28 = errors;
-if(typeof data5 !== "string"){
-const err14 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Error/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data.retryable !== "boolean"){
+const err14 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/Error/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -5721,8 +6259,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-if("error" !== data5){
-const err15 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Error/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
+var valid2 = _errs28 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data.type !== undefined){
+let data6 = data.type;
+const _errs30 = errors;
+if(typeof data6 !== "string"){
+const err15 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Error/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -5731,7 +6278,17 @@ vErrors.push(err15);
 }
 errors++;
 }
-var valid2 = _errs28 === errors;
+if("error" !== data6){
+const err16 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Error/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var valid2 = _errs30 === errors;
 }
 else {
 var valid2 = true;
@@ -5744,13 +6301,14 @@ var valid2 = true;
 }
 }
 }
-else {
-const err16 = {instancePath,schemaPath:"#/$defs/Error/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err16];
 }
 else {
-vErrors.push(err16);
+const err17 = {instancePath,schemaPath:"#/$defs/Error/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -5768,35 +6326,14 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs30 = errors;
-const _errs31 = errors;
-if(errors === _errs31){
-if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs32 = errors;
 const _errs33 = errors;
+if(errors === _errs33){
+if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs35 = errors;
 for(const key1 in data){
 if(!((key1 === "reply_to") || (key1 === "type"))){
-const err17 = {instancePath,schemaPath:"#/$defs/Pong/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-break;
-}
-}
-if(_errs33 === errors){
-if(data.reply_to !== undefined){
-let data6 = data.reply_to;
-const _errs34 = errors;
-const _errs35 = errors;
-let valid8 = false;
-const _errs36 = errors;
-if(errors === _errs36){
-if(typeof data6 === "string"){
-if(func1(data6) > 64){
-const err18 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err18 = {instancePath,schemaPath:"#/$defs/Pong/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -5804,10 +6341,20 @@ else {
 vErrors.push(err18);
 }
 errors++;
+break;
 }
 }
-else {
-const err19 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs35 === errors){
+if(data.reply_to !== undefined){
+let data7 = data.reply_to;
+const _errs36 = errors;
+const _errs37 = errors;
+let valid8 = false;
+const _errs38 = errors;
+if(errors === _errs38){
+if(typeof data7 === "string"){
+if(func1(data7) > 64){
+const err19 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -5817,11 +6364,8 @@ vErrors.push(err19);
 errors++;
 }
 }
-var _valid4 = _errs36 === errors;
-valid8 = valid8 || _valid4;
-const _errs38 = errors;
-if(data6 !== null){
-const err20 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err20 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -5830,10 +6374,12 @@ vErrors.push(err20);
 }
 errors++;
 }
+}
 var _valid4 = _errs38 === errors;
 valid8 = valid8 || _valid4;
-if(!valid8){
-const err21 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs40 = errors;
+if(data7 !== null){
+const err21 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -5842,28 +6388,10 @@ vErrors.push(err21);
 }
 errors++;
 }
-else {
-errors = _errs35;
-if(vErrors !== null){
-if(_errs35){
-vErrors.length = _errs35;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid7 = _errs34 === errors;
-}
-else {
-var valid7 = true;
-}
-if(valid7){
-if(data.type !== undefined){
-let data7 = data.type;
-const _errs40 = errors;
-if(typeof data7 !== "string"){
-const err22 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Pong/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid4 = _errs40 === errors;
+valid8 = valid8 || _valid4;
+if(!valid8){
+const err22 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -5872,8 +6400,28 @@ vErrors.push(err22);
 }
 errors++;
 }
-if("pong" !== data7){
-const err23 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Pong/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"};
+else {
+errors = _errs37;
+if(vErrors !== null){
+if(_errs37){
+vErrors.length = _errs37;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid7 = _errs36 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+if(data.type !== undefined){
+let data8 = data.type;
+const _errs42 = errors;
+if(typeof data8 !== "string"){
+const err23 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Pong/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -5882,16 +6430,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-var valid7 = _errs40 === errors;
-}
-else {
-var valid7 = true;
-}
-}
-}
-}
-else {
-const err24 = {instancePath,schemaPath:"#/$defs/Pong/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if("pong" !== data8){
+const err24 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Pong/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -5900,8 +6440,26 @@ vErrors.push(err24);
 }
 errors++;
 }
+var valid7 = _errs42 === errors;
 }
-var _valid0 = _errs30 === errors;
+else {
+var valid7 = true;
+}
+}
+}
+}
+else {
+const err25 = {instancePath,schemaPath:"#/$defs/Pong/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+var _valid0 = _errs32 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 2];
@@ -5914,26 +6472,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs42 = errors;
-const _errs43 = errors;
-if(errors === _errs43){
+const _errs44 = errors;
+const _errs45 = errors;
+if(errors === _errs45){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing1;
 if((data.sha256 === undefined) && (missing1 = "sha256")){
-const err25 = {instancePath,schemaPath:"#/$defs/BlobMissing/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-else {
-const _errs45 = errors;
-for(const key2 in data){
-if(!(((key2 === "reply_to") || (key2 === "sha256")) || (key2 === "type"))){
-const err26 = {instancePath,schemaPath:"#/$defs/BlobMissing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+const err26 = {instancePath,schemaPath:"#/$defs/BlobMissing/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -5941,20 +6486,12 @@ else {
 vErrors.push(err26);
 }
 errors++;
-break;
 }
-}
-if(_errs45 === errors){
-if(data.reply_to !== undefined){
-let data8 = data.reply_to;
-const _errs46 = errors;
+else {
 const _errs47 = errors;
-let valid11 = false;
-const _errs48 = errors;
-if(errors === _errs48){
-if(typeof data8 === "string"){
-if(func1(data8) > 64){
-const err27 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+for(const key2 in data){
+if(!(((key2 === "reply_to") || (key2 === "sha256")) || (key2 === "type"))){
+const err27 = {instancePath,schemaPath:"#/$defs/BlobMissing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -5962,10 +6499,20 @@ else {
 vErrors.push(err27);
 }
 errors++;
+break;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs47 === errors){
+if(data.reply_to !== undefined){
+let data9 = data.reply_to;
+const _errs48 = errors;
+const _errs49 = errors;
+let valid11 = false;
+const _errs50 = errors;
+if(errors === _errs50){
+if(typeof data9 === "string"){
+if(func1(data9) > 64){
+const err28 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -5975,11 +6522,8 @@ vErrors.push(err28);
 errors++;
 }
 }
-var _valid5 = _errs48 === errors;
-valid11 = valid11 || _valid5;
-const _errs50 = errors;
-if(data8 !== null){
-const err29 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err29 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -5988,10 +6532,12 @@ vErrors.push(err29);
 }
 errors++;
 }
+}
 var _valid5 = _errs50 === errors;
 valid11 = valid11 || _valid5;
-if(!valid11){
-const err30 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs52 = errors;
+if(data9 !== null){
+const err30 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -6000,37 +6546,10 @@ vErrors.push(err30);
 }
 errors++;
 }
-else {
-errors = _errs47;
-if(vErrors !== null){
-if(_errs47){
-vErrors.length = _errs47;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid10 = _errs46 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data.sha256 !== undefined){
-let data9 = data.sha256;
-const _errs52 = errors;
-if(errors === _errs52){
-if(Array.isArray(data9)){
-var valid12 = true;
-const len0 = data9.length;
-for(let i0=0; i0<len0; i0++){
-let data10 = data9[i0];
-const _errs54 = errors;
-if(errors === _errs54){
-if(typeof data10 === "string"){
-if(!pattern4.test(data10)){
-const err31 = {instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/$defs/BlobMissing/properties/sha256/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+var _valid5 = _errs52 === errors;
+valid11 = valid11 || _valid5;
+if(!valid11){
+const err31 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -6039,9 +6558,37 @@ vErrors.push(err31);
 }
 errors++;
 }
+else {
+errors = _errs49;
+if(vErrors !== null){
+if(_errs49){
+vErrors.length = _errs49;
 }
 else {
-const err32 = {instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/$defs/BlobMissing/properties/sha256/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+var valid10 = _errs48 === errors;
+}
+else {
+var valid10 = true;
+}
+if(valid10){
+if(data.sha256 !== undefined){
+let data10 = data.sha256;
+const _errs54 = errors;
+if(errors === _errs54){
+if(Array.isArray(data10)){
+var valid12 = true;
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+const _errs56 = errors;
+if(errors === _errs56){
+if(typeof data11 === "string"){
+if(!pattern4.test(data11)){
+const err32 = {instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/$defs/BlobMissing/properties/sha256/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -6051,14 +6598,8 @@ vErrors.push(err32);
 errors++;
 }
 }
-var valid12 = _errs54 === errors;
-if(!valid12){
-break;
-}
-}
-}
 else {
-const err33 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobMissing/properties/sha256/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err33 = {instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/$defs/BlobMissing/properties/sha256/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -6068,17 +6609,14 @@ vErrors.push(err33);
 errors++;
 }
 }
-var valid10 = _errs52 === errors;
+var valid12 = _errs56 === errors;
+if(!valid12){
+break;
+}
+}
 }
 else {
-var valid10 = true;
-}
-if(valid10){
-if(data.type !== undefined){
-let data11 = data.type;
-const _errs56 = errors;
-if(typeof data11 !== "string"){
-const err34 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobMissing/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err34 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobMissing/properties/sha256/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -6087,8 +6625,18 @@ vErrors.push(err34);
 }
 errors++;
 }
-if("blob.missing" !== data11){
-const err35 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobMissing/properties/type/const",keyword:"const",params:{allowedValue: "blob.missing"},message:"must be equal to constant"};
+}
+var valid10 = _errs54 === errors;
+}
+else {
+var valid10 = true;
+}
+if(valid10){
+if(data.type !== undefined){
+let data12 = data.type;
+const _errs58 = errors;
+if(typeof data12 !== "string"){
+const err35 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobMissing/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -6097,7 +6645,17 @@ vErrors.push(err35);
 }
 errors++;
 }
-var valid10 = _errs56 === errors;
+if("blob.missing" !== data12){
+const err36 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobMissing/properties/type/const",keyword:"const",params:{allowedValue: "blob.missing"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var valid10 = _errs58 === errors;
 }
 else {
 var valid10 = true;
@@ -6108,17 +6666,17 @@ var valid10 = true;
 }
 }
 else {
-const err36 = {instancePath,schemaPath:"#/$defs/BlobMissing/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err37 = {instancePath,schemaPath:"#/$defs/BlobMissing/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err36];
+vErrors = [err37];
 }
 else {
-vErrors.push(err36);
+vErrors.push(err37);
 }
 errors++;
 }
 }
-var _valid0 = _errs42 === errors;
+var _valid0 = _errs44 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 3];
@@ -6131,26 +6689,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs58 = errors;
-const _errs59 = errors;
-if(errors === _errs59){
+const _errs60 = errors;
+const _errs61 = errors;
+if(errors === _errs61){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing2;
 if(((data.sha256 === undefined) && (missing2 = "sha256")) || ((data.size === undefined) && (missing2 = "size"))){
-const err37 = {instancePath,schemaPath:"#/$defs/BlobStored/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-else {
-const _errs61 = errors;
-for(const key3 in data){
-if(!((((key3 === "reply_to") || (key3 === "sha256")) || (key3 === "size")) || (key3 === "type"))){
-const err38 = {instancePath,schemaPath:"#/$defs/BlobStored/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+const err38 = {instancePath,schemaPath:"#/$defs/BlobStored/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -6158,20 +6703,12 @@ else {
 vErrors.push(err38);
 }
 errors++;
-break;
 }
-}
-if(_errs61 === errors){
-if(data.reply_to !== undefined){
-let data12 = data.reply_to;
-const _errs62 = errors;
+else {
 const _errs63 = errors;
-let valid15 = false;
-const _errs64 = errors;
-if(errors === _errs64){
-if(typeof data12 === "string"){
-if(func1(data12) > 64){
-const err39 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+for(const key3 in data){
+if(!((((key3 === "reply_to") || (key3 === "sha256")) || (key3 === "size")) || (key3 === "type"))){
+const err39 = {instancePath,schemaPath:"#/$defs/BlobStored/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -6179,10 +6716,20 @@ else {
 vErrors.push(err39);
 }
 errors++;
+break;
 }
 }
-else {
-const err40 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs63 === errors){
+if(data.reply_to !== undefined){
+let data13 = data.reply_to;
+const _errs64 = errors;
+const _errs65 = errors;
+let valid15 = false;
+const _errs66 = errors;
+if(errors === _errs66){
+if(typeof data13 === "string"){
+if(func1(data13) > 64){
+const err40 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -6192,11 +6739,8 @@ vErrors.push(err40);
 errors++;
 }
 }
-var _valid6 = _errs64 === errors;
-valid15 = valid15 || _valid6;
-const _errs66 = errors;
-if(data12 !== null){
-const err41 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err41 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -6205,10 +6749,12 @@ vErrors.push(err41);
 }
 errors++;
 }
+}
 var _valid6 = _errs66 === errors;
 valid15 = valid15 || _valid6;
-if(!valid15){
-const err42 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs68 = errors;
+if(data13 !== null){
+const err42 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -6217,30 +6763,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-else {
-errors = _errs63;
-if(vErrors !== null){
-if(_errs63){
-vErrors.length = _errs63;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid14 = _errs62 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data.sha256 !== undefined){
-let data13 = data.sha256;
-const _errs68 = errors;
-if(errors === _errs68){
-if(typeof data13 === "string"){
-if(!pattern4.test(data13)){
-const err43 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobStored/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+var _valid6 = _errs68 === errors;
+valid15 = valid15 || _valid6;
+if(!valid15){
+const err43 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -6249,9 +6775,30 @@ vErrors.push(err43);
 }
 errors++;
 }
+else {
+errors = _errs65;
+if(vErrors !== null){
+if(_errs65){
+vErrors.length = _errs65;
 }
 else {
-const err44 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobStored/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+var valid14 = _errs64 === errors;
+}
+else {
+var valid14 = true;
+}
+if(valid14){
+if(data.sha256 !== undefined){
+let data14 = data.sha256;
+const _errs70 = errors;
+if(errors === _errs70){
+if(typeof data14 === "string"){
+if(!pattern4.test(data14)){
+const err44 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobStored/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -6261,17 +6808,8 @@ vErrors.push(err44);
 errors++;
 }
 }
-var valid14 = _errs68 === errors;
-}
 else {
-var valid14 = true;
-}
-if(valid14){
-if(data.size !== undefined){
-let data14 = data.size;
-const _errs70 = errors;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err45 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobStored/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err45 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobStored/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -6280,17 +6818,18 @@ vErrors.push(err45);
 }
 errors++;
 }
+}
 var valid14 = _errs70 === errors;
 }
 else {
 var valid14 = true;
 }
 if(valid14){
-if(data.type !== undefined){
-let data15 = data.type;
+if(data.size !== undefined){
+let data15 = data.size;
 const _errs72 = errors;
-if(typeof data15 !== "string"){
-const err46 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobStored/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err46 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobStored/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -6299,8 +6838,17 @@ vErrors.push(err46);
 }
 errors++;
 }
-if("blob.stored" !== data15){
-const err47 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobStored/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"};
+var valid14 = _errs72 === errors;
+}
+else {
+var valid14 = true;
+}
+if(valid14){
+if(data.type !== undefined){
+let data16 = data.type;
+const _errs74 = errors;
+if(typeof data16 !== "string"){
+const err47 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobStored/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -6309,7 +6857,17 @@ vErrors.push(err47);
 }
 errors++;
 }
-var valid14 = _errs72 === errors;
+if("blob.stored" !== data16){
+const err48 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobStored/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+var valid14 = _errs74 === errors;
 }
 else {
 var valid14 = true;
@@ -6321,17 +6879,17 @@ var valid14 = true;
 }
 }
 else {
-const err48 = {instancePath,schemaPath:"#/$defs/BlobStored/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err49 = {instancePath,schemaPath:"#/$defs/BlobStored/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err48];
+vErrors = [err49];
 }
 else {
-vErrors.push(err48);
+vErrors.push(err49);
 }
 errors++;
 }
 }
-var _valid0 = _errs58 === errors;
+var _valid0 = _errs60 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 4];
@@ -6344,375 +6902,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs74 = errors;
-const _errs75 = errors;
-if(errors === _errs75){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing3;
-if(((((data.sha256 === undefined) && (missing3 = "sha256")) || ((data.offset === undefined) && (missing3 = "offset"))) || ((data.total === undefined) && (missing3 = "total"))) || ((data.format === undefined) && (missing3 = "format"))){
-const err49 = {instancePath,schemaPath:"#/$defs/BlobData/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-else {
-const _errs77 = errors;
-for(const key4 in data){
-if(!((((((((key4 === "format") || (key4 === "height")) || (key4 === "offset")) || (key4 === "reply_to")) || (key4 === "sha256")) || (key4 === "total")) || (key4 === "type")) || (key4 === "width"))){
-const err50 = {instancePath,schemaPath:"#/$defs/BlobData/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-break;
-}
-}
-if(_errs77 === errors){
-if(data.format !== undefined){
-let data16 = data.format;
-const _errs78 = errors;
-if(typeof data16 !== "string"){
-const err51 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/BlobData/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-if(!(((data16 === "png") || (data16 === "rgba8")) || (data16 === "grey8"))){
-const err52 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/BlobData/properties/format/enum",keyword:"enum",params:{allowedValues: schema71.properties.format.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-var valid17 = _errs78 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.height !== undefined){
-let data17 = data.height;
-const _errs80 = errors;
-const _errs81 = errors;
-let valid18 = false;
-const _errs82 = errors;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err53 = {instancePath:instancePath+"/height",schemaPath:"#/$defs/BlobData/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-var _valid7 = _errs82 === errors;
-valid18 = valid18 || _valid7;
-const _errs84 = errors;
-if(data17 !== null){
-const err54 = {instancePath:instancePath+"/height",schemaPath:"#/$defs/BlobData/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-var _valid7 = _errs84 === errors;
-valid18 = valid18 || _valid7;
-if(!valid18){
-const err55 = {instancePath:instancePath+"/height",schemaPath:"#/$defs/BlobData/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-else {
-errors = _errs81;
-if(vErrors !== null){
-if(_errs81){
-vErrors.length = _errs81;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid17 = _errs80 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.offset !== undefined){
-let data18 = data.offset;
-const _errs86 = errors;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err56 = {instancePath:instancePath+"/offset",schemaPath:"#/$defs/BlobData/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-var valid17 = _errs86 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.reply_to !== undefined){
-let data19 = data.reply_to;
-const _errs88 = errors;
-const _errs89 = errors;
-let valid19 = false;
-const _errs90 = errors;
-if(errors === _errs90){
-if(typeof data19 === "string"){
-if(func1(data19) > 64){
-const err57 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobData/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobData/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-}
-var _valid8 = _errs90 === errors;
-valid19 = valid19 || _valid8;
-const _errs92 = errors;
-if(data19 !== null){
-const err59 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobData/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-var _valid8 = _errs92 === errors;
-valid19 = valid19 || _valid8;
-if(!valid19){
-const err60 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobData/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-else {
-errors = _errs89;
-if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid17 = _errs88 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.sha256 !== undefined){
-let data20 = data.sha256;
-const _errs94 = errors;
-if(errors === _errs94){
-if(typeof data20 === "string"){
-if(!pattern4.test(data20)){
-const err61 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobData/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobData/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-var valid17 = _errs94 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.total !== undefined){
-let data21 = data.total;
-const _errs96 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err63 = {instancePath:instancePath+"/total",schemaPath:"#/$defs/BlobData/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-var valid17 = _errs96 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.type !== undefined){
-let data22 = data.type;
-const _errs98 = errors;
-if(typeof data22 !== "string"){
-const err64 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobData/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-if("blob.data" !== data22){
-const err65 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobData/properties/type/const",keyword:"const",params:{allowedValue: "blob.data"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-var valid17 = _errs98 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.width !== undefined){
-let data23 = data.width;
-const _errs100 = errors;
-const _errs101 = errors;
-let valid20 = false;
-const _errs102 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err66 = {instancePath:instancePath+"/width",schemaPath:"#/$defs/BlobData/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-var _valid9 = _errs102 === errors;
-valid20 = valid20 || _valid9;
-const _errs104 = errors;
-if(data23 !== null){
-const err67 = {instancePath:instancePath+"/width",schemaPath:"#/$defs/BlobData/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-var _valid9 = _errs104 === errors;
-valid20 = valid20 || _valid9;
-if(!valid20){
-const err68 = {instancePath:instancePath+"/width",schemaPath:"#/$defs/BlobData/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-else {
-errors = _errs101;
-if(vErrors !== null){
-if(_errs101){
-vErrors.length = _errs101;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid17 = _errs100 === errors;
-}
-else {
-var valid17 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err69 = {instancePath,schemaPath:"#/$defs/BlobData/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-}
-var _valid0 = _errs74 === errors;
+const _errs76 = errors;
+if(!(validate47(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs76 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 5];
@@ -6725,225 +6920,225 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs106 = errors;
-const _errs107 = errors;
-if(errors === _errs107){
+const _errs77 = errors;
+const _errs78 = errors;
+if(errors === _errs78){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing4;
-if((((data.job_id === undefined) && (missing4 = "job_id")) || ((data.position === undefined) && (missing4 = "position"))) || ((data.seed === undefined) && (missing4 = "seed"))){
-const err70 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+let missing3;
+if((((data.job_id === undefined) && (missing3 = "job_id")) || ((data.position === undefined) && (missing3 = "position"))) || ((data.seed === undefined) && (missing3 = "seed"))){
+const err50 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
 if(vErrors === null){
-vErrors = [err70];
+vErrors = [err50];
 }
 else {
-vErrors.push(err70);
+vErrors.push(err50);
 }
 errors++;
 }
 else {
-const _errs109 = errors;
-for(const key5 in data){
-if(!((((((key5 === "duplicate") || (key5 === "job_id")) || (key5 === "position")) || (key5 === "reply_to")) || (key5 === "seed")) || (key5 === "type"))){
-const err71 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+const _errs80 = errors;
+for(const key4 in data){
+if(!((((((key4 === "duplicate") || (key4 === "job_id")) || (key4 === "position")) || (key4 === "reply_to")) || (key4 === "seed")) || (key4 === "type"))){
+const err51 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err71];
+vErrors = [err51];
 }
 else {
-vErrors.push(err71);
+vErrors.push(err51);
 }
 errors++;
 break;
 }
 }
-if(_errs109 === errors){
+if(_errs80 === errors){
 if(data.duplicate !== undefined){
-const _errs110 = errors;
+const _errs81 = errors;
 if(typeof data.duplicate !== "boolean"){
-const err72 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err52 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
-vErrors = [err72];
+vErrors = [err52];
 }
 else {
-vErrors.push(err72);
+vErrors.push(err52);
 }
 errors++;
 }
-var valid22 = _errs110 === errors;
+var valid17 = _errs81 === errors;
 }
 else {
-var valid22 = true;
+var valid17 = true;
 }
-if(valid22){
+if(valid17){
 if(data.job_id !== undefined){
-let data25 = data.job_id;
-const _errs112 = errors;
-if(errors === _errs112){
-if(typeof data25 === "string"){
-if(!pattern7.test(data25)){
-const err73 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+let data18 = data.job_id;
+const _errs83 = errors;
+if(errors === _errs83){
+if(typeof data18 === "string"){
+if(!pattern7.test(data18)){
+const err53 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
-vErrors = [err73];
+vErrors = [err53];
 }
 else {
-vErrors.push(err73);
+vErrors.push(err53);
 }
 errors++;
 }
 }
 else {
-const err74 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err54 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err74];
+vErrors = [err54];
 }
 else {
-vErrors.push(err74);
+vErrors.push(err54);
 }
 errors++;
 }
 }
-var valid22 = _errs112 === errors;
+var valid17 = _errs83 === errors;
 }
 else {
-var valid22 = true;
+var valid17 = true;
 }
-if(valid22){
+if(valid17){
 if(data.position !== undefined){
-let data26 = data.position;
-const _errs114 = errors;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err75 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data19 = data.position;
+const _errs85 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err55 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err75];
+vErrors = [err55];
 }
 else {
-vErrors.push(err75);
+vErrors.push(err55);
 }
 errors++;
 }
-var valid22 = _errs114 === errors;
+var valid17 = _errs85 === errors;
 }
 else {
-var valid22 = true;
+var valid17 = true;
 }
-if(valid22){
+if(valid17){
 if(data.reply_to !== undefined){
-let data27 = data.reply_to;
-const _errs116 = errors;
-const _errs117 = errors;
-let valid23 = false;
-const _errs118 = errors;
-if(errors === _errs118){
-if(typeof data27 === "string"){
-if(func1(data27) > 64){
-const err76 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data20 = data.reply_to;
+const _errs87 = errors;
+const _errs88 = errors;
+let valid18 = false;
+const _errs89 = errors;
+if(errors === _errs89){
+if(typeof data20 === "string"){
+if(func1(data20) > 64){
+const err56 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err76];
+vErrors = [err56];
 }
 else {
-vErrors.push(err76);
+vErrors.push(err56);
 }
 errors++;
 }
 }
 else {
-const err77 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err57 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err77];
+vErrors = [err57];
 }
 else {
-vErrors.push(err77);
+vErrors.push(err57);
 }
 errors++;
 }
 }
-var _valid10 = _errs118 === errors;
-valid23 = valid23 || _valid10;
-const _errs120 = errors;
-if(data27 !== null){
-const err78 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid7 = _errs89 === errors;
+valid18 = valid18 || _valid7;
+const _errs91 = errors;
+if(data20 !== null){
+const err58 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err78];
+vErrors = [err58];
 }
 else {
-vErrors.push(err78);
+vErrors.push(err58);
 }
 errors++;
 }
-var _valid10 = _errs120 === errors;
-valid23 = valid23 || _valid10;
-if(!valid23){
-const err79 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid7 = _errs91 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err59 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err79];
+vErrors = [err59];
 }
 else {
-vErrors.push(err79);
+vErrors.push(err59);
 }
 errors++;
 }
 else {
-errors = _errs117;
+errors = _errs88;
 if(vErrors !== null){
-if(_errs117){
-vErrors.length = _errs117;
+if(_errs88){
+vErrors.length = _errs88;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid22 = _errs116 === errors;
+var valid17 = _errs87 === errors;
 }
 else {
-var valid22 = true;
+var valid17 = true;
 }
-if(valid22){
+if(valid17){
 if(data.seed !== undefined){
-let data28 = data.seed;
-const _errs122 = errors;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err80 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data21 = data.seed;
+const _errs93 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err60 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err80];
+vErrors = [err60];
 }
 else {
-vErrors.push(err80);
+vErrors.push(err60);
 }
 errors++;
 }
-var valid22 = _errs122 === errors;
+var valid17 = _errs93 === errors;
 }
 else {
-var valid22 = true;
+var valid17 = true;
 }
-if(valid22){
+if(valid17){
 if(data.type !== undefined){
-let data29 = data.type;
-const _errs124 = errors;
-if(typeof data29 !== "string"){
-const err81 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data22 = data.type;
+const _errs95 = errors;
+if(typeof data22 !== "string"){
+const err61 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err81];
+vErrors = [err61];
 }
 else {
-vErrors.push(err81);
+vErrors.push(err61);
 }
 errors++;
 }
-if("job.accepted" !== data29){
-const err82 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
+if("job.accepted" !== data22){
+const err62 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err82];
+vErrors = [err62];
 }
 else {
-vErrors.push(err82);
+vErrors.push(err62);
 }
 errors++;
 }
-var valid22 = _errs124 === errors;
+var valid17 = _errs95 === errors;
 }
 else {
-var valid22 = true;
+var valid17 = true;
 }
 }
 }
@@ -6954,17 +7149,17 @@ var valid22 = true;
 }
 }
 else {
-const err83 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err63 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err83];
+vErrors = [err63];
 }
 else {
-vErrors.push(err83);
+vErrors.push(err63);
 }
 errors++;
 }
 }
-var _valid0 = _errs106 === errors;
+var _valid0 = _errs77 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 6];
@@ -6977,114 +7172,114 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs126 = errors;
-const _errs127 = errors;
-if(errors === _errs127){
+const _errs97 = errors;
+const _errs98 = errors;
+if(errors === _errs98){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing5;
-if((data.job_id === undefined) && (missing5 = "job_id")){
-const err84 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+let missing4;
+if((data.job_id === undefined) && (missing4 = "job_id")){
+const err64 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
 if(vErrors === null){
-vErrors = [err84];
+vErrors = [err64];
 }
 else {
-vErrors.push(err84);
+vErrors.push(err64);
 }
 errors++;
 }
 else {
-const _errs129 = errors;
-for(const key6 in data){
-if(!((key6 === "job_id") || (key6 === "type"))){
-const err85 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+const _errs100 = errors;
+for(const key5 in data){
+if(!((key5 === "job_id") || (key5 === "type"))){
+const err65 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err85];
+vErrors = [err65];
 }
 else {
-vErrors.push(err85);
+vErrors.push(err65);
 }
 errors++;
 break;
 }
 }
-if(_errs129 === errors){
+if(_errs100 === errors){
 if(data.job_id !== undefined){
-let data30 = data.job_id;
-const _errs130 = errors;
-if(errors === _errs130){
-if(typeof data30 === "string"){
-if(!pattern7.test(data30)){
-const err86 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+let data23 = data.job_id;
+const _errs101 = errors;
+if(errors === _errs101){
+if(typeof data23 === "string"){
+if(!pattern7.test(data23)){
+const err66 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
-vErrors = [err86];
+vErrors = [err66];
 }
 else {
-vErrors.push(err86);
+vErrors.push(err66);
 }
 errors++;
 }
 }
 else {
-const err87 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err67 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err87];
+vErrors = [err67];
 }
 else {
-vErrors.push(err87);
+vErrors.push(err67);
 }
 errors++;
 }
 }
-var valid25 = _errs130 === errors;
+var valid20 = _errs101 === errors;
 }
 else {
-var valid25 = true;
+var valid20 = true;
 }
-if(valid25){
+if(valid20){
 if(data.type !== undefined){
-let data31 = data.type;
-const _errs132 = errors;
-if(typeof data31 !== "string"){
-const err88 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data24 = data.type;
+const _errs103 = errors;
+if(typeof data24 !== "string"){
+const err68 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err88];
+vErrors = [err68];
 }
 else {
-vErrors.push(err88);
+vErrors.push(err68);
 }
 errors++;
 }
-if("job.started" !== data31){
-const err89 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+if("job.started" !== data24){
+const err69 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err89];
+vErrors = [err69];
 }
 else {
-vErrors.push(err89);
+vErrors.push(err69);
 }
 errors++;
 }
-var valid25 = _errs132 === errors;
+var valid20 = _errs103 === errors;
 }
 else {
-var valid25 = true;
+var valid20 = true;
 }
 }
 }
 }
 }
 else {
-const err90 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err70 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err90];
+vErrors = [err70];
 }
 else {
-vErrors.push(err90);
+vErrors.push(err70);
 }
 errors++;
 }
 }
-var _valid0 = _errs126 === errors;
+var _valid0 = _errs97 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 7];
@@ -7097,341 +7292,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs134 = errors;
-const _errs135 = errors;
-if(errors === _errs135){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing6;
-if((((data.job_id === undefined) && (missing6 = "job_id")) || ((data.step === undefined) && (missing6 = "step"))) || ((data.steps === undefined) && (missing6 = "steps"))){
-const err91 = {instancePath,schemaPath:"#/$defs/JobProgress/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-else {
-const _errs137 = errors;
-for(const key7 in data){
-if(!(((((((key7 === "job_id") || (key7 === "preview")) || (key7 === "preview_height")) || (key7 === "preview_width")) || (key7 === "step")) || (key7 === "steps")) || (key7 === "type"))){
-const err92 = {instancePath,schemaPath:"#/$defs/JobProgress/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-break;
-}
-}
-if(_errs137 === errors){
-if(data.job_id !== undefined){
-let data32 = data.job_id;
-const _errs138 = errors;
-if(errors === _errs138){
-if(typeof data32 === "string"){
-if(!pattern7.test(data32)){
-const err93 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobProgress/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-else {
-const err94 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobProgress/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-}
-var valid27 = _errs138 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.preview !== undefined){
-let data33 = data.preview;
-const _errs140 = errors;
-const _errs141 = errors;
-let valid28 = false;
-const _errs142 = errors;
-if(typeof data33 !== "string"){
-const err95 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/JobProgress/properties/preview/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-if(!(((data33 === "png") || (data33 === "rgba8")) || (data33 === "grey8"))){
-const err96 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/JobProgress/properties/preview/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema74.properties.preview.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-var _valid11 = _errs142 === errors;
-valid28 = valid28 || _valid11;
-const _errs144 = errors;
-if(data33 !== null){
-const err97 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/JobProgress/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err97];
-}
-else {
-vErrors.push(err97);
-}
-errors++;
-}
-var _valid11 = _errs144 === errors;
-valid28 = valid28 || _valid11;
-if(!valid28){
-const err98 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/JobProgress/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
-}
-errors++;
-}
-else {
-errors = _errs141;
-if(vErrors !== null){
-if(_errs141){
-vErrors.length = _errs141;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid27 = _errs140 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.preview_height !== undefined){
-let data34 = data.preview_height;
-const _errs146 = errors;
-const _errs147 = errors;
-let valid29 = false;
-const _errs148 = errors;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err99 = {instancePath:instancePath+"/preview_height",schemaPath:"#/$defs/JobProgress/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err99];
-}
-else {
-vErrors.push(err99);
-}
-errors++;
-}
-var _valid12 = _errs148 === errors;
-valid29 = valid29 || _valid12;
-const _errs150 = errors;
-if(data34 !== null){
-const err100 = {instancePath:instancePath+"/preview_height",schemaPath:"#/$defs/JobProgress/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-var _valid12 = _errs150 === errors;
-valid29 = valid29 || _valid12;
-if(!valid29){
-const err101 = {instancePath:instancePath+"/preview_height",schemaPath:"#/$defs/JobProgress/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-else {
-errors = _errs147;
-if(vErrors !== null){
-if(_errs147){
-vErrors.length = _errs147;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid27 = _errs146 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.preview_width !== undefined){
-let data35 = data.preview_width;
-const _errs152 = errors;
-const _errs153 = errors;
-let valid30 = false;
-const _errs154 = errors;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err102 = {instancePath:instancePath+"/preview_width",schemaPath:"#/$defs/JobProgress/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-var _valid13 = _errs154 === errors;
-valid30 = valid30 || _valid13;
-const _errs156 = errors;
-if(data35 !== null){
-const err103 = {instancePath:instancePath+"/preview_width",schemaPath:"#/$defs/JobProgress/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-var _valid13 = _errs156 === errors;
-valid30 = valid30 || _valid13;
-if(!valid30){
-const err104 = {instancePath:instancePath+"/preview_width",schemaPath:"#/$defs/JobProgress/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-else {
-errors = _errs153;
-if(vErrors !== null){
-if(_errs153){
-vErrors.length = _errs153;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid27 = _errs152 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.step !== undefined){
-let data36 = data.step;
-const _errs158 = errors;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err105 = {instancePath:instancePath+"/step",schemaPath:"#/$defs/JobProgress/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-var valid27 = _errs158 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.steps !== undefined){
-let data37 = data.steps;
-const _errs160 = errors;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err106 = {instancePath:instancePath+"/steps",schemaPath:"#/$defs/JobProgress/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-var valid27 = _errs160 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.type !== undefined){
-let data38 = data.type;
-const _errs162 = errors;
-if(typeof data38 !== "string"){
-const err107 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobProgress/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-if("job.progress" !== data38){
-const err108 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobProgress/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-var valid27 = _errs162 === errors;
-}
-else {
-var valid27 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err109 = {instancePath,schemaPath:"#/$defs/JobProgress/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-}
-var _valid0 = _errs134 === errors;
+const _errs105 = errors;
+if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs105 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 8];
@@ -7444,12 +7310,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs164 = errors;
-if(!(validate34(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
+const _errs106 = errors;
+if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs164 === errors;
+var _valid0 = _errs106 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 9];
@@ -7462,135 +7328,135 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs165 = errors;
-const _errs166 = errors;
-if(errors === _errs166){
+const _errs107 = errors;
+const _errs108 = errors;
+if(errors === _errs108){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing7;
-if((((data.job_id === undefined) && (missing7 = "job_id")) || ((data.results === undefined) && (missing7 = "results"))) || ((data.seconds === undefined) && (missing7 = "seconds"))){
-const err110 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
+let missing5;
+if((((data.job_id === undefined) && (missing5 = "job_id")) || ((data.results === undefined) && (missing5 = "results"))) || ((data.seconds === undefined) && (missing5 = "seconds"))){
+const err71 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
 if(vErrors === null){
-vErrors = [err110];
+vErrors = [err71];
 }
 else {
-vErrors.push(err110);
+vErrors.push(err71);
 }
 errors++;
 }
 else {
-const _errs168 = errors;
-for(const key8 in data){
-if(!((((key8 === "job_id") || (key8 === "results")) || (key8 === "seconds")) || (key8 === "type"))){
-const err111 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+const _errs110 = errors;
+for(const key6 in data){
+if(!((((key6 === "job_id") || (key6 === "results")) || (key6 === "seconds")) || (key6 === "type"))){
+const err72 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err111];
+vErrors = [err72];
 }
 else {
-vErrors.push(err111);
+vErrors.push(err72);
 }
 errors++;
 break;
 }
 }
-if(_errs168 === errors){
+if(_errs110 === errors){
 if(data.job_id !== undefined){
-let data39 = data.job_id;
-const _errs169 = errors;
-if(errors === _errs169){
-if(typeof data39 === "string"){
-if(!pattern7.test(data39)){
-const err112 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+let data25 = data.job_id;
+const _errs111 = errors;
+if(errors === _errs111){
+if(typeof data25 === "string"){
+if(!pattern7.test(data25)){
+const err73 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
-vErrors = [err112];
+vErrors = [err73];
 }
 else {
-vErrors.push(err112);
+vErrors.push(err73);
 }
 errors++;
 }
 }
 else {
-const err113 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err113];
+vErrors = [err74];
 }
 else {
-vErrors.push(err113);
+vErrors.push(err74);
 }
 errors++;
 }
 }
-var valid32 = _errs169 === errors;
+var valid22 = _errs111 === errors;
 }
 else {
-var valid32 = true;
+var valid22 = true;
 }
-if(valid32){
+if(valid22){
 if(data.results !== undefined){
-let data40 = data.results;
-const _errs171 = errors;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err114 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data26 = data.results;
+const _errs113 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err75 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err114];
+vErrors = [err75];
 }
 else {
-vErrors.push(err114);
+vErrors.push(err75);
 }
 errors++;
 }
-var valid32 = _errs171 === errors;
+var valid22 = _errs113 === errors;
 }
 else {
-var valid32 = true;
+var valid22 = true;
 }
-if(valid32){
+if(valid22){
 if(data.seconds !== undefined){
-let data41 = data.seconds;
-const _errs173 = errors;
-if(!((typeof data41 == "number") && (isFinite(data41)))){
-const err115 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+let data27 = data.seconds;
+const _errs115 = errors;
+if(!((typeof data27 == "number") && (isFinite(data27)))){
+const err76 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
-vErrors = [err115];
+vErrors = [err76];
 }
 else {
-vErrors.push(err115);
+vErrors.push(err76);
 }
 errors++;
 }
-var valid32 = _errs173 === errors;
+var valid22 = _errs115 === errors;
 }
 else {
-var valid32 = true;
+var valid22 = true;
 }
-if(valid32){
+if(valid22){
 if(data.type !== undefined){
-let data42 = data.type;
-const _errs175 = errors;
-if(typeof data42 !== "string"){
-const err116 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data28 = data.type;
+const _errs117 = errors;
+if(typeof data28 !== "string"){
+const err77 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err116];
+vErrors = [err77];
 }
 else {
-vErrors.push(err116);
+vErrors.push(err77);
 }
 errors++;
 }
-if("job.done" !== data42){
-const err117 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
+if("job.done" !== data28){
+const err78 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err117];
+vErrors = [err78];
 }
 else {
-vErrors.push(err117);
+vErrors.push(err78);
 }
 errors++;
 }
-var valid32 = _errs175 === errors;
+var valid22 = _errs117 === errors;
 }
 else {
-var valid32 = true;
+var valid22 = true;
 }
 }
 }
@@ -7599,17 +7465,17 @@ var valid32 = true;
 }
 }
 else {
-const err118 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err79 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err118];
+vErrors = [err79];
 }
 else {
-vErrors.push(err118);
+vErrors.push(err79);
 }
 errors++;
 }
 }
-var _valid0 = _errs165 === errors;
+var _valid0 = _errs107 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 10];
@@ -7622,191 +7488,210 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs177 = errors;
-const _errs178 = errors;
-if(errors === _errs178){
+const _errs119 = errors;
+const _errs120 = errors;
+if(errors === _errs120){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing8;
-if((((data.job_id === undefined) && (missing8 = "job_id")) || ((data.code === undefined) && (missing8 = "code"))) || ((data.message === undefined) && (missing8 = "message"))){
-const err119 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
+let missing6;
+if((((data.job_id === undefined) && (missing6 = "job_id")) || ((data.code === undefined) && (missing6 = "code"))) || ((data.message === undefined) && (missing6 = "message"))){
+const err80 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
 if(vErrors === null){
-vErrors = [err119];
+vErrors = [err80];
 }
 else {
-vErrors.push(err119);
+vErrors.push(err80);
 }
 errors++;
 }
 else {
-const _errs180 = errors;
-for(const key9 in data){
-if(!(((((key9 === "code") || (key9 === "field")) || (key9 === "job_id")) || (key9 === "message")) || (key9 === "type"))){
-const err120 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+const _errs122 = errors;
+for(const key7 in data){
+if(!((((((key7 === "code") || (key7 === "field")) || (key7 === "job_id")) || (key7 === "message")) || (key7 === "retryable")) || (key7 === "type"))){
+const err81 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err120];
+vErrors = [err81];
 }
 else {
-vErrors.push(err120);
+vErrors.push(err81);
 }
 errors++;
 break;
 }
 }
-if(_errs180 === errors){
+if(_errs122 === errors){
 if(data.code !== undefined){
-const _errs181 = errors;
+const _errs123 = errors;
 if(typeof data.code !== "string"){
-const err121 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err82 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err121];
+vErrors = [err82];
 }
 else {
-vErrors.push(err121);
+vErrors.push(err82);
 }
 errors++;
 }
-var valid34 = _errs181 === errors;
+var valid24 = _errs123 === errors;
 }
 else {
-var valid34 = true;
+var valid24 = true;
 }
-if(valid34){
+if(valid24){
 if(data.field !== undefined){
-let data44 = data.field;
-const _errs183 = errors;
-const _errs184 = errors;
-let valid35 = false;
-const _errs185 = errors;
-if(typeof data44 !== "string"){
-const err122 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data30 = data.field;
+const _errs125 = errors;
+const _errs126 = errors;
+let valid25 = false;
+const _errs127 = errors;
+if(typeof data30 !== "string"){
+const err83 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err122];
+vErrors = [err83];
 }
 else {
-vErrors.push(err122);
+vErrors.push(err83);
 }
 errors++;
 }
-var _valid14 = _errs185 === errors;
-valid35 = valid35 || _valid14;
-const _errs187 = errors;
-if(data44 !== null){
-const err123 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid8 = _errs127 === errors;
+valid25 = valid25 || _valid8;
+const _errs129 = errors;
+if(data30 !== null){
+const err84 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err123];
+vErrors = [err84];
 }
 else {
-vErrors.push(err123);
+vErrors.push(err84);
 }
 errors++;
 }
-var _valid14 = _errs187 === errors;
-valid35 = valid35 || _valid14;
-if(!valid35){
-const err124 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid8 = _errs129 === errors;
+valid25 = valid25 || _valid8;
+if(!valid25){
+const err85 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err124];
+vErrors = [err85];
 }
 else {
-vErrors.push(err124);
+vErrors.push(err85);
 }
 errors++;
 }
 else {
-errors = _errs184;
+errors = _errs126;
 if(vErrors !== null){
-if(_errs184){
-vErrors.length = _errs184;
+if(_errs126){
+vErrors.length = _errs126;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid34 = _errs183 === errors;
+var valid24 = _errs125 === errors;
 }
 else {
-var valid34 = true;
+var valid24 = true;
 }
-if(valid34){
+if(valid24){
 if(data.job_id !== undefined){
-let data45 = data.job_id;
-const _errs189 = errors;
-if(errors === _errs189){
-if(typeof data45 === "string"){
-if(!pattern7.test(data45)){
-const err125 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+let data31 = data.job_id;
+const _errs131 = errors;
+if(errors === _errs131){
+if(typeof data31 === "string"){
+if(!pattern7.test(data31)){
+const err86 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
-vErrors = [err125];
+vErrors = [err86];
 }
 else {
-vErrors.push(err125);
+vErrors.push(err86);
 }
 errors++;
 }
 }
 else {
-const err126 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err87 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err126];
+vErrors = [err87];
 }
 else {
-vErrors.push(err126);
+vErrors.push(err87);
 }
 errors++;
 }
 }
-var valid34 = _errs189 === errors;
+var valid24 = _errs131 === errors;
 }
 else {
-var valid34 = true;
+var valid24 = true;
 }
-if(valid34){
+if(valid24){
 if(data.message !== undefined){
-const _errs191 = errors;
+const _errs133 = errors;
 if(typeof data.message !== "string"){
-const err127 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err88 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err127];
+vErrors = [err88];
 }
 else {
-vErrors.push(err127);
+vErrors.push(err88);
 }
 errors++;
 }
-var valid34 = _errs191 === errors;
+var valid24 = _errs133 === errors;
 }
 else {
-var valid34 = true;
+var valid24 = true;
 }
-if(valid34){
+if(valid24){
+if(data.retryable !== undefined){
+const _errs135 = errors;
+if(typeof data.retryable !== "boolean"){
+const err89 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+var valid24 = _errs135 === errors;
+}
+else {
+var valid24 = true;
+}
+if(valid24){
 if(data.type !== undefined){
-let data47 = data.type;
-const _errs193 = errors;
-if(typeof data47 !== "string"){
-const err128 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data34 = data.type;
+const _errs137 = errors;
+if(typeof data34 !== "string"){
+const err90 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err128];
+vErrors = [err90];
 }
 else {
-vErrors.push(err128);
+vErrors.push(err90);
 }
 errors++;
 }
-if("job.failed" !== data47){
-const err129 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+if("job.failed" !== data34){
+const err91 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err129];
+vErrors = [err91];
 }
 else {
-vErrors.push(err129);
+vErrors.push(err91);
 }
 errors++;
 }
-var valid34 = _errs193 === errors;
+var valid24 = _errs137 === errors;
 }
 else {
-var valid34 = true;
+var valid24 = true;
+}
 }
 }
 }
@@ -7816,17 +7701,17 @@ var valid34 = true;
 }
 }
 else {
-const err130 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err92 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err130];
+vErrors = [err92];
 }
 else {
-vErrors.push(err130);
+vErrors.push(err92);
 }
 errors++;
 }
 }
-var _valid0 = _errs177 === errors;
+var _valid0 = _errs119 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 11];
@@ -7839,114 +7724,114 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs195 = errors;
-const _errs196 = errors;
-if(errors === _errs196){
+const _errs139 = errors;
+const _errs140 = errors;
+if(errors === _errs140){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing9;
-if((data.job_id === undefined) && (missing9 = "job_id")){
-const err131 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
+let missing7;
+if((data.job_id === undefined) && (missing7 = "job_id")){
+const err93 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
 if(vErrors === null){
-vErrors = [err131];
+vErrors = [err93];
 }
 else {
-vErrors.push(err131);
+vErrors.push(err93);
 }
 errors++;
 }
 else {
-const _errs198 = errors;
-for(const key10 in data){
-if(!((key10 === "job_id") || (key10 === "type"))){
-const err132 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+const _errs142 = errors;
+for(const key8 in data){
+if(!((key8 === "job_id") || (key8 === "type"))){
+const err94 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err132];
+vErrors = [err94];
 }
 else {
-vErrors.push(err132);
+vErrors.push(err94);
 }
 errors++;
 break;
 }
 }
-if(_errs198 === errors){
+if(_errs142 === errors){
 if(data.job_id !== undefined){
-let data48 = data.job_id;
-const _errs199 = errors;
-if(errors === _errs199){
-if(typeof data48 === "string"){
-if(!pattern7.test(data48)){
-const err133 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+let data35 = data.job_id;
+const _errs143 = errors;
+if(errors === _errs143){
+if(typeof data35 === "string"){
+if(!pattern7.test(data35)){
+const err95 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
-vErrors = [err133];
+vErrors = [err95];
 }
 else {
-vErrors.push(err133);
+vErrors.push(err95);
 }
 errors++;
 }
 }
 else {
-const err134 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err96 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err134];
+vErrors = [err96];
 }
 else {
-vErrors.push(err134);
+vErrors.push(err96);
 }
 errors++;
 }
 }
-var valid37 = _errs199 === errors;
+var valid27 = _errs143 === errors;
 }
 else {
-var valid37 = true;
+var valid27 = true;
 }
-if(valid37){
+if(valid27){
 if(data.type !== undefined){
-let data49 = data.type;
-const _errs201 = errors;
-if(typeof data49 !== "string"){
-const err135 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data36 = data.type;
+const _errs145 = errors;
+if(typeof data36 !== "string"){
+const err97 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err135];
+vErrors = [err97];
 }
 else {
-vErrors.push(err135);
+vErrors.push(err97);
 }
 errors++;
 }
-if("job.cancelled" !== data49){
-const err136 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+if("job.cancelled" !== data36){
+const err98 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err136];
+vErrors = [err98];
 }
 else {
-vErrors.push(err136);
+vErrors.push(err98);
 }
 errors++;
 }
-var valid37 = _errs201 === errors;
+var valid27 = _errs145 === errors;
 }
 else {
-var valid37 = true;
+var valid27 = true;
 }
 }
 }
 }
 }
 else {
-const err137 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err99 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err137];
+vErrors = [err99];
 }
 else {
-vErrors.push(err137);
+vErrors.push(err99);
 }
 errors++;
 }
 }
-var _valid0 = _errs195 === errors;
+var _valid0 = _errs139 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 12];
@@ -7959,12 +7844,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs203 = errors;
-if(!(validate39(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
+const _errs147 = errors;
+if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs203 === errors;
+var _valid0 = _errs147 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 13];
@@ -7977,12 +7862,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs204 = errors;
-if(!(validate45(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
+const _errs148 = errors;
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs204 === errors;
+var _valid0 = _errs148 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 14];
@@ -7995,12 +7880,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs205 = errors;
-if(!(validate48(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+const _errs149 = errors;
+if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs205 === errors;
+var _valid0 = _errs149 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 15];
@@ -8013,12 +7898,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs206 = errors;
-if(!(validate50(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+const _errs150 = errors;
+if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs206 === errors;
+var _valid0 = _errs150 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 16];
@@ -8031,12 +7916,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs207 = errors;
-if(!(validate52(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+const _errs151 = errors;
+if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs207 === errors;
+var _valid0 = _errs151 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 17];
@@ -8049,221 +7934,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs208 = errors;
-const _errs209 = errors;
-if(errors === _errs209){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing10;
-if((((data.name === undefined) && (missing10 = "name")) || ((data.scope === undefined) && (missing10 = "scope"))) || ((data.token === undefined) && (missing10 = "token"))){
-const err138 = {instancePath,schemaPath:"#/$defs/Paired/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
-}
-errors++;
-}
-else {
-const _errs211 = errors;
-for(const key11 in data){
-if(!(((((key11 === "name") || (key11 === "reply_to")) || (key11 === "scope")) || (key11 === "token")) || (key11 === "type"))){
-const err139 = {instancePath,schemaPath:"#/$defs/Paired/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err139];
-}
-else {
-vErrors.push(err139);
-}
-errors++;
-break;
-}
-}
-if(_errs211 === errors){
-if(data.name !== undefined){
-const _errs212 = errors;
-if(typeof data.name !== "string"){
-const err140 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Paired/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err140];
-}
-else {
-vErrors.push(err140);
-}
-errors++;
-}
-var valid39 = _errs212 === errors;
-}
-else {
-var valid39 = true;
-}
-if(valid39){
-if(data.reply_to !== undefined){
-let data51 = data.reply_to;
-const _errs214 = errors;
-const _errs215 = errors;
-let valid40 = false;
-const _errs216 = errors;
-if(errors === _errs216){
-if(typeof data51 === "string"){
-if(func1(data51) > 64){
-const err141 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Paired/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err141];
-}
-else {
-vErrors.push(err141);
-}
-errors++;
-}
-}
-else {
-const err142 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Paired/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-}
-var _valid15 = _errs216 === errors;
-valid40 = valid40 || _valid15;
-const _errs218 = errors;
-if(data51 !== null){
-const err143 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Paired/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err143];
-}
-else {
-vErrors.push(err143);
-}
-errors++;
-}
-var _valid15 = _errs218 === errors;
-valid40 = valid40 || _valid15;
-if(!valid40){
-const err144 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Paired/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err144];
-}
-else {
-vErrors.push(err144);
-}
-errors++;
-}
-else {
-errors = _errs215;
-if(vErrors !== null){
-if(_errs215){
-vErrors.length = _errs215;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid39 = _errs214 === errors;
-}
-else {
-var valid39 = true;
-}
-if(valid39){
-if(data.scope !== undefined){
-let data52 = data.scope;
-const _errs220 = errors;
-if(typeof data52 !== "string"){
-const err145 = {instancePath:instancePath+"/scope",schemaPath:"#/$defs/Paired/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err145];
-}
-else {
-vErrors.push(err145);
-}
-errors++;
-}
-if(!((data52 === "client") || (data52 === "admin"))){
-const err146 = {instancePath:instancePath+"/scope",schemaPath:"#/$defs/Paired/properties/scope/enum",keyword:"enum",params:{allowedValues: schema92.properties.scope.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
-}
-errors++;
-}
-var valid39 = _errs220 === errors;
-}
-else {
-var valid39 = true;
-}
-if(valid39){
-if(data.token !== undefined){
-const _errs222 = errors;
-if(typeof data.token !== "string"){
-const err147 = {instancePath:instancePath+"/token",schemaPath:"#/$defs/Paired/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err147];
-}
-else {
-vErrors.push(err147);
-}
-errors++;
-}
-var valid39 = _errs222 === errors;
-}
-else {
-var valid39 = true;
-}
-if(valid39){
-if(data.type !== undefined){
-let data54 = data.type;
-const _errs224 = errors;
-if(typeof data54 !== "string"){
-const err148 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Paired/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err148];
-}
-else {
-vErrors.push(err148);
-}
-errors++;
-}
-if("clients.paired" !== data54){
-const err149 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Paired/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err149];
-}
-else {
-vErrors.push(err149);
-}
-errors++;
-}
-var valid39 = _errs224 === errors;
-}
-else {
-var valid39 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err150 = {instancePath,schemaPath:"#/$defs/Paired/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err150];
-}
-else {
-vErrors.push(err150);
-}
-errors++;
-}
-}
-var _valid0 = _errs208 === errors;
+const _errs152 = errors;
+if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs152 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 18];
@@ -8276,12 +7952,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs226 = errors;
-if(!(validate54(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+const _errs153 = errors;
+if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs226 === errors;
+var _valid0 = _errs153 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 19];
@@ -8294,187 +7970,187 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs227 = errors;
-const _errs228 = errors;
-if(errors === _errs228){
+const _errs154 = errors;
+const _errs155 = errors;
+if(errors === _errs155){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing11;
-if(((data.model_id === undefined) && (missing11 = "model_id")) || ((data.path === undefined) && (missing11 = "path"))){
-const err151 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
+let missing8;
+if(((data.model_id === undefined) && (missing8 = "model_id")) || ((data.path === undefined) && (missing8 = "path"))){
+const err100 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
 if(vErrors === null){
-vErrors = [err151];
+vErrors = [err100];
 }
 else {
-vErrors.push(err151);
+vErrors.push(err100);
 }
 errors++;
 }
 else {
-const _errs230 = errors;
-for(const key12 in data){
-if(!((((key12 === "model_id") || (key12 === "path")) || (key12 === "reply_to")) || (key12 === "type"))){
-const err152 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+const _errs157 = errors;
+for(const key9 in data){
+if(!((((key9 === "model_id") || (key9 === "path")) || (key9 === "reply_to")) || (key9 === "type"))){
+const err101 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err152];
+vErrors = [err101];
 }
 else {
-vErrors.push(err152);
+vErrors.push(err101);
 }
 errors++;
 break;
 }
 }
-if(_errs230 === errors){
+if(_errs157 === errors){
 if(data.model_id !== undefined){
-let data55 = data.model_id;
-const _errs231 = errors;
-if(errors === _errs231){
-if(typeof data55 === "string"){
-if(!pattern7.test(data55)){
-const err153 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+let data37 = data.model_id;
+const _errs158 = errors;
+if(errors === _errs158){
+if(typeof data37 === "string"){
+if(!pattern7.test(data37)){
+const err102 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
-vErrors = [err153];
+vErrors = [err102];
 }
 else {
-vErrors.push(err153);
+vErrors.push(err102);
 }
 errors++;
 }
 }
 else {
-const err154 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err103 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err154];
+vErrors = [err103];
 }
 else {
-vErrors.push(err154);
+vErrors.push(err103);
 }
 errors++;
 }
 }
-var valid42 = _errs231 === errors;
+var valid29 = _errs158 === errors;
 }
 else {
-var valid42 = true;
+var valid29 = true;
 }
-if(valid42){
+if(valid29){
 if(data.path !== undefined){
-const _errs233 = errors;
+const _errs160 = errors;
 if(typeof data.path !== "string"){
-const err155 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err104 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err155];
+vErrors = [err104];
 }
 else {
-vErrors.push(err155);
+vErrors.push(err104);
 }
 errors++;
 }
-var valid42 = _errs233 === errors;
+var valid29 = _errs160 === errors;
 }
 else {
-var valid42 = true;
+var valid29 = true;
 }
-if(valid42){
+if(valid29){
 if(data.reply_to !== undefined){
-let data57 = data.reply_to;
-const _errs235 = errors;
-const _errs236 = errors;
-let valid43 = false;
-const _errs237 = errors;
-if(errors === _errs237){
-if(typeof data57 === "string"){
-if(func1(data57) > 64){
-const err156 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data39 = data.reply_to;
+const _errs162 = errors;
+const _errs163 = errors;
+let valid30 = false;
+const _errs164 = errors;
+if(errors === _errs164){
+if(typeof data39 === "string"){
+if(func1(data39) > 64){
+const err105 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err156];
+vErrors = [err105];
 }
 else {
-vErrors.push(err156);
+vErrors.push(err105);
 }
 errors++;
 }
 }
 else {
-const err157 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err106 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err157];
+vErrors = [err106];
 }
 else {
-vErrors.push(err157);
+vErrors.push(err106);
 }
 errors++;
 }
 }
-var _valid16 = _errs237 === errors;
-valid43 = valid43 || _valid16;
-const _errs239 = errors;
-if(data57 !== null){
-const err158 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid9 = _errs164 === errors;
+valid30 = valid30 || _valid9;
+const _errs166 = errors;
+if(data39 !== null){
+const err107 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err158];
+vErrors = [err107];
 }
 else {
-vErrors.push(err158);
+vErrors.push(err107);
 }
 errors++;
 }
-var _valid16 = _errs239 === errors;
-valid43 = valid43 || _valid16;
-if(!valid43){
-const err159 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid9 = _errs166 === errors;
+valid30 = valid30 || _valid9;
+if(!valid30){
+const err108 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err159];
+vErrors = [err108];
 }
 else {
-vErrors.push(err159);
+vErrors.push(err108);
 }
 errors++;
 }
 else {
-errors = _errs236;
+errors = _errs163;
 if(vErrors !== null){
-if(_errs236){
-vErrors.length = _errs236;
+if(_errs163){
+vErrors.length = _errs163;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid42 = _errs235 === errors;
+var valid29 = _errs162 === errors;
 }
 else {
-var valid42 = true;
+var valid29 = true;
 }
-if(valid42){
+if(valid29){
 if(data.type !== undefined){
-let data58 = data.type;
-const _errs241 = errors;
-if(typeof data58 !== "string"){
-const err160 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data40 = data.type;
+const _errs168 = errors;
+if(typeof data40 !== "string"){
+const err109 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err160];
+vErrors = [err109];
 }
 else {
-vErrors.push(err160);
+vErrors.push(err109);
 }
 errors++;
 }
-if("models.location" !== data58){
-const err161 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
+if("models.location" !== data40){
+const err110 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err161];
+vErrors = [err110];
 }
 else {
-vErrors.push(err161);
+vErrors.push(err110);
 }
 errors++;
 }
-var valid42 = _errs241 === errors;
+var valid29 = _errs168 === errors;
 }
 else {
-var valid42 = true;
+var valid29 = true;
 }
 }
 }
@@ -8483,17 +8159,17 @@ var valid42 = true;
 }
 }
 else {
-const err162 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err111 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err162];
+vErrors = [err111];
 }
 else {
-vErrors.push(err162);
+vErrors.push(err111);
 }
 errors++;
 }
 }
-var _valid0 = _errs227 === errors;
+var _valid0 = _errs154 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 20];
@@ -8506,140 +8182,140 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs243 = errors;
-const _errs244 = errors;
-if(errors === _errs244){
+const _errs170 = errors;
+const _errs171 = errors;
+if(errors === _errs171){
 if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs246 = errors;
-for(const key13 in data){
-if(!((key13 === "reply_to") || (key13 === "type"))){
-const err163 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+const _errs173 = errors;
+for(const key10 in data){
+if(!((key10 === "reply_to") || (key10 === "type"))){
+const err112 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err163];
+vErrors = [err112];
 }
 else {
-vErrors.push(err163);
+vErrors.push(err112);
 }
 errors++;
 break;
 }
 }
-if(_errs246 === errors){
+if(_errs173 === errors){
 if(data.reply_to !== undefined){
-let data59 = data.reply_to;
-const _errs247 = errors;
-const _errs248 = errors;
-let valid46 = false;
-const _errs249 = errors;
-if(errors === _errs249){
-if(typeof data59 === "string"){
-if(func1(data59) > 64){
-const err164 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data41 = data.reply_to;
+const _errs174 = errors;
+const _errs175 = errors;
+let valid33 = false;
+const _errs176 = errors;
+if(errors === _errs176){
+if(typeof data41 === "string"){
+if(func1(data41) > 64){
+const err113 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err164];
+vErrors = [err113];
 }
 else {
-vErrors.push(err164);
+vErrors.push(err113);
 }
 errors++;
 }
 }
 else {
-const err165 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err114 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err165];
+vErrors = [err114];
 }
 else {
-vErrors.push(err165);
+vErrors.push(err114);
 }
 errors++;
 }
 }
-var _valid17 = _errs249 === errors;
-valid46 = valid46 || _valid17;
-const _errs251 = errors;
-if(data59 !== null){
-const err166 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid10 = _errs176 === errors;
+valid33 = valid33 || _valid10;
+const _errs178 = errors;
+if(data41 !== null){
+const err115 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err166];
+vErrors = [err115];
 }
 else {
-vErrors.push(err166);
+vErrors.push(err115);
 }
 errors++;
 }
-var _valid17 = _errs251 === errors;
-valid46 = valid46 || _valid17;
-if(!valid46){
-const err167 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid10 = _errs178 === errors;
+valid33 = valid33 || _valid10;
+if(!valid33){
+const err116 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err167];
+vErrors = [err116];
 }
 else {
-vErrors.push(err167);
+vErrors.push(err116);
 }
 errors++;
 }
 else {
-errors = _errs248;
+errors = _errs175;
 if(vErrors !== null){
-if(_errs248){
-vErrors.length = _errs248;
+if(_errs175){
+vErrors.length = _errs175;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid45 = _errs247 === errors;
+var valid32 = _errs174 === errors;
 }
 else {
-var valid45 = true;
+var valid32 = true;
 }
-if(valid45){
+if(valid32){
 if(data.type !== undefined){
-let data60 = data.type;
-const _errs253 = errors;
-if(typeof data60 !== "string"){
-const err168 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data42 = data.type;
+const _errs180 = errors;
+if(typeof data42 !== "string"){
+const err117 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err168];
+vErrors = [err117];
 }
 else {
-vErrors.push(err168);
+vErrors.push(err117);
 }
 errors++;
 }
-if("ok" !== data60){
-const err169 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+if("ok" !== data42){
+const err118 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err169];
+vErrors = [err118];
 }
 else {
-vErrors.push(err169);
+vErrors.push(err118);
 }
 errors++;
 }
-var valid45 = _errs253 === errors;
+var valid32 = _errs180 === errors;
 }
 else {
-var valid45 = true;
+var valid32 = true;
 }
 }
 }
 }
 else {
-const err170 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err119 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err170];
+vErrors = [err119];
 }
 else {
-vErrors.push(err170);
+vErrors.push(err119);
 }
 errors++;
 }
 }
-var _valid0 = _errs243 === errors;
+var _valid0 = _errs170 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 21];
@@ -8674,15 +8350,15 @@ props0 = true;
 }
 }
 if(!valid0){
-const err171 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err120 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err171];
+vErrors = [err120];
 }
 else {
-vErrors.push(err171);
+vErrors.push(err120);
 }
 errors++;
-validate57.errors = vErrors;
+validate79.errors = vErrors;
 return false;
 }
 else {
@@ -8696,19 +8372,19 @@ vErrors = null;
 }
 }
 }
-validate57.errors = vErrors;
+validate79.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate57.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate79.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const BlobPut = validate66;
-const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"enum":["png","rgba8","grey8"],"title":"Format","type":"string"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
+export const BlobPut = validate91;
+const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8719,14 +8395,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.offset === undefined) && (missing0 = "offset"))) || ((data.total === undefined) && (missing0 = "total"))) || ((data.format === undefined) && (missing0 = "format"))){
-validate66.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate91.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "format") || (key0 === "height")) || (key0 === "id")) || (key0 === "offset")) || (key0 === "sha256")) || (key0 === "total")) || (key0 === "type")) || (key0 === "width"))){
-validate66.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate91.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -8736,11 +8412,11 @@ if(data.format !== undefined){
 let data0 = data.format;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate66.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate91.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((data0 === "png") || (data0 === "rgba8")) || (data0 === "grey8"))){
-validate66.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema32.properties.format.enum},message:"must be equal to one of the allowed values"}];
+validate91.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -8751,10 +8427,10 @@ var valid0 = true;
 if(valid0){
 if(data.height !== undefined){
 let data1 = data.height;
-const _errs4 = errors;
 const _errs5 = errors;
-let valid1 = false;
 const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
 const err0 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
@@ -8765,7 +8441,7 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(errors === _errs6){
+if(errors === _errs7){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 16384 || isNaN(data1)){
 const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
@@ -8791,9 +8467,9 @@ errors++;
 }
 }
 }
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-const _errs8 = errors;
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
 if(data1 !== null){
 const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -8804,9 +8480,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-var _valid0 = _errs8 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
 const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err4];
@@ -8815,21 +8491,21 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate66.errors = vErrors;
+validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs5;
+errors = _errs6;
 if(vErrors !== null){
-if(_errs5){
-vErrors.length = _errs5;
+if(_errs6){
+vErrors.length = _errs6;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs4 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
@@ -8837,11 +8513,11 @@ var valid0 = true;
 if(valid0){
 if(data.id !== undefined){
 let data2 = data.id;
-const _errs10 = errors;
 const _errs11 = errors;
-let valid2 = false;
 const _errs12 = errors;
-if(errors === _errs12){
+let valid3 = false;
+const _errs13 = errors;
+if(errors === _errs13){
 if(typeof data2 === "string"){
 if(func1(data2) > 64){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
@@ -8865,9 +8541,9 @@ vErrors.push(err6);
 errors++;
 }
 }
-var _valid1 = _errs12 === errors;
-valid2 = valid2 || _valid1;
-const _errs14 = errors;
+var _valid1 = _errs13 === errors;
+valid3 = valid3 || _valid1;
+const _errs15 = errors;
 if(data2 !== null){
 const err7 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -8878,9 +8554,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid1 = _errs14 === errors;
-valid2 = valid2 || _valid1;
-if(!valid2){
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err8];
@@ -8889,21 +8565,21 @@ else {
 vErrors.push(err8);
 }
 errors++;
-validate66.errors = vErrors;
+validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs11;
+errors = _errs12;
 if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
+if(_errs12){
+vErrors.length = _errs12;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs10 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
@@ -8911,20 +8587,20 @@ var valid0 = true;
 if(valid0){
 if(data.offset !== undefined){
 let data3 = data.offset;
-const _errs16 = errors;
+const _errs17 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate66.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate91.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs16){
+if(errors === _errs17){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-validate66.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate91.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
-var valid0 = _errs16 === errors;
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
@@ -8932,20 +8608,20 @@ var valid0 = true;
 if(valid0){
 if(data.sha256 !== undefined){
 let data4 = data.sha256;
-const _errs18 = errors;
-if(errors === _errs18){
+const _errs19 = errors;
+if(errors === _errs19){
 if(typeof data4 === "string"){
 if(!pattern4.test(data4)){
-validate66.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+validate91.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate66.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate91.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs19 === errors;
 }
 else {
 var valid0 = true;
@@ -8953,26 +8629,26 @@ var valid0 = true;
 if(valid0){
 if(data.total !== undefined){
 let data5 = data.total;
-const _errs20 = errors;
+const _errs21 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate66.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs20){
+if(errors === _errs21){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 536870912 || isNaN(data5)){
-validate66.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/maximum",keyword:"maximum",params:{comparison: "<=", limit: 536870912},message:"must be <= 536870912"}];
+validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/maximum",keyword:"maximum",params:{comparison: "<=", limit: 536870912},message:"must be <= 536870912"}];
 return false;
 }
 else {
 if(data5 < 1 || isNaN(data5)){
-validate66.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs20 === errors;
+var valid0 = _errs21 === errors;
 }
 else {
 var valid0 = true;
@@ -8980,16 +8656,16 @@ var valid0 = true;
 if(valid0){
 if(data.type !== undefined){
 let data6 = data.type;
-const _errs22 = errors;
+const _errs23 = errors;
 if(typeof data6 !== "string"){
-validate66.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("blob.put" !== data6){
-validate66.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.put"},message:"must be equal to constant"}];
+validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.put"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs22 === errors;
+var valid0 = _errs23 === errors;
 }
 else {
 var valid0 = true;
@@ -8997,10 +8673,10 @@ var valid0 = true;
 if(valid0){
 if(data.width !== undefined){
 let data7 = data.width;
-const _errs24 = errors;
 const _errs25 = errors;
-let valid3 = false;
 const _errs26 = errors;
+let valid4 = false;
+const _errs27 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
 const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
@@ -9011,7 +8687,7 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(errors === _errs26){
+if(errors === _errs27){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 16384 || isNaN(data7)){
 const err10 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
@@ -9037,9 +8713,9 @@ errors++;
 }
 }
 }
-var _valid2 = _errs26 === errors;
-valid3 = valid3 || _valid2;
-const _errs28 = errors;
+var _valid2 = _errs27 === errors;
+valid4 = valid4 || _valid2;
+const _errs29 = errors;
 if(data7 !== null){
 const err12 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -9050,9 +8726,9 @@ vErrors.push(err12);
 }
 errors++;
 }
-var _valid2 = _errs28 === errors;
-valid3 = valid3 || _valid2;
-if(!valid3){
+var _valid2 = _errs29 === errors;
+valid4 = valid4 || _valid2;
+if(!valid4){
 const err13 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
@@ -9061,21 +8737,21 @@ else {
 vErrors.push(err13);
 }
 errors++;
-validate66.errors = vErrors;
+validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs25;
+errors = _errs26;
 if(vErrors !== null){
-if(_errs25){
-vErrors.length = _errs25;
+if(_errs26){
+vErrors.length = _errs26;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
@@ -9091,21 +8767,21 @@ var valid0 = true;
 }
 }
 else {
-validate66.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate91.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate66.errors = vErrors;
+validate91.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const BlobData = validate67;
+export const BlobData = validate92;
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate67.evaluated;
+const evaluated0 = validate92.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9116,14 +8792,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.offset === undefined) && (missing0 = "offset"))) || ((data.total === undefined) && (missing0 = "total"))) || ((data.format === undefined) && (missing0 = "format"))){
-validate67.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate92.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((((key0 === "format") || (key0 === "height")) || (key0 === "offset")) || (key0 === "reply_to")) || (key0 === "sha256")) || (key0 === "total")) || (key0 === "type")) || (key0 === "width"))){
-validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate92.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9133,11 +8809,11 @@ if(data.format !== undefined){
 let data0 = data.format;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate67.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate92.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((data0 === "png") || (data0 === "rgba8")) || (data0 === "grey8"))){
-validate67.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/enum",keyword:"enum",params:{allowedValues: schema71.properties.format.enum},message:"must be equal to one of the allowed values"}];
+validate92.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -9148,10 +8824,10 @@ var valid0 = true;
 if(valid0){
 if(data.height !== undefined){
 let data1 = data.height;
-const _errs4 = errors;
 const _errs5 = errors;
-let valid1 = false;
 const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
 const err0 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
@@ -9162,9 +8838,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-const _errs8 = errors;
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
 if(data1 !== null){
 const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -9175,9 +8851,9 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs8 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
 const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err2];
@@ -9186,21 +8862,21 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate67.errors = vErrors;
+validate92.errors = vErrors;
 return false;
 }
 else {
-errors = _errs5;
+errors = _errs6;
 if(vErrors !== null){
-if(_errs5){
-vErrors.length = _errs5;
+if(_errs6){
+vErrors.length = _errs6;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs4 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
@@ -9208,12 +8884,12 @@ var valid0 = true;
 if(valid0){
 if(data.offset !== undefined){
 let data2 = data.offset;
-const _errs10 = errors;
+const _errs11 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate67.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate92.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs10 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
@@ -9221,11 +8897,11 @@ var valid0 = true;
 if(valid0){
 if(data.reply_to !== undefined){
 let data3 = data.reply_to;
-const _errs12 = errors;
 const _errs13 = errors;
-let valid2 = false;
 const _errs14 = errors;
-if(errors === _errs14){
+let valid3 = false;
+const _errs15 = errors;
+if(errors === _errs15){
 if(typeof data3 === "string"){
 if(func1(data3) > 64){
 const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
@@ -9249,9 +8925,9 @@ vErrors.push(err4);
 errors++;
 }
 }
-var _valid1 = _errs14 === errors;
-valid2 = valid2 || _valid1;
-const _errs16 = errors;
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+const _errs17 = errors;
 if(data3 !== null){
 const err5 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -9262,9 +8938,9 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid1 = _errs16 === errors;
-valid2 = valid2 || _valid1;
-if(!valid2){
+var _valid1 = _errs17 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
 const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err6];
@@ -9273,21 +8949,21 @@ else {
 vErrors.push(err6);
 }
 errors++;
-validate67.errors = vErrors;
+validate92.errors = vErrors;
 return false;
 }
 else {
-errors = _errs13;
+errors = _errs14;
 if(vErrors !== null){
-if(_errs13){
-vErrors.length = _errs13;
+if(_errs14){
+vErrors.length = _errs14;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs13 === errors;
 }
 else {
 var valid0 = true;
@@ -9295,20 +8971,20 @@ var valid0 = true;
 if(valid0){
 if(data.sha256 !== undefined){
 let data4 = data.sha256;
-const _errs18 = errors;
-if(errors === _errs18){
+const _errs19 = errors;
+if(errors === _errs19){
 if(typeof data4 === "string"){
 if(!pattern4.test(data4)){
-validate67.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+validate92.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate92.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs19 === errors;
 }
 else {
 var valid0 = true;
@@ -9316,12 +8992,12 @@ var valid0 = true;
 if(valid0){
 if(data.total !== undefined){
 let data5 = data.total;
-const _errs20 = errors;
+const _errs21 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate67.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate92.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs20 === errors;
+var valid0 = _errs21 === errors;
 }
 else {
 var valid0 = true;
@@ -9329,16 +9005,16 @@ var valid0 = true;
 if(valid0){
 if(data.type !== undefined){
 let data6 = data.type;
-const _errs22 = errors;
+const _errs23 = errors;
 if(typeof data6 !== "string"){
-validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate92.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("blob.data" !== data6){
-validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.data"},message:"must be equal to constant"}];
+validate92.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.data"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs22 === errors;
+var valid0 = _errs23 === errors;
 }
 else {
 var valid0 = true;
@@ -9346,10 +9022,10 @@ var valid0 = true;
 if(valid0){
 if(data.width !== undefined){
 let data7 = data.width;
-const _errs24 = errors;
 const _errs25 = errors;
-let valid3 = false;
 const _errs26 = errors;
+let valid4 = false;
+const _errs27 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
 const err7 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
@@ -9360,9 +9036,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid2 = _errs26 === errors;
-valid3 = valid3 || _valid2;
-const _errs28 = errors;
+var _valid2 = _errs27 === errors;
+valid4 = valid4 || _valid2;
+const _errs29 = errors;
 if(data7 !== null){
 const err8 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -9373,9 +9049,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs28 === errors;
-valid3 = valid3 || _valid2;
-if(!valid3){
+var _valid2 = _errs29 === errors;
+valid4 = valid4 || _valid2;
+if(!valid4){
 const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
@@ -9384,21 +9060,21 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate67.errors = vErrors;
+validate92.errors = vErrors;
 return false;
 }
 else {
-errors = _errs25;
+errors = _errs26;
 if(vErrors !== null){
-if(_errs25){
-vErrors.length = _errs25;
+if(_errs26){
+vErrors.length = _errs26;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
@@ -9414,21 +9090,21 @@ var valid0 = true;
 }
 }
 else {
-validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate92.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate67.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const BlobMissing = validate68;
+export const BlobMissing = validate93;
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9439,14 +9115,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.sha256 === undefined) && (missing0 = "sha256")){
-validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate93.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "reply_to") || (key0 === "sha256")) || (key0 === "type"))){
-validate68.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate93.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9506,7 +9182,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate68.errors = vErrors;
+validate93.errors = vErrors;
 return false;
 }
 else {
@@ -9539,12 +9215,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(!pattern4.test(data2)){
-validate68.errors = [{instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/properties/sha256/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+validate93.errors = [{instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/properties/sha256/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate68.errors = [{instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/properties/sha256/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate93.errors = [{instancePath:instancePath+"/sha256/" + i0,schemaPath:"#/properties/sha256/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9555,7 +9231,7 @@ break;
 }
 }
 else {
-validate68.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate93.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9569,11 +9245,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs12 = errors;
 if(typeof data3 !== "string"){
-validate68.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate93.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("blob.missing" !== data3){
-validate68.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.missing"},message:"must be equal to constant"}];
+validate93.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.missing"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -9587,21 +9263,21 @@ var valid0 = true;
 }
 }
 else {
-validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate93.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate68.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const BlobStored = validate69;
+export const BlobStored = validate94;
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate94.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9612,14 +9288,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.size === undefined) && (missing0 = "size"))){
-validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate94.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "reply_to") || (key0 === "sha256")) || (key0 === "size")) || (key0 === "type"))){
-validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate94.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9679,7 +9355,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate69.errors = vErrors;
+validate94.errors = vErrors;
 return false;
 }
 else {
@@ -9705,12 +9381,12 @@ const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data1 === "string"){
 if(!pattern4.test(data1)){
-validate69.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+validate94.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate94.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9724,7 +9400,7 @@ if(data.size !== undefined){
 let data2 = data.size;
 const _errs10 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate69.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate94.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -9737,11 +9413,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs12 = errors;
 if(typeof data3 !== "string"){
-validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("blob.stored" !== data3){
-validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"}];
+validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -9756,21 +9432,21 @@ var valid0 = true;
 }
 }
 else {
-validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate94.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate69.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Paired = validate70;
+export const Paired = validate95;
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9781,14 +9457,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.token === undefined) && (missing0 = "token"))){
-validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate95.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "name") || (key0 === "reply_to")) || (key0 === "scope")) || (key0 === "token")) || (key0 === "type"))){
-validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate95.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9797,7 +9473,7 @@ if(_errs1 === errors){
 if(data.name !== undefined){
 const _errs2 = errors;
 if(typeof data.name !== "string"){
-validate70.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate95.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -9860,7 +9536,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate70.errors = vErrors;
+validate95.errors = vErrors;
 return false;
 }
 else {
@@ -9884,11 +9560,11 @@ if(data.scope !== undefined){
 let data2 = data.scope;
 const _errs10 = errors;
 if(typeof data2 !== "string"){
-validate70.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate95.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data2 === "client") || (data2 === "admin"))){
-validate70.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema92.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+validate95.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -9898,12 +9574,12 @@ var valid0 = true;
 }
 if(valid0){
 if(data.token !== undefined){
-const _errs12 = errors;
+const _errs13 = errors;
 if(typeof data.token !== "string"){
-validate70.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate95.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs13 === errors;
 }
 else {
 var valid0 = true;
@@ -9911,16 +9587,16 @@ var valid0 = true;
 if(valid0){
 if(data.type !== undefined){
 let data4 = data.type;
-const _errs14 = errors;
+const _errs15 = errors;
 if(typeof data4 !== "string"){
-validate70.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("clients.paired" !== data4){
-validate70.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
+validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs14 === errors;
+var valid0 = _errs15 === errors;
 }
 else {
 var valid0 = true;
@@ -9933,21 +9609,21 @@ var valid0 = true;
 }
 }
 else {
-validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate95.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate70.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ClientsReply = validate71;
+export const ClientsReply = validate96;
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate71.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9958,14 +9634,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.clients === undefined) && (missing0 = "clients")){
-validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "clients") || (key0 === "reply_to")) || (key0 === "type"))){
-validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9979,1132 +9655,9 @@ if(Array.isArray(data0)){
 var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
 const _errs4 = errors;
-const _errs5 = errors;
-if(errors === _errs5){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if((((data1.name === undefined) && (missing1 = "name")) || ((data1.scope === undefined) && (missing1 = "scope"))) || ((data1.created_at === undefined) && (missing1 = "created_at"))){
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0,schemaPath:"#/$defs/ClientRecord/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs7 = errors;
-for(const key1 in data1){
-if(!((((key1 === "created_at") || (key1 === "last_seen")) || (key1 === "name")) || (key1 === "scope"))){
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0,schemaPath:"#/$defs/ClientRecord/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs7 === errors){
-if(data1.created_at !== undefined){
-let data2 = data1.created_at;
-const _errs8 = errors;
-if(!((typeof data2 == "number") && (isFinite(data2)))){
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0+"/created_at",schemaPath:"#/$defs/ClientRecord/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-var valid3 = _errs8 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.last_seen !== undefined){
-let data3 = data1.last_seen;
-const _errs10 = errors;
-const _errs11 = errors;
-let valid4 = false;
-const _errs12 = errors;
-if(!((typeof data3 == "number") && (isFinite(data3)))){
-const err0 = {instancePath:instancePath+"/clients/" + i0+"/last_seen",schemaPath:"#/$defs/ClientRecord/properties/last_seen/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-var _valid0 = _errs12 === errors;
-valid4 = valid4 || _valid0;
-const _errs14 = errors;
-if(data3 !== null){
-const err1 = {instancePath:instancePath+"/clients/" + i0+"/last_seen",schemaPath:"#/$defs/ClientRecord/properties/last_seen/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs14 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const err2 = {instancePath:instancePath+"/clients/" + i0+"/last_seen",schemaPath:"#/$defs/ClientRecord/properties/last_seen/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-validate71.errors = vErrors;
-return false;
-}
-else {
-errors = _errs11;
-if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.name !== undefined){
-const _errs16 = errors;
-if(typeof data1.name !== "string"){
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0+"/name",schemaPath:"#/$defs/ClientRecord/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.scope !== undefined){
-let data5 = data1.scope;
-const _errs18 = errors;
-if(typeof data5 !== "string"){
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0+"/scope",schemaPath:"#/$defs/ClientRecord/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data5 === "client") || (data5 === "admin"))){
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0+"/scope",schemaPath:"#/$defs/ClientRecord/properties/scope/enum",keyword:"enum",params:{allowedValues: schema91.properties.scope.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate71.errors = [{instancePath:instancePath+"/clients/" + i0,schemaPath:"#/$defs/ClientRecord/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid1 = _errs4 === errors;
-if(!valid1){
-break;
-}
-}
-}
-else {
-validate71.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data6 = data.reply_to;
-const _errs20 = errors;
-const _errs21 = errors;
-let valid5 = false;
-const _errs22 = errors;
-if(errors === _errs22){
-if(typeof data6 === "string"){
-if(func1(data6) > 64){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-else {
-const err4 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-var _valid1 = _errs22 === errors;
-valid5 = valid5 || _valid1;
-const _errs24 = errors;
-if(data6 !== null){
-const err5 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid1 = _errs24 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-validate71.errors = vErrors;
-return false;
-}
-else {
-errors = _errs21;
-if(vErrors !== null){
-if(_errs21){
-vErrors.length = _errs21;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs20 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data7 = data.type;
-const _errs26 = errors;
-if(typeof data7 !== "string"){
-validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("clients.reply" !== data7){
-validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate71.errors = vErrors;
-return errors === 0;
-}
-validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const Error = validate72;
-
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate72.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))){
-validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate72.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.code !== undefined){
-const _errs2 = errors;
-if(typeof data.code !== "string"){
-validate72.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.field !== undefined){
-let data1 = data.field;
-const _errs4 = errors;
-const _errs5 = errors;
-let valid1 = false;
-const _errs6 = errors;
-if(typeof data1 !== "string"){
-const err0 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-const _errs8 = errors;
-if(data1 !== null){
-const err1 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs8 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err2 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-validate72.errors = vErrors;
-return false;
-}
-else {
-errors = _errs5;
-if(vErrors !== null){
-if(_errs5){
-vErrors.length = _errs5;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.job_id !== undefined){
-let data2 = data.job_id;
-const _errs10 = errors;
-const _errs11 = errors;
-let valid2 = false;
-const _errs12 = errors;
-if(typeof data2 !== "string"){
-const err3 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-var _valid1 = _errs12 === errors;
-valid2 = valid2 || _valid1;
-const _errs14 = errors;
-if(data2 !== null){
-const err4 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-var _valid1 = _errs14 === errors;
-valid2 = valid2 || _valid1;
-if(!valid2){
-const err5 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-validate72.errors = vErrors;
-return false;
-}
-else {
-errors = _errs11;
-if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.message !== undefined){
-const _errs16 = errors;
-if(typeof data.message !== "string"){
-validate72.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs16 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data4 = data.reply_to;
-const _errs18 = errors;
-const _errs19 = errors;
-let valid3 = false;
-const _errs20 = errors;
-if(errors === _errs20){
-if(typeof data4 === "string"){
-if(func1(data4) > 64){
-const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-}
-else {
-const err7 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-var _valid2 = _errs20 === errors;
-valid3 = valid3 || _valid2;
-const _errs22 = errors;
-if(data4 !== null){
-const err8 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-var _valid2 = _errs22 === errors;
-valid3 = valid3 || _valid2;
-if(!valid3){
-const err9 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-validate72.errors = vErrors;
-return false;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs18 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data5 = data.type;
-const _errs24 = errors;
-if(typeof data5 !== "string"){
-validate72.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("error" !== data5){
-validate72.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs24 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate72.errors = vErrors;
-return errors === 0;
-}
-validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobAccepted = validate73;
-
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate73.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.position === undefined) && (missing0 = "position"))) || ((data.seed === undefined) && (missing0 = "seed"))){
-validate73.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((((key0 === "duplicate") || (key0 === "job_id")) || (key0 === "position")) || (key0 === "reply_to")) || (key0 === "seed")) || (key0 === "type"))){
-validate73.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.duplicate !== undefined){
-const _errs2 = errors;
-if(typeof data.duplicate !== "boolean"){
-validate73.errors = [{instancePath:instancePath+"/duplicate",schemaPath:"#/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.job_id !== undefined){
-let data1 = data.job_id;
-const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(!pattern7.test(data1)){
-validate73.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate73.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.position !== undefined){
-let data2 = data.position;
-const _errs6 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate73.errors = [{instancePath:instancePath+"/position",schemaPath:"#/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data3 = data.reply_to;
-const _errs8 = errors;
-const _errs9 = errors;
-let valid1 = false;
-const _errs10 = errors;
-if(errors === _errs10){
-if(typeof data3 === "string"){
-if(func1(data3) > 64){
-const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs10 === errors;
-valid1 = valid1 || _valid0;
-const _errs12 = errors;
-if(data3 !== null){
-const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs12 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate73.errors = vErrors;
-return false;
-}
-else {
-errors = _errs9;
-if(vErrors !== null){
-if(_errs9){
-vErrors.length = _errs9;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seed !== undefined){
-let data4 = data.seed;
-const _errs14 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate73.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs14 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data5 = data.type;
-const _errs16 = errors;
-if(typeof data5 !== "string"){
-validate73.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.accepted" !== data5){
-validate73.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs16 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate73.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate73.errors = vErrors;
-return errors === 0;
-}
-validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobCancelled = validate74;
-
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate74.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.job_id === undefined) && (missing0 = "job_id")){
-validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "job_id") || (key0 === "type"))){
-validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job_id !== undefined){
-let data0 = data.job_id;
-const _errs2 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
-validate74.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate74.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs4 = errors;
-if(typeof data1 !== "string"){
-validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.cancelled" !== data1){
-validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate74.errors = vErrors;
-return errors === 0;
-}
-validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobDone = validate75;
-
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate75.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.results === undefined) && (missing0 = "results"))) || ((data.seconds === undefined) && (missing0 = "seconds"))){
-validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "job_id") || (key0 === "results")) || (key0 === "seconds")) || (key0 === "type"))){
-validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job_id !== undefined){
-let data0 = data.job_id;
-const _errs2 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
-validate75.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate75.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.results !== undefined){
-let data1 = data.results;
-const _errs4 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate75.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seconds !== undefined){
-let data2 = data.seconds;
-const _errs6 = errors;
-if(!((typeof data2 == "number") && (isFinite(data2)))){
-validate75.errors = [{instancePath:instancePath+"/seconds",schemaPath:"#/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data3 = data.type;
-const _errs8 = errors;
-if(typeof data3 !== "string"){
-validate75.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.done" !== data3){
-validate75.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate75.errors = vErrors;
-return errors === 0;
-}
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobFailed = validate76;
-
-function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate76.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.code === undefined) && (missing0 = "code"))) || ((data.message === undefined) && (missing0 = "message"))){
-validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "type"))){
-validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.code !== undefined){
-const _errs2 = errors;
-if(typeof data.code !== "string"){
-validate76.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.field !== undefined){
-let data1 = data.field;
-const _errs4 = errors;
-const _errs5 = errors;
-let valid1 = false;
-const _errs6 = errors;
-if(typeof data1 !== "string"){
-const err0 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-const _errs8 = errors;
-if(data1 !== null){
-const err1 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs8 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err2 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-validate76.errors = vErrors;
-return false;
-}
-else {
-errors = _errs5;
-if(vErrors !== null){
-if(_errs5){
-vErrors.length = _errs5;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.job_id !== undefined){
-let data2 = data.job_id;
-const _errs10 = errors;
-if(errors === _errs10){
-if(typeof data2 === "string"){
-if(!pattern7.test(data2)){
-validate76.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate76.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.message !== undefined){
-const _errs12 = errors;
-if(typeof data.message !== "string"){
-validate76.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs12 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data4 = data.type;
-const _errs14 = errors;
-if(typeof data4 !== "string"){
-validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.failed" !== data4){
-validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs14 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate76.errors = vErrors;
-return errors === 0;
-}
-validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobListReply = validate77;
-
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate77.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.jobs === undefined) && (missing0 = "jobs")){
-validate77.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "jobs") || (key0 === "reply_to")) || (key0 === "type"))){
-validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.jobs !== undefined){
-let data0 = data.jobs;
-const _errs2 = errors;
-if(errors === _errs2){
-if(Array.isArray(data0)){
-var valid1 = true;
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-const _errs4 = errors;
-if(!(validate40(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
+if(!(validate71(data0[i0], {instancePath:instancePath+"/clients/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -11114,7 +9667,7 @@ break;
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate96.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -11178,7 +9731,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate77.errors = vErrors;
+validate96.errors = vErrors;
 return false;
 }
 else {
@@ -11202,11 +9755,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate77.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("job.list.reply" !== data3){
-validate77.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
+if("clients.reply" !== data3){
+validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -11220,21 +9773,21 @@ var valid0 = true;
 }
 }
 else {
-validate77.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate77.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobProgress = validate79;
+export const Error = validate98;
 
-function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate79.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11244,15 +9797,505 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.step === undefined) && (missing0 = "step"))) || ((data.steps === undefined) && (missing0 = "steps"))){
-validate79.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))){
+validate98.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "job_id") || (key0 === "preview")) || (key0 === "preview_height")) || (key0 === "preview_width")) || (key0 === "step")) || (key0 === "steps")) || (key0 === "type"))){
-validate79.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "reply_to")) || (key0 === "retryable")) || (key0 === "type"))){
+validate98.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.code !== undefined){
+const _errs2 = errors;
+if(typeof data.code !== "string"){
+validate98.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.field !== undefined){
+let data1 = data.field;
+const _errs4 = errors;
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(typeof data1 !== "string"){
+const err0 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs8 = errors;
+if(data1 !== null){
+const err1 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err2 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate98.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.job_id !== undefined){
+let data2 = data.job_id;
+const _errs10 = errors;
+const _errs11 = errors;
+let valid2 = false;
+const _errs12 = errors;
+if(typeof data2 !== "string"){
+const err3 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid1 = _errs12 === errors;
+valid2 = valid2 || _valid1;
+const _errs14 = errors;
+if(data2 !== null){
+const err4 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+var _valid1 = _errs14 === errors;
+valid2 = valid2 || _valid1;
+if(!valid2){
+const err5 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+validate98.errors = vErrors;
+return false;
+}
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.message !== undefined){
+const _errs16 = errors;
+if(typeof data.message !== "string"){
+validate98.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data4 = data.reply_to;
+const _errs18 = errors;
+const _errs19 = errors;
+let valid3 = false;
+const _errs20 = errors;
+if(errors === _errs20){
+if(typeof data4 === "string"){
+if(func1(data4) > 64){
+const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+var _valid2 = _errs20 === errors;
+valid3 = valid3 || _valid2;
+const _errs22 = errors;
+if(data4 !== null){
+const err8 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid2 = _errs22 === errors;
+valid3 = valid3 || _valid2;
+if(!valid3){
+const err9 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate98.errors = vErrors;
+return false;
+}
+else {
+errors = _errs19;
+if(vErrors !== null){
+if(_errs19){
+vErrors.length = _errs19;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.retryable !== undefined){
+const _errs24 = errors;
+if(typeof data.retryable !== "boolean"){
+validate98.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data6 = data.type;
+const _errs26 = errors;
+if(typeof data6 !== "string"){
+validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("error" !== data6){
+validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate98.errors = vErrors;
+return errors === 0;
+}
+validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobAccepted = validate99;
+
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate99.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.position === undefined) && (missing0 = "position"))) || ((data.seed === undefined) && (missing0 = "seed"))){
+validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "duplicate") || (key0 === "job_id")) || (key0 === "position")) || (key0 === "reply_to")) || (key0 === "seed")) || (key0 === "type"))){
+validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.duplicate !== undefined){
+const _errs2 = errors;
+if(typeof data.duplicate !== "boolean"){
+validate99.errors = [{instancePath:instancePath+"/duplicate",schemaPath:"#/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.job_id !== undefined){
+let data1 = data.job_id;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(!pattern7.test(data1)){
+validate99.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate99.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.position !== undefined){
+let data2 = data.position;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate99.errors = [{instancePath:instancePath+"/position",schemaPath:"#/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data3 = data.reply_to;
+const _errs8 = errors;
+const _errs9 = errors;
+let valid1 = false;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data3 === "string"){
+if(func1(data3) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs10 === errors;
+valid1 = valid1 || _valid0;
+const _errs12 = errors;
+if(data3 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate99.errors = vErrors;
+return false;
+}
+else {
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seed !== undefined){
+let data4 = data.seed;
+const _errs14 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate99.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data5 = data.type;
+const _errs16 = errors;
+if(typeof data5 !== "string"){
+validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.accepted" !== data5){
+validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate99.errors = vErrors;
+return errors === 0;
+}
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobCancelled = validate100;
+
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate100.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.job_id === undefined) && (missing0 = "job_id")){
+validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "job_id") || (key0 === "type"))){
+validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11264,12 +10307,544 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate79.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate79.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data1 = data.type;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.cancelled" !== data1){
+validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate100.errors = vErrors;
+return errors === 0;
+}
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobDone = validate101;
+
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate101.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.results === undefined) && (missing0 = "results"))) || ((data.seconds === undefined) && (missing0 = "seconds"))){
+validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "job_id") || (key0 === "results")) || (key0 === "seconds")) || (key0 === "type"))){
+validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate101.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.results !== undefined){
+let data1 = data.results;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate101.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seconds !== undefined){
+let data2 = data.seconds;
+const _errs6 = errors;
+if(!((typeof data2 == "number") && (isFinite(data2)))){
+validate101.errors = [{instancePath:instancePath+"/seconds",schemaPath:"#/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data3 = data.type;
+const _errs8 = errors;
+if(typeof data3 !== "string"){
+validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.done" !== data3){
+validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate101.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate101.errors = vErrors;
+return errors === 0;
+}
+validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobFailed = validate102;
+
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate102.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.code === undefined) && (missing0 = "code"))) || ((data.message === undefined) && (missing0 = "message"))){
+validate102.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "retryable")) || (key0 === "type"))){
+validate102.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.code !== undefined){
+const _errs2 = errors;
+if(typeof data.code !== "string"){
+validate102.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.field !== undefined){
+let data1 = data.field;
+const _errs4 = errors;
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(typeof data1 !== "string"){
+const err0 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs8 = errors;
+if(data1 !== null){
+const err1 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs8 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err2 = {instancePath:instancePath+"/field",schemaPath:"#/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate102.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.job_id !== undefined){
+let data2 = data.job_id;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data2 === "string"){
+if(!pattern7.test(data2)){
+validate102.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate102.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.message !== undefined){
+const _errs12 = errors;
+if(typeof data.message !== "string"){
+validate102.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.retryable !== undefined){
+const _errs14 = errors;
+if(typeof data.retryable !== "boolean"){
+validate102.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data5 = data.type;
+const _errs16 = errors;
+if(typeof data5 !== "string"){
+validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.failed" !== data5){
+validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate102.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate102.errors = vErrors;
+return errors === 0;
+}
+validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobListReply = validate103;
+
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate103.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.jobs === undefined) && (missing0 = "jobs")){
+validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "jobs") || (key0 === "reply_to")) || (key0 === "type"))){
+validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.jobs !== undefined){
+let data0 = data.jobs;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate57(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate103.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data2 = data.reply_to;
+const _errs5 = errors;
+const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
+if(data2 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate103.errors = vErrors;
+return false;
+}
+else {
+errors = _errs6;
+if(vErrors !== null){
+if(_errs6){
+vErrors.length = _errs6;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data3 = data.type;
+const _errs11 = errors;
+if(typeof data3 !== "string"){
+validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.list.reply" !== data3){
+validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate103.errors = vErrors;
+return errors === 0;
+}
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobProgress = validate105;
+
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate105.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.step === undefined) && (missing0 = "step"))) || ((data.steps === undefined) && (missing0 = "steps"))){
+validate105.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((((key0 === "job_id") || (key0 === "preview")) || (key0 === "preview_height")) || (key0 === "preview_width")) || (key0 === "step")) || (key0 === "steps")) || (key0 === "type"))){
+validate105.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate105.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate105.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11286,7 +10861,7 @@ const _errs5 = errors;
 let valid1 = false;
 const _errs6 = errors;
 if(typeof data1 !== "string"){
-const err0 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11296,7 +10871,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!(((data1 === "png") || (data1 === "rgba8")) || (data1 === "grey8"))){
-const err1 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema74.properties.preview.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11307,7 +10882,7 @@ errors++;
 }
 var _valid0 = _errs6 === errors;
 valid1 = valid1 || _valid0;
-const _errs8 = errors;
+const _errs9 = errors;
 if(data1 !== null){
 const err2 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -11318,7 +10893,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-var _valid0 = _errs8 === errors;
+var _valid0 = _errs9 === errors;
 valid1 = valid1 || _valid0;
 if(!valid1){
 const err3 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -11329,7 +10904,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate79.errors = vErrors;
+validate105.errors = vErrors;
 return false;
 }
 else {
@@ -11351,10 +10926,10 @@ var valid0 = true;
 if(valid0){
 if(data.preview_height !== undefined){
 let data2 = data.preview_height;
-const _errs10 = errors;
 const _errs11 = errors;
-let valid2 = false;
 const _errs12 = errors;
+let valid3 = false;
+const _errs13 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
 const err4 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
@@ -11365,9 +10940,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-var _valid1 = _errs12 === errors;
-valid2 = valid2 || _valid1;
-const _errs14 = errors;
+var _valid1 = _errs13 === errors;
+valid3 = valid3 || _valid1;
+const _errs15 = errors;
 if(data2 !== null){
 const err5 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -11378,9 +10953,9 @@ vErrors.push(err5);
 }
 errors++;
 }
-var _valid1 = _errs14 === errors;
-valid2 = valid2 || _valid1;
-if(!valid2){
+var _valid1 = _errs15 === errors;
+valid3 = valid3 || _valid1;
+if(!valid3){
 const err6 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err6];
@@ -11389,21 +10964,21 @@ else {
 vErrors.push(err6);
 }
 errors++;
-validate79.errors = vErrors;
+validate105.errors = vErrors;
 return false;
 }
 else {
-errors = _errs11;
+errors = _errs12;
 if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
+if(_errs12){
+vErrors.length = _errs12;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs10 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
@@ -11411,10 +10986,10 @@ var valid0 = true;
 if(valid0){
 if(data.preview_width !== undefined){
 let data3 = data.preview_width;
-const _errs16 = errors;
 const _errs17 = errors;
-let valid3 = false;
 const _errs18 = errors;
+let valid4 = false;
+const _errs19 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
 const err7 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
@@ -11425,9 +11000,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid2 = _errs18 === errors;
-valid3 = valid3 || _valid2;
-const _errs20 = errors;
+var _valid2 = _errs19 === errors;
+valid4 = valid4 || _valid2;
+const _errs21 = errors;
 if(data3 !== null){
 const err8 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
@@ -11438,9 +11013,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs20 === errors;
-valid3 = valid3 || _valid2;
-if(!valid3){
+var _valid2 = _errs21 === errors;
+valid4 = valid4 || _valid2;
+if(!valid4){
 const err9 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
@@ -11449,21 +11024,21 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate79.errors = vErrors;
+validate105.errors = vErrors;
 return false;
 }
 else {
-errors = _errs17;
+errors = _errs18;
 if(vErrors !== null){
-if(_errs17){
-vErrors.length = _errs17;
+if(_errs18){
+vErrors.length = _errs18;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs16 === errors;
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
@@ -11471,12 +11046,12 @@ var valid0 = true;
 if(valid0){
 if(data.step !== undefined){
 let data4 = data.step;
-const _errs22 = errors;
+const _errs23 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate79.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate105.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs22 === errors;
+var valid0 = _errs23 === errors;
 }
 else {
 var valid0 = true;
@@ -11484,12 +11059,12 @@ var valid0 = true;
 if(valid0){
 if(data.steps !== undefined){
 let data5 = data.steps;
-const _errs24 = errors;
+const _errs25 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate79.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate105.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
@@ -11497,16 +11072,16 @@ var valid0 = true;
 if(valid0){
 if(data.type !== undefined){
 let data6 = data.type;
-const _errs26 = errors;
+const _errs27 = errors;
 if(typeof data6 !== "string"){
-validate79.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate105.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.progress" !== data6){
-validate79.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
+validate105.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
@@ -11521,21 +11096,21 @@ var valid0 = true;
 }
 }
 else {
-validate79.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate105.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate79.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobResult = validate80;
+export const JobResult = validate106;
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11546,14 +11121,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.job_id === undefined) && (missing0 = "job_id")) || ((data.result === undefined) && (missing0 = "result"))){
-validate80.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate106.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "job_id") || (key0 === "result")) || (key0 === "type"))){
-validate80.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate106.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11565,12 +11140,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate80.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate80.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11582,8 +11157,8 @@ var valid0 = true;
 if(valid0){
 if(data.result !== undefined){
 const _errs4 = errors;
-if(!(validate35(data.result, {instancePath:instancePath+"/result",parentData:data,parentDataProperty:"result",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+if(!(validate52(data.result, {instancePath:instancePath+"/result",parentData:data,parentDataProperty:"result",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs4 === errors;
@@ -11596,11 +11171,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs5 = errors;
 if(typeof data2 !== "string"){
-validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.result" !== data2){
-validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
+validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -11614,21 +11189,21 @@ var valid0 = true;
 }
 }
 else {
-validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate106.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate80.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobStarted = validate82;
+export const JobStarted = validate108;
 
-function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate82.evaluated;
+const evaluated0 = validate108.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11639,14 +11214,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.job_id === undefined) && (missing0 = "job_id")){
-validate82.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate108.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "job_id") || (key0 === "type"))){
-validate82.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate108.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11658,12 +11233,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate82.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate108.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate82.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate108.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11677,11 +11252,11 @@ if(data.type !== undefined){
 let data1 = data.type;
 const _errs4 = errors;
 if(typeof data1 !== "string"){
-validate82.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate108.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.started" !== data1){
-validate82.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"}];
+validate108.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -11694,21 +11269,21 @@ var valid0 = true;
 }
 }
 else {
-validate82.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate108.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate82.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
-validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobState = validate83;
+export const JobState = validate109;
 
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate83.evaluated;
+const evaluated0 = validate109.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11719,14 +11294,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.job === undefined) && (missing0 = "job")){
-validate83.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate109.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "job") || (key0 === "reply_to")) || (key0 === "type"))){
-validate83.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate109.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11734,8 +11309,8 @@ break;
 if(_errs1 === errors){
 if(data.job !== undefined){
 const _errs2 = errors;
-if(!(validate40(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
+if(!(validate57(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs2 === errors;
@@ -11798,7 +11373,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate83.errors = vErrors;
+validate109.errors = vErrors;
 return false;
 }
 else {
@@ -11822,11 +11397,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs9 = errors;
 if(typeof data2 !== "string"){
-validate83.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.state" !== data2){
-validate83.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
+validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -11840,21 +11415,21 @@ var valid0 = true;
 }
 }
 else {
-validate83.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate109.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate83.errors = vErrors;
+validate109.errors = vErrors;
 return errors === 0;
 }
-validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate109.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ModelLocation = validate85;
+export const ModelLocation = validate111;
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate111.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11865,14 +11440,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.model_id === undefined) && (missing0 = "model_id")) || ((data.path === undefined) && (missing0 = "path"))){
-validate85.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate111.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "model_id") || (key0 === "path")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate85.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate111.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11884,12 +11459,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate85.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate111.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate85.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11902,7 +11477,7 @@ if(valid0){
 if(data.path !== undefined){
 const _errs4 = errors;
 if(typeof data.path !== "string"){
-validate85.errors = [{instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -11965,7 +11540,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate85.errors = vErrors;
+validate111.errors = vErrors;
 return false;
 }
 else {
@@ -11989,11 +11564,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs12 = errors;
 if(typeof data3 !== "string"){
-validate85.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("models.location" !== data3){
-validate85.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"}];
+validate111.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -12008,21 +11583,21 @@ var valid0 = true;
 }
 }
 else {
-validate85.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate111.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate85.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ModelsReply = validate86;
+export const ModelsReply = validate112;
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate112.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12033,14 +11608,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.models === undefined) && (missing0 = "models")){
-validate86.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate112.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "models") || (key0 === "reply_to")) || (key0 === "type"))){
-validate86.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12054,451 +11629,10 @@ if(Array.isArray(data0)){
 var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
 const _errs4 = errors;
-const _errs5 = errors;
-if(errors === _errs5){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if((((data1.id === undefined) && (missing1 = "id")) || ((data1.name === undefined) && (missing1 = "name"))) || ((data1.arch === undefined) && (missing1 = "arch"))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs7 = errors;
-for(const key1 in data1){
-if(!(func12.call(schema65.properties, key1))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs7 === errors){
-if(data1.arch !== undefined){
-const _errs8 = errors;
-if(typeof data1.arch !== "string"){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/arch",schemaPath:"#/$defs/ModelInfo/properties/arch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid3 = _errs8 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.control_type !== undefined){
-let data3 = data1.control_type;
-const _errs10 = errors;
-const _errs11 = errors;
-let valid4 = false;
-const _errs12 = errors;
-if(typeof data3 !== "string"){
-const err0 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(!((((((data3 === "canny") || (data3 === "scribble")) || (data3 === "lineart")) || (data3 === "softedge")) || (data3 === "tile")) || (data3 === "none"))){
-const err1 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-var _valid0 = _errs12 === errors;
-valid4 = valid4 || _valid0;
-const _errs14 = errors;
-if(data3 !== null){
-const err2 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs14 === errors;
-valid4 = valid4 || _valid0;
-if(!valid4){
-const err3 = {instancePath:instancePath+"/models/" + i0+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate86.errors = vErrors;
-return false;
-}
-else {
-errors = _errs11;
-if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.default !== undefined){
-const _errs16 = errors;
-if(typeof data1.default !== "boolean"){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/default",schemaPath:"#/$defs/ModelInfo/properties/default/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.default_weight !== undefined){
-let data5 = data1.default_weight;
-const _errs18 = errors;
-const _errs19 = errors;
-let valid5 = false;
-const _errs20 = errors;
-if(!((typeof data5 == "number") && (isFinite(data5)))){
-const err4 = {instancePath:instancePath+"/models/" + i0+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-var _valid1 = _errs20 === errors;
-valid5 = valid5 || _valid1;
-const _errs22 = errors;
-if(data5 !== null){
-const err5 = {instancePath:instancePath+"/models/" + i0+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid1 = _errs22 === errors;
-valid5 = valid5 || _valid1;
-if(!valid5){
-const err6 = {instancePath:instancePath+"/models/" + i0+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-validate86.errors = vErrors;
-return false;
-}
-else {
-errors = _errs19;
-if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.format !== undefined){
-let data6 = data1.format;
-const _errs24 = errors;
-if(typeof data6 !== "string"){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data6 === "diffusers") || (data6 === "single_file"))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs24 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.id !== undefined){
-let data7 = data1.id;
-const _errs26 = errors;
-if(errors === _errs26){
-if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs26 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.kind !== undefined){
-let data8 = data1.kind;
-const _errs28 = errors;
-if(typeof data8 !== "string"){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((data8 === "checkpoint") || (data8 === "controlnet")) || (data8 === "lora")) || (data8 === "embedding"))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid3 = _errs28 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.name !== undefined){
-const _errs30 = errors;
-if(typeof data1.name !== "string"){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/name",schemaPath:"#/$defs/ModelInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid3 = _errs30 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.native_side !== undefined){
-let data10 = data1.native_side;
-const _errs32 = errors;
-const _errs33 = errors;
-let valid6 = false;
-const _errs34 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err7 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-var _valid2 = _errs34 === errors;
-valid6 = valid6 || _valid2;
-const _errs36 = errors;
-if(data10 !== null){
-const err8 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-var _valid2 = _errs36 === errors;
-valid6 = valid6 || _valid2;
-if(!valid6){
-const err9 = {instancePath:instancePath+"/models/" + i0+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-validate86.errors = vErrors;
-return false;
-}
-else {
-errors = _errs33;
-if(vErrors !== null){
-if(_errs33){
-vErrors.length = _errs33;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs32 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.prediction !== undefined){
-let data11 = data1.prediction;
-const _errs38 = errors;
-const _errs39 = errors;
-let valid7 = false;
-const _errs40 = errors;
-if(typeof data11 !== "string"){
-const err10 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(!((data11 === "epsilon") || (data11 === "v_prediction"))){
-const err11 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-var _valid3 = _errs40 === errors;
-valid7 = valid7 || _valid3;
-const _errs42 = errors;
-if(data11 !== null){
-const err12 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-var _valid3 = _errs42 === errors;
-valid7 = valid7 || _valid3;
-if(!valid7){
-const err13 = {instancePath:instancePath+"/models/" + i0+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-validate86.errors = vErrors;
-return false;
-}
-else {
-errors = _errs39;
-if(vErrors !== null){
-if(_errs39){
-vErrors.length = _errs39;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid3 = _errs38 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.size_bytes !== undefined){
-let data12 = data1.size_bytes;
-const _errs44 = errors;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid3 = _errs44 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.size_multiple !== undefined){
-let data13 = data1.size_multiple;
-const _errs46 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid3 = _errs46 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.trigger_words !== undefined){
-let data14 = data1.trigger_words;
-const _errs48 = errors;
-if(errors === _errs48){
-if(Array.isArray(data14)){
-var valid8 = true;
-const len1 = data14.length;
-for(let i1=0; i1<len1; i1++){
-const _errs50 = errors;
-if(typeof data14[i1] !== "string"){
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words/" + i1,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid8 = _errs50 === errors;
-if(!valid8){
-break;
-}
-}
-}
-else {
-validate86.errors = [{instancePath:instancePath+"/models/" + i0+"/trigger_words",schemaPath:"#/$defs/ModelInfo/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid3 = _errs48 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate86.errors = [{instancePath:instancePath+"/models/" + i0,schemaPath:"#/$defs/ModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
+if(!(validate43(data0[i0], {instancePath:instancePath+"/models/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
 if(!valid1){
@@ -12507,7 +11641,7 @@ break;
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate112.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12518,91 +11652,91 @@ var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data16 = data.reply_to;
-const _errs52 = errors;
-const _errs53 = errors;
-let valid9 = false;
-const _errs54 = errors;
-if(errors === _errs54){
-if(typeof data16 === "string"){
-if(func1(data16) > 64){
-const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+let data2 = data.reply_to;
+const _errs5 = errors;
+const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err0];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err0);
 }
 errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err1];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err1);
 }
 errors++;
 }
 }
-var _valid4 = _errs54 === errors;
-valid9 = valid9 || _valid4;
-const _errs56 = errors;
-if(data16 !== null){
-const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs9 = errors;
+if(data2 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err16];
+vErrors = [err2];
 }
 else {
-vErrors.push(err16);
+vErrors.push(err2);
 }
 errors++;
 }
-var _valid4 = _errs56 === errors;
-valid9 = valid9 || _valid4;
-if(!valid9){
-const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid0 = _errs9 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err17];
+vErrors = [err3];
 }
 else {
-vErrors.push(err17);
+vErrors.push(err3);
 }
 errors++;
-validate86.errors = vErrors;
+validate112.errors = vErrors;
 return false;
 }
 else {
-errors = _errs53;
+errors = _errs6;
 if(vErrors !== null){
-if(_errs53){
-vErrors.length = _errs53;
+if(_errs6){
+vErrors.length = _errs6;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs52 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data17 = data.type;
-const _errs58 = errors;
-if(typeof data17 !== "string"){
-validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data3 = data.type;
+const _errs11 = errors;
+if(typeof data3 !== "string"){
+validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data17){
-validate86.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
+if("models.reply" !== data3){
+validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs58 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
@@ -12613,21 +11747,21 @@ var valid0 = true;
 }
 }
 else {
-validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate86.errors = vErrors;
+validate112.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Ok = validate87;
+export const Ok = validate114;
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate87.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12639,7 +11773,7 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "reply_to") || (key0 === "type"))){
-validate87.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12699,7 +11833,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate87.errors = vErrors;
+validate114.errors = vErrors;
 return false;
 }
 else {
@@ -12723,11 +11857,11 @@ if(data.type !== undefined){
 let data1 = data.type;
 const _errs8 = errors;
 if(typeof data1 !== "string"){
-validate87.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("ok" !== data1){
-validate87.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"}];
+validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12739,21 +11873,21 @@ var valid0 = true;
 }
 }
 else {
-validate87.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate114.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate87.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Pong = validate88;
+export const Pong = validate115;
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate115.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12765,7 +11899,7 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "reply_to") || (key0 === "type"))){
-validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate115.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12825,7 +11959,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate88.errors = vErrors;
+validate115.errors = vErrors;
 return false;
 }
 else {
@@ -12849,11 +11983,11 @@ if(data.type !== undefined){
 let data1 = data.type;
 const _errs8 = errors;
 if(typeof data1 !== "string"){
-validate88.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("pong" !== data1){
-validate88.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"}];
+validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12865,21 +11999,21 @@ var valid0 = true;
 }
 }
 else {
-validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate115.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate88.errors = vErrors;
+validate115.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const SettingsReply = validate89;
+export const SettingsReply = validate116;
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate116.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12890,14 +12024,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.settings === undefined) && (missing0 = "settings")){
-validate89.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
-validate89.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12957,7 +12091,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate89.errors = vErrors;
+validate116.errors = vErrors;
 return false;
 }
 else {
@@ -12980,7 +12114,7 @@ if(valid0){
 if(data.restart_required !== undefined){
 const _errs8 = errors;
 if(typeof data.restart_required !== "boolean"){
-validate89.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate116.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12998,7 +12132,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 const _errs13 = errors;
 for(const key1 in data2){
 if(!(((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
-validate89.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate116.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13010,7 +12144,7 @@ const _errs14 = errors;
 if(errors === _errs14){
 if(Array.isArray(data3)){
 if(data3.length > 64){
-validate89.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate116.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -13019,7 +12153,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs16 = errors;
 if(typeof data3[i0] !== "string"){
-validate89.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs16 === errors;
@@ -13030,7 +12164,7 @@ break;
 }
 }
 else {
-validate89.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate116.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13046,7 +12180,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data5)){
 if(data5.length > 64){
-validate89.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate116.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -13055,7 +12189,7 @@ const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs20 = errors;
 if(typeof data5[i1] !== "string"){
-validate89.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid5 = _errs20 === errors;
@@ -13066,7 +12200,7 @@ break;
 }
 }
 else {
-validate89.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate116.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13079,7 +12213,7 @@ if(valid3){
 if(data2.data_dir !== undefined){
 const _errs22 = errors;
 if(typeof data2.data_dir !== "string"){
-validate89.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -13092,11 +12226,11 @@ if(data2.dtype !== undefined){
 let data8 = data2.dtype;
 const _errs24 = errors;
 if(typeof data8 !== "string"){
-validate89.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((((data8 === "auto") || (data8 === "fp16")) || (data8 === "bf16")) || (data8 === "fp32"))){
-validate89.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema57.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+validate116.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -13111,18 +12245,18 @@ const _errs26 = errors;
 if(errors === _errs26){
 if(typeof data9 === "string"){
 if(func1(data9) > 255){
-validate89.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+validate116.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
 if(func1(data9) < 1){
-validate89.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate116.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate89.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13186,7 +12320,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate89.errors = vErrors;
+validate116.errors = vErrors;
 return false;
 }
 else {
@@ -13210,18 +12344,18 @@ if(data2.port !== undefined){
 let data11 = data2.port;
 const _errs34 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate89.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate116.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 65535 || isNaN(data11)){
-validate89.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+validate116.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate89.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate116.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -13241,7 +12375,7 @@ var valid3 = true;
 }
 }
 else {
-validate89.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate116.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13255,11 +12389,11 @@ if(data.type !== undefined){
 let data12 = data.type;
 const _errs36 = errors;
 if(typeof data12 !== "string"){
-validate89.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("settings.reply" !== data12){
-validate89.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs36 === errors;
@@ -13274,21 +12408,21 @@ var valid0 = true;
 }
 }
 else {
-validate89.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate89.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const StatusReply = validate90;
+export const StatusReply = validate117;
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate90.evaluated;
+const evaluated0 = validate117.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13299,14 +12433,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.version === undefined) && (missing0 = "version")) || ((data.loaded === undefined) && (missing0 = "loaded"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.clients === undefined) && (missing0 = "clients"))){
-validate90.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "clients") || (key0 === "device")) || (key0 === "loaded")) || (key0 === "queue")) || (key0 === "reply_to")) || (key0 === "type")) || (key0 === "version"))){
-validate90.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13316,7 +12450,7 @@ if(data.clients !== undefined){
 let data0 = data.clients;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate90.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate117.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13494,7 +12628,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate90.errors = vErrors;
+validate117.errors = vErrors;
 return false;
 }
 else {
@@ -13524,7 +12658,7 @@ const len0 = data7.length;
 for(let i0=0; i0<len0; i0++){
 const _errs24 = errors;
 if(typeof data7[i0] !== "string"){
-validate90.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs24 === errors;
@@ -13534,7 +12668,7 @@ break;
 }
 }
 else {
-validate90.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate117.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13552,14 +12686,14 @@ if(errors === _errs27){
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 let missing2;
 if(((data9.queued === undefined) && (missing2 = "queued")) || ((data9.running === undefined) && (missing2 = "running"))){
-validate90.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate117.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs29 = errors;
 for(const key2 in data9){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
-validate90.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate117.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13568,7 +12702,7 @@ if(_errs29 === errors){
 if(data9.paused !== undefined){
 const _errs30 = errors;
 if(typeof data9.paused !== "boolean"){
-validate90.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate117.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs30 === errors;
@@ -13581,7 +12715,7 @@ if(data9.queued !== undefined){
 let data11 = data9.queued;
 const _errs32 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate90.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate117.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -13594,7 +12728,7 @@ if(data9.running !== undefined){
 let data12 = data9.running;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate90.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate117.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
@@ -13608,7 +12742,7 @@ var valid6 = true;
 }
 }
 else {
-validate90.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate117.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13672,7 +12806,7 @@ else {
 vErrors.push(err13);
 }
 errors++;
-validate90.errors = vErrors;
+validate117.errors = vErrors;
 return false;
 }
 else {
@@ -13696,11 +12830,11 @@ if(data.type !== undefined){
 let data14 = data.type;
 const _errs42 = errors;
 if(typeof data14 !== "string"){
-validate90.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("status.reply" !== data14){
-validate90.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs42 === errors;
@@ -13712,7 +12846,7 @@ if(valid0){
 if(data.version !== undefined){
 const _errs44 = errors;
 if(typeof data.version !== "string"){
-validate90.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -13730,21 +12864,21 @@ var valid0 = true;
 }
 }
 else {
-validate90.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate90.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Welcome = validate91;
+export const Welcome = validate118;
 
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate91.evaluated;
+const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13755,14 +12889,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.protocol === undefined) && (missing0 = "protocol")) || ((data.server === undefined) && (missing0 = "server"))) || ((data.session === undefined) && (missing0 = "session"))) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))) || ((data.models === undefined) && (missing0 = "models"))) || ((data.limits === undefined) && (missing0 = "limits"))){
-validate91.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema63.properties, key0))){
-validate91.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func12.call(schema71.properties, key0))){
+validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13778,7 +12912,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
 if(typeof data0[i0] !== "string"){
-validate91.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs4 === errors;
@@ -13788,7 +12922,7 @@ break;
 }
 }
 else {
-validate91.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate118.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13806,14 +12940,14 @@ if(errors === _errs7){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
 if(((((((((data2.max_frame_bytes === undefined) && (missing1 = "max_frame_bytes")) || ((data2.max_blob_bytes === undefined) && (missing1 = "max_blob_bytes"))) || ((data2.max_chunk_bytes === undefined) && (missing1 = "max_chunk_bytes"))) || ((data2.max_image_pixels === undefined) && (missing1 = "max_image_pixels"))) || ((data2.max_side === undefined) && (missing1 = "max_side"))) || ((data2.max_generate_side === undefined) && (missing1 = "max_generate_side"))) || ((data2.max_steps === undefined) && (missing1 = "max_steps"))) || ((data2.max_batch === undefined) && (missing1 = "max_batch"))){
-validate91.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate118.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!((((((((key1 === "max_batch") || (key1 === "max_blob_bytes")) || (key1 === "max_chunk_bytes")) || (key1 === "max_frame_bytes")) || (key1 === "max_generate_side")) || (key1 === "max_image_pixels")) || (key1 === "max_side")) || (key1 === "max_steps"))){
-validate91.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!(func12.call(schema72.properties, key1))){
+validate118.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13823,7 +12957,7 @@ if(data2.max_batch !== undefined){
 let data3 = data2.max_batch;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs10 === errors;
@@ -13836,7 +12970,7 @@ if(data2.max_blob_bytes !== undefined){
 let data4 = data2.max_blob_bytes;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs12 === errors;
@@ -13849,7 +12983,7 @@ if(data2.max_chunk_bytes !== undefined){
 let data5 = data2.max_chunk_bytes;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs14 === errors;
@@ -13862,7 +12996,7 @@ if(data2.max_frame_bytes !== undefined){
 let data6 = data2.max_frame_bytes;
 const _errs16 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs16 === errors;
@@ -13875,7 +13009,7 @@ if(data2.max_generate_side !== undefined){
 let data7 = data2.max_generate_side;
 const _errs18 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs18 === errors;
@@ -13888,7 +13022,7 @@ if(data2.max_image_pixels !== undefined){
 let data8 = data2.max_image_pixels;
 const _errs20 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs20 === errors;
@@ -13897,11 +13031,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.max_side !== undefined){
-let data9 = data2.max_side;
+if(data2.max_queued_batch !== undefined){
+let data9 = data2.max_queued_batch;
 const _errs22 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -13910,14 +13044,92 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.max_steps !== undefined){
-let data10 = data2.max_steps;
+if(data2.max_queued_interactive !== undefined){
+let data10 = data2.max_queued_interactive;
 const _errs24 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate91.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs24 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_side !== undefined){
+let data11 = data2.max_side;
+const _errs26 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate118.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs26 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_steps !== undefined){
+let data12 = data2.max_steps;
+const _errs28 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate118.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs28 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_upload_bytes_per_connection !== undefined){
+let data13 = data2.max_upload_bytes_per_connection;
+const _errs30 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate118.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs30 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.max_uploads_per_connection !== undefined){
+let data14 = data2.max_uploads_per_connection;
+const _errs32 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate118.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs32 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.pre_hello_frame_bytes !== undefined){
+let data15 = data2.pre_hello_frame_bytes;
+const _errs34 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate118.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs34 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.send_queue_bytes !== undefined){
+let data16 = data2.send_queue_bytes;
+const _errs36 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+validate118.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid3 = _errs36 === errors;
 }
 else {
 var valid3 = true;
@@ -13932,8 +13144,14 @@ var valid3 = true;
 }
 }
 }
+}
+}
+}
+}
+}
+}
 else {
-validate91.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13944,53 +13162,58 @@ var valid0 = true;
 }
 if(valid0){
 if(data.models !== undefined){
-let data11 = data.models;
-const _errs26 = errors;
-if(errors === _errs26){
-if(Array.isArray(data11)){
+let data17 = data.models;
+const _errs38 = errors;
+if(errors === _errs38){
+if(Array.isArray(data17)){
 var valid4 = true;
-const len1 = data11.length;
+const len1 = data17.length;
 for(let i1=0; i1<len1; i1++){
-let data12 = data11[i1];
-const _errs28 = errors;
-const _errs29 = errors;
-if(errors === _errs29){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-let missing2;
-if((((data12.id === undefined) && (missing2 = "id")) || ((data12.name === undefined) && (missing2 = "name"))) || ((data12.arch === undefined) && (missing2 = "arch"))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
-return false;
+const _errs40 = errors;
+if(!(validate43(data17[i1], {instancePath:instancePath+"/models/" + i1,parentData:data17,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
 }
-else {
-const _errs31 = errors;
-for(const key2 in data12){
-if(!(func12.call(schema65.properties, key2))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
-return false;
+var valid4 = _errs40 === errors;
+if(!valid4){
 break;
 }
 }
-if(_errs31 === errors){
-if(data12.arch !== undefined){
-const _errs32 = errors;
-if(typeof data12.arch !== "string"){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/arch",schemaPath:"#/$defs/ModelInfo/properties/arch/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid6 = _errs32 === errors;
 }
 else {
-var valid6 = true;
+validate118.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
 }
-if(valid6){
-if(data12.control_type !== undefined){
-let data14 = data12.control_type;
-const _errs34 = errors;
-const _errs35 = errors;
-let valid7 = false;
-const _errs36 = errors;
-if(typeof data14 !== "string"){
-const err0 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+var valid0 = _errs38 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.protocol !== undefined){
+let data19 = data.protocol;
+const _errs41 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+validate118.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data20 = data.reply_to;
+const _errs43 = errors;
+const _errs44 = errors;
+let valid5 = false;
+const _errs45 = errors;
+if(errors === _errs45){
+if(typeof data20 === "string"){
+if(func1(data20) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13999,8 +13222,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data14 === "canny") || (data14 === "scribble")) || (data14 === "lineart")) || (data14 === "softedge")) || (data14 === "tile")) || (data14 === "none"))){
-const err1 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.control_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -14009,11 +13233,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs36 === errors;
-valid7 = valid7 || _valid0;
-const _errs38 = errors;
-if(data14 !== null){
-const err2 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+var _valid0 = _errs45 === errors;
+valid5 = valid5 || _valid0;
+const _errs47 = errors;
+if(data20 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -14022,10 +13247,10 @@ vErrors.push(err2);
 }
 errors++;
 }
-var _valid0 = _errs38 === errors;
-valid7 = valid7 || _valid0;
-if(!valid7){
-const err3 = {instancePath:instancePath+"/models/" + i1+"/control_type",schemaPath:"#/$defs/ModelInfo/properties/control_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid0 = _errs47 === errors;
+valid5 = valid5 || _valid0;
+if(!valid5){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14033,616 +13258,79 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate91.errors = vErrors;
+validate118.errors = vErrors;
 return false;
 }
 else {
-errors = _errs35;
+errors = _errs44;
 if(vErrors !== null){
-if(_errs35){
-vErrors.length = _errs35;
+if(_errs44){
+vErrors.length = _errs44;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid6 = _errs34 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.default !== undefined){
-const _errs40 = errors;
-if(typeof data12.default !== "boolean"){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/default",schemaPath:"#/$defs/ModelInfo/properties/default/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid6 = _errs40 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.default_weight !== undefined){
-let data16 = data12.default_weight;
-const _errs42 = errors;
-const _errs43 = errors;
-let valid8 = false;
-const _errs44 = errors;
-if(!((typeof data16 == "number") && (isFinite(data16)))){
-const err4 = {instancePath:instancePath+"/models/" + i1+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-var _valid1 = _errs44 === errors;
-valid8 = valid8 || _valid1;
-const _errs46 = errors;
-if(data16 !== null){
-const err5 = {instancePath:instancePath+"/models/" + i1+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-var _valid1 = _errs46 === errors;
-valid8 = valid8 || _valid1;
-if(!valid8){
-const err6 = {instancePath:instancePath+"/models/" + i1+"/default_weight",schemaPath:"#/$defs/ModelInfo/properties/default_weight/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-validate91.errors = vErrors;
-return false;
-}
-else {
-errors = _errs43;
-if(vErrors !== null){
-if(_errs43){
-vErrors.length = _errs43;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid6 = _errs42 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.format !== undefined){
-let data17 = data12.format;
-const _errs48 = errors;
-if(typeof data17 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data17 === "diffusers") || (data17 === "single_file"))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/format",schemaPath:"#/$defs/ModelInfo/properties/format/enum",keyword:"enum",params:{allowedValues: schema65.properties.format.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid6 = _errs48 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.id !== undefined){
-let data18 = data12.id;
-const _errs50 = errors;
-if(errors === _errs50){
-if(typeof data18 === "string"){
-if(!pattern7.test(data18)){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/id",schemaPath:"#/$defs/ModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid6 = _errs50 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.kind !== undefined){
-let data19 = data12.kind;
-const _errs52 = errors;
-if(typeof data19 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((data19 === "checkpoint") || (data19 === "controlnet")) || (data19 === "lora")) || (data19 === "embedding"))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/kind",schemaPath:"#/$defs/ModelInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema65.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid6 = _errs52 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.name !== undefined){
-const _errs54 = errors;
-if(typeof data12.name !== "string"){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/name",schemaPath:"#/$defs/ModelInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid6 = _errs54 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.native_side !== undefined){
-let data21 = data12.native_side;
-const _errs56 = errors;
-const _errs57 = errors;
-let valid9 = false;
-const _errs58 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err7 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-var _valid2 = _errs58 === errors;
-valid9 = valid9 || _valid2;
-const _errs60 = errors;
-if(data21 !== null){
-const err8 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-var _valid2 = _errs60 === errors;
-valid9 = valid9 || _valid2;
-if(!valid9){
-const err9 = {instancePath:instancePath+"/models/" + i1+"/native_side",schemaPath:"#/$defs/ModelInfo/properties/native_side/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-validate91.errors = vErrors;
-return false;
-}
-else {
-errors = _errs57;
-if(vErrors !== null){
-if(_errs57){
-vErrors.length = _errs57;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid6 = _errs56 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.prediction !== undefined){
-let data22 = data12.prediction;
-const _errs62 = errors;
-const _errs63 = errors;
-let valid10 = false;
-const _errs64 = errors;
-if(typeof data22 !== "string"){
-const err10 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(!((data22 === "epsilon") || (data22 === "v_prediction"))){
-const err11 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema65.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-var _valid3 = _errs64 === errors;
-valid10 = valid10 || _valid3;
-const _errs66 = errors;
-if(data22 !== null){
-const err12 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-var _valid3 = _errs66 === errors;
-valid10 = valid10 || _valid3;
-if(!valid10){
-const err13 = {instancePath:instancePath+"/models/" + i1+"/prediction",schemaPath:"#/$defs/ModelInfo/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-validate91.errors = vErrors;
-return false;
-}
-else {
-errors = _errs63;
-if(vErrors !== null){
-if(_errs63){
-vErrors.length = _errs63;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid6 = _errs62 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.size_bytes !== undefined){
-let data23 = data12.size_bytes;
-const _errs68 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/size_bytes",schemaPath:"#/$defs/ModelInfo/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid6 = _errs68 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.size_multiple !== undefined){
-let data24 = data12.size_multiple;
-const _errs70 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/size_multiple",schemaPath:"#/$defs/ModelInfo/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid6 = _errs70 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data12.trigger_words !== undefined){
-let data25 = data12.trigger_words;
-const _errs72 = errors;
-if(errors === _errs72){
-if(Array.isArray(data25)){
-var valid11 = true;
-const len2 = data25.length;
-for(let i2=0; i2<len2; i2++){
-const _errs74 = errors;
-if(typeof data25[i2] !== "string"){
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words/" + i2,schemaPath:"#/$defs/ModelInfo/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid11 = _errs74 === errors;
-if(!valid11){
-break;
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/models/" + i1+"/trigger_words",schemaPath:"#/$defs/ModelInfo/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid6 = _errs72 === errors;
-}
-else {
-var valid6 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/models/" + i1,schemaPath:"#/$defs/ModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid4 = _errs28 === errors;
-if(!valid4){
-break;
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.protocol !== undefined){
-let data27 = data.protocol;
-const _errs76 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-validate91.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs76 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data28 = data.reply_to;
-const _errs78 = errors;
-const _errs79 = errors;
-let valid12 = false;
-const _errs80 = errors;
-if(errors === _errs80){
-if(typeof data28 === "string"){
-if(func1(data28) > 64){
-const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-var _valid4 = _errs80 === errors;
-valid12 = valid12 || _valid4;
-const _errs82 = errors;
-if(data28 !== null){
-const err16 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-var _valid4 = _errs82 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const err17 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-validate91.errors = vErrors;
-return false;
-}
-else {
-errors = _errs79;
-if(vErrors !== null){
-if(_errs79){
-vErrors.length = _errs79;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs78 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.scope !== undefined){
-let data29 = data.scope;
-const _errs84 = errors;
-if(typeof data29 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data21 = data.scope;
+const _errs49 = errors;
+if(typeof data21 !== "string"){
+validate118.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data29 === "client") || (data29 === "admin"))){
-validate91.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/properties/scope/enum",keyword:"enum",params:{allowedValues: schema63.properties.scope.enum},message:"must be equal to one of the allowed values"}];
+if(!((data21 === "client") || (data21 === "admin"))){
+validate118.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs84 === errors;
+var valid0 = _errs49 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.server !== undefined){
-let data30 = data.server;
-const _errs86 = errors;
-const _errs87 = errors;
-if(errors === _errs87){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-let missing3;
-if((data30.name === undefined) && (missing3 = "name")){
-validate91.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"}];
-return false;
+const _errs52 = errors;
+if(!(validate25(data.server, {instancePath:instancePath+"/server",parentData:data,parentDataProperty:"server",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
 }
-else {
-const _errs89 = errors;
-for(const key3 in data30){
-if(!(((key3 === "kind") || (key3 === "name")) || (key3 === "version"))){
-validate91.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs89 === errors){
-if(data30.kind !== undefined){
-let data31 = data30.kind;
-const _errs90 = errors;
-if(typeof data31 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((((((data31 === "photoshop") || (data31 === "figma")) || (data31 === "cli")) || (data31 === "desktop")) || (data31 === "test")) || (data31 === "other"))){
-validate91.errors = [{instancePath:instancePath+"/server/kind",schemaPath:"#/$defs/ClientInfo/properties/kind/enum",keyword:"enum",params:{allowedValues: schema35.properties.kind.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid14 = _errs90 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data30.name !== undefined){
-let data32 = data30.name;
-const _errs92 = errors;
-if(errors === _errs92){
-if(typeof data32 === "string"){
-if(func1(data32) > 64){
-validate91.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data32) < 1){
-validate91.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/server/name",schemaPath:"#/$defs/ClientInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid14 = _errs92 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data30.version !== undefined){
-let data33 = data30.version;
-const _errs94 = errors;
-if(errors === _errs94){
-if(typeof data33 === "string"){
-if(func1(data33) > 32){
-validate91.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/server/version",schemaPath:"#/$defs/ClientInfo/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid14 = _errs94 === errors;
-}
-else {
-var valid14 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/server",schemaPath:"#/$defs/ClientInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs86 === errors;
+var valid0 = _errs52 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.session !== undefined){
-const _errs96 = errors;
+const _errs53 = errors;
 if(typeof data.session !== "string"){
-validate91.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs96 === errors;
+var valid0 = _errs53 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data35 = data.type;
-const _errs98 = errors;
-if(typeof data35 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data24 = data.type;
+const _errs55 = errors;
+if(typeof data24 !== "string"){
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("welcome" !== data35){
-validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
+if("welcome" !== data24){
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs98 === errors;
+var valid0 = _errs55 === errors;
 }
 else {
 var valid0 = true;
@@ -14659,14 +13347,14 @@ var valid0 = true;
 }
 }
 else {
-validate91.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate91.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const serverMessageDefs = {
   "blob.data": "BlobData",

@@ -9,3 +9,4 @@ figma.ui.onmessage = (message: unknown) => {
   void controller.handle(message);
 };
 figma.on("selectionchange", () => controller.selectionChanged());
+figma.on("close", () => controller.closing());

@@ -7,6 +7,7 @@
 import type { FlowInput, MainToUi, UiToMain } from "../shared/messages";
 import { isUiToMain } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE, fitWithin } from "../shared/size";
+import { Cleanup } from "./cleanup";
 import { exportPlan, exportPng, exportPngWithout } from "./exportNode";
 import { nativeScale } from "./imageNode";
 import { placeResults, type PendingPlacement } from "./placeResults";
@@ -16,6 +17,8 @@ import { loadSettings, saveSettings } from "./settings";
 
 export class MainController {
   private readonly pending = new Map<string, PendingPlacement>();
+  /** Temporary edits of an export in progress, undone if the plugin closes meanwhile. */
+  private readonly cleanup = new Cleanup();
 
   constructor(private readonly api: PluginAPI) {}
 
@@ -26,6 +29,17 @@ export class MainController {
 
   post(message: MainToUi): void {
     this.api.ui.postMessage(message);
+  }
+
+  /**
+   * The plugin is closing (figma.on("close")): synchronous only, Figma tears the main thread down
+   * when this returns. Puts back what an unfinished export changed and tells the UI, which cancels
+   * its running job (the UI also does so on its own `pagehide`: this message may not arrive).
+   */
+  closing(): void {
+    this.cleanup.runAll();
+    this.pending.clear();
+    this.post({ type: "closing" });
   }
 
   selectionChanged(): void {
@@ -68,6 +82,11 @@ export class MainController {
           this.post({ type: "placed", requestId: message.requestId, nodeIds: nodes.map((n) => n.id) });
         } catch (error) {
           this.post({ type: "place-failed", requestId: message.requestId, message: messageOf(error) });
+        } finally {
+          // Plugin edits are not committed to the undo history on their own: without this one
+          // Cmd+Z would revert every run since the plugin opened. One run, one undo step (with
+          // the export's hide-and-show of mask shapes, which it holds as no-ops).
+          this.api.commitUndo();
         }
         return;
       }
@@ -87,11 +106,7 @@ export class MainController {
     const target = resolved.target;
     const maxSide = Math.min(FIGMA_MAX_IMAGE_SIDE, request.maxSide > 0 ? request.maxSide : FIGMA_MAX_IMAGE_SIDE);
     const input = await this.exportInputs(target, request.scale, maxSide);
-    this.pending.set(requestId, {
-      flow,
-      sourceId: sourceOf(target).id,
-      maskIds: target.flow === "inpaint" ? target.shapes.map((s) => s.id) : [],
-    });
+    this.pending.set(requestId, { flow, sourceId: sourceOf(target).id });
     return input;
   }
 
@@ -114,8 +129,8 @@ export class MainController {
       }
       case "inpaint": {
         const plan = exportPlan(target.image, await nativeScale(this.api, target.image));
-        const image = await exportPngWithout(target.image, target.shapes, plan.scale);
-        const mask = await renderMask(this.api, target.image, target.shapes, plan.scale);
+        const image = await exportPngWithout(target.image, target.shapes, plan.scale, this.cleanup);
+        const mask = await renderMask(this.api, target.image, target.shapes, plan.scale, this.cleanup);
         return withNote({ flow: "inpaint", image, mask, size: plan.size }, plan.note);
       }
     }

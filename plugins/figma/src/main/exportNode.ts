@@ -2,6 +2,7 @@
 
 import type { Size } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE } from "../shared/size";
+import { Cleanup } from "./cleanup";
 
 export interface ExportPlan {
   /** Pixels per canvas unit. */
@@ -33,13 +34,28 @@ export function exportPlan(node: Size, wanted: number, maxSide: number = FIGMA_M
   };
 }
 
-/** The node as PNG at `scale`, sized by its bounds (not by what it happens to render). */
-export function exportPng(node: SceneNode, scale: number): Promise<Uint8Array> {
-  return node.exportAsync({
+/**
+ * Exports in sRGB whatever the file's profile. The default, "DOCUMENT", hands a Display P3 file's
+ * P3 values over as they are; the models were trained on sRGB pixels and the daemon returns sRGB
+ * PNGs, so every colour would shift on the way through (P3 values read as sRGB come out duller).
+ * "SRGB" has Figma convert on the way out, so what the daemon sees is what the designer sees
+ * (colours outside sRGB are clipped: the models cannot make them either).
+ */
+export const EXPORT_COLOR_PROFILE = "SRGB" as const;
+
+/** PNG export settings at `scale`, sized by the node's bounds (not by what it happens to render). */
+export function pngSettings(scale: number): ExportSettingsImage {
+  return {
     format: "PNG",
     constraint: { type: "SCALE", value: scale },
     useAbsoluteBounds: true,
-  });
+    colorProfile: EXPORT_COLOR_PROFILE,
+  };
+}
+
+/** The node as PNG at `scale`. */
+export function exportPng(node: SceneNode, scale: number): Promise<Uint8Array> {
+  return node.exportAsync(pngSettings(scale));
 }
 
 /** Export `node` with `hidden` (its own descendants, e.g. the mask shapes) hidden meanwhile. */
@@ -47,13 +63,19 @@ export async function exportPngWithout(
   node: SceneNode,
   hidden: readonly SceneNode[],
   scale: number,
+  cleanup: Cleanup = new Cleanup(),
 ): Promise<Uint8Array> {
   const inside = hidden.filter((h) => isDescendant(h, node) && h.visible);
+  const show = (): void => {
+    for (const h of inside) if (!h.removed) h.visible = true;
+  };
   for (const h of inside) h.visible = false;
+  const done = cleanup.add(show);
   try {
     return await exportPng(node, scale);
   } finally {
-    for (const h of inside) h.visible = true;
+    done();
+    show();
   }
 }
 

@@ -5,15 +5,14 @@
 
 import type { FlowKind, PlacedImage } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE, pngSize } from "../shared/size";
-import { fillsWithImage, hasFills, type PaintedNode } from "./imageNode";
+import { fillsWithImage, hasFills } from "./imageNode";
 import { resultName, rowSlots } from "./layout";
+import { resultCopyOf } from "./resultCopy";
 
 /** What the main thread remembers between exporting a request's inputs and placing its results. */
 export interface PendingPlacement {
   flow: FlowKind;
   sourceId: string;
-  /** Inpaint: the shapes that marked the mask; dropped from copies of the image. */
-  maskIds: string[];
 }
 
 export interface ResultMeta {
@@ -71,12 +70,11 @@ export async function placeResults(
     const image = images[i];
     const slot = slots[i];
     if (image === undefined || slot === undefined) return;
-    const node =
-      (pending.flow === "inpaint" || pending.flow === "restyle") && hasFills(source)
-        ? copyOf(source, pending.maskIds)
-        : newFrame(api, source);
+    // A result made from the source's own export goes on a copy of its shape; one made from
+    // scratch (or from a sketch) on a new frame of its size.
+    const fromExport = (pending.flow === "inpaint" || pending.flow === "restyle") && hasFills(source);
+    const node = fromExport ? resultCopyOf(source, image.hash) : newFrame(api, source, image.hash);
     insertAfter(placed[placed.length - 1] ?? after, node);
-    node.fills = fillsWithImage(node.fills, image.hash);
     node.x = slot.x;
     node.y = slot.y;
     node.name = resultName(meta.prompt, result.seed);
@@ -124,25 +122,11 @@ function topLevelOf(node: SceneNode): SceneNode {
   return top;
 }
 
-/** A clone of the image node in the same parent, without the shapes that marked the mask. */
-function copyOf(source: PaintedNode, maskIds: readonly string[]): PaintedNode {
-  const copy = source.clone() as PaintedNode;
-  if ("children" in source && "children" in copy) {
-    const masked = new Set(maskIds);
-    const kids = source.children;
-    for (let i = kids.length - 1; i >= 0; i--) {
-      const kid = kids[i];
-      if (kid !== undefined && masked.has(kid.id)) copy.children[i]?.remove();
-    }
-  }
-  return copy;
-}
-
-/** An empty frame the size of `source`. */
-function newFrame(api: PluginAPI, source: SceneNode): FrameNode {
+/** A frame the size of `source` showing the image. */
+function newFrame(api: PluginAPI, source: SceneNode, imageHash: string): FrameNode {
   const frame = api.createFrame();
   frame.resizeWithoutConstraints(Math.max(0.01, source.width), Math.max(0.01, source.height));
-  frame.fills = [];
+  frame.fills = [{ type: "IMAGE", imageHash, scaleMode: "FILL" }];
   return frame;
 }
 

@@ -3,6 +3,8 @@
  * exactly the image's export size. Works through a temporary frame that is always removed.
  */
 
+import { Cleanup } from "./cleanup";
+import { pngSettings } from "./exportNode";
 import type { PaintedNode } from "./imageNode";
 
 const WHITE: SolidPaint = { type: "SOLID", color: { r: 1, g: 1, b: 1 } };
@@ -14,10 +16,15 @@ export async function renderMask(
   image: PaintedNode,
   shapes: readonly SceneNode[],
   scale: number,
+  cleanup: Cleanup = new Cleanup(),
 ): Promise<Uint8Array> {
   const box = image.absoluteBoundingBox;
   if (box === null) throw new Error(`“${image.name}” has no bounds to mask`);
   const frame = api.createFrame();
+  const remove = (): void => {
+    if (!frame.removed) frame.remove();
+  };
+  const done = cleanup.add(remove);
   try {
     frame.name = "Layerbridge mask (temporary)";
     frame.resizeWithoutConstraints(box.width, box.height);
@@ -36,13 +43,11 @@ export async function renderMask(
       ];
       whiten(copy);
     }
-    return await frame.exportAsync({
-      format: "PNG",
-      constraint: { type: "SCALE", value: scale },
-      useAbsoluteBounds: true,
-    });
+    // The same settings as the image's export, so the mask lines up with it pixel for pixel.
+    return await frame.exportAsync(pngSettings(scale));
   } finally {
-    frame.remove();
+    done();
+    remove();
   }
 }
 

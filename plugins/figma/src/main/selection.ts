@@ -71,7 +71,61 @@ function resolveInpaint(selection: readonly SceneNode[]): Resolved {
   if (outside.length > 0) {
     return { ok: false, reason: `“${outside[0]?.name ?? ""}” does not overlap the image.` };
   }
+  for (const shape of shapes) {
+    const problem = maskProblem(shape);
+    if (problem !== null) return { ok: false, reason: problem };
+  }
   return { ok: true, target: { flow: "inpaint", image, shapes } };
+}
+
+/** Node types whose copy can be painted white in a temporary frame (renderMask). */
+const MASK_TYPES: ReadonlySet<NodeType> = new Set<NodeType>([
+  "RECTANGLE",
+  "ELLIPSE",
+  "POLYGON",
+  "STAR",
+  "VECTOR",
+  "LINE",
+  "BOOLEAN_OPERATION",
+  "FRAME",
+  "GROUP",
+  "COMPONENT",
+  "INSTANCE",
+]);
+
+/**
+ * Why `shape` (or something inside it) cannot mark the area to repaint, or null. Said here, before
+ * any export, instead of the raw error Figma would throw half way: a section cannot go into the
+ * temporary frame (sections live only on pages and in sections), text cannot be repainted without
+ * its fonts loaded, and a path with neither fill nor stroke paints nothing at all.
+ */
+export function maskProblem(shape: SceneNode): string | null {
+  if (shape.type === "SECTION") return `“${shape.name}” is a section; draw a shape over the area to repaint instead.`;
+  if (shape.type === "TEXT") {
+    return `“${shape.name}” is text; draw a shape over the area, or outline the text first (Object ▸ Flatten).`;
+  }
+  if (!MASK_TYPES.has(shape.type)) return `${kindOf(shape)} “${shape.name}” cannot mark an area; draw a shape instead.`;
+  if ("children" in shape) {
+    for (const child of shape.children) {
+      const problem = child.visible ? maskProblem(child) : null;
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  if (!paints(shape, "fills") && !paints(shape, "strokes")) {
+    return `“${shape.name}” has neither a fill nor a stroke, so it marks nothing; give it a fill.`;
+  }
+  return null;
+}
+
+function paints(node: SceneNode, key: "fills" | "strokes"): boolean {
+  if (!(key in node)) return false;
+  const value = (node as unknown as Record<string, unknown>)[key];
+  return Array.isArray(value) && (value as readonly Paint[]).some((p) => p.visible !== false);
+}
+
+function kindOf(node: SceneNode): string {
+  return node.type.charAt(0) + node.type.slice(1).toLowerCase().replace(/_/g, " ");
 }
 
 /** What the UI shows about the selection: a label and, per flow, whether it can run. */

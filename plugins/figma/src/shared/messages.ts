@@ -92,7 +92,9 @@ export type MainToUi =
   | { type: "prepared"; requestId: string; input: FlowInput }
   | { type: "prepare-failed"; requestId: string; message: string }
   | { type: "placed"; requestId: string; nodeIds: string[]; note?: string }
-  | { type: "place-failed"; requestId: string; message: string };
+  | { type: "place-failed"; requestId: string; message: string }
+  /** The plugin is closing: stop the running job now, the socket goes with the UI. */
+  | { type: "closing" };
 
 const UI_TO_MAIN_TYPES: ReadonlySet<string> = new Set([
   "ui-ready",
@@ -110,6 +112,7 @@ const MAIN_TO_UI_TYPES: ReadonlySet<string> = new Set([
   "prepare-failed",
   "placed",
   "place-failed",
+  "closing",
 ]);
 
 function hasType(value: unknown, types: ReadonlySet<string>): boolean {

@@ -29,6 +29,8 @@ export interface PanelDeps {
   imageOps: ImageOps;
   env: Environment;
   version: string;
+  /** Reads Chrome's Local Network Access permission (localNetwork.ts); absent: never read. */
+  localNetwork?: () => Promise<PermissionState | null>;
 }
 
 /** When the selection no longer fits the chosen flow, the first of these that fits is chosen. */
@@ -74,7 +76,23 @@ export class PanelApp {
       else this.needPairing();
     } else if (message.type === "selection") {
       this.onSelection(message.selection);
+    } else if (message.type === "closing") {
+      this.stopForClose();
     }
+  }
+
+  /**
+   * The plugin is closing (main's "close", or this frame's `pagehide`): the socket goes with the
+   * frame, and a job keeps running on the daemon after a disconnect, so cancel it now. The cancel
+   * is sent as it is, without waiting: there is no later. It names the job by the id this client
+   * gave it, so it follows its submit on the same socket even before the daemon has accepted it.
+   */
+  stopForClose(): void {
+    const job = this.job;
+    const client = this.client;
+    this.cancelRequested = true;
+    if (job === undefined || client === undefined || job.isFinished) return;
+    client.request({ type: "job.cancel", job_id: job.jobId }).catch(() => undefined);
   }
 
   private onSelection(selection: SelectionInfo): void {
@@ -139,11 +157,20 @@ export class PanelApp {
       this.deps.view.showError(null);
       this.deps.view.connection.open = false;
     });
-    client.connect().catch((error: unknown) => {
+    client.connect().catch(async (error: unknown) => {
+      if (client !== this.client) return;
+      await this.readLocalNetwork(error);
       if (client !== this.client) return;
       this.deps.view.connection.open = true;
       this.deps.view.showError(diagnose(error, this.deps.env, this.settings.url));
     });
+  }
+
+  /** A browser socket that never opened may have been blocked: read the permission that tells. */
+  private async readLocalNetwork(error: unknown): Promise<void> {
+    const { env, localNetwork } = this.deps;
+    if (env.desktopApp || env.neverOpened !== true || !(error instanceof ConnectionError) || localNetwork === undefined) return;
+    env.localNetwork = await localNetwork().catch(() => null);
   }
 
   private options(): FlowOptions {

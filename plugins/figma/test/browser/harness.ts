@@ -25,11 +25,11 @@ export interface Harness {
 }
 
 /** The harness page: the iframe plus a fake main thread that records what the UI sent. */
-function page(script: HarnessScript): string {
+function page(script: HarnessScript, ui: string): string {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Figma (harness)</title></head>
 <body style="margin:0;padding:16px;background:#2c2c2c">
-<iframe id="plugin" sandbox="allow-scripts" style="width:340px;height:720px;border:0;border-radius:8px;background:#fff"></iframe>
+<iframe id="plugin" sandbox="allow-scripts" style="width:340px;height:720px;border:0;border-radius:8px;background:#fff" srcdoc="${escapeAttribute(ui)}"></iframe>
 <script>
 const SCRIPT = ${JSON.stringify(serializable(script))};
 // Byte fields travel as arrays inside this page's source; the UI gets Uint8Arrays, as from Figma.
@@ -56,9 +56,16 @@ window.addEventListener("message", (event) => {
     toUi({ type: "placed", requestId: message.requestId, nodeIds: message.results.map((_, i) => "9:" + i) });
   }
 });
-fetch("/ui.html").then((r) => r.text()).then((html) => { frame.srcdoc = html; });
 </script>
 </body></html>`;
+}
+
+/**
+ * The UI goes in as the frame's srcdoc attribute from the start (not set by script later): a
+ * frame created after load would first run with the browser's own user agent, not the page's.
+ */
+function escapeAttribute(html: string): string {
+  return html.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
 }
 
 function serializable(script: HarnessScript): unknown {
@@ -70,11 +77,9 @@ function serializable(script: HarnessScript): unknown {
 
 export async function startHarness(script: HarnessScript): Promise<Harness> {
   const ui = await readFile(join(__dirname, "../../dist/ui.html"), "utf8");
-  const html = page(script);
+  const html = page(script, ui);
   const server: Server = createServer((req, res) => {
-    if (req.url === "/ui.html") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(ui);
-    } else if (req.url === "/") {
+    if (req.url === "/") {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
     } else {
       res.writeHead(404).end();

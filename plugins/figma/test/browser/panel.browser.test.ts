@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { LayerbridgeClient } from "@layerbridge/common";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
 import { DEFAULT_SETTINGS } from "../../src/shared/messages";
 import { decodePng, encodePng, solidPng } from "../support/png";
 import { launchChromium } from "./chromium";
@@ -20,9 +22,12 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function open(script: HarnessScript): Promise<{ page: Page; harness: Harness }> {
+/** The Figma desktop app's user agent: its Chromium names the app (diagnose.isDesktopApp). */
+const DESKTOP_APP_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Figma/125.4.9 Chrome/134.0.6998.205 Electron/35.2.1 Safari/537.36";
+
+async function open(script: HarnessScript, userAgent?: string): Promise<{ page: Page; harness: Harness }> {
   const harness = await startHarness(script);
-  const page = await browser.newPage({ viewport: { width: 372, height: 752 } });
+  const page = await browser.newPage({ viewport: { width: 372, height: 752 }, ...(userAgent ? { userAgent } : {}) });
   page.on("pageerror", (error) => console.error("page error:", error.message));
   await page.goto(harness.url);
   return { page, harness };
@@ -31,12 +36,16 @@ async function open(script: HarnessScript): Promise<{ page: Page; harness: Harne
 async function pollPlaced(page: Page): Promise<number[][]> {
   const read = (): Promise<number[][] | null> =>
     page.evaluate(() => (window as unknown as { placedPngs?: number[][] }).placedPngs ?? null);
-  const error = page.frameLocator("#plugin").locator("#error");
-  await expect
-    .poll(async () => ((await read()) !== null ? "placed" : (await error.isVisible()) ? await error.textContent() : "waiting"), {
-      timeout: 60_000,
-    })
-    .toBe("placed");
+  const ui = page.frameLocator("#plugin");
+  const error = ui.locator("#error");
+  // Not yet placed: the error, or how far the run got (a timeout then says where it stalled).
+  const where = async (): Promise<string> =>
+    (await read()) !== null
+      ? "placed"
+      : (await error.isVisible())
+        ? `error: ${await error.textContent()}`
+        : `waiting: ${await ui.locator("#progress-text").textContent()}`;
+  await expect.poll(where, { timeout: 90_000 }).toBe("placed");
   return (await read()) ?? [];
 }
 
@@ -46,7 +55,8 @@ const generate = (settings: Partial<HarnessScript["settings"]>): HarnessScript =
   input: { flow: "generate", target: { width: 128, height: 128 } },
 });
 
-describe("the Figma UI page in Chromium", () => {
+// A run's first job on a model loads it: tens of seconds on a busy CPU, past the default timeout.
+describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
   it("connects, generates with a preview and hands the result to the main thread", async () => {
     // `localhost`, as in the manifest's allowedDomains (Figma rejects IP literals there).
     const url = daemon.url.replace("127.0.0.1", "localhost");
@@ -60,7 +70,7 @@ describe("the Figma UI page in Chromium", () => {
       await ui.locator("#seed").fill("42");
       await ui.locator("#advanced summary").click();
       await ui.locator("#run").click();
-      await expect.poll(() => page.evaluate(() => (window as unknown as { placed: unknown }).placed), { timeout: 60_000 })
+      await expect.poll(() => page.evaluate(() => (window as unknown as { placed: unknown }).placed), { timeout: 90_000 })
         .toEqual([{ width: 128, height: 128, seed: 42, bytes: expect.any(Number), signature: "PNG" }]);
       await expect.poll(() => ui.locator("#done-text").textContent()).toMatch(/^Placed 1 image in/);
       const previews = Number(await ui.locator("#progress").getAttribute("data-previews"));
@@ -196,15 +206,67 @@ describe("the Figma UI page in Chromium", () => {
     }
   });
 
-  it("says the daemon is not running when nothing listens", async () => {
-    const { page, harness } = await open(generate({ url: "ws://127.0.0.1:9" }));
+  it("says the daemon is not running when nothing listens (desktop app)", async () => {
+    const { page, harness } = await open(generate({ url: "ws://127.0.0.1:9" }), DESKTOP_APP_UA);
     try {
       const ui = page.frameLocator("#plugin");
       await expect
         .poll(() => ui.locator("#error-title").textContent(), { timeout: 30_000 })
         .toBe("Cannot reach the Layerbridge daemon");
       expect(await ui.locator("#error-hint").textContent()).toContain("layerbridge serve");
+      expect(await ui.locator("#error-hint").textContent()).not.toContain("Local network access");
     } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
+  it("in a browser, says Local Network Access may block the socket and what to do", async () => {
+    // The harness frame is sandboxed (cross-origin), as Figma's is, and nothing delegates the
+    // local network permission to it: Chromium reports it denied there, as it would on figma.com.
+    const { page, harness } = await open(generate({ url: "ws://127.0.0.1:9" }));
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect
+        .poll(() => ui.locator("#error-title").textContent(), { timeout: 30_000 })
+        .toBe("The browser may be blocking the connection");
+      expect(await ui.locator("#error-detail").textContent()).toContain("Local Network Access");
+      const hint = await ui.locator("#error-hint").textContent();
+      expect(hint).toContain("Figma desktop app");
+      expect(hint).toContain("Site settings → Local network access → Allow");
+      expect(hint).toContain("layerbridge serve");
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
+  it("cancels its running job on the daemon when the plugin closes", async () => {
+    const prompt = `closed while running ${Date.now()}`;
+    const { page, harness } = await open(generate({ prompt, model: "demo" }));
+    const watcher = new LayerbridgeClient({
+      url: daemon.url,
+      token: daemon.token,
+      client: { name: "figma-test-watcher", kind: "test", version: "0.1.0" },
+      createSocket: (url) => new WebSocket(url, { headers: { Origin: "null" } }),
+      reconnect: false,
+    });
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      await ui.locator("#batch").fill("8");
+      await ui.locator("#advanced summary").click();
+      await ui.locator("#steps").fill("150");
+      await ui.locator("#run").click();
+      await expect.poll(() => ui.locator("#progress-text").textContent(), { timeout: 30_000 }).toMatch(/^Step \d+ of 150$/);
+      // Figma closes a plugin by removing its frame: no click on Cancel, just gone.
+      await page.evaluate(() => document.getElementById("plugin")?.remove());
+      await watcher.connect();
+      const stateOfRun = async (): Promise<string | undefined> =>
+        (await watcher.request({ type: "job.list", limit: 20 })).jobs.find((j) => j.prompt === prompt)?.state;
+      await expect.poll(stateOfRun, { timeout: 30_000 }).toBe("cancelled");
+    } finally {
+      watcher.close();
       await page.close();
       await harness.close();
     }

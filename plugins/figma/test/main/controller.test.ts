@@ -198,7 +198,9 @@ describe("fill region", () => {
     expect(mask.at(0, 0)).toEqual({ r: 0, g: 0, b: 0, a: 255 });
 
     const [imageExport, maskExport] = stub.log.exports;
-    expect(imageExport?.settings).toEqual({ format: "PNG", constraint: { type: "SCALE", value: 2 }, useAbsoluteBounds: true });
+    const settings = { format: "PNG", constraint: { type: "SCALE", value: 2 }, useAbsoluteBounds: true, colorProfile: "SRGB" };
+    expect(imageExport?.settings).toEqual(settings);
+    expect(maskExport?.settings).toEqual(settings);
     expect(maskExport?.nodeName).toBe("Layerbridge mask (temporary)");
     expect(maskExport?.rendered).toEqual(["Layerbridge mask (temporary)", "Mark"]);
     // The temporary frame is gone, and the user's shape is untouched.
@@ -234,7 +236,7 @@ describe("fill region", () => {
     expect(decodePng(input.mask).width).toBe(4096);
   });
 
-  it("hides shapes inside the image frame while exporting it, and drops them from the copy", async () => {
+  it("hides shapes inside the image frame while exporting it; the copy holds only the result", async () => {
     const frame = stub.add("FRAME", "Shot", { x: 0, y: 0, width: 200, height: 100 });
     frame.fills = stub.addImage("tmp", { x: 0, y: 0, width: 1, height: 1 }, { width: 200, height: 100 }).fills;
     stub.allNodes().find((n) => n.name === "tmp")?.remove();
@@ -256,7 +258,8 @@ describe("fill region", () => {
     if (placed.type !== "placed") throw new Error(JSON.stringify(placed));
     const copy = stub.allNodes().find((n) => n.id === placed.nodeIds[0]);
     expect(copy?.name).toBe("sky · seed 5");
-    expect(copy?.children.map((c) => c.name)).toEqual(["Logo"]);
+    // The logo is in the export, so in the result: a copy of it on top would show it twice.
+    expect(copy?.children).toEqual([]);
     expect(frame.children).toEqual([inner, keep]);
   });
 
@@ -384,5 +387,89 @@ describe("restyle and sketch", () => {
     expect(node).toMatchObject({ type: "FRAME", name: "castle · seed 3", x: 324, y: 0, width: 300, height: 200 });
     expect(sketch.fills).toEqual([]);
     expect(sketch.parent?.children).toEqual([sketch, node]);
+  });
+});
+
+describe("undo", () => {
+  async function restyleRun(image: StubNode, seed: number): Promise<void> {
+    stub.select(image);
+    await controller.handle({ type: "prepare", requestId: `r${seed}`, flow: "restyle", scale: 1, maxSide: 4096 });
+    const results = [{ png: solidPng(100, 100), width: 100, height: 100, seed }];
+    await controller.handle({ type: "place", requestId: `r${seed}`, prompt: "dusk", model: "demo", results });
+  }
+
+  it("makes each placed run one undo step, so Cmd+Z takes back only the last", async () => {
+    const photo = stub.addImage("Photo", { x: 0, y: 0, width: 100, height: 100 }, { width: 100, height: 100 });
+    stub.log.history.length = 0; // the user's drawing: Figma commits that itself
+    await restyleRun(photo, 1);
+    await restyleRun(photo, 2);
+    // One step per run: the copy and the result's fill on it.
+    expect(stub.undoSteps()).toEqual([
+      ["clone Photo", "fills Photo"],
+      ["clone Photo", "fills Photo"],
+    ]);
+    expect(stub.log.history.at(-1)).toBe("commitUndo");
+  });
+
+  it("commits a generate into the frame as its own step", async () => {
+    const card = stub.add("FRAME", "Card", { x: 0, y: 0, width: 64, height: 64 });
+    stub.select(card);
+    await prepare("generate");
+    const results = [{ png: solidPng(64, 64), width: 64, height: 64, seed: 1 }];
+    await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
+    expect(stub.undoSteps()).toEqual([["fills Card"]]);
+    expect(stub.log.history.at(-1)).toBe("commitUndo");
+  });
+
+  it("commits what a failed placement changed, so it does not join the next run's step", async () => {
+    stub.select(stub.add("FRAME", "Card", { x: 0, y: 0, width: 64, height: 64 }));
+    await prepare("generate");
+    const results = [{ png: solidPng(64, 64), width: 64, height: 64, seed: 1 }, { png: new Uint8Array(3), width: 1, height: 1, seed: 2 }];
+    await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
+    expect(lastPosted()).toMatchObject({ type: "place-failed", message: "Result 2 is not a PNG" });
+    expect(stub.log.history.at(-1)).toBe("commitUndo");
+  });
+});
+
+describe("closing the plugin", () => {
+  /** Holds the export of the node named `name` until the test lets it go (never, here). */
+  function holdExportOf(name: string): Promise<void> {
+    return new Promise<void>((started) => {
+      stub.beforeExport = (node) => {
+        if (node.name !== name) return Promise.resolve();
+        started();
+        return new Promise<void>(() => undefined);
+      };
+    });
+  }
+
+  function frameWithMark(): { frame: StubNode; mark: StubNode } {
+    const frame = stub.add("FRAME", "Shot", { x: 0, y: 0, width: 100, height: 100 });
+    frame.fills = [{ type: "IMAGE", imageHash: "0".repeat(40), scaleMode: "FILL" }];
+    const mark = stub.add("RECTANGLE", "Mark", { x: 10, y: 10, width: 20, height: 20 }, frame);
+    stub.select(frame, mark);
+    return { frame, mark };
+  }
+
+  it("shows again a mask shape hidden by an export still under way", async () => {
+    const { mark } = frameWithMark();
+    const started = holdExportOf("Shot");
+    void controller.handle({ type: "prepare", requestId: "r1", flow: "inpaint", scale: 1, maxSide: 4096 });
+    await started;
+    expect(mark.visible).toBe(false);
+    controller.closing();
+    expect(mark.visible).toBe(true);
+    expect(lastPosted()).toEqual({ type: "closing" });
+  });
+
+  it("removes the temporary mask frame of an export still under way", async () => {
+    frameWithMark();
+    const started = holdExportOf("Layerbridge mask (temporary)");
+    void controller.handle({ type: "prepare", requestId: "r1", flow: "inpaint", scale: 1, maxSide: 4096 });
+    await started;
+    expect(stub.currentPage.children.map((n) => n.name)).toEqual(["Shot", "Layerbridge mask (temporary)"]);
+    controller.closing();
+    expect(stub.currentPage.children.map((n) => n.name)).toEqual(["Shot"]);
+    expect(controller.pendingCount).toBe(0);
   });
 });

@@ -22,12 +22,21 @@ export interface ExportCall {
 
 export interface StubLog {
   exports: ExportCall[];
+  /**
+   * Edits that go into Figma's undo history and the `commitUndo` calls between them, in order:
+   * what one Cmd+Z reverts is everything after the last "commitUndo" (figma.commitUndo docs:
+   * "By default, plugin actions are not committed to undo history").
+   */
+  history: string[];
   posted: unknown[];
   notified: { message: string; error: boolean }[];
   createdImages: string[];
 }
 
 let nextId = 1;
+
+/** Shape tools (and createRectangle, createEllipse...) give a new shape a grey #D9D9D9 fill. */
+const DEFAULT_FILLED = new Set(["RECTANGLE", "ELLIPSE", "POLYGON", "STAR"]);
 
 const CONTAINERS = new Set(["FRAME", "GROUP", "COMPONENT", "INSTANCE", "SECTION", "PAGE"]);
 
@@ -44,9 +53,11 @@ export class StubNode {
   opacity = 1;
   blendMode = "NORMAL";
   effects: unknown[] = [];
-  fills: unknown[] = [];
+  private fillsValue: unknown[] = [];
   strokes: unknown[] = [];
   strokeWeight = 1;
+  /** Figma's default for shapes and frames; vectors and lines default to CENTER. */
+  strokeAlign: "INSIDE" | "CENTER" | "OUTSIDE" = "INSIDE";
   isMask = false;
   clipsContent = false;
   removed = false;
@@ -66,6 +77,18 @@ export class StubNode {
     this.height = height;
     stub.register(this);
     if (!CONTAINERS.has(type)) delete (this as { children?: unknown }).children;
+    if (type === "VECTOR" || type === "LINE") this.strokeAlign = "CENTER";
+    if (type === "FRAME" || type === "COMPONENT") (this as { layoutMode?: string }).layoutMode = "NONE";
+  }
+
+  get fills(): unknown[] {
+    return this.fillsValue;
+  }
+
+  /** Fills are an edit the undo history holds (a clone's copy of them is part of the clone). */
+  set fills(value: unknown[]) {
+    this.stub.log.history.push(`fills ${this.name}`);
+    this.fillsValue = value;
   }
 
   get relativeTransform(): Transform2 {
@@ -140,12 +163,14 @@ export class StubNode {
   }
 
   remove(): void {
+    this.stub.log.history.push(`remove ${this.name}`);
     this.detach();
     this.removed = true;
     if ("children" in this) for (const c of [...this.children]) c.remove();
   }
 
   clone(): StubNode {
+    this.stub.log.history.push(`clone ${this.name}`);
     const copy = this.copyTree();
     if (this.parent !== null) this.parent.insertChild(this.parent.children.indexOf(this) + 1, copy);
     return copy;
@@ -160,13 +185,15 @@ export class StubNode {
       opacity: this.opacity,
       blendMode: this.blendMode,
       effects: [...this.effects],
-      fills: structuredClone(this.fills),
       strokes: structuredClone(this.strokes),
       strokeWeight: this.strokeWeight,
+      strokeAlign: this.strokeAlign,
       isMask: this.isMask,
       clipsContent: this.clipsContent,
       rotationMatrix: [...this.rotationMatrix],
     });
+    copy.fillsValue = structuredClone(this.fillsValue);
+    if ("layoutMode" in this) Object.assign(copy, { layoutMode: (this as { layoutMode?: string }).layoutMode });
     if ("children" in this) {
       for (const child of this.children) {
         const c = child.copyTree();
@@ -186,12 +213,14 @@ export class StubNode {
   }
 
   async exportAsync(settings: ExportSettingsImage = { format: "PNG" }): Promise<Uint8Array> {
+    await this.stub.beforeExport?.(this);
     const scale = settings.constraint?.type === "SCALE" ? settings.constraint.value : 1;
     const width = Math.max(1, Math.round(this.width * scale));
     const height = Math.max(1, Math.round(this.height * scale));
     const rgba = new Uint8Array(width * height * 4);
     const rendered: string[] = [];
     const origin = this.absoluteOrigin;
+    const convert = colorConversion(this.stub.root.documentColorProfile, settings.colorProfile ?? "DOCUMENT");
     const paint = (node: StubNode): void => {
       if (!node.visible) return;
       rendered.push(node.name);
@@ -204,7 +233,7 @@ export class StubNode {
           w: node.width * scale,
           h: node.height * scale,
           ellipse: node.type === "ELLIPSE",
-          color,
+          color: convert(color),
         });
       }
       if ("children" in node) for (const child of node.children) paint(child);
@@ -222,6 +251,34 @@ interface Color {
 }
 
 const IMAGE_GREY: Color = { r: 0.5, g: 0.5, b: 0.5 };
+
+/**
+ * What exportAsync's `colorProfile` does to a paint's colour (ExportSettings docs: "DOCUMENT" uses
+ * the document's profile, "SRGB" sRGB colours). Paint values are in the document's space, so a
+ * Display P3 file exported as "DOCUMENT" hands out its P3 values unchanged; as "SRGB" they are
+ * converted (D65 both, same transfer curve: a linear-light matrix) and clipped to sRGB's gamut.
+ */
+function colorConversion(document: string, wanted: string): (c: Color) => Color {
+  const source = document === "DISPLAY_P3" ? "P3" : "SRGB"; // LEGACY files are sRGB
+  const target = wanted === "DOCUMENT" ? source : wanted === "DISPLAY_P3_V4" ? "P3" : "SRGB";
+  if (source === target) return (c) => c;
+  if (source === "SRGB") throw new Error("the stub does not model sRGB to Display P3 exports");
+  const P3_TO_SRGB = [
+    [1.2249401, -0.2249404, 0],
+    [-0.0420569, 1.0420571, 0],
+    [-0.0196376, -0.0786361, 1.0982735],
+  ] as const;
+  const linear = (v: number): number => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const encode = (v: number): number => {
+    const x = Math.min(1, Math.max(0, v));
+    return x <= 0.0031308 ? x * 12.92 : 1.055 * x ** (1 / 2.4) - 0.055;
+  };
+  return (c) => {
+    const l = [linear(c.r), linear(c.g), linear(c.b)];
+    const [r, g, b] = P3_TO_SRGB.map((row) => row[0] * (l[0] ?? 0) + row[1] * (l[1] ?? 0) + row[2] * (l[2] ?? 0));
+    return { r: encode(r ?? 0), g: encode(g ?? 0), b: encode(b ?? 0) };
+  };
+}
 
 function solidColorOf(fills: unknown[]): Color | null {
   for (let i = fills.length - 1; i >= 0; i--) {
@@ -272,13 +329,17 @@ export interface StubImage {
 }
 
 export class FigmaStub {
-  readonly log: StubLog = { exports: [], posted: [], notified: [], createdImages: [] };
+  readonly log: StubLog = { exports: [], history: [], posted: [], notified: [], createdImages: [] };
+  /** figma.root: only the colour profile the exports depend on. */
+  readonly root = { documentColorProfile: "SRGB" as "LEGACY" | "SRGB" | "DISPLAY_P3" };
   readonly mixed: symbol = Symbol("mixed");
   private readonly nodes = new Map<string, StubNode>();
   private readonly images = new Map<string, StubImage>();
   private readonly storage = new Map<string, unknown>();
   readonly currentPage: StubNode & { selection: StubNode[] };
   readonly handlers: Record<string, (() => void)[]> = {};
+  /** Runs before each export renders: a test holds an export here to act while it is under way. */
+  beforeExport: ((node: StubNode) => Promise<void>) | undefined;
 
   readonly ui = {
     onmessage: undefined as ((message: unknown) => void) | undefined,
@@ -313,8 +374,10 @@ export class FigmaStub {
     this.currentPage.selection = nodes;
   }
 
+  /** A node as the user would have drawn it: shapes come with Figma's default grey fill. */
   add(type: string, name: string, box: Rect, parent: StubNode = this.currentPage): StubNode {
     const node = new StubNode(this, type, name, box.width, box.height);
+    if (DEFAULT_FILLED.has(type)) node.fills = [{ type: "SOLID", color: { r: 0xd9 / 255, g: 0xd9 / 255, b: 0xd9 / 255 } }];
     node.x = box.x;
     node.y = box.y;
     parent.appendChild(node);
@@ -345,7 +408,26 @@ export class FigmaStub {
 
   // --------------------------------------------------------------- the PluginAPI surface used
 
+  commitUndo(): void {
+    this.log.history.push("commitUndo");
+  }
+
+  /**
+   * The undo history as Cmd+Z walks it, oldest first: each step holds the edits between two
+   * commits (the last one also what is not committed yet); a commit with nothing before it adds
+   * no step.
+   */
+  undoSteps(): string[][] {
+    const steps: string[][] = [[]];
+    for (const entry of this.log.history) {
+      if (entry === "commitUndo") steps.push([]);
+      else steps[steps.length - 1]?.push(entry);
+    }
+    return steps.filter((step) => step.length > 0);
+  }
+
   createFrame(): StubNode {
+    this.log.history.push("createFrame");
     const frame = new StubNode(this, "FRAME", "Frame", 100, 100);
     frame.fills = [{ type: "SOLID", color: { r: 1, g: 1, b: 1 } }];
     this.currentPage.appendChild(frame);
@@ -353,6 +435,7 @@ export class FigmaStub {
   }
 
   createRectangle(): StubNode {
+    this.log.history.push("createRectangle");
     const rect = new StubNode(this, "RECTANGLE", "Rectangle", 100, 100);
     this.currentPage.appendChild(rect);
     return rect;

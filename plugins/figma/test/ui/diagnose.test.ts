@@ -31,6 +31,27 @@ describe("diagnose", () => {
     expect(d.detail).toContain("allowedDomains");
   });
 
+  it("says the browser may block the socket when it never opened and the permission is denied", () => {
+    const env = { ...browser, neverOpened: true, localNetwork: "denied" as const };
+    const d = diagnose(new ConnectionError("closed", 1006), env, url);
+    expect(d.title).toBe("The browser may be blocking the connection");
+    expect(d.detail).toContain("Local Network Access");
+    expect(d.hint).toContain("Figma desktop app");
+    expect(d.hint).toContain("layerbridge serve");
+  });
+
+  it("does not blame the browser when the permission is granted, or in the desktop app", () => {
+    const granted = { ...browser, neverOpened: true, localNetwork: "granted" as const };
+    expect(diagnose(new ConnectionError("closed", 1006), granted, url).title).toBe("Cannot reach the Layerbridge daemon");
+    const app = { ...desktop, neverOpened: true, localNetwork: "denied" as const };
+    expect(diagnose(new ConnectionError("closed", 1006), app, url).title).toBe("Cannot reach the Layerbridge daemon");
+  });
+
+  it("does not blame the browser for a socket that opened and was lost", () => {
+    const env = { ...browser, neverOpened: false, localNetwork: "denied" as const };
+    expect(diagnose(new ConnectionError("connection lost"), env, url).title).toBe("Cannot reach the Layerbridge daemon");
+  });
+
   it("keeps the daemon's own words for other errors", () => {
     const d = diagnose(new DaemonError("unknown_model", "no model 'x'", "model"), desktop, url);
     expect(d).toMatchObject({ detail: "no model 'x'", field: "model", code: "unknown_model" });

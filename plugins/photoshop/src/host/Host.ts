@@ -6,16 +6,21 @@ import type { GreyImage, RgbaImage } from "../pixels.js";
 export interface LayerInfo {
   id: number;
   name: string;
-  /** Pixel bounds; null for an empty layer. */
+  /** Pixel bounds without layer effects (a drop shadow's margin is no pixel to repaint); null
+   * for an empty layer. */
   bounds: Rect | null;
   kind: string;
 }
+
+/** A document's colour mode (Document.mode), by its Image ▸ Mode menu name. */
+export type ColorMode = "RGB" | "Grayscale" | "CMYK" | "Lab" | "Indexed" | "Bitmap" | "Duotone" | "Multichannel";
 
 export interface DocumentInfo {
   id: number;
   title: string;
   width: number;
   height: number;
+  mode: ColorMode;
   /** For information only: placement never uses it. */
   resolution: number;
   /** The selection's bounding box, clipped to the canvas; null when nothing is selected. */
@@ -64,6 +69,9 @@ export interface PlaceRequest {
   /** RGBA pixels to place with their top-left at `at` (document pixels). */
   image: RgbaImage;
   at: { x: number; y: number };
+  /** The size the result covers in the document when it differs from the image's (a result
+   * generated smaller than its box is scaled up to it, anchored at `at`). */
+  size?: { width: number; height: number };
   /** Layer mask over the same rect as `image`. */
   mask: GreyImage | undefined;
   /** Expand: grow the canvas by these margins first (first result only). */
@@ -77,11 +85,21 @@ export interface PlaceResult {
   groupId: number;
 }
 
+/** Photoshop is in a modal state (a dialog, Free Transform, another plugin's command) and did not
+ * leave it in time: the same call succeeds later. */
+export class HostBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "HostBusyError";
+  }
+}
+
 export interface Host {
   /** The active document (DOM getters only; no modal scope), or null without one. */
   describeDocument(): Promise<DocumentInfo | null>;
   /** Read pixels (and the selection) in one short modal scope. */
   read(request: ReadRequest): Promise<ReadResult>;
-  /** Place one result as a new layer in one short modal scope: one undo step. */
+  /** Place one result as a new layer in one short modal scope: one undo step. Rejects with
+   * HostBusyError while Photoshop is busy. */
   place(request: PlaceRequest): Promise<PlaceResult>;
 }

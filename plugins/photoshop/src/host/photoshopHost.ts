@@ -7,26 +7,70 @@ import type { Document } from "photoshop/dom/Document";
 import type { Layer } from "photoshop/dom/Layer";
 import { intersect, rectFromBounds, toBounds, type Rect } from "../geometry.js";
 import { placeInto, toRgba, type RgbaImage } from "../pixels.js";
-import type { DocumentInfo, Host, LayerInfo, Margins, PlaceRequest, PlaceResult, ReadRequest, ReadResult } from "./Host.js";
+import { HostBusyError, type ColorMode, type DocumentInfo, type Host, type LayerInfo, type Margins, type PlaceRequest, type PlaceResult, type ReadRequest, type ReadResult } from "./Host.js";
 
 const RGB_PROFILE = "sRGB IEC61966-2.1";
-const MODAL_RETRIES = 10;
+/** Seconds Photoshop 25.10+ keeps a modal request queued while another modal state ends
+ * (executeasmodaloptions.md: "retry until this duration of seconds has passed"; default 1). */
+const MODAL_TIMEOUT_S = 15;
+/** Quick retries of our own, for versions before 25.10 that refuse at once. */
+const MODAL_RETRIES = 3;
+/** executeAsModal's error `number` when another modal state holds Photoshop (executeasmodal.md).
+ * Its text changed in 25.10 (it now names the plugin holding the state): never match the text. */
+const MODAL_BUSY = 9;
 
 // UXP has setTimeout, but @adobe/cc-ext-uxp-types does not declare it.
 declare function setTimeout(callback: () => void, ms: number): unknown;
 
-/** executeAsModal, retried while another plugin holds the modal state (before Photoshop 25.10
- * that fails at once with "host is in a modal state"; later versions wait up to `timeOut`). */
+function isModalBusy(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { number?: unknown }).number === MODAL_BUSY;
+}
+
+/** executeAsModal with a queueing timeOut, retried a few times while another modal state holds
+ * Photoshop; still busy after that: HostBusyError (the caller keeps the work and tries later). */
 async function modal<T>(commandName: string, fn: Parameters<typeof core.executeAsModal<T>>[0]): Promise<T> {
+  // timeOut arrived in 25.10, after the type package: the options type lacks it
+  const options = { commandName, timeOut: MODAL_TIMEOUT_S } as Parameters<typeof core.executeAsModal<T>>[1];
   for (let attempt = 0; ; attempt++) {
     try {
-      return await core.executeAsModal(fn, { commandName });
+      return await core.executeAsModal(fn, options);
     } catch (err) {
-      const busy = err instanceof Error && /modal state/i.test(err.message);
-      if (!busy || attempt >= MODAL_RETRIES) throw err;
-      await new Promise<void>((resolve) => setTimeout(resolve, 200));
+      if (!isModalBusy(err)) throw err;
+      if (attempt >= MODAL_RETRIES) {
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new HostBusyError(`Photoshop is busy (a dialog, Free Transform or another plugin's command is open): ${detail}`);
+      }
+      await new Promise<void>((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
     }
   }
+}
+
+/** Document.mode (constants.DocumentMode) by its Image ▸ Mode menu name. Read when asked, not at
+ * load: nothing of the host is touched before the panel registers. */
+function modeName(mode: unknown): ColorMode {
+  const m = constants.DocumentMode;
+  const names: Record<string, ColorMode> = {
+    [m.RGB]: "RGB",
+    [m.GRAYSCALE]: "Grayscale",
+    [m.CMYK]: "CMYK",
+    [m.LAB]: "Lab",
+    [m.INDEXEDCOLOR]: "Indexed",
+    [m.BITMAP]: "Bitmap",
+    [m.DUOTONE]: "Duotone",
+    [m.MULTICHANNEL]: "Multichannel",
+  };
+  return names[String(mode)] ?? "Multichannel";
+}
+
+/** A selection's getData() to 8-bit grey: getSelection takes no componentSize, so its data comes
+ * at the document's depth: Uint8Array 0..255, Uint16Array 0..32768, Float32Array 0..1
+ * (imaging.md, "PhotoshopImageData" value ranges and "getData"). */
+export function selectionTo8Bit(data: Uint8Array | Uint16Array | Float32Array, componentSize: number): Uint8Array {
+  if (componentSize === 8 || data instanceof Uint8Array) return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const scale = componentSize === 16 ? 255 / 32768 : 255;
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = Math.min(255, Math.max(0, Math.round((data[i] ?? 0) * scale)));
+  return out;
 }
 const GREY_PROFILE = "Gray Gamma 2.2";
 
@@ -37,7 +81,8 @@ function findDocument(id: number): Document {
 }
 
 function layerInfo(layer: Layer): LayerInfo {
-  const b = layer.bounds;
+  // bounds includes layer effects (a drop shadow's margin); the pixels are boundsNoEffects
+  const b = layer.boundsNoEffects;
   const rect = b && b.right > b.left && b.bottom > b.top ? rectFromBounds(b) : null;
   return { id: layer.id, name: layer.name, bounds: rect, kind: String(layer.kind) };
 }
@@ -67,6 +112,7 @@ export class PhotoshopHost implements Host {
       title: doc.title,
       width: doc.width,
       height: doc.height,
+      mode: modeName(doc.mode),
       resolution: doc.resolution,
       selection,
       activeLayer: active ? layerInfo(active) : null,
@@ -83,9 +129,10 @@ export class PhotoshopHost implements Host {
         if (request.withSelection) {
           const sel = await imaging.getSelection({ documentID: request.documentId, sourceBounds: toBounds(request.rect) });
           try {
-            const data = (await sel.imageData.getData({ chunky: true })) as Uint8Array;
+            const data = await sel.imageData.getData({ chunky: true });
             const got = rectFromBounds(sel.sourceBounds);
-            mask = { width: request.rect.width, height: request.rect.height, data: placeInto(new Uint8Array(data), got, request.rect, 1) };
+            const grey = selectionTo8Bit(data, sel.imageData.componentSize);
+            mask = { width: request.rect.width, height: request.rect.height, data: placeInto(grey, got, request.rect, 1) };
           } finally {
             await sel.imageData.dispose();
           }
@@ -127,6 +174,10 @@ export class PhotoshopHost implements Host {
             await imaging.putPixels({ documentID: doc.id, layerID: layer.id, imageData: pixels, targetBounds: target, replace: true });
           } finally {
             await pixels.dispose();
+          }
+          const size = request.size;
+          if (size && (size.width !== request.image.width || size.height !== request.image.height)) {
+            await scaleAbout(layer, request.at, size.width / request.image.width, size.height / request.image.height);
           }
           if (request.mask) {
             const mask = await imaging.createImageDataFromBuffer(request.mask.data, {
@@ -181,6 +232,18 @@ function addRevealAllMask(layerId: number): Parameters<typeof action.batchPlay>[
     { _obj: "select", _target: [{ _ref: "layer", _id: layerId }], makeVisible: false },
     { _obj: "make", new: { _class: "channel" }, at: { _ref: "channel", _enum: "channel", _value: "mask" }, using: { _enum: "userMaskEnabled", _value: "revealAll" } },
   ];
+}
+
+/** Scale a layer by (sx, sy) about the document point `origin`. Layer.scale anchors on the layer's
+ * own bounds, which start later than `origin` when the image has transparent edges: move it
+ * back by what that anchor shifted. */
+async function scaleAbout(layer: Layer, origin: { x: number; y: number }, sx: number, sy: number): Promise<void> {
+  const before = layer.boundsNoEffects;
+  await layer.scale(sx * 100, sy * 100, constants.AnchorPosition.TOPLEFT);
+  const after = layer.boundsNoEffects;
+  const dx = Math.round(origin.x + (before.left - origin.x) * sx - after.left);
+  const dy = Math.round(origin.y + (before.top - origin.y) * sy - after.top);
+  if (dx || dy) await layer.translate(dx, dy);
 }
 
 function findLayer(doc: Document, id: number): Layer | undefined {

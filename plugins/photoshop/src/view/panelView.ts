@@ -91,6 +91,7 @@ export class PanelView {
     });
     this.el<HTMLButtonElement>("run").addEventListener("click", () => void this.controller.run(this.readForm()));
     this.el<HTMLButtonElement>("cancel").addEventListener("click", () => void this.controller.cancel());
+    this.el<HTMLButtonElement>("place-now").addEventListener("click", () => this.controller.placeWaiting());
   }
 
   /** The form as the user set it. */
@@ -142,6 +143,10 @@ export class PanelView {
     const fraction = s.job.stage === "done" ? 1 : s.job.steps > 0 ? s.job.step / s.job.steps : 0;
     this.el("progress-bar").style.width = `${Math.round(fraction * 100)}%`;
     this.el("progress-text").textContent = progressText(s);
+    const note = this.el("job-note");
+    note.textContent = s.job.note ?? "";
+    note.className = s.job.note && s.job.stage !== "idle" ? "muted" : "muted hidden";
+    this.el("place-now").className = s.job.waiting > 0 ? "" : "hidden";
     const preview = this.el<HTMLImageElement>("preview");
     if (s.job.preview && busy) {
       preview.src = pngDataUrl(s.job.preview);
@@ -169,7 +174,7 @@ export class PanelView {
     select.innerHTML = "";
     for (const m of models) select.appendChild(this.option(m.id, `${m.name || m.id} (${m.arch})`));
     const keep = models.find((m) => m.id === previous) ?? models.find((m) => m.default) ?? models[0];
-    if (keep) select.value = keep.id;
+    if (keep) selectOption(select, keep.id);
   }
 
   private renderLoras(): void {
@@ -179,7 +184,7 @@ export class PanelView {
       const row = this.row();
       const select = this.doc.createElement("select");
       for (const m of this.lastState.loras) select.appendChild(this.option(m.id, m.name || m.id));
-      select.value = lora.id;
+      selectOption(select, lora.id);
       select.addEventListener("change", () => (lora.id = select.value));
       const weight = this.number(lora.weight, -4, 4, 0.05, (v) => (lora.weight = v));
       weight.title = "weight";
@@ -196,11 +201,11 @@ export class PanelView {
       const row = this.row();
       const layer = this.doc.createElement("select");
       for (const l of this.layers) layer.appendChild(this.option(String(l.id), l.name));
-      layer.value = String(control.layerId);
+      selectOption(layer, String(control.layerId));
       layer.addEventListener("change", () => (control.layerId = Number(layer.value)));
       const type = this.doc.createElement("select");
       for (const t of CONTROL_TYPES) type.appendChild(this.option(t, t));
-      type.value = control.type;
+      selectOption(type, control.type);
       type.addEventListener("change", () => (control.type = type.value as ControlChoice["type"]));
       const strength = this.number(control.strength, 0, 2, 0.05, (v) => (control.strength = v));
       strength.title = "strength";
@@ -218,7 +223,8 @@ export class PanelView {
 
   private option(value: string, label: string): HTMLOptionElement {
     const o = this.doc.createElement("option");
-    o.value = value;
+    // UXP: an <option> without a value attribute makes select.value undefined (known issues)
+    o.setAttribute("value", value);
     o.textContent = label;
     return o;
   }
@@ -246,6 +252,17 @@ export class PanelView {
   }
 }
 
+/** Shows `value` as the selection. UXP does not show a selection made by setting `select.value`
+ * (known issues: "use the selected attribute on the option tags"); browsers honour both. */
+export function selectOption(select: HTMLSelectElement, value: string): void {
+  for (const option of Array.from(select.options)) {
+    const chosen = option.getAttribute("value") === value;
+    option.selected = chosen;
+    if (chosen) option.setAttribute("selected", "");
+    else option.removeAttribute("selected");
+  }
+}
+
 function progressText(s: PanelState): string {
   const j = s.job;
   switch (j.stage) {
@@ -262,7 +279,7 @@ function progressText(s: PanelState): string {
     case "running":
       return `Step ${j.step}/${j.steps}`;
     case "placing":
-      return `Placing ${j.placed}/${j.expected}`;
+      return j.waiting > 0 ? `${j.waiting} waiting for Photoshop` : `Placing ${j.placed}/${j.expected}`;
     case "done":
       return `Done · ${j.placed} placed`;
     case "failed":

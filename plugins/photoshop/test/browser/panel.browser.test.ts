@@ -41,6 +41,8 @@ describe("panel in Chromium", () => {
     const options = await page.locator("#model option").allInnerTexts();
     expect(options).toEqual(["SDXL base 1.0 (sdxl)", "DreamShaper 8 (sd15)", "SD 1.5 inpainting (sd15-inpaint)"]);
     expect(await page.locator("#model").inputValue()).toBe("sdxl-base");
+    // shown by the option's selected attribute: UXP does not show a selection set through select.value
+    expect(await page.locator("#model option[selected]").getAttribute("value")).toBe("sdxl-base");
     expect(await text("#run")).toBe("Fill selection");
     expect(await page.locator("#variations").inputValue()).toBe("3");
   });

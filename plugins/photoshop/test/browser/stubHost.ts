@@ -14,7 +14,7 @@ export class StubHost implements Host {
       { id: 2, name: "Product shot", bounds: { x: 40, y: 30, width: 560, height: 420 }, kind: "pixel" },
       { id: 1, name: "Background", bounds: { x: 0, y: 0, width: 640, height: 480 }, kind: "pixel" },
     ];
-    return { id: 1, title: "campaign.psd", width: 640, height: 480, resolution: 300, selection: this.selection, activeLayer: layers[1] ?? null, layers };
+    return { id: 1, title: "campaign.psd", mode: "RGB", width: 640, height: 480, resolution: 300, selection: this.selection, activeLayer: layers[1] ?? null, layers };
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {

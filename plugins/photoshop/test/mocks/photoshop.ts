@@ -21,6 +21,8 @@ export class MockLayer {
   parent: MockLayer | null = null;
   pixels: { bounds: Bounds; data: Uint8Array } | null = null;
   mask: { bounds: Bounds; data: Uint8Array } | null = null;
+  /** Pixels a layer effect (a drop shadow) adds around the layer's own pixels. */
+  effectsMargin = 0;
 
   constructor(
     readonly id: number,
@@ -29,8 +31,43 @@ export class MockLayer {
     private readonly doc: MockDocument,
   ) {}
 
+  /** Like Photoshop's Layer.bounds: including the effects. */
   get bounds(): Bounds {
+    const b = this.boundsNoEffects;
+    const m = this.pixels ? this.effectsMargin : 0;
+    return { left: b.left - m, top: b.top - m, right: b.right + m, bottom: b.bottom + m };
+  }
+
+  get boundsNoEffects(): Bounds {
     return this.pixels?.bounds ?? { left: 0, top: 0, right: 0, bottom: 0 };
+  }
+
+  /** Layer.scale(width %, height %, anchor): resamples the pixels (nearest neighbour here). */
+  async scale(width: number, height: number, anchor?: string): Promise<void> {
+    requireModal("layer.scale");
+    record("layer.scale", { layer: this.id, width, height, anchor });
+    if (!this.pixels) return;
+    const b = this.pixels.bounds;
+    const w0 = b.right - b.left;
+    const h0 = b.bottom - b.top;
+    const w1 = Math.round((w0 * width) / 100);
+    const h1 = Math.round((h0 * height) / 100);
+    if (anchor !== "top-left") throw new Error(`the mock scales about the top-left only, not ${anchor}`);
+    const data = new Uint8Array(w1 * h1 * 4);
+    for (let y = 0; y < h1; y++)
+      for (let x = 0; x < w1; x++) {
+        const s = (Math.min(h0 - 1, Math.floor((y * h0) / h1)) * w0 + Math.min(w0 - 1, Math.floor((x * w0) / w1))) * 4;
+        data.set(this.pixels.data.subarray(s, s + 4), (y * w1 + x) * 4);
+      }
+    this.pixels = { bounds: { left: b.left, top: b.top, right: b.left + w1, bottom: b.top + h1 }, data };
+  }
+
+  async translate(x: number, y: number): Promise<void> {
+    requireModal("layer.translate");
+    record("layer.translate", { layer: this.id, x, y });
+    if (!this.pixels) return;
+    const b = this.pixels.bounds;
+    this.pixels = { ...this.pixels, bounds: { left: b.left + x, top: b.top + y, right: b.right + x, bottom: b.bottom + y } };
   }
 
   move(target: MockLayer, placement: string): void {
@@ -53,6 +90,10 @@ export class MockDocument {
   resolution: number;
   layers: MockLayer[] = [];
   activeLayers: MockLayer[] = [];
+  /** Document.mode (constants.DocumentMode). */
+  mode = "RGBColorMode";
+  /** Bits per channel: the selection comes back at this depth (getSelection has no componentSize). */
+  depth: 8 | 16 | 32 = 8;
   /** RGBA of the whole canvas. */
   composite: Uint8Array;
   /** Grey selection over the whole canvas; all zero: no selection. */
@@ -147,17 +188,21 @@ export class MockDocument {
   }
 }
 
+type PixelArray = Uint8Array | Uint16Array | Float32Array;
+
 class MockImageData {
   disposed = false;
   constructor(
     readonly width: number,
     readonly height: number,
     readonly components: number,
-    readonly data: Uint8Array,
+    readonly data: PixelArray,
+    readonly componentSize: 8 | 16 | 32 = 8,
   ) {}
-  readonly componentSize = 8;
   readonly hasAlpha = true;
-  async getData(): Promise<Uint8Array> {
+  /** getData's typed array follows componentSize: Uint8Array 0..255, Uint16Array 0..32768,
+   * Float32Array 0..1 (imaging.md, "PhotoshopImageData" and "getData"). */
+  async getData(): Promise<PixelArray> {
     return this.data;
   }
   async dispose(): Promise<void> {
@@ -172,9 +217,14 @@ interface MockState {
   activeDocument: MockDocument | null;
   /** Behave like a Photoshop whose putLayerMask writes only into a mask the layer already has. */
   masksMustExist: boolean;
+  /** executeAsModal calls still to refuse as Photoshop does while it is modal (a dialog, Free
+   * Transform, another plugin): an error whose `number` is 9. */
+  busyScopes: number;
+  /** putPixels calls still to fail (as on a layer Photoshop refuses to write). */
+  failingPuts: number;
 }
 
-export const mock: MockState = { calls: [], modalDepth: 0, documents: [], activeDocument: null, masksMustExist: false };
+export const mock: MockState = { calls: [], modalDepth: 0, documents: [], activeDocument: null, masksMustExist: false, busyScopes: 0, failingPuts: 0 };
 
 export function resetMock(doc?: MockDocument): void {
   mock.calls = [];
@@ -182,6 +232,14 @@ export function resetMock(doc?: MockDocument): void {
   mock.documents = doc ? [doc] : [];
   mock.activeDocument = doc ?? null;
   mock.masksMustExist = false;
+  mock.busyScopes = 0;
+  mock.failingPuts = 0;
+}
+
+/** The error executeAsModal throws while another modal state holds Photoshop: since 25.10 its
+ * text names the plugin holding it; `number` 9 is what identifies it (executeasmodal.md). */
+export function modalBusyError(): Error & { number: number } {
+  return Object.assign(new Error("Plugin: com.example.other is running a modal command"), { number: 9 });
 }
 
 function record(fn: string, args?: Record<string, unknown>): void {
@@ -232,11 +290,20 @@ export const constants = {
   LayerKind: { NORMAL: "pixel", GROUP: "group", SMARTOBJECT: "smartObject", TEXT: "text" },
   ElementPlacement: { PLACEINSIDE: "placeInside", PLACEBEFORE: "placeBefore", PLACEATBEGINNING: "placeAtBeginning" },
   AnchorPosition: { TOPLEFT: "top-left", BOTTOMRIGHT: "bottom-right", MIDDLECENTER: "middle-center" },
+  DocumentMode: {
+    BITMAP: "bitmapMode", CMYK: "CMYKColorMode", DUOTONE: "duotoneMode", GRAYSCALE: "grayscaleMode",
+    INDEXEDCOLOR: "indexedColorMode", LAB: "labColorMode", MULTICHANNEL: "multichannelMode", RGB: "RGBColorMode",
+  },
 };
 
 export const core = {
-  async executeAsModal<T>(fn: (context: unknown) => Promise<T>, options: { commandName: string }): Promise<T> {
-    record("executeAsModal:enter", { commandName: options.commandName });
+  async executeAsModal<T>(fn: (context: unknown) => Promise<T>, options: { commandName: string; timeOut?: number }): Promise<T> {
+    if (mock.busyScopes > 0) {
+      mock.busyScopes--;
+      record("executeAsModal:refused", { commandName: options.commandName, timeOut: options.timeOut });
+      throw modalBusyError();
+    }
+    record("executeAsModal:enter", { commandName: options.commandName, timeOut: options.timeOut });
     mock.modalDepth++;
     const context = {
       isCancelled: false,
@@ -278,7 +345,9 @@ export const imaging = {
     record("getSelection", { ...options });
     const d = doc(options.documentID);
     const got = crop(d.selectionMask, d.width, { left: 0, top: 0, right: d.width, bottom: d.height }, options.sourceBounds, 1);
-    return { imageData: new MockImageData(got.bounds.right - got.bounds.left, got.bounds.bottom - got.bounds.top, 1, got.data), sourceBounds: got.bounds };
+    // the selection comes at the document's depth, in that depth's range
+    const data = d.depth === 16 ? Uint16Array.from(got.data, (v) => Math.round((v * 32768) / 255)) : d.depth === 32 ? Float32Array.from(got.data, (v) => v / 255) : got.data;
+    return { imageData: new MockImageData(got.bounds.right - got.bounds.left, got.bounds.bottom - got.bounds.top, 1, data, d.depth), sourceBounds: got.bounds };
   },
   async createImageDataFromBuffer(data: Uint8Array, options: { width: number; height: number; components: number; colorSpace: string }) {
     if (data.length !== options.width * options.height * options.components) {
@@ -289,10 +358,16 @@ export const imaging = {
   },
   async putPixels(options: { documentID?: number; layerID: number; imageData: MockImageData; targetBounds: Bounds }) {
     requireModal("putPixels");
+    if (mock.failingPuts > 0) {
+      mock.failingPuts--;
+      throw new Error("putPixels: the target layer is not a pixel layer");
+    }
     record("putPixels", { layerID: options.layerID, targetBounds: options.targetBounds, width: options.imageData.width, height: options.imageData.height });
     const layer = doc(options.documentID).findLayer(options.layerID);
     if (!layer) throw new Error(`no layer ${options.layerID}`);
-    layer.pixels = { bounds: options.targetBounds, data: options.imageData.data };
+    // only left/top of targetBounds count (imaging.md, putPixels): the size is the image's
+    const { left, top } = options.targetBounds;
+    layer.pixels = { bounds: { left, top, right: left + options.imageData.width, bottom: top + options.imageData.height }, data: options.imageData.data as Uint8Array };
   },
   async putLayerMask(options: { documentID?: number; layerID: number; imageData: MockImageData; targetBounds: Bounds }) {
     requireModal("putLayerMask");
@@ -300,7 +375,8 @@ export const imaging = {
     const layer = doc(options.documentID).findLayer(options.layerID);
     if (!layer) throw new Error(`no layer ${options.layerID}`);
     if (mock.masksMustExist && !layer.mask) throw new Error("The layer has no user mask");
-    layer.mask = { bounds: options.targetBounds, data: options.imageData.data };
+    const { left, top } = options.targetBounds;
+    layer.mask = { bounds: { left, top, right: left + options.imageData.width, bottom: top + options.imageData.height }, data: options.imageData.data as Uint8Array };
   },
 };
 

@@ -1,0 +1,73 @@
+"""Blobs: which ones the daemon lacks, uploads chunk by chunk, downloads."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .. import image_io
+from ..protocol.blobs import HEAD_BYTES, blob_frames
+from ..protocol.connection import ChunkReceived, State
+from ..protocol.messages import BlobGet, BlobHas, BlobMissing, BlobStored, Message
+from .base import Caller, Handler
+
+
+async def has(caller: Caller, message: BlobHas) -> Message:
+    missing = await asyncio.to_thread(caller.core.blobs.missing, message.sha256)
+    return BlobMissing(sha256=missing)
+
+
+async def get(caller: Caller, message: BlobGet) -> None:
+    meta, data = await asyncio.to_thread(caller.core.blobs.read, message.sha256)
+    for header, chunk in blob_frames(meta.sha256, data, meta.format, meta.width, meta.height,
+                                     reply_to=message.id):
+        caller.deliver(header, chunk)
+
+
+async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
+    """Store one accepted upload chunk; on the last, check the blob and answer `blob.stored`.
+    Raises (after dropping the upload) when the chunk or the blob is refused."""
+    put, payload, accepted = event.put, event.payload, event.accepted
+    uploads = caller.core.uploads
+    try:
+        if accepted.first:
+            if put.format != "png":
+                assert put.width is not None and put.height is not None  # BlobPut checks
+                image_io.check_size("blob", put.width, put.height)
+            elif len(payload) >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
+                # (a first chunk too short to hold the header is checked when the blob completes)
+                image_io.check_size("blob", *image_io.png_size(bytes(payload[:HEAD_BYTES]), "blob"))
+            uploads.begin(caller, put)
+        # hashed and written off the loop, while the next frame arrives
+        await asyncio.to_thread(_hash_and_write, caller, event)
+        if caller.protocol.state is State.CLOSED:
+            uploads.abort(caller, put.sha256)  # closed meanwhile: close() could not see it yet
+            return
+        if not accepted.complete:
+            return
+        header = accepted.header
+        if header.format == "png":
+            width, height = image_io.png_size(accepted.head, "blob")
+        else:
+            assert header.width is not None and header.height is not None  # BlobPut checks
+            width, height = header.width, header.height
+        image_io.check_size("blob", width, height)
+        meta = await asyncio.to_thread(uploads.commit, caller, put.sha256, header.format,
+                                       width, height)
+    except Exception:
+        caller.protocol.uploads.forget(put.sha256)
+        uploads.abort(caller, put.sha256)
+        raise
+    caller.deliver(BlobStored(sha256=meta.sha256, size=meta.size, reply_to=put.id))
+
+
+def _hash_and_write(caller: Caller, event: ChunkReceived) -> None:
+    event.accepted.hash(event.payload)
+    if event.accepted.complete:
+        event.accepted.verify()
+    caller.core.uploads.write(caller, event.put.sha256, event.payload)
+
+
+HANDLERS: dict[type, Handler] = {
+    BlobHas: has,
+    BlobGet: get,
+}

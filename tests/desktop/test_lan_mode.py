@@ -1,0 +1,50 @@
+"""The tray and a local daemon in LAN mode: the child speaks wss://, and the tray connects to it
+pinned to the certificate the child wrote in its runtime file."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from layerbridge.daemon.config import Paths
+from layerbridge.daemon.runtime import read_runtime
+from layerbridge.desktop.connection import DaemonConnection, LinkState
+from layerbridge.desktop.process import DaemonProcess
+
+from tests.desktop.conftest import FAST, admin_token, until, wait_for
+
+LAN_HOST = "127.0.0.2"
+
+
+def can_bind(host: str) -> bool:
+    try:
+        with socket.socket() as s:
+            s.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not can_bind(LAN_HOST), reason=f"{LAN_HOST} cannot be bound here")
+async def test_the_tray_reaches_its_lan_mode_child_over_pinned_wss(paths: Paths) -> None:
+    paths.settings.write_text(json.dumps({"server": {"host": LAN_HOST, "allowed_hosts": [LAN_HOST]}}))
+    process = DaemonProcess(paths.root, port=0, backoff=FAST)
+    process.start()
+    try:
+        await wait_for(process.ready, timeout=60)
+        assert process.url is not None and process.url.startswith(f"wss://{LAN_HOST}:")
+        running = read_runtime(paths)
+        assert running is not None and running.tls_fingerprint
+        unpinned = DaemonConnection(poll_ms=200)
+        unpinned.open(running.local_url, admin_token(paths, "tray-unpinned"))
+        await until(lambda: "tls" in unpinned.last_error.lower() or "certificate" in unpinned.last_error)
+        assert unpinned.state is not LinkState.CONNECTED
+        await unpinned.close()
+        pinned = DaemonConnection(poll_ms=200)
+        pinned.open(running.local_url, admin_token(paths), tls_fingerprint=running.tls_fingerprint)
+        await wait_for(pinned.connected, timeout=20)
+        await pinned.close()
+    finally:
+        process.stop(force=True)
+        await until(lambda: process.state.value == "stopped", timeout=20)
