@@ -59,6 +59,7 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/transport.py
+	$(BIN)/python bench/tls.py
 	$(BIN)/python bench/selection_cost.py
 	$(BIN)/python bench/switch.py
 	$(BIN)/python bench/load.py

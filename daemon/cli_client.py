@@ -20,7 +20,8 @@ from pydantic import ValidationError
 from . import image_io
 from .errors import InvalidInput
 from .protocol.codec import validation_error
-from .protocol.messages import ControlSpec, JobParams, Margins, ResultInfo
+from .protocol.messages import JobParams, Margins, ResultInfo
+from .protocol.vocab import ControlType
 
 JOB_COMMANDS = ("generate", "refine", "inpaint", "expand")
 
@@ -61,7 +62,8 @@ def _job_options(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--batch", type=int, default=1, help="images; PATH gets an index suffix")
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--job-id", help="choose the job id (a repeated submit is one job)")
-    p.add_argument("--control", action="append", default=[], metavar="TYPE:PATH[:STRENGTH]")
+    p.add_argument("--control", action="append", default=[], metavar="TYPE:PATH[:STRENGTH]",
+                   help="a map type (canny, depth, openpose, ...), a ControlNet id, or TYPE@ID")
     p.add_argument("--lora", action="append", default=[], metavar="ID[:WEIGHT]")
     p.add_argument("--priority", choices=["interactive", "batch"], default="interactive")
     if kind == "generate":
@@ -163,10 +165,11 @@ async def _job(client: Any, args: argparse.Namespace, inputs: _Inputs) -> None:
         upload["image"] = await client.upload(image_bytes, "png")
     if inputs.mask is not None:
         upload["mask"] = await client.upload(inputs.mask, "png")
-    control = []
-    for ctype, data, strength in inputs.control:
+    control: list[dict[str, Any]] = []  # JobParams checks them and names the bad field
+    for i, (head, data, strength) in enumerate(inputs.control):
+        ctype, model = _control_target(head, i, args.control[i], client.welcome.models)
         sha = await client.upload(data, "png")
-        control.append(ControlSpec(type=ctype, image=sha, strength=strength))  # type: ignore[arg-type]
+        control.append({"type": ctype, "model": model, "image": sha, "strength": strength})
     loras = [_split_lora(spec, i) for i, spec in enumerate(args.lora)]
     fields: dict[str, Any] = dict(
         kind=args.action, model=args.model or _default_model(client), prompt=args.prompt,
@@ -266,7 +269,7 @@ def _size(text: str) -> tuple[int, int]:
 def _split_control(spec: str, i: int) -> tuple[str, str, float]:
     ctype, sep, rest = spec.partition(":")
     if not sep or not ctype or not rest:
-        raise InvalidInput(f"control.{i}", spec, "expected TYPE:PATH[:STRENGTH]")
+        raise InvalidInput(f"control.{i}", spec, CONTROL_USAGE)
     path, sep, tail = rest.rpartition(":")
     if not sep:
         return ctype, rest, 1.0
@@ -276,6 +279,38 @@ def _split_control(spec: str, i: int) -> tuple[str, str, float]:
         if len(path) == 1 and path.isalpha():  # a Windows drive: C:\maps\edge.png
             return ctype, rest, 1.0
         raise InvalidInput(f"control.{i}.strength", tail, "not a number") from None
+
+
+CONTROL_USAGE = "--control takes TYPE:PATH[:STRENGTH], MODEL_ID:PATH[:STRENGTH] or TYPE@MODEL_ID:PATH[:STRENGTH]"
+
+
+def _control_target(head: str, i: int, spec: str, models: list[Any]) -> tuple[str, str | None]:
+    """(map type, ControlNet id or None) of a --control value's first part: a map type (the
+    daemon picks its ControlNet), a registered ControlNet's id (its type), or TYPE@ID (a union
+    ControlNet, or a net used with another type's maps)."""
+    types = tuple(ControlType)
+    ctype, at, model = head.partition("@")
+    if at:
+        if ctype not in types:
+            raise InvalidInput(f"control.{i}.type", ctype, f"{CONTROL_USAGE}; TYPE is one of {', '.join(types)}")
+        _controlnet(model, i, spec, models)
+        return ctype, model
+    if head in types:
+        return head, None
+    net = _controlnet(head, i, spec, models)
+    if net.control_type == "union":
+        raise InvalidInput(f"control.{i}", spec, f"{head!r} is a union ControlNet: --control needs the map's type, "
+                           f"e.g. depth@{head}:PATH")
+    return str(net.control_type), head
+
+
+def _controlnet(model_id: str, i: int, spec: str, models: list[Any]) -> Any:
+    found = next((m for m in models if m.id == model_id), None)
+    if found is None or found.kind != "controlnet":
+        known = ", ".join(m.id for m in models if m.kind == "controlnet") or "none registered"
+        raise InvalidInput(f"control.{i}", spec, f"{model_id!r} is neither a control type nor a ControlNet "
+                           f"id ({CONTROL_USAGE}; ControlNets: {known})")
+    return found
 
 
 def _split_lora(spec: str, i: int) -> dict[str, Any]:

@@ -59,10 +59,6 @@ def _host_syntax(value: str) -> str:
     return value
 
 
-def _bind_host(value: str) -> str:
-    return _host_syntax(value)
-
-
 def check_bind_host(value: str, field: str = "host") -> str:
     """`value` if it is an IP literal or a hostname; InvalidInput naming `field` otherwise."""
     try:
@@ -97,7 +93,7 @@ def _origin(value: str) -> str:
     return value
 
 
-BindHost = Annotated[str, AfterValidator(_bind_host)]
+BindHost = Annotated[str, AfterValidator(_host_syntax)]
 HostNames = Annotated[list[Annotated[str, AfterValidator(_host_name)]], Field(max_length=64)]
 Origins = Annotated[list[Annotated[str, AfterValidator(_origin)]], Field(max_length=64)]
 
@@ -121,7 +117,7 @@ class EngineSettings(BaseModel):
         default=None, description=f"VRAM (or RAM on CPU) for resident models, {MIN_MEMORY_BUDGET_MB}-"
         f"{MAX_MEMORY_BUDGET_MB} MiB; None: 85% of free"
     )
-    preview_interval_s: float = Field(default=0.25, ge=0.0, le=60.0, description="at most one preview per interval")
+    preview_interval_s: float = Field(default=0.25, ge=0.0, description="at most one preview per interval")
     threads: int | None = Field(default=None, ge=1, le=1024, description="torch CPU threads; None: torch's default")
 
     @field_validator("memory_budget_mb")

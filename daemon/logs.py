@@ -23,7 +23,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class LogLimits:
     max_bytes: int = 10 * 2**20  # per file; with the backups, at most 60 MiB on disk
     backups: int = 5
-    burst: int = 10  # records per message key per interval before the rest are counted
+    burst: int = 20  # records per message key per interval before the rest are counted
     interval_s: float = 60.0
     max_message_chars: int = 4000  # a client can put long values in a message
 
@@ -38,7 +38,7 @@ class RateLimitFilter(logging.Filter):
 
     MAX_KEYS = 1024
 
-    def __init__(self, burst: int = 10, interval_s: float = 60.0,
+    def __init__(self, burst: int = 20, interval_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.burst = burst

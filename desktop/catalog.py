@@ -23,6 +23,7 @@ from layerbridge.daemon.protocol.messages import (
     ModelsUpdate,
     Welcome,
 )
+from layerbridge.daemon.protocol.vocab import JobKind
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QPixmap
 
@@ -210,7 +211,7 @@ class CatalogController(QObject):
         words = ", ".join(adapter.trigger_words) or adapter.name
         loras = ([LoraSpec(id=adapter.id, weight=adapter.default_weight or 1.0)]
                  if adapter.kind == "lora" else [])
-        params = JobParams(kind="generate", model=base.id, prompt=words, seed=p.seed,
+        params = JobParams(kind=JobKind.GENERATE, model=base.id, prompt=words, seed=p.seed,
                            steps=p.steps, width=p.width, height=p.height, loras=loras)
         async with self._working():
             images = await self.connection.run(params)

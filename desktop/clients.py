@@ -17,6 +17,7 @@ from layerbridge.daemon.protocol.messages import (
     StatusReply,
     Welcome,
 )
+from layerbridge.daemon.protocol.vocab import Scope
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from .connection import DaemonConnection
@@ -43,6 +44,8 @@ CLIENT_COLUMNS: list[Column[ClientRecord]] = [
     Column("Name", lambda c: c.name),
     Column("Scope", lambda c: "admin" if c.scope == "admin" else "client"),
     Column("Paired", lambda c: time.strftime("%Y-%m-%d %H:%M", time.localtime(c.created_at))),
+    Column("Connected", lambda c: "now" if c.connected else "",
+           tooltip=lambda c: f"{c.connected} connection{'s' if c.connected != 1 else ''} open"),
     Column("Last seen", lambda c: ago(c.last_seen)),
 ]
 
@@ -96,7 +99,7 @@ class ClientsController(QObject):
     async def pair(self, name: str, *, admin: bool = False) -> str:
         """Pair a new client; returns its token (the daemon keeps only a hash: show it now)."""
         reply = await self.connection.request(
-            ClientsPair(name=name, scope="admin" if admin else "client"), Paired)
+            ClientsPair(name=name, scope=Scope.ADMIN if admin else Scope.CLIENT), Paired)
         try:
             await self.refresh()
         except Exception:  # noqa: BLE001 - the token exists only in this reply: it must reach the user

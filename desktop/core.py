@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from layerbridge.daemon.client import RemoteError
 from layerbridge.daemon.config import Paths, data_dir
 from layerbridge.daemon.engine.registry import RECORDS
 from layerbridge.daemon.protocol.messages import Ok, QueuePause, StatusReply
@@ -16,7 +17,7 @@ from .catalog import CatalogController, PreviewSettings
 from .clients import ClientsController
 from .config import TrayConfig
 from .connection import DaemonConnection, LinkState
-from .disk import DiskUse, measure
+from .disk import DiskUse, measure, of_reply
 from .getmodels import RegistryWatcher
 from .gpu import GpuController
 from .jobs import JobsController
@@ -114,7 +115,13 @@ class TrayCore(QObject):
         return f"remote daemon {self.config.remote_url or '(no URL yet)'}"
 
     async def disk_use(self) -> DiskUse:
-        """Disk used by models (any daemon) and, locally, by blobs, results and the ledger."""
+        """Disk used by models, blobs (uploads and results) and the ledger, as the daemon
+        measures it; an older daemon without `storage.get`: what can be measured here."""
+        try:
+            return of_reply(await self.gpu.storage())
+        except RemoteError as exc:
+            if exc.code not in ("bad_message", "unknown_type"):
+                raise
         models = self.catalog.checkpoints.records() + self.catalog.adapters.records()
         return await measure(models, self.paths if self.is_local else None)
 
@@ -243,6 +250,7 @@ class TrayCore(QObject):
                    f"last started with are back; the refused ones are in "
                    f"{self.guard.refused_file.name}.")
             self._detail = f"restored the last working settings: {cause}"[:300]
+            process.note(f"restored the settings the daemon last started with ({cause})")
             self.settingsRestored.emit(why)
             self._notify("Layerbridge settings restored", why, True)
             return

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerbridge.daemon.config import Paths
-from layerbridge.daemon.protocol.messages import ModelInfo
+from layerbridge.daemon.protocol.messages import ModelInfo, StorageReply
 
 from .catalog import human_size
 
@@ -41,6 +41,10 @@ class DiskUse:
         if self.ledger is not None:
             parts.append(f"job ledger {human_size(self.ledger)}")
         return " · ".join(parts)
+
+
+def of_reply(reply: StorageReply) -> DiskUse:
+    return DiskUse(reply.models_bytes, reply.blobs_bytes, reply.ledger_bytes)
 
 
 async def measure(models: list[ModelInfo], paths: Paths | None) -> DiskUse:

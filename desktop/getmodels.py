@@ -14,6 +14,8 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QProcess, QProcessEnviro
 
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)%")
+# `models add hf:` prints `[#####    ]  40%   123.4/456.7 MiB file`: the total is the download's size
+TOTAL_MIB = re.compile(r"[\d.]+/([\d.]+) MiB")
 # a diffusers SD 1.5 repo is ~2-5 GiB, SDXL ~7-14 GiB: below this the download cannot fit
 MIN_FREE_BYTES = 8 << 30
 
@@ -39,6 +41,12 @@ def space_problem(folder: Path, need: int = MIN_FREE_BYTES) -> str | None:
     return None
 
 
+def total_of(line: str) -> int | None:
+    """The whole download's size in bytes, when a progress line says it."""
+    found = TOTAL_MIB.search(line)
+    return int(float(found.group(1)) * (1 << 20)) if found else None
+
+
 def percent_of(line: str) -> int | None:
     """The last percentage a progress line shows (tqdm's `Fetching 15 files:  40%|...`)."""
     found = PERCENT.findall(line)
@@ -52,6 +60,7 @@ class ModelsCommand(QObject):
 
     line = Signal(str)
     progress = Signal(int)  # percent; -1 while unknown
+    sized = Signal(int)  # the download's total bytes, once known
     finished = Signal(bool, str)  # succeeded, what to tell the user
 
     def __init__(self, data_dir: Path, args: list[str], parent: QObject | None = None) -> None:
@@ -60,6 +69,8 @@ class ModelsCommand(QObject):
         self.args = args
         self.lines: list[str] = []
         self.cancelled = False
+        self.total: int | None = None
+        self.why_cancelled = "cancelled"
         self._proc: QProcess | None = None
         self._partial = b""
 
@@ -81,9 +92,9 @@ class ModelsCommand(QObject):
         proc.start(sys.executable, ["-m", "layerbridge.daemon.cli", "--data-dir",
                                     str(self.data_dir), "models", *self.args])
 
-    def cancel(self) -> None:
+    def cancel(self, why: str = "cancelled") -> None:
         if self._proc is not None:
-            self.cancelled = True
+            self.cancelled, self.why_cancelled = True, why
             self._proc.kill()
 
     def _read(self) -> None:
@@ -99,6 +110,10 @@ class ModelsCommand(QObject):
             pct = percent_of(text)
             if pct is not None:
                 self.progress.emit(pct)
+            total = total_of(text)
+            if total is not None and self.total is None:
+                self.total = total
+                self.sized.emit(total)
 
     def _error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and self._proc is not None:
@@ -108,7 +123,7 @@ class ModelsCommand(QObject):
         if self._proc is not None:
             self._read()
         if self.cancelled:
-            self._done(False, "cancelled")
+            self._done(False, self.why_cancelled)
         elif code == 0:
             self._done(True, self.lines[-1] if self.lines else "done")
         else:

@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from layerbridge.daemon.protocol.messages import (
     EngineUnload,
     Ok,
+    ResultsCleaned,
+    ResultsCleanup,
     SettingsGet,
     SettingsInfo,
     SettingsReply,
     SettingsSet,
     StatusReply,
+    StorageGet,
+    StorageReply,
 )
 from PySide6.QtCore import QObject, Signal
 
@@ -87,16 +91,28 @@ class GpuController(QObject):
         self._settings(reply)
         return reply.settings
 
-    async def save_engine(self, *, dtype: str, memory_budget_mb: int | None) -> bool:
-        """Save precision and budget (they apply at the daemon's next start); returns whether a
-        restart is needed."""
+    async def save_engine(self, *, dtype: str, memory_budget_mb: int | None,
+                          device: str | None = None) -> bool:
+        """Save precision, budget and device (they apply at the daemon's next start); returns
+        whether a restart is needed."""
         current = await self.load_settings()
-        changed = current.model_copy(update={"dtype": dtype, "memory_budget_mb": memory_budget_mb})
+        update: dict[str, object] = {"dtype": dtype, "memory_budget_mb": memory_budget_mb}
+        if device is not None:
+            update["device"] = device
+        changed = current.model_copy(update=update)
         # the host is the one already saved (and confirmed, if LAN): re-sending it changes nothing
         reply = await self.connection.request(
             SettingsSet(settings=changed, confirm_lan=is_lan(current.host)), SettingsReply)
         self._settings(reply)
         return reply.restart_required
+
+    async def storage(self) -> StorageReply:
+        return await self.connection.request(StorageGet(), StorageReply)
+
+    async def cleanup(self, older_than_days: int) -> ResultsCleaned:
+        """Forget finished jobs older than that, and the blobs no job still uses."""
+        return await self.connection.request(ResultsCleanup(older_than_days=older_than_days),
+                                             ResultsCleaned)
 
     async def unload_all(self) -> None:
         await self.connection.request(EngineUnload(), Ok)

@@ -261,6 +261,10 @@ class DaemonProcess(QObject):
         """Whether the last start reached its 'listening' line."""
         return self.url is not None
 
+    def note(self, text: str) -> None:
+        """Add the tray's own line to the daemon's log (marked as the tray's)."""
+        self._note(TRAY_PREFIX + text)
+
     def _note(self, line: str) -> None:
         self.log.append(line)
         self._since_start = min(self._since_start + 1, self.log.maxlen or 1)

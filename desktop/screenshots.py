@@ -19,6 +19,7 @@ from pathlib import Path
 
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.protocol.messages import JobParams, LoraSpec
+from layerbridge.daemon.protocol.vocab import JobKind
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
@@ -68,10 +69,10 @@ async def populate(core: TrayCore) -> None:
     assert url is not None
     async with await DaemonClient.connect(url, token, name="Photoshop", kind="photoshop") as ps:
         for prompt, seed in PROMPTS:
-            job = await ps.submit(JobParams(kind="generate", model="demo", prompt=prompt,
+            job = await ps.submit(JobParams(kind=JobKind.GENERATE, model="demo", prompt=prompt,
                                             seed=seed, steps=8, width=128, height=128))
             await job.wait()
-        bad = await ps.submit(JobParams(kind="generate", model="demo", prompt="poster, xl style",
+        bad = await ps.submit(JobParams(kind=JobKind.GENERATE, model="demo", prompt="poster, xl style",
                                         steps=4, width=64, height=64,
                                         loras=[LoraSpec(id="demo-xl-lora")]))
         with contextlib.suppress(RemoteError):
@@ -81,7 +82,7 @@ async def populate(core: TrayCore) -> None:
                                       trigger_words=["inkwash", "sumi-e"], default_weight=0.8)
             await core.catalog.preview("demo-lora")
         await core.pause_queue(True)  # two jobs stay queued for the picture
-        queued = [await ps.submit(JobParams(kind="generate", model="demo", prompt=p, steps=8,
+        queued = [await ps.submit(JobParams(kind=JobKind.GENERATE, model="demo", prompt=p, steps=8,
                                             width=128, height=128))
                   for p in ("storyboard frame, rain on glass", "logo mark, flat vector")]
         await core.clients.refresh()
@@ -223,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     with loop:
         loop.run_until_complete(shoot(Path(args.out), data))
-    return 0
+    # every picture is written; PySide6 can crash collecting Qt objects at interpreter exit
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from layerbridge.daemon.protocol.messages import ClientsPair
 from pydantic import ValidationError
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -91,11 +93,19 @@ class ClientsTab(QWidget):
         self.connect_box = QGroupBox("Connect Photoshop or Figma", self)
         self.connect_panel = ConnectPanel(clients.connection, self.connect_box)
         QVBoxLayout(self.connect_box).addWidget(self.connect_panel)
+        top = QWidget(self)
+        tlayout = QVBoxLayout(top)
+        tlayout.setContentsMargins(0, 0, 0, 0)
+        tlayout.addLayout(buttons)
+        tlayout.addWidget(self.view, 1)
+        tlayout.addWidget(self.status)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(top)
+        split.addWidget(self.connect_box)
+        split.setStretchFactor(0, 1)
+        split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.status)
-        layout.addWidget(self.connect_box)
+        layout.addWidget(split)
 
     def show_connect(self) -> None:
         self.connect_panel.refresh()

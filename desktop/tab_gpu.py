@@ -21,11 +21,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .catalog import human_size
 from .disk import DiskUse
 from .gpu import GpuController, GpuView
-from .widgets import EditGuard, StatusLine, act
+from .widgets import EditGuard, StatusLine, act, confirm
 
 DTYPES = ["auto", "fp16", "bf16", "fp32"]
+DEVICES = [("Automatic (CUDA GPU, then Apple GPU, then CPU)", "auto"), ("NVIDIA GPU (CUDA)", "cuda"),
+           ("Apple GPU (MPS)", "mps"), ("CPU", "cpu")]
 MIN_BUDGET_MB = 256  # the daemon's own floor: less cannot hold any model
 
 
@@ -74,9 +77,13 @@ class GpuTab(QWidget):
         self.budget.setSpecialValueText("automatic (85% of free memory)")
         self.dtype = QComboBox(saved)
         self.dtype.addItems(DTYPES)
+        self.device_choice = QComboBox(saved)
+        for title, value in DEVICES:
+            self.device_choice.addItem(title, value)
         self.save = QPushButton("Save", saved)
         self.restart_note = QLabel(saved)
         sform.addRow("Memory budget", self.budget)
+        sform.addRow("Run on", self.device_choice)
         sform.addRow("Precision", self.dtype)
         row = QHBoxLayout()
         row.addWidget(self.save)
@@ -92,7 +99,19 @@ class GpuTab(QWidget):
         drow.addWidget(self.disk, 1)
         drow.addWidget(self.measure)
         dform.addRow("Used", drow)
+        self.days = QSpinBox(storage)
+        self.days.setRange(1, 3650)
+        self.days.setValue(30)
+        self.days.setSuffix(" days")
+        self.clean = QPushButton("Delete older results…", storage)
+        crow = QHBoxLayout()
+        crow.addWidget(QLabel("Finished jobs older than", storage))
+        crow.addWidget(self.days)
+        crow.addWidget(self.clean)
+        crow.addStretch(1)
+        dform.addRow("Clean up", crow)
         self.measure.clicked.connect(self.measure_disk)
+        self.clean.clicked.connect(self._cleanup)
         self.measure.setEnabled(disk is not None)
 
         self.status = StatusLine(self)
@@ -104,7 +123,8 @@ class GpuTab(QWidget):
         layout.addWidget(self.status)
 
         gpu.changed.connect(self.show_view)
-        self.guard = EditGuard(lambda: (self.budget.value(), self.dtype.currentText()))
+        self.guard = EditGuard(lambda: (self.budget.value(), self.dtype.currentText(),
+                                        self.device_choice.currentData()))
         gpu.settingsChanged.connect(self.show_settings)
         self.unload.clicked.connect(
             lambda: act(self.status, gpu.unload_all(), "unloaded every model"))
@@ -112,6 +132,24 @@ class GpuTab(QWidget):
         self.show_view(gpu.view)
         if gpu.settings is not None:
             self.show_settings(gpu.settings, gpu.restart_required)
+
+    def _cleanup(self) -> None:
+        days = self.days.value()
+        if confirm(self, "Delete older results",
+                   f"Forget the jobs that finished more than {days} days ago and delete the "
+                   "images no remaining job uses? Clients can no longer fetch those results."):
+            self.cleanup(days)
+
+    def cleanup(self, days: int) -> None:
+        async def run() -> str:
+            done = await self.gpu.cleanup(days)
+            if self._disk is not None:
+                self.disk.setText((await self._disk()).text)
+            return (f"forgot {done.jobs} finished job{'s' if done.jobs != 1 else ''}, deleted "
+                    f"{done.blobs} blob{'s' if done.blobs != 1 else ''} "
+                    f"({human_size(done.freed_bytes)})")
+
+        act(self.status, run(), lambda text: str(text))
 
     def measure_disk(self) -> None:
         if self._disk is None:
@@ -140,6 +178,7 @@ class GpuTab(QWidget):
             return
         self.budget.setValue(info.memory_budget_mb or 0)
         self.dtype.setCurrentText(info.dtype)
+        self.device_choice.setCurrentIndex(max(self.device_choice.findData(info.device), 0))
         self.restart_note.setText("saved; restart the daemon to apply" if restart else "")
         self.guard.shown()
 
@@ -150,5 +189,6 @@ class GpuTab(QWidget):
             self.status.error(problem)
             return
         act(self.status, self.guard.save(self.gpu.save_engine(
-                dtype=self.dtype.currentText(), memory_budget_mb=budget or None)),
+                dtype=self.dtype.currentText(), memory_budget_mb=budget or None,
+                device=str(self.device_choice.currentData()))),
             lambda restart: "saved; restart the daemon to apply" if restart else "saved")

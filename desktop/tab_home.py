@@ -6,8 +6,10 @@ download (progress, cancel, a disk-space check); with one, a test image and the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from layerbridge.daemon.protocol.messages import JobParams
+from layerbridge.daemon.protocol.vocab import JobKind
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -137,8 +139,7 @@ class HomeTab(QWidget):
         note = (" — the first start loads the engine; this can take a minute"
                 if starting and self.core.is_local else "")
         detail = f"<br>{status.detail}" if status.detail else ""
-        self.daemon.setText(f"<b>Daemon:</b> {head}{note}{detail}<br><b>Managing:</b> "
-                            f"{self.core.target}")
+        self.daemon.setText(f"<b>Daemon:</b> {head}{note}{detail}")
         self._update()
 
     def _update(self) -> None:
@@ -194,7 +195,16 @@ class HomeTab(QWidget):
             self.get_status.error(problem)
             return
         self.get_status.ok(f"downloading {repo.strip()}…")
-        self._run(hf_command(self.core.paths.root, repo, self))
+        command = hf_command(self.core.paths.root, repo, self)
+        models = self.core.paths.models
+        command.sized.connect(lambda total: self._fits(command, models, total))
+        self._run(command)
+
+    def _fits(self, command: ModelsCommand, folder: Path, total: int) -> None:
+        """The download said its size: stop it now if the disk cannot hold it."""
+        problem = space_problem(folder, need=total)
+        if problem:
+            command.cancel(f"stopped: {problem}")
 
     def _run(self, command: ModelsCommand) -> None:
         self.command = command
@@ -220,7 +230,8 @@ class HomeTab(QWidget):
         if ok:
             self.get_status.ok(message)
         else:
-            self.get_status.error(message if message == "cancelled" else f"failed: {message}")
+            plain = message == "cancelled" or message.startswith("stopped:")
+            self.get_status.error(message if plain else f"failed: {message}")
         self._update()
 
     def _cancel(self) -> None:
@@ -245,7 +256,7 @@ class HomeTab(QWidget):
         if model is None:
             return
         p = self.core.catalog.preview_settings
-        params = JobParams(kind="generate", model=model.id, prompt=TEST_PROMPT, seed=p.seed,
+        params = JobParams(kind=JobKind.GENERATE, model=model.id, prompt=TEST_PROMPT, seed=p.seed,
                            steps=p.steps, width=p.width, height=p.height)
 
         async def run() -> str:

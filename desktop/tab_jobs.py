@@ -15,7 +15,6 @@ class JobsTab(QWidget):
         self.jobs = jobs
         self.view = table(jobs.table, self, stretch=0, row_height=52)
         self.view.setIconSize(QSize(48, 48))
-        self.view.setColumnWidth(0, 320)
         self.status = StatusLine(self)
         self.cancel = QPushButton("Cancel", self)
         self.rerun = QPushButton("Re-run", self)

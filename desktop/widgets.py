@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt, QUrl
+from PySide6.QtCore import QAbstractItemModel, QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,14 +37,12 @@ def table(model: QAbstractItemModel, parent: QWidget | None = None, *, stretch: 
     view.setTextElideMode(Qt.TextElideMode.ElideRight)  # the whole text is in the tooltip
     view.setWordWrap(False)
     header = view.horizontalHeader()
-    # Interactive, sized to the rows when the first ones arrive (an empty table would size
-    # every column to its title), each at most MAX_COLUMN: one long error cannot push the
-    # other columns off screen.
+    # Interactive, grown to the rows as they arrive and change (an empty table would size every
+    # column to its title), each at most MAX_COLUMN: one long error cannot push the other
+    # columns off screen; the stretch column takes the rest.
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-    header.setMaximumSectionSize(MAX_COLUMN)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    header.setStretchLastSection(stretch != model.columnCount() - 1)
     if row_height:
         view.verticalHeader().setDefaultSectionSize(row_height)
     FitColumns(view, model, stretch)
@@ -55,24 +53,29 @@ MAX_COLUMN = 320
 
 
 class FitColumns(QObject):
-    """Sizes a table's columns to their contents when rows first arrive (and after a reset)."""
+    """Grows a table's columns to their contents as rows arrive or change (never shrinks them:
+    no jitter while a job's step counts up), each up to MAX_COLUMN."""
 
     def __init__(self, view: QTableView, model: QAbstractItemModel, stretch: int) -> None:
         super().__init__(view)
         self.view, self.model, self.stretch = view, model, stretch
-        model.rowsInserted.connect(self._inserted)
-        model.modelReset.connect(self.fit)
+        self._later = QTimer(self, singleShot=True, interval=50)
+        self._later.timeout.connect(self.fit)
+        model.rowsInserted.connect(lambda *_: self._later.start())
+        model.dataChanged.connect(lambda *_: self._later.start())
+        model.modelReset.connect(lambda: self._later.start())
         if model.rowCount() > 0:
             self.fit()
 
-    def _inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
-        if first == 0 and last + 1 == self.model.rowCount():  # the table was empty
-            self.fit()
-
     def fit(self) -> None:
+        header = self.view.horizontalHeader()
         for column in range(self.model.columnCount()):
-            if column != self.stretch:
-                self.view.resizeColumnToContents(column)
+            if column == self.stretch:
+                continue
+            wanted = max(self.view.sizeHintForColumn(column), header.sectionSizeHint(column))
+            width = min(wanted, MAX_COLUMN)
+            if width > header.sectionSize(column):
+                header.resizeSection(column, width)
 
 
 def selected_key(view: QTableView) -> Any:

@@ -20,7 +20,7 @@ from .registry import Registry
 
 CONTROL_TYPES = ("canny", "scribble", "lineart", "softedge", "tile")
 SAMPLE_SIZE = 16  # latent side: native 128 px, so tests stay fast
-DEMO_VERSION = 2  # bump when the builders change: older builds are rebuilt
+DEMO_VERSION = 3  # bump when the builders change: older builds are rebuilt
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -219,6 +219,8 @@ def build_controlnet(folder: Path, unet: Any, *, seed: int, control_type: str) -
     with torch.no_grad():  # from_unet zero-inits the outputs: give them weight so control shows
         for block in [*net.controlnet_down_blocks, net.controlnet_mid_block]:
             block.weight.normal_(0, 0.3)
+        # and the map's way in, else every map gives the same image
+        net.controlnet_cond_embedding.conv_out.weight.normal_(0, 0.3)
     net.register_to_config(layerbridge_control_type=control_type)
     net.save_pretrained(folder, safe_serialization=True)
 

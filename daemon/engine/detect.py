@@ -26,8 +26,11 @@ from .families import (
 )
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
-KINDS = ("checkpoint", "controlnet", "lora", "embedding")
+KINDS = ("checkpoint", "controlnet", "lora", "embedding", "vae", "preprocessor")
 PREDICTIONS = ("epsilon", "v_prediction")
+# the latent width of the SD-1/2/XL VAEs; SD3 and FLUX VAEs have 16
+SD_LATENT_CHANNELS = 4
+SDXL_VAE_SCALING = 0.13025
 MAX_HEADER = 100 * 1024 * 1024
 DTYPE_BYTES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
@@ -311,8 +314,23 @@ def classify_tensors(
         arch = "sdxl" if xl else _arch_from_context_dim(
             width(first(lambda k: k.endswith("attn2.to_k.weight")))
         )
+        union = any(k.startswith(("task_embedding", "control_add_embedding")) for k in keys)
         # no width it knows (a test-sized net read with `config=`): SD-1.x's layout
-        return Detected("controlnet", declared or arch or "sd15", "single_file")
+        return Detected(
+            "controlnet", declared or arch or "sd15", "single_file", "union" if union else None
+        )
+    # ---- VAE alone (A1111/Civitai LDM layout, or a diffusers AutoencoderKL saved as one file)
+    decoder_in = tensors.get("decoder.conv_in.weight")
+    if decoder_in is not None and "encoder.conv_in.weight" in tensors:
+        channels = decoder_in[1][1] if len(decoder_in[1]) == 4 else 0
+        if channels != SD_LATENT_CHANNELS:
+            raise InvalidInput(
+                "path",
+                str(path),
+                f"is a VAE with {channels} latent channels (SD3/FLUX families); this daemon "
+                f"runs SD-1.x/2.x/XL, whose VAEs have {SD_LATENT_CHANNELS}",
+            )
+        return Detected("vae", declared or "sd", "single_file")
     # ---- LyCORIS factorisations diffusers' SD/SDXL LoRA loader cannot read (it refuses their
     # keys as "not correctly renamed"): name the format instead of a generic refusal
     for marker, name in ((".hada_w1_a", "LoHa"), (".lokr_w1", "LoKr")):
@@ -464,14 +482,27 @@ def _folder(path: Path, *, allow_pickle: bool) -> Detected:
         return Detected("checkpoint", arch, "diffusers", prediction=prediction,
                         prediction_source="scheduler config", variant=variant, pickle=pickled)
     cfg = _json(path / "config.json")
-    if cfg.get("_class_name") == "ControlNetModel":
+    if cfg.get("_class_name") in ("ControlNetModel", "ControlNetUnionModel"):
         variant, pickled = _weights(path, path, allow_pickle=allow_pickle)
         xl = cfg.get("addition_embed_type") == "text_time"
         dim = cfg.get("cross_attention_dim", 768)
         arch = "sdxl" if xl else ("sd2" if dim == 1024 else "sd15")
-        ctype = cfg.get("layerbridge_control_type")
+        union = cfg.get("_class_name") == "ControlNetUnionModel"
+        ctype = "union" if union else cfg.get("layerbridge_control_type")
         return Detected("controlnet", arch, "diffusers", str(ctype) if ctype else None,
                         variant=variant, pickle=pickled)
+    if cfg.get("_class_name") == "AutoencoderKL":
+        if cfg.get("latent_channels", SD_LATENT_CHANNELS) != SD_LATENT_CHANNELS:
+            raise InvalidInput(
+                "path", str(path), f"is a VAE with {cfg.get('latent_channels')} latent channels "
+                f"(SD3/FLUX families); SD-1.x/2.x/XL VAEs have {SD_LATENT_CHANNELS}"
+            )
+        variant, pickled = _weights(path, path, allow_pickle=allow_pickle)
+        xl = cfg.get("scaling_factor") == SDXL_VAE_SCALING
+        return Detected("vae", "sdxl" if xl else "sd", "diffusers", variant=variant, pickle=pickled)
+    architectures = cfg.get("architectures") or []
+    if any(str(a).endswith("ForDepthEstimation") for a in architectures):
+        return Detected("preprocessor", "any", "transformers", "depth")
     if cfg.get("_class_name"):
         raise _bad(path, f"is a {family_of_pipeline(str(cfg['_class_name']))} model folder; this "
                    "daemon registers checkpoints, ControlNets, LoRAs and embeddings")

@@ -48,7 +48,7 @@ def _denoise(
     ox, oy = control_offset
     cbox = (box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy)
     maps = [c.map(size, cbox) for c in s.job.controls]
-    pipe = s.pipe("cn_inpaint" if nets else "inpaint", **control.components(nets))
+    pipe = s.pipe(control.task("inpaint", s.job.controls, nets), **control.components(nets))
     kwargs: dict[str, Any] = dict(
         image=image, mask_image=mask, strength=strength, width=size[0], height=size[1]
     )

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -32,6 +32,7 @@ from .devices import (
     release_memory,
     total_memory,
 )
+from .estimators import load_estimator
 from .pipelines import derive, is_xl, load_checkpoint, load_controlnet, make_scheduler, native_side, quiet
 from .previews import latents_to_rgb
 from .registry import ModelEntry, Registry
@@ -192,6 +193,12 @@ class DiffusersEngine:
         for c in job.controls:  # each net placed keeps the checkpoint and the nets before it
             nets.append(self._controlnet(c.entry, f"control.{c.index}.model", keep=in_use))
             in_use += (c.entry.id,)
+        for i, c in enumerate(job.controls):
+            if c.estimator is not None:
+                field = f"control.{c.index}.type"
+                est = self._estimator(c.estimator, field, keep=in_use)
+                job.controls[i] = replace(c, estimate=est)
+                in_use += (c.estimator.id,)
         if adapters.apply(res, res.obj, job.entry, job.loras, job.embeddings):
             res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
         sampler = Sampler(self, job, res, on_progress, cancelled, fault)
@@ -241,6 +248,14 @@ class DiffusersEngine:
         if res is None:
             net = load_controlnet(entry, torch.float32, field=field)
             res = self._place(entry.id, [net], net, "controlnet", keep=keep)
+        return res.obj
+
+
+    def _estimator(self, entry: ModelEntry, field: str, keep: tuple[str, ...]) -> Any:
+        res = self.residency.get(entry.id)
+        if res is None:
+            est = load_estimator(entry, field=field)
+            res = self._place(entry.id, [est.model], est, "preprocessor", keep=keep)
         return res.obj
 
 

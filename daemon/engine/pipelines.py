@@ -15,6 +15,7 @@ import torch
 import transformers
 from diffusers import (
     ControlNetModel,
+    ControlNetUnionModel,
     DDIMScheduler,
     DPMSolverMultistepScheduler,
     EulerAncestralDiscreteScheduler,
@@ -28,6 +29,9 @@ from diffusers import (
     StableDiffusionXLControlNetImg2ImgPipeline,
     StableDiffusionXLControlNetInpaintPipeline,
     StableDiffusionXLControlNetPipeline,
+    StableDiffusionXLControlNetUnionImg2ImgPipeline,
+    StableDiffusionXLControlNetUnionInpaintPipeline,
+    StableDiffusionXLControlNetUnionPipeline,
     StableDiffusionXLImg2ImgPipeline,
     StableDiffusionXLInpaintPipeline,
     StableDiffusionXLPipeline,
@@ -77,6 +81,10 @@ TASKS: dict[str, tuple[type[Any], type[Any]]] = {
         StableDiffusionControlNetInpaintPipeline,
         StableDiffusionXLControlNetInpaintPipeline,
     ),
+    # union ControlNets exist for SDXL only (the registry refuses them for other families)
+    "cnu_txt2img": (StableDiffusionXLControlNetUnionPipeline,) * 2,
+    "cnu_img2img": (StableDiffusionXLControlNetUnionImg2ImgPipeline,) * 2,
+    "cnu_inpaint": (StableDiffusionXLControlNetUnionInpaintPipeline,) * 2,
 }
 
 
@@ -198,8 +206,9 @@ def load_checkpoint(entry: ModelEntry) -> Any:
 
 def load_controlnet(entry: ModelEntry, dtype: torch.dtype, *, field: str) -> Any:
     try:
+        cls: Any = ControlNetUnionModel if entry.info.control_type == "union" else ControlNetModel
         if entry.info.format == "diffusers":
-            return ControlNetModel.from_pretrained(
+            return cls.from_pretrained(
                 entry.path,
                 torch_dtype=dtype,
                 local_files_only=True,
@@ -207,7 +216,7 @@ def load_controlnet(entry: ModelEntry, dtype: torch.dtype, *, field: str) -> Any
                 variant=entry.variant,
             )
         folder = entry.config or (CONFIGS / f"controlnet-{base_arch(entry.arch)}")
-        return ControlNetModel.from_single_file(
+        return cls.from_single_file(
             str(entry.path), config=str(folder), torch_dtype=dtype, local_files_only=True
         )
     except Exception as exc:  # noqa: BLE001

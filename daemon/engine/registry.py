@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ..config import Paths
 from ..errors import Conflict, InvalidInput, UnknownModel
 from ..protocol.messages import ModelInfo
-from ..protocol.vocab import ControlType
+from ..protocol.vocab import ControlNetType
 from .detect import KINDS, PICKLE_SUFFIXES, PREDICTIONS, base_arch, detect
 from .download import DownloadProgress
 from .triggers import DIFFUSERS_FILE, file_tokens
@@ -33,17 +33,25 @@ RECORDS = "_registry"  # cannot collide with a model folder: ids start with a le
 DEFAULT_FILE = "_default"
 
 
-CONTROL_TYPES = tuple(t.value for t in ControlType)
+CONTROL_TYPES: tuple[str, ...] = tuple(ControlNetType)
 
 
 def _type_from_name(path: str) -> str | None:
     name = Path(path).name.lower()
     for kind, words in (
+        ("union", ("union", "promax")),  # before the map names a union's readme lists
+        ("inpaint", ("inpaint",)),
         ("softedge", ("softedge", "hed", "pidi")),
         ("lineart", ("lineart",)),
         ("scribble", ("scribble",)),
         ("canny", ("canny",)),
         ("tile", ("tile",)),
+        ("depth", ("depth", "zoe", "midas")),
+        ("normal", ("normal",)),
+        ("openpose", ("openpose", "pose")),
+        ("segmentation", ("seg",)),
+        ("mlsd", ("mlsd",)),
+        ("shuffle", ("shuffle",)),
     ):
         if any(w in name for w in words):
             return kind
@@ -381,9 +389,16 @@ class Registry:
             # the weights do not say what a ControlNet was trained on; the declared type wins,
             # then the one its config records, then the conventional name (control_v11p_sd15_canny)
             control_type = control_type or found.control_type or _type_from_name(raw)
+            if found.control_type == "union":  # its weights say so: several types, chosen per job
+                control_type = "union"
             if control_type is None:
                 raise InvalidInput(
                     "control_type", None, "a ControlNet needs its type (canny, scribble, ...)"
+                )
+            if control_type == "union" and base_arch(found.arch) != "sdxl":
+                raise InvalidInput(
+                    "control_type", control_type, f"union ControlNets run with SDXL only, this "
+                    f"one is for {found.arch}"
                 )
         if prediction is not None and found.kind != "checkpoint":
             raise InvalidInput("prediction", prediction, f"applies to checkpoints, not a {found.kind}")
@@ -413,7 +428,11 @@ class Registry:
             arch=found.arch,
             format=found.format,
             name=name or (raw[3:] if raw.startswith("hf:") else target.name),
-            control_type=control_type if found.kind == "controlnet" else None,
+            control_type=(
+                control_type
+                if found.kind == "controlnet"
+                else found.control_type if found.kind == "preprocessor" else None
+            ),
             trigger_words=trigger_words,
             default_weight=default_weight,
             pickle=found.pickle or target.suffix.lower() in PICKLE_SUFFIXES,

@@ -36,16 +36,16 @@ def run_whole(
     extra = control.components(nets)
     if job.inpaint_unet:  # 9-channel UNet: everything is an inpaint with a full mask
         src = image if image is not None else Image.new("RGB", size, (127, 127, 127))
-        task = "cn_inpaint" if nets else "inpaint"
+        task = control.task("inpaint", job.controls, nets)
         kwargs: dict[str, Any] = dict(
             image=src, mask_image=Image.new("L", size, 255), strength=strength, width=w, height=h
         )
         key = "control_image"
     elif image is None:
-        task, key = ("cn_txt2img" if nets else "txt2img"), "image"
+        task, key = control.task("txt2img", job.controls, nets), "image"
         kwargs = dict(width=w, height=h)
     else:
-        task, key = ("cn_img2img" if nets else "img2img"), "control_image"
+        task, key = control.task("img2img", job.controls, nets), "control_image"
         kwargs = dict(image=image, strength=strength)
         if job.xl:
             kwargs.update(width=w, height=h)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from ..auth import Client
@@ -28,10 +30,14 @@ from ..protocol.messages import (
     Ok,
     Paired,
     QueuePause,
+    ResultsCleaned,
+    ResultsCleanup,
     SettingsGet,
     SettingsInfo,
     SettingsReply,
     SettingsSet,
+    StorageGet,
+    StorageReply,
 )
 from .base import Caller, Handler
 
@@ -76,7 +82,8 @@ async def models_locate(caller: Caller, m: ModelsLocate) -> Message:
 
 async def clients_list(caller: Caller, message: ClientsList) -> Message:
     clients = await asyncio.to_thread(caller.core.tokens.list)
-    return ClientsReply(clients=[_record(c) for c in clients])
+    open_now = Counter(s.client.name for s in caller.core.sessions)
+    return ClientsReply(clients=[_record(c, open_now[c.name]) for c in clients])
 
 
 async def clients_pair(caller: Caller, m: ClientsPair) -> Message:
@@ -109,6 +116,24 @@ async def engine_unload(caller: Caller, message: EngineUnload) -> Message:
     return Ok()
 
 
+async def storage_get(caller: Caller, message: StorageGet) -> Message:
+    core = caller.core
+    blobs, blob_bytes = await asyncio.to_thread(core.manager.blobs.usage)
+    ledger = sum(p.stat().st_size for p in core.paths.root.glob(core.paths.ledger.name + "*"))
+    return StorageReply(models_bytes=sum(m.size_bytes for m in core.models()), blobs=blobs,
+                        blobs_bytes=blob_bytes, ledger_bytes=ledger,
+                        finished_jobs=core.manager.ledger.finished_count())
+
+
+async def results_cleanup(caller: Caller, m: ResultsCleanup) -> Message:
+    ledger, store = caller.core.manager.ledger, caller.core.manager.blobs
+    before = time.time() - m.older_than_days * 86400
+    jobs = ledger.forget_finished(before)
+    keep = ledger.referenced_blobs()
+    blobs, freed = await asyncio.to_thread(store.sweep, keep, before)
+    return ResultsCleaned(jobs=jobs, blobs=blobs, freed_bytes=freed)
+
+
 def _settings_reply(core: DaemonCore) -> SettingsReply:
     saved = _settings_info(load_settings(core.paths), core)
     running = _settings_info(core.settings, core)
@@ -119,7 +144,8 @@ def _settings_info(settings: Settings, core: DaemonCore) -> SettingsInfo:
     server, engine = settings.server, settings.engine
     return SettingsInfo(host=server.host, port=server.port, allowed_origins=server.allowed_origins,
                         allowed_hosts=server.allowed_hosts, dtype=engine.dtype,
-                        memory_budget_mb=engine.memory_budget_mb, data_dir=str(core.paths.root))
+                        memory_budget_mb=engine.memory_budget_mb, device=engine.device,
+                        data_dir=str(core.paths.root))
 
 
 def _save_settings(core: DaemonCore, info: SettingsInfo, confirm_lan: bool) -> None:
@@ -131,12 +157,13 @@ def _save_settings(core: DaemonCore, info: SettingsInfo, confirm_lan: bool) -> N
         "host": info.host, "port": info.port, "allowed_origins": info.allowed_origins,
         "allowed_hosts": info.allowed_hosts})
     settings.engine = settings.engine.model_copy(update={
-        "dtype": info.dtype, "memory_budget_mb": info.memory_budget_mb})
+        "dtype": info.dtype, "memory_budget_mb": info.memory_budget_mb, "device": info.device})
     save_settings(core.paths, settings)
 
 
-def _record(c: Client) -> ClientRecord:
-    return ClientRecord(name=c.name, scope=c.scope, created_at=c.created_at, last_seen=c.last_seen)
+def _record(c: Client, connected: int = 0) -> ClientRecord:
+    return ClientRecord(name=c.name, scope=c.scope, created_at=c.created_at, last_seen=c.last_seen,
+                        connected=connected)
 
 
 HANDLERS: dict[type, Handler] = {
@@ -153,4 +180,6 @@ HANDLERS: dict[type, Handler] = {
     SettingsGet: settings_get,
     SettingsSet: settings_set,
     EngineUnload: engine_unload,
+    StorageGet: storage_get,
+    ResultsCleanup: results_cleanup,
 }

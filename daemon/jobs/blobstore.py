@@ -56,6 +56,37 @@ class BlobStore:
             raise StorageError(f"cannot store blob {sha[:12]}: {exc.strerror or exc}") from None
         return meta
 
+    def usage(self) -> tuple[int, int]:
+        """How many blobs, and their bytes."""
+        count = size = 0
+        for meta in self.root.glob("*/*.json"):
+            data = meta.with_suffix("")
+            try:
+                size += data.stat().st_size
+            except OSError:
+                continue
+            count += 1
+        return count, size
+
+    def sweep(self, keep: set[str], before: float) -> tuple[int, int]:
+        """Delete the blobs not in `keep` written before `before` (a client uploads again what
+        it finds missing); returns how many and their bytes."""
+        count = size = 0
+        for meta in self.root.glob("*/*.json"):
+            data = meta.with_suffix("")
+            if data.name in keep:
+                continue
+            try:
+                stat = data.stat()
+                if stat.st_mtime >= before:
+                    continue  # an upload for a job being submitted now
+                data.unlink()
+                meta.unlink(missing_ok=True)
+            except OSError:
+                continue
+            count, size = count + 1, size + stat.st_size
+        return count, size
+
     def begin(self, sha: str) -> Upload:
         """A blob written chunk by chunk as it arrives; it appears under its address only when
         committed."""

@@ -4,6 +4,7 @@ across a crash and finished results stay fetchable."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 PRIORITY = {"interactive": 0, "batch": 1}
+_SHA = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -145,6 +147,28 @@ class Ledger:
     def recent(self, limit: int) -> list[JobRecord]:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [self._record(r) for r in rows]
+
+    def forget_finished(self, before: float) -> int:
+        """Delete jobs that ended before `before` (and their result rows); returns how many."""
+        ended = ("SELECT job_id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') "
+                 "AND finished_at < ?")
+        with self._db:
+            self._db.execute(f"DELETE FROM results WHERE job_id IN ({ended})", (before,))
+            return self._db.execute(
+                "DELETE FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND finished_at < ?",
+                (before,)).rowcount
+
+    def referenced_blobs(self) -> set[str]:
+        """Every sha256 a kept job names: its inputs (params) and its results."""
+        found: set[str] = set()
+        for (text,) in self._db.execute("SELECT params FROM jobs UNION ALL SELECT info FROM results"):
+            found.update(_SHA.findall(text))
+        return found
+
+    def finished_count(self) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state IN ('done', 'failed', 'cancelled')").fetchone()
+        return int(row[0])
 
     def _record(self, row: tuple[Any, ...]) -> JobRecord:
         seq, job_id, client, priority, params, seed, state, created, started, finished, error, attempts = row

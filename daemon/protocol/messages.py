@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .limits import LIMITS
 from .vocab import (
     ClientKind,
+    ControlNetType,
     ControlType,
     ImageFormat,
     JobKind,
@@ -88,6 +89,10 @@ class ControlSpec(Message):
     strength: float = Field(default=1.0, ge=0.0, le=2.0)
     start: float = Field(default=0.0, ge=0.0, le=1.0)
     end: float = Field(default=1.0, ge=0.0, le=1.0)
+    preprocess: bool = Field(
+        default=True, description="false: the image is already the map; true: the daemon makes "
+        "the map from it where it has a preprocessor for the type (canny, scribble, lineart, "
+        "softedge, tile, mlsd; depth with a registered depth estimator)")
     low_threshold: int = Field(default=100, ge=0, le=255, description="canny only")
     high_threshold: int = Field(default=200, ge=0, le=255, description="canny only")
 
@@ -200,7 +205,9 @@ class ModelInfo(Message):
     format: ModelFormat = ModelFormat.DIFFUSERS
     size_bytes: int = 0
     default: bool = False
-    control_type: ControlType | None = None
+    control_type: ControlNetType | None = Field(
+        default=None, description="controlnet: the map it follows (union: several, named per "
+        "job); preprocessor: the map it makes")
     trigger_words: list[str] = Field(default_factory=list)
     default_weight: float | None = None
     native_side: int | None = Field(
@@ -280,6 +287,8 @@ class SettingsInfo(Message):
     allowed_hosts: list[str] = Field(default_factory=list, max_length=64)
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
     memory_budget_mb: int | None = Field(default=None, ge=256)
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field(
+        default="auto", description="where models run: auto picks CUDA, then MPS, then the CPU")
     data_dir: str = Field(default="", description="read-only: the daemon's data dir")
 
 
@@ -288,6 +297,7 @@ class ClientRecord(Message):
     scope: Scope
     created_at: float
     last_seen: float | None = None
+    connected: int = Field(default=0, description="connections open now with this client's token")
 
 
 # --------------------------------------------------------------------------- client → server
@@ -382,7 +392,7 @@ class ModelsAdd(Request):
     model_id: Id | None = Field(default=None, description="the id clients will use; default: "
                                 "from the file or folder name")
     kind: ModelKind | None = None
-    control_type: ControlType | None = Field(
+    control_type: ControlNetType | None = Field(
         default=None, description="ControlNet: the kind of map it follows, when the file does not say")
     config: str | None = Field(
         default=None, max_length=4096,
@@ -465,6 +475,22 @@ class EngineUnload(Request):
     required_scope = Scope.ADMIN
 
 
+class StorageGet(Request):
+    """Admin: the disk the daemon uses (models, blobs: uploads and results, the ledger)."""
+
+    type: Literal["storage.get"] = "storage.get"
+    required_scope = Scope.ADMIN
+
+
+class ResultsCleanup(Request):
+    """Admin: forget finished jobs older than `older_than_days` and delete the blobs no job still
+    refers to (uploads and results); queued and running jobs and their inputs are kept."""
+
+    type: Literal["results.cleanup"] = "results.cleanup"
+    required_scope = Scope.ADMIN
+    older_than_days: int = Field(ge=1, le=3650)
+
+
 class QueuePause(Request):
     """Admin: hold (or release) the queue; the running job finishes, queued ones wait."""
 
@@ -495,7 +521,9 @@ ClientMessage = Annotated[
     | ModelsSetDefault
     | ModelsUpdate
     | ModelsLocate
-    | EngineUnload,
+    | EngineUnload
+    | StorageGet
+    | ResultsCleanup,
     Field(discriminator="type"),
 ]
 
@@ -661,6 +689,22 @@ class ModelLocation(Reply):
     path: str
 
 
+class StorageReply(Reply):
+    type: Literal["storage.reply"] = "storage.reply"
+    models_bytes: int = Field(description="registered models' files, wherever they are")
+    blobs_bytes: int = Field(description="uploads and results in the blob store")
+    blobs: int
+    ledger_bytes: int
+    finished_jobs: int = Field(description="ended jobs whose results the ledger keeps")
+
+
+class ResultsCleaned(Reply):
+    type: Literal["results.cleaned"] = "results.cleaned"
+    jobs: int = Field(description="finished jobs forgotten")
+    blobs: int = Field(description="blobs deleted")
+    freed_bytes: int
+
+
 class Ok(Reply):
     type: Literal["ok"] = "ok"
 
@@ -687,6 +731,8 @@ ServerMessage = Annotated[
     | Paired
     | SettingsReply
     | ModelLocation
+    | StorageReply
+    | ResultsCleaned
     | Ok,
     Field(discriminator="type"),
 ]

@@ -52,7 +52,34 @@ class ControlType(StrEnum):
     LINEART = "lineart"
     SOFTEDGE = "softedge"
     TILE = "tile"
+    DEPTH = "depth"
+    NORMAL = "normal"
+    OPENPOSE = "openpose"
+    SEGMENTATION = "segmentation"
+    MLSD = "mlsd"
+    SHUFFLE = "shuffle"
+    INPAINT = "inpaint"
     NONE = "none"
+
+
+class ControlNetType(StrEnum):
+    """What a registered ControlNet follows: one map type, or several (a union model, whose
+    type is named per job); for a preprocessor model, the map it makes."""
+
+    CANNY = "canny"
+    SCRIBBLE = "scribble"
+    LINEART = "lineart"
+    SOFTEDGE = "softedge"
+    TILE = "tile"
+    DEPTH = "depth"
+    NORMAL = "normal"
+    OPENPOSE = "openpose"
+    SEGMENTATION = "segmentation"
+    MLSD = "mlsd"
+    SHUFFLE = "shuffle"
+    INPAINT = "inpaint"
+    NONE = "none"
+    UNION = "union"
 
 
 class ModelKind(StrEnum):
@@ -60,11 +87,14 @@ class ModelKind(StrEnum):
     CONTROLNET = "controlnet"
     LORA = "lora"
     EMBEDDING = "embedding"
+    VAE = "vae"
+    PREPROCESSOR = "preprocessor"  # makes control maps (a depth estimator)
 
 
 class ModelFormat(StrEnum):
     DIFFUSERS = "diffusers"
     SINGLE_FILE = "single_file"
+    TRANSFORMERS = "transformers"  # a transformers model folder (preprocessors)
 
 
 class ImageFormat(StrEnum):

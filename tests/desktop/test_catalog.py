@@ -77,12 +77,14 @@ async def test_a_bad_import_is_a_clear_error(shared_connection: DaemonConnection
 
 
 async def test_import_a_lora_edit_its_metadata_and_preview_it(
-        shared_connection: DaemonConnection, shared_daemon: SharedDaemon) -> None:
-    catalog = CatalogController(shared_connection, SMALL)
+        shared_connection: DaemonConnection, shared_daemon: SharedDaemon, tmp_path: Path) -> None:
+    catalog = CatalogController(shared_connection, SMALL, previews_dir=tmp_path / "previews")
     await catalog.refresh()
     lora = await catalog.add(str(shared_daemon.paths.models / "demo-lora.safetensors"),
                              model_id="styled")
     assert lora.kind == "lora" and names(catalog.adapters) == ["styled"]
+    assert lora.name == "demo-lora"  # the file's name, without ".safetensors"
+    assert catalog.adapters.get("styled").name == "demo-lora"  # type: ignore[union-attr]
     row = catalog.adapters.row_of("styled")
     assert catalog.adapters.index(row, 2).data() == "sd15"  # type: ignore[arg-type]
 
@@ -97,6 +99,11 @@ async def test_import_a_lora_edit_its_metadata_and_preview_it(
     assert (thumb.width(), thumb.height()) == (64, 64)
     icon = catalog.adapters.index(row, 0).data(1)  # type: ignore[arg-type]
     assert (icon.width(), icon.height()) == (48, 48)
+    # kept on disk: a new session (the tray restarted) shows it without generating again
+    assert (tmp_path / "previews" / "styled.png").is_file()
+    again = CatalogController(shared_connection, SMALL, previews_dir=tmp_path / "previews")
+    await again.refresh()
+    assert again.thumbnails["styled"].width() == 64
 
     await catalog.remove("styled")
     assert names(catalog.adapters) == []

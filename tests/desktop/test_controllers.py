@@ -27,12 +27,12 @@ async def test_pair_shows_a_working_token_once_and_revoke_removes_it(
     assert token.startswith("lb_")
     row = clients.table.row_of("photoshop-anna")
     assert row is not None
-    assert [clients.table.index(row, c).data() for c in (0, 1, 3)] == [
+    assert [clients.table.index(row, c).data() for c in (0, 1, 4)] == [
         "photoshop-anna", "client", "never"]
     async with await DaemonClient.connect(shared_daemon.url, token, name="ps") as ps:
         assert ps.welcome.scope == "client"
     await clients.refresh()
-    assert clients.table.index(row, 3).data() == "just now"
+    assert clients.table.index(row, 4).data() == "just now"
     removed = Recorder(clients.table.rowsRemoved)
     await clients.revoke("photoshop-anna")
     assert clients.table.row_of("photoshop-anna") is None and len(removed.calls) == 1

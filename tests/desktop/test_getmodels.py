@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from layerbridge.desktop.catalog import display_name
-from layerbridge.desktop.getmodels import hf_problem, percent_of, space_problem
+from layerbridge.desktop.getmodels import hf_problem, percent_of, space_problem, total_of
 
 
 def test_a_hugging_face_id_is_organisation_slash_name() -> None:
@@ -26,6 +26,9 @@ def test_progress_is_the_last_percentage_a_tqdm_line_shows() -> None:
     assert percent_of("Fetching 15 files:  40%|████      | 6/15 [00:02<00:03]") == 40
     assert percent_of("unet/diffusion_pytorch_model.safetensors: 100%|██████| 3.44G/3.44G") == 100
     assert percent_of("added sd-turbo (checkpoint, sd21, diffusers)") is None
+    bar = "[##########               ]  40%    123.4/2048.0 MiB unet/diffusion_pytorch_model.fp16"
+    assert percent_of(bar) == 40 and total_of(bar) == 2048 << 20  # `models add hf:`'s own bar
+    assert total_of("Fetching 15 files:  40%") is None
 
 
 def test_an_imported_files_name_drops_its_suffix() -> None:

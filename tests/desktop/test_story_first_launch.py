@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from layerbridge.daemon.config import Paths
+from layerbridge.daemon.protocol.messages import JobParams
 from layerbridge.desktop.app import TrayApp
 from layerbridge.desktop.catalog import PreviewSettings
 from layerbridge.desktop.config import TrayConfig, load_config
 from layerbridge.desktop.core import TrayCore
 from layerbridge.desktop.traystate import Look
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.desktop.conftest import FAST, until
 
@@ -50,6 +53,27 @@ async def test_first_launch_goes_from_an_empty_data_dir_to_an_image(empty_home: 
     await until(lambda: home.image.pixmap() is not None and not home.image.pixmap().isNull(),
                 timeout=60)
     assert "it works" in home.test_status.text()
+
+    # quitting with work queued asks first; Cancel keeps everything running
+    await core.pause_queue(True)
+    await core.connection.submit(JobParams(kind="generate", model="demo", steps=1, width=64,
+                                           height=64))
+    await until(lambda: core.active_jobs() == 1)
+    asked: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        asked.append(box.text())
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    # from the event loop, as the menu calls it (a modal dialog must not run inside a task)
+    quit_answer: list[bool] = []
+    QTimer.singleShot(0, lambda: quit_answer.append(app.ask_quit()))
+    QTimer.singleShot(300, answer)
+    await until(lambda: bool(quit_answer), timeout=20)
+    assert quit_answer == [False] and not app.quitting.is_set()
+    assert "1 job is queued or running" in asked[0]
     app.quit()
     await core.shutdown(force=True)
     window.close()

@@ -60,7 +60,11 @@ async def test_pair_and_connect_a_panel(window: ManagerWindow, shared_daemon: Sh
                     timeout=20)
         row = tab.clients.table.row_of("photoshop-anna")
         assert row is not None
-        assert tab.clients.table.index(row, 3).data() == "just now"
+        assert tab.clients.table.index(row, 4).data() == "just now"
+        assert tab.clients.table.index(row, 3).data() == "now"  # connected at this moment
+    # it left: the list follows without a Refresh
+    await until(lambda: tab.clients.table.get("photoshop-anna").connected == 0,  # type: ignore[union-attr]
+                timeout=20)
     dialog.close()
 
 

@@ -78,3 +78,19 @@ async def test_a_reload_after_a_reconnect_keeps_the_users_unsaved_edits(window: 
     assert gpu.budget.value() == 4096 and gpu.dtype.currentText() == shown
     assert "edits are kept" in gpu.status.text()
     await window.core.gpu.save_engine(dtype=shown, memory_budget_mb=None)
+
+
+async def test_cancel_on_a_finished_job_says_there_is_nothing_to_cancel(
+        window: ManagerWindow, shared_daemon: SharedDaemon) -> None:
+    from layerbridge.daemon.client import DaemonClient
+    from layerbridge.daemon.protocol.messages import JobParams
+
+    async with await DaemonClient.connect(shared_daemon.url, shared_daemon.token("ps-cancel"),
+                                          kind="photoshop") as ps:
+        job = await (await ps.submit(JobParams(kind="generate", model="demo", steps=1,
+                                               width=64, height=64))).wait()
+    jobs = window.jobs
+    await until(lambda: (row := jobs.jobs.table.get(job.job_id)) is not None and row.state == "done")
+    jobs.view.selectRow(jobs.jobs.table.row_of(job.job_id) or 0)
+    jobs.cancel.click()
+    assert jobs.status.text() == f"{job.job_id[:8]} is done already: nothing to cancel"

@@ -39,14 +39,29 @@ export type ClientMessage =
   | ModelsSetDefault
   | ModelsUpdate
   | ModelsLocate
-  | EngineUnload;
+  | EngineUnload
+  | StorageGet
+  | ResultsCleanup;
 /**
  * The kind of map a ControlNet follows.
  *
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ControlType".
  */
-export type ControlType = "canny" | "scribble" | "lineart" | "softedge" | "tile" | "none";
+export type ControlType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none";
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "JobKind".
@@ -57,10 +72,32 @@ export type JobKind = "generate" | "refine" | "inpaint" | "expand";
  */
 export type Priority = "interactive" | "batch";
 /**
+ * What a registered ControlNet follows: one map type, or several (a union model, whose
+ * type is named per job); for a preprocessor model, the map it makes.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ControlNetType".
+ */
+export type ControlNetType =
+  | "canny"
+  | "scribble"
+  | "lineart"
+  | "softedge"
+  | "tile"
+  | "depth"
+  | "normal"
+  | "openpose"
+  | "segmentation"
+  | "mlsd"
+  | "shuffle"
+  | "inpaint"
+  | "none"
+  | "union";
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ModelKind".
  */
-export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding";
+export type ModelKind = "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
 /**
  * What a token may do. Every client message class declares the scope it needs.
  */
@@ -103,9 +140,10 @@ export type ImageFormat1 = "png" | "rgba8" | "grey8";
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ModelFormat".
  */
-export type ModelFormat = "diffusers" | "single_file";
-export type ModelFormat1 = "diffusers" | "single_file";
-export type ModelKind1 = "checkpoint" | "controlnet" | "lora" | "embedding";
+export type ModelFormat = "diffusers" | "single_file" | "transformers";
+export type ModelFormat1 = "diffusers" | "single_file" | "transformers";
+export type ModelKind1 =
+  "checkpoint" | "controlnet" | "lora" | "embedding" | "vae" | "preprocessor";
 /**
  * Interactive jobs run before batch ones; each has its own queue quota per client.
  *
@@ -139,6 +177,8 @@ export type ServerMessage =
   | Paired
   | SettingsReply
   | ModelLocation
+  | StorageReply
+  | ResultsCleaned
   | Ok;
 
 export interface LayerbridgeProtocolDefs {
@@ -156,6 +196,7 @@ export interface LayerbridgeProtocolDefs {
   ClientsPair?: ClientsPair;
   ClientsReply?: ClientsReply;
   ClientsRevoke?: ClientsRevoke;
+  ControlNetType?: ControlNetType;
   ControlSpec?: ControlSpec;
   ControlType?: ControlType;
   DeviceInfo?: DeviceInfo;
@@ -204,6 +245,8 @@ export interface LayerbridgeProtocolDefs {
   QueuePause?: QueuePause;
   Region?: Region;
   ResultInfo?: ResultInfo;
+  ResultsCleaned?: ResultsCleaned;
+  ResultsCleanup?: ResultsCleanup;
   Scope?: Scope1;
   ServerMessage?: ServerMessage;
   SettingsGet?: SettingsGet;
@@ -212,6 +255,8 @@ export interface LayerbridgeProtocolDefs {
   SettingsSet?: SettingsSet;
   StatusReply?: StatusReply;
   StatusRequest?: StatusRequest;
+  StorageGet?: StorageGet;
+  StorageReply?: StorageReply;
   Welcome?: Welcome;
 }
 /**
@@ -438,6 +483,10 @@ export interface ControlSpec {
    * ControlNet id; default: the registry's for this type
    */
   model?: string | null;
+  /**
+   * false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)
+   */
+  preprocess?: boolean;
   start?: number;
   strength?: number;
   type: ControlType;
@@ -533,7 +582,7 @@ export interface ModelsAdd {
   /**
    * ControlNet: the kind of map it follows, when the file does not say
    */
-  control_type?: ControlType | null;
+  control_type?: ControlNetType | null;
   id?: string | null;
   kind?: ModelKind | null;
   /**
@@ -641,6 +690,10 @@ export interface SettingsInfo {
    * read-only: the daemon's data dir
    */
   data_dir?: string;
+  /**
+   * where models run: auto picks CUDA, then MPS, then the CPU
+   */
+  device?: "auto" | "cuda" | "mps" | "cpu";
   dtype?: "auto" | "fp16" | "bf16" | "fp32";
   /**
    * bind address; anything but loopback is LAN mode
@@ -705,10 +758,36 @@ export interface EngineUnload {
   type: "engine.unload";
 }
 /**
+ * Admin: the disk the daemon uses (models, blobs: uploads and results, the ledger).
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "StorageGet".
+ */
+export interface StorageGet {
+  id?: string | null;
+  type: "storage.get";
+}
+/**
+ * Admin: forget finished jobs older than `older_than_days` and delete the blobs no job still
+ * refers to (uploads and results); queued and running jobs and their inputs are kept.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ResultsCleanup".
+ */
+export interface ResultsCleanup {
+  id?: string | null;
+  older_than_days: number;
+  type: "results.cleanup";
+}
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientRecord".
  */
 export interface ClientRecord {
+  /**
+   * connections open now with this client's token
+   */
+  connected?: number;
   created_at: number;
   last_seen?: number | null;
   name: string;
@@ -1007,7 +1086,10 @@ export interface ModelInfo {
    * sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...
    */
   arch: string;
-  control_type?: ControlType | null;
+  /**
+   * controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes
+   */
+  control_type?: ControlNetType | null;
   default?: boolean;
   default_weight?: number | null;
   format?: ModelFormat1;
@@ -1095,6 +1177,23 @@ export interface QueueInfo {
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "ResultsCleaned".
+ */
+export interface ResultsCleaned {
+  /**
+   * blobs deleted
+   */
+  blobs: number;
+  freed_bytes: number;
+  /**
+   * finished jobs forgotten
+   */
+  jobs: number;
+  reply_to?: string | null;
+  type: "results.cleaned";
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "Welcome".
  */
 export interface Welcome {
@@ -1139,4 +1238,26 @@ export interface SettingsReply {
   restart_required?: boolean;
   settings: SettingsInfo;
   type: "settings.reply";
+}
+/**
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "StorageReply".
+ */
+export interface StorageReply {
+  blobs: number;
+  /**
+   * uploads and results in the blob store
+   */
+  blobs_bytes: number;
+  /**
+   * ended jobs whose results the ledger keeps
+   */
+  finished_jobs: number;
+  ledger_bytes: number;
+  /**
+   * registered models' files, wherever they are
+   */
+  models_bytes: number;
+  reply_to?: string | null;
+  type: "storage.reply";
 }

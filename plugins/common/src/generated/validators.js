@@ -4,27 +4,29 @@
 function __ucs2length(str) { let n = 0; for (const _ of str) n++; return n; }
 "use strict";
 export const ServerMessage = validate79;
-const schema70 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/Ok"}]};
-const schema78 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
-const schema79 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
-const schema80 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
-const schema81 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
-const schema84 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
-const schema85 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
-const schema92 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
-const schema93 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
-const schema94 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
-const schema111 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
-const schema112 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
-const schema71 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
-const schema72 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
+const schema72 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
+const schema80 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
+const schema81 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
+const schema82 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
+const schema83 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
+const schema86 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
+const schema87 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
+const schema94 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
+const schema95 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
+const schema96 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
+const schema113 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
+const schema114 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
+const schema115 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
+const schema116 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
+const schema73 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
+const schema74 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
 const schema60 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
-const schema73 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlType"},{"type":"null"}],"default":null},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
-const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","none"],"title":"ControlType","type":"string"};
-const schema75 = {"enum":["diffusers","single_file"],"title":"ModelFormat","type":"string"};
-const schema56 = {"enum":["checkpoint","controlnet","lora","embedding"],"title":"ModelKind","type":"string"};
+const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema55 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
+const schema77 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
+const schema56 = {"enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"ModelKind","type":"string"};
 const pattern7 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -47,7 +49,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema73.properties, key0))){
+if(!(func12.call(schema75.properties, key0))){
 validate43.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -73,7 +75,7 @@ const _errs5 = errors;
 let valid1 = false;
 const _errs6 = errors;
 if(typeof data1 !== "string"){
-const err0 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err0 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlNetType/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -82,8 +84,8 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(!((((((data1 === "canny") || (data1 === "scribble")) || (data1 === "lineart")) || (data1 === "softedge")) || (data1 === "tile")) || (data1 === "none"))){
-const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"};
+if(!((((((((((((((data1 === "canny") || (data1 === "scribble")) || (data1 === "lineart")) || (data1 === "softedge")) || (data1 === "tile")) || (data1 === "depth")) || (data1 === "normal")) || (data1 === "openpose")) || (data1 === "segmentation")) || (data1 === "mlsd")) || (data1 === "shuffle")) || (data1 === "inpaint")) || (data1 === "none")) || (data1 === "union"))){
+const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlNetType/enum",keyword:"enum",params:{allowedValues: schema55.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -215,8 +217,8 @@ if(typeof data4 !== "string"){
 validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((data4 === "diffusers") || (data4 === "single_file"))){
-validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/enum",keyword:"enum",params:{allowedValues: schema75.enum},message:"must be equal to one of the allowed values"}];
+if(!(((data4 === "diffusers") || (data4 === "single_file")) || (data4 === "transformers"))){
+validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs19 === errors;
@@ -253,7 +255,7 @@ if(typeof data6 !== "string"){
 validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data6 === "checkpoint") || (data6 === "controlnet")) || (data6 === "lora")) || (data6 === "embedding"))){
+if(!((((((data6 === "checkpoint") || (data6 === "controlnet")) || (data6 === "lora")) || (data6 === "embedding")) || (data6 === "vae")) || (data6 === "preprocessor"))){
 validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/enum",keyword:"enum",params:{allowedValues: schema56.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -352,7 +354,7 @@ vErrors.push(err10);
 errors++;
 }
 if(!((data9 === "epsilon") || (data9 === "v_prediction"))){
-const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema73.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema75.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -615,7 +617,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema71.properties, key0))){
+if(!(func12.call(schema73.properties, key0))){
 validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -666,7 +668,7 @@ return false;
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!(func12.call(schema72.properties, key1))){
+if(!(func12.call(schema74.properties, key1))){
 validate42.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1076,7 +1078,7 @@ return errors === 0;
 }
 validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema82 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Height"},"offset":{"title":"Offset","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"title":"Total","type":"integer"},"type":{"const":"blob.data","default":"blob.data","title":"Type","type":"string"},"width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobData","type":"object"};
+const schema84 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Height"},"offset":{"title":"Offset","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"title":"Total","type":"integer"},"type":{"const":"blob.data","default":"blob.data","title":"Type","type":"string"},"width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobData","type":"object"};
 const schema33 = {"enum":["png","rgba8","grey8"],"title":"ImageFormat","type":"string"};
 const pattern4 = new RegExp("^[0-9a-f]{64}$", "u");
 
@@ -1401,7 +1403,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema86 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+const schema88 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1702,14 +1704,15 @@ return errors === 0;
 }
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema88 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
-const schema89 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
-const schema91 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
+const schema90 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
+const schema91 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
+const schema93 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
 const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
 const schema45 = {"enum":["generate","refine","inpaint","expand"],"title":"JobKind","type":"string"};
 const schema46 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
 const schema47 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
-const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"ControlType","type":"string"};
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1731,7 +1734,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((((key0 === "end") || (key0 === "high_threshold")) || (key0 === "image")) || (key0 === "low_threshold")) || (key0 === "model")) || (key0 === "start")) || (key0 === "strength")) || (key0 === "type"))){
+if(!(func12.call(schema43.properties, key0))){
 validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1914,17 +1917,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.start !== undefined){
-let data5 = data.start;
+if(data.preprocess !== undefined){
 const _errs16 = errors;
-if(errors === _errs16){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 1 || isNaN(data5)){
+if(typeof data.preprocess !== "boolean"){
+validate30.errors = [{instancePath:instancePath+"/preprocess",schemaPath:"#/properties/preprocess/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.start !== undefined){
+let data6 = data.start;
+const _errs18 = errors;
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1 || isNaN(data6)){
 validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"}];
 return false;
 }
 else {
-if(data5 < 0 || isNaN(data5)){
+if(data6 < 0 || isNaN(data6)){
 validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1935,23 +1950,23 @@ validate30.errors = [{instancePath:instancePath+"/start",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs16 === errors;
+var valid0 = _errs18 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.strength !== undefined){
-let data6 = data.strength;
-const _errs18 = errors;
-if(errors === _errs18){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 2 || isNaN(data6)){
+let data7 = data.strength;
+const _errs20 = errors;
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 2 || isNaN(data7)){
 validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2},message:"must be <= 2"}];
 return false;
 }
 else {
-if(data6 < 0 || isNaN(data6)){
+if(data7 < 0 || isNaN(data7)){
 validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1962,27 +1977,28 @@ validate30.errors = [{instancePath:instancePath+"/strength",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data7 = data.type;
-const _errs20 = errors;
-if(typeof data7 !== "string"){
+let data8 = data.type;
+const _errs22 = errors;
+if(typeof data8 !== "string"){
 validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data7 === "canny") || (data7 === "scribble")) || (data7 === "lineart")) || (data7 === "softedge")) || (data7 === "tile")) || (data7 === "none"))){
+if(!(((((((((((((data8 === "canny") || (data8 === "scribble")) || (data8 === "lineart")) || (data8 === "softedge")) || (data8 === "tile")) || (data8 === "depth")) || (data8 === "normal")) || (data8 === "openpose")) || (data8 === "segmentation")) || (data8 === "mlsd")) || (data8 === "shuffle")) || (data8 === "inpaint")) || (data8 === "none"))){
 validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs20 === errors;
+var valid0 = _errs22 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -3508,9 +3524,9 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema95 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
-const schema96 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
-const schema97 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
+const schema97 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
+const schema98 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
+const schema99 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3532,7 +3548,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema96.properties, key0))){
+if(!(func12.call(schema98.properties, key0))){
 validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -4106,7 +4122,7 @@ validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/propertie
 return false;
 }
 if(!(((((data17 === "queued") || (data17 === "running")) || (data17 === "done")) || (data17 === "failed")) || (data17 === "cancelled"))){
-validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema96.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema98.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -4284,7 +4300,7 @@ return errors === 0;
 }
 validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema99 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
+const schema101 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4448,9 +4464,9 @@ return errors === 0;
 }
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema100 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
-const schema101 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
-const schema102 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
+const schema102 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
+const schema103 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
+const schema104 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4906,7 +4922,7 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema103 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
+const schema105 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5070,8 +5086,8 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema104 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
-const schema105 = {"additionalProperties":false,"properties":{"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
+const schema106 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
+const schema107 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5093,18 +5109,18 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "created_at") || (key0 === "last_seen")) || (key0 === "name")) || (key0 === "scope"))){
+if(!(((((key0 === "connected") || (key0 === "created_at")) || (key0 === "last_seen")) || (key0 === "name")) || (key0 === "scope"))){
 validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.created_at !== undefined){
-let data0 = data.created_at;
+if(data.connected !== undefined){
+let data0 = data.connected;
 const _errs2 = errors;
-if(!((typeof data0 == "number") && (isFinite(data0)))){
-validate71.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate71.errors = [{instancePath:instancePath+"/connected",schemaPath:"#/properties/connected/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -5113,13 +5129,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.last_seen !== undefined){
-let data1 = data.last_seen;
+if(data.created_at !== undefined){
+let data1 = data.created_at;
 const _errs4 = errors;
-const _errs5 = errors;
-let valid1 = false;
-const _errs6 = errors;
 if(!((typeof data1 == "number") && (isFinite(data1)))){
+validate71.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/properties/created_at/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.last_seen !== undefined){
+let data2 = data.last_seen;
+const _errs6 = errors;
+const _errs7 = errors;
+let valid1 = false;
+const _errs8 = errors;
+if(!((typeof data2 == "number") && (isFinite(data2)))){
 const err0 = {instancePath:instancePath+"/last_seen",schemaPath:"#/properties/last_seen/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err0];
@@ -5129,10 +5158,10 @@ vErrors.push(err0);
 }
 errors++;
 }
-var _valid0 = _errs6 === errors;
+var _valid0 = _errs8 === errors;
 valid1 = valid1 || _valid0;
-const _errs8 = errors;
-if(data1 !== null){
+const _errs10 = errors;
+if(data2 !== null){
 const err1 = {instancePath:instancePath+"/last_seen",schemaPath:"#/properties/last_seen/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err1];
@@ -5142,7 +5171,7 @@ vErrors.push(err1);
 }
 errors++;
 }
-var _valid0 = _errs8 === errors;
+var _valid0 = _errs10 === errors;
 valid1 = valid1 || _valid0;
 if(!valid1){
 const err2 = {instancePath:instancePath+"/last_seen",schemaPath:"#/properties/last_seen/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -5157,49 +5186,50 @@ validate71.errors = vErrors;
 return false;
 }
 else {
-errors = _errs5;
+errors = _errs7;
 if(vErrors !== null){
-if(_errs5){
-vErrors.length = _errs5;
+if(_errs7){
+vErrors.length = _errs7;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs4 === errors;
+var valid0 = _errs6 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.name !== undefined){
-const _errs10 = errors;
+const _errs12 = errors;
 if(typeof data.name !== "string"){
 validate71.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.scope !== undefined){
-let data3 = data.scope;
-const _errs12 = errors;
-if(typeof data3 !== "string"){
-validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!((data3 === "client") || (data3 === "admin"))){
-validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.scope !== undefined){
+let data4 = data.scope;
+const _errs14 = errors;
+if(typeof data4 !== "string"){
+validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data4 === "client") || (data4 === "admin"))){
+validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -5380,7 +5410,7 @@ return errors === 0;
 }
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema107 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
+const schema109 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5557,8 +5587,8 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema109 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
-const schema65 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
+const schema111 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
+const schema65 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU","enum":["auto","cuda","mps","cpu"],"title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
 
 function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5681,7 +5711,7 @@ if(errors === _errs11){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 const _errs13 = errors;
 for(const key1 in data2){
-if(!(((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
+if(!((((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "device")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
 validate76.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5772,15 +5802,15 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.dtype !== undefined){
-let data8 = data2.dtype;
+if(data2.device !== undefined){
+let data8 = data2.device;
 const _errs24 = errors;
 if(typeof data8 !== "string"){
-validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate76.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data8 === "auto") || (data8 === "fp16")) || (data8 === "bf16")) || (data8 === "fp32"))){
-validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+if(!((((data8 === "auto") || (data8 === "cuda")) || (data8 === "mps")) || (data8 === "cpu"))){
+validate76.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/enum",keyword:"enum",params:{allowedValues: schema65.properties.device.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -5789,17 +5819,34 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.host !== undefined){
-let data9 = data2.host;
+if(data2.dtype !== undefined){
+let data9 = data2.dtype;
 const _errs26 = errors;
-if(errors === _errs26){
-if(typeof data9 === "string"){
-if(func1(data9) > 255){
+if(typeof data9 !== "string"){
+validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data9 === "auto") || (data9 === "fp16")) || (data9 === "bf16")) || (data9 === "fp32"))){
+validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid3 = _errs26 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.host !== undefined){
+let data10 = data2.host;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data10 === "string"){
+if(func1(data10) > 255){
 validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func1(data9) < 1){
+if(func1(data10) < 1){
 validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -5810,19 +5857,19 @@ validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$
 return false;
 }
 }
-var valid3 = _errs26 === errors;
+var valid3 = _errs28 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data2.memory_budget_mb !== undefined){
-let data10 = data2.memory_budget_mb;
-const _errs28 = errors;
-const _errs29 = errors;
-let valid6 = false;
+let data11 = data2.memory_budget_mb;
 const _errs30 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const _errs31 = errors;
+let valid6 = false;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
 const err4 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err4];
@@ -5832,9 +5879,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(errors === _errs30){
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 256 || isNaN(data10)){
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 256 || isNaN(data11)){
 const err5 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"};
 if(vErrors === null){
 vErrors = [err5];
@@ -5846,10 +5893,10 @@ errors++;
 }
 }
 }
-var _valid1 = _errs30 === errors;
+var _valid1 = _errs32 === errors;
 valid6 = valid6 || _valid1;
-const _errs32 = errors;
-if(data10 !== null){
+const _errs34 = errors;
+if(data11 !== null){
 const err6 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err6];
@@ -5859,7 +5906,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-var _valid1 = _errs32 === errors;
+var _valid1 = _errs34 === errors;
 valid6 = valid6 || _valid1;
 if(!valid6){
 const err7 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -5874,47 +5921,48 @@ validate76.errors = vErrors;
 return false;
 }
 else {
-errors = _errs29;
+errors = _errs31;
 if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
+if(_errs31){
+vErrors.length = _errs31;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid3 = _errs28 === errors;
+var valid3 = _errs30 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data2.port !== undefined){
-let data11 = data2.port;
-const _errs34 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+let data12 = data2.port;
+const _errs36 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate76.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs34){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 65535 || isNaN(data11)){
+if(errors === _errs36){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 65535 || isNaN(data12)){
 validate76.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
-if(data11 < 0 || isNaN(data11)){
+if(data12 < 0 || isNaN(data12)){
 validate76.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid3 = _errs34 === errors;
+var valid3 = _errs36 === errors;
 }
 else {
 var valid3 = true;
+}
 }
 }
 }
@@ -5936,17 +5984,17 @@ var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data12 = data.type;
-const _errs36 = errors;
-if(typeof data12 !== "string"){
+let data13 = data.type;
+const _errs38 = errors;
+if(typeof data13 !== "string"){
 validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("settings.reply" !== data12){
+if("settings.reply" !== data13){
 validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 }
 else {
 var valid0 = true;
@@ -8186,10 +8234,9 @@ const _errs170 = errors;
 const _errs171 = errors;
 if(errors === _errs171){
 if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs173 = errors;
-for(const key10 in data){
-if(!((key10 === "reply_to") || (key10 === "type"))){
-const err112 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+let missing9;
+if((((((data.models_bytes === undefined) && (missing9 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing9 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing9 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing9 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing9 = "finished_jobs"))){
+const err112 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -8197,20 +8244,12 @@ else {
 vErrors.push(err112);
 }
 errors++;
-break;
 }
-}
-if(_errs173 === errors){
-if(data.reply_to !== undefined){
-let data41 = data.reply_to;
-const _errs174 = errors;
-const _errs175 = errors;
-let valid33 = false;
-const _errs176 = errors;
-if(errors === _errs176){
-if(typeof data41 === "string"){
-if(func1(data41) > 64){
-const err113 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const _errs173 = errors;
+for(const key10 in data){
+if(!(((((((key10 === "blobs") || (key10 === "blobs_bytes")) || (key10 === "finished_jobs")) || (key10 === "ledger_bytes")) || (key10 === "models_bytes")) || (key10 === "reply_to")) || (key10 === "type"))){
+const err113 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -8218,10 +8257,15 @@ else {
 vErrors.push(err113);
 }
 errors++;
+break;
 }
 }
-else {
-const err114 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs173 === errors){
+if(data.blobs !== undefined){
+let data41 = data.blobs;
+const _errs174 = errors;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err114 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -8230,12 +8274,17 @@ vErrors.push(err114);
 }
 errors++;
 }
+var valid32 = _errs174 === errors;
 }
-var _valid10 = _errs176 === errors;
-valid33 = valid33 || _valid10;
-const _errs178 = errors;
-if(data41 !== null){
-const err115 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+var valid32 = true;
+}
+if(valid32){
+if(data.blobs_bytes !== undefined){
+let data42 = data.blobs_bytes;
+const _errs176 = errors;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err115 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -8244,10 +8293,17 @@ vErrors.push(err115);
 }
 errors++;
 }
-var _valid10 = _errs178 === errors;
-valid33 = valid33 || _valid10;
-if(!valid33){
-const err116 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid32 = _errs176 === errors;
+}
+else {
+var valid32 = true;
+}
+if(valid32){
+if(data.finished_jobs !== undefined){
+let data43 = data.finished_jobs;
+const _errs178 = errors;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err116 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -8256,28 +8312,17 @@ vErrors.push(err116);
 }
 errors++;
 }
-else {
-errors = _errs175;
-if(vErrors !== null){
-if(_errs175){
-vErrors.length = _errs175;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid32 = _errs174 === errors;
+var valid32 = _errs178 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
-if(data.type !== undefined){
-let data42 = data.type;
+if(data.ledger_bytes !== undefined){
+let data44 = data.ledger_bytes;
 const _errs180 = errors;
-if(typeof data42 !== "string"){
-const err117 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err117 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -8286,8 +8331,17 @@ vErrors.push(err117);
 }
 errors++;
 }
-if("ok" !== data42){
-const err118 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+var valid32 = _errs180 === errors;
+}
+else {
+var valid32 = true;
+}
+if(valid32){
+if(data.models_bytes !== undefined){
+let data45 = data.models_bytes;
+const _errs182 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err118 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -8296,7 +8350,108 @@ vErrors.push(err118);
 }
 errors++;
 }
-var valid32 = _errs180 === errors;
+var valid32 = _errs182 === errors;
+}
+else {
+var valid32 = true;
+}
+if(valid32){
+if(data.reply_to !== undefined){
+let data46 = data.reply_to;
+const _errs184 = errors;
+const _errs185 = errors;
+let valid33 = false;
+const _errs186 = errors;
+if(errors === _errs186){
+if(typeof data46 === "string"){
+if(func1(data46) > 64){
+const err119 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+var _valid10 = _errs186 === errors;
+valid33 = valid33 || _valid10;
+const _errs188 = errors;
+if(data46 !== null){
+const err121 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+var _valid10 = _errs188 === errors;
+valid33 = valid33 || _valid10;
+if(!valid33){
+const err122 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+else {
+errors = _errs185;
+if(vErrors !== null){
+if(_errs185){
+vErrors.length = _errs185;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid32 = _errs184 === errors;
+}
+else {
+var valid32 = true;
+}
+if(valid32){
+if(data.type !== undefined){
+let data47 = data.type;
+const _errs190 = errors;
+if(typeof data47 !== "string"){
+const err123 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if("storage.reply" !== data47){
+const err124 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+var valid32 = _errs190 === errors;
 }
 else {
 var valid32 = true;
@@ -8304,13 +8459,19 @@ var valid32 = true;
 }
 }
 }
-else {
-const err119 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err119];
+}
+}
+}
+}
+}
 }
 else {
-vErrors.push(err119);
+const err125 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
 }
 errors++;
 }
@@ -8324,6 +8485,371 @@ else {
 if(_valid0){
 valid0 = true;
 passing0 = 21;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs192 = errors;
+const _errs193 = errors;
+if(errors === _errs193){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing10;
+if((((data.jobs === undefined) && (missing10 = "jobs")) || ((data.blobs === undefined) && (missing10 = "blobs"))) || ((data.freed_bytes === undefined) && (missing10 = "freed_bytes"))){
+const err126 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+else {
+const _errs195 = errors;
+for(const key11 in data){
+if(!(((((key11 === "blobs") || (key11 === "freed_bytes")) || (key11 === "jobs")) || (key11 === "reply_to")) || (key11 === "type"))){
+const err127 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+break;
+}
+}
+if(_errs195 === errors){
+if(data.blobs !== undefined){
+let data48 = data.blobs;
+const _errs196 = errors;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err128 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+var valid35 = _errs196 === errors;
+}
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.freed_bytes !== undefined){
+let data49 = data.freed_bytes;
+const _errs198 = errors;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err129 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+var valid35 = _errs198 === errors;
+}
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.jobs !== undefined){
+let data50 = data.jobs;
+const _errs200 = errors;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err130 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+var valid35 = _errs200 === errors;
+}
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.reply_to !== undefined){
+let data51 = data.reply_to;
+const _errs202 = errors;
+const _errs203 = errors;
+let valid36 = false;
+const _errs204 = errors;
+if(errors === _errs204){
+if(typeof data51 === "string"){
+if(func1(data51) > 64){
+const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+var _valid11 = _errs204 === errors;
+valid36 = valid36 || _valid11;
+const _errs206 = errors;
+if(data51 !== null){
+const err133 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+var _valid11 = _errs206 === errors;
+valid36 = valid36 || _valid11;
+if(!valid36){
+const err134 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+else {
+errors = _errs203;
+if(vErrors !== null){
+if(_errs203){
+vErrors.length = _errs203;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid35 = _errs202 === errors;
+}
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.type !== undefined){
+let data52 = data.type;
+const _errs208 = errors;
+if(typeof data52 !== "string"){
+const err135 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if("results.cleaned" !== data52){
+const err136 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+var valid35 = _errs208 === errors;
+}
+else {
+var valid35 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err137 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+var _valid0 = _errs192 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 22];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 22;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs210 = errors;
+const _errs211 = errors;
+if(errors === _errs211){
+if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs213 = errors;
+for(const key12 in data){
+if(!((key12 === "reply_to") || (key12 === "type"))){
+const err138 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+break;
+}
+}
+if(_errs213 === errors){
+if(data.reply_to !== undefined){
+let data53 = data.reply_to;
+const _errs214 = errors;
+const _errs215 = errors;
+let valid39 = false;
+const _errs216 = errors;
+if(errors === _errs216){
+if(typeof data53 === "string"){
+if(func1(data53) > 64){
+const err139 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+var _valid12 = _errs216 === errors;
+valid39 = valid39 || _valid12;
+const _errs218 = errors;
+if(data53 !== null){
+const err141 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+var _valid12 = _errs218 === errors;
+valid39 = valid39 || _valid12;
+if(!valid39){
+const err142 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+else {
+errors = _errs215;
+if(vErrors !== null){
+if(_errs215){
+vErrors.length = _errs215;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid38 = _errs214 === errors;
+}
+else {
+var valid38 = true;
+}
+if(valid38){
+if(data.type !== undefined){
+let data54 = data.type;
+const _errs220 = errors;
+if(typeof data54 !== "string"){
+const err143 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+if("ok" !== data54){
+const err144 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+var valid38 = _errs220 === errors;
+}
+else {
+var valid38 = true;
+}
+}
+}
+}
+else {
+const err145 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+var _valid0 = _errs210 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 23];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 23;
 if(props0 !== true){
 props0 = true;
 }
@@ -8349,13 +8875,15 @@ props0 = true;
 }
 }
 }
+}
+}
 if(!valid0){
-const err120 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err146 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err120];
+vErrors = [err146];
 }
 else {
-vErrors.push(err120);
+vErrors.push(err146);
 }
 errors++;
 validate79.errors = vErrors;
@@ -12008,7 +12536,7 @@ return errors === 0;
 }
 validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const SettingsReply = validate116;
+export const ResultsCleaned = validate116;
 
 function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12023,15 +12551,190 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.settings === undefined) && (missing0 = "settings")){
+if((((data.jobs === undefined) && (missing0 = "jobs")) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.freed_bytes === undefined) && (missing0 = "freed_bytes"))){
 validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
+if(!(((((key0 === "blobs") || (key0 === "freed_bytes")) || (key0 === "jobs")) || (key0 === "reply_to")) || (key0 === "type"))){
 validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.blobs !== undefined){
+let data0 = data.blobs;
+const _errs2 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate116.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.freed_bytes !== undefined){
+let data1 = data.freed_bytes;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate116.errors = [{instancePath:instancePath+"/freed_bytes",schemaPath:"#/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.jobs !== undefined){
+let data2 = data.jobs;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate116.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data3 = data.reply_to;
+const _errs8 = errors;
+const _errs9 = errors;
+let valid1 = false;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data3 === "string"){
+if(func1(data3) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs10 === errors;
+valid1 = valid1 || _valid0;
+const _errs12 = errors;
+if(data3 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate116.errors = vErrors;
+return false;
+}
+else {
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data4 = data.type;
+const _errs14 = errors;
+if(typeof data4 !== "string"){
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("results.cleaned" !== data4){
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate116.errors = vErrors;
+return errors === 0;
+}
+validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const SettingsReply = validate117;
+
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate117.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.settings === undefined) && (missing0 = "settings")){
+validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
+validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12091,7 +12794,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate116.errors = vErrors;
+validate117.errors = vErrors;
 return false;
 }
 else {
@@ -12114,7 +12817,7 @@ if(valid0){
 if(data.restart_required !== undefined){
 const _errs8 = errors;
 if(typeof data.restart_required !== "boolean"){
-validate116.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate117.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12131,8 +12834,8 @@ if(errors === _errs11){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 const _errs13 = errors;
 for(const key1 in data2){
-if(!(((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
-validate116.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!((((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "device")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
+validate117.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12144,7 +12847,7 @@ const _errs14 = errors;
 if(errors === _errs14){
 if(Array.isArray(data3)){
 if(data3.length > 64){
-validate116.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate117.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -12153,7 +12856,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs16 = errors;
 if(typeof data3[i0] !== "string"){
-validate116.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs16 === errors;
@@ -12164,7 +12867,7 @@ break;
 }
 }
 else {
-validate116.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate117.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12180,7 +12883,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data5)){
 if(data5.length > 64){
-validate116.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate117.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -12189,7 +12892,7 @@ const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs20 = errors;
 if(typeof data5[i1] !== "string"){
-validate116.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid5 = _errs20 === errors;
@@ -12200,7 +12903,7 @@ break;
 }
 }
 else {
-validate116.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate117.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12213,7 +12916,7 @@ if(valid3){
 if(data2.data_dir !== undefined){
 const _errs22 = errors;
 if(typeof data2.data_dir !== "string"){
-validate116.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -12222,15 +12925,15 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.dtype !== undefined){
-let data8 = data2.dtype;
+if(data2.device !== undefined){
+let data8 = data2.device;
 const _errs24 = errors;
 if(typeof data8 !== "string"){
-validate116.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data8 === "auto") || (data8 === "fp16")) || (data8 === "bf16")) || (data8 === "fp32"))){
-validate116.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+if(!((((data8 === "auto") || (data8 === "cuda")) || (data8 === "mps")) || (data8 === "cpu"))){
+validate117.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/enum",keyword:"enum",params:{allowedValues: schema65.properties.device.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -12239,26 +12942,16 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.host !== undefined){
-let data9 = data2.host;
+if(data2.dtype !== undefined){
+let data9 = data2.dtype;
 const _errs26 = errors;
-if(errors === _errs26){
-if(typeof data9 === "string"){
-if(func1(data9) > 255){
-validate116.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+if(typeof data9 !== "string"){
+validate117.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-else {
-if(func1(data9) < 1){
-validate116.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(!((((data9 === "auto") || (data9 === "fp16")) || (data9 === "bf16")) || (data9 === "fp32"))){
+validate117.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
-}
-}
-}
-else {
-validate116.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
 }
 var valid3 = _errs26 === errors;
 }
@@ -12266,13 +12959,40 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data2.memory_budget_mb !== undefined){
-let data10 = data2.memory_budget_mb;
+if(data2.host !== undefined){
+let data10 = data2.host;
 const _errs28 = errors;
-const _errs29 = errors;
-let valid6 = false;
+if(errors === _errs28){
+if(typeof data10 === "string"){
+if(func1(data10) > 255){
+validate117.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+return false;
+}
+else {
+if(func1(data10) < 1){
+validate117.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate117.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs28 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.memory_budget_mb !== undefined){
+let data11 = data2.memory_budget_mb;
 const _errs30 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const _errs31 = errors;
+let valid6 = false;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
 const err4 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err4];
@@ -12282,9 +13002,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(errors === _errs30){
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 256 || isNaN(data10)){
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 256 || isNaN(data11)){
 const err5 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 256},message:"must be >= 256"};
 if(vErrors === null){
 vErrors = [err5];
@@ -12296,10 +13016,10 @@ errors++;
 }
 }
 }
-var _valid1 = _errs30 === errors;
+var _valid1 = _errs32 === errors;
 valid6 = valid6 || _valid1;
-const _errs32 = errors;
-if(data10 !== null){
+const _errs34 = errors;
+if(data11 !== null){
 const err6 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err6];
@@ -12309,7 +13029,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-var _valid1 = _errs32 === errors;
+var _valid1 = _errs34 === errors;
 valid6 = valid6 || _valid1;
 if(!valid6){
 const err7 = {instancePath:instancePath+"/settings/memory_budget_mb",schemaPath:"#/$defs/SettingsInfo/properties/memory_budget_mb/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -12320,48 +13040,48 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate116.errors = vErrors;
+validate117.errors = vErrors;
 return false;
 }
 else {
-errors = _errs29;
+errors = _errs31;
 if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
+if(_errs31){
+vErrors.length = _errs31;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid3 = _errs28 === errors;
+var valid3 = _errs30 === errors;
 }
 else {
 var valid3 = true;
 }
 if(valid3){
 if(data2.port !== undefined){
-let data11 = data2.port;
-const _errs34 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate116.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+let data12 = data2.port;
+const _errs36 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate117.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs34){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 65535 || isNaN(data11)){
-validate116.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+if(errors === _errs36){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 65535 || isNaN(data12)){
+validate117.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
-if(data11 < 0 || isNaN(data11)){
-validate116.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(data12 < 0 || isNaN(data12)){
+validate117.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid3 = _errs34 === errors;
+var valid3 = _errs36 === errors;
 }
 else {
 var valid3 = true;
@@ -12374,8 +13094,9 @@ var valid3 = true;
 }
 }
 }
+}
 else {
-validate116.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate117.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -12386,17 +13107,17 @@ var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data12 = data.type;
-const _errs36 = errors;
-if(typeof data12 !== "string"){
-validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+let data13 = data.type;
+const _errs38 = errors;
+if(typeof data13 !== "string"){
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("settings.reply" !== data12){
-validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
+if("settings.reply" !== data13){
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 }
 else {
 var valid0 = true;
@@ -12408,21 +13129,21 @@ var valid0 = true;
 }
 }
 else {
-validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate116.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const StatusReply = validate117;
+export const StatusReply = validate118;
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12433,14 +13154,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.version === undefined) && (missing0 = "version")) || ((data.loaded === undefined) && (missing0 = "loaded"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.clients === undefined) && (missing0 = "clients"))){
-validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "clients") || (key0 === "device")) || (key0 === "loaded")) || (key0 === "queue")) || (key0 === "reply_to")) || (key0 === "type")) || (key0 === "version"))){
-validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12450,7 +13171,7 @@ if(data.clients !== undefined){
 let data0 = data.clients;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate117.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -12628,7 +13349,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return false;
 }
 else {
@@ -12658,7 +13379,7 @@ const len0 = data7.length;
 for(let i0=0; i0<len0; i0++){
 const _errs24 = errors;
 if(typeof data7[i0] !== "string"){
-validate117.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs24 === errors;
@@ -12668,7 +13389,7 @@ break;
 }
 }
 else {
-validate117.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate118.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12686,14 +13407,14 @@ if(errors === _errs27){
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 let missing2;
 if(((data9.queued === undefined) && (missing2 = "queued")) || ((data9.running === undefined) && (missing2 = "running"))){
-validate117.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate118.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs29 = errors;
 for(const key2 in data9){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
-validate117.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate118.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12702,7 +13423,7 @@ if(_errs29 === errors){
 if(data9.paused !== undefined){
 const _errs30 = errors;
 if(typeof data9.paused !== "boolean"){
-validate117.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate118.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs30 === errors;
@@ -12715,7 +13436,7 @@ if(data9.queued !== undefined){
 let data11 = data9.queued;
 const _errs32 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate117.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -12728,7 +13449,7 @@ if(data9.running !== undefined){
 let data12 = data9.running;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate117.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
@@ -12742,7 +13463,7 @@ var valid6 = true;
 }
 }
 else {
-validate117.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -12806,7 +13527,7 @@ else {
 vErrors.push(err13);
 }
 errors++;
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return false;
 }
 else {
@@ -12830,11 +13551,11 @@ if(data.type !== undefined){
 let data14 = data.type;
 const _errs42 = errors;
 if(typeof data14 !== "string"){
-validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("status.reply" !== data14){
-validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs42 === errors;
@@ -12846,7 +13567,7 @@ if(valid0){
 if(data.version !== undefined){
 const _errs44 = errors;
 if(typeof data.version !== "string"){
-validate117.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -12864,21 +13585,224 @@ var valid0 = true;
 }
 }
 else {
-validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Welcome = validate118;
+export const StorageReply = validate119;
 
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate118.evaluated;
+const evaluated0 = validate119.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((data.models_bytes === undefined) && (missing0 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing0 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing0 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing0 = "finished_jobs"))){
+validate119.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((((key0 === "blobs") || (key0 === "blobs_bytes")) || (key0 === "finished_jobs")) || (key0 === "ledger_bytes")) || (key0 === "models_bytes")) || (key0 === "reply_to")) || (key0 === "type"))){
+validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.blobs !== undefined){
+let data0 = data.blobs;
+const _errs2 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate119.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.blobs_bytes !== undefined){
+let data1 = data.blobs_bytes;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate119.errors = [{instancePath:instancePath+"/blobs_bytes",schemaPath:"#/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.finished_jobs !== undefined){
+let data2 = data.finished_jobs;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate119.errors = [{instancePath:instancePath+"/finished_jobs",schemaPath:"#/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ledger_bytes !== undefined){
+let data3 = data.ledger_bytes;
+const _errs8 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate119.errors = [{instancePath:instancePath+"/ledger_bytes",schemaPath:"#/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.models_bytes !== undefined){
+let data4 = data.models_bytes;
+const _errs10 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate119.errors = [{instancePath:instancePath+"/models_bytes",schemaPath:"#/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data5 = data.reply_to;
+const _errs12 = errors;
+const _errs13 = errors;
+let valid1 = false;
+const _errs14 = errors;
+if(errors === _errs14){
+if(typeof data5 === "string"){
+if(func1(data5) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs14 === errors;
+valid1 = valid1 || _valid0;
+const _errs16 = errors;
+if(data5 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs16 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate119.errors = vErrors;
+return false;
+}
+else {
+errors = _errs13;
+if(vErrors !== null){
+if(_errs13){
+vErrors.length = _errs13;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data6 = data.type;
+const _errs18 = errors;
+if(typeof data6 !== "string"){
+validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("storage.reply" !== data6){
+validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate119.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate119.errors = vErrors;
+return errors === 0;
+}
+validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const Welcome = validate120;
+
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12889,14 +13813,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.protocol === undefined) && (missing0 = "protocol")) || ((data.server === undefined) && (missing0 = "server"))) || ((data.session === undefined) && (missing0 = "session"))) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))) || ((data.models === undefined) && (missing0 = "models"))) || ((data.limits === undefined) && (missing0 = "limits"))){
-validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate120.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema71.properties, key0))){
-validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func12.call(schema73.properties, key0))){
+validate120.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12912,7 +13836,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
 if(typeof data0[i0] !== "string"){
-validate118.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs4 === errors;
@@ -12922,7 +13846,7 @@ break;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate120.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12940,14 +13864,14 @@ if(errors === _errs7){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
 if(((((((((data2.max_frame_bytes === undefined) && (missing1 = "max_frame_bytes")) || ((data2.max_blob_bytes === undefined) && (missing1 = "max_blob_bytes"))) || ((data2.max_chunk_bytes === undefined) && (missing1 = "max_chunk_bytes"))) || ((data2.max_image_pixels === undefined) && (missing1 = "max_image_pixels"))) || ((data2.max_side === undefined) && (missing1 = "max_side"))) || ((data2.max_generate_side === undefined) && (missing1 = "max_generate_side"))) || ((data2.max_steps === undefined) && (missing1 = "max_steps"))) || ((data2.max_batch === undefined) && (missing1 = "max_batch"))){
-validate118.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate120.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!(func12.call(schema72.properties, key1))){
-validate118.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!(func12.call(schema74.properties, key1))){
+validate120.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12957,7 +13881,7 @@ if(data2.max_batch !== undefined){
 let data3 = data2.max_batch;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs10 === errors;
@@ -12970,7 +13894,7 @@ if(data2.max_blob_bytes !== undefined){
 let data4 = data2.max_blob_bytes;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs12 === errors;
@@ -12983,7 +13907,7 @@ if(data2.max_chunk_bytes !== undefined){
 let data5 = data2.max_chunk_bytes;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs14 === errors;
@@ -12996,7 +13920,7 @@ if(data2.max_frame_bytes !== undefined){
 let data6 = data2.max_frame_bytes;
 const _errs16 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs16 === errors;
@@ -13009,7 +13933,7 @@ if(data2.max_generate_side !== undefined){
 let data7 = data2.max_generate_side;
 const _errs18 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs18 === errors;
@@ -13022,7 +13946,7 @@ if(data2.max_image_pixels !== undefined){
 let data8 = data2.max_image_pixels;
 const _errs20 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs20 === errors;
@@ -13035,7 +13959,7 @@ if(data2.max_queued_batch !== undefined){
 let data9 = data2.max_queued_batch;
 const _errs22 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -13048,7 +13972,7 @@ if(data2.max_queued_interactive !== undefined){
 let data10 = data2.max_queued_interactive;
 const _errs24 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -13061,7 +13985,7 @@ if(data2.max_side !== undefined){
 let data11 = data2.max_side;
 const _errs26 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -13074,7 +13998,7 @@ if(data2.max_steps !== undefined){
 let data12 = data2.max_steps;
 const _errs28 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs28 === errors;
@@ -13087,7 +14011,7 @@ if(data2.max_upload_bytes_per_connection !== undefined){
 let data13 = data2.max_upload_bytes_per_connection;
 const _errs30 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs30 === errors;
@@ -13100,7 +14024,7 @@ if(data2.max_uploads_per_connection !== undefined){
 let data14 = data2.max_uploads_per_connection;
 const _errs32 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate118.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs32 === errors;
@@ -13113,7 +14037,7 @@ if(data2.pre_hello_frame_bytes !== undefined){
 let data15 = data2.pre_hello_frame_bytes;
 const _errs34 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate118.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs34 === errors;
@@ -13126,7 +14050,7 @@ if(data2.send_queue_bytes !== undefined){
 let data16 = data2.send_queue_bytes;
 const _errs36 = errors;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-validate118.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs36 === errors;
@@ -13151,7 +14075,7 @@ var valid3 = true;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate120.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13181,7 +14105,7 @@ break;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate120.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13195,7 +14119,7 @@ if(data.protocol !== undefined){
 let data19 = data.protocol;
 const _errs41 = errors;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-validate118.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs41 === errors;
@@ -13258,7 +14182,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate118.errors = vErrors;
+validate120.errors = vErrors;
 return false;
 }
 else {
@@ -13282,11 +14206,11 @@ if(data.scope !== undefined){
 let data21 = data.scope;
 const _errs49 = errors;
 if(typeof data21 !== "string"){
-validate118.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data21 === "client") || (data21 === "admin"))){
-validate118.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+validate120.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs49 === errors;
@@ -13310,7 +14234,7 @@ if(valid0){
 if(data.session !== undefined){
 const _errs53 = errors;
 if(typeof data.session !== "string"){
-validate118.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs53 === errors;
@@ -13323,11 +14247,11 @@ if(data.type !== undefined){
 let data24 = data.type;
 const _errs55 = errors;
 if(typeof data24 !== "string"){
-validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("welcome" !== data24){
-validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
+validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs55 === errors;
@@ -13347,14 +14271,14 @@ var valid0 = true;
 }
 }
 else {
-validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate120.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate118.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const serverMessageDefs = {
   "blob.data": "BlobData",
@@ -13376,7 +14300,9 @@ export const serverMessageDefs = {
   "models.reply": "ModelsReply",
   "ok": "Ok",
   "pong": "Pong",
+  "results.cleaned": "ResultsCleaned",
   "settings.reply": "SettingsReply",
   "status.reply": "StatusReply",
+  "storage.reply": "StorageReply",
   "welcome": "Welcome"
 };
