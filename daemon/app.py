@@ -48,7 +48,8 @@ class DaemonCore:
                                self.server_limits.max_upload_bytes_total)
         self.ledger = Ledger(paths.ledger)
         self.executor = executor
-        self.manager = JobManager(self.ledger, self.blobs, executor, self._check_model)
+        self.manager = JobManager(self.ledger, self.blobs, executor, self._check_model,
+                                  self.server_limits)
         self.sessions: set[Session] = set()
         self._unauthenticated: OrderedDict[Session, None] = OrderedDict()  # oldest first
         self._session_id = uuid.uuid4().hex
@@ -132,7 +133,14 @@ class DaemonCore:
                            queue=self.manager.queue_info(), clients=len(self.sessions))
 
     async def revoked(self) -> None:
-        """Close every connection whose token was revoked (here or by `pair --revoke`)."""
+        """Close every connection whose token was revoked (here or by `pair --revoke`), and
+        cancel the queued and running jobs of clients no longer paired."""
+        with_jobs = self.manager.clients_with_jobs()
+        if with_jobs:
+            paired = {c.name for c in await asyncio.to_thread(self.tokens.list)}
+            for name in with_jobs - paired:
+                count = await self.manager.cancel_client(name)
+                log.info("cancelled %d job(s) of %r: its token was revoked", count, name)
         for session in list(self.sessions):
             if not await session.still_authorized():
                 log.info("closing %s: its token was revoked", session.peer)

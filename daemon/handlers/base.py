@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..auth import Client
 from ..protocol.connection import ServerProtocol
 from ..protocol.messages import Message
+from ..protocol.vocab import Scope
 
 if TYPE_CHECKING:
     from ..app import DaemonCore
@@ -23,6 +24,11 @@ class Caller(Protocol):
 
     def deliver(self, message: Message, payload: bytes | memoryview | None = None) -> None:
         """Queue a message (and a binary payload) for this client; never blocks."""
+
+
+def owner(caller: Caller) -> str | None:
+    """Whose jobs and blobs the caller sees: its own, or (None) everyone's for an admin."""
+    return None if caller.protocol.scope is Scope.ADMIN else caller.client.name
 
 
 # the message argument is the class the table keys it by; the table cannot say so to mypy

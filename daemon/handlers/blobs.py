@@ -1,4 +1,7 @@
-"""Blobs: which ones the daemon lacks, uploads chunk by chunk, downloads."""
+"""Blobs: which ones the caller must upload, uploads chunk by chunk, downloads. A client sees
+only the blobs it uploaded or its jobs made (storage still keeps one copy per hash): asking for
+another's is `unknown_blob`, and `blob.has` reports it missing, so nothing tells a client what
+exists on the daemon. Uploading bytes already stored proves the client holds them."""
 
 from __future__ import annotations
 
@@ -8,16 +11,16 @@ from .. import image_io
 from ..protocol.blobs import HEAD_BYTES, blob_frames
 from ..protocol.connection import ChunkReceived, State
 from ..protocol.messages import BlobGet, BlobHas, BlobMissing, BlobStored, Message
-from .base import Caller, Handler
+from .base import Caller, Handler, owner
 
 
 async def has(caller: Caller, message: BlobHas) -> Message:
-    missing = await asyncio.to_thread(caller.core.blobs.missing, message.sha256)
-    return BlobMissing(sha256=missing)
+    return BlobMissing(sha256=await caller.core.manager.missing(message.sha256, owner(caller)))
 
 
 async def get(caller: Caller, message: BlobGet) -> None:
-    meta, data = await asyncio.to_thread(caller.core.blobs.read, message.sha256)
+    meta = await caller.core.manager.blob_meta(message.sha256, owner(caller))
+    _, data = await asyncio.to_thread(caller.core.blobs.read, message.sha256)
     for header, chunk in blob_frames(meta.sha256, data, meta.format, meta.width, meta.height,
                                      reply_to=message.id):
         caller.deliver(header, chunk)
@@ -53,6 +56,8 @@ async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
         image_io.check_size("blob", width, height)
         meta = await asyncio.to_thread(uploads.commit, caller, put.sha256, header.format,
                                        width, height)
+        await caller.core.manager.own_blob(put.sha256, caller.client.name, header.format,
+                                           width, height)
     except Exception:
         caller.protocol.uploads.forget(put.sha256)
         uploads.abort(caller, put.sha256)

@@ -1,4 +1,5 @@
-"""Jobs: submit, cancel, fetch, list, and the daemon's status."""
+"""Jobs: submit, cancel, fetch, list, and the daemon's status. A client sees only its own jobs
+(another's is `unknown_job`); an admin sees all."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..protocol.messages import (
     StatusRequest,
 )
 from ..protocol.vocab import Scope
-from .base import Caller, Handler
+from .base import Caller, Handler, owner
 
 
 async def ping(caller: Caller, message: Ping) -> Message:
@@ -28,20 +29,21 @@ async def status(caller: Caller, message: StatusRequest) -> Message:
 
 
 async def submit(caller: Caller, message: JobSubmit) -> Message:
-    return caller.core.manager.submit(message.params, message.job_id, caller.client.name,
-                                      message.priority, caller, message.id)
+    return await caller.core.manager.submit(message.params, message.job_id, caller.client.name,
+                                            message.priority, caller, message.id,
+                                            admin=owner(caller) is None)
 
 
 async def cancel(caller: Caller, message: JobCancel) -> Message:
-    caller.core.manager.cancel(message.job_id)
+    await caller.core.manager.cancel(message.job_id, owner(caller))
     return Ok()
 
 
 async def fetch(caller: Caller, message: JobFetch) -> None:
     manager = caller.core.manager
-    job = manager.fetch(message.job_id, caller)
+    job = await manager.fetch(message.job_id, caller, owner(caller))
     caller.deliver(JobState(reply_to=message.id, job=job.summary(manager.position(job.job_id))))
-    for frame, payload in manager.results_frames(job):
+    for frame, payload in await manager.results_frames(job):
         caller.deliver(frame, payload)
     final = manager.final_message(job)
     if final is not None:
@@ -53,7 +55,7 @@ async def list_jobs(caller: Caller, message: JobList) -> Message:
     if message.watch:
         caller.protocol.require(Scope.ADMIN, "job.list with watch")
         manager.watch(caller)
-    jobs = manager.ledger.recent(message.limit)
+    jobs = await manager.recent(message.limit, owner(caller))
     return JobListReply(jobs=[j.summary(manager.position(j.job_id)) for j in jobs])
 
 

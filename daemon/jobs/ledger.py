@@ -1,5 +1,10 @@
 """The SQLite ledger: every accepted job, its state and its results, so nothing accepted is lost
-across a crash and finished results stay fetchable."""
+across a crash and finished results stay fetchable; and who owns which blob.
+
+Ownership: a job belongs to the client that submitted it; a blob to every client that uploaded
+its bytes (or whose job produced it), each with the format and size it declared. Storage keeps
+one copy per hash; what a client may see or use is what it owns. Calls block: the job manager
+runs them on its own thread, off the event loop."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 
 from ..auth import connect
 from ..protocol.messages import ErrorBody, JobParams, JobSummary, ResultInfo
+from ..protocol.vocab import ImageFormat
 from .state import JobState, check_transition
 
 _SCHEMA = """
@@ -30,6 +36,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, priority, seq);
+CREATE TABLE IF NOT EXISTS blob_owners (
+    sha256 TEXT NOT NULL,
+    client TEXT NOT NULL,
+    format TEXT NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (sha256, client)
+);
+CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client, seq);
 CREATE TABLE IF NOT EXISTS results (
     job_id TEXT NOT NULL REFERENCES jobs (job_id),
     idx INTEGER NOT NULL,
@@ -76,6 +92,25 @@ class JobRecord:
         )
 
 
+@dataclass(frozen=True)
+class BlobClaim:
+    """What one owner declared a blob to be."""
+
+    format: ImageFormat
+    width: int | None
+    height: int | None
+
+
+def advance(job: JobRecord, new: JobState, error: ErrorBody | None = None) -> None:
+    """Move a job to `new` in memory (IllegalTransition when the state machine forbids it)."""
+    check_transition(job.state, new)
+    now = time.time()
+    job.started_at = now if new is JobState.RUNNING else job.started_at
+    job.finished_at = now if new.final else None
+    job.attempts += 1 if new is JobState.RUNNING else 0
+    job.state, job.error = new, error
+
+
 _COLUMNS = "seq, job_id, client, priority, params, seed, state, created_at, started_at, finished_at, error, attempts"
 
 
@@ -101,23 +136,23 @@ class Ledger:
                          JobState.QUEUED, now)
 
     def transition(self, job: JobRecord, new: JobState, error: ErrorBody | None = None) -> None:
-        check_transition(job.state, new)
-        now = time.time()
-        started = now if new is JobState.RUNNING else job.started_at
-        finished = now if new.final else None
-        attempts = job.attempts + (1 if new is JobState.RUNNING else 0)
+        advance(job, new, error)
+        self.record_state(job)
+
+    def record_state(self, job: JobRecord) -> None:
+        """Write the state `advance` gave the job (the manager advances it on the event loop at
+        once, and writes it here off the loop)."""
         with self._db:
             self._db.execute(
                 "UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, error = ?, attempts = ? "
                 "WHERE job_id = ?",
-                (new.value, started, finished, error.model_dump_json() if error else None,
-                 attempts, job.job_id),
+                (job.state.value, job.started_at, job.finished_at,
+                 job.error.model_dump_json() if job.error else None, job.attempts, job.job_id),
             )
-        job.state, job.started_at, job.finished_at = new, started, finished
-        job.error, job.attempts = error, attempts
 
     def finish(self, job: JobRecord, results: list[ResultInfo]) -> None:
-        """Record the results and the `done` state in one transaction: both or neither."""
+        """Record the results (owned by the job's client) and the `done` state in one
+        transaction: all or nothing."""
         check_transition(job.state, JobState.DONE)
         now = time.time()
         with self._db:
@@ -127,6 +162,11 @@ class Ledger:
             self._db.executemany(
                 "INSERT OR REPLACE INTO results (job_id, idx, info) VALUES (?, ?, ?)",
                 [(job.job_id, r.index, r.model_dump_json()) for r in results],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO blob_owners (sha256, client, format, width, height, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.blob, job.client, r.format.value, r.width, r.height, now) for r in results],
             )
             self._db.execute(
                 "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
@@ -144,9 +184,43 @@ class Ledger:
         ).fetchall()
         return [self._record(r) for r in rows]
 
-    def recent(self, limit: int) -> list[JobRecord]:
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+    def recent(self, limit: int, client: str | None = None) -> list[JobRecord]:
+        """The latest jobs, newest first: of one client, or (None) of all."""
+        if client is None:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        else:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE client = ? "
+                                    "ORDER BY seq DESC LIMIT ?", (client, limit)).fetchall()
         return [self._record(r) for r in rows]
+
+    # ------------------------------------------------------------------ blob ownership
+
+    def own_blob(self, sha: str, client: str, format: ImageFormat, width: int | None,
+                 height: int | None) -> None:
+        """`client` holds these bytes, as `format` of `width`×`height` (its own declaration: a
+        later uploader of the same bytes never changes what an earlier one sees)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO blob_owners (sha256, client, format, width, height, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (sha, client, ImageFormat(format).value, width, height, time.time()))
+
+    def blob_owned(self, sha: str, client: str) -> BlobClaim | None:
+        row = self._db.execute(
+            "SELECT format, width, height FROM blob_owners WHERE sha256 = ? AND client = ?",
+            (sha, client)).fetchone()
+        return BlobClaim(ImageFormat(row[0]), row[1], row[2]) if row else None
+
+    def owned(self, shas: list[str], client: str) -> set[str]:
+        """Which of `shas` the client owns."""
+        if not shas:
+            return set()
+        marks = ",".join("?" * len(shas))
+        rows = self._db.execute(
+            f"SELECT sha256 FROM blob_owners WHERE client = ? AND sha256 IN ({marks})",
+            (client, *shas)).fetchall()
+        return {row[0] for row in rows}
 
     def forget_finished(self, before: float) -> int:
         """Delete jobs that ended before `before` (and their result rows); returns how many."""

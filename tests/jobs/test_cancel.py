@@ -48,9 +48,9 @@ async def test_a_running_job_cancelled_before_a_shutdown_does_not_run_again(tmp_
     executor = LongStep()
     first = manager(tmp_path, executor)
     await first.start()
-    job = first.submit(PARAMS, None, "anna", "interactive", None)
+    job = await first.submit(PARAMS, None, "anna", "interactive", None)
     await executor.running.wait()
-    first.cancel(job.job_id)  # the client is told `ok`
+    await first.cancel(job.job_id)  # the client is told `ok`
     await first.stop()  # before the engine's next step
     assert (record := first.ledger.get(job.job_id)) is not None
     assert record.state is JobState.CANCELLED
@@ -64,7 +64,7 @@ async def test_a_running_job_cut_short_by_a_shutdown_runs_again(tmp_path: Path) 
     executor = LongStep()
     first = manager(tmp_path, executor)
     await first.start()
-    job = first.submit(PARAMS, None, "anna", "interactive", None)
+    job = await first.submit(PARAMS, None, "anna", "interactive", None)
     await executor.running.wait()
     await first.stop()
     first.ledger.close()

@@ -101,31 +101,32 @@ export class MainController {
 
   private async prepare(request: Extract<UiToMain, { type: "prepare" }>): Promise<FlowInput> {
     const { requestId, flow } = request;
-    const resolved = resolveFlow(flow, this.api.currentPage.selection);
+    const control = flow === "generate" && request.control === true;
+    const resolved = resolveFlow(flow, this.api.currentPage.selection, control);
     if (!resolved.ok) throw new Error(resolved.reason);
     const target = resolved.target;
     const maxSide = Math.min(FIGMA_MAX_IMAGE_SIDE, request.maxSide > 0 ? request.maxSide : FIGMA_MAX_IMAGE_SIDE);
     const input = await this.exportInputs(target, request.scale, maxSide);
-    this.pending.set(requestId, { flow, sourceId: sourceOf(target).id });
+    this.pending.set(requestId, { flow, control, sourceId: sourceOf(target).id });
     return input;
   }
 
   private async exportInputs(target: FlowTarget, scale: number, maxSide: number): Promise<FlowInput> {
     switch (target.flow) {
       case "generate": {
+        if (target.control) {
+          const plan = exportPlan(target.node, scale, maxSide);
+          const control = await exportPng(target.node, plan.scale);
+          return withNote({ flow: "generate", target: plan.size, control }, plan.note);
+        }
         const size = fitWithin({ width: target.node.width * scale, height: target.node.height * scale });
         const note = size.scaled ? `Sized to ${size.width}×${size.height} (Figma's 4096 px image limit).` : undefined;
         return withNote({ flow: "generate", target: { width: size.width, height: size.height } }, note);
       }
-      case "sketch": {
-        const plan = exportPlan(target.node, scale, maxSide);
-        const control = await exportPng(target.node, plan.scale);
-        return withNote({ flow: "sketch", control, size: plan.size }, plan.note);
-      }
-      case "restyle": {
+      case "refine": {
         const plan = exportPlan(target.image, await nativeScale(this.api, target.image), maxSide);
         const image = await exportPng(target.image, plan.scale);
-        return withNote({ flow: "restyle", image, size: plan.size }, plan.note);
+        return withNote({ flow: "refine", image, size: plan.size }, plan.note);
       }
       case "inpaint": {
         const plan = exportPlan(target.image, await nativeScale(this.api, target.image));
@@ -140,9 +141,8 @@ export class MainController {
 function sourceOf(target: FlowTarget): SceneNode {
   switch (target.flow) {
     case "generate":
-    case "sketch":
       return target.node;
-    case "restyle":
+    case "refine":
     case "inpaint":
       return target.image;
   }

@@ -29,7 +29,7 @@ export function canTakeImageFill(node: SceneNode): node is PaintedNode {
   return FILL_TARGET_TYPES.has(node.type) && hasFills(node);
 }
 
-/** Frames, groups, components: what "Sketch to image" exports as a whole. */
+/** Frames, groups, components: what a generate from a sketch exports as a whole. */
 export function isContainer(node: SceneNode): boolean {
   return CONTAINER_TYPES.has(node.type);
 }

@@ -1,6 +1,7 @@
 /**
  * Puts finished images into the document: into the selected frame (one generated image), or as a
- * row of new layers beside the source (variations, fills, restyles, sketches). Originals are kept.
+ * row of new layers beside the source (variations, fills, refines, generates from a sketch).
+ * Originals are kept.
  */
 
 import type { FlowKind, PlacedImage } from "../shared/messages";
@@ -12,6 +13,8 @@ import { resultCopyOf } from "./resultCopy";
 /** What the main thread remembers between exporting a request's inputs and placing its results. */
 export interface PendingPlacement {
   flow: FlowKind;
+  /** A generate that read the source as its control image: results go beside it, not into it. */
+  control: boolean;
   sourceId: string;
 }
 
@@ -52,7 +55,7 @@ export async function placeResults(
   const record = (node: SceneNode, r: PlacedImage): void =>
     node.setPluginData(PLUGIN_DATA_KEY, JSON.stringify({ prompt: meta.prompt, model: meta.model, seed: r.seed, flow: pending.flow }));
 
-  if (pending.flow === "generate" && results.length === 1 && hasFills(source)) {
+  if (pending.flow === "generate" && !pending.control && results.length === 1 && hasFills(source)) {
     const [image, result] = [images[0], results[0]];
     if (image === undefined || result === undefined) throw new Error("unreachable");
     source.fills = fillsWithImage(source.fills, image.hash);
@@ -72,7 +75,7 @@ export async function placeResults(
     if (image === undefined || slot === undefined) return;
     // A result made from the source's own export goes on a copy of its shape; one made from
     // scratch (or from a sketch) on a new frame of its size.
-    const fromExport = (pending.flow === "inpaint" || pending.flow === "restyle") && hasFills(source);
+    const fromExport = (pending.flow === "inpaint" || pending.flow === "refine") && hasFills(source);
     const node = fromExport ? resultCopyOf(source, image.hash) : newFrame(api, source, image.hash);
     insertAfter(placed[placed.length - 1] ?? after, node);
     node.x = slot.x;

@@ -5,10 +5,11 @@ import { canTakeImageFill, imagePaintOf, isContainer, type PaintedNode } from ".
 
 /** The nodes a flow works on, resolved from the selection. */
 export type FlowTarget =
-  | { flow: "generate"; node: PaintedNode }
-  | { flow: "restyle"; image: PaintedNode }
-  | { flow: "inpaint"; image: PaintedNode; shapes: SceneNode[] }
-  | { flow: "sketch"; node: SceneNode };
+  /** A generate fills `node`; with a control image it reads `node` as the sketch instead. */
+  | { flow: "generate"; node: PaintedNode; control: false }
+  | { flow: "generate"; node: SceneNode; control: true }
+  | { flow: "refine"; image: PaintedNode }
+  | { flow: "inpaint"; image: PaintedNode; shapes: SceneNode[] };
 
 export type Resolved = { ok: true; target: FlowTarget } | { ok: false; reason: string };
 
@@ -23,26 +24,30 @@ function boxesOverlap(a: Rect | null, b: Rect | null): boolean {
   return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 }
 
-/** Resolve `flow` against the selection, or say in one sentence what to select instead. */
-export function resolveFlow(flow: FlowKind, selection: readonly SceneNode[]): Resolved {
+/**
+ * Resolve `flow` against the selection, or say in one sentence what to select instead. `control`:
+ * a generate reads the selection as its control image (a sketch) rather than filling it.
+ */
+export function resolveFlow(flow: FlowKind, selection: readonly SceneNode[], control = false): Resolved {
   if (selection.length === 0) {
     return { ok: false, reason: "Select a frame, a shape or an image first." };
   }
   const only = selection.length === 1 ? selection[0] : undefined;
   switch (flow) {
     case "generate":
-      if (only !== undefined && canTakeImageFill(only)) return { ok: true, target: { flow, node: only } };
+      if (control) {
+        if (only !== undefined && (isContainer(only) || canTakeImageFill(only))) {
+          return { ok: true, target: { flow, node: only, control: true } };
+        }
+        return { ok: false, reason: "Select the frame that holds your sketch." };
+      }
+      if (only !== undefined && canTakeImageFill(only)) return { ok: true, target: { flow, node: only, control: false } };
       return { ok: false, reason: "Select one frame or rectangle to fill with a generated image." };
-    case "restyle":
+    case "refine":
       if (only !== undefined && canTakeImageFill(only) && imagePaintOf(only) !== null) {
         return { ok: true, target: { flow, image: only } };
       }
       return { ok: false, reason: "Select one image (a frame or shape with an image fill)." };
-    case "sketch":
-      if (only !== undefined && (isContainer(only) || canTakeImageFill(only))) {
-        return { ok: true, target: { flow, node: only } };
-      }
-      return { ok: false, reason: "Select the frame that holds your sketch." };
     case "inpaint":
       return resolveInpaint(selection);
   }
@@ -130,25 +135,22 @@ function kindOf(node: SceneNode): string {
 
 /** What the UI shows about the selection: a label and, per flow, whether it can run. */
 export function describeSelection(selection: readonly SceneNode[]): SelectionInfo {
+  const availability = (resolved: Resolved): FlowAvailability =>
+    resolved.ok ? { ok: true, summary: summarize(resolved.target) } : resolved;
   const flows = {} as Record<FlowKind, FlowAvailability>;
-  for (const flow of FLOW_KINDS) {
-    const resolved = resolveFlow(flow, selection);
-    flows[flow] = resolved.ok ? { ok: true, summary: summarize(resolved.target) } : resolved;
-  }
+  for (const flow of FLOW_KINDS) flows[flow] = availability(resolveFlow(flow, selection));
   let label = "Nothing selected";
   if (selection.length === 1 && selection[0] !== undefined) label = describe(selection[0]);
   else if (selection.length > 1) label = `${selection.length} layers`;
-  return { label, flows };
+  return { label, flows, control: availability(resolveFlow("generate", selection, true)) };
 }
 
 function summarize(target: FlowTarget): string {
   switch (target.flow) {
     case "generate":
-      return `Fill ${describe(target.node)}`;
-    case "restyle":
+      return target.control ? `Use ${describe(target.node)} as the sketch` : `Fill ${describe(target.node)}`;
+    case "refine":
       return `Restyle ${describe(target.image)}`;
-    case "sketch":
-      return `Use ${describe(target.node)} as the sketch`;
     case "inpaint":
       return `Repaint ${describe(target.image)} under ${target.shapes.length} shape${target.shapes.length === 1 ? "" : "s"}`;
   }

@@ -3,15 +3,15 @@
  * iframe (owns the daemon socket). One definition; both import it. Pure types plus guards, no I/O.
  */
 
-/** What the user asked for. `variations` is a batch count on any flow, not a flow of its own. */
-export type FlowKind = "generate" | "inpaint" | "restyle" | "sketch";
+/**
+ * What the user asked for, in the wire's own words: the job kinds (the protocol's JobKind) the
+ * plugin offers; flowOptions.ts checks they are that. A sketch is not a kind of its own but a
+ * generate with a control image (the selection read by a ControlNet); `variations` is the batch of
+ * any kind. (Not imported from @layerbridge/common: the main thread's typecheck stays figma-only.)
+ */
+export type FlowKind = "generate" | "inpaint" | "refine";
 
-export const FLOW_KINDS: readonly FlowKind[] = ["generate", "inpaint", "restyle", "sketch"];
-
-/** ControlNet types offered for "Sketch to image" (a subset of the protocol's ControlType). */
-export type SketchControl = "scribble" | "lineart" | "canny";
-
-export const SKETCH_CONTROLS: readonly SketchControl[] = ["scribble", "lineart", "canny"];
+export const FLOW_KINDS: readonly FlowKind[] = ["generate", "inpaint", "refine"];
 
 /** What the main thread keeps in figma.clientStorage for the UI. */
 export interface Settings {
@@ -37,6 +37,8 @@ export interface SelectionInfo {
   /** A short description of what is selected, e.g. "Frame “Hero” 1200×800". */
   label: string;
   flows: Record<FlowKind, FlowAvailability>;
+  /** Whether the selection can be a generate's control image (a sketch in a frame). */
+  control: FlowAvailability;
 }
 
 /** Pixel size of a PNG, a node or a request. */
@@ -47,10 +49,10 @@ export interface Size {
 
 /** The inputs the main thread exported for one request (PNG bytes travel as Uint8Array). */
 export type FlowInput =
-  | { flow: "generate"; target: Size; note?: string }
+  /** `control`: the selection exported at `target`'s size, for the chosen ControlNet to follow. */
+  | { flow: "generate"; target: Size; control?: Uint8Array; note?: string }
   | { flow: "inpaint"; image: Uint8Array; mask: Uint8Array; size: Size; note?: string }
-  | { flow: "restyle"; image: Uint8Array; size: Size; note?: string }
-  | { flow: "sketch"; control: Uint8Array; size: Size; note?: string };
+  | { flow: "refine"; image: Uint8Array; size: Size; note?: string };
 
 /** One finished image, ready for figma.createImage (PNG, at most 4096 px per side). */
 export interface PlacedImage {
@@ -69,9 +71,11 @@ export type UiToMain =
       type: "prepare";
       requestId: string;
       flow: FlowKind;
-      /** Pixels per canvas unit for generate and sketch (1×, 2×); images use their own. */
+      /** Generate only: export the selection as the control image. */
+      control: boolean;
+      /** Pixels per canvas unit for generate (1×, 2×); images use their own. */
       scale: number;
-      /** The longest side to export: the daemon's generate limit for restyle and sketch. */
+      /** The longest side to export: the daemon's generate limit for refine and a control image. */
       maxSide: number;
     }
   | {

@@ -1,8 +1,41 @@
 /** What the user set in the panel, and how it becomes the daemon's job parameters. Pure. */
 
-import type { ControlSpec, JobParams, Limits, LoraSpec } from "@layerbridge/common";
-import type { FlowInput, SketchControl } from "../shared/messages";
+import type { ControlSpec, ControlType, JobKind, JobParams, Limits, LoraSpec, ModelInfo } from "@layerbridge/common";
+import { FLOW_KINDS, type FlowInput } from "../shared/messages";
 import { generationSize } from "../shared/size";
+
+// The plugin's flows are the wire's job kinds, not words of its own: this stops compiling if not.
+FLOW_KINDS satisfies readonly JobKind[];
+
+/** A registered ControlNet the user picked for the control image: sent by id, with its type. */
+export interface ControlNetChoice {
+  id: string;
+  type: ControlType;
+}
+
+/** The map types a union ControlNet can be asked to read a sketch as (the job names one). */
+export const UNION_READS: readonly ControlType[] = ["scribble", "lineart", "canny", "softedge", "depth", "normal", "openpose", "segmentation", "mlsd"];
+
+/**
+ * The panel's choices for a ControlNet: its id, or `id:type` for a union model, which follows
+ * several maps and is told per job which one (ids never hold a colon).
+ */
+export function controlNetOptions(model: ModelInfo): { value: string; type: ControlType | "any" }[] {
+  const type = model.control_type;
+  if (type === "union") return UNION_READS.map((t) => ({ value: `${model.id}:${t}`, type: t }));
+  return [{ value: model.id, type: type ?? "any" }];
+}
+
+/** The ControlNet a panel choice names among the daemon's models, or null ("" is "None"). */
+export function controlNetChoice(models: readonly ModelInfo[], value: string): ControlNetChoice | null {
+  const [id, asType] = value.split(":");
+  const model = models.find((m) => m.id === id && m.kind === "controlnet");
+  if (model === undefined) return null;
+  const type = model.control_type;
+  if (type === "union") return asType === undefined ? null : { id: model.id, type: asType as ControlType };
+  // A ControlNet registered without a type follows whatever it was trained on: "none" says so.
+  return { id: model.id, type: type ?? "none" };
+}
 
 export interface FlowOptions {
   model: string;
@@ -14,10 +47,10 @@ export interface FlowOptions {
   guidance: number;
   /** How many variations (the protocol's batch). */
   batch: number;
-  /** Restyle and fill region: 0 keeps the image, 1 replaces it. */
+  /** Refine and fill region: 0 keeps the image, 1 replaces it. */
   strength: number;
-  /** Sketch to image: how the frame is read. */
-  control: SketchControl;
+  /** Generate from a control image: the ControlNet that reads it (null: none picked). */
+  controlNet: ControlNetChoice | null;
   controlStrength: number;
   loras: LoraSpec[];
 }
@@ -31,18 +64,22 @@ export const DEFAULT_OPTIONS: FlowOptions = {
   guidance: 7,
   batch: 1,
   strength: 0.6,
-  control: "scribble",
+  controlNet: null,
   controlStrength: 1,
   loras: [],
 };
 
-/** Blob hashes, in the order `blobsFor` listed the inputs. */
-export type UploadedShas = readonly string[];
+/** The uploaded inputs of a job, by name (their sha256), as `inputsFor` named them. */
+export interface InputShas {
+  image?: string;
+  mask?: string;
+  control?: string;
+}
 
 /** The job for `input` with the user's options, naming the uploaded blobs by hash. */
-export function jobParams(input: FlowInput, options: FlowOptions, shas: UploadedShas, limits: Limits): JobParams {
+export function jobParams(input: FlowInput, options: FlowOptions, shas: InputShas, limits: Limits): JobParams {
   const base: JobParams = {
-    kind: "generate",
+    kind: input.flow,
     model: options.model,
     prompt: options.prompt,
     negative_prompt: options.negativePrompt,
@@ -52,21 +89,23 @@ export function jobParams(input: FlowInput, options: FlowOptions, shas: Uploaded
     loras: options.loras.filter((l) => l.weight !== 0),
   };
   if (options.seed !== null) base.seed = options.seed;
-  const sha = (i: number): string => {
-    const value = shas[i];
-    if (value === undefined) throw new Error(`missing upload #${i + 1} for ${input.flow}`);
+  const sha = (name: keyof InputShas): string => {
+    const value = shas[name];
+    if (value === undefined) throw new Error(`missing upload of the ${name} for ${input.flow}`);
     return value;
   };
   switch (input.flow) {
-    case "generate":
-      return { ...base, ...generationSize(input.target, { maxSide: limits.max_generate_side }) };
-    case "restyle":
-      return { ...base, kind: "refine", image: sha(0), strength: options.strength };
-    case "inpaint":
-      return { ...base, kind: "inpaint", image: sha(0), mask: sha(1), strength: options.strength };
-    case "sketch": {
-      const control: ControlSpec = { type: options.control, image: sha(0), strength: options.controlStrength };
-      return { ...base, ...generationSize(input.size, { maxSide: limits.max_generate_side }), control: [control] };
+    case "generate": {
+      const params: JobParams = { ...base, ...generationSize(input.target, { maxSide: limits.max_generate_side }) };
+      if (input.control === undefined) return params;
+      const net = options.controlNet;
+      if (net === null) throw new Error("Pick a ControlNet to read the sketch with (ControlNet, under Generate).");
+      const control: ControlSpec = { type: net.type, model: net.id, image: sha("control"), strength: options.controlStrength };
+      return { ...params, control: [control] };
     }
+    case "refine":
+      return { ...base, image: sha("image"), strength: options.strength };
+    case "inpaint":
+      return { ...base, image: sha("image"), mask: sha("mask"), strength: options.strength };
   }
 }

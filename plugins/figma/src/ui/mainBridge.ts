@@ -58,11 +58,11 @@ export class MainBridge {
     return `req-${Date.now().toString(36)}-${this.counter}`;
   }
 
-  /** Ask main to export the inputs of `flow` from the current selection. */
-  prepare(requestId: string, flow: FlowKind, scale: number, maxSide: number): Promise<FlowInput> {
+  /** Ask main to export the inputs of `flow` from the current selection (`control`: as a sketch). */
+  prepare(requestId: string, flow: FlowKind, scale: number, maxSide: number, control = false): Promise<FlowInput> {
     return new Promise<FlowInput>((resolve, reject) => {
       this.prepares.set(requestId, { resolve, reject });
-      this.send({ type: "prepare", requestId, flow, scale, maxSide });
+      this.send({ type: "prepare", requestId, flow, control, scale, maxSide });
     });
   }
 

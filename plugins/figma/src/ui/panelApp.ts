@@ -12,11 +12,11 @@ import {
   type ModelInfo,
   type WebSocketFactory,
 } from "@layerbridge/common";
-import type { FlowKind, MainToUi, SelectionInfo, Settings, SketchControl } from "../shared/messages";
+import type { FlowKind, MainToUi, SelectionInfo, Settings } from "../shared/messages";
 import { DEFAULT_SETTINGS, FLOW_KINDS } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE } from "../shared/size";
 import { diagnose, PAIR_HINT, type Environment } from "./diagnose";
-import type { FlowOptions } from "./flowOptions";
+import { controlNetChoice, type FlowOptions } from "./flowOptions";
 import type { ImageOps } from "./imageOps";
 import type { MainBridge } from "./mainBridge";
 import type { PanelView } from "./panelView";
@@ -34,7 +34,7 @@ export interface PanelDeps {
 }
 
 /** When the selection no longer fits the chosen flow, the first of these that fits is chosen. */
-const PREFERRED: readonly FlowKind[] = ["inpaint", "generate", "restyle", "sketch"];
+const PREFERRED: readonly FlowKind[] = ["inpaint", "generate", "refine"];
 
 export class PanelApp {
   private settings: Settings = { ...DEFAULT_SETTINGS };
@@ -56,7 +56,12 @@ export class PanelApp {
     for (const button of view.modes) {
       button.addEventListener("click", () => this.choose(button.dataset["flow"] as FlowKind));
     }
-    view.model.addEventListener("change", () => view.showLoras(this.models, view.model.value));
+    view.model.addEventListener("change", () => {
+      view.showLoras(this.models, view.model.value);
+      view.showControlNets(this.models, view.model.value);
+      this.render();
+    });
+    view.control.addEventListener("change", () => this.render());
     view.strength.addEventListener("input", () => (view.strengthValue.value = Number(view.strength.value).toFixed(2)));
     view.run.addEventListener("click", () => void this.run());
     view.cancel.addEventListener("click", () => void this.cancel());
@@ -113,7 +118,12 @@ export class PanelApp {
   private render(): void {
     const server = this.client?.welcome?.server;
     this.deps.view.showState(this.state, server ? `${server.name} ${server.version}` : undefined);
-    this.deps.view.showFlow(this.flow, this.selection, this.busy, this.state === "ready");
+    this.deps.view.showFlow(this.flow, this.selection, this.busy, this.state === "ready", this.usesControl());
+  }
+
+  /** A generate with a ControlNet picked reads the selection as its control image. */
+  private usesControl(): boolean {
+    return this.flow === "generate" && this.deps.view.control.value !== "";
   }
 
   private needPairing(): void {
@@ -154,6 +164,7 @@ export class PanelApp {
       this.models = welcome.models;
       this.deps.view.showModels(welcome.models, this.settings.model);
       this.deps.view.showLoras(welcome.models, this.deps.view.model.value);
+      this.deps.view.showControlNets(welcome.models, this.deps.view.model.value);
       this.deps.view.showError(null);
       this.deps.view.connection.open = false;
     });
@@ -188,7 +199,7 @@ export class PanelApp {
       guidance: num(v.guidance, 7),
       batch: Math.max(1, Math.round(num(v.batch, 1))),
       strength: num(v.strength, 0.6),
-      control: v.control.value as SketchControl,
+      controlNet: controlNetChoice(this.models, v.control.value),
       controlStrength: num(v.controlStrength, 1),
       loras: v.selectedLoras(),
     };
@@ -200,6 +211,7 @@ export class PanelApp {
     if (client === undefined || this.busy) return;
     const options = this.options();
     const flow = this.flow;
+    const control = this.usesControl();
     const requestId = bridge.newRequestId();
     this.busy = true;
     this.cancelRequested = false;
@@ -211,9 +223,10 @@ export class PanelApp {
     const started = Date.now();
     try {
       const limits = client.limits;
-      const bounded = flow === "restyle" || flow === "sketch";
+      // What the daemon reads at generate size: an image to refine, a control image.
+      const bounded = flow === "refine" || control;
       const maxSide = bounded && limits ? limits.max_generate_side : FIGMA_MAX_IMAGE_SIDE;
-      const input = await bridge.prepare(requestId, flow, Number(view.scale.value) || 1, maxSide);
+      const input = await bridge.prepare(requestId, flow, Number(view.scale.value) || 1, maxSide, control);
       if (this.cancelRequested) throw new CancelledBeforeSubmit();
       view.showProgress("Uploading…", null);
       const outcome = await runFlow(client, input, options, this.deps.imageOps, {

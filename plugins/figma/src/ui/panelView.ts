@@ -2,6 +2,7 @@
 
 import type { ConnectionState, ErrorDescription, LoraSpec, ModelInfo } from "@layerbridge/common";
 import type { FlowKind, SelectionInfo } from "../shared/messages";
+import { controlNetOptions } from "./flowOptions";
 
 function byId<T extends HTMLElement>(doc: Document, id: string, type: { new (): T }): T {
   const el = doc.getElementById(id);
@@ -17,8 +18,7 @@ function pngObjectUrl(png: Uint8Array): string {
 export const RUN_LABELS: Record<FlowKind, string> = {
   generate: "Generate",
   inpaint: "Fill region",
-  restyle: "Restyle",
-  sketch: "Sketch to image",
+  refine: "Restyle",
 };
 
 const STATE_LABELS: Record<ConnectionState, string> = {
@@ -104,8 +104,10 @@ export class PanelView {
     this.status.textContent = state === "ready" && server ? `Connected · ${server}` : STATE_LABELS[state];
   }
 
-  showFlow(flow: FlowKind, selection: SelectionInfo | null, busy: boolean, connected: boolean): void {
-    const availability = selection?.flows[flow] ?? { ok: false as const, reason: "Select a layer first." };
+  /** `control`: a generate that reads the selection as its control image (a ControlNet is picked). */
+  showFlow(flow: FlowKind, selection: SelectionInfo | null, busy: boolean, connected: boolean, control = false): void {
+    const wanted = control ? selection?.control : selection?.flows[flow];
+    const availability = wanted ?? { ok: false as const, reason: "Select a layer first." };
     for (const button of this.modes) {
       const f = button.dataset["flow"] as FlowKind;
       button.setAttribute("aria-selected", String(f === flow));
@@ -113,7 +115,7 @@ export class PanelView {
     }
     for (const row of this.flowRows) row.hidden = !(row.dataset["flows"] ?? "").split(" ").includes(flow);
     this.flowHint.textContent = availability.ok ? availability.summary : availability.reason;
-    this.run.textContent = RUN_LABELS[flow];
+    this.run.textContent = control ? "Generate from sketch" : RUN_LABELS[flow];
     this.run.disabled = busy || !connected || !availability.ok;
     this.cancel.hidden = !busy;
     this.selection.textContent = selection?.label ?? "Nothing selected";
@@ -132,6 +134,30 @@ export class PanelView {
     );
     const pick = checkpoints.find((m) => m.id === wanted) ?? checkpoints.find((m) => m.default) ?? checkpoints[0];
     if (pick !== undefined) this.model.value = pick.id;
+  }
+
+  /**
+   * The daemon's ControlNets that fit the chosen checkpoint's architecture, each named with the
+   * kind of map it follows (depth, lineart...), after "None"; the pick is kept where it still fits.
+   */
+  showControlNets(models: readonly ModelInfo[], checkpoint: string): void {
+    const base = models.find((m) => m.id === checkpoint)?.arch.replace(/-inpaint$/, "");
+    const nets = models.filter((m) => m.kind === "controlnet" && m.arch === base);
+    const before = this.control.value;
+    const none = this.doc.createElement("option");
+    none.value = "";
+    none.textContent = nets.length > 0 ? "None: from the prompt only" : "None (the daemon has none for this model)";
+    const options = nets.flatMap((m) =>
+      controlNetOptions(m).map(({ value, type }) => {
+        const option = this.doc.createElement("option");
+        option.value = value;
+        option.textContent = `${m.name} · ${type === "any" ? "any map" : type}`;
+        option.title = m.id;
+        return option;
+      }),
+    );
+    this.control.replaceChildren(none, ...options);
+    this.control.value = options.some((o) => o.value === before) ? before : "";
   }
 
   /** LoRAs that fit the chosen checkpoint's architecture, each with a checkbox and a weight. */

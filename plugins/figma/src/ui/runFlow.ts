@@ -7,7 +7,7 @@
 import type { BlobSource, JobHandle, JobPreview, LayerbridgeClient, Limits, ResultInfo, UploadProgress } from "@layerbridge/common";
 import type { FlowInput, PlacedImage } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE, pngSize } from "../shared/size";
-import { jobParams, type FlowOptions } from "./flowOptions";
+import { jobParams, type FlowOptions, type InputShas } from "./flowOptions";
 import type { ImageOps } from "./imageOps";
 
 export interface FlowCallbacks {
@@ -25,23 +25,44 @@ export interface FlowOutcome {
   seconds: number | undefined;
 }
 
-/** The blobs a flow uploads, in the order `jobParams` expects their hashes. */
-export async function blobsFor(input: FlowInput, ops: ImageOps): Promise<BlobSource[]> {
+/** What a flow uploads, by the name the job gives each (image, mask, control). */
+export interface FlowBlobs {
+  image?: BlobSource;
+  mask?: BlobSource;
+  control?: BlobSource;
+}
+
+export async function inputsFor(input: FlowInput, ops: ImageOps): Promise<FlowBlobs> {
   switch (input.flow) {
     case "generate":
-      return [];
-    case "restyle":
-      return [{ bytes: input.image, format: "png" }];
+      // A transparent sketch frame reads as black to a ControlNet: flatten it onto white.
+      return input.control === undefined ? {} : { control: { bytes: await ops.flatten(input.control), format: "png" } };
+    case "refine":
+      return { image: { bytes: input.image, format: "png" } };
     case "inpaint": {
       const mask = await ops.grey(input.mask);
-      return [
-        { bytes: input.image, format: "png" },
-        { bytes: mask.bytes, format: "grey8", width: mask.width, height: mask.height },
-      ];
+      return {
+        image: { bytes: input.image, format: "png" },
+        mask: { bytes: mask.bytes, format: "grey8", width: mask.width, height: mask.height },
+      };
     }
-    case "sketch":
-      return [{ bytes: await ops.flatten(input.control), format: "png" }];
   }
+}
+
+/** Upload the named blobs; their hashes come back under the same names. */
+async function uploadNamed(
+  client: LayerbridgeClient,
+  blobs: FlowBlobs,
+  onProgress?: (p: UploadProgress) => void,
+): Promise<InputShas> {
+  const names = (Object.keys(blobs) as (keyof FlowBlobs)[]).filter((n) => blobs[n] !== undefined);
+  const shas = await client.upload(names.map((n) => blobs[n] as BlobSource), onProgress);
+  const out: InputShas = {};
+  names.forEach((name, i) => {
+    const sha = shas[i];
+    if (sha !== undefined) out[name] = sha;
+  });
+  return out;
 }
 
 export async function runFlow(
@@ -53,7 +74,7 @@ export async function runFlow(
 ): Promise<FlowOutcome> {
   const welcome = await client.ready();
   const limits: Limits = welcome.limits;
-  const shas = await client.upload(await blobsFor(input, ops), callbacks.onUpload);
+  const shas = await uploadNamed(client, await inputsFor(input, ops), callbacks.onUpload);
   const job = client.submit(jobParams(input, options, shas, limits));
   callbacks.onJob?.(job);
   const off = job.on("progress", (p) => callbacks.onProgress?.(p.step, p.steps, p.preview));
@@ -78,7 +99,7 @@ async function toPlaceable(
   notes: string[],
 ): Promise<PlacedImage> {
   let png = bytes;
-  const base = input.flow === "inpaint" || input.flow === "restyle" ? input.image : null;
+  const base = input.flow === "inpaint" || input.flow === "refine" ? input.image : null;
   if (base !== null && !coversWhole(info, pngSize(base))) {
     png = await ops.compose(base, png, info.region);
   }

@@ -35,6 +35,7 @@ const SCRIPT = ${JSON.stringify(serializable(script))};
 // Byte fields travel as arrays inside this page's source; the UI gets Uint8Arrays, as from Figma.
 const INPUT = Object.fromEntries(Object.entries(SCRIPT.input).map(([k, v]) => [k, Array.isArray(v) ? new Uint8Array(v) : v]));
 window.received = [];
+window.prepares = [];
 window.placed = null;
 const frame = document.getElementById("plugin");
 const toUi = (message) => frame.contentWindow.postMessage({ pluginMessage: message }, "*");
@@ -45,6 +46,7 @@ window.addEventListener("message", (event) => {
   window.received.push(message.type);
   if (message.type === "ui-ready") toUi({ type: "init", settings: SCRIPT.settings, selection: SCRIPT.selection });
   if (message.type === "prepare") {
+    window.prepares.push({ flow: message.flow, control: message.control });
     const answer = () => toUi({ type: "prepared", requestId: message.requestId, input: INPUT });
     if (SCRIPT.holdPrepare) window.releasePrepare = answer;
     else answer();
@@ -60,10 +62,7 @@ window.addEventListener("message", (event) => {
 </body></html>`;
 }
 
-/**
- * The UI goes in as the frame's srcdoc attribute from the start (not set by script later): a
- * frame created after load would first run with the browser's own user agent, not the page's.
- */
+/** The UI goes in as the frame's srcdoc attribute, so the frame loads it with the page. */
 function escapeAttribute(html: string): string {
   return html.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
 }
@@ -93,11 +92,10 @@ export async function startHarness(script: HarnessScript): Promise<Harness> {
   };
 }
 
-/** A selection on which exactly `flow` can run. */
-export function selectionFor(label: string, flow: FlowKind): SelectionInfo {
+/** A selection on which exactly `flow` can run (`control`: and which can serve as a sketch). */
+export function selectionFor(label: string, flow: FlowKind, control = false): SelectionInfo {
   const flows = {} as Record<FlowKind, FlowAvailability>;
-  for (const f of FLOW_KINDS) {
-    flows[f] = f === flow ? { ok: true, summary: `Use ${label}` } : { ok: false, reason: "Select something else." };
-  }
-  return { label, flows };
+  const no = { ok: false as const, reason: "Select something else." };
+  for (const f of FLOW_KINDS) flows[f] = f === flow ? { ok: true, summary: `Use ${label}` } : no;
+  return { label, flows, control: control ? { ok: true, summary: `Use ${label} as the sketch` } : no };
 }

@@ -25,9 +25,9 @@ afterAll(async () => {
 /** The Figma desktop app's user agent: its Chromium names the app (diagnose.isDesktopApp). */
 const DESKTOP_APP_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Figma/125.4.9 Chrome/134.0.6998.205 Electron/35.2.1 Safari/537.36";
 
-async function open(script: HarnessScript, userAgent?: string): Promise<{ page: Page; harness: Harness }> {
+async function open(script: HarnessScript, on: Browser = browser): Promise<{ page: Page; harness: Harness }> {
   const harness = await startHarness(script);
-  const page = await browser.newPage({ viewport: { width: 372, height: 752 }, ...(userAgent ? { userAgent } : {}) });
+  const page = await on.newPage({ viewport: { width: 372, height: 752 } });
   page.on("pageerror", (error) => console.error("page error:", error.message));
   await page.goto(harness.url);
   return { page, harness };
@@ -124,14 +124,18 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
     for (let x = 8; x < 56; x++) strokes.set([0, 0, 0, 255], (32 * 64 + x) * 4);
     const script: HarnessScript = {
       settings: { ...DEFAULT_SETTINGS, url: daemon.url, token: daemon.token, prompt: "a horizon", model: "demo" },
-      selection: selectionFor("Frame “Sketch” 64×64", "sketch"),
-      input: { flow: "sketch", control: encodePng(64, 64, strokes), size: { width: 64, height: 64 } },
+      selection: selectionFor("Frame “Sketch” 64×64", "generate", true),
+      input: { flow: "generate", target: { width: 64, height: 64 }, control: encodePng(64, 64, strokes) },
     };
     const { page, harness } = await open(script);
     try {
       const ui = page.frameLocator("#plugin");
       await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
-      await ui.locator("#control").selectOption("lineart");
+      // The daemon's ControlNets for the model, each with the kind of map it follows.
+      await expect.poll(() => ui.locator("#control option").allTextContents()).toContain("Demo demo-cn-lineart · lineart");
+      await ui.locator("#control").selectOption("demo-cn-lineart");
+      expect(await ui.locator("#run").textContent()).toBe("Generate from sketch");
+      expect(await ui.locator("#flow-hint").textContent()).toBe("Use Frame “Sketch” 64×64 as the sketch");
       await ui.locator("#batch").fill("2");
       await ui.locator("#advanced summary").click();
       await ui.locator("#steps").fill("2");
@@ -139,6 +143,7 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
       const pngs = await pollPlaced(page);
       expect(pngs.map((p) => decodePng(new Uint8Array(p)).width)).toEqual([64, 64]);
       await expect.poll(() => ui.locator("#results img").count()).toBe(2);
+      expect(await page.evaluate(() => (window as unknown as { prepares: unknown[] }).prepares)).toEqual([{ flow: "generate", control: true }]);
     } finally {
       await page.close();
       await harness.close();
@@ -207,7 +212,9 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
   });
 
   it("says the daemon is not running when nothing listens (desktop app)", async () => {
-    const { page, harness } = await open(generate({ url: "ws://127.0.0.1:9" }), DESKTOP_APP_UA);
+    // The switch, not a page option: a page's user agent reaches a frame it creates only later.
+    const desktop = await launchChromium([`--user-agent=${DESKTOP_APP_UA}`]);
+    const { page, harness } = await open(generate({ url: "ws://127.0.0.1:9" }), desktop);
     try {
       const ui = page.frameLocator("#plugin");
       await expect
@@ -218,6 +225,7 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
     } finally {
       await page.close();
       await harness.close();
+      await desktop.close();
     }
   });
 

@@ -18,8 +18,8 @@ function lastPosted(): MainToUi {
   return stub.log.posted.at(-1) as MainToUi;
 }
 
-async function prepare(flow: FlowInput["flow"], scale = 1, maxSide = 4096): Promise<FlowInput> {
-  await controller.handle({ type: "prepare", requestId: "r1", flow, scale, maxSide });
+async function prepare(flow: FlowInput["flow"], scale = 1, maxSide = 4096, control = false): Promise<FlowInput> {
+  await controller.handle({ type: "prepare", requestId: "r1", flow, control, scale, maxSide });
   const reply = lastPosted();
   if (reply.type !== "prepared") throw new Error(`expected prepared, got ${JSON.stringify(reply)}`);
   return reply.input;
@@ -62,8 +62,8 @@ describe("selection", () => {
     if (msg.type !== "selection") throw new Error(msg.type);
     expect(msg.selection.label).toBe("Frame “Hero” 1200×800");
     expect(msg.selection.flows.generate.ok).toBe(true);
-    expect(msg.selection.flows.sketch.ok).toBe(true);
-    expect(msg.selection.flows.restyle).toEqual({ ok: false, reason: expect.stringContaining("image") });
+    expect(msg.selection.control).toEqual({ ok: true, summary: "Use Frame “Hero” 1200×800 as the sketch" });
+    expect(msg.selection.flows.refine).toEqual({ ok: false, reason: expect.stringContaining("image") });
     expect(msg.selection.flows.inpaint.ok).toBe(false);
   });
 
@@ -286,9 +286,9 @@ describe("fill region", () => {
 });
 
 describe("placement inside frames", () => {
-  async function restyleAndPlace(image: StubNode): Promise<StubNode> {
+  async function refineAndPlace(image: StubNode): Promise<StubNode> {
     stub.select(image);
-    await prepare("restyle");
+    await prepare("refine");
     const results = [{ png: solidPng(300, 200), width: 300, height: 200, seed: 1 }];
     await controller.handle({ type: "place", requestId: "r1", prompt: "", model: "demo", results });
     const placed = lastPosted();
@@ -302,7 +302,7 @@ describe("placement inside frames", () => {
     const screen = stub.add("FRAME", "Screen", { x: 100, y: 50, width: 500, height: 400 });
     screen.clipsContent = true;
     const photo = stub.addImage("Photo", { x: 200, y: 100, width: 300, height: 200 }, { width: 300, height: 200 }, screen);
-    const copy = await restyleAndPlace(photo);
+    const copy = await refineAndPlace(photo);
     // Inside the frame it would sit at x 524, past the frame's right edge, so clipped from view.
     expect(copy.parent?.type).toBe("PAGE");
     expect([copy.x, copy.y, copy.width, copy.height]).toEqual([624, 150, 300, 200]);
@@ -314,17 +314,17 @@ describe("placement inside frames", () => {
     const card = stub.add("FRAME", "Card", { x: 0, y: 0, width: 340, height: 240 });
     Object.assign(card, { layoutMode: "VERTICAL" });
     const photo = stub.addImage("Photo", { x: 20, y: 20, width: 300, height: 200 }, { width: 300, height: 200 }, card);
-    const copy = await restyleAndPlace(photo);
+    const copy = await refineAndPlace(photo);
     expect(card.children.map((n) => n.id)).toEqual([photo.id]);
     expect([copy.parent?.type, copy.x, copy.y]).toEqual(["PAGE", 344, 20]);
   });
 });
 
-describe("restyle and sketch", () => {
-  it("exports the image for restyle at its native resolution", async () => {
+describe("refine, and generate from a sketch", () => {
+  it("exports the image to refine at its native resolution", async () => {
     stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 256, height: 128 }, { width: 1024, height: 512 }));
-    const input = await prepare("restyle");
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine");
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 1024, height: 512 });
     expect(decodePng(input.image).width).toBe(1024);
   });
@@ -334,23 +334,23 @@ describe("restyle and sketch", () => {
     const image = stub.addImage("Letterbox", { x: 0, y: 0, width: 400, height: 400 }, { width: 2000, height: 1000 });
     image.fills = [{ ...(image.fills[0] as object), scaleMode: "FIT" }];
     stub.select(image);
-    const input = await prepare("restyle");
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine");
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 2000, height: 2000 });
   });
 
   it("exports a cropped-to-fill (FILL) image at the resolution of the part that shows, not above", async () => {
     // 800×300 px covering 400×300 units: 1 px per unit, the sides cut off.
     stub.select(stub.addImage("Cover", { x: 0, y: 0, width: 400, height: 300 }, { width: 800, height: 300 }));
-    const input = await prepare("restyle");
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine");
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 400, height: 300 });
   });
 
-  it("bounds a restyle's export by the daemon's generate limit", async () => {
+  it("bounds a refine's export by the daemon's generate limit", async () => {
     stub.select(stub.addImage("Photo", { x: 0, y: 0, width: 1000, height: 500 }, { width: 3000, height: 1500 }));
-    const input = await prepare("restyle", 1, 2048);
-    if (input.flow !== "restyle") throw new Error(input.flow);
+    const input = await prepare("refine", 1, 2048);
+    if (input.flow !== "refine") throw new Error(input.flow);
     expect(input.size).toEqual({ width: 2048, height: 1024 });
     expect(input.note).toContain("3000×1500");
   });
@@ -362,9 +362,9 @@ describe("restyle and sketch", () => {
       { type: "SOLID", color: { r: 0, g: 0, b: 0 } },
     ];
     stub.select(sketch);
-    const input = await prepare("sketch", 2);
-    if (input.flow !== "sketch") throw new Error(input.flow);
-    expect(input.size).toEqual({ width: 600, height: 400 });
+    const input = await prepare("generate", 2, 4096, true);
+    if (input.flow !== "generate" || input.control === undefined) throw new Error(JSON.stringify(input));
+    expect(input.target).toEqual({ width: 600, height: 400 });
     const control = decodePng(input.control);
     expect(control.at(50, 25)).toEqual({ r: 0, g: 0, b: 0, a: 255 });
     expect(control.at(50, 100)).toEqual({ r: 255, g: 255, b: 255, a: 255 });
@@ -373,7 +373,7 @@ describe("restyle and sketch", () => {
   it("places a sketch's result as a new frame beside the sketch", async () => {
     const sketch = stub.add("FRAME", "Sketch", { x: 0, y: 0, width: 300, height: 200 });
     stub.select(sketch);
-    await prepare("sketch");
+    await prepare("generate", 1, 4096, true);
     await controller.handle({
       type: "place",
       requestId: "r1",
@@ -391,9 +391,9 @@ describe("restyle and sketch", () => {
 });
 
 describe("undo", () => {
-  async function restyleRun(image: StubNode, seed: number): Promise<void> {
+  async function refineRun(image: StubNode, seed: number): Promise<void> {
     stub.select(image);
-    await controller.handle({ type: "prepare", requestId: `r${seed}`, flow: "restyle", scale: 1, maxSide: 4096 });
+    await controller.handle({ type: "prepare", requestId: `r${seed}`, flow: "refine", scale: 1, maxSide: 4096 });
     const results = [{ png: solidPng(100, 100), width: 100, height: 100, seed }];
     await controller.handle({ type: "place", requestId: `r${seed}`, prompt: "dusk", model: "demo", results });
   }
@@ -401,8 +401,8 @@ describe("undo", () => {
   it("makes each placed run one undo step, so Cmd+Z takes back only the last", async () => {
     const photo = stub.addImage("Photo", { x: 0, y: 0, width: 100, height: 100 }, { width: 100, height: 100 });
     stub.log.history.length = 0; // the user's drawing: Figma commits that itself
-    await restyleRun(photo, 1);
-    await restyleRun(photo, 2);
+    await refineRun(photo, 1);
+    await refineRun(photo, 2);
     // One step per run: the copy and the result's fill on it.
     expect(stub.undoSteps()).toEqual([
       ["clone Photo", "fills Photo"],

@@ -15,9 +15,9 @@ describe("exports in a Display P3 file", () => {
     sketch.fills = [{ type: "SOLID", color: { r: 0.9175, g: 0.2003, b: 0.1386 } }];
     stub.select(sketch);
     const controller = new MainController(stub.api);
-    await controller.handle({ type: "prepare", requestId: "r1", flow: "sketch", scale: 1, maxSide: 4096 });
+    await controller.handle({ type: "prepare", requestId: "r1", flow: "generate", control: true, scale: 1, maxSide: 4096 });
     const reply = stub.log.posted.at(-1) as MainToUi;
-    if (reply.type !== "prepared" || reply.input.flow !== "sketch") throw new Error(JSON.stringify(reply));
+    if (reply.type !== "prepared" || reply.input.flow !== "generate" || !reply.input.control) throw new Error(JSON.stringify(reply));
     const pixel = decodePng(reply.input.control).at(5, 5);
     expect(pixel.r).toBeGreaterThanOrEqual(253);
     expect(pixel.g).toBeLessThanOrEqual(2);

@@ -4,7 +4,7 @@ import type { FlowKind, MainToUi } from "../../src/shared/messages";
 import { FigmaStub, type StubNode } from "../support/figmaStub";
 import { solidPng } from "../support/png";
 
-// A restyle or fill result is made from the node's export, which already shows its children,
+// A refine (Restyle) or fill result is made from the node's export, which already shows its children,
 // every fill, the inner part of its strokes and the effects on its own pixels (ExportSettings:
 // the node's contents within its absolute bounds). The copy that carries it must not draw them again.
 let stub: FigmaStub;
@@ -37,7 +37,7 @@ function card(): StubNode {
 
 async function run(flow: FlowKind, selection: StubNode[]): Promise<StubNode> {
   stub.select(...selection);
-  await controller.handle({ type: "prepare", requestId: "r1", flow, scale: 1, maxSide: 4096 });
+  await controller.handle({ type: "prepare", requestId: "r1", flow, control: false, scale: 1, maxSide: 4096 });
   const results = [{ png: solidPng(200, 100), width: 200, height: 100, seed: 9 }];
   await controller.handle({ type: "place", requestId: "r1", prompt: "dusk", model: "demo", results });
   const placed = stub.log.posted.at(-1) as MainToUi;
@@ -47,10 +47,10 @@ async function run(flow: FlowKind, selection: StubNode[]): Promise<StubNode> {
   return node;
 }
 
-describe("the copy that carries a restyle", () => {
+describe("the copy that carries a refine", () => {
   it("shows the result alone: no tint, caption, inside border or inner effects over it", async () => {
     const source = card();
-    const copy = await run("restyle", [source]);
+    const copy = await run("refine", [source]);
     expect(stub.log.exports[0]?.rendered).toEqual(["Card", "Caption"]); // what the result already holds
     expect(copy.fills).toEqual([{ type: "IMAGE", imageHash: stub.log.createdImages[0], scaleMode: "FILL" }]);
     expect(copy.children).toEqual([]);
@@ -61,7 +61,7 @@ describe("the copy that carries a restyle", () => {
 
   it("leaves the source as it was", async () => {
     const source = card();
-    await run("restyle", [source]);
+    await run("refine", [source]);
     expect(source.fills).toHaveLength(2);
     expect(source.strokes).toEqual([BORDER]);
     expect(source.effects).toHaveLength(4);
@@ -71,26 +71,26 @@ describe("the copy that carries a restyle", () => {
   it("keeps an outside border whole and the outer half of a centred one", async () => {
     const outside = card();
     outside.strokeAlign = "OUTSIDE";
-    const a = await run("restyle", [outside]);
+    const a = await run("refine", [outside]);
     expect([a.strokes, a.strokeAlign, a.strokeWeight]).toEqual([[BORDER], "OUTSIDE", 4]);
 
     const centred = card();
     centred.strokeAlign = "CENTER";
-    const b = await run("restyle", [centred]);
+    const b = await run("refine", [centred]);
     expect([b.strokes, b.strokeAlign, b.strokeWeight]).toEqual([[BORDER], "OUTSIDE", 2]);
   });
 
   it("keeps the size of an auto-layout frame whose children went", async () => {
     const source = card();
     Object.assign(source, { layoutMode: "HORIZONTAL" });
-    const copy = await run("restyle", [source]);
+    const copy = await run("refine", [source]);
     expect((copy as unknown as { layoutMode: string }).layoutMode).toBe("NONE");
     expect([copy.width, copy.height]).toEqual([200, 100]);
   });
 });
 
 describe("the copy that carries a filled region", () => {
-  it("drops the overlays the export held, like a restyle's", async () => {
+  it("drops the overlays the export held, like a refine's", async () => {
     const source = card();
     const mark = stub.add("ELLIPSE", "Mark", { x: 20, y: 20, width: 30, height: 30 });
     const copy = await run("inpaint", [source, mark]);

@@ -1,6 +1,6 @@
 import type { Limits } from "@layerbridge/common";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_OPTIONS, jobParams, type FlowOptions } from "../../src/ui/flowOptions";
+import { controlNetChoice, controlNetOptions, DEFAULT_OPTIONS, jobParams, type FlowOptions } from "../../src/ui/flowOptions";
 
 const limits: Limits = {
   max_frame_bytes: 17 << 20,
@@ -18,16 +18,16 @@ const B = "b".repeat(64);
 
 describe("jobParams", () => {
   it("generates at the target's size snapped to the daemon's limits", () => {
-    const params = jobParams({ flow: "generate", target: { width: 4096, height: 2050 } }, options, [], limits);
+    const params = jobParams({ flow: "generate", target: { width: 4096, height: 2050 } }, options, {}, limits);
     expect(params).toMatchObject({ kind: "generate", model: "demo", prompt: "fox", seed: 9, width: 2048, height: 1024 });
     expect(params.image).toBeUndefined();
   });
 
-  it("restyles as a refine job with the strength", () => {
+  it("sends a refine (the Restyle tab) with the strength", () => {
     const params = jobParams(
-      { flow: "restyle", image: new Uint8Array(), size: { width: 64, height: 64 } },
+      { flow: "refine", image: new Uint8Array(), size: { width: 64, height: 64 } },
       { ...options, strength: 0.3 },
-      [A],
+      { image: A },
       limits,
     );
     expect(params).toMatchObject({ kind: "refine", image: A, strength: 0.3 });
@@ -36,24 +36,49 @@ describe("jobParams", () => {
 
   it("fills a region as an inpaint job naming image and mask", () => {
     const input = { flow: "inpaint" as const, image: new Uint8Array(), mask: new Uint8Array(), size: { width: 8, height: 8 } };
-    expect(jobParams(input, options, [A, B], limits)).toMatchObject({ kind: "inpaint", image: A, mask: B });
+    expect(jobParams(input, options, { image: A, mask: B }, limits)).toMatchObject({ kind: "inpaint", image: A, mask: B });
   });
 
-  it("reads a sketch through the chosen ControlNet type", () => {
+  it("generates from a sketch through the ControlNet picked, named by id with its type", () => {
     const params = jobParams(
-      { flow: "sketch", control: new Uint8Array(), size: { width: 300, height: 200 } },
-      { ...options, control: "canny", controlStrength: 0.8 },
-      [A],
+      { flow: "generate", target: { width: 300, height: 200 }, control: new Uint8Array() },
+      { ...options, controlNet: { id: "depth-sd15", type: "canny" }, controlStrength: 0.8 },
+      { control: A },
       limits,
     );
-    expect(params).toMatchObject({ kind: "generate", width: 304, height: 200, control: [{ type: "canny", image: A, strength: 0.8 }] });
+    expect(params).toMatchObject({ kind: "generate", width: 304, height: 200 });
+    expect(params.control).toEqual([{ type: "canny", model: "depth-sd15", image: A, strength: 0.8 }]);
+  });
+
+  it("asks for a ControlNet when a sketch comes without one", () => {
+    const input = { flow: "generate" as const, target: { width: 64, height: 64 }, control: new Uint8Array() };
+    expect(() => jobParams(input, options, { control: A }, limits)).toThrow("Pick a ControlNet");
+  });
+
+  it("finds the picked ControlNet among the daemon's models with its type", () => {
+    const models = [
+      { id: "demo", name: "Demo", arch: "sd15", kind: "checkpoint" as const },
+      { id: "demo-cn-lineart", name: "Line art", arch: "sd15", kind: "controlnet" as const, control_type: "lineart" as const },
+    ];
+    expect(controlNetChoice(models, "demo-cn-lineart")).toEqual({ id: "demo-cn-lineart", type: "lineart" });
+    expect(controlNetChoice(models, "")).toBeNull();
+    expect(controlNetChoice(models, "demo")).toBeNull(); // a checkpoint is no ControlNet
+  });
+
+  it("offers a union ControlNet once per map it can read, and sends the one picked", () => {
+    const union = { id: "cn-union", name: "Union", arch: "sdxl", kind: "controlnet" as const, control_type: "union" as const };
+    const options = controlNetOptions(union);
+    expect(options).toContainEqual({ value: "cn-union:depth", type: "depth" });
+    expect(options).toContainEqual({ value: "cn-union:scribble", type: "scribble" });
+    expect(controlNetChoice([union], "cn-union:depth")).toEqual({ id: "cn-union", type: "depth" });
+    expect(controlNetChoice([union], "cn-union")).toBeNull(); // a union needs its map named
   });
 
   it("leaves the seed to the daemon when none is set, caps the batch, drops zero-weight LoRAs", () => {
     const params = jobParams(
       { flow: "generate", target: { width: 64, height: 64 } },
       { ...options, seed: null, batch: 20, loras: [{ id: "a", weight: 0 }, { id: "b", weight: 0.7 }] },
-      [],
+      {},
       limits,
     );
     expect("seed" in params).toBe(false);
@@ -62,8 +87,8 @@ describe("jobParams", () => {
   });
 
   it("names a missing upload instead of sending an undefined blob", () => {
-    expect(() => jobParams({ flow: "restyle", image: new Uint8Array(), size: { width: 8, height: 8 } }, options, [], limits)).toThrow(
-      "missing upload #1 for restyle",
+    expect(() => jobParams({ flow: "refine", image: new Uint8Array(), size: { width: 8, height: 8 } }, options, {}, limits)).toThrow(
+      "missing upload of the image for refine",
     );
   });
 });

@@ -18,7 +18,7 @@ describe("MainBridge", () => {
     const port = fakePort();
     const bridge = new MainBridge(port);
     const pending = bridge.prepare("r1", "generate", 2, 2048);
-    expect(port.sent).toEqual([{ type: "prepare", requestId: "r1", flow: "generate", scale: 2, maxSide: 2048 }]);
+    expect(port.sent).toEqual([{ type: "prepare", requestId: "r1", flow: "generate", control: false, scale: 2, maxSide: 2048 }]);
     port.deliver({ type: "prepared", requestId: "other", input: { flow: "generate", target: { width: 1, height: 1 } } });
     port.deliver({ type: "prepared", requestId: "r1", input: { flow: "generate", target: { width: 64, height: 32 } } });
     await expect(pending).resolves.toEqual({ flow: "generate", target: { width: 64, height: 32 } });
@@ -40,7 +40,7 @@ describe("MainBridge", () => {
     const bridge = new MainBridge(port);
     const seen: string[] = [];
     bridge.onMessage((m) => seen.push(m.type));
-    port.deliver({ type: "selection", selection: { label: "x", flows: {} as never } });
+    port.deliver({ type: "selection", selection: { label: "x", flows: {} as never, control: { ok: false, reason: "no" } } });
     port.deliver({ type: "placed", requestId: "nobody", nodeIds: [] });
     expect(seen).toEqual(["selection"]);
   });

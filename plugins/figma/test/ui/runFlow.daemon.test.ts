@@ -68,10 +68,10 @@ describe("runFlow against a real daemon", () => {
     expect(outcome.images.map((i) => i.seed)).toEqual([10, 11, 12]);
   });
 
-  it("restyles an image at its size", async () => {
+  it("refines an image at its size", async () => {
     const outcome = await runFlow(
       client,
-      { flow: "restyle", image: solidPng(64, 64), size: { width: 64, height: 64 } },
+      { flow: "refine", image: solidPng(64, 64), size: { width: 64, height: 64 } },
       options({ strength: 0.5 }),
       pngImageOps,
     );
@@ -79,10 +79,10 @@ describe("runFlow against a real daemon", () => {
     expect([png.width, png.height]).toEqual([64, 64]);
   });
 
-  it("keeps the right and bottom pixels a restyle could not cover", async () => {
+  it("keeps the right and bottom pixels a refine could not cover", async () => {
     const outcome = await runFlow(
       client,
-      { flow: "restyle", image: solidPng(70, 66, { r: 1, g: 2, b: 3, a: 255 }), size: { width: 70, height: 66 } },
+      { flow: "refine", image: solidPng(70, 66, { r: 1, g: 2, b: 3, a: 255 }), size: { width: 70, height: 66 } },
       options({ strength: 0.5 }),
       pngImageOps,
     );
@@ -111,7 +111,7 @@ describe("runFlow against a real daemon", () => {
   });
 });
 
-describe("inpaint and sketch against a real daemon", () => {
+describe("inpaint and generate from a sketch against a real daemon", () => {
   it("fills a region and composites the patch onto the original", async () => {
     const image = solidPng(96, 64, { r: 10, g: 200, b: 30, a: 255 });
     const mask = new Uint8Array(96 * 64 * 4);
@@ -142,8 +142,8 @@ describe("inpaint and sketch against a real daemon", () => {
     const sketch = solidPng(64, 64, { r: 0, g: 0, b: 0, a: 0 });
     const outcome = await runFlow(
       client,
-      { flow: "sketch", control: sketch, size: { width: 64, height: 64 } },
-      options({ control: "scribble" }),
+      { flow: "generate", target: { width: 64, height: 64 }, control: sketch },
+      options({ controlNet: { id: "demo-cn-scribble", type: "scribble" } }),
       pngImageOps,
     );
     expect(outcome.images).toHaveLength(1);
