@@ -17,6 +17,8 @@ class TrayConfig(BaseModel):
         default="local", description="local: run the daemon as a child; remote: connect to url")
     data_dir: str | None = Field(default=None, description="the local daemon's data dir")
     remote_url: str = ""
+    remote_fingerprint: str | None = Field(
+        default=None, description="a wss:// remote daemon's certificate SHA-256, pinned")
     start_daemon: bool = Field(default=True, description="local: start the daemon with the tray")
     autostart: bool = False
     notify: bool = True

@@ -102,6 +102,8 @@ class TrayCore(QObject):
     def url(self) -> str:
         """The daemon's address: the one bound (the local child's), not the one saved."""
         if self.is_local:
+            if self.connection.is_connected and self.connection.url:
+                return self.connection.url  # LAN mode: the local address, not 0.0.0.0
             return (self.process.url if self.process else None) or ""
         return self.config.remote_url
 
@@ -142,23 +144,25 @@ class TrayCore(QObject):
         elif self.config.remote_url:
             token = self.vault.get(remote_account(self.config.remote_url))
             if token:
-                self.connection.open(self.config.remote_url, token)
+                self.connection.open(self.config.remote_url, token,
+                                     tls_fingerprint=self.config.remote_fingerprint)
             else:
                 self._detail = "paste an admin token for the remote daemon in Settings"
         self._refresh_state()
         self.targetChanged.emit(self.target)
 
-    def connect_remote(self, url: str, token: str) -> bool:
+    def connect_remote(self, url: str, token: str, fingerprint: str | None = None) -> bool:
         """Manage the daemon at `url` from now on (this launch and the next): the local child
-        stops. Returns whether the token went to the OS keyring."""
+        stops. A wss:// daemon with a self-signed certificate is pinned to its `fingerprint`.
+        Returns whether the token went to the OS keyring."""
         if self.process is not None:
             self.process.stop()
-        self.settings.set_remote(url)  # the next launch connects here again (the token: the keyring)
+        self.settings.set_remote(url, fingerprint or None)  # the token goes to the keyring
         stored = self.vault.set(remote_account(url), token)
         self._detail = ""
         self.clients.own_name = None  # a pasted token: its paired name is not known here
         self.catalog.previews_dir = self._previews_dir(self.config)
-        self.connection.open(url, token)
+        self.connection.open(url, token, tls_fingerprint=fingerprint or None)
         self._refresh_state()
         self.targetChanged.emit(self.target)
         return stored

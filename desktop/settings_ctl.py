@@ -68,9 +68,10 @@ class SettingsController(QObject):
         self.config = self.config.model_copy(update={"data_dir": path or None})
         save_config(self.config)
 
-    def set_remote(self, url: str) -> None:
+    def set_remote(self, url: str, fingerprint: str | None = None) -> None:
         """Manage the daemon at `url` from now on, this launch and the next."""
-        self.config = self.config.model_copy(update={"mode": "remote", "remote_url": url})
+        self.config = self.config.model_copy(update={"mode": "remote", "remote_url": url,
+                                                     "remote_fingerprint": fingerprint})
         save_config(self.config)
 
     def set_local(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from layerbridge.daemon.errors import LayerbridgeError
 from layerbridge.daemon.protocol.messages import SettingsInfo
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -37,7 +38,7 @@ LAN_WARNING = (
 
 class SettingsTab(QWidget):
     def __init__(self, settings: SettingsController, vault: TokenVault, *, local: bool,
-                 connect_remote: Callable[[str, str], bool] | None = None,
+                 connect_remote: Callable[[str, str, str | None], bool] | None = None,
                  use_local: Callable[[], None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,6 +110,9 @@ class SettingsTab(QWidget):
         self.remote_token = QLineEdit(app)
         self.remote_token.setEchoMode(QLineEdit.EchoMode.Password)
         self.remote_token.setPlaceholderText("admin token from `layerbridge pair --admin`")
+        self.remote_fingerprint = QLineEdit(settings.config.remote_fingerprint or "", app)
+        self.remote_fingerprint.setPlaceholderText(
+            "wss:// with a self-signed certificate: its SHA-256, as `layerbridge serve` prints it")
         self.remote_connect = QPushButton("Connect", app)
         self.local_button = QPushButton("Use this computer's daemon", app)
         rrow = QHBoxLayout()
@@ -116,6 +120,7 @@ class SettingsTab(QWidget):
         rrow.addWidget(self.remote_connect)
         rrow.addWidget(self.local_button)
         aform.addRow("Remote daemon", self.remote_url)
+        aform.addRow("Certificate", self.remote_fingerprint)
         aform.addRow("", rrow)
         self.remote_connect.clicked.connect(self._remote)
         self.local_button.clicked.connect(self._local)
@@ -208,9 +213,18 @@ class SettingsTab(QWidget):
     def _remote(self) -> None:
         url, token = self.remote_url.text().strip(), self.remote_token.text().strip()
         if not (url.startswith(("ws://", "wss://")) and token) or self._connect_remote is None:
-            self.status.error("enter a ws:// URL and an admin token")
+            self.status.error("enter a ws:// or wss:// URL and an admin token")
             return
-        stored = self._connect_remote(url, token)
+        pin = self.remote_fingerprint.text().strip() or None
+        if pin is not None:
+            from layerbridge.daemon.tls import parse_fingerprint
+
+            try:
+                pin = parse_fingerprint(pin)
+            except LayerbridgeError as exc:
+                self.status.error(exc.message)
+                return
+        stored = self._connect_remote(url, token, pin)
         self.remote_token.clear()
         self.status.ok(f"connecting to {url}; token kept in the OS keyring" if stored else
                        f"connecting to {url}; no keyring: the token is kept for this session only")

@@ -148,7 +148,8 @@ def test_the_tray_config_holds_no_secret(tmp_path: Path) -> None:
     path = tmp_path / "tray.json"
     save_config(TrayConfig(mode="remote", remote_url="ws://gpu:7842"), path)
     assert set(json.loads(path.read_text())) == {
-        "mode", "data_dir", "remote_url", "start_daemon", "autostart", "notify", "welcomed"}
+        "mode", "data_dir", "remote_url", "remote_fingerprint", "start_daemon", "autostart",
+        "notify", "welcomed"}
     assert load_config(path).remote_url == "ws://gpu:7842"
     assert load_config(tmp_path / "missing.json") == TrayConfig()
 

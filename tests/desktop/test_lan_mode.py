@@ -48,3 +48,43 @@ async def test_the_tray_reaches_its_lan_mode_child_over_pinned_wss(paths: Paths)
     finally:
         process.stop(force=True)
         await until(lambda: process.state.value == "stopped", timeout=20)
+
+
+@pytest.mark.skipif(not can_bind(LAN_HOST), reason=f"{LAN_HOST} cannot be bound here")
+async def test_a_remote_lan_daemon_is_pinned_and_its_fingerprint_shown_for_pairing(
+        paths: Paths) -> None:
+    from layerbridge.desktop.config import TrayConfig
+    from layerbridge.desktop.core import TrayCore
+    from layerbridge.desktop.manager import ManagerWindow
+    from PySide6.QtWidgets import QApplication
+
+    paths.settings.write_text(json.dumps({"server": {"host": LAN_HOST, "allowed_hosts": [LAN_HOST]}}))
+    process = DaemonProcess(paths.root, port=0, backoff=FAST)
+    process.start()
+    core = TrayCore(TrayConfig(mode="remote", welcomed=True), poll_ms=200)
+    window = ManagerWindow(core)
+    try:
+        await wait_for(process.ready, timeout=60)
+        running = read_runtime(paths)
+        assert running is not None and running.tls_fingerprint
+        settings = window.settings
+        settings.remote_url.setText(running.local_url)
+        settings.remote_token.setText(admin_token(paths, "studio-tray"))
+        settings.remote_fingerprint.setText(running.tls_fingerprint.replace(":", "").lower())
+        settings.remote_connect.click()
+        await wait_for(core.connection.connected, timeout=20)
+        assert core.config.remote_fingerprint == running.tls_fingerprint  # kept for next launch
+        panel = window.clients.connect_panel
+        await until(lambda: panel.fingerprint.text() == running.tls_fingerprint)
+        assert not panel.fingerprint.isHidden()  # shown with its copy button (over TLS only)
+        panel.copy_fingerprint.click()
+        assert QApplication.clipboard().text() == running.tls_fingerprint
+        settings.remote_token.setText("lb_anything")
+        settings.remote_fingerprint.setText("not a fingerprint")
+        settings.remote_connect.click()
+        assert "SHA-256" in settings.status.text()
+    finally:
+        window.close()
+        await core.shutdown()
+        process.stop(force=True)
+        await until(lambda: process.state.value == "stopped", timeout=20)

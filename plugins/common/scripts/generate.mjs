@@ -1,5 +1,7 @@
 // Generates src/generated/ from the daemon's committed JSON Schema (../protocol.schema.json):
 //   protocol.ts     TypeScript types (json-schema-to-typescript)
+//   vocab.ts        the wire's word lists as values (error codes and which are retryable, job
+//                   kinds, control types), so no list is written twice
 //   validators.js   precompiled ajv validators (standalone code: no eval at runtime, so UXP needs
 //                   no allowCodeGenerationFromStrings), one per server message plus the unions
 // `--check` fails when the committed files differ from what the schema gives (stale types).
@@ -118,8 +120,34 @@ function declarationsSource() {
   return lines.join("\n");
 }
 
+function vocabSource() {
+  const list = (name) => {
+    const values = defs[name]?.enum;
+    if (!Array.isArray(values)) throw new Error(`the schema has no enum ${name}`);
+    return JSON.stringify(values, null, 2);
+  };
+  const retryable = defs.ErrorCode?.["x-retryable"];
+  if (!Array.isArray(retryable)) throw new Error("the schema's ErrorCode has no x-retryable list");
+  return [
+    banner,
+    "/** Every error code the daemon can put on the wire (the schema's ErrorCode). */",
+    `export const ERROR_CODES = ${list("ErrorCode")} as const;`,
+    "",
+    "/** The codes whose request may succeed later unchanged (the schema's x-retryable). */",
+    `export const RETRYABLE_ERROR_CODES: readonly string[] = ${JSON.stringify(retryable, null, 2)};`,
+    "",
+    "/** The job kinds of the wire (the schema's JobKind): every plugin names its modes by these. */",
+    `export const JOB_KINDS = ${list("JobKind")} as const;`,
+    "",
+    "/** The maps a ControlNet follows (the schema's ControlType). */",
+    `export const CONTROL_TYPES = ${list("ControlType")} as const;`,
+    "",
+  ].join("\n");
+}
+
 const outputs = {
   "protocol.ts": await typesSource(),
+  "vocab.ts": vocabSource(),
   "validators.js": validatorsSource(),
   "validators.d.ts": declarationsSource(),
 };

@@ -8,6 +8,7 @@ import { Emitter } from "./emitter.js";
 import { ConnectionError, DaemonError, ProtocolViolation } from "./errors.js";
 import { decodeFrame, parseJson } from "./frames.js";
 import type { JobHandle, JobPreview } from "./jobHandle.js";
+import { withInputs, type JobInputs, type ParamsWithoutInputs } from "./jobInputs.js";
 import { JobTracker, newJobId } from "./jobTracker.js";
 import { PendingReplies } from "./pendingReplies.js";
 import {
@@ -219,6 +220,18 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
   /** Submit a job; the handle reports progress and results and settles when the job ends. */
   submit(params: JobParams, options: SubmitOptions = {}): JobHandle {
     return this.jobs.submit(params, options.jobId ?? newJobId(), options.priority);
+  }
+
+  /** Upload a job's input images by name and submit it: `{image, mask, control}` fill the
+   * fields of the same names (no list of hashes to match by position). Resolves with the job's
+   * handle once it is submitted; rejects when an upload fails (nothing is submitted then). */
+  async submitWithInputs(
+    params: ParamsWithoutInputs,
+    inputs: JobInputs,
+    options: SubmitOptions & { onUpload?: (p: UploadProgress) => void } = {},
+  ): Promise<JobHandle> {
+    const full = await withInputs(params, inputs, (blobs) => this.upload(blobs, options.onUpload));
+    return this.submit(full, options);
   }
 
   /** Follow a job submitted earlier (e.g. by a previous session of the panel): job.fetch. */

@@ -22,9 +22,10 @@ export {
   type JobPreview,
   type JobProgressEvent,
 } from "./jobHandle.js";
+export { withInputs, type ControlInput, type JobInputs, type ParamsWithoutInputs } from "./jobInputs.js";
 export { JobTracker, newJobId, type JobChannel, type JobEvent } from "./jobTracker.js";
 export type { ReplyMap, ReplyTo, SimpleRequest } from "./replies.js";
-export { sha256Hex, sha256HexSync } from "./sha256.js";
+export { sha256Hex, sha256HexSync, sha256HexWasm, useWasmSha256, type StreamingHasher } from "./sha256.js";
 export { installTextCodecs, PortableTextEncoder, portableTextDecoder } from "./textCodecs.js";
 export { SOCKET_OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketFactory, type WebSocketLike } from "./socket.js";
 export { hashBlobs, uploadBlobs, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";

@@ -1,6 +1,7 @@
 // The wire types, generated from the daemon's JSON Schema, under names that read well in code.
 // Everything here is types only, except PROTOCOL_VERSION.
 import type * as G from "./generated/protocol.js";
+import { ERROR_CODES, RETRYABLE_ERROR_CODES } from "./generated/vocab.js";
 
 export { PROTOCOL_VERSION } from "./generated/protocol.js";
 export type {
@@ -72,26 +73,13 @@ export type ServerMessageOf<T extends ServerMessageType> = Extract<G.ServerMessa
 export type ClientRequest = DistributiveOmit<Exclude<G.ClientMessage, G.Hello>, "id">;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** Every error code the daemon can put on the wire (the schema's ErrorCode). */
-export const ERROR_CODES = [
-  "bad_message",
-  "unsupported_protocol",
-  "invalid_input",
-  "too_large",
-  "unauthorized",
-  "forbidden",
-  "rate_limited",
-  "busy",
-  "not_found",
-  "unknown_model",
-  "unknown_blob",
-  "unknown_job",
-  "conflict",
-  "model_load_failed",
-  "out_of_memory",
-  "unsupported",
-  "cancelled",
-  "storage_failed",
-  "internal",
-] as const;
+// the word lists come from the schema (generated/vocab.ts), never written here a second time
+export { CONTROL_TYPES, ERROR_CODES, JOB_KINDS, RETRYABLE_ERROR_CODES } from "./generated/vocab.js";
+
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Whether a request that failed with `code` may succeed later unchanged (busy, rate limited,
+ * out of memory): the daemon's own list, from the schema. */
+export function isRetryable(code: string): boolean {
+  return RETRYABLE_ERROR_CODES.includes(code);
+}

@@ -1,6 +1,24 @@
-// sha256 (lowercase hex) of a blob: WebCrypto where the host has it (browsers, Node), else a
-// small built-in implementation (UXP has no crypto.subtle). Built in rather than a dependency so
-// that this package, linked with `file:../common`, needs nothing installed at runtime.
+// sha256 (lowercase hex) of a blob: WebCrypto where the host has it (browsers, Node); else a
+// WebAssembly SHA-256 the plugin hands in with useWasmSha256 (UXP has no crypto.subtle, but "UXP
+// also supports WebAssembly": https://developer.adobe.com/photoshop/uxp/2022/guides/code-samples/;
+// the Photoshop panel passes hash-wasm's createSHA256); else a small plain-JS implementation.
+// The WASM hasher is handed in so that this package keeps no runtime dependency of its own.
+
+/** A streaming hasher as hash-wasm's createSHA256() resolves to. */
+export interface StreamingHasher {
+  init(): unknown;
+  update(data: Uint8Array): unknown;
+  digest(encoding: "hex"): string;
+}
+
+let wasmFactory: (() => Promise<StreamingHasher>) | undefined;
+let wasmHasher: Promise<StreamingHasher> | undefined;
+
+/** Hash with this WebAssembly SHA-256 where the host runs WebAssembly and has no WebCrypto. */
+export function useWasmSha256(factory: () => Promise<StreamingHasher>): void {
+  wasmFactory = factory;
+  wasmHasher = undefined;
+}
 
 interface SubtleLike {
   digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer>;
@@ -88,6 +106,21 @@ export function sha256HexSync(data: Uint8Array): string {
   return hex(sha256Bytes(data));
 }
 
+/** sha256 with the WebAssembly hasher; undefined without one, or where the host cannot run it. */
+export async function sha256HexWasm(data: Uint8Array): Promise<string | undefined> {
+  if (!wasmFactory || typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== "object") return undefined;
+  try {
+    // one instance, reused: init → update → digest run without a pause, so calls cannot interleave
+    const hasher = await (wasmHasher ??= wasmFactory());
+    hasher.init();
+    hasher.update(data);
+    return hasher.digest("hex");
+  } catch {
+    wasmHasher = undefined; // compiling refused (a host policy): plain JS from here
+    return undefined;
+  }
+}
+
 export async function sha256Hex(data: Uint8Array): Promise<string> {
   const s = subtle();
   if (s) {
@@ -97,5 +130,5 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
       // some hosts expose subtle but refuse (insecure context): fall through
     }
   }
-  return sha256HexSync(data);
+  return (await sha256HexWasm(data)) ?? sha256HexSync(data);
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
-import { sha256Hex, sha256HexSync } from "../src/sha256.js";
+import { describe, expect, it, vi } from "vitest";
+import { createSHA256 } from "hash-wasm";
+import { sha256Hex, sha256HexSync, sha256HexWasm, useWasmSha256 } from "../src/sha256.js";
 
 const node = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -26,5 +27,29 @@ describe("sha256", () => {
   it("gives the same answer through WebCrypto", async () => {
     const b = new Uint8Array(randomBytes(5000));
     expect(await sha256Hex(b)).toBe(node(b));
+  });
+
+  it("matches node:crypto through WebAssembly (UXP's path) at block boundaries and on a view", async () => {
+    useWasmSha256(createSHA256);
+    for (const n of [0, 55, 56, 64, 65, 1000, 1_048_577]) {
+      const b = new Uint8Array(randomBytes(n));
+      expect(await sha256HexWasm(b), `length ${n}`).toBe(node(b));
+    }
+    const big = new Uint8Array(randomBytes(300));
+    expect(await sha256HexWasm(big.subarray(17, 217))).toBe(node(big.subarray(17, 217)));
+  });
+
+  it("uses WebAssembly where the host has no WebCrypto (UXP), and plain JS without either", async () => {
+    const b = new Uint8Array(randomBytes(4096));
+    useWasmSha256(createSHA256);
+    vi.stubGlobal("crypto", {});
+    try {
+      expect(await sha256Hex(b)).toBe(node(b));
+      vi.stubGlobal("WebAssembly", undefined);
+      expect(await sha256HexWasm(b)).toBeUndefined();
+      expect(await sha256Hex(b)).toBe(node(b));
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });

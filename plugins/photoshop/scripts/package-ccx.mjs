@@ -1,5 +1,8 @@
 // Packs dist/ into layerbridge-photoshop.ccx (a .ccx is a zip of the plugin folder with
 // manifest.json at its root), installable by double-click with Creative Cloud. Run `npm run build` first.
+// Adobe's packaging guide asks for the UXP Developer Tool's Package action, which needs the tool
+// and a running Photoshop (neither runs in CI): use that for what you hand out; this script is
+// the fallback with the same layout, and the tests check it.
 import { zipSync } from "fflate";
 import { readdir, readFile, writeFile, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";

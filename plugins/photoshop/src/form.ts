@@ -1,9 +1,11 @@
 // The panel's form: what the user chose. Pure data, with defaults.
-import type { ControlType } from "@layerbridge/common";
+import { CONTROL_TYPES as WIRE_CONTROL_TYPES, type ControlType, type JobKind } from "@layerbridge/common";
 
-export type Mode = "generate" | "fill" | "expand" | "refine";
+/** The panel's modes are the wire's job kinds (Fill is `inpaint`); only their labels differ. */
+export type Mode = JobKind;
 
-export const CONTROL_TYPES: readonly ControlType[] = ["canny", "scribble", "lineart", "softedge", "tile"];
+/** The control maps a layer can be used as ("none" is the wire's way to say no map). */
+export const CONTROL_TYPES: readonly ControlType[] = WIRE_CONTROL_TYPES.filter((t) => t !== "none");
 
 export interface LoraChoice {
   id: string;
@@ -44,7 +46,7 @@ export const DEFAULT_FORM: FormValues = {
   model: "",
   prompt: "",
   negativePrompt: "",
-  mode: "fill",
+  mode: "inpaint",
   strength: 1,
   steps: 20,
   seed: 0,

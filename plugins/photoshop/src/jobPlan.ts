@@ -1,6 +1,6 @@
 // From the form and the document to a job: what to read, which job to send, where results land.
 // Pure: the same plan drives Photoshop and the tests.
-import type { JobParams, Limits, ModelInfo } from "@layerbridge/common";
+import type { Limits, ModelInfo, ParamsWithoutInputs } from "@layerbridge/common";
 import type { FormValues, Mode } from "./form.js";
 import { fillReadRect, generateSize, modelGeometry, type Rect } from "./geometry.js";
 import type { ColorMode, DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
@@ -15,8 +15,8 @@ export class PlanError extends Error {
 
 export interface JobPlan {
   mode: Mode;
-  /** The job's parameters without the blob references (filled in after the upload). */
-  params: Omit<JobParams, "image" | "mask" | "control">;
+  /** The job's parameters without its input images (submitWithInputs fills those by name). */
+  params: ParamsWithoutInputs;
   /** What to read from the document; undefined when nothing is needed (plain generate). */
   read: ReadRequest | undefined;
   /** The input image's top-left in document pixels: results' regions are relative to it. */
@@ -98,7 +98,7 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
         : undefined;
       return { mode: form.mode, params, read, origin: { x: target.x, y: target.y }, layerMask: false, grow: undefined, placeSize, controlTypes };
     }
-    case "fill": {
+    case "inpaint": {
       if (!doc.selection) throw new PlanError("Make a selection first: Fill repaints the selected area.");
       // the daemon's context box depends on the checkpoint's native side (welcome.models[])
       const rect = fillReadRect(doc.selection, doc, modelGeometry(model));

@@ -5,12 +5,11 @@ import {
   Emitter,
   LayerbridgeClient,
   describeError,
-  type BlobSource,
   type ClientInfo,
-  type ControlSpec,
+  type ControlInput,
+  type JobInputs,
   type JobHandle,
   type JobOutput,
-  type JobParams,
   type ModelInfo,
   type WebSocketFactory,
 } from "@layerbridge/common";
@@ -175,9 +174,16 @@ export class PanelController extends Emitter<PanelEvents> {
       const plan = planJob(form, doc, model, client.limits);
       const read = plan.read ? await this.deps.host.read(plan.read) : undefined;
       this.updateJob({ stage: "uploading" });
-      const params = await this.uploadInputs(client, plan, read);
-      this.updateJob({ stage: "submitting", expected: params.batch ?? 1, steps: params.steps ?? form.steps, note: sizeNote(plan) });
-      const job = client.submit(params);
+      const inputs = jobInputs(plan, read);
+      this.updateJob({ uploadTotal: inputBytes(inputs) });
+      let uploaded = 0;
+      const job = await client.submitWithInputs(plan.params, inputs, {
+        onUpload: (p) => {
+          if (p.sent === p.total) uploaded += p.total;
+          this.updateJob({ uploaded });
+        },
+      });
+      this.updateJob({ stage: "submitting", expected: job.params.batch ?? 1, steps: job.params.steps ?? form.steps, note: sizeNote(plan) });
       this.job = job;
       await this.follow(job, plan, read, doc);
     } catch (err) {
@@ -185,32 +191,6 @@ export class PanelController extends Emitter<PanelEvents> {
     } finally {
       this.job = undefined;
     }
-  }
-
-  private async uploadInputs(client: LayerbridgeClient, plan: JobPlan, read: ReadResult | undefined): Promise<JobParams> {
-    const params: JobParams = { ...plan.params };
-    if (!read) return params;
-    const blobs: BlobSource[] = [];
-    const needsImage = plan.params.kind !== "generate";
-    if (needsImage) blobs.push({ bytes: read.image.data, format: "rgba8", width: read.image.width, height: read.image.height });
-    if (plan.params.kind === "inpaint") {
-      if (!read.mask || isEmptyMask(read.mask)) throw new PlanError("The selection is empty inside the document: select some pixels to fill.");
-      blobs.push({ bytes: read.mask.data, format: "grey8", width: read.mask.width, height: read.mask.height });
-    }
-    for (const c of read.controls) blobs.push({ bytes: c.data, format: "rgba8", width: c.width, height: c.height });
-    const total = blobs.reduce((n, b) => n + b.bytes.length, 0);
-    this.updateJob({ uploadTotal: total });
-    let done = 0;
-    const hashes = await client.upload(blobs, (p) => {
-      if (p.sent === p.total) done += p.total;
-      this.updateJob({ uploaded: done });
-    });
-    let i = 0;
-    if (needsImage) params.image = hashes[i++];
-    if (plan.params.kind === "inpaint") params.mask = hashes[i++];
-    const control: ControlSpec[] = plan.controlTypes.map((c) => ({ type: c.type, strength: c.strength, image: hashes[i++] ?? "" }));
-    if (control.length) params.control = control;
-    return params;
   }
 
   /** Place Photoshop-busy results now instead of at the next retry ("Place now"). */
@@ -367,6 +347,28 @@ export class PanelController extends Emitter<PanelEvents> {
   }
 }
 
+/** The images a plan sends, by the job field each fills. */
+function jobInputs(plan: JobPlan, read: ReadResult | undefined): JobInputs {
+  if (!read) return {};
+  const inputs: JobInputs = {};
+  if (plan.params.kind !== "generate") inputs.image = { bytes: read.image.data, format: "rgba8", width: read.image.width, height: read.image.height };
+  if (plan.params.kind === "inpaint") {
+    if (!read.mask || isEmptyMask(read.mask)) throw new PlanError("The selection is empty inside the document: select some pixels to fill.");
+    inputs.mask = { bytes: read.mask.data, format: "grey8", width: read.mask.width, height: read.mask.height };
+  }
+  const control: ControlInput[] = plan.controlTypes.map((c, i) => {
+    const layer = read.controls[i];
+    if (!layer) throw new Error(`control layer ${i + 1} was not read`);
+    return { type: c.type, strength: c.strength, image: { bytes: layer.data, format: "rgba8", width: layer.width, height: layer.height } };
+  });
+  if (control.length) inputs.control = control;
+  return inputs;
+}
+
+function inputBytes(inputs: JobInputs): number {
+  return (inputs.image?.bytes.length ?? 0) + (inputs.mask?.bytes.length ?? 0) + (inputs.control ?? []).reduce((n, c) => n + c.image.bytes.length, 0);
+}
+
 /** Some results could not be placed (the others were). */
 class PlacementError extends Error {
   constructor(
@@ -420,7 +422,7 @@ function truncate(text: string, max: number): string {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
 
-const MODE_LABEL: Record<JobPlan["mode"], string> = { generate: "Generate", fill: "Fill", expand: "Expand", refine: "Refine" };
+const MODE_LABEL: Record<JobPlan["mode"], string> = { generate: "Generate", inpaint: "Fill", expand: "Expand", refine: "Refine" };
 
 export function groupLabel(plan: Pick<JobPlan, "mode">, prompt: string): string {
   return `${MODE_LABEL[plan.mode]}: ${truncate(prompt, 48) || "(no prompt)"}`;

@@ -15,7 +15,7 @@ const form = (patch: Partial<FormValues>): FormValues => ({ ...DEFAULT_FORM, mod
 
 describe("planJob", () => {
   it("fill: inpaint over the selection's context, masked, placed relative to the read region", () => {
-    const p = planJob(form({ mode: "fill", variations: 3 }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
+    const p = planJob(form({ mode: "inpaint", variations: 3 }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
     expect(p.params).toMatchObject({ kind: "inpaint", batch: 3, strength: 1 });
     expect(p.read?.withSelection).toBe(true);
     expect(p.layerMask).toBe(true);
@@ -24,21 +24,21 @@ describe("planJob", () => {
 
   it("fill: the read region follows the checkpoint's own native_side and size_multiple", () => {
     const d = doc({ width: 4000, height: 3000, selection: { x: 2000, y: 1500, width: 50, height: 40 } });
-    const own = planJob(form({ mode: "fill" }), d, { ...model, native_side: 128, size_multiple: 8 }, limits).read!.rect;
-    const byArch = planJob(form({ mode: "fill" }), d, model, limits).read!.rect;
+    const own = planJob(form({ mode: "inpaint" }), d, { ...model, native_side: 128, size_multiple: 8 }, limits).read!.rect;
+    const byArch = planJob(form({ mode: "inpaint" }), d, model, limits).read!.rect;
     expect(own).toEqual(fillReadRect(d.selection!, d, { native: 128, multiple: 8 }));
     expect(contains(own, daemonContextBox(d.selection!, d, 128, 8))).toBe(true);
     // without native_side the architecture's usual side (sd15: 512) makes a larger region
     expect(byArch).toEqual(fillReadRect(d.selection!, d, { native: 512, multiple: 8 }));
     expect(own.width * own.height).toBeLessThan(byArch.width * byArch.height);
     // an SDXL-sized checkpoint reported by the daemon: its side and multiple of 16
-    const xl = planJob(form({ mode: "fill" }), d, { ...model, arch: "sd15", native_side: 1024, size_multiple: 16 }, limits).read!.rect;
+    const xl = planJob(form({ mode: "inpaint" }), d, { ...model, arch: "sd15", native_side: 1024, size_multiple: 16 }, limits).read!.rect;
     expect(xl).toEqual(fillReadRect(d.selection!, d, { native: 1024, multiple: 16 }));
     expect(xl.width * xl.height).toBeGreaterThan(byArch.width * byArch.height);
   });
 
   it("fill: a model the daemon gives no geometry for and of an unknown architecture reads the whole canvas", () => {
-    const p = planJob(form({ mode: "fill" }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), { ...model, arch: "flux" }, limits);
+    const p = planJob(form({ mode: "inpaint" }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), { ...model, arch: "flux" }, limits);
     expect(p.read?.rect).toEqual({ x: 0, y: 0, width: 1000, height: 800 });
   });
 
@@ -71,7 +71,7 @@ describe("planJob", () => {
 
   for (const mode of ["RGB", "Grayscale", "CMYK", "Lab"] as const) {
     it(`plans for a document in ${mode} mode (read as RGB, converted by Photoshop)`, () => {
-      expect(planJob(form({ mode: "fill" }), doc({ mode, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits).params.kind).toBe("inpaint");
+      expect(planJob(form({ mode: "inpaint" }), doc({ mode, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits).params.kind).toBe("inpaint");
     });
   }
 
@@ -97,7 +97,7 @@ describe("planJob", () => {
 
   it("refuses clearly: no model, no selection to fill, nothing to expand, too large", () => {
     expect(() => planJob(form({ model: "" }), doc(), undefined, limits)).toThrow(PlanError);
-    expect(() => planJob(form({ mode: "fill" }), doc(), model, limits)).toThrow(/selection/);
+    expect(() => planJob(form({ mode: "inpaint" }), doc(), model, limits)).toThrow(/selection/);
     expect(() => planJob(form({ mode: "expand", expand: { left: 0, top: 0, right: 0, bottom: 0 } }), doc(), model, limits)).toThrow(/at least one side/);
     expect(() => planJob(form({ mode: "refine" }), doc({ activeLayer: null }), model, limits)).toThrow(/layer/);
     const huge = doc({ width: 9000, height: 9000, activeLayer: { id: 5, name: "L", bounds: { x: 0, y: 0, width: 9000, height: 9000 }, kind: "pixel" } });
@@ -105,8 +105,8 @@ describe("planJob", () => {
   });
 
   it("does not depend on the document's resolution", () => {
-    const a = planJob(form({ mode: "fill" }), doc({ resolution: 72, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
-    const b = planJob(form({ mode: "fill" }), doc({ resolution: 300, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
+    const a = planJob(form({ mode: "inpaint" }), doc({ resolution: 72, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
+    const b = planJob(form({ mode: "inpaint" }), doc({ resolution: 300, selection: { x: 400, y: 300, width: 50, height: 40 } }), model, limits);
     expect(a).toEqual(b);
   });
 });

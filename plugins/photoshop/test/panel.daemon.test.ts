@@ -70,14 +70,14 @@ afterEach(() => {
 });
 
 // generous: the daemon shares a small CI box, and the first job of a kind loads its pipeline
-describe("panel against a real daemon", { timeout: 120_000 }, () => {
+describe("panel against a real daemon", { timeout: 240_000 }, () => {
   it("fills a selection: the patch lands over the selection, masked, in a named group, one undo step", async () => {
     const panel = makePanel();
     await ready(panel);
     doc.selectRect(48, 40, 96, 88);
     const placed: PanelEvents["placed"][] = [];
     panel.on("placed", (p) => placed.push(p));
-    await panel.run(form({ mode: "fill", variations: 2, seedLocked: true, seed: 11 }));
+    await panel.run(form({ mode: "inpaint", variations: 2, seedLocked: true, seed: 11 }));
     expect(panel.snapshot.message).toMatchObject({ kind: "info" });
     expect(panel.snapshot.job.stage).toBe("done");
     expect(placed).toHaveLength(2);
@@ -112,10 +112,10 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     await ready(panel);
     doc.composite[0] = Math.floor(Math.random() * 256); // pixels no earlier test uploaded
     doc.selectRect(10, 10, 40, 40);
-    await panel.run(form({ mode: "fill" }));
+    await panel.run(form({ mode: "inpaint" }));
     const first = binarySends;
     expect(first).toBeGreaterThan(0);
-    await panel.run(form({ mode: "fill", prompt: "a blue door" }));
+    await panel.run(form({ mode: "inpaint", prompt: "a blue door" }));
     expect(panel.snapshot.job.stage).toBe("done");
     expect(binarySends).toBe(first);
   });
@@ -126,7 +126,7 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     const panel = makePanel();
     await ready(panel);
     doc.selectRect(700, 500, 740, 540);
-    await panel.run(form({ mode: "fill" }));
+    await panel.run(form({ mode: "inpaint" }));
     expect(panel.snapshot.job.stage).toBe("done");
     const read = mock.calls.find((c) => c.fn === "getPixels")?.args?.["sourceBounds"] as { left: number; right: number; top: number; bottom: number };
     expect((read.right - read.left) * (read.bottom - read.top)).toBeLessThan(0.25 * 1600 * 1200);
@@ -222,7 +222,7 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
     const sketch = doc.addLayer("Sketch", "pixel");
     sketch.pixels = { bounds: { left: 0, top: 0, right: 160, bottom: 128 }, data: new Uint8Array(160 * 128 * 4).fill(200) };
     doc.selectRect(40, 40, 80, 80);
-    await panel.run(form({ mode: "fill", loras: [{ id: "demo-lora", weight: 0.6 }], controls: [{ layerId: sketch.id, type: "canny", strength: 0.8 }] }));
+    await panel.run(form({ mode: "inpaint", loras: [{ id: "demo-lora", weight: 0.6 }], controls: [{ layerId: sketch.id, type: "canny", strength: 0.8 }] }));
     expect(panel.snapshot.message?.kind, panel.snapshot.message?.detail).toBe("info");
     const reads = mock.calls.filter((c) => c.fn === "getPixels").map((c) => c.args);
     expect(reads).toHaveLength(2);
@@ -292,7 +292,7 @@ describe("panel against a real daemon", { timeout: 120_000 }, () => {
   it("asks for a selection before a fill", async () => {
     const panel = makePanel();
     await ready(panel);
-    await panel.run(form({ mode: "fill" }));
+    await panel.run(form({ mode: "inpaint" }));
     expect(panel.snapshot.message).toMatchObject({ kind: "error", title: "Cannot run yet" });
     expect(panel.snapshot.message?.detail).toMatch(/selection/);
     expect(mock.calls).toEqual([]);

@@ -17,7 +17,7 @@ const CONNECTION_TEXT: Record<PanelState["connection"], string> = {
   closed: "Disconnected",
 };
 
-const RUN_LABEL: Record<Mode, string> = { generate: "Generate", fill: "Fill selection", expand: "Expand canvas", refine: "Refine layer" };
+const RUN_LABEL: Record<Mode, string> = { generate: "Generate", inpaint: "Fill selection", expand: "Expand canvas", refine: "Refine layer" };
 
 export class PanelView {
   private mode: Mode = DEFAULT_FORM.mode;
