@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .config import DEFAULT_PORT, Paths, check_bind_host, data_dir, is_lan, load_settings
 from .errors import InvalidInput, LayerbridgeError
+from .protocol.vocab import ControlNetType, ModelKind
 
 if TYPE_CHECKING:
     from .config import ServerSettings
@@ -69,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = models.add_parser("add", help="register a diffusers folder or a .safetensors file")
     add.add_argument("path")
     add.add_argument("--id", help="id clients use (default: from the name)")
-    add.add_argument("--kind", choices=["checkpoint", "controlnet", "lora", "embedding"])
-    add.add_argument("--control-type", choices=["canny", "scribble", "lineart", "softedge", "tile", "none"],
+    add.add_argument("--kind", choices=list(ModelKind))
+    add.add_argument("--control-type", choices=list(ControlNetType),
                      help="ControlNet: the map it follows, when its file does not say")
     add.add_argument("--config", help="single-file checkpoint: a diffusers folder of the same "
                      "architecture to read it with")

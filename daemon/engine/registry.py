@@ -473,9 +473,11 @@ class Registry:
         name: str | None = None,
         trigger_words: builtins.list[str] | None = None,
         default_weight: float | None = None,
+        vae: str | None = None,
         prediction: str | None = None,
     ) -> ModelInfo:
-        """Edit metadata (and a checkpoint's sampling); the None arguments are left as they are."""
+        """Edit metadata; the None arguments are left as they are. `vae`: a checkpoint's
+        default VAE by id ("" clears it); `prediction`: its sampling (v | epsilon)."""
         entry = self.get(model_id, field="model_id")
         record = json.loads((self._dir / f"{model_id}.json").read_text())
         if name is not None:
@@ -488,6 +490,12 @@ class Registry:
                     "default_weight", default_weight, f"{model_id!r} is a {entry.kind}, not a LoRA"
                 )
             record["default_weight"] = default_weight
+        if vae is not None:
+            if entry.kind != "checkpoint":
+                raise InvalidInput("vae", vae, f"{model_id!r} is a {entry.kind}, not a checkpoint")
+            if vae and self.get(vae, field="vae").kind != "vae":
+                raise InvalidInput("vae", vae, "is not a VAE")
+            record["vae"] = vae or None
         if prediction is not None:
             if entry.kind != "checkpoint":
                 raise InvalidInput(

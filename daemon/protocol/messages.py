@@ -137,6 +137,9 @@ class JobParams(Message):
     batch: int = Field(default=1, ge=1, le=LIMITS.max_batch)
     control: list[ControlSpec] = Field(default_factory=list, max_length=LIMITS.max_controls)
     loras: list[LoraSpec] = Field(default_factory=list, max_length=LIMITS.max_loras)
+    vae: Id | None = Field(
+        default=None, description="a registered VAE to decode with; default: the model's "
+        "record's vae, else its own")
 
     @field_validator("width", "height")
     @classmethod
@@ -217,6 +220,8 @@ class ModelInfo(Message):
     prediction: Literal["epsilon", "v_prediction"] | None = Field(
         default=None, description="checkpoint: what its UNet predicts, which decides how it is "
         "sampled (SD-2 768 models are v_prediction)")
+    vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with "
+                           "unless they name one (none: its own)")
 
 
 class Limits(Message):
@@ -458,6 +463,8 @@ class ModelsUpdate(Request):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     trigger_words: list[str] | None = Field(default=None, max_length=64)
     default_weight: float | None = Field(default=None, ge=-4.0, le=4.0)
+    vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with")
+    clear_vae: bool = Field(default=False, description="checkpoint: decode with its own VAE again")
 
 
 class ModelsLocate(Request):

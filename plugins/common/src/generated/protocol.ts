@@ -457,6 +457,10 @@ export interface JobParams {
    */
   strength?: number | null;
   /**
+   * a registered VAE to decode with; default: the model's record's vae, else its own
+   */
+  vae?: string | null;
+  /**
    * generate: output width
    */
   width?: number | null;
@@ -723,6 +727,10 @@ export interface ModelsSetDefault {
  * via the `definition` "ModelsUpdate".
  */
 export interface ModelsUpdate {
+  /**
+   * checkpoint: decode with its own VAE again
+   */
+  clear_vae?: boolean;
   default_weight?: number | null;
   id?: string | null;
   /**
@@ -732,6 +740,10 @@ export interface ModelsUpdate {
   name?: string | null;
   trigger_words?: string[] | null;
   type: "models.update";
+  /**
+   * checkpoint: the VAE its jobs decode with
+   */
+  vae?: string | null;
 }
 /**
  * Admin: where a model's files are on the daemon's disk (to open its folder).
@@ -1113,6 +1125,10 @@ export interface ModelInfo {
    */
   size_multiple?: number;
   trigger_words?: string[];
+  /**
+   * checkpoint: the VAE its jobs decode with unless they name one (none: its own)
+   */
+  vae?: string | null;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
