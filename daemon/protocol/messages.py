@@ -217,6 +217,9 @@ class ModelInfo(Message):
         default=None, description="checkpoint: the square side (px) it was trained at; inpaint "
         "context is scaled to about this many pixels")
     size_multiple: int = Field(default=8, description="checkpoint: sizes must be multiples of this")
+    prediction: Literal["epsilon", "v_prediction"] | None = Field(
+        default=None, description="checkpoint: what its UNet predicts, which decides how it is "
+        "sampled (SD-2 768 models are v_prediction)")
     vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with "
                            "unless they name one (none: its own)")
 

@@ -1132,6 +1132,10 @@ export interface ModelInfo {
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
    */
   native_side?: number | null;
+  /**
+   * checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)
+   */
+  prediction?: ("epsilon" | "v_prediction") | null;
   size_bytes?: number;
   /**
    * checkpoint: sizes must be multiples of this

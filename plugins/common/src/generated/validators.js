@@ -24,7 +24,7 @@ const schema74 = {"additionalProperties":false,"description":"The bounds a clien
 const schema60 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
-const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: the VAE its jobs decode with unless they name one (none: its own)","title":"Vae"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: the VAE its jobs decode with unless they name one (none: its own)","title":"Vae"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema55 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
 const schema77 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
 const schema56 = {"enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"ModelKind","type":"string"};
@@ -338,72 +338,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.size_bytes !== undefined){
-let data9 = data.size_bytes;
+if(data.prediction !== undefined){
+let data9 = data.prediction;
 const _errs35 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate43.errors = [{instancePath:instancePath+"/size_bytes",schemaPath:"#/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs35 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.size_multiple !== undefined){
-let data10 = data.size_multiple;
+const _errs36 = errors;
+let valid7 = false;
 const _errs37 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate43.errors = [{instancePath:instancePath+"/size_multiple",schemaPath:"#/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs37 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.trigger_words !== undefined){
-let data11 = data.trigger_words;
-const _errs39 = errors;
-if(errors === _errs39){
-if(Array.isArray(data11)){
-var valid7 = true;
-const len0 = data11.length;
-for(let i0=0; i0<len0; i0++){
-const _errs41 = errors;
-if(typeof data11[i0] !== "string"){
-validate43.errors = [{instancePath:instancePath+"/trigger_words/" + i0,schemaPath:"#/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-var valid7 = _errs41 === errors;
-if(!valid7){
-break;
-}
-}
-}
-else {
-validate43.errors = [{instancePath:instancePath+"/trigger_words",schemaPath:"#/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs39 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.vae !== undefined){
-let data13 = data.vae;
-const _errs43 = errors;
-const _errs44 = errors;
-let valid8 = false;
-const _errs45 = errors;
-if(errors === _errs45){
-if(typeof data13 === "string"){
-if(!pattern7.test(data13)){
-const err10 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(typeof data9 !== "string"){
+const err10 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -412,9 +354,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-else {
-const err11 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!((data9 === "epsilon") || (data9 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema75.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -423,12 +364,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-var _valid3 = _errs45 === errors;
-valid8 = valid8 || _valid3;
-const _errs47 = errors;
-if(data13 !== null){
-const err12 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid3 = _errs37 === errors;
+valid7 = valid7 || _valid3;
+const _errs39 = errors;
+if(data9 !== null){
+const err12 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -437,10 +377,10 @@ vErrors.push(err12);
 }
 errors++;
 }
-var _valid3 = _errs47 === errors;
-valid8 = valid8 || _valid3;
-if(!valid8){
-const err13 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs39 === errors;
+valid7 = valid7 || _valid3;
+if(!valid7){
+const err13 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -452,20 +392,151 @@ validate43.errors = vErrors;
 return false;
 }
 else {
-errors = _errs44;
+errors = _errs36;
 if(vErrors !== null){
-if(_errs44){
-vErrors.length = _errs44;
+if(_errs36){
+vErrors.length = _errs36;
 }
 else {
 vErrors = null;
 }
 }
 }
+var valid0 = _errs35 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size_bytes !== undefined){
+let data10 = data.size_bytes;
+const _errs41 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate43.errors = [{instancePath:instancePath+"/size_bytes",schemaPath:"#/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size_multiple !== undefined){
+let data11 = data.size_multiple;
+const _errs43 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate43.errors = [{instancePath:instancePath+"/size_multiple",schemaPath:"#/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.trigger_words !== undefined){
+let data12 = data.trigger_words;
+const _errs45 = errors;
+if(errors === _errs45){
+if(Array.isArray(data12)){
+var valid8 = true;
+const len0 = data12.length;
+for(let i0=0; i0<len0; i0++){
+const _errs47 = errors;
+if(typeof data12[i0] !== "string"){
+validate43.errors = [{instancePath:instancePath+"/trigger_words/" + i0,schemaPath:"#/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid8 = _errs47 === errors;
+if(!valid8){
+break;
+}
+}
+}
+else {
+validate43.errors = [{instancePath:instancePath+"/trigger_words",schemaPath:"#/properties/trigger_words/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs45 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.vae !== undefined){
+let data14 = data.vae;
+const _errs49 = errors;
+const _errs50 = errors;
+let valid9 = false;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data14 === "string"){
+if(!pattern7.test(data14)){
+const err14 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+var _valid4 = _errs51 === errors;
+valid9 = valid9 || _valid4;
+const _errs53 = errors;
+if(data14 !== null){
+const err16 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid4 = _errs53 === errors;
+valid9 = valid9 || _valid4;
+if(!valid9){
+const err17 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+validate43.errors = vErrors;
+return false;
+}
+else {
+errors = _errs50;
+if(vErrors !== null){
+if(_errs50){
+vErrors.length = _errs50;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs49 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
