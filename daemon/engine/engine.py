@@ -275,12 +275,7 @@ class DiffusersEngine:
             return res
         if res is not None:
             self.residency.evict(entry.id)
-        donors = [
-            e.path
-            for e in self.registry.entries()
-            if e.kind == "checkpoint" and e.info.format == "diffusers" and e.base == entry.base
-        ]
-        pipe = load_checkpoint(entry, donors)
+        pipe = load_checkpoint(entry)
         modules = [getattr(pipe, n, None) for n in CHECKPOINT_MODULES]
         res = self._place(entry.id, modules, pipe, "checkpoint", keep=())
         res.state["path"] = str(entry.path)

@@ -225,6 +225,9 @@ class ModelInfo(Message):
         default=None, description="checkpoint: the square side (px) it was trained at; inpaint "
         "context is scaled to about this many pixels")
     size_multiple: int = Field(default=8, description="checkpoint: sizes must be multiples of this")
+    prediction: Literal["epsilon", "v_prediction"] | None = Field(
+        default=None, description="checkpoint: what its UNet predicts, which decides how it is "
+        "sampled (SD-2 768 models are v_prediction)")
     vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with "
                            "unless they name one (none: its own)")
 
@@ -596,6 +599,14 @@ class BlobData(Message):
     reply_to: RequestId | None = None
 
 
+class BlobSent(Reply):
+    """The final reply to blob.get: every blob.data frame of the blob was sent before it."""
+
+    type: Literal["blob.sent"] = "blob.sent"
+    sha256: Sha256
+    size: int
+
+
 class JobAccepted(Reply):
     type: Literal["job.accepted"] = "job.accepted"
     job_id: Id
@@ -730,6 +741,7 @@ ServerMessage = Annotated[
     | BlobMissing
     | BlobStored
     | BlobData
+    | BlobSent
     | JobAccepted
     | JobStarted
     | JobProgress

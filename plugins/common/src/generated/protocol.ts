@@ -162,6 +162,7 @@ export type ServerMessage =
   | BlobMissing
   | BlobStored
   | BlobData
+  | BlobSent
   | JobAccepted
   | JobStarted
   | JobProgress
@@ -187,6 +188,7 @@ export interface LayerbridgeProtocolDefs {
   BlobHas?: BlobHas;
   BlobMissing?: BlobMissing;
   BlobPut?: BlobPut;
+  BlobSent?: BlobSent;
   BlobStored?: BlobStored;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
@@ -341,6 +343,21 @@ export interface BlobPut {
    * raw formats
    */
   width?: number | null;
+}
+/**
+ * The final reply to blob.get: every blob.data frame of the blob was sent before it.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BlobSent".
+ */
+export interface BlobSent {
+  reply_to?: string | null;
+  /**
+   * lowercase hex sha256
+   */
+  sha256: string;
+  size: number;
+  type: "blob.sent";
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -1177,6 +1194,10 @@ export interface ModelInfo {
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
    */
   native_side?: number | null;
+  /**
+   * checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)
+   */
+  prediction?: ("epsilon" | "v_prediction") | null;
   size_bytes?: number;
   /**
    * checkpoint: sizes must be multiples of this
