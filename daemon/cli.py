@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .config import DEFAULT_PORT, Paths, check_bind_host, data_dir, is_lan, load_settings
 from .errors import InvalidInput, LayerbridgeError
+from .protocol.vocab import ControlNetType, ModelKind
 
 if TYPE_CHECKING:
     from .config import ServerSettings
@@ -69,15 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     add = models.add_parser("add", help="register a diffusers folder or a .safetensors file")
     add.add_argument("path")
     add.add_argument("--id", help="id clients use (default: from the name)")
-    add.add_argument("--kind", choices=["checkpoint", "controlnet", "lora", "embedding"])
-    add.add_argument("--control-type", choices=["canny", "scribble", "lineart", "softedge", "tile", "none"],
+    add.add_argument("--kind", choices=list(ModelKind))
+    add.add_argument("--control-type", choices=list(ControlNetType),
                      help="ControlNet: the map it follows, when its file does not say")
     add.add_argument("--config", help="single-file checkpoint: a diffusers folder of the same "
                      "architecture to read it with")
     add.add_argument("--allow-pickle", action="store_true",
                      help="accept .ckpt/.pt/.bin pickles (loaded with weights_only)")
+    add.add_argument("--prediction", choices=["v", "epsilon"],
+                     help="checkpoint: how it samples, when the file says otherwise or nothing")
     add.set_defaults(run=_models_add)
-    rm = models.add_parser("remove", help="unregister a model")
+    mset = models.add_parser("set", help="change a registered model's settings")
+    mset.add_argument("model_id")
+    mset.add_argument("--prediction", choices=["v", "epsilon"], required=True,
+                      help="checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 512 base)")
+    mset.set_defaults(run=_models_set)
+    rm = models.add_parser("remove", help="unregister a model (broken ones too, by the id listed)")
     rm.add_argument("model_id")
     rm.set_defaults(run=_models_remove)
     default = models.add_parser("default", help="set the model used when a client names none")
@@ -224,21 +232,54 @@ def _models_demo(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    models = _registry(args).list()
-    if not models:
+    reg = _registry(args)
+    entries, broken = reg.survey()
+    if not entries and not broken:
         print("no models; build the demo with `layerbridge models demo` or add one with "
               "`layerbridge models add PATH`")
-    for m in models:
+    for e in entries:
+        m = e.info
         mark = "*" if m.default else " "
-        print(f"{mark} {m.id:24} {m.kind:10} {m.arch:14} {m.format:11} {m.size_bytes / 2**20:9.1f} MiB  {m.name}")
+        sampling = {"v_prediction": "v", "epsilon": "eps"}.get(m.prediction or "", "-")
+        print(f"{mark} {m.id:24} {m.kind:10} {m.arch:14} {m.format:11} {sampling:4} "
+              f"{m.size_bytes / 2**20:9.1f} MiB  {m.name}")
+    for b in broken:
+        print(f"! {b.id:24} BROKEN: {b.reason}  (layerbridge models remove {b.id})")
     return 0
 
 
 def _models_add(args: argparse.Namespace) -> int:
+    progress = _DownloadBar() if str(args.path).startswith("hf:") else None
     info = _registry(args).add(args.path, model_id=args.id, kind=args.kind, allow_pickle=args.allow_pickle,
-                               control_type=args.control_type, config=args.config)
-    print(f"added {info.id} ({info.kind}, {info.arch}, {info.format})")
+                               control_type=args.control_type, config=args.config,
+                               prediction=args.prediction, progress=progress)
+    extra = f", {info.prediction}" if info.prediction else ""
+    print(f"added {info.id} ({info.kind}, {info.arch}, {info.format}{extra})")
     return 0
+
+
+def _models_set(args: argparse.Namespace) -> int:
+    info = _registry(args).update(args.model_id, prediction=args.prediction)
+    print(f"{info.id}: prediction {info.prediction}")
+    return 0
+
+
+class _DownloadBar:
+    """A one-line progress bar on stderr for `models add hf:...` (Ctrl+C stops; run the same
+    command again to resume)."""
+
+    def __init__(self) -> None:
+        self._last = -1
+
+    def __call__(self, done: int, total: int, file: str) -> bool:
+        percent = int(done * 100 / total) if total else 100
+        if percent != self._last or not file:
+            self._last = percent
+            bar = "#" * (percent // 4)
+            end = "\n" if not file else ""
+            print(f"\r[{bar:25}] {percent:3d}% {done / 2**20:8.1f}/{total / 2**20:.1f} MiB "
+                  f"{file[-40:]:40}", end=end, file=sys.stderr, flush=True)
+        return False
 
 
 def _models_remove(args: argparse.Namespace) -> int:

@@ -65,6 +65,7 @@ def _job_options(p: argparse.ArgumentParser, kind: str) -> None:
     p.add_argument("--control", action="append", default=[], metavar="TYPE:PATH[:STRENGTH]",
                    help="a map type (canny, depth, openpose, ...), a ControlNet id, or TYPE@ID")
     p.add_argument("--lora", action="append", default=[], metavar="ID[:WEIGHT]")
+    p.add_argument("--vae", help="a registered VAE to decode with (default: the model's)")
     p.add_argument("--priority", choices=["interactive", "batch"], default="interactive")
     if kind == "generate":
         p.add_argument("--size", default="512x512", help="WxH, multiples of 8")
@@ -176,6 +177,8 @@ async def _job(client: Any, args: argparse.Namespace, inputs: _Inputs) -> None:
         negative_prompt=args.negative, seed=args.seed, steps=args.steps, guidance=args.guidance,
         scheduler=args.scheduler, batch=args.batch, control=control, loras=loras, **upload,
     )
+    if args.vae:
+        fields["vae"] = args.vae
     if args.action == "generate":
         fields["width"], fields["height"] = _size(args.size)
     else:

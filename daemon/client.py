@@ -248,9 +248,9 @@ class DaemonClient:
     async def blob(self, sha: str) -> bytes:
         if sha in self._blobs:
             return self._blobs[sha]
-        waiter = self._blob_waiters.setdefault(sha, asyncio.get_running_loop().create_future())
-        await self.ws.send(codec.encode_text(BlobGet(id=str(next(self._ids)), sha256=sha)))
-        return await waiter
+        # blob.data frames, then the final blob.sent reply (or an error, e.g. unknown_blob)
+        await self.request(BlobGet(sha256=sha))
+        return self._blobs[sha]
 
     async def submit(self, params: JobParams, job_id: str | None = None,
                      priority: str = "interactive") -> Job:

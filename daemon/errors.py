@@ -16,6 +16,7 @@ are `ErrorCode` in protocol/vocab.py (the schema carries them, with which are re
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from .protocol.vocab import ErrorCode, is_retryable
@@ -157,3 +158,13 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
                 "retryable": is_retryable(exc.code)}
     return {"code": str(INTERNAL_CODE), "message": INTERNAL_MESSAGE, "field": None,
             "retryable": False}
+
+
+# an absolute POSIX or Windows path: its folders go, its last part stays ("…/unet.safetensors")
+_PATH = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])+(?=[^\s'\"\\/:]*)")
+
+
+def without_paths(message: str) -> str:
+    """`message` with the folders of any absolute path replaced by `…/`: errors sent to a
+    client-scope caller must not map the daemon's disk (the admin's tray sees them whole)."""
+    return _PATH.sub("…/", message)

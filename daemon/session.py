@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .auth import Client, hash_token
-from .errors import LayerbridgeError, UnsupportedProtocol
+from .errors import LayerbridgeError, UnsupportedProtocol, without_paths
 from .handlers import HANDLERS, receive_chunk
 from .protocol import codec
 from .protocol.connection import (
@@ -26,7 +26,15 @@ from .protocol.connection import (
     ServerProtocol,
     State,
 )
-from .protocol.messages import SUPPORTED_PROTOCOLS, ClientInfo, Error, Hello, Message, Welcome
+from .protocol.messages import (
+    SUPPORTED_PROTOCOLS,
+    ClientInfo,
+    Error,
+    Hello,
+    JobFailed,
+    Message,
+    Welcome,
+)
 from .protocol.vocab import ClientKind, Scope
 
 if TYPE_CHECKING:
@@ -70,6 +78,8 @@ class Session:
     def deliver(self, message: Message, payload: bytes | memoryview | None = None) -> None:
         if self._closed:
             return
+        if isinstance(message, Error | JobFailed) and self.protocol.scope is not Scope.ADMIN:
+            message = message.model_copy(update={"message": without_paths(message.message)})
         frame: str | bytes = (codec.encode_text(message) if payload is None
                               else codec.encode_binary(message, payload))
         if not self._send(frame):

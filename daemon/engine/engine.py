@@ -21,7 +21,7 @@ from ..config import EngineSettings, Paths
 from ..errors import Cancelled, InvalidInput, LayerbridgeError, ModelLoadError, OutOfMemory
 from ..protocol.limits import LIMITS
 from ..protocol.messages import DeviceInfo, JobParams
-from . import adapters, control, editing, tasks
+from . import adapters, control, editing, tasks, vaes
 from .api import CancelCheck, EngineImage, ProgressSink, StepProgress
 from .devices import (
     Device,
@@ -37,6 +37,7 @@ from .pipelines import derive, is_xl, load_checkpoint, load_controlnet, make_sch
 from .previews import latents_to_rgb
 from .registry import ModelEntry, Registry
 from .residency import Residency, Resident
+from .vaes import load_vae
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Job:
     controls: list[control.Control]
     prompt: str  # the params' prompts with embedding triggers as their private tokens
     negative_prompt: str
+    vae: ModelEntry | None = None  # decode with this VAE instead of the checkpoint's own
 
     @property
     def xl(self) -> bool:
@@ -173,8 +175,9 @@ class DiffusersEngine:
         loras, embeddings = adapters.resolve(self.registry, params, entry)
         controls = control.resolve(self.registry, params, entry, inputs)
         prompt, negative = adapters.prompts(params, embeddings)
+        vae = vaes.resolve(self.registry, params, entry)
         return Job(
-            params, seed, entry, image, mask, loras, embeddings, controls, prompt, negative
+            params, seed, entry, image, mask, loras, embeddings, controls, prompt, negative, vae
         )
 
     # ------------------------------------------------------------------ running
@@ -193,6 +196,11 @@ class DiffusersEngine:
         for c in job.controls:  # each net placed keeps the checkpoint and the nets before it
             nets.append(self._controlnet(c.entry, f"control.{c.index}.model", keep=in_use))
             in_use += (c.entry.id,)
+        vae = None
+        if job.vae is not None:
+            field = "vae" if job.params.vae else "model"
+            vae = self._vae(job.vae, job.entry, field, keep=in_use)
+            in_use += (f"vae:{job.vae.id}:{job.entry.base}",)
         for i, c in enumerate(job.controls):
             if c.estimator is not None:
                 field = f"control.{c.index}.type"
@@ -201,7 +209,7 @@ class DiffusersEngine:
                 in_use += (c.estimator.id,)
         if adapters.apply(res, res.obj, job.entry, job.loras, job.embeddings):
             res.nbytes = module_bytes(*(getattr(res.obj, n, None) for n in CHECKPOINT_MODULES))
-        sampler = Sampler(self, job, res, on_progress, cancelled, fault)
+        sampler = Sampler(self, job, res, on_progress, cancelled, fault, vae)
         kind = job.params.kind
         if kind == "generate":
             return tasks.generate(sampler, nets)
@@ -236,16 +244,12 @@ class DiffusersEngine:
             return res
         if res is not None:
             self.residency.evict(entry.id)
-        donors = [
-            e.path
-            for e in self.registry.entries()
-            if e.kind == "checkpoint" and e.info.format == "diffusers" and e.base == entry.base
-        ]
-        pipe = load_checkpoint(entry, donors)
+        pipe = load_checkpoint(entry)
         modules = [getattr(pipe, n, None) for n in CHECKPOINT_MODULES]
         res = self._place(entry.id, modules, pipe, "checkpoint", keep=())
         res.state["path"] = str(entry.path)
         res.state["scheduler_config"] = pipe.scheduler.config
+        res.state["vae"] = pipe.vae  # its own, put back after a job that used another
         return res
 
     def _controlnet(self, entry: ModelEntry, field: str, keep: tuple[str, ...]) -> Any:
@@ -255,6 +259,15 @@ class DiffusersEngine:
             res = self._place(entry.id, [net], net, "controlnet", keep=keep)
         return res.obj
 
+
+    def _vae(self, entry: ModelEntry, checkpoint: ModelEntry, field: str, keep: tuple[str, ...]) -> Any:
+        key = f"vae:{entry.id}:{checkpoint.base}"  # a single file takes its family's config
+        res = self.residency.get(key)
+        if res is None or res.state.get("path") != str(entry.path):
+            vae = load_vae(entry, checkpoint, field=field)
+            res = self._place(key, [vae], vae, "vae", keep=keep)
+            res.state["path"] = str(entry.path)
+        return res.obj
 
     def _estimator(self, entry: ModelEntry, field: str, keep: tuple[str, ...]) -> Any:
         res = self.residency.get(entry.id)
@@ -275,8 +288,10 @@ class Sampler:
         on_progress: ProgressSink,
         cancelled: CancelCheck,
         fault: str | None,
+        vae: Any = None,
     ) -> None:
         self.engine = engine
+        self.vae = vae if vae is not None else res.state["vae"]
         self.job = job
         self.res = res
         self.base = res.obj
@@ -305,6 +320,7 @@ class Sampler:
     def __call__(self, pipe: Any, **kwargs: Any) -> list[Image.Image]:
         p = self.job.params
         pipe.scheduler = make_scheduler(p.scheduler, self.res.state["scheduler_config"])
+        pipe.vae = self.vae  # every call sets it: cached task pipelines must not keep a job's VAE
         arch = self.job.entry.arch
         interval = self.engine.settings.preview_interval_s
         last_preview = [float("-inf")]

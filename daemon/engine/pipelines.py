@@ -41,6 +41,7 @@ from diffusers import (
 from ..errors import ModelLoadError
 from .detect import base_arch
 from .registry import ModelEntry
+from .tokenizers import clip_tokenizer, families
 
 log = logging.getLogger(__name__)
 diffusers.utils.logging.disable_progress_bar()
@@ -123,50 +124,31 @@ def config_folder(entry: ModelEntry) -> Path:
     return entry.config or CONFIGS / entry.arch
 
 
-# Where CLIP tokenizers come from when the config folder has none (the shipped configs carry no
-# vocabularies): a registered diffusers checkpoint of the same family, else the hub cache.
-HUB_TOKENIZERS = {
-    "tokenizer": "openai/clip-vit-large-patch14",
-    "tokenizer_2": "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k",
-}
-
-
 def _has_tokenizer(folder: Path) -> bool:
     return (folder / "vocab.json").is_file() or (folder / "tokenizer.json").is_file()
 
 
-def _tokenizers(entry: ModelEntry, folder: Path, donors: list[Path]) -> dict[str, Any]:
-    from transformers import CLIPTokenizer
-
-    out: dict[str, Any] = {}
-    names = ["tokenizer", "tokenizer_2"] if is_xl(entry.arch) else ["tokenizer"]
-    for name in names:
-        if _has_tokenizer(folder / name):
-            continue
-        donor = next((d / name for d in donors if _has_tokenizer(d / name)), None)
-        if donor is not None:
-            out[name] = CLIPTokenizer.from_pretrained(donor)
-            continue
-        try:
-            tok = CLIPTokenizer.from_pretrained(HUB_TOKENIZERS[name], local_files_only=True)
-        except Exception:  # noqa: BLE001 - not in the cache
-            tok = None
-        if tok is None or len(tok) < 1000:  # transformers 5 gives an empty tokenizer, not an error
-            raise ModelLoadError(
-                f"model={entry.id!r}: reading a single-file {entry.arch} checkpoint needs the CLIP "
-                f"tokenizer ({HUB_TOKENIZERS[name]}); register any diffusers-format "
-                f"{base_arch(entry.arch)} checkpoint, or run once with a network",
-                field="model",
-            )
-        out[name] = tok
-    return out
+def _tokenizers(entry: ModelEntry, folder: Path) -> dict[str, Any]:
+    """The tokenizers a single file is read with: the config folder's own where it has them,
+    else the family's CLIP tokenizers built from the vocabulary the daemon carries."""
+    return {
+        name: clip_tokenizer(family)
+        for name, family in families(entry.arch).items()
+        if not _has_tokenizer(folder / name)
+    }
 
 
-def _read_checkpoint(
-    entry: ModelEntry, cls: type[Any], donors: list[Path], extra: dict[str, Any]
-) -> Any:
+def _read_checkpoint(entry: ModelEntry, cls: type[Any], extra: dict[str, Any]) -> Any:
     if entry.info.format == "diffusers":
-        return cls.from_pretrained(entry.path, local_files_only=True, **extra)
+        # a folder never falls back to its pickles unless imported with allow_pickle (then
+        # each component is read from safetensors where it has them, else its pickle)
+        return cls.from_pretrained(
+            entry.path,
+            local_files_only=True,
+            use_safetensors=None if entry.pickle else True,
+            variant=entry.variant,
+            **extra,
+        )
     folder = config_folder(entry)
     if not (folder / "model_index.json").is_file():
         raise ModelLoadError(
@@ -174,7 +156,7 @@ def _read_checkpoint(
             "to read the single file with",
             field="model",
         )
-    extra = extra | _tokenizers(entry, folder, donors)
+    extra = extra | _tokenizers(entry, folder)
     return cls.from_single_file(
         str(entry.path),
         config=str(folder),
@@ -184,9 +166,18 @@ def _read_checkpoint(
     )
 
 
-def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
+def _set_prediction(pipe: Any, prediction: str | None) -> None:
+    """Sample as the checkpoint was trained (epsilon or v), whatever its config folder says."""
+    if prediction is None or pipe.scheduler.config.get("prediction_type") == prediction:
+        return
+    pipe.scheduler = type(pipe.scheduler).from_config(
+        pipe.scheduler.config, prediction_type=prediction
+    )
+
+
+def load_checkpoint(entry: ModelEntry) -> Any:
     """The base (txt2img) pipeline of a checkpoint, on the CPU in fp32; the caller places it.
-    `donors`: diffusers folders of the same family whose tokenizers a single file may borrow."""
+    Its scheduler predicts what the registry records for the model (`prediction`)."""
     cls = task_class("txt2img", entry.arch)
     extra: dict[str, Any] = {}
     if not is_xl(entry.arch):
@@ -197,7 +188,7 @@ def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
         }
     try:
         with quiet():
-            pipe = _read_checkpoint(entry, cls, donors or [], extra)
+            pipe = _read_checkpoint(entry, cls, extra)
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to read the files is the model's
@@ -206,6 +197,9 @@ def load_checkpoint(entry: ModelEntry, donors: list[Path] | None = None) -> Any:
             f"({type(exc).__name__}: {str(exc)[:300]})",
             field="model",
         ) from exc
+    if entry.variant:  # fp16 files: the engine places the pipeline in its own dtype
+        pipe.to(torch.float32)
+    _set_prediction(pipe, entry.info.prediction)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -214,7 +208,13 @@ def load_controlnet(entry: ModelEntry, dtype: torch.dtype, *, field: str) -> Any
     try:
         cls: Any = ControlNetUnionModel if entry.info.control_type == "union" else ControlNetModel
         if entry.info.format == "diffusers":
-            return cls.from_pretrained(entry.path, torch_dtype=dtype, local_files_only=True)
+            return cls.from_pretrained(
+                entry.path,
+                torch_dtype=dtype,
+                local_files_only=True,
+                use_safetensors=None if entry.pickle else True,
+                variant=entry.variant,
+            )
         folder = entry.config or (CONFIGS / f"controlnet-{base_arch(entry.arch)}")
         return cls.from_single_file(
             str(entry.path), config=str(folder), torch_dtype=dtype, local_files_only=True

@@ -627,11 +627,7 @@ class TrainingRunner:
         except OSError:
             base_hash = file_hash(entry.path)
             hash_file.write_text(base_hash)
-        donors = [
-            e.path for e in self.registry.entries()
-            if e.kind == "checkpoint" and e.info.format == "diffusers" and e.base == entry.base
-        ]
-        pipe = load_checkpoint(entry, donors)  # a copy of its own: it gets trained adapters
+        pipe = load_checkpoint(entry)  # a copy of its own: it gets trained adapters
         return Trainer(
             pipe, arch=entry.arch, config=request.config, examples=examples, device=self.device,
             state_dir=state, base_hash=base_hash,

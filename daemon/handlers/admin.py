@@ -71,7 +71,8 @@ async def models_set_default(caller: Caller, m: ModelsSetDefault) -> Message:
 async def models_update(caller: Caller, m: ModelsUpdate) -> Message:
     words = None if m.trigger_words is None else [w.strip() for w in m.trigger_words if w.strip()]
     await asyncio.to_thread(caller.core.registry.update, m.model_id, name=m.name,
-                            default_weight=m.default_weight, trigger_words=words)
+                            default_weight=m.default_weight, trigger_words=words,
+                            vae="" if m.clear_vae else m.vae)
     return ModelsReply(models=caller.core.models())
 
 

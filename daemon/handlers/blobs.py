@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 
 from .. import image_io
+from ..errors import InvalidInput
 from ..protocol.blobs import HEAD_BYTES, blob_frames
 from ..protocol.connection import ChunkReceived, State
-from ..protocol.messages import BlobGet, BlobHas, BlobMissing, BlobStored, Message
+from ..protocol.messages import BlobGet, BlobHas, BlobMissing, BlobSent, BlobStored, Message
+from ..protocol.vocab import ImageFormat
 from .base import Caller, Handler, owner
 
 
@@ -18,12 +20,13 @@ async def has(caller: Caller, message: BlobHas) -> Message:
     return BlobMissing(sha256=await caller.core.manager.missing(message.sha256, owner(caller)))
 
 
-async def get(caller: Caller, message: BlobGet) -> None:
+async def get(caller: Caller, message: BlobGet) -> Message:
     meta = await caller.core.manager.blob_meta(message.sha256, owner(caller))
     _, data = await asyncio.to_thread(caller.core.blobs.read, message.sha256)
     for header, chunk in blob_frames(meta.sha256, data, meta.format, meta.width, meta.height,
                                      reply_to=message.id):
         caller.deliver(header, chunk)
+    return BlobSent(sha256=meta.sha256, size=len(data))
 
 
 async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
@@ -36,6 +39,10 @@ async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
             if put.format != "png":
                 assert put.width is not None and put.height is not None  # BlobPut checks
                 image_io.check_size("blob", put.width, put.height)
+                expected = put.width * put.height * (ImageFormat(put.format).channels or 1)
+                if put.total != expected:
+                    raise InvalidInput("total", put.total, f"{put.format} {put.width}x"
+                                       f"{put.height} is {expected} bytes")
             elif len(payload) >= HEAD_BYTES:  # refuse a bomb at its first chunk, not its last
                 # (a first chunk too short to hold the header is checked when the blob completes)
                 image_io.check_size("blob", *image_io.png_size(bytes(payload[:HEAD_BYTES]), "blob"))

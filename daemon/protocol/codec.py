@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -57,17 +58,23 @@ def validation_error(exc: ValidationError, data: Any) -> InvalidInput:
 def peek_id(text: str | bytes) -> str | None:
     """The request id of a text frame, read before (and whatever) the rest fails to validate,
     so the error can answer it. None when the frame has no usable id."""
+    return _usable_id(_peek_json(text))
+
+
+def _peek_json(raw: str | bytes) -> dict[str, Any]:
+    # integers are not converted: a number too long to convert must not hide the id
     try:
-        return _usable_id(decode_json(text))
-    except LayerbridgeError:
-        return None
+        value = json.loads(raw, parse_int=len)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def peek_binary_id(frame: bytes | bytearray | memoryview) -> str | None:
     """The upload id in a binary frame's header, read before the rest is validated."""
     try:
         raw, _ = split_frame(frame)
-        return _usable_id(decode_json(raw))
+        return _usable_id(_peek_json(raw))
     except LayerbridgeError:
         return None
 

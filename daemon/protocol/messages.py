@@ -137,6 +137,9 @@ class JobParams(Message):
     batch: int = Field(default=1, ge=1, le=LIMITS.max_batch)
     control: list[ControlSpec] = Field(default_factory=list, max_length=LIMITS.max_controls)
     loras: list[LoraSpec] = Field(default_factory=list, max_length=LIMITS.max_loras)
+    vae: Id | None = Field(
+        default=None, description="a registered VAE to decode with; default: the model's "
+        "record's vae, else its own")
 
     @field_validator("width", "height")
     @classmethod
@@ -214,6 +217,11 @@ class ModelInfo(Message):
         default=None, description="checkpoint: the square side (px) it was trained at; inpaint "
         "context is scaled to about this many pixels")
     size_multiple: int = Field(default=8, description="checkpoint: sizes must be multiples of this")
+    prediction: Literal["epsilon", "v_prediction"] | None = Field(
+        default=None, description="checkpoint: what its UNet predicts, which decides how it is "
+        "sampled (SD-2 768 models are v_prediction)")
+    vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with "
+                           "unless they name one (none: its own)")
 
 
 class Limits(Message):
@@ -455,6 +463,8 @@ class ModelsUpdate(Request):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     trigger_words: list[str] | None = Field(default=None, max_length=64)
     default_weight: float | None = Field(default=None, ge=-4.0, le=4.0)
+    vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with")
+    clear_vae: bool = Field(default=False, description="checkpoint: decode with its own VAE again")
 
 
 class ModelsLocate(Request):
@@ -579,6 +589,14 @@ class BlobData(Message):
     width: int | None = None
     height: int | None = None
     reply_to: RequestId | None = None
+
+
+class BlobSent(Reply):
+    """The final reply to blob.get: every blob.data frame of the blob was sent before it."""
+
+    type: Literal["blob.sent"] = "blob.sent"
+    sha256: Sha256
+    size: int
 
 
 class JobAccepted(Reply):
@@ -713,6 +731,7 @@ ServerMessage = Annotated[
     | BlobMissing
     | BlobStored
     | BlobData
+    | BlobSent
     | JobAccepted
     | JobStarted
     | JobProgress

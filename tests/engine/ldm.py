@@ -138,3 +138,65 @@ def controlnet_to_ldm(net: Any) -> dict[str, torch.Tensor]:
         elif m := re.match(r"controlnet_mid_block\.(.*)", k):
             out[f"control_model.middle_block_out.0.{m[1]}"] = v
     return out
+
+
+def _text_model_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # transformers 5 drops the `text_model.` wrapper of CLIPTextModel (not of ...WithProjection)
+    return {(k if k.startswith(("text_model.", "text_projection")) else "text_model." + k): t
+            for k, t in sd.items()}
+
+
+def open_clip_to_ldm(sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """A transformers CLIP text encoder in OpenCLIP's layout (`...model.transformer.resblocks`),
+    as SD-2 (`cond_stage_model.model.`) and SDXL (`conditioner.embedders.1.model.`) store it."""
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[str, dict[str, torch.Tensor]] = {}
+    fixed = {
+        "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+        "text_model.embeddings.position_embedding.weight": "positional_embedding",
+        "text_model.final_layer_norm.weight": "ln_final.weight",
+        "text_model.final_layer_norm.bias": "ln_final.bias",
+    }
+    for key, t in _text_model_keys(sd).items():
+        if key in fixed:
+            out[prefix + fixed[key]] = t
+        elif key == "text_projection.weight":
+            out[prefix + "text_projection"] = t.T.contiguous()
+        elif m := re.match(r"text_model\.encoder\.layers\.(\d+)\.(.*)", key):
+            i, rest = m[1], m[2]
+            if q := re.match(r"self_attn\.([qkv])_proj\.(weight|bias)", rest):
+                qkv.setdefault(f"{i}.{q[2]}", {})[q[1]] = t
+                continue
+            rest = (rest.replace("self_attn.", "attn.").replace("layer_norm1", "ln_1")
+                    .replace("layer_norm2", "ln_2").replace("mlp.fc1", "mlp.c_fc")
+                    .replace("mlp.fc2", "mlp.c_proj"))
+            out[f"{prefix}transformer.resblocks.{i}.{rest}"] = t
+    for name, parts in qkv.items():
+        i, kind = name.split(".")
+        out[f"{prefix}transformer.resblocks.{i}.attn.in_proj_{kind}"] = torch.cat(
+            [parts["q"], parts["k"], parts["v"]]
+        )
+    return out
+
+
+def write_sd2_single_file(pipe: Any, path: Path, *, metadata: dict[str, str] | None = None,
+                          extra: dict[str, torch.Tensor] | None = None) -> None:
+    """An SD-2.x checkpoint as Stability's releases lay it out (OpenCLIP-H text encoder)."""
+    sd: dict[str, torch.Tensor] = {}
+    sd |= unet_to_ldm(pipe.unet.state_dict(), pipe.unet.config)
+    sd |= vae_to_ldm(pipe.vae.state_dict(), pipe.vae.config)
+    sd |= open_clip_to_ldm(pipe.text_encoder.state_dict(), "cond_stage_model.model.")
+    sd |= extra or {}
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=metadata)
+
+
+def write_sdxl_single_file(pipe: Any, path: Path, *, metadata: dict[str, str] | None = None) -> None:
+    """An SDXL checkpoint as sd_xl_base_1.0.safetensors lays it out: CLIP-L under
+    `conditioner.embedders.0.transformer.`, OpenCLIP-bigG under `conditioner.embedders.1.model.`."""
+    sd: dict[str, torch.Tensor] = {}
+    sd |= unet_to_ldm(pipe.unet.state_dict(), pipe.unet.config)
+    sd |= vae_to_ldm(pipe.vae.state_dict(), pipe.vae.config)
+    for k, t in _text_model_keys(pipe.text_encoder.state_dict()).items():
+        sd["conditioner.embedders.0.transformer." + k] = t
+    sd |= open_clip_to_ldm(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model.")
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=metadata)

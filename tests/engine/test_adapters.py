@@ -158,7 +158,8 @@ def test_a_lora_that_fails_to_load_leaves_nothing_behind(
     state[f"{prefix}.lora_A.weight"] = torch.zeros(4, 7)
     state[f"{prefix}.lora_B.weight"] = torch.zeros(5, 4)
     path = tmp_path / "broken.safetensors"
-    save_file(state, str(path))
+    # the family metadata of the original (a tiny width names no family by itself)
+    save_file(state, str(path), metadata={"modelspec.architecture": "stable-diffusion-v1/lora"})
     paths = Paths(tmp_path / "data").ensure()
     reg = Registry(paths)
     reg.add(demo_paths.models / "demo", model_id="demo")

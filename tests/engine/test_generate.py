@@ -181,9 +181,9 @@ def test_corrupt_model_files_fail_to_load_clearly(demo_paths: Paths, tmp_path) -
     paths = Paths(tmp_path).ensure()
     broken = tmp_path / "broken"
     shutil.copytree(demo_paths.models / "demo", broken)
-    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 64)
     reg = Registry(paths)
-    reg.add(broken, model_id="broken")
+    reg.add(broken, model_id="broken")  # damaged after it was registered (`models add` checks)
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 64)
     reg.add(demo_paths.models / "demo", model_id="demo")
     eng = DiffusersEngine(paths, EngineSettings())
     with pytest.raises(ModelLoadError) as err:

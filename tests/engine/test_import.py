@@ -108,7 +108,13 @@ def test_lora_metadata_names_the_base_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".ckpt", ".pt", ".bin", ".pth"])
 def test_pickles_are_refused_unless_allowed(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"model{suffix}"
-    torch.save({UNET + "input_blocks.0.0.weight": torch.zeros(8, 4, 3, 3)}, path)
+    torch.save(
+        {
+            UNET + "input_blocks.0.0.weight": torch.zeros(8, 4, 3, 3),
+            UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": torch.zeros(8, 768),
+        },
+        path,
+    )
     reg = Registry(Paths(tmp_path / "data").ensure())
     with pytest.raises(InvalidInput) as err:
         reg.add(path)

@@ -98,7 +98,8 @@ def test_a_peft_format_lora_loads_both_parts(
     file = tmp_path / "pytorch_lora_weights.safetensors"
     layouts.peft_lora(file, pipes["sd15"], seed=3)
     reg, eng = daemon(demo_paths, tmp_path)
-    reg.add(file, model_id="peft")
+    # a tiny width names no family by itself (a real SD-1.5 one is 768 wide: detected)
+    reg.register("peft", file, kind="lora", arch="sd15", format="single_file")
     base = image(eng)
     with caplog.at_level(logging.INFO, logger="layerbridge"):
         assert (image(eng, loras=[LoraSpec(id="peft")]) != base).any()

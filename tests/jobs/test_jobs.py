@@ -126,8 +126,9 @@ async def test_clients_take_turns_so_a_long_script_does_not_starve_a_designer(
 
 async def test_a_failing_job_fails_alone_and_the_next_one_runs(daemon: RunningDaemon) -> None:
     async with await DaemonClient.connect(daemon.url, daemon.token) as client:
-        # a raw RGBA blob whose bytes do not match its declared size fails at decode time
-        sha = await client.upload(b"\x00" * 10, "rgba8", 64, 64)
+        # a PNG whose header is sound but whose pixels are not passes the upload's checks and
+        # fails when the job decodes it
+        sha = await client.upload(png(64, 64)[:33] + b"\x00garbage" * 8)
         with pytest.raises(RemoteError) as info:
             await run(client, JobParams(kind="refine", model="demo", image=sha, steps=2, seed=1))
         assert (info.value.code, info.value.field) == ("invalid_input", "image")

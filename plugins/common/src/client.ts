@@ -206,7 +206,9 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     let fetching = this.blobFetches.get(sha256);
     if (!fetching) {
       const waiting = this.blobStore.wait(sha256);
-      fetching = this.requestRaw({ type: "blob.get", sha256 }, undefined, waiting.promise).then(() => waiting.promise);
+      // blob.data frames, then blob.sent (the final reply) or an error such as unknown_blob
+      waiting.promise.catch(() => undefined); // its failure reaches the caller through `fetching`
+      fetching = this.requestRaw({ type: "blob.get", sha256 }).then(() => waiting.promise);
       fetching.catch((err: unknown) => waiting.cancel(err instanceof Error ? err : new Error(String(err))));
       const done = fetching.finally(() => this.blobFetches.delete(sha256));
       done.catch(() => undefined);
@@ -476,7 +478,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     socket.send(data);
   }
 
-  private requestRaw(message: ClientRequest, timeoutMs?: number, completion?: Promise<unknown>): Promise<ServerMessage> {
+  private requestRaw(message: ClientRequest, timeoutMs?: number): Promise<ServerMessage> {
     const id = this.pending.allocId();
     const reply = this.pending.expect(id, message.type, timeoutMs ?? this.options.requestTimeoutMs ?? 30_000);
     try {
@@ -485,11 +487,6 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
       this.pending.settle(id, undefined, err instanceof Error ? err : new Error(String(err)));
       return reply;
     }
-    // blob.get is answered by blob.data frames, not a reply: done when the blob is complete
-    completion?.then(
-      () => this.pending.settle(id, { type: "ok", reply_to: id }),
-      () => undefined,
-    );
     return reply;
   }
 }

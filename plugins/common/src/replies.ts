@@ -30,7 +30,7 @@ export interface ReplyMap {
   "clients.revoke": ServerMessage;
 }
 
-/** Requests answered by a single reply message (blob.get is answered by blob.data frames). */
+/** Requests answered by a single reply message (blob.get: blob.data frames, then blob.sent). */
 export type SimpleRequest = Exclude<ClientRequest, { type: "blob.get" }>;
 /** The reply type of a request; requests newer than this map get any ServerMessage. */
 export type ReplyTo<R extends SimpleRequest> = R["type"] extends keyof ReplyMap ? ReplyMap[R["type"]] : ServerMessage;

@@ -162,6 +162,7 @@ export type ServerMessage =
   | BlobMissing
   | BlobStored
   | BlobData
+  | BlobSent
   | JobAccepted
   | JobStarted
   | JobProgress
@@ -187,6 +188,7 @@ export interface LayerbridgeProtocolDefs {
   BlobHas?: BlobHas;
   BlobMissing?: BlobMissing;
   BlobPut?: BlobPut;
+  BlobSent?: BlobSent;
   BlobStored?: BlobStored;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
@@ -342,6 +344,21 @@ export interface BlobPut {
   width?: number | null;
 }
 /**
+ * The final reply to blob.get: every blob.data frame of the blob was sent before it.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BlobSent".
+ */
+export interface BlobSent {
+  reply_to?: string | null;
+  /**
+   * lowercase hex sha256
+   */
+  sha256: string;
+  size: number;
+  type: "blob.sent";
+}
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "BlobStored".
  */
@@ -456,6 +473,10 @@ export interface JobParams {
    * refine/inpaint/expand: 0 keeps, 1 replaces
    */
   strength?: number | null;
+  /**
+   * a registered VAE to decode with; default: the model's record's vae, else its own
+   */
+  vae?: string | null;
   /**
    * generate: output width
    */
@@ -723,6 +744,10 @@ export interface ModelsSetDefault {
  * via the `definition` "ModelsUpdate".
  */
 export interface ModelsUpdate {
+  /**
+   * checkpoint: decode with its own VAE again
+   */
+  clear_vae?: boolean;
   default_weight?: number | null;
   id?: string | null;
   /**
@@ -732,6 +757,10 @@ export interface ModelsUpdate {
   name?: string | null;
   trigger_words?: string[] | null;
   type: "models.update";
+  /**
+   * checkpoint: the VAE its jobs decode with
+   */
+  vae?: string | null;
 }
 /**
  * Admin: where a model's files are on the daemon's disk (to open its folder).
@@ -1103,12 +1132,20 @@ export interface ModelInfo {
    * checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels
    */
   native_side?: number | null;
+  /**
+   * checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)
+   */
+  prediction?: ("epsilon" | "v_prediction") | null;
   size_bytes?: number;
   /**
    * checkpoint: sizes must be multiples of this
    */
   size_multiple?: number;
   trigger_words?: string[];
+  /**
+   * checkpoint: the VAE its jobs decode with unless they name one (none: its own)
+   */
+  vae?: string | null;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema

@@ -4,26 +4,27 @@
 function __ucs2length(str) { let n = 0; for (const _ of str) n++; return n; }
 "use strict";
 export const ServerMessage = validate79;
-const schema72 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
+const schema72 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.sent":"#/$defs/BlobSent","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/BlobSent"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
 const schema80 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
 const schema81 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
 const schema82 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
 const schema83 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
-const schema86 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
-const schema87 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
-const schema94 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
-const schema95 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
-const schema96 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
-const schema113 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
-const schema114 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
-const schema115 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
-const schema116 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
+const schema86 = {"additionalProperties":false,"description":"The final reply to blob.get: every blob.data frame of the blob was sent before it.","properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.sent","default":"blob.sent","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobSent","type":"object"};
+const schema87 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
+const schema88 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
+const schema95 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
+const schema96 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
+const schema97 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
+const schema114 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
+const schema115 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
+const schema116 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
+const schema117 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
 const schema73 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
 const schema74 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
 const schema60 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
 const func12 = Object.prototype.hasOwnProperty;
 const func1 = __ucs2length;
-const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema75 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: the VAE its jobs decode with unless they name one (none: its own)","title":"Vae"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema55 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
 const schema77 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
 const schema56 = {"enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"ModelKind","type":"string"};
@@ -337,12 +338,69 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.size_bytes !== undefined){
-let data9 = data.size_bytes;
+if(data.prediction !== undefined){
+let data9 = data.prediction;
 const _errs35 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate43.errors = [{instancePath:instancePath+"/size_bytes",schemaPath:"#/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const _errs36 = errors;
+let valid7 = false;
+const _errs37 = errors;
+if(typeof data9 !== "string"){
+const err10 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(!((data9 === "epsilon") || (data9 === "v_prediction"))){
+const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema75.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid3 = _errs37 === errors;
+valid7 = valid7 || _valid3;
+const _errs39 = errors;
+if(data9 !== null){
+const err12 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+var _valid3 = _errs39 === errors;
+valid7 = valid7 || _valid3;
+if(!valid7){
+const err13 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+validate43.errors = vErrors;
 return false;
+}
+else {
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs35 === errors;
 }
@@ -350,34 +408,47 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.size_multiple !== undefined){
-let data10 = data.size_multiple;
-const _errs37 = errors;
+if(data.size_bytes !== undefined){
+let data10 = data.size_bytes;
+const _errs41 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate43.errors = [{instancePath:instancePath+"/size_bytes",schemaPath:"#/properties/size_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size_multiple !== undefined){
+let data11 = data.size_multiple;
+const _errs43 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
 validate43.errors = [{instancePath:instancePath+"/size_multiple",schemaPath:"#/properties/size_multiple/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.trigger_words !== undefined){
-let data11 = data.trigger_words;
-const _errs39 = errors;
-if(errors === _errs39){
-if(Array.isArray(data11)){
-var valid7 = true;
-const len0 = data11.length;
+let data12 = data.trigger_words;
+const _errs45 = errors;
+if(errors === _errs45){
+if(Array.isArray(data12)){
+var valid8 = true;
+const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
-const _errs41 = errors;
-if(typeof data11[i0] !== "string"){
+const _errs47 = errors;
+if(typeof data12[i0] !== "string"){
 validate43.errors = [{instancePath:instancePath+"/trigger_words/" + i0,schemaPath:"#/properties/trigger_words/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid7 = _errs41 === errors;
-if(!valid7){
+var valid8 = _errs47 === errors;
+if(!valid8){
 break;
 }
 }
@@ -387,10 +458,86 @@ validate43.errors = [{instancePath:instancePath+"/trigger_words",schemaPath:"#/p
 return false;
 }
 }
-var valid0 = _errs39 === errors;
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.vae !== undefined){
+let data14 = data.vae;
+const _errs49 = errors;
+const _errs50 = errors;
+let valid9 = false;
+const _errs51 = errors;
+if(errors === _errs51){
+if(typeof data14 === "string"){
+if(!pattern7.test(data14)){
+const err14 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+var _valid4 = _errs51 === errors;
+valid9 = valid9 || _valid4;
+const _errs53 = errors;
+if(data14 !== null){
+const err16 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid4 = _errs53 === errors;
+valid9 = valid9 || _valid4;
+if(!valid9){
+const err17 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+validate43.errors = vErrors;
+return false;
+}
+else {
+errors = _errs50;
+if(vErrors !== null){
+if(_errs50){
+vErrors.length = _errs50;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs49 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -1332,7 +1479,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema88 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+const schema89 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1633,10 +1780,10 @@ return errors === 0;
 }
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema90 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
-const schema91 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
-const schema93 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
-const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
+const schema91 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
+const schema92 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
+const schema94 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
+const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"a registered VAE to decode with; default: the model's record's vae, else its own","title":"Vae"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
 const schema45 = {"enum":["generate","refine","inpaint","expand"],"title":"JobKind","type":"string"};
 const schema46 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
 const schema47 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
@@ -2984,14 +3131,16 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.width !== undefined){
-let data25 = data.width;
+if(data.vae !== undefined){
+let data25 = data.vae;
 const _errs80 = errors;
 const _errs81 = errors;
 let valid14 = false;
 const _errs82 = errors;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err39 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs82){
+if(typeof data25 === "string"){
+if(!pattern7.test(data25)){
+const err39 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -3000,10 +3149,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(errors === _errs82){
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 2048 || isNaN(data25)){
-const err40 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+}
+else {
+const err40 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3012,9 +3160,12 @@ vErrors.push(err40);
 }
 errors++;
 }
-else {
-if(data25 < 64 || isNaN(data25)){
-const err41 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+}
+var _valid6 = _errs82 === errors;
+valid14 = valid14 || _valid6;
+const _errs84 = errors;
+if(data25 !== null){
+const err41 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3023,31 +3174,15 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-}
-}
-var _valid6 = _errs82 === errors;
+var _valid6 = _errs84 === errors;
 valid14 = valid14 || _valid6;
-const _errs84 = errors;
-if(data25 !== null){
-const err42 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!valid14){
+const err42 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err42];
 }
 else {
 vErrors.push(err42);
-}
-errors++;
-}
-var _valid6 = _errs84 === errors;
-valid14 = valid14 || _valid6;
-if(!valid14){
-const err43 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
 }
 errors++;
 validate29.errors = vErrors;
@@ -3068,6 +3203,93 @@ var valid0 = _errs80 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.width !== undefined){
+let data26 = data.width;
+const _errs86 = errors;
+const _errs87 = errors;
+let valid15 = false;
+const _errs88 = errors;
+if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
+const err43 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if(errors === _errs88){
+if((typeof data26 == "number") && (isFinite(data26))){
+if(data26 > 2048 || isNaN(data26)){
+const err44 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+else {
+if(data26 < 64 || isNaN(data26)){
+const err45 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+}
+var _valid7 = _errs88 === errors;
+valid15 = valid15 || _valid7;
+const _errs90 = errors;
+if(data26 !== null){
+const err46 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+var _valid7 = _errs90 === errors;
+valid15 = valid15 || _valid7;
+if(!valid15){
+const err47 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs87;
+if(vErrors !== null){
+if(_errs87){
+vErrors.length = _errs87;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs86 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -3453,9 +3675,9 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema97 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
-const schema98 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
-const schema99 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
+const schema98 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
+const schema99 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
+const schema100 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3477,7 +3699,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema98.properties, key0))){
+if(!(func12.call(schema99.properties, key0))){
 validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -4051,7 +4273,7 @@ validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/propertie
 return false;
 }
 if(!(((((data17 === "queued") || (data17 === "running")) || (data17 === "done")) || (data17 === "failed")) || (data17 === "cancelled"))){
-validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema98.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema99.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -4229,7 +4451,7 @@ return errors === 0;
 }
 validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema101 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
+const schema102 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4393,9 +4615,9 @@ return errors === 0;
 }
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema102 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
-const schema103 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
-const schema104 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
+const schema103 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
+const schema104 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
+const schema105 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4851,7 +5073,7 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema105 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
+const schema106 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5015,8 +5237,8 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema106 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
-const schema107 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
+const schema107 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
+const schema108 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5339,7 +5561,7 @@ return errors === 0;
 }
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema109 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
+const schema110 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5516,7 +5738,7 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema111 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
+const schema112 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
 const schema65 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU","enum":["auto","cuda","mps","cpu"],"title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
 
 function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -6902,8 +7124,8 @@ const _errs78 = errors;
 if(errors === _errs78){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing3;
-if((((data.job_id === undefined) && (missing3 = "job_id")) || ((data.position === undefined) && (missing3 = "position"))) || ((data.seed === undefined) && (missing3 = "seed"))){
-const err50 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
+if(((data.sha256 === undefined) && (missing3 = "sha256")) || ((data.size === undefined) && (missing3 = "size"))){
+const err50 = {instancePath,schemaPath:"#/$defs/BlobSent/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -6915,8 +7137,8 @@ errors++;
 else {
 const _errs80 = errors;
 for(const key4 in data){
-if(!((((((key4 === "duplicate") || (key4 === "job_id")) || (key4 === "position")) || (key4 === "reply_to")) || (key4 === "seed")) || (key4 === "type"))){
-const err51 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(!((((key4 === "reply_to") || (key4 === "sha256")) || (key4 === "size")) || (key4 === "type"))){
+const err51 = {instancePath,schemaPath:"#/$defs/BlobSent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -6928,10 +7150,16 @@ break;
 }
 }
 if(_errs80 === errors){
-if(data.duplicate !== undefined){
+if(data.reply_to !== undefined){
+let data17 = data.reply_to;
 const _errs81 = errors;
-if(typeof data.duplicate !== "boolean"){
-const err52 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const _errs82 = errors;
+let valid18 = false;
+const _errs83 = errors;
+if(errors === _errs83){
+if(typeof data17 === "string"){
+if(func1(data17) > 64){
+const err52 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -6940,19 +7168,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-var valid17 = _errs81 === errors;
 }
 else {
-var valid17 = true;
-}
-if(valid17){
-if(data.job_id !== undefined){
-let data18 = data.job_id;
-const _errs83 = errors;
-if(errors === _errs83){
-if(typeof data18 === "string"){
-if(!pattern7.test(data18)){
-const err53 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err53 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -6962,8 +7180,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-else {
-const err54 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid7 = _errs83 === errors;
+valid18 = valid18 || _valid7;
+const _errs85 = errors;
+if(data17 !== null){
+const err54 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -6972,18 +7193,10 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-var valid17 = _errs83 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.position !== undefined){
-let data19 = data.position;
-const _errs85 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err55 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid7 = _errs85 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err55 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -6992,22 +7205,30 @@ vErrors.push(err55);
 }
 errors++;
 }
-var valid17 = _errs85 === errors;
+else {
+errors = _errs82;
+if(vErrors !== null){
+if(_errs82){
+vErrors.length = _errs82;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid17 = _errs81 === errors;
 }
 else {
 var valid17 = true;
 }
 if(valid17){
-if(data.reply_to !== undefined){
-let data20 = data.reply_to;
+if(data.sha256 !== undefined){
+let data18 = data.sha256;
 const _errs87 = errors;
-const _errs88 = errors;
-let valid18 = false;
-const _errs89 = errors;
-if(errors === _errs89){
-if(typeof data20 === "string"){
-if(func1(data20) > 64){
-const err56 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(errors === _errs87){
+if(typeof data18 === "string"){
+if(!pattern4.test(data18)){
+const err56 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -7018,7 +7239,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err57 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -7028,11 +7249,17 @@ vErrors.push(err57);
 errors++;
 }
 }
-var _valid7 = _errs89 === errors;
-valid18 = valid18 || _valid7;
-const _errs91 = errors;
-if(data20 !== null){
-const err58 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var valid17 = _errs87 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data.size !== undefined){
+let data19 = data.size;
+const _errs89 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err58 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobSent/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -7041,10 +7268,17 @@ vErrors.push(err58);
 }
 errors++;
 }
-var _valid7 = _errs91 === errors;
-valid18 = valid18 || _valid7;
-if(!valid18){
-const err59 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid17 = _errs89 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data.type !== undefined){
+let data20 = data.type;
+const _errs91 = errors;
+if(typeof data20 !== "string"){
+const err59 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -7053,28 +7287,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-else {
-errors = _errs88;
-if(vErrors !== null){
-if(_errs88){
-vErrors.length = _errs88;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid17 = _errs87 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.seed !== undefined){
-let data21 = data.seed;
-const _errs93 = errors;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err60 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if("blob.sent" !== data20){
+const err60 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -7083,55 +7297,24 @@ vErrors.push(err60);
 }
 errors++;
 }
-var valid17 = _errs93 === errors;
+var valid17 = _errs91 === errors;
 }
 else {
 var valid17 = true;
 }
-if(valid17){
-if(data.type !== undefined){
-let data22 = data.type;
-const _errs95 = errors;
-if(typeof data22 !== "string"){
-const err61 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+}
+}
+}
+}
+else {
+const err61 = {instancePath,schemaPath:"#/$defs/BlobSent/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
 else {
 vErrors.push(err61);
-}
-errors++;
-}
-if("job.accepted" !== data22){
-const err62 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-var valid17 = _errs95 === errors;
-}
-else {
-var valid17 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err63 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
 }
 errors++;
 }
@@ -7149,13 +7332,41 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs97 = errors;
-const _errs98 = errors;
-if(errors === _errs98){
+const _errs93 = errors;
+const _errs94 = errors;
+if(errors === _errs94){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing4;
-if((data.job_id === undefined) && (missing4 = "job_id")){
-const err64 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+if((((data.job_id === undefined) && (missing4 = "job_id")) || ((data.position === undefined) && (missing4 = "position"))) || ((data.seed === undefined) && (missing4 = "seed"))){
+const err62 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+else {
+const _errs96 = errors;
+for(const key5 in data){
+if(!((((((key5 === "duplicate") || (key5 === "job_id")) || (key5 === "position")) || (key5 === "reply_to")) || (key5 === "seed")) || (key5 === "type"))){
+const err63 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+break;
+}
+}
+if(_errs96 === errors){
+if(data.duplicate !== undefined){
+const _errs97 = errors;
+if(typeof data.duplicate !== "boolean"){
+const err64 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -7164,11 +7375,19 @@ vErrors.push(err64);
 }
 errors++;
 }
+var valid20 = _errs97 === errors;
+}
 else {
-const _errs100 = errors;
-for(const key5 in data){
-if(!((key5 === "job_id") || (key5 === "type"))){
-const err65 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+var valid20 = true;
+}
+if(valid20){
+if(data.job_id !== undefined){
+let data22 = data.job_id;
+const _errs99 = errors;
+if(errors === _errs99){
+if(typeof data22 === "string"){
+if(!pattern7.test(data22)){
+const err65 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -7176,17 +7395,10 @@ else {
 vErrors.push(err65);
 }
 errors++;
-break;
 }
 }
-if(_errs100 === errors){
-if(data.job_id !== undefined){
-let data23 = data.job_id;
-const _errs101 = errors;
-if(errors === _errs101){
-if(typeof data23 === "string"){
-if(!pattern7.test(data23)){
-const err66 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+else {
+const err66 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -7196,8 +7408,17 @@ vErrors.push(err66);
 errors++;
 }
 }
+var valid20 = _errs99 === errors;
+}
 else {
-const err67 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid20 = true;
+}
+if(valid20){
+if(data.position !== undefined){
+let data23 = data.position;
+const _errs101 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err67 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -7206,18 +7427,22 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
 var valid20 = _errs101 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data.type !== undefined){
-let data24 = data.type;
+if(data.reply_to !== undefined){
+let data24 = data.reply_to;
 const _errs103 = errors;
-if(typeof data24 !== "string"){
-const err68 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs104 = errors;
+let valid21 = false;
+const _errs105 = errors;
+if(errors === _errs105){
+if(typeof data24 === "string"){
+if(func1(data24) > 64){
+const err68 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -7226,8 +7451,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if("job.started" !== data24){
-const err69 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+}
+else {
+const err69 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -7236,17 +7462,12 @@ vErrors.push(err69);
 }
 errors++;
 }
-var valid20 = _errs103 === errors;
 }
-else {
-var valid20 = true;
-}
-}
-}
-}
-}
-else {
-const err70 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid8 = _errs105 === errors;
+valid21 = valid21 || _valid8;
+const _errs107 = errors;
+if(data24 !== null){
+const err70 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -7255,8 +7476,102 @@ vErrors.push(err70);
 }
 errors++;
 }
+var _valid8 = _errs107 === errors;
+valid21 = valid21 || _valid8;
+if(!valid21){
+const err71 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err71];
 }
-var _valid0 = _errs97 === errors;
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+else {
+errors = _errs104;
+if(vErrors !== null){
+if(_errs104){
+vErrors.length = _errs104;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid20 = _errs103 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data.seed !== undefined){
+let data25 = data.seed;
+const _errs109 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err72 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+var valid20 = _errs109 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data.type !== undefined){
+let data26 = data.type;
+const _errs111 = errors;
+if(typeof data26 !== "string"){
+const err73 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if("job.accepted" !== data26){
+const err74 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+var valid20 = _errs111 === errors;
+}
+else {
+var valid20 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err75 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+var _valid0 = _errs93 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 7];
@@ -7269,12 +7584,114 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs105 = errors;
-if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
-errors = vErrors.length;
+const _errs113 = errors;
+const _errs114 = errors;
+if(errors === _errs114){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing5;
+if((data.job_id === undefined) && (missing5 = "job_id")){
+const err76 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+if(vErrors === null){
+vErrors = [err76];
 }
-var _valid0 = _errs105 === errors;
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+else {
+const _errs116 = errors;
+for(const key6 in data){
+if(!((key6 === "job_id") || (key6 === "type"))){
+const err77 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+break;
+}
+}
+if(_errs116 === errors){
+if(data.job_id !== undefined){
+let data27 = data.job_id;
+const _errs117 = errors;
+if(errors === _errs117){
+if(typeof data27 === "string"){
+if(!pattern7.test(data27)){
+const err78 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+var valid23 = _errs117 === errors;
+}
+else {
+var valid23 = true;
+}
+if(valid23){
+if(data.type !== undefined){
+let data28 = data.type;
+const _errs119 = errors;
+if(typeof data28 !== "string"){
+const err80 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if("job.started" !== data28){
+const err81 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+var valid23 = _errs119 === errors;
+}
+else {
+var valid23 = true;
+}
+}
+}
+}
+}
+else {
+const err82 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+var _valid0 = _errs113 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 8];
@@ -7287,12 +7704,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs106 = errors;
-if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+const _errs121 = errors;
+if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs106 === errors;
+var _valid0 = _errs121 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 9];
@@ -7305,154 +7722,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs107 = errors;
-const _errs108 = errors;
-if(errors === _errs108){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing5;
-if((((data.job_id === undefined) && (missing5 = "job_id")) || ((data.results === undefined) && (missing5 = "results"))) || ((data.seconds === undefined) && (missing5 = "seconds"))){
-const err71 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
-if(vErrors === null){
-vErrors = [err71];
+const _errs122 = errors;
+if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
 }
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-else {
-const _errs110 = errors;
-for(const key6 in data){
-if(!((((key6 === "job_id") || (key6 === "results")) || (key6 === "seconds")) || (key6 === "type"))){
-const err72 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-break;
-}
-}
-if(_errs110 === errors){
-if(data.job_id !== undefined){
-let data25 = data.job_id;
-const _errs111 = errors;
-if(errors === _errs111){
-if(typeof data25 === "string"){
-if(!pattern7.test(data25)){
-const err73 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-}
-var valid22 = _errs111 === errors;
-}
-else {
-var valid22 = true;
-}
-if(valid22){
-if(data.results !== undefined){
-let data26 = data.results;
-const _errs113 = errors;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err75 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-var valid22 = _errs113 === errors;
-}
-else {
-var valid22 = true;
-}
-if(valid22){
-if(data.seconds !== undefined){
-let data27 = data.seconds;
-const _errs115 = errors;
-if(!((typeof data27 == "number") && (isFinite(data27)))){
-const err76 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-var valid22 = _errs115 === errors;
-}
-else {
-var valid22 = true;
-}
-if(valid22){
-if(data.type !== undefined){
-let data28 = data.type;
-const _errs117 = errors;
-if(typeof data28 !== "string"){
-const err77 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-if("job.done" !== data28){
-const err78 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-var valid22 = _errs117 === errors;
-}
-else {
-var valid22 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-const err79 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-}
-var _valid0 = _errs107 === errors;
+var _valid0 = _errs122 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 10];
@@ -7465,63 +7740,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs119 = errors;
-const _errs120 = errors;
-if(errors === _errs120){
+const _errs123 = errors;
+const _errs124 = errors;
+if(errors === _errs124){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing6;
-if((((data.job_id === undefined) && (missing6 = "job_id")) || ((data.code === undefined) && (missing6 = "code"))) || ((data.message === undefined) && (missing6 = "message"))){
-const err80 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-else {
-const _errs122 = errors;
-for(const key7 in data){
-if(!((((((key7 === "code") || (key7 === "field")) || (key7 === "job_id")) || (key7 === "message")) || (key7 === "retryable")) || (key7 === "type"))){
-const err81 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-break;
-}
-}
-if(_errs122 === errors){
-if(data.code !== undefined){
-const _errs123 = errors;
-if(typeof data.code !== "string"){
-const err82 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-var valid24 = _errs123 === errors;
-}
-else {
-var valid24 = true;
-}
-if(valid24){
-if(data.field !== undefined){
-let data30 = data.field;
-const _errs125 = errors;
-const _errs126 = errors;
-let valid25 = false;
-const _errs127 = errors;
-if(typeof data30 !== "string"){
-const err83 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((((data.job_id === undefined) && (missing6 = "job_id")) || ((data.results === undefined) && (missing6 = "results"))) || ((data.seconds === undefined) && (missing6 = "seconds"))){
+const err83 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -7530,11 +7755,11 @@ vErrors.push(err83);
 }
 errors++;
 }
-var _valid8 = _errs127 === errors;
-valid25 = valid25 || _valid8;
-const _errs129 = errors;
-if(data30 !== null){
-const err84 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const _errs126 = errors;
+for(const key7 in data){
+if(!((((key7 === "job_id") || (key7 === "results")) || (key7 === "seconds")) || (key7 === "type"))){
+const err84 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -7542,11 +7767,17 @@ else {
 vErrors.push(err84);
 }
 errors++;
+break;
 }
-var _valid8 = _errs129 === errors;
-valid25 = valid25 || _valid8;
-if(!valid25){
-const err85 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(_errs126 === errors){
+if(data.job_id !== undefined){
+let data29 = data.job_id;
+const _errs127 = errors;
+if(errors === _errs127){
+if(typeof data29 === "string"){
+if(!pattern7.test(data29)){
+const err85 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -7555,30 +7786,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-else {
-errors = _errs126;
-if(vErrors !== null){
-if(_errs126){
-vErrors.length = _errs126;
 }
 else {
-vErrors = null;
-}
-}
-}
-var valid24 = _errs125 === errors;
-}
-else {
-var valid24 = true;
-}
-if(valid24){
-if(data.job_id !== undefined){
-let data31 = data.job_id;
-const _errs131 = errors;
-if(errors === _errs131){
-if(typeof data31 === "string"){
-if(!pattern7.test(data31)){
-const err86 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err86 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -7588,8 +7798,17 @@ vErrors.push(err86);
 errors++;
 }
 }
+var valid25 = _errs127 === errors;
+}
 else {
-const err87 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid25 = true;
+}
+if(valid25){
+if(data.results !== undefined){
+let data30 = data.results;
+const _errs129 = errors;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err87 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -7598,17 +7817,17 @@ vErrors.push(err87);
 }
 errors++;
 }
-}
-var valid24 = _errs131 === errors;
+var valid25 = _errs129 === errors;
 }
 else {
-var valid24 = true;
+var valid25 = true;
 }
-if(valid24){
-if(data.message !== undefined){
-const _errs133 = errors;
-if(typeof data.message !== "string"){
-const err88 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(valid25){
+if(data.seconds !== undefined){
+let data31 = data.seconds;
+const _errs131 = errors;
+if(!((typeof data31 == "number") && (isFinite(data31)))){
+const err88 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -7617,16 +7836,17 @@ vErrors.push(err88);
 }
 errors++;
 }
-var valid24 = _errs133 === errors;
+var valid25 = _errs131 === errors;
 }
 else {
-var valid24 = true;
+var valid25 = true;
 }
-if(valid24){
-if(data.retryable !== undefined){
-const _errs135 = errors;
-if(typeof data.retryable !== "boolean"){
-const err89 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(valid25){
+if(data.type !== undefined){
+let data32 = data.type;
+const _errs133 = errors;
+if(typeof data32 !== "string"){
+const err89 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -7635,17 +7855,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-var valid24 = _errs135 === errors;
-}
-else {
-var valid24 = true;
-}
-if(valid24){
-if(data.type !== undefined){
-let data34 = data.type;
-const _errs137 = errors;
-if(typeof data34 !== "string"){
-const err90 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("job.done" !== data32){
+const err90 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -7654,8 +7865,19 @@ vErrors.push(err90);
 }
 errors++;
 }
-if("job.failed" !== data34){
-const err91 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+var valid25 = _errs133 === errors;
+}
+else {
+var valid25 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err91 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -7664,31 +7886,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-var valid24 = _errs137 === errors;
 }
-else {
-var valid24 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err92 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-}
-var _valid0 = _errs119 === errors;
+var _valid0 = _errs123 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 11];
@@ -7701,13 +7900,26 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs139 = errors;
-const _errs140 = errors;
-if(errors === _errs140){
+const _errs135 = errors;
+const _errs136 = errors;
+if(errors === _errs136){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing7;
-if((data.job_id === undefined) && (missing7 = "job_id")){
-const err93 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
+if((((data.job_id === undefined) && (missing7 = "job_id")) || ((data.code === undefined) && (missing7 = "code"))) || ((data.message === undefined) && (missing7 = "message"))){
+const err92 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+else {
+const _errs138 = errors;
+for(const key8 in data){
+if(!((((((key8 === "code") || (key8 === "field")) || (key8 === "job_id")) || (key8 === "message")) || (key8 === "retryable")) || (key8 === "type"))){
+const err93 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -7715,12 +7927,14 @@ else {
 vErrors.push(err93);
 }
 errors++;
+break;
 }
-else {
-const _errs142 = errors;
-for(const key8 in data){
-if(!((key8 === "job_id") || (key8 === "type"))){
-const err94 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(_errs138 === errors){
+if(data.code !== undefined){
+const _errs139 = errors;
+if(typeof data.code !== "string"){
+const err94 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -7728,17 +7942,21 @@ else {
 vErrors.push(err94);
 }
 errors++;
-break;
 }
+var valid27 = _errs139 === errors;
 }
-if(_errs142 === errors){
-if(data.job_id !== undefined){
-let data35 = data.job_id;
+else {
+var valid27 = true;
+}
+if(valid27){
+if(data.field !== undefined){
+let data34 = data.field;
+const _errs141 = errors;
+const _errs142 = errors;
+let valid28 = false;
 const _errs143 = errors;
-if(errors === _errs143){
-if(typeof data35 === "string"){
-if(!pattern7.test(data35)){
-const err95 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(typeof data34 !== "string"){
+const err95 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -7747,9 +7965,11 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-else {
-const err96 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid9 = _errs143 === errors;
+valid28 = valid28 || _valid9;
+const _errs145 = errors;
+if(data34 !== null){
+const err96 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -7758,18 +7978,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-var valid27 = _errs143 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.type !== undefined){
-let data36 = data.type;
-const _errs145 = errors;
-if(typeof data36 !== "string"){
-const err97 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid9 = _errs145 === errors;
+valid28 = valid28 || _valid9;
+if(!valid28){
+const err97 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -7778,8 +7990,30 @@ vErrors.push(err97);
 }
 errors++;
 }
-if("job.cancelled" !== data36){
-const err98 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+else {
+errors = _errs142;
+if(vErrors !== null){
+if(_errs142){
+vErrors.length = _errs142;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid27 = _errs141 === errors;
+}
+else {
+var valid27 = true;
+}
+if(valid27){
+if(data.job_id !== undefined){
+let data35 = data.job_id;
+const _errs147 = errors;
+if(errors === _errs147){
+if(typeof data35 === "string"){
+if(!pattern7.test(data35)){
+const err98 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -7788,17 +8022,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-var valid27 = _errs145 === errors;
 }
 else {
-var valid27 = true;
-}
-}
-}
-}
-}
-else {
-const err99 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err99 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -7808,7 +8034,96 @@ vErrors.push(err99);
 errors++;
 }
 }
-var _valid0 = _errs139 === errors;
+var valid27 = _errs147 === errors;
+}
+else {
+var valid27 = true;
+}
+if(valid27){
+if(data.message !== undefined){
+const _errs149 = errors;
+if(typeof data.message !== "string"){
+const err100 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+var valid27 = _errs149 === errors;
+}
+else {
+var valid27 = true;
+}
+if(valid27){
+if(data.retryable !== undefined){
+const _errs151 = errors;
+if(typeof data.retryable !== "boolean"){
+const err101 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+var valid27 = _errs151 === errors;
+}
+else {
+var valid27 = true;
+}
+if(valid27){
+if(data.type !== undefined){
+let data38 = data.type;
+const _errs153 = errors;
+if(typeof data38 !== "string"){
+const err102 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+if("job.failed" !== data38){
+const err103 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+var valid27 = _errs153 === errors;
+}
+else {
+var valid27 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err104 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+var _valid0 = _errs135 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 12];
@@ -7821,12 +8136,114 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs147 = errors;
-if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
-errors = vErrors.length;
+const _errs155 = errors;
+const _errs156 = errors;
+if(errors === _errs156){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing8;
+if((data.job_id === undefined) && (missing8 = "job_id")){
+const err105 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
+if(vErrors === null){
+vErrors = [err105];
 }
-var _valid0 = _errs147 === errors;
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+else {
+const _errs158 = errors;
+for(const key9 in data){
+if(!((key9 === "job_id") || (key9 === "type"))){
+const err106 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+break;
+}
+}
+if(_errs158 === errors){
+if(data.job_id !== undefined){
+let data39 = data.job_id;
+const _errs159 = errors;
+if(errors === _errs159){
+if(typeof data39 === "string"){
+if(!pattern7.test(data39)){
+const err107 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+var valid30 = _errs159 === errors;
+}
+else {
+var valid30 = true;
+}
+if(valid30){
+if(data.type !== undefined){
+let data40 = data.type;
+const _errs161 = errors;
+if(typeof data40 !== "string"){
+const err109 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if("job.cancelled" !== data40){
+const err110 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+var valid30 = _errs161 === errors;
+}
+else {
+var valid30 = true;
+}
+}
+}
+}
+}
+else {
+const err111 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+var _valid0 = _errs155 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 13];
@@ -7839,12 +8256,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs148 = errors;
-if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+const _errs163 = errors;
+if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs148 === errors;
+var _valid0 = _errs163 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 14];
@@ -7857,12 +8274,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs149 = errors;
-if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
+const _errs164 = errors;
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs149 === errors;
+var _valid0 = _errs164 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 15];
@@ -7875,12 +8292,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs150 = errors;
-if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+const _errs165 = errors;
+if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs150 === errors;
+var _valid0 = _errs165 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 16];
@@ -7893,12 +8310,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs151 = errors;
-if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+const _errs166 = errors;
+if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs151 === errors;
+var _valid0 = _errs166 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 17];
@@ -7911,12 +8328,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs152 = errors;
-if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+const _errs167 = errors;
+if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs152 === errors;
+var _valid0 = _errs167 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 18];
@@ -7929,12 +8346,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs153 = errors;
-if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+const _errs168 = errors;
+if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs153 === errors;
+var _valid0 = _errs168 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 19];
@@ -7947,206 +8364,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs154 = errors;
-const _errs155 = errors;
-if(errors === _errs155){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing8;
-if(((data.model_id === undefined) && (missing8 = "model_id")) || ((data.path === undefined) && (missing8 = "path"))){
-const err100 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
-if(vErrors === null){
-vErrors = [err100];
+const _errs169 = errors;
+if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+errors = vErrors.length;
 }
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-else {
-const _errs157 = errors;
-for(const key9 in data){
-if(!((((key9 === "model_id") || (key9 === "path")) || (key9 === "reply_to")) || (key9 === "type"))){
-const err101 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-break;
-}
-}
-if(_errs157 === errors){
-if(data.model_id !== undefined){
-let data37 = data.model_id;
-const _errs158 = errors;
-if(errors === _errs158){
-if(typeof data37 === "string"){
-if(!pattern7.test(data37)){
-const err102 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-}
-else {
-const err103 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-}
-var valid29 = _errs158 === errors;
-}
-else {
-var valid29 = true;
-}
-if(valid29){
-if(data.path !== undefined){
-const _errs160 = errors;
-if(typeof data.path !== "string"){
-const err104 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-var valid29 = _errs160 === errors;
-}
-else {
-var valid29 = true;
-}
-if(valid29){
-if(data.reply_to !== undefined){
-let data39 = data.reply_to;
-const _errs162 = errors;
-const _errs163 = errors;
-let valid30 = false;
-const _errs164 = errors;
-if(errors === _errs164){
-if(typeof data39 === "string"){
-if(func1(data39) > 64){
-const err105 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-}
-else {
-const err106 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-}
-var _valid9 = _errs164 === errors;
-valid30 = valid30 || _valid9;
-const _errs166 = errors;
-if(data39 !== null){
-const err107 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-var _valid9 = _errs166 === errors;
-valid30 = valid30 || _valid9;
-if(!valid30){
-const err108 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-else {
-errors = _errs163;
-if(vErrors !== null){
-if(_errs163){
-vErrors.length = _errs163;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid29 = _errs162 === errors;
-}
-else {
-var valid29 = true;
-}
-if(valid29){
-if(data.type !== undefined){
-let data40 = data.type;
-const _errs168 = errors;
-if(typeof data40 !== "string"){
-const err109 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-if("models.location" !== data40){
-const err110 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err110];
-}
-else {
-vErrors.push(err110);
-}
-errors++;
-}
-var valid29 = _errs168 === errors;
-}
-else {
-var valid29 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-const err111 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-}
-var _valid0 = _errs154 === errors;
+var _valid0 = _errs169 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 20];
@@ -8164,8 +8387,8 @@ const _errs171 = errors;
 if(errors === _errs171){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing9;
-if((((((data.models_bytes === undefined) && (missing9 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing9 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing9 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing9 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing9 = "finished_jobs"))){
-const err112 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
+if(((data.model_id === undefined) && (missing9 = "model_id")) || ((data.path === undefined) && (missing9 = "path"))){
+const err112 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -8177,8 +8400,8 @@ errors++;
 else {
 const _errs173 = errors;
 for(const key10 in data){
-if(!(((((((key10 === "blobs") || (key10 === "blobs_bytes")) || (key10 === "finished_jobs")) || (key10 === "ledger_bytes")) || (key10 === "models_bytes")) || (key10 === "reply_to")) || (key10 === "type"))){
-const err113 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(!((((key10 === "model_id") || (key10 === "path")) || (key10 === "reply_to")) || (key10 === "type"))){
+const err113 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -8190,11 +8413,13 @@ break;
 }
 }
 if(_errs173 === errors){
-if(data.blobs !== undefined){
-let data41 = data.blobs;
+if(data.model_id !== undefined){
+let data41 = data.model_id;
 const _errs174 = errors;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err114 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs174){
+if(typeof data41 === "string"){
+if(!pattern7.test(data41)){
+const err114 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -8203,22 +8428,33 @@ vErrors.push(err114);
 }
 errors++;
 }
+}
+else {
+const err115 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
 var valid32 = _errs174 === errors;
 }
 else {
 var valid32 = true;
 }
 if(valid32){
-if(data.blobs_bytes !== undefined){
-let data42 = data.blobs_bytes;
+if(data.path !== undefined){
 const _errs176 = errors;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err115 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data.path !== "string"){
+const err116 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err115];
+vErrors = [err116];
 }
 else {
-vErrors.push(err115);
+vErrors.push(err116);
 }
 errors++;
 }
@@ -8228,30 +8464,16 @@ else {
 var valid32 = true;
 }
 if(valid32){
-if(data.finished_jobs !== undefined){
-let data43 = data.finished_jobs;
+if(data.reply_to !== undefined){
+let data43 = data.reply_to;
 const _errs178 = errors;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err116 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-var valid32 = _errs178 === errors;
-}
-else {
-var valid32 = true;
-}
-if(valid32){
-if(data.ledger_bytes !== undefined){
-let data44 = data.ledger_bytes;
+const _errs179 = errors;
+let valid33 = false;
 const _errs180 = errors;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err117 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs180){
+if(typeof data43 === "string"){
+if(func1(data43) > 64){
+const err117 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -8260,17 +8482,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-var valid32 = _errs180 === errors;
 }
 else {
-var valid32 = true;
-}
-if(valid32){
-if(data.models_bytes !== undefined){
-let data45 = data.models_bytes;
-const _errs182 = errors;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err118 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err118 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -8279,22 +8493,12 @@ vErrors.push(err118);
 }
 errors++;
 }
-var valid32 = _errs182 === errors;
 }
-else {
-var valid32 = true;
-}
-if(valid32){
-if(data.reply_to !== undefined){
-let data46 = data.reply_to;
-const _errs184 = errors;
-const _errs185 = errors;
-let valid33 = false;
-const _errs186 = errors;
-if(errors === _errs186){
-if(typeof data46 === "string"){
-if(func1(data46) > 64){
-const err119 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+var _valid10 = _errs180 === errors;
+valid33 = valid33 || _valid10;
+const _errs182 = errors;
+if(data43 !== null){
+const err119 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -8303,9 +8507,10 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-else {
-const err120 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid10 = _errs182 === errors;
+valid33 = valid33 || _valid10;
+if(!valid33){
+const err120 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -8314,12 +8519,28 @@ vErrors.push(err120);
 }
 errors++;
 }
+else {
+errors = _errs179;
+if(vErrors !== null){
+if(_errs179){
+vErrors.length = _errs179;
 }
-var _valid10 = _errs186 === errors;
-valid33 = valid33 || _valid10;
-const _errs188 = errors;
-if(data46 !== null){
-const err121 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+vErrors = null;
+}
+}
+}
+var valid32 = _errs178 === errors;
+}
+else {
+var valid32 = true;
+}
+if(valid32){
+if(data.type !== undefined){
+let data44 = data.type;
+const _errs184 = errors;
+if(typeof data44 !== "string"){
+const err121 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -8328,10 +8549,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-var _valid10 = _errs188 === errors;
-valid33 = valid33 || _valid10;
-if(!valid33){
-const err122 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if("models.location" !== data44){
+const err122 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -8340,67 +8559,24 @@ vErrors.push(err122);
 }
 errors++;
 }
-else {
-errors = _errs185;
-if(vErrors !== null){
-if(_errs185){
-vErrors.length = _errs185;
-}
-else {
-vErrors = null;
-}
-}
-}
 var valid32 = _errs184 === errors;
 }
 else {
 var valid32 = true;
 }
-if(valid32){
-if(data.type !== undefined){
-let data47 = data.type;
-const _errs190 = errors;
-if(typeof data47 !== "string"){
-const err123 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+}
+}
+}
+}
+else {
+const err123 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err123];
 }
 else {
 vErrors.push(err123);
-}
-errors++;
-}
-if("storage.reply" !== data47){
-const err124 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-var valid32 = _errs190 === errors;
-}
-else {
-var valid32 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err125 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
 }
 errors++;
 }
@@ -8418,13 +8594,42 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs192 = errors;
-const _errs193 = errors;
-if(errors === _errs193){
+const _errs186 = errors;
+const _errs187 = errors;
+if(errors === _errs187){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing10;
-if((((data.jobs === undefined) && (missing10 = "jobs")) || ((data.blobs === undefined) && (missing10 = "blobs"))) || ((data.freed_bytes === undefined) && (missing10 = "freed_bytes"))){
-const err126 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
+if((((((data.models_bytes === undefined) && (missing10 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing10 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing10 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing10 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing10 = "finished_jobs"))){
+const err124 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+else {
+const _errs189 = errors;
+for(const key11 in data){
+if(!(((((((key11 === "blobs") || (key11 === "blobs_bytes")) || (key11 === "finished_jobs")) || (key11 === "ledger_bytes")) || (key11 === "models_bytes")) || (key11 === "reply_to")) || (key11 === "type"))){
+const err125 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+break;
+}
+}
+if(_errs189 === errors){
+if(data.blobs !== undefined){
+let data45 = data.blobs;
+const _errs190 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err126 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -8433,11 +8638,17 @@ vErrors.push(err126);
 }
 errors++;
 }
+var valid35 = _errs190 === errors;
+}
 else {
-const _errs195 = errors;
-for(const key11 in data){
-if(!(((((key11 === "blobs") || (key11 === "freed_bytes")) || (key11 === "jobs")) || (key11 === "reply_to")) || (key11 === "type"))){
-const err127 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+var valid35 = true;
+}
+if(valid35){
+if(data.blobs_bytes !== undefined){
+let data46 = data.blobs_bytes;
+const _errs192 = errors;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err127 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -8445,20 +8656,42 @@ else {
 vErrors.push(err127);
 }
 errors++;
-break;
 }
+var valid35 = _errs192 === errors;
 }
-if(_errs195 === errors){
-if(data.blobs !== undefined){
-let data48 = data.blobs;
-const _errs196 = errors;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err128 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.finished_jobs !== undefined){
+let data47 = data.finished_jobs;
+const _errs194 = errors;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err128 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err128];
 }
 else {
 vErrors.push(err128);
+}
+errors++;
+}
+var valid35 = _errs194 === errors;
+}
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.ledger_bytes !== undefined){
+let data48 = data.ledger_bytes;
+const _errs196 = errors;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err129 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
 }
 errors++;
 }
@@ -8468,16 +8701,16 @@ else {
 var valid35 = true;
 }
 if(valid35){
-if(data.freed_bytes !== undefined){
-let data49 = data.freed_bytes;
+if(data.models_bytes !== undefined){
+let data49 = data.models_bytes;
 const _errs198 = errors;
 if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err129 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err130 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err129];
+vErrors = [err130];
 }
 else {
-vErrors.push(err129);
+vErrors.push(err130);
 }
 errors++;
 }
@@ -8487,35 +8720,16 @@ else {
 var valid35 = true;
 }
 if(valid35){
-if(data.jobs !== undefined){
-let data50 = data.jobs;
-const _errs200 = errors;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err130 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err130];
-}
-else {
-vErrors.push(err130);
-}
-errors++;
-}
-var valid35 = _errs200 === errors;
-}
-else {
-var valid35 = true;
-}
-if(valid35){
 if(data.reply_to !== undefined){
-let data51 = data.reply_to;
-const _errs202 = errors;
-const _errs203 = errors;
+let data50 = data.reply_to;
+const _errs200 = errors;
+const _errs201 = errors;
 let valid36 = false;
-const _errs204 = errors;
-if(errors === _errs204){
-if(typeof data51 === "string"){
-if(func1(data51) > 64){
-const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const _errs202 = errors;
+if(errors === _errs202){
+if(typeof data50 === "string"){
+if(func1(data50) > 64){
+const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -8526,7 +8740,7 @@ errors++;
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -8536,11 +8750,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-var _valid11 = _errs204 === errors;
+var _valid11 = _errs202 === errors;
 valid36 = valid36 || _valid11;
-const _errs206 = errors;
-if(data51 !== null){
-const err133 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs204 = errors;
+if(data50 !== null){
+const err133 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -8549,10 +8763,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-var _valid11 = _errs206 === errors;
+var _valid11 = _errs204 === errors;
 valid36 = valid36 || _valid11;
 if(!valid36){
-const err134 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err134 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -8562,27 +8776,27 @@ vErrors.push(err134);
 errors++;
 }
 else {
-errors = _errs203;
+errors = _errs201;
 if(vErrors !== null){
-if(_errs203){
-vErrors.length = _errs203;
+if(_errs201){
+vErrors.length = _errs201;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid35 = _errs202 === errors;
+var valid35 = _errs200 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
 if(data.type !== undefined){
-let data52 = data.type;
-const _errs208 = errors;
-if(typeof data52 !== "string"){
-const err135 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data51 = data.type;
+const _errs206 = errors;
+if(typeof data51 !== "string"){
+const err135 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -8591,8 +8805,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if("results.cleaned" !== data52){
-const err136 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+if("storage.reply" !== data51){
+const err136 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -8601,7 +8815,7 @@ vErrors.push(err136);
 }
 errors++;
 }
-var valid35 = _errs208 === errors;
+var valid35 = _errs206 === errors;
 }
 else {
 var valid35 = true;
@@ -8613,8 +8827,10 @@ var valid35 = true;
 }
 }
 }
+}
+}
 else {
-const err137 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err137 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -8624,7 +8840,7 @@ vErrors.push(err137);
 errors++;
 }
 }
-var _valid0 = _errs192 === errors;
+var _valid0 = _errs186 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 22];
@@ -8637,14 +8853,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs210 = errors;
-const _errs211 = errors;
-if(errors === _errs211){
+const _errs208 = errors;
+const _errs209 = errors;
+if(errors === _errs209){
 if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs213 = errors;
-for(const key12 in data){
-if(!((key12 === "reply_to") || (key12 === "type"))){
-const err138 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+let missing11;
+if((((data.jobs === undefined) && (missing11 = "jobs")) || ((data.blobs === undefined) && (missing11 = "blobs"))) || ((data.freed_bytes === undefined) && (missing11 = "freed_bytes"))){
+const err138 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -8652,20 +8867,12 @@ else {
 vErrors.push(err138);
 }
 errors++;
-break;
 }
-}
-if(_errs213 === errors){
-if(data.reply_to !== undefined){
-let data53 = data.reply_to;
-const _errs214 = errors;
-const _errs215 = errors;
-let valid39 = false;
-const _errs216 = errors;
-if(errors === _errs216){
-if(typeof data53 === "string"){
-if(func1(data53) > 64){
-const err139 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const _errs211 = errors;
+for(const key12 in data){
+if(!(((((key12 === "blobs") || (key12 === "freed_bytes")) || (key12 === "jobs")) || (key12 === "reply_to")) || (key12 === "type"))){
+const err139 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -8673,10 +8880,15 @@ else {
 vErrors.push(err139);
 }
 errors++;
+break;
 }
 }
-else {
-const err140 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs211 === errors){
+if(data.blobs !== undefined){
+let data52 = data.blobs;
+const _errs212 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err140 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -8685,12 +8897,17 @@ vErrors.push(err140);
 }
 errors++;
 }
+var valid38 = _errs212 === errors;
 }
-var _valid12 = _errs216 === errors;
-valid39 = valid39 || _valid12;
-const _errs218 = errors;
-if(data53 !== null){
-const err141 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+var valid38 = true;
+}
+if(valid38){
+if(data.freed_bytes !== undefined){
+let data53 = data.freed_bytes;
+const _errs214 = errors;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err141 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -8699,10 +8916,17 @@ vErrors.push(err141);
 }
 errors++;
 }
-var _valid12 = _errs218 === errors;
-valid39 = valid39 || _valid12;
-if(!valid39){
-const err142 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid38 = _errs214 === errors;
+}
+else {
+var valid38 = true;
+}
+if(valid38){
+if(data.jobs !== undefined){
+let data54 = data.jobs;
+const _errs216 = errors;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err142 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -8711,28 +8935,22 @@ vErrors.push(err142);
 }
 errors++;
 }
-else {
-errors = _errs215;
-if(vErrors !== null){
-if(_errs215){
-vErrors.length = _errs215;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid38 = _errs214 === errors;
+var valid38 = _errs216 === errors;
 }
 else {
 var valid38 = true;
 }
 if(valid38){
-if(data.type !== undefined){
-let data54 = data.type;
+if(data.reply_to !== undefined){
+let data55 = data.reply_to;
+const _errs218 = errors;
+const _errs219 = errors;
+let valid39 = false;
 const _errs220 = errors;
-if(typeof data54 !== "string"){
-const err143 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs220){
+if(typeof data55 === "string"){
+if(func1(data55) > 64){
+const err143 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -8741,8 +8959,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-if("ok" !== data54){
-const err144 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+}
+else {
+const err144 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -8751,16 +8970,12 @@ vErrors.push(err144);
 }
 errors++;
 }
-var valid38 = _errs220 === errors;
 }
-else {
-var valid38 = true;
-}
-}
-}
-}
-else {
-const err145 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid12 = _errs220 === errors;
+valid39 = valid39 || _valid12;
+const _errs222 = errors;
+if(data55 !== null){
+const err145 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -8769,8 +8984,82 @@ vErrors.push(err145);
 }
 errors++;
 }
+var _valid12 = _errs222 === errors;
+valid39 = valid39 || _valid12;
+if(!valid39){
+const err146 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err146];
 }
-var _valid0 = _errs210 === errors;
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+else {
+errors = _errs219;
+if(vErrors !== null){
+if(_errs219){
+vErrors.length = _errs219;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid38 = _errs218 === errors;
+}
+else {
+var valid38 = true;
+}
+if(valid38){
+if(data.type !== undefined){
+let data56 = data.type;
+const _errs224 = errors;
+if(typeof data56 !== "string"){
+const err147 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+if("results.cleaned" !== data56){
+const err148 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+var valid38 = _errs224 === errors;
+}
+else {
+var valid38 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err149 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+var _valid0 = _errs208 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 23];
@@ -8781,6 +9070,153 @@ valid0 = true;
 passing0 = 23;
 if(props0 !== true){
 props0 = true;
+}
+}
+const _errs226 = errors;
+const _errs227 = errors;
+if(errors === _errs227){
+if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs229 = errors;
+for(const key13 in data){
+if(!((key13 === "reply_to") || (key13 === "type"))){
+const err150 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+break;
+}
+}
+if(_errs229 === errors){
+if(data.reply_to !== undefined){
+let data57 = data.reply_to;
+const _errs230 = errors;
+const _errs231 = errors;
+let valid42 = false;
+const _errs232 = errors;
+if(errors === _errs232){
+if(typeof data57 === "string"){
+if(func1(data57) > 64){
+const err151 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+else {
+const err152 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+var _valid13 = _errs232 === errors;
+valid42 = valid42 || _valid13;
+const _errs234 = errors;
+if(data57 !== null){
+const err153 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+var _valid13 = _errs234 === errors;
+valid42 = valid42 || _valid13;
+if(!valid42){
+const err154 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+else {
+errors = _errs231;
+if(vErrors !== null){
+if(_errs231){
+vErrors.length = _errs231;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid41 = _errs230 === errors;
+}
+else {
+var valid41 = true;
+}
+if(valid41){
+if(data.type !== undefined){
+let data58 = data.type;
+const _errs236 = errors;
+if(typeof data58 !== "string"){
+const err155 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+if("ok" !== data58){
+const err156 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+var valid41 = _errs236 === errors;
+}
+else {
+var valid41 = true;
+}
+}
+}
+}
+else {
+const err157 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+var _valid0 = _errs226 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 24];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 24;
+if(props0 !== true){
+props0 = true;
+}
 }
 }
 }
@@ -8807,12 +9243,12 @@ props0 = true;
 }
 }
 if(!valid0){
-const err146 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err158 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err146];
+vErrors = [err158];
 }
 else {
-vErrors.push(err146);
+vErrors.push(err158);
 }
 errors++;
 validate79.errors = vErrors;
@@ -9729,7 +10165,7 @@ return errors === 0;
 }
 validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const BlobStored = validate94;
+export const BlobSent = validate94;
 
 function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -9873,8 +10309,8 @@ if(typeof data3 !== "string"){
 validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("blob.stored" !== data3){
-validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"}];
+if("blob.sent" !== data3){
+validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -9898,7 +10334,7 @@ return errors === 0;
 }
 validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Paired = validate95;
+export const BlobStored = validate95;
 
 function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -9913,15 +10349,184 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.token === undefined) && (missing0 = "token"))){
+if(((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.size === undefined) && (missing0 = "size"))){
 validate95.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((key0 === "name") || (key0 === "reply_to")) || (key0 === "scope")) || (key0 === "token")) || (key0 === "type"))){
+if(!((((key0 === "reply_to") || (key0 === "sha256")) || (key0 === "size")) || (key0 === "type"))){
 validate95.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.reply_to !== undefined){
+let data0 = data.reply_to;
+const _errs2 = errors;
+const _errs3 = errors;
+let valid1 = false;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid1 = valid1 || _valid0;
+const _errs6 = errors;
+if(data0 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate95.errors = vErrors;
+return false;
+}
+else {
+errors = _errs3;
+if(vErrors !== null){
+if(_errs3){
+vErrors.length = _errs3;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sha256 !== undefined){
+let data1 = data.sha256;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data1 === "string"){
+if(!pattern4.test(data1)){
+validate95.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+return false;
+}
+}
+else {
+validate95.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size !== undefined){
+let data2 = data.size;
+const _errs10 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate95.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data3 = data.type;
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("blob.stored" !== data3){
+validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate95.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate95.errors = vErrors;
+return errors === 0;
+}
+validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const Paired = validate96;
+
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate96.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.token === undefined) && (missing0 = "token"))){
+validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((key0 === "name") || (key0 === "reply_to")) || (key0 === "scope")) || (key0 === "token")) || (key0 === "type"))){
+validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9930,7 +10535,7 @@ if(_errs1 === errors){
 if(data.name !== undefined){
 const _errs2 = errors;
 if(typeof data.name !== "string"){
-validate95.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate96.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -9993,7 +10598,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate95.errors = vErrors;
+validate96.errors = vErrors;
 return false;
 }
 else {
@@ -10017,11 +10622,11 @@ if(data.scope !== undefined){
 let data2 = data.scope;
 const _errs10 = errors;
 if(typeof data2 !== "string"){
-validate95.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate96.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data2 === "client") || (data2 === "admin"))){
-validate95.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+validate96.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -10033,7 +10638,7 @@ if(valid0){
 if(data.token !== undefined){
 const _errs13 = errors;
 if(typeof data.token !== "string"){
-validate95.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate96.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -10046,11 +10651,11 @@ if(data.type !== undefined){
 let data4 = data.type;
 const _errs15 = errors;
 if(typeof data4 !== "string"){
-validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("clients.paired" !== data4){
-validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
+validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -10066,21 +10671,21 @@ var valid0 = true;
 }
 }
 else {
-validate95.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate95.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ClientsReply = validate96;
+export const ClientsReply = validate97;
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate97.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10091,14 +10696,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.clients === undefined) && (missing0 = "clients")){
-validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate97.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "clients") || (key0 === "reply_to")) || (key0 === "type"))){
-validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate97.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10124,7 +10729,7 @@ break;
 }
 }
 else {
-validate96.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate97.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -10188,7 +10793,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate96.errors = vErrors;
+validate97.errors = vErrors;
 return false;
 }
 else {
@@ -10212,11 +10817,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate97.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("clients.reply" !== data3){
-validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
+validate97.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -10230,21 +10835,21 @@ var valid0 = true;
 }
 }
 else {
-validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate97.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate96.errors = vErrors;
+validate97.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Error = validate98;
+export const Error = validate99;
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10255,14 +10860,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))){
-validate98.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "reply_to")) || (key0 === "retryable")) || (key0 === "type"))){
-validate98.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10271,7 +10876,7 @@ if(_errs1 === errors){
 if(data.code !== undefined){
 const _errs2 = errors;
 if(typeof data.code !== "string"){
-validate98.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate99.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -10320,7 +10925,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate98.errors = vErrors;
+validate99.errors = vErrors;
 return false;
 }
 else {
@@ -10380,7 +10985,7 @@ else {
 vErrors.push(err5);
 }
 errors++;
-validate98.errors = vErrors;
+validate99.errors = vErrors;
 return false;
 }
 else {
@@ -10403,7 +11008,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs16 = errors;
 if(typeof data.message !== "string"){
-validate98.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate99.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -10466,7 +11071,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate98.errors = vErrors;
+validate99.errors = vErrors;
 return false;
 }
 else {
@@ -10489,7 +11094,7 @@ if(valid0){
 if(data.retryable !== undefined){
 const _errs24 = errors;
 if(typeof data.retryable !== "boolean"){
-validate98.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate99.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs24 === errors;
@@ -10502,11 +11107,11 @@ if(data.type !== undefined){
 let data6 = data.type;
 const _errs26 = errors;
 if(typeof data6 !== "string"){
-validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("error" !== data6){
-validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
+validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs26 === errors;
@@ -10524,21 +11129,21 @@ var valid0 = true;
 }
 }
 else {
-validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate98.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobAccepted = validate99;
+export const JobAccepted = validate100;
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10549,14 +11154,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.position === undefined) && (missing0 = "position"))) || ((data.seed === undefined) && (missing0 = "seed"))){
-validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "duplicate") || (key0 === "job_id")) || (key0 === "position")) || (key0 === "reply_to")) || (key0 === "seed")) || (key0 === "type"))){
-validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10565,7 +11170,7 @@ if(_errs1 === errors){
 if(data.duplicate !== undefined){
 const _errs2 = errors;
 if(typeof data.duplicate !== "boolean"){
-validate99.errors = [{instancePath:instancePath+"/duplicate",schemaPath:"#/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate100.errors = [{instancePath:instancePath+"/duplicate",schemaPath:"#/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -10580,12 +11185,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern7.test(data1)){
-validate99.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10599,7 +11204,7 @@ if(data.position !== undefined){
 let data2 = data.position;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate99.errors = [{instancePath:instancePath+"/position",schemaPath:"#/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate100.errors = [{instancePath:instancePath+"/position",schemaPath:"#/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -10662,7 +11267,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate99.errors = vErrors;
+validate100.errors = vErrors;
 return false;
 }
 else {
@@ -10686,7 +11291,7 @@ if(data.seed !== undefined){
 let data4 = data.seed;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate99.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate100.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -10699,11 +11304,11 @@ if(data.type !== undefined){
 let data5 = data.type;
 const _errs16 = errors;
 if(typeof data5 !== "string"){
-validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.accepted" !== data5){
-validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"}];
+validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -10720,86 +11325,6 @@ var valid0 = true;
 }
 }
 else {
-validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate99.errors = vErrors;
-return errors === 0;
-}
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobCancelled = validate100;
-
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate100.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.job_id === undefined) && (missing0 = "job_id")){
-validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "job_id") || (key0 === "type"))){
-validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job_id !== undefined){
-let data0 = data.job_id;
-const _errs2 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
-validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs4 = errors;
-if(typeof data1 !== "string"){
-validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.cancelled" !== data1){
-validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
 validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
@@ -10809,7 +11334,7 @@ return errors === 0;
 }
 validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobDone = validate101;
+export const JobCancelled = validate101;
 
 function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -10824,14 +11349,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.results === undefined) && (missing0 = "results"))) || ((data.seconds === undefined) && (missing0 = "seconds"))){
+if((data.job_id === undefined) && (missing0 = "job_id")){
 validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "job_id") || (key0 === "results")) || (key0 === "seconds")) || (key0 === "type"))){
+if(!((key0 === "job_id") || (key0 === "type"))){
 validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -10859,49 +11384,21 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.results !== undefined){
-let data1 = data.results;
+if(data.type !== undefined){
+let data1 = data.type;
 const _errs4 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate101.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(typeof data1 !== "string"){
+validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.cancelled" !== data1){
+validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.seconds !== undefined){
-let data2 = data.seconds;
-const _errs6 = errors;
-if(!((typeof data2 == "number") && (isFinite(data2)))){
-validate101.errors = [{instancePath:instancePath+"/seconds",schemaPath:"#/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data3 = data.type;
-const _errs8 = errors;
-if(typeof data3 !== "string"){
-validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.done" !== data3){
-validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -10917,7 +11414,7 @@ return errors === 0;
 }
 validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobFailed = validate102;
+export const JobDone = validate102;
 
 function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -10932,15 +11429,123 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.code === undefined) && (missing0 = "code"))) || ((data.message === undefined) && (missing0 = "message"))){
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.results === undefined) && (missing0 = "results"))) || ((data.seconds === undefined) && (missing0 = "seconds"))){
 validate102.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "retryable")) || (key0 === "type"))){
+if(!((((key0 === "job_id") || (key0 === "results")) || (key0 === "seconds")) || (key0 === "type"))){
 validate102.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate102.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate102.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.results !== undefined){
+let data1 = data.results;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate102.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seconds !== undefined){
+let data2 = data.seconds;
+const _errs6 = errors;
+if(!((typeof data2 == "number") && (isFinite(data2)))){
+validate102.errors = [{instancePath:instancePath+"/seconds",schemaPath:"#/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data3 = data.type;
+const _errs8 = errors;
+if(typeof data3 !== "string"){
+validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.done" !== data3){
+validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate102.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate102.errors = vErrors;
+return errors === 0;
+}
+validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobFailed = validate103;
+
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate103.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.code === undefined) && (missing0 = "code"))) || ((data.message === undefined) && (missing0 = "message"))){
+validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "retryable")) || (key0 === "type"))){
+validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10949,7 +11554,7 @@ if(_errs1 === errors){
 if(data.code !== undefined){
 const _errs2 = errors;
 if(typeof data.code !== "string"){
-validate102.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate103.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -10998,7 +11603,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate102.errors = vErrors;
+validate103.errors = vErrors;
 return false;
 }
 else {
@@ -11024,12 +11629,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(!pattern7.test(data2)){
-validate102.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate103.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate102.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate103.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11042,7 +11647,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs12 = errors;
 if(typeof data.message !== "string"){
-validate102.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate103.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -11054,7 +11659,7 @@ if(valid0){
 if(data.retryable !== undefined){
 const _errs14 = errors;
 if(typeof data.retryable !== "boolean"){
-validate102.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate103.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -11067,11 +11672,11 @@ if(data.type !== undefined){
 let data5 = data.type;
 const _errs16 = errors;
 if(typeof data5 !== "string"){
-validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.failed" !== data5){
-validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"}];
+validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -11088,21 +11693,21 @@ var valid0 = true;
 }
 }
 else {
-validate102.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate102.errors = vErrors;
+validate103.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobListReply = validate103;
+export const JobListReply = validate104;
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11113,14 +11718,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.jobs === undefined) && (missing0 = "jobs")){
-validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "jobs") || (key0 === "reply_to")) || (key0 === "type"))){
-validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11146,7 +11751,7 @@ break;
 }
 }
 else {
-validate103.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate104.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -11210,7 +11815,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate103.errors = vErrors;
+validate104.errors = vErrors;
 return false;
 }
 else {
@@ -11234,11 +11839,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.list.reply" !== data3){
-validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
+validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -11252,21 +11857,21 @@ var valid0 = true;
 }
 }
 else {
-validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate103.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobProgress = validate105;
+export const JobProgress = validate106;
 
-function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate105.evaluated;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11277,14 +11882,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.step === undefined) && (missing0 = "step"))) || ((data.steps === undefined) && (missing0 = "steps"))){
-validate105.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate106.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "job_id") || (key0 === "preview")) || (key0 === "preview_height")) || (key0 === "preview_width")) || (key0 === "step")) || (key0 === "steps")) || (key0 === "type"))){
-validate105.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate106.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11296,12 +11901,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate105.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate105.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11361,7 +11966,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate105.errors = vErrors;
+validate106.errors = vErrors;
 return false;
 }
 else {
@@ -11421,7 +12026,7 @@ else {
 vErrors.push(err6);
 }
 errors++;
-validate105.errors = vErrors;
+validate106.errors = vErrors;
 return false;
 }
 else {
@@ -11481,7 +12086,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate105.errors = vErrors;
+validate106.errors = vErrors;
 return false;
 }
 else {
@@ -11505,7 +12110,7 @@ if(data.step !== undefined){
 let data4 = data.step;
 const _errs23 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate105.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate106.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs23 === errors;
@@ -11518,7 +12123,7 @@ if(data.steps !== undefined){
 let data5 = data.steps;
 const _errs25 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate105.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate106.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs25 === errors;
@@ -11531,11 +12136,11 @@ if(data.type !== undefined){
 let data6 = data.type;
 const _errs27 = errors;
 if(typeof data6 !== "string"){
-validate105.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.progress" !== data6){
-validate105.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
+validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs27 === errors;
@@ -11553,21 +12158,21 @@ var valid0 = true;
 }
 }
 else {
-validate105.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate106.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate105.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobResult = validate106;
+export const JobResult = validate107;
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11578,14 +12183,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.job_id === undefined) && (missing0 = "job_id")) || ((data.result === undefined) && (missing0 = "result"))){
-validate106.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "job_id") || (key0 === "result")) || (key0 === "type"))){
-validate106.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11597,12 +12202,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate107.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate107.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11628,11 +12233,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs5 = errors;
 if(typeof data2 !== "string"){
-validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.result" !== data2){
-validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
+validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -11646,96 +12251,16 @@ var valid0 = true;
 }
 }
 else {
-validate106.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobStarted = validate108;
-
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate108.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.job_id === undefined) && (missing0 = "job_id")){
-validate108.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "job_id") || (key0 === "type"))){
-validate108.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job_id !== undefined){
-let data0 = data.job_id;
-const _errs2 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
-validate108.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate108.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs4 = errors;
-if(typeof data1 !== "string"){
-validate108.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.started" !== data1){
-validate108.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate108.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate108.errors = vErrors;
-return errors === 0;
-}
-validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobState = validate109;
+export const JobStarted = validate109;
 
 function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11750,15 +12275,95 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.job === undefined) && (missing0 = "job")){
+if((data.job_id === undefined) && (missing0 = "job_id")){
 validate109.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "job") || (key0 === "reply_to")) || (key0 === "type"))){
+if(!((key0 === "job_id") || (key0 === "type"))){
 validate109.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate109.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate109.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data1 = data.type;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.started" !== data1){
+validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate109.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate109.errors = vErrors;
+return errors === 0;
+}
+validate109.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobState = validate110;
+
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate110.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.job === undefined) && (missing0 = "job")){
+validate110.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "job") || (key0 === "reply_to")) || (key0 === "type"))){
+validate110.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11830,7 +12435,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate109.errors = vErrors;
+validate110.errors = vErrors;
 return false;
 }
 else {
@@ -11854,11 +12459,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs9 = errors;
 if(typeof data2 !== "string"){
-validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.state" !== data2){
-validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
+validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -11872,21 +12477,21 @@ var valid0 = true;
 }
 }
 else {
-validate109.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate109.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate109.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ModelLocation = validate111;
+export const ModelLocation = validate112;
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate111.evaluated;
+const evaluated0 = validate112.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11897,14 +12502,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.model_id === undefined) && (missing0 = "model_id")) || ((data.path === undefined) && (missing0 = "path"))){
-validate111.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate112.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "model_id") || (key0 === "path")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate111.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11916,12 +12521,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate111.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate112.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate112.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11934,7 +12539,7 @@ if(valid0){
 if(data.path !== undefined){
 const _errs4 = errors;
 if(typeof data.path !== "string"){
-validate111.errors = [{instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate112.errors = [{instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -11997,7 +12602,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate111.errors = vErrors;
+validate112.errors = vErrors;
 return false;
 }
 else {
@@ -12021,11 +12626,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs12 = errors;
 if(typeof data3 !== "string"){
-validate111.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("models.location" !== data3){
-validate111.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"}];
+validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -12040,21 +12645,21 @@ var valid0 = true;
 }
 }
 else {
-validate111.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate111.errors = vErrors;
+validate112.errors = vErrors;
 return errors === 0;
 }
-validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ModelsReply = validate112;
+export const ModelsReply = validate113;
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate113.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12065,14 +12670,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.models === undefined) && (missing0 = "models")){
-validate112.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "models") || (key0 === "reply_to")) || (key0 === "type"))){
-validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12098,7 +12703,7 @@ break;
 }
 }
 else {
-validate112.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate113.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12162,7 +12767,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate112.errors = vErrors;
+validate113.errors = vErrors;
 return false;
 }
 else {
@@ -12186,11 +12791,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate113.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("models.reply" !== data3){
-validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
+validate113.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -12204,142 +12809,16 @@ var valid0 = true;
 }
 }
 else {
-validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate113.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate112.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Ok = validate114;
-
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate114.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "reply_to") || (key0 === "type"))){
-validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.reply_to !== undefined){
-let data0 = data.reply_to;
-const _errs2 = errors;
-const _errs3 = errors;
-let valid1 = false;
-const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs4 === errors;
-valid1 = valid1 || _valid0;
-const _errs6 = errors;
-if(data0 !== null){
-const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate114.errors = vErrors;
-return false;
-}
-else {
-errors = _errs3;
-if(vErrors !== null){
-if(_errs3){
-vErrors.length = _errs3;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs8 = errors;
-if(typeof data1 !== "string"){
-validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("ok" !== data1){
-validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-else {
-validate114.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate114.errors = vErrors;
-return errors === 0;
-}
-validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const Pong = validate115;
+export const Ok = validate115;
 
 function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12443,8 +12922,8 @@ if(typeof data1 !== "string"){
 validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("pong" !== data1){
-validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"}];
+if("ok" !== data1){
+validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12465,7 +12944,7 @@ return errors === 0;
 }
 validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ResultsCleaned = validate116;
+export const Pong = validate116;
 
 function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12479,16 +12958,142 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "reply_to") || (key0 === "type"))){
+validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.reply_to !== undefined){
+let data0 = data.reply_to;
+const _errs2 = errors;
+const _errs3 = errors;
+let valid1 = false;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid1 = valid1 || _valid0;
+const _errs6 = errors;
+if(data0 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate116.errors = vErrors;
+return false;
+}
+else {
+errors = _errs3;
+if(vErrors !== null){
+if(_errs3){
+vErrors.length = _errs3;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data1 = data.type;
+const _errs8 = errors;
+if(typeof data1 !== "string"){
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("pong" !== data1){
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+else {
+validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate116.errors = vErrors;
+return errors === 0;
+}
+validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const ResultsCleaned = validate117;
+
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate117.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.jobs === undefined) && (missing0 = "jobs")) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.freed_bytes === undefined) && (missing0 = "freed_bytes"))){
-validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((key0 === "blobs") || (key0 === "freed_bytes")) || (key0 === "jobs")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12498,7 +13103,7 @@ if(data.blobs !== undefined){
 let data0 = data.blobs;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate116.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate117.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -12511,7 +13116,7 @@ if(data.freed_bytes !== undefined){
 let data1 = data.freed_bytes;
 const _errs4 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate116.errors = [{instancePath:instancePath+"/freed_bytes",schemaPath:"#/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate117.errors = [{instancePath:instancePath+"/freed_bytes",schemaPath:"#/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -12524,7 +13129,7 @@ if(data.jobs !== undefined){
 let data2 = data.jobs;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate116.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate117.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -12587,7 +13192,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate116.errors = vErrors;
+validate117.errors = vErrors;
 return false;
 }
 else {
@@ -12611,11 +13216,11 @@ if(data.type !== undefined){
 let data4 = data.type;
 const _errs14 = errors;
 if(typeof data4 !== "string"){
-validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("results.cleaned" !== data4){
-validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"}];
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -12631,21 +13236,21 @@ var valid0 = true;
 }
 }
 else {
-validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate116.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const SettingsReply = validate117;
+export const SettingsReply = validate118;
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12656,14 +13261,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.settings === undefined) && (missing0 = "settings")){
-validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
-validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12723,7 +13328,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return false;
 }
 else {
@@ -12746,7 +13351,7 @@ if(valid0){
 if(data.restart_required !== undefined){
 const _errs8 = errors;
 if(typeof data.restart_required !== "boolean"){
-validate117.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate118.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -12764,7 +13369,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 const _errs13 = errors;
 for(const key1 in data2){
 if(!((((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "device")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
-validate117.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate118.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12776,7 +13381,7 @@ const _errs14 = errors;
 if(errors === _errs14){
 if(Array.isArray(data3)){
 if(data3.length > 64){
-validate117.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate118.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -12785,7 +13390,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs16 = errors;
 if(typeof data3[i0] !== "string"){
-validate117.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs16 === errors;
@@ -12796,7 +13401,7 @@ break;
 }
 }
 else {
-validate117.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate118.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12812,7 +13417,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data5)){
 if(data5.length > 64){
-validate117.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate118.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -12821,7 +13426,7 @@ const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs20 = errors;
 if(typeof data5[i1] !== "string"){
-validate117.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid5 = _errs20 === errors;
@@ -12832,7 +13437,7 @@ break;
 }
 }
 else {
-validate117.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate118.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12845,7 +13450,7 @@ if(valid3){
 if(data2.data_dir !== undefined){
 const _errs22 = errors;
 if(typeof data2.data_dir !== "string"){
-validate117.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -12858,11 +13463,11 @@ if(data2.device !== undefined){
 let data8 = data2.device;
 const _errs24 = errors;
 if(typeof data8 !== "string"){
-validate117.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((((data8 === "auto") || (data8 === "cuda")) || (data8 === "mps")) || (data8 === "cpu"))){
-validate117.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/enum",keyword:"enum",params:{allowedValues: schema65.properties.device.enum},message:"must be equal to one of the allowed values"}];
+validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/enum",keyword:"enum",params:{allowedValues: schema65.properties.device.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -12875,11 +13480,11 @@ if(data2.dtype !== undefined){
 let data9 = data2.dtype;
 const _errs26 = errors;
 if(typeof data9 !== "string"){
-validate117.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((((data9 === "auto") || (data9 === "fp16")) || (data9 === "bf16")) || (data9 === "fp32"))){
-validate117.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+validate118.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema65.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -12894,18 +13499,18 @@ const _errs28 = errors;
 if(errors === _errs28){
 if(typeof data10 === "string"){
 if(func1(data10) > 255){
-validate117.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+validate118.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
 if(func1(data10) < 1){
-validate117.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate118.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate117.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -12969,7 +13574,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return false;
 }
 else {
@@ -12993,18 +13598,18 @@ if(data2.port !== undefined){
 let data12 = data2.port;
 const _errs36 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate117.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate118.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs36){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 65535 || isNaN(data12)){
-validate117.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+validate118.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate117.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate118.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -13025,7 +13630,7 @@ var valid3 = true;
 }
 }
 else {
-validate117.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13039,11 +13644,11 @@ if(data.type !== undefined){
 let data13 = data.type;
 const _errs38 = errors;
 if(typeof data13 !== "string"){
-validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("settings.reply" !== data13){
-validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs38 === errors;
@@ -13058,21 +13663,21 @@ var valid0 = true;
 }
 }
 else {
-validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const StatusReply = validate118;
+export const StatusReply = validate119;
 
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate118.evaluated;
+const evaluated0 = validate119.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13083,14 +13688,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.version === undefined) && (missing0 = "version")) || ((data.loaded === undefined) && (missing0 = "loaded"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.clients === undefined) && (missing0 = "clients"))){
-validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate119.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "clients") || (key0 === "device")) || (key0 === "loaded")) || (key0 === "queue")) || (key0 === "reply_to")) || (key0 === "type")) || (key0 === "version"))){
-validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13100,7 +13705,7 @@ if(data.clients !== undefined){
 let data0 = data.clients;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate118.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate119.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13278,7 +13883,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate118.errors = vErrors;
+validate119.errors = vErrors;
 return false;
 }
 else {
@@ -13308,7 +13913,7 @@ const len0 = data7.length;
 for(let i0=0; i0<len0; i0++){
 const _errs24 = errors;
 if(typeof data7[i0] !== "string"){
-validate118.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs24 === errors;
@@ -13318,7 +13923,7 @@ break;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate119.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13336,14 +13941,14 @@ if(errors === _errs27){
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 let missing2;
 if(((data9.queued === undefined) && (missing2 = "queued")) || ((data9.running === undefined) && (missing2 = "running"))){
-validate118.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs29 = errors;
 for(const key2 in data9){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
-validate118.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13352,7 +13957,7 @@ if(_errs29 === errors){
 if(data9.paused !== undefined){
 const _errs30 = errors;
 if(typeof data9.paused !== "boolean"){
-validate118.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate119.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs30 === errors;
@@ -13365,7 +13970,7 @@ if(data9.queued !== undefined){
 let data11 = data9.queued;
 const _errs32 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate118.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate119.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -13378,7 +13983,7 @@ if(data9.running !== undefined){
 let data12 = data9.running;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate118.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate119.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
@@ -13392,7 +13997,7 @@ var valid6 = true;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -13456,7 +14061,7 @@ else {
 vErrors.push(err13);
 }
 errors++;
-validate118.errors = vErrors;
+validate119.errors = vErrors;
 return false;
 }
 else {
@@ -13480,11 +14085,11 @@ if(data.type !== undefined){
 let data14 = data.type;
 const _errs42 = errors;
 if(typeof data14 !== "string"){
-validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("status.reply" !== data14){
-validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
+validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs42 === errors;
@@ -13496,7 +14101,7 @@ if(valid0){
 if(data.version !== undefined){
 const _errs44 = errors;
 if(typeof data.version !== "string"){
-validate118.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -13514,21 +14119,21 @@ var valid0 = true;
 }
 }
 else {
-validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate119.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate118.errors = vErrors;
+validate119.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const StorageReply = validate119;
+export const StorageReply = validate120;
 
-function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate119.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13539,14 +14144,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((data.models_bytes === undefined) && (missing0 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing0 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing0 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing0 = "finished_jobs"))){
-validate119.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate120.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "blobs") || (key0 === "blobs_bytes")) || (key0 === "finished_jobs")) || (key0 === "ledger_bytes")) || (key0 === "models_bytes")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate120.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13556,7 +14161,7 @@ if(data.blobs !== undefined){
 let data0 = data.blobs;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate119.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13569,7 +14174,7 @@ if(data.blobs_bytes !== undefined){
 let data1 = data.blobs_bytes;
 const _errs4 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate119.errors = [{instancePath:instancePath+"/blobs_bytes",schemaPath:"#/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/blobs_bytes",schemaPath:"#/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -13582,7 +14187,7 @@ if(data.finished_jobs !== undefined){
 let data2 = data.finished_jobs;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate119.errors = [{instancePath:instancePath+"/finished_jobs",schemaPath:"#/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/finished_jobs",schemaPath:"#/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -13595,7 +14200,7 @@ if(data.ledger_bytes !== undefined){
 let data3 = data.ledger_bytes;
 const _errs8 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate119.errors = [{instancePath:instancePath+"/ledger_bytes",schemaPath:"#/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/ledger_bytes",schemaPath:"#/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -13608,7 +14213,7 @@ if(data.models_bytes !== undefined){
 let data4 = data.models_bytes;
 const _errs10 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate119.errors = [{instancePath:instancePath+"/models_bytes",schemaPath:"#/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/models_bytes",schemaPath:"#/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -13671,7 +14276,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate119.errors = vErrors;
+validate120.errors = vErrors;
 return false;
 }
 else {
@@ -13695,11 +14300,11 @@ if(data.type !== undefined){
 let data6 = data.type;
 const _errs18 = errors;
 if(typeof data6 !== "string"){
-validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("storage.reply" !== data6){
-validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"}];
+validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs18 === errors;
@@ -13717,21 +14322,21 @@ var valid0 = true;
 }
 }
 else {
-validate119.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate120.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate119.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Welcome = validate120;
+export const Welcome = validate121;
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate120.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13742,14 +14347,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.protocol === undefined) && (missing0 = "protocol")) || ((data.server === undefined) && (missing0 = "server"))) || ((data.session === undefined) && (missing0 = "session"))) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))) || ((data.models === undefined) && (missing0 = "models"))) || ((data.limits === undefined) && (missing0 = "limits"))){
-validate120.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate121.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func12.call(schema73.properties, key0))){
-validate120.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate121.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13765,7 +14370,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
 if(typeof data0[i0] !== "string"){
-validate120.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs4 === errors;
@@ -13775,7 +14380,7 @@ break;
 }
 }
 else {
-validate120.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate121.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13793,14 +14398,14 @@ if(errors === _errs7){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
 if(((((((((data2.max_frame_bytes === undefined) && (missing1 = "max_frame_bytes")) || ((data2.max_blob_bytes === undefined) && (missing1 = "max_blob_bytes"))) || ((data2.max_chunk_bytes === undefined) && (missing1 = "max_chunk_bytes"))) || ((data2.max_image_pixels === undefined) && (missing1 = "max_image_pixels"))) || ((data2.max_side === undefined) && (missing1 = "max_side"))) || ((data2.max_generate_side === undefined) && (missing1 = "max_generate_side"))) || ((data2.max_steps === undefined) && (missing1 = "max_steps"))) || ((data2.max_batch === undefined) && (missing1 = "max_batch"))){
-validate120.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate121.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs9 = errors;
 for(const key1 in data2){
 if(!(func12.call(schema74.properties, key1))){
-validate120.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate121.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13810,7 +14415,7 @@ if(data2.max_batch !== undefined){
 let data3 = data2.max_batch;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs10 === errors;
@@ -13823,7 +14428,7 @@ if(data2.max_blob_bytes !== undefined){
 let data4 = data2.max_blob_bytes;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs12 === errors;
@@ -13836,7 +14441,7 @@ if(data2.max_chunk_bytes !== undefined){
 let data5 = data2.max_chunk_bytes;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs14 === errors;
@@ -13849,7 +14454,7 @@ if(data2.max_frame_bytes !== undefined){
 let data6 = data2.max_frame_bytes;
 const _errs16 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs16 === errors;
@@ -13862,7 +14467,7 @@ if(data2.max_generate_side !== undefined){
 let data7 = data2.max_generate_side;
 const _errs18 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs18 === errors;
@@ -13875,7 +14480,7 @@ if(data2.max_image_pixels !== undefined){
 let data8 = data2.max_image_pixels;
 const _errs20 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs20 === errors;
@@ -13888,7 +14493,7 @@ if(data2.max_queued_batch !== undefined){
 let data9 = data2.max_queued_batch;
 const _errs22 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -13901,7 +14506,7 @@ if(data2.max_queued_interactive !== undefined){
 let data10 = data2.max_queued_interactive;
 const _errs24 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -13914,7 +14519,7 @@ if(data2.max_side !== undefined){
 let data11 = data2.max_side;
 const _errs26 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -13927,7 +14532,7 @@ if(data2.max_steps !== undefined){
 let data12 = data2.max_steps;
 const _errs28 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs28 === errors;
@@ -13940,7 +14545,7 @@ if(data2.max_upload_bytes_per_connection !== undefined){
 let data13 = data2.max_upload_bytes_per_connection;
 const _errs30 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs30 === errors;
@@ -13953,7 +14558,7 @@ if(data2.max_uploads_per_connection !== undefined){
 let data14 = data2.max_uploads_per_connection;
 const _errs32 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate120.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs32 === errors;
@@ -13966,7 +14571,7 @@ if(data2.pre_hello_frame_bytes !== undefined){
 let data15 = data2.pre_hello_frame_bytes;
 const _errs34 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate120.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs34 === errors;
@@ -13979,7 +14584,7 @@ if(data2.send_queue_bytes !== undefined){
 let data16 = data2.send_queue_bytes;
 const _errs36 = errors;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-validate120.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs36 === errors;
@@ -14004,7 +14609,7 @@ var valid3 = true;
 }
 }
 else {
-validate120.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate121.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14034,7 +14639,7 @@ break;
 }
 }
 else {
-validate120.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate121.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14048,7 +14653,7 @@ if(data.protocol !== undefined){
 let data19 = data.protocol;
 const _errs41 = errors;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-validate120.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs41 === errors;
@@ -14111,7 +14716,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate120.errors = vErrors;
+validate121.errors = vErrors;
 return false;
 }
 else {
@@ -14135,11 +14740,11 @@ if(data.scope !== undefined){
 let data21 = data.scope;
 const _errs49 = errors;
 if(typeof data21 !== "string"){
-validate120.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data21 === "client") || (data21 === "admin"))){
-validate120.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
+validate121.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs49 === errors;
@@ -14163,7 +14768,7 @@ if(valid0){
 if(data.session !== undefined){
 const _errs53 = errors;
 if(typeof data.session !== "string"){
-validate120.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs53 === errors;
@@ -14176,11 +14781,11 @@ if(data.type !== undefined){
 let data24 = data.type;
 const _errs55 = errors;
 if(typeof data24 !== "string"){
-validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("welcome" !== data24){
-validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
+validate121.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs55 === errors;
@@ -14200,18 +14805,19 @@ var valid0 = true;
 }
 }
 else {
-validate120.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate121.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate120.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const serverMessageDefs = {
   "blob.data": "BlobData",
   "blob.missing": "BlobMissing",
+  "blob.sent": "BlobSent",
   "blob.stored": "BlobStored",
   "clients.paired": "Paired",
   "clients.reply": "ClientsReply",

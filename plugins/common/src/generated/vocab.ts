@@ -46,5 +46,12 @@ export const CONTROL_TYPES = [
   "lineart",
   "softedge",
   "tile",
+  "depth",
+  "normal",
+  "openpose",
+  "segmentation",
+  "mlsd",
+  "shuffle",
+  "inpaint",
   "none"
 ] as const;
