@@ -48,6 +48,9 @@ def add_client_parser(sub: Any) -> None:
         job = actions.add_parser(kind, help=f"run a {kind} job")
         _job_options(job, kind)
         job.set_defaults(run=_run, action=kind)
+    from .cli_train import add_train_parser, run_train
+
+    add_train_parser(actions, run_train)
 
 
 def _job_options(p: argparse.ArgumentParser, kind: str) -> None:
@@ -120,9 +123,9 @@ async def _client_main(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _wait(job: Any) -> None:
+async def _wait(job: Any, show: Any = None) -> None:
     try:
-        await job.wait(_progress_printer())
+        await job.wait(show or _progress_printer())
     except asyncio.CancelledError:  # Ctrl+C: the job is the daemon's, it goes on without us
         print(f"\nlayerbridge: interrupted; job {job.job_id} is still running on the daemon: "
               f"`layerbridge client fetch {job.job_id} --out PATH` gets its results, "
