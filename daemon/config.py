@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .errors import InvalidInput
 from .protocol.limits import ServerLimits
+from .protocol.vocab import DEVICE_PATTERN
 
 log = logging.getLogger("layerbridge.config")
 
@@ -109,7 +110,8 @@ def physical_memory_mb() -> int | None:
 class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    device: str = Field(default="auto", pattern=DEVICE_PATTERN,
+                        description="auto, cuda, cuda:N (one GPU of several), mps or cpu")
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = Field(
         default="auto", description="auto: fp16 on GPUs, fp32 on CPU"
     )

@@ -35,6 +35,7 @@ class GpuView:
     loaded: tuple[str, ...] = ()
     queued: int = 0
     running: int = 0
+    gpu_count: int = 0
 
     @property
     def memory(self) -> str:
@@ -57,7 +58,7 @@ def view_of(status: StatusReply | None) -> GpuView:
         return base
     return GpuView(device=d.name, kind=d.type, dtype=d.dtype, used_bytes=d.memory_used_bytes,
                    total_bytes=d.memory_total_bytes, loaded=base.loaded, queued=base.queued,
-                   running=base.running)
+                   running=base.running, gpu_count=d.gpu_count)
 
 
 class GpuController(QObject):

@@ -163,6 +163,7 @@ class GpuTab(QWidget):
         act(self.status, run())
 
     def show_view(self, view: GpuView) -> None:
+        self.offer_gpus(view.gpu_count)
         kind = f" ({view.kind}, {view.dtype})" if view.kind else ""
         self.device.setText(f"{view.device}{kind}")
         self.memory.setValue(view.percent)
@@ -172,12 +173,22 @@ class GpuTab(QWidget):
         self.loaded.addItems(list(view.loaded) or ["(nothing loaded)"])
         self.unload.setEnabled(bool(view.loaded))
 
+    def offer_gpus(self, count: int) -> None:
+        """On a machine with several GPUs, each can be chosen by its index (cuda:N)."""
+        if count < 2:
+            return
+        for index in range(count):
+            if self.device_choice.findData(f"cuda:{index}") < 0:
+                self.device_choice.addItem(f"NVIDIA GPU {index} only (cuda:{index})", f"cuda:{index}")
+
     def show_settings(self, info: SettingsInfo, restart: bool) -> None:
         if not self.guard.may_show():
             self.status.ok("the daemon's settings were reloaded; your unsaved edits are kept")
             return
         self.budget.setValue(info.memory_budget_mb or 0)
         self.dtype.setCurrentText(info.dtype)
+        if info.device.startswith("cuda:") and self.device_choice.findData(info.device) < 0:
+            self.device_choice.addItem(f"NVIDIA GPU {info.device[5:]} only ({info.device})", info.device)
         self.device_choice.setCurrentIndex(max(self.device_choice.findData(info.device), 0))
         self.restart_note.setText("saved; restart the daemon to apply" if restart else "")
         self.guard.shown()

@@ -154,3 +154,16 @@ async def test_settings_set_refuses_a_bad_value_by_name_before_saving(daemon: Ru
                 update={"memory_budget_mb": 999999})))
         assert refused.value.code == "invalid_input" and "memory_budget_mb" in (refused.value.field or "")
     assert not daemon.paths.settings.exists()
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda:", "CUDA", "cuda:1:2"])
+def test_a_device_that_names_nothing_is_refused_by_name(tmp_path, device) -> None:  # type: ignore[no-untyped-def]
+    paths = Paths(tmp_path).ensure()
+    error = refusal(paths, settings_with(engine={"device": device}))
+    assert error.field == "engine.device" and repr(device) in error.message
+
+
+def test_one_gpu_of_several_is_chosen_by_its_index(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    paths = Paths(tmp_path).ensure()
+    save_settings(paths, settings_with(engine={"device": "cuda:1"}))
+    assert load_settings(paths).engine.device == "cuda:1"

@@ -44,8 +44,12 @@ def pick_device(settings: EngineSettings) -> Device:
         else:
             kind = "cpu"
             _explain_missing_gpu()
-    if kind == "cuda" and not torch.cuda.is_available():
+    if kind.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidInput("engine.device", kind, "no CUDA device is available on this machine")
+    if kind.startswith("cuda:") and int(kind[5:]) >= torch.cuda.device_count():
+        raise InvalidInput("engine.device", kind,
+                           f"this machine has {torch.cuda.device_count()} CUDA device(s), "
+                           f"numbered from 0")
     if kind == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
@@ -55,7 +59,7 @@ def pick_device(settings: EngineSettings) -> Device:
         dtype = torch.float32 if kind == "cpu" else torch.float16
     else:
         dtype = DTYPES[settings.dtype]
-    if kind == "cuda":
+    if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
     elif kind == "mps":
         name = "Apple GPU (MPS)"

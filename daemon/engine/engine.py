@@ -100,6 +100,7 @@ class DiffusersEngine:
             dtype=self.device.dtype_name,
             memory_used_bytes=used,
             memory_total_bytes=total_memory(self.device),
+            gpu_count=torch.cuda.device_count() if torch.cuda.is_available() else 0,
         )
 
     def loaded(self) -> list[str]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .limits import LIMITS
 from .training import TrainSpec
 from .vocab import (
+    DEVICE_PATTERN,
     ClientKind,
     ControlNetType,
     ControlType,
@@ -259,6 +260,7 @@ class DeviceInfo(Message):
     dtype: str
     memory_used_bytes: int
     memory_total_bytes: int
+    gpu_count: int = Field(default=0, description="CUDA devices on this machine (cuda:0 .. cuda:N-1)")
 
 
 class QueueInfo(Message):
@@ -300,8 +302,9 @@ class SettingsInfo(Message):
     allowed_hosts: list[str] = Field(default_factory=list, max_length=64)
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
     memory_budget_mb: int | None = Field(default=None, ge=256)
-    device: Literal["auto", "cuda", "mps", "cpu"] = Field(
-        default="auto", description="where models run: auto picks CUDA, then MPS, then the CPU")
+    device: str = Field(
+        default="auto", pattern=DEVICE_PATTERN,
+        description="where models run: auto picks CUDA, then MPS, then the CPU; cuda:N one GPU of several")
     data_dir: str = Field(default="", description="read-only: the daemon's data dir")
 
 

@@ -151,3 +151,7 @@ def is_retryable(code: str) -> bool:
 def retryable_codes() -> list[str]:
     """The codes a client may retry unchanged, for the schema (`x-retryable`)."""
     return [code.value for code in ErrorCode if code.retryable]
+
+
+# Where the engine runs: a kind, or one CUDA device by index ("cuda:1") on a machine with several.
+DEVICE_PATTERN = r"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"

@@ -11,3 +11,20 @@ def test_a_memory_budget_has_real_bounds() -> None:
     assert "more than the device's 8192 MiB" in (budget_problem(999_999, 8 << 30) or "")
     assert budget_problem(4096, 8 << 30) is None
     assert budget_problem(999_999, 0) is None  # device not known yet: the daemon checks
+
+
+def test_each_gpu_of_several_can_be_chosen_by_its_index(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from layerbridge.daemon.protocol.messages import SettingsInfo
+    from layerbridge.desktop.connection import DaemonConnection
+    from layerbridge.desktop.gpu import GpuController, GpuView
+    from layerbridge.desktop.tab_gpu import GpuTab
+
+    tab = GpuTab(GpuController(DaemonConnection()))  # not connected: the tab shows what it is given
+    qtbot.addWidget(tab)
+    choices = lambda: [tab.device_choice.itemData(i) for i in range(tab.device_choice.count())]  # noqa: E731
+    tab.show_view(GpuView(gpu_count=1))
+    assert "cuda:0" not in choices()  # one GPU: "cuda" already names it
+    tab.show_view(GpuView(gpu_count=3))
+    assert [c for c in choices() if str(c).startswith("cuda:")] == ["cuda:0", "cuda:1", "cuda:2"]
+    tab.show_settings(SettingsInfo(device="cuda:5"), False)  # saved on another boot with more GPUs
+    assert tab.device_choice.currentData() == "cuda:5"

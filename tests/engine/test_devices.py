@@ -37,3 +37,23 @@ def test_a_machine_without_an_nvidia_gpu_runs_on_the_cpu_quietly(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     assert _pick(monkeypatch, caplog, nvidia_smi=False, cuda_build=None).type == "cpu"
     assert caplog.text == ""
+
+
+def test_a_gpu_index_beyond_the_machines_devices_is_refused_by_name(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from layerbridge.daemon.errors import InvalidInput
+
+    monkeypatch.setattr(devices.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(devices.torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(InvalidInput) as refused:
+        devices.pick_device(EngineSettings(device="cuda:2"))
+    assert refused.value.field == "engine.device" and "2 CUDA device(s)" in str(refused.value)
+
+
+def test_a_gpu_index_needs_cuda_at_all() -> None:
+    from layerbridge.daemon.errors import InvalidInput
+
+    if devices.torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InvalidInput) as refused:
+        devices.pick_device(EngineSettings(device="cuda:0"))
+    assert "no CUDA device" in str(refused.value)

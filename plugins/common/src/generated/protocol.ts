@@ -766,9 +766,9 @@ export interface SettingsInfo {
    */
   data_dir?: string;
   /**
-   * where models run: auto picks CUDA, then MPS, then the CPU
+   * where models run: auto picks CUDA, then MPS, then the CPU; cuda:N one GPU of several
    */
-  device?: "auto" | "cuda" | "mps" | "cpu";
+  device?: string;
   dtype?: "auto" | "fp16" | "bf16" | "fp32";
   /**
    * bind address; anything but loopback is LAN mode
@@ -891,6 +891,10 @@ export interface ClientsReply {
  */
 export interface DeviceInfo {
   dtype: string;
+  /**
+   * CUDA devices on this machine (cuda:0 .. cuda:N-1)
+   */
+  gpu_count?: number;
   memory_total_bytes: number;
   memory_used_bytes: number;
   name: string;

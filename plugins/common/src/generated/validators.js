@@ -5692,7 +5692,7 @@ return errors === 0;
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema104 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
-const schema105 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
+const schema105 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"gpu_count":{"default":0,"description":"CUDA devices on this machine (cuda:0 .. cuda:N-1)","title":"Gpu Count","type":"integer"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
 const schema106 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -5758,7 +5758,7 @@ errors++;
 else {
 const _errs9 = errors;
 for(const key1 in data1){
-if(!(((((key1 === "dtype") || (key1 === "memory_total_bytes")) || (key1 === "memory_used_bytes")) || (key1 === "name")) || (key1 === "type"))){
+if(!((((((key1 === "dtype") || (key1 === "gpu_count")) || (key1 === "memory_total_bytes")) || (key1 === "memory_used_bytes")) || (key1 === "name")) || (key1 === "type"))){
 const err1 = {instancePath:instancePath+"/device",schemaPath:"#/$defs/DeviceInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -5789,11 +5789,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.memory_total_bytes !== undefined){
-let data3 = data1.memory_total_bytes;
+if(data1.gpu_count !== undefined){
+let data3 = data1.gpu_count;
 const _errs12 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err3 = {instancePath:instancePath+"/device/memory_total_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_total_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err3 = {instancePath:instancePath+"/device/gpu_count",schemaPath:"#/$defs/DeviceInfo/properties/gpu_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -5808,11 +5808,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.memory_used_bytes !== undefined){
-let data4 = data1.memory_used_bytes;
+if(data1.memory_total_bytes !== undefined){
+let data4 = data1.memory_total_bytes;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err4 = {instancePath:instancePath+"/device/memory_used_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_used_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err4 = {instancePath:instancePath+"/device/memory_total_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_total_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -5827,10 +5827,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.name !== undefined){
+if(data1.memory_used_bytes !== undefined){
+let data5 = data1.memory_used_bytes;
 const _errs16 = errors;
-if(typeof data1.name !== "string"){
-const err5 = {instancePath:instancePath+"/device/name",schemaPath:"#/$defs/DeviceInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err5 = {instancePath:instancePath+"/device/memory_used_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_used_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -5845,10 +5846,10 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.type !== undefined){
+if(data1.name !== undefined){
 const _errs18 = errors;
-if(typeof data1.type !== "string"){
-const err6 = {instancePath:instancePath+"/device/type",schemaPath:"#/$defs/DeviceInfo/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data1.name !== "string"){
+const err6 = {instancePath:instancePath+"/device/name",schemaPath:"#/$defs/DeviceInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -5862,15 +5863,11 @@ var valid3 = _errs18 === errors;
 else {
 var valid3 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-else {
-const err7 = {instancePath:instancePath+"/device",schemaPath:"#/$defs/DeviceInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid3){
+if(data1.type !== undefined){
+const _errs20 = errors;
+if(typeof data1.type !== "string"){
+const err7 = {instancePath:instancePath+"/device/type",schemaPath:"#/$defs/DeviceInfo/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5879,12 +5876,21 @@ vErrors.push(err7);
 }
 errors++;
 }
+var valid3 = _errs20 === errors;
 }
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-const _errs20 = errors;
-if(data1 !== null){
-const err8 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/device",schemaPath:"#/$defs/DeviceInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -5893,15 +5899,29 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid0 = _errs20 === errors;
+}
+var _valid0 = _errs6 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err9 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs22 = errors;
+if(data1 !== null){
+const err9 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err9];
 }
 else {
 vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs22 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err10 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 validate65.errors = vErrors;
@@ -5925,19 +5945,19 @@ var valid0 = true;
 }
 if(valid0){
 if(data.loaded !== undefined){
-let data7 = data.loaded;
-const _errs22 = errors;
-if(errors === _errs22){
-if(Array.isArray(data7)){
-var valid4 = true;
-const len0 = data7.length;
-for(let i0=0; i0<len0; i0++){
+let data8 = data.loaded;
 const _errs24 = errors;
-if(typeof data7[i0] !== "string"){
+if(errors === _errs24){
+if(Array.isArray(data8)){
+var valid4 = true;
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+const _errs26 = errors;
+if(typeof data8[i0] !== "string"){
 validate65.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs24 === errors;
+var valid4 = _errs26 === errors;
 if(!valid4){
 break;
 }
@@ -5948,50 +5968,37 @@ validate65.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs22 === errors;
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.queue !== undefined){
-let data9 = data.queue;
-const _errs26 = errors;
-const _errs27 = errors;
-if(errors === _errs27){
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let data10 = data.queue;
+const _errs28 = errors;
+const _errs29 = errors;
+if(errors === _errs29){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing2;
-if(((data9.queued === undefined) && (missing2 = "queued")) || ((data9.running === undefined) && (missing2 = "running"))){
+if(((data10.queued === undefined) && (missing2 = "queued")) || ((data10.running === undefined) && (missing2 = "running"))){
 validate65.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs29 = errors;
-for(const key2 in data9){
+const _errs31 = errors;
+for(const key2 in data10){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
 validate65.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs29 === errors){
-if(data9.paused !== undefined){
-const _errs30 = errors;
-if(typeof data9.paused !== "boolean"){
-validate65.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid6 = _errs30 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data9.queued !== undefined){
-let data11 = data9.queued;
+if(_errs31 === errors){
+if(data10.paused !== undefined){
 const _errs32 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate65.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(typeof data10.paused !== "boolean"){
+validate65.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -6000,14 +6007,27 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data9.running !== undefined){
-let data12 = data9.running;
+if(data10.queued !== undefined){
+let data12 = data10.queued;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate65.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate65.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data10.running !== undefined){
+let data13 = data10.running;
+const _errs36 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate65.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs36 === errors;
 }
 else {
 var valid6 = true;
@@ -6022,33 +6042,22 @@ validate65.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/Que
 return false;
 }
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs28 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data13 = data.reply_to;
-const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
+let data14 = data.reply_to;
 const _errs38 = errors;
-if(errors === _errs38){
-if(typeof data13 === "string"){
-if(func1(data13) > 64){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-else {
-const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data14 === "string"){
+if(func1(data14) > 64){
+const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -6058,11 +6067,8 @@ vErrors.push(err11);
 errors++;
 }
 }
-var _valid1 = _errs38 === errors;
-valid7 = valid7 || _valid1;
-const _errs40 = errors;
-if(data13 !== null){
-const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6071,10 +6077,12 @@ vErrors.push(err12);
 }
 errors++;
 }
+}
 var _valid1 = _errs40 === errors;
 valid7 = valid7 || _valid1;
-if(!valid7){
-const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs42 = errors;
+if(data14 !== null){
+const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6082,50 +6090,62 @@ else {
 vErrors.push(err13);
 }
 errors++;
+}
+var _valid1 = _errs42 === errors;
+valid7 = valid7 || _valid1;
+if(!valid7){
+const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
 validate65.errors = vErrors;
 return false;
 }
 else {
-errors = _errs37;
+errors = _errs39;
 if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
+if(_errs39){
+vErrors.length = _errs39;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data14 = data.type;
-const _errs42 = errors;
-if(typeof data14 !== "string"){
+let data15 = data.type;
+const _errs44 = errors;
+if(typeof data15 !== "string"){
 validate65.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("status.reply" !== data14){
+if("status.reply" !== data15){
 validate65.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.version !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.version !== "string"){
 validate65.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
@@ -6815,7 +6835,8 @@ return errors === 0;
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema113 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
-const schema66 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU","enum":["auto","cuda","mps","cpu"],"title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
+const schema66 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU; cuda:N one GPU of several","pattern":"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$","title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
+const pattern23 = new RegExp("^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$", "u");
 
 function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7032,13 +7053,17 @@ if(valid3){
 if(data2.device !== undefined){
 let data8 = data2.device;
 const _errs24 = errors;
-if(typeof data8 !== "string"){
+if(errors === _errs24){
+if(typeof data8 === "string"){
+if(!pattern23.test(data8)){
+validate76.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/pattern",keyword:"pattern",params:{pattern: "^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"+"\""}];
+return false;
+}
+}
+else {
 validate76.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data8 === "auto") || (data8 === "cuda")) || (data8 === "mps")) || (data8 === "cpu"))){
-validate76.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/enum",keyword:"enum",params:{allowedValues: schema66.properties.device.enum},message:"must be equal to one of the allowed values"}];
-return false;
 }
 var valid3 = _errs24 === errors;
 }
@@ -14660,13 +14685,17 @@ if(valid3){
 if(data2.device !== undefined){
 let data8 = data2.device;
 const _errs24 = errors;
-if(typeof data8 !== "string"){
+if(errors === _errs24){
+if(typeof data8 === "string"){
+if(!pattern23.test(data8)){
+validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/pattern",keyword:"pattern",params:{pattern: "^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"+"\""}];
+return false;
+}
+}
+else {
 validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data8 === "auto") || (data8 === "cuda")) || (data8 === "mps")) || (data8 === "cpu"))){
-validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/enum",keyword:"enum",params:{allowedValues: schema66.properties.device.enum},message:"must be equal to one of the allowed values"}];
-return false;
 }
 var valid3 = _errs24 === errors;
 }
@@ -14935,7 +14964,7 @@ errors++;
 else {
 const _errs9 = errors;
 for(const key1 in data1){
-if(!(((((key1 === "dtype") || (key1 === "memory_total_bytes")) || (key1 === "memory_used_bytes")) || (key1 === "name")) || (key1 === "type"))){
+if(!((((((key1 === "dtype") || (key1 === "gpu_count")) || (key1 === "memory_total_bytes")) || (key1 === "memory_used_bytes")) || (key1 === "name")) || (key1 === "type"))){
 const err1 = {instancePath:instancePath+"/device",schemaPath:"#/$defs/DeviceInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -14966,11 +14995,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.memory_total_bytes !== undefined){
-let data3 = data1.memory_total_bytes;
+if(data1.gpu_count !== undefined){
+let data3 = data1.gpu_count;
 const _errs12 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err3 = {instancePath:instancePath+"/device/memory_total_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_total_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err3 = {instancePath:instancePath+"/device/gpu_count",schemaPath:"#/$defs/DeviceInfo/properties/gpu_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14985,11 +15014,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.memory_used_bytes !== undefined){
-let data4 = data1.memory_used_bytes;
+if(data1.memory_total_bytes !== undefined){
+let data4 = data1.memory_total_bytes;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err4 = {instancePath:instancePath+"/device/memory_used_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_used_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err4 = {instancePath:instancePath+"/device/memory_total_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_total_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -15004,10 +15033,11 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.name !== undefined){
+if(data1.memory_used_bytes !== undefined){
+let data5 = data1.memory_used_bytes;
 const _errs16 = errors;
-if(typeof data1.name !== "string"){
-const err5 = {instancePath:instancePath+"/device/name",schemaPath:"#/$defs/DeviceInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err5 = {instancePath:instancePath+"/device/memory_used_bytes",schemaPath:"#/$defs/DeviceInfo/properties/memory_used_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -15022,10 +15052,10 @@ else {
 var valid3 = true;
 }
 if(valid3){
-if(data1.type !== undefined){
+if(data1.name !== undefined){
 const _errs18 = errors;
-if(typeof data1.type !== "string"){
-const err6 = {instancePath:instancePath+"/device/type",schemaPath:"#/$defs/DeviceInfo/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data1.name !== "string"){
+const err6 = {instancePath:instancePath+"/device/name",schemaPath:"#/$defs/DeviceInfo/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -15039,15 +15069,11 @@ var valid3 = _errs18 === errors;
 else {
 var valid3 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-else {
-const err7 = {instancePath:instancePath+"/device",schemaPath:"#/$defs/DeviceInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid3){
+if(data1.type !== undefined){
+const _errs20 = errors;
+if(typeof data1.type !== "string"){
+const err7 = {instancePath:instancePath+"/device/type",schemaPath:"#/$defs/DeviceInfo/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -15056,12 +15082,21 @@ vErrors.push(err7);
 }
 errors++;
 }
+var valid3 = _errs20 === errors;
 }
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-const _errs20 = errors;
-if(data1 !== null){
-const err8 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/device",schemaPath:"#/$defs/DeviceInfo/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -15070,15 +15105,29 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid0 = _errs20 === errors;
+}
+var _valid0 = _errs6 === errors;
 valid1 = valid1 || _valid0;
-if(!valid1){
-const err9 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs22 = errors;
+if(data1 !== null){
+const err9 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err9];
 }
 else {
 vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs22 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err10 = {instancePath:instancePath+"/device",schemaPath:"#/properties/device/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 validate119.errors = vErrors;
@@ -15102,19 +15151,19 @@ var valid0 = true;
 }
 if(valid0){
 if(data.loaded !== undefined){
-let data7 = data.loaded;
-const _errs22 = errors;
-if(errors === _errs22){
-if(Array.isArray(data7)){
-var valid4 = true;
-const len0 = data7.length;
-for(let i0=0; i0<len0; i0++){
+let data8 = data.loaded;
 const _errs24 = errors;
-if(typeof data7[i0] !== "string"){
+if(errors === _errs24){
+if(Array.isArray(data8)){
+var valid4 = true;
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+const _errs26 = errors;
+if(typeof data8[i0] !== "string"){
 validate119.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid4 = _errs24 === errors;
+var valid4 = _errs26 === errors;
 if(!valid4){
 break;
 }
@@ -15125,50 +15174,37 @@ validate119.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs22 === errors;
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.queue !== undefined){
-let data9 = data.queue;
-const _errs26 = errors;
-const _errs27 = errors;
-if(errors === _errs27){
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let data10 = data.queue;
+const _errs28 = errors;
+const _errs29 = errors;
+if(errors === _errs29){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing2;
-if(((data9.queued === undefined) && (missing2 = "queued")) || ((data9.running === undefined) && (missing2 = "running"))){
+if(((data10.queued === undefined) && (missing2 = "queued")) || ((data10.running === undefined) && (missing2 = "running"))){
 validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs29 = errors;
-for(const key2 in data9){
+const _errs31 = errors;
+for(const key2 in data10){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
 validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs29 === errors){
-if(data9.paused !== undefined){
-const _errs30 = errors;
-if(typeof data9.paused !== "boolean"){
-validate119.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid6 = _errs30 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data9.queued !== undefined){
-let data11 = data9.queued;
+if(_errs31 === errors){
+if(data10.paused !== undefined){
 const _errs32 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate119.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(typeof data10.paused !== "boolean"){
+validate119.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -15177,14 +15213,27 @@ else {
 var valid6 = true;
 }
 if(valid6){
-if(data9.running !== undefined){
-let data12 = data9.running;
+if(data10.queued !== undefined){
+let data12 = data10.queued;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate119.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate119.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data10.running !== undefined){
+let data13 = data10.running;
+const _errs36 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate119.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid6 = _errs36 === errors;
 }
 else {
 var valid6 = true;
@@ -15199,33 +15248,22 @@ validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/Qu
 return false;
 }
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs28 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.reply_to !== undefined){
-let data13 = data.reply_to;
-const _errs36 = errors;
-const _errs37 = errors;
-let valid7 = false;
+let data14 = data.reply_to;
 const _errs38 = errors;
-if(errors === _errs38){
-if(typeof data13 === "string"){
-if(func1(data13) > 64){
-const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-else {
-const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs39 = errors;
+let valid7 = false;
+const _errs40 = errors;
+if(errors === _errs40){
+if(typeof data14 === "string"){
+if(func1(data14) > 64){
+const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -15235,11 +15273,8 @@ vErrors.push(err11);
 errors++;
 }
 }
-var _valid1 = _errs38 === errors;
-valid7 = valid7 || _valid1;
-const _errs40 = errors;
-if(data13 !== null){
-const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err12 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -15248,10 +15283,12 @@ vErrors.push(err12);
 }
 errors++;
 }
+}
 var _valid1 = _errs40 === errors;
 valid7 = valid7 || _valid1;
-if(!valid7){
-const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs42 = errors;
+if(data14 !== null){
+const err13 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -15259,50 +15296,62 @@ else {
 vErrors.push(err13);
 }
 errors++;
+}
+var _valid1 = _errs42 === errors;
+valid7 = valid7 || _valid1;
+if(!valid7){
+const err14 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
 validate119.errors = vErrors;
 return false;
 }
 else {
-errors = _errs37;
+errors = _errs39;
 if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
+if(_errs39){
+vErrors.length = _errs39;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs36 === errors;
+var valid0 = _errs38 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data14 = data.type;
-const _errs42 = errors;
-if(typeof data14 !== "string"){
+let data15 = data.type;
+const _errs44 = errors;
+if(typeof data15 !== "string"){
 validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("status.reply" !== data14){
+if("status.reply" !== data15){
 validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs42 === errors;
+var valid0 = _errs44 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.version !== undefined){
-const _errs44 = errors;
+const _errs46 = errors;
 if(typeof data.version !== "string"){
 validate119.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs44 === errors;
+var valid0 = _errs46 === errors;
 }
 else {
 var valid0 = true;
