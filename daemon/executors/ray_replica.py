@@ -55,6 +55,13 @@ class Failed:
     message: str
     field: str | None
 
+    @classmethod
+    def of(cls, exc: BaseException) -> Failed:
+        """The record of any exception, by the wire's own mapping (its other keys, such as
+        `retryable`, follow from the code on the daemon's side)."""
+        fields = error_fields(exc)
+        return cls(fields["code"], fields["message"], fields["field"])
+
 
 Record = Progress | Done | Failed
 
@@ -114,10 +121,10 @@ class EngineReplica:
                     images = self._make().run(params, seed, inputs, report, cancel.is_set)
                 records.put(Done(images, self.info()))
             except LayerbridgeError as exc:
-                records.put(Failed(**error_fields(exc)))
+                records.put(Failed.of(exc))
             except Exception as exc:  # a bug: the daemon reports `internal`, the node logs it
                 log.exception("job %s failed in the replica", job_id)
-                records.put(Failed(**error_fields(exc)))
+                records.put(Failed.of(exc))
 
         # The engine runs in its own thread so this generator can yield while it samples.
         thread = threading.Thread(target=work, name=f"layerbridge-job-{job_id}", daemon=True)

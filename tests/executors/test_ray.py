@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from layerbridge.daemon.config import Paths
-from layerbridge.daemon.errors import Unsupported
+from layerbridge.daemon.errors import Cancelled, Unsupported, error_fields
 from layerbridge.daemon.executors.base import CancelToken, Executor, ExecutorStatus, Task
 from layerbridge.daemon.executors.ray import RayExecutor, require_token_auth
+from layerbridge.daemon.executors.ray_replica import Failed, rebuild_error
 from layerbridge.daemon.executors.ray_sim import SimulatedCluster, simulated_cluster
 from PIL import Image
 
@@ -174,3 +175,12 @@ async def test_a_node_removed_mid_run_loses_no_job(harness: Harness, ray_executo
     survivor = next(n.node_id for n in cluster.nodes)
     assert ray_executor.placements[victim_job] == survivor
     assert status.device is not None and "1 worker, 1 lost" in status.device.name
+
+
+@pytest.mark.parametrize("error", [Cancelled("cancelled at step 2"), RuntimeError("a bug")])
+def test_every_error_in_a_replica_becomes_a_record_the_daemon_rebuilds(error: Exception) -> None:
+    # a record that cannot be built kills the replica's job thread and leaves the stream waiting
+    failed = Failed.of(error)
+    rebuilt = rebuild_error(failed)
+    assert rebuilt.code == error_fields(error)["code"]
+    assert isinstance(rebuilt, Cancelled) == isinstance(error, Cancelled)
