@@ -133,7 +133,7 @@ def _png(path: Path) -> bytes:
             if image.format == "PNG":
                 return path.read_bytes()
             rgb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidInput("images", str(path), f"cannot read it as an image ({exc})") from None
     out = io.BytesIO()
     rgb.save(out, format="PNG")

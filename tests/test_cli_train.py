@@ -133,3 +133,16 @@ def test_train_registers_a_lora_that_generate_uses_without_importing_torch(
     client(daemon, token, "generate", "--model", "demo", "--prompt", "lbbrand", "--steps", "2",
            "--size", "64x64", "--seed", "1", "--lora", "brand-red:0.8", "--out", str(out))
     assert out.stat().st_size > 0
+
+
+def test_an_image_too_large_to_decode_safely_is_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from layerbridge.daemon.cli import main
+
+    folder = images(tmp_path / "set", 1)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64x64 is over twice that: a "bomb"
+    code = main(["--data-dir", str(tmp_path / "data"), "client", *NOWHERE, "train", "--images",
+                 str(folder), "--name", "b", "--trigger", "lbb"])
+    assert code == 1
+    assert "shot-0.png" in (err := capsys.readouterr().err) and "cannot read it as an image" in err
