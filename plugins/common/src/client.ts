@@ -40,7 +40,7 @@ export interface LayerbridgeClientOptions {
   reconnect?: (BackoffOptions & { maxAttempts?: number }) | false;
   /** Ping period in ms (browsers cannot send WebSocket pings); 0 turns it off. Default 15000. */
   heartbeatMs?: number;
-  /** Silence beyond heartbeatMs + this drops the connection. Default 10000. */
+  /** A ping with no frame from the daemon after it for this long drops the connection. Default 10000. */
   heartbeatTimeoutMs?: number;
   /** A request without a reply after this long fails. Default 30000. */
   requestTimeoutMs?: number;
@@ -93,6 +93,8 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
   private userClosed = false;
   private fatal: Error | undefined;
   private lastReceived = 0;
+  /** When the oldest ping not yet followed by any frame from the daemon went out. */
+  private unansweredPingAt: number | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -382,13 +384,19 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     const period = this.options.heartbeatMs ?? 15_000;
     if (period <= 0) return;
     const timeout = this.options.heartbeatTimeoutMs ?? 10_000;
+    this.unansweredPingAt = undefined;
     this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.lastReceived > period + timeout) {
+      const now = Date.now();
+      if (this.unansweredPingAt !== undefined && this.lastReceived >= this.unansweredPingAt) this.unansweredPingAt = undefined;
+      // Dropped only once a ping has gone unanswered for the timeout: a timer that wakes late
+      // (a sleeping laptop, a busy host) first asks the daemon instead of dropping a live link.
+      if (this.unansweredPingAt !== undefined && now - this.unansweredPingAt > timeout) {
         this.drop(this.socket, "no reply to heartbeat");
         return;
       }
       try {
         this.sendJson({ type: "ping", id: this.pending.allocId() });
+        this.unansweredPingAt ??= now;
       } catch {
         // the socket is closing and its close event is on the way: nothing to ping
       }
