@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import io
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from .errors import InvalidInput
 from .protocol.codec import validation_error
 from .protocol.messages import JobParams, JobProgress
-from .protocol.training import TRAIN_LIMITS, TrainSpec
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+from .protocol.training import TrainSpec
+from .train_folder import read_folder
 
 
 def add_train_parser(actions: Any, run: Any) -> None:
@@ -69,29 +65,12 @@ class TrainInputs:
 
 def read_inputs(args: argparse.Namespace) -> TrainInputs:
     folder = Path(args.images)
-    if not folder.is_dir():
-        raise InvalidInput("images", args.images, "not a folder")
-    ext = args.caption_ext if args.caption_ext.startswith(".") else f".{args.caption_ext}"
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-    if not files:
-        raise InvalidInput("images", args.images, f"no images in it ({', '.join(IMAGE_EXTS)})")
-    limit = TRAIN_LIMITS["max_images"]
-    if len(files) > limit:  # before decoding a thousand files
-        raise InvalidInput("images", args.images, f"{len(files)} images: at most {limit}")
-    if ext.lower() in IMAGE_EXTS:
-        raise InvalidInput("caption-ext", args.caption_ext, "that is an image extension")
-    stems = {p.stem for p in files}
-    for caption in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ext):
-        if caption.stem not in stems:
-            raise InvalidInput("caption-ext", str(caption), "this caption file matches no image")
-    pngs = [_png(p) for p in files]
-    seen: dict[bytes, Path] = {}
-    for path, png in zip(files, pngs, strict=True):
-        if (twin := seen.setdefault(png, path)) is not path:
-            raise InvalidInput("images", str(path), f"the same image as {twin.name}")
-    captions = [_caption(p.with_suffix(ext), args.caption) for p in files]
+    found = read_folder(folder, args.caption_ext, args.caption)  # shared with the tray's Train tab
+    files = [f.path for f in found]
+    pngs = [f.png for f in found]
+    captions = [f.caption for f in found]
     fields: dict[str, Any] = dict(
-        name=args.name, trigger=args.trigger, images=[hashlib.sha256(b).hexdigest() for b in pngs],
+        name=args.name, trigger=args.trigger, images=[f.sha256 for f in found],
         captions=captions, steps=args.steps, rank=args.rank, alpha=args.alpha,
         learning_rate=args.lr, resolution=args.resolution, batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
@@ -123,30 +102,6 @@ def _flag_error(err: InvalidInput, files: list[Path]) -> InvalidInput:
         return InvalidInput.worded("caption-ext", f"caption of {path.name}: {err.message}")
     flag = FLAGS.get(head, head.replace("_", "-"))
     return InvalidInput.worded(flag, f"--{flag}: {err.message}")
-
-
-def _png(path: Path) -> bytes:
-    """The image as the PNG the daemon stores; a file Pillow cannot decode to the end is named."""
-    try:
-        with Image.open(path) as image:
-            image.load()  # a truncated file fails here, not at verify()
-            if image.format == "PNG":
-                return path.read_bytes()
-            rgb = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidInput("images", str(path), f"cannot read it as an image ({exc})") from None
-    out = io.BytesIO()
-    rgb.save(out, format="PNG")
-    return out.getvalue()
-
-
-def _caption(path: Path, default: str) -> str:
-    if not path.is_file():
-        return default
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput("caption-ext", str(path), f"cannot read it as UTF-8 text ({exc})") from None
 
 
 async def train(client: Any, args: argparse.Namespace, inputs: TrainInputs) -> None:

@@ -215,14 +215,18 @@ class CatalogController(QObject):
                            steps=p.steps, width=p.width, height=p.height, loras=loras)
         async with self._working():
             images = await self.connection.run(params)
+        return self.keep_preview(adapter_id, images[0])
+
+    def keep_preview(self, adapter_id: str, png: bytes) -> QPixmap:
+        """Make `png` the adapter's thumbnail, kept across restarts in the previews folder."""
         pixmap = QPixmap()
-        pixmap.loadFromData(images[0], "PNG")
+        pixmap.loadFromData(png, "PNG")
         self._keep(adapter_id, pixmap)
         path = self.preview_file(adapter_id)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(images[0])
+                path.write_bytes(png)
             except OSError as exc:
                 log.warning("could not keep the preview of %s in %s: %s", adapter_id, path, exc)
         self.adapters.refresh_row(adapter_id)

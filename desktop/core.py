@@ -25,6 +25,7 @@ from .process import Backoff, DaemonProcess, ProcessState, last_error_line
 from .recovery import SettingsGuard
 from .settings_ctl import SettingsController
 from .tasks import spawn
+from .training import TrainController
 from .traystate import TrayStateModel
 from .vault import TRAY_CLIENT, TokenVault, local_admin_token, remote_account
 
@@ -55,6 +56,8 @@ class TrayCore(QObject):
         self.clients = ClientsController(self.connection, parent=self)
         self.jobs = JobsController(self.connection, results, parent=self)
         self.gpu = GpuController(self.connection, parent=self)
+        self.training = TrainController(self.connection, self.catalog, parent=self,
+                                        kind_of=self._kind_of)
         self.settings = SettingsController(self.connection, config, parent=self)
         self.state = TrayStateModel(self)
         self.connection.stateChanged.connect(lambda _s: self._refresh_state())
@@ -126,6 +129,10 @@ class TrayCore(QObject):
                 raise
         models = self.catalog.checkpoints.records() + self.catalog.adapters.records()
         return await measure(models, self.paths if self.is_local else None)
+
+    def _kind_of(self, job_id: str) -> str | None:
+        row = self.jobs.table.get(job_id)
+        return row.kind if row is not None else None
 
     def active_jobs(self) -> int:
         """Jobs queued or running on the managed daemon (what quitting or stopping would hold)."""

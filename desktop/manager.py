@@ -26,6 +26,7 @@ from .tab_jobs import JobsTab
 from .tab_logs import LogsTab
 from .tab_models import ModelsTab
 from .tab_settings import SettingsTab
+from .tab_train import TrainTab
 from .tasks import spawn
 from .traystate import TrayStatus
 
@@ -39,6 +40,7 @@ class ManagerWindow(QMainWindow):
         self.models = ModelsTab(core.catalog)
         self.home = HomeTab(core, import_path=self._import, show_connect=self.show_connect)
         self.adapters = AdaptersTab(core.catalog)
+        self.train = TrainTab(core.training)
         self.gpu = GpuTab(core.gpu, disk=core.disk_use)
         self.clients = ClientsTab(core.clients, active_jobs=core.jobs.active_for)
         self.jobs = JobsTab(core.jobs)
@@ -46,7 +48,8 @@ class ManagerWindow(QMainWindow):
         self.settings = SettingsTab(core.settings, core.vault, local=core.is_local,
                                     connect_remote=core.connect_remote, use_local=core.use_local)
         pages: list[tuple[QWidget, str]] = [
-            (self.home, "Home"), (self.models, "Models"), (self.adapters, "LoRAs && embeddings"), (self.gpu, "Machine"),
+            (self.home, "Home"), (self.models, "Models"), (self.adapters, "LoRAs && embeddings"),
+            (self.train, "Train"), (self.gpu, "Machine"),
             (self.clients, "Clients"), (self.jobs, "Jobs"), (self.logs, "Logs"),
             (self.settings, "Settings"),
         ]
