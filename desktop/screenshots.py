@@ -159,6 +159,7 @@ async def shoot(out: Path, data: Path) -> None:
         print(f"wrote {out / 'tray.png'}")
         await core.pause_queue(False)
         await _until(lambda: core.active_jobs() == 0, timeout=120)
+        await train_picture(core, window, out)
 
         # a bad setting: the daemon cannot start with it, the tray puts the last good one back
         paths = core.paths
@@ -184,6 +185,31 @@ async def shoot(out: Path, data: Path) -> None:
         process = core.process
         if process is not None:
             await _until(lambda: process.state is ProcessState.STOPPED, timeout=20)
+
+
+async def train_picture(core: TrayCore, window: ManagerWindow, out: Path) -> None:
+    """The Train tab after a short run on the week's own images."""
+    folder = Path(tempfile.mkdtemp(prefix="layerbridge-train-")) / "festival set"
+    folder.mkdir()
+    done = [r for r in core.jobs.table.records() if r.state == "done" and r.results][:4]
+    for i, row in enumerate(done):
+        (folder / f"shot-{i}.png").write_bytes(await core.connection.blob(row.results[0]))
+    (folder / "shot-0.txt").write_text("{trigger} lantern festival at dusk, ink wash")
+    tab = window.train
+    window.tabs.setCurrentWidget(tab)
+    tab.trigger.setText("lbfest")
+    tab.folder.setText(str(folder))
+    tab.read_folder()
+    await _until(lambda: tab.list.count() == len(done))
+    tab.steps.setValue(30)
+    tab.rank.setValue(4)
+    tab.resolution.setValue(64)
+    tab.sample_every.setValue(10)
+    tab.start_training()
+    await _until(lambda: core.training.run is not None and core.training.run.state == "done",
+                 timeout=600)
+    await _settle(800)
+    _save(window, out / "train.png")
 
 
 async def remote_picture(local: TrayCore, out: Path) -> None:

@@ -146,7 +146,7 @@ def final_caption(template_or_caption: str, trigger: str) -> str:
 class TrainController(QObject):
     setRead = Signal(object)  # TrainSet
     runChanged = Signal(object)  # TrainRun
-    sampleArrived = Signal(int, bytes)  # step, PNG
+    sampleArrived = Signal(int, object)  # step, PNG bytes
     finished = Signal(str, str)  # job id, final state
     loraTrained = Signal(str)  # the registered LoRA's id
 
@@ -182,6 +182,10 @@ class TrainController(QObject):
             raise InvalidInput.worded("train", f"{self.run.name} is training already: stop it first")
         if not model:
             raise InvalidInput.worded("model", "Base model: there is no checkpoint to train on")
+        if self.catalog.checkpoints.get(spec.name) or self.catalog.adapters.get(spec.name):
+            # the daemon refuses it too, but only when the job starts, maybe hours from now
+            raise labelled(InvalidInput("name", spec.name, "a model with this id is registered "
+                                        "already: choose another name or remove that one"))
         assert self.train_set is not None  # build_spec refused a spec without one
         by_sha = {i.sha256: i for i in self.train_set.images}
         sent = 0

@@ -55,7 +55,8 @@ async def test_the_tray_starts_the_daemon_and_shows_it_idle(
     window = app.window
     assert window is not None
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
-        "Home", "Models", "LoRAs && embeddings", "Machine", "Clients", "Jobs", "Logs", "Settings"]
+        "Home", "Models", "LoRAs && embeddings", "Train", "Machine", "Clients", "Jobs", "Logs",
+        "Settings"]
     await until(lambda: core.catalog.checkpoints.row_of("demo") is not None)
     await until(lambda: window.settings.port.value() == 7842)  # the saved settings
     # the token is in the keyring, and no file of the tray's holds it

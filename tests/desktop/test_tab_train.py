@@ -244,3 +244,35 @@ async def test_a_tiny_lora_trained_through_the_tab_lands_in_the_lora_list(
     await until(lambda: training.run is not None and training.run.state == "cancelled", timeout=60)
     assert catalog.adapters.get("brand-long") is None  # a stopped job registers nothing
     await other.close()
+
+
+async def test_the_manager_window_has_a_train_tab_beside_the_lora_list(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from layerbridge.desktop.config import TrayConfig
+    from layerbridge.desktop.core import TrayCore
+    from layerbridge.desktop.manager import ManagerWindow
+
+    core = TrayCore(TrayConfig(mode="remote", welcomed=True))  # nothing started
+    window = ManagerWindow(core)
+    qtbot.addWidget(window)
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles.index("Train") == titles.index("LoRAs && embeddings") + 1
+    assert window.train.training is core.training and core.training.catalog is core.catalog
+    await core.shutdown()
+
+
+async def test_a_name_already_registered_is_refused_before_anything_is_sent(  # type: ignore[no-untyped-def]
+        qtbot, tmp_path: Path) -> None:
+    from layerbridge.daemon.protocol.messages import ModelInfo
+
+    tab = offline_tab(qtbot)
+    tab.catalog.apply([ModelInfo(id="demo", name="Demo", arch="sd15", default=True),
+                       ModelInfo(id="demo-inpaint", name="Demo inpaint", arch="sd15-inpaint"),
+                       ModelInfo(id="brand", name="brand", arch="sd15", kind="lora")])
+    assert [tab.model.itemData(i) for i in range(tab.model.count())] == ["demo"]  # no inpaint base
+    await read(tab, images(tmp_path / "set"))
+    tab.trigger.setText("lbbrand")
+    tab.name.setText("brand")
+    tab.start_training()
+    await until(lambda: is_error(tab))
+    assert tab.status.text() == ("Name: name='brand': a model with this id is registered already: "
+                                 "choose another name or remove that one")
