@@ -44,6 +44,7 @@ async def test_each_loaded_model_has_its_own_unload_that_keeps_the_others(
 
     gpu = GpuController(shared_connection)
     tab = GpuTab(gpu)
+    gpu.setParent(tab)  # deleted with the tab, never by the collector in a later test
     qtbot.addWidget(tab)
     edges = io.BytesIO()
     Image.new("RGB", (64, 64), (250, 250, 250)).save(edges, format="PNG")
@@ -54,8 +55,8 @@ async def test_each_loaded_model_has_its_own_unload_that_keeps_the_others(
     await shared_connection.refresh_status()
     await until(lambda: set(tab.rows) == {"demo", "demo-cn-canny"})
     tab.rows["demo-cn-canny"].button.click()
+    await until(lambda: tab.status.text() == "unloaded demo-cn-canny")
     await until(lambda: list(tab.rows) == ["demo"])
-    assert tab.status.text() == "unloaded demo-cn-canny"
     assert gpu.view.loaded == ("demo",)
     # a model gone by the time its row is pressed: named, and the list shows what is loaded now
     tab.unload_one("demo-cn-canny")
