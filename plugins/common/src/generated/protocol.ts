@@ -190,6 +190,7 @@ export interface LayerbridgeProtocolDefs {
   BlobPut?: BlobPut;
   BlobSent?: BlobSent;
   BlobStored?: BlobStored;
+  BrokenModelInfo?: BrokenModelInfo;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
   ClientMessage?: ClientMessage;
@@ -371,6 +372,18 @@ export interface BlobStored {
   sha256: string;
   size: number;
   type: "blob.stored";
+}
+/**
+ * A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+ * removes it by this id.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BrokenModelInfo".
+ */
+export interface BrokenModelInfo {
+  id: string;
+  path?: string | null;
+  reason: string;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -1236,6 +1249,10 @@ export interface ModelLocation {
  * via the `definition` "ModelsReply".
  */
 export interface ModelsReply {
+  /**
+   * listed to admins only
+   */
+  broken?: BrokenModelInfo[];
   models: ModelInfo[];
   reply_to?: string | null;
   type: "models.reply";
