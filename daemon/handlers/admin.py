@@ -113,7 +113,12 @@ async def settings_set(caller: Caller, m: SettingsSet) -> Message:
 
 
 async def engine_unload(caller: Caller, message: EngineUnload) -> Message:
-    await caller.core.executor.unload_all()
+    executor = caller.core.executor
+    if message.model_id is None:
+        await executor.unload_all()
+    elif not await executor.unload(message.model_id):
+        loaded = ", ".join(executor.status().loaded) or "nothing"
+        raise InvalidInput("model_id", message.model_id, f"is not loaded (loaded now: {loaded})")
     return Ok()
 
 
@@ -123,15 +128,12 @@ async def storage_get(caller: Caller, message: StorageGet) -> Message:
     ledger = sum(p.stat().st_size for p in core.paths.root.glob(core.paths.ledger.name + "*"))
     return StorageReply(models_bytes=sum(m.size_bytes for m in core.models()), blobs=blobs,
                         blobs_bytes=blob_bytes, ledger_bytes=ledger,
-                        finished_jobs=core.manager.ledger.finished_count())
+                        finished_jobs=await core.manager.finished_count())
 
 
 async def results_cleanup(caller: Caller, m: ResultsCleanup) -> Message:
-    ledger, store = caller.core.manager.ledger, caller.core.manager.blobs
     before = time.time() - m.older_than_days * 86400
-    jobs = ledger.forget_finished(before)
-    keep = ledger.referenced_blobs()
-    blobs, freed = await asyncio.to_thread(store.sweep, keep, before)
+    jobs, blobs, freed = await caller.core.manager.cleanup_results(before)
     return ResultsCleaned(jobs=jobs, blobs=blobs, freed_bytes=freed)
 
 
