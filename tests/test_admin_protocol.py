@@ -90,6 +90,30 @@ async def test_engine_unload_frees_loaded_models(daemon: RunningDaemon) -> None:
         assert (await client.status()).loaded == []
 
 
+async def test_engine_unload_of_one_model_keeps_the_others(daemon: RunningDaemon) -> None:
+    import io
+
+    from layerbridge.daemon.protocol.messages import ControlSpec
+    from PIL import Image
+
+    edges = io.BytesIO()
+    Image.new("RGB", (64, 64), (250, 250, 250)).save(edges, format="PNG")
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as client:
+        sha = await client.upload(edges.getvalue())
+        job = await client.submit(JobParams(kind="generate", model="demo", prompt="a cat", steps=1,
+                                            width=64, height=64, seed=1,
+                                            control=[ControlSpec(type="canny", image=sha)]))
+        await job.wait()
+        assert set((await client.status()).loaded) == {"demo", "demo-cn-canny"}
+        assert isinstance(await client.request(EngineUnload(model_id="demo-cn-canny")), Ok)
+        assert (await client.status()).loaded == ["demo"]
+        with pytest.raises(RemoteError) as gone:
+            await client.request(EngineUnload(model_id="demo-cn-canny"))
+        assert gone.value.field == "model_id"
+        assert "'demo-cn-canny': is not loaded (loaded now: demo)" in gone.value.message
+        assert (await client.status()).loaded == ["demo"]
+
+
 async def test_models_add_takes_the_model_id_apart_from_the_request_id(
         daemon: RunningDaemon) -> None:
     lora_dir = daemon.paths.models / "demo"

@@ -113,7 +113,12 @@ async def settings_set(caller: Caller, m: SettingsSet) -> Message:
 
 
 async def engine_unload(caller: Caller, message: EngineUnload) -> Message:
-    await caller.core.executor.unload_all()
+    executor = caller.core.executor
+    if message.model_id is None:
+        await executor.unload_all()
+    elif not await executor.unload(message.model_id):
+        loaded = ", ".join(executor.status().loaded) or "nothing"
+        raise InvalidInput("model_id", message.model_id, f"is not loaded (loaded now: {loaded})")
     return Ok()
 
 

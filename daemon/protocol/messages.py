@@ -521,10 +521,14 @@ class ModelsLocate(Request):
 
 
 class EngineUnload(Request):
-    """Admin: free every resident model (VRAM); the next job loads what it needs again."""
+    """Admin: free every resident model (VRAM), or only `model_id`; the next job loads what it
+    needs again."""
 
     type: Literal["engine.unload"] = "engine.unload"
     required_scope = Scope.ADMIN
+    model_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$",
+        description="one entry of status.loaded (a model id; a VAE as vae:ID:BASE); None: every model")
 
 
 class StorageGet(Request):

@@ -867,13 +867,18 @@ export interface ModelsLocate {
   type: "models.locate";
 }
 /**
- * Admin: free every resident model (VRAM); the next job loads what it needs again.
+ * Admin: free every resident model (VRAM), or only `model_id`; the next job loads what it
+ * needs again.
  *
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "EngineUnload".
  */
 export interface EngineUnload {
   id?: string | null;
+  /**
+   * one entry of status.loaded (a model id; a VAE as vae:ID:BASE); None: every model
+   */
+  model_id?: string | null;
   type: "engine.unload";
 }
 /**
