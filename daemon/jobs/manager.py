@@ -313,6 +313,21 @@ class JobManager:
 
         return await self._io(find)
 
+    async def finished_count(self) -> int:
+        return await self._io(self.ledger.finished_count)
+
+    async def cleanup_results(self, before: float) -> tuple[int, int, int]:
+        """Forget jobs that ended before `before` and delete the blobs nothing kept names any more
+        (older than `before` too): (jobs, blobs, bytes freed). One call on the ledger's thread,
+        so no job is accepted between reading what is kept and sweeping the rest."""
+
+        def clean() -> tuple[int, int, int]:
+            jobs = self.ledger.forget_finished(before)
+            blobs, freed = self.blobs.sweep(self.ledger.referenced_blobs(), before)
+            return jobs, blobs, freed
+
+        return await self._io(clean)
+
     def final_message(self, job: JobRecord) -> Message | None:
         """The event that ended a job (None while it is queued or running)."""
         match job.state:

@@ -726,9 +726,19 @@ class StatusReply(Reply):
     clients: int
 
 
+class BrokenModelInfo(Message):
+    """A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+    removes it by this id."""
+
+    id: str
+    reason: str
+    path: str | None = None
+
+
 class ModelsReply(Reply):
     type: Literal["models.reply"] = "models.reply"
     models: list[ModelInfo]
+    broken: list[BrokenModelInfo] = Field(default_factory=list, description="listed to admins only")
 
 
 class ClientsReply(Reply):

@@ -190,6 +190,7 @@ export interface LayerbridgeProtocolDefs {
   BlobPut?: BlobPut;
   BlobSent?: BlobSent;
   BlobStored?: BlobStored;
+  BrokenModelInfo?: BrokenModelInfo;
   Canvas?: Canvas;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
@@ -372,6 +373,18 @@ export interface BlobStored {
   sha256: string;
   size: number;
   type: "blob.stored";
+}
+/**
+ * A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+ * removes it by this id.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BrokenModelInfo".
+ */
+export interface BrokenModelInfo {
+  id: string;
+  path?: string | null;
+  reason: string;
 }
 /**
  * The document a job's input image was cut from: its size and the image's top-left in it,
@@ -1276,6 +1289,10 @@ export interface ModelLocation {
  * via the `definition` "ModelsReply".
  */
 export interface ModelsReply {
+  /**
+   * listed to admins only
+   */
+  broken?: BrokenModelInfo[];
   models: ModelInfo[];
   reply_to?: string | null;
   type: "models.reply";
