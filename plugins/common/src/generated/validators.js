@@ -1479,7 +1479,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema90 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+const schema90 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"phase":{"anyOf":[{"enum":["class_images","train"],"type":"string"},{"type":"null"}],"default":null,"description":"train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'","title":"Phase"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1649,14 +1649,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview !== undefined){
-let data3 = data.preview;
+if(data.phase !== undefined){
+let data3 = data.phase;
 const _errs16 = errors;
 const _errs17 = errors;
 let valid3 = false;
 const _errs18 = errors;
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err6 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1665,8 +1665,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!(((data3 === "png") || (data3 === "rgba8")) || (data3 === "grey8"))){
-const err7 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
+if(!((data3 === "class_images") || (data3 === "train"))){
+const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema90.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1677,9 +1677,9 @@ errors++;
 }
 var _valid2 = _errs18 === errors;
 valid3 = valid3 || _valid2;
-const _errs21 = errors;
+const _errs20 = errors;
 if(data3 !== null){
-const err8 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err8 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1688,10 +1688,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs21 === errors;
+var _valid2 = _errs20 === errors;
 valid3 = valid3 || _valid2;
 if(!valid3){
-const err9 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err9 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1719,14 +1719,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview_height !== undefined){
-let data4 = data.preview_height;
+if(data.preview !== undefined){
+let data4 = data.preview;
+const _errs22 = errors;
 const _errs23 = errors;
+let valid4 = false;
 const _errs24 = errors;
-let valid5 = false;
-const _errs25 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data4 !== "string"){
+const err10 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1735,11 +1735,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid3 = _errs25 === errors;
-valid5 = valid5 || _valid3;
-const _errs27 = errors;
-if(data4 !== null){
-const err11 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(((data4 === "png") || (data4 === "rgba8")) || (data4 === "grey8"))){
+const err11 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1748,10 +1745,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid3 = _errs27 === errors;
-valid5 = valid5 || _valid3;
-if(!valid5){
-const err12 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs24 === errors;
+valid4 = valid4 || _valid3;
+const _errs27 = errors;
+if(data4 !== null){
+const err12 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1759,34 +1757,11 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate49.errors = vErrors;
-return false;
 }
-else {
-errors = _errs24;
-if(vErrors !== null){
-if(_errs24){
-vErrors.length = _errs24;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs23 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.preview_width !== undefined){
-let data5 = data.preview_width;
-const _errs29 = errors;
-const _errs30 = errors;
-let valid6 = false;
-const _errs31 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err13 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid3 = _errs27 === errors;
+valid4 = valid4 || _valid3;
+if(!valid4){
+const err13 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1794,12 +1769,34 @@ else {
 vErrors.push(err13);
 }
 errors++;
+validate49.errors = vErrors;
+return false;
 }
-var _valid4 = _errs31 === errors;
-valid6 = valid6 || _valid4;
-const _errs33 = errors;
-if(data5 !== null){
-const err14 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview_height !== undefined){
+let data5 = data.preview_height;
+const _errs29 = errors;
+const _errs30 = errors;
+let valid6 = false;
+const _errs31 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err14 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1808,15 +1805,28 @@ vErrors.push(err14);
 }
 errors++;
 }
-var _valid4 = _errs33 === errors;
+var _valid4 = _errs31 === errors;
 valid6 = valid6 || _valid4;
-if(!valid6){
-const err15 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs33 = errors;
+if(data5 !== null){
+const err15 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+var _valid4 = _errs33 === errors;
+valid6 = valid6 || _valid4;
+if(!valid6){
+const err16 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 validate49.errors = vErrors;
@@ -1839,12 +1849,59 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.step !== undefined){
-let data6 = data.step;
+if(data.preview_width !== undefined){
+let data6 = data.preview_width;
 const _errs35 = errors;
+const _errs36 = errors;
+let valid7 = false;
+const _errs37 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate49.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err17 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid5 = _errs37 === errors;
+valid7 = valid7 || _valid5;
+const _errs39 = errors;
+if(data6 !== null){
+const err18 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+var _valid5 = _errs39 === errors;
+valid7 = valid7 || _valid5;
+if(!valid7){
+const err19 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+validate49.errors = vErrors;
 return false;
+}
+else {
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs35 === errors;
 }
@@ -1852,34 +1909,48 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.steps !== undefined){
-let data7 = data.steps;
-const _errs37 = errors;
+if(data.step !== undefined){
+let data7 = data.step;
+const _errs41 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate49.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.steps !== undefined){
+let data8 = data.steps;
+const _errs43 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 validate49.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data8 = data.type;
-const _errs39 = errors;
-if(typeof data8 !== "string"){
+let data9 = data.type;
+const _errs45 = errors;
+if(typeof data9 !== "string"){
 validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("job.progress" !== data8){
+if("job.progress" !== data9){
 validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs39 === errors;
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -1909,7 +1980,7 @@ const schema42 = {"additionalProperties":false,"description":"Everything that de
 const schema45 = {"enum":["generate","refine","inpaint","expand","train"],"title":"JobKind","type":"string"};
 const schema46 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
 const schema47 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
-const schema48 = {"additionalProperties":false,"properties":{"alpha":{"anyOf":[{"maximum":512,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the rank","title":"Alpha"},"batch_size":{"default":1,"maximum":16,"minimum":1,"title":"Batch Size","type":"integer"},"caption":{"default":"{trigger}","description":"the caption template when `captions` is not given","maxLength":1000,"title":"Caption","type":"string"},"captions":{"anyOf":[{"items":{"maxLength":1000,"type":"string"},"type":"array"},{"type":"null"}],"default":null,"description":"one per image, in order; None: `caption` for all","title":"Captions"},"checkpoint_every":{"default":100,"maximum":20000,"minimum":1,"title":"Checkpoint Every","type":"integer"},"flip":{"default":false,"title":"Flip","type":"boolean"},"images":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"maxItems":1000,"minItems":1,"title":"Images","type":"array"},"learning_rate":{"default":0.0001,"exclusiveMinimum":0,"maximum":0.01,"title":"Learning Rate","type":"number"},"name":{"description":"the id the trained LoRA is registered under","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Name","type":"string"},"prediction_type":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"title":"Prediction Type"},"random_crop":{"default":false,"title":"Random Crop","type":"boolean"},"rank":{"default":16,"maximum":128,"minimum":1,"title":"Rank","type":"integer"},"resolution":{"default":512,"maximum":1536,"minimum":64,"title":"Resolution","type":"integer"},"sample_every":{"default":0,"description":"0: only a sample at the end","maximum":20000,"minimum":0,"title":"Sample Every","type":"integer"},"sample_prompt":{"default":"","description":"'': the trigger word","maxLength":1000,"title":"Sample Prompt","type":"string"},"steps":{"default":1000,"maximum":20000,"minimum":1,"title":"Steps","type":"integer"},"train_text_encoder":{"default":false,"title":"Train Text Encoder","type":"boolean"},"trigger":{"description":"the word that calls the LoRA","maxLength":64,"minLength":1,"title":"Trigger","type":"string"}},"required":["name","trigger","images"],"title":"TrainSpec","type":"object"};
+const schema48 = {"additionalProperties":false,"properties":{"alpha":{"anyOf":[{"maximum":512,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the rank","title":"Alpha"},"batch_size":{"default":1,"maximum":16,"minimum":1,"title":"Batch Size","type":"integer"},"caption":{"default":"{trigger}","description":"the caption template when `captions` is not given","maxLength":1000,"title":"Caption","type":"string"},"captions":{"anyOf":[{"items":{"maxLength":1000,"type":"string"},"type":"array"},{"type":"null"}],"default":null,"description":"one per image, in order; None: `caption` for all","title":"Captions"},"checkpoint_every":{"default":100,"maximum":20000,"minimum":1,"title":"Checkpoint Every","type":"integer"},"class_images":{"default":0,"description":"prior preservation: class images generated first; 0: off","maximum":1000,"minimum":0,"title":"Class Images","type":"integer"},"class_prompt":{"default":"","description":"prior preservation: the class, e.g. 'a photo of a dog'","maxLength":1000,"title":"Class Prompt","type":"string"},"flip":{"default":false,"title":"Flip","type":"boolean"},"images":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"maxItems":1000,"minItems":1,"title":"Images","type":"array"},"learning_rate":{"default":0.0001,"exclusiveMinimum":0,"maximum":0.01,"title":"Learning Rate","type":"number"},"name":{"description":"the id the trained LoRA is registered under","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Name","type":"string"},"prediction_type":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"title":"Prediction Type"},"prior_loss_weight":{"default":1,"description":"weight of the class images' loss","exclusiveMinimum":0,"maximum":10,"title":"Prior Loss Weight","type":"number"},"random_crop":{"default":false,"title":"Random Crop","type":"boolean"},"rank":{"default":16,"maximum":128,"minimum":1,"title":"Rank","type":"integer"},"resolution":{"default":512,"maximum":1536,"minimum":64,"title":"Resolution","type":"integer"},"sample_every":{"default":0,"description":"0: only a sample at the end","maximum":20000,"minimum":0,"title":"Sample Every","type":"integer"},"sample_prompt":{"default":"","description":"'': the trigger word","maxLength":1000,"title":"Sample Prompt","type":"string"},"steps":{"default":1000,"maximum":20000,"minimum":1,"title":"Steps","type":"integer"},"train_text_encoder":{"default":false,"title":"Train Text Encoder","type":"boolean"},"trigger":{"description":"the word that calls the LoRA","maxLength":64,"minLength":1,"title":"Trigger","type":"string"}},"required":["name","trigger","images"],"title":"TrainSpec","type":"object"};
 const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
 const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"ControlType","type":"string"};
 
@@ -3593,10 +3664,11 @@ else {
 var valid16 = true;
 }
 if(valid16){
-if(data25.flip !== undefined){
+if(data25.class_images !== undefined){
+let data32 = data25.class_images;
 const _errs106 = errors;
-if(typeof data25.flip !== "boolean"){
-const err59 = {instancePath:instancePath+"/train/flip",schemaPath:"#/$defs/TrainSpec/properties/flip/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err59 = {instancePath:instancePath+"/train/class_images",schemaPath:"#/$defs/TrainSpec/properties/class_images/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -3605,19 +3677,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-var valid16 = _errs106 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.images !== undefined){
-let data33 = data25.images;
-const _errs108 = errors;
-if(errors === _errs108){
-if(Array.isArray(data33)){
-if(data33.length > 1000){
-const err60 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(errors === _errs106){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 1000 || isNaN(data32)){
+const err60 = {instancePath:instancePath+"/train/class_images",schemaPath:"#/$defs/TrainSpec/properties/class_images/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -3627,8 +3690,8 @@ vErrors.push(err60);
 errors++;
 }
 else {
-if(data33.length < 1){
-const err61 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data32 < 0 || isNaN(data32)){
+const err61 = {instancePath:instancePath+"/train/class_images",schemaPath:"#/$defs/TrainSpec/properties/class_images/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -3637,16 +3700,22 @@ vErrors.push(err61);
 }
 errors++;
 }
+}
+}
+}
+var valid16 = _errs106 === errors;
+}
 else {
-var valid20 = true;
-const len3 = data33.length;
-for(let i3=0; i3<len3; i3++){
-let data34 = data33[i3];
-const _errs110 = errors;
-if(errors === _errs110){
-if(typeof data34 === "string"){
-if(!pattern4.test(data34)){
-const err62 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+var valid16 = true;
+}
+if(valid16){
+if(data25.class_prompt !== undefined){
+let data33 = data25.class_prompt;
+const _errs108 = errors;
+if(errors === _errs108){
+if(typeof data33 === "string"){
+if(func1(data33) > 1000){
+const err62 = {instancePath:instancePath+"/train/class_prompt",schemaPath:"#/$defs/TrainSpec/properties/class_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -3657,31 +3726,12 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err63 = {instancePath:instancePath+"/train/class_prompt",schemaPath:"#/$defs/TrainSpec/properties/class_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
 else {
 vErrors.push(err63);
-}
-errors++;
-}
-}
-var valid20 = _errs110 === errors;
-if(!valid20){
-break;
-}
-}
-}
-}
-}
-else {
-const err64 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
 }
 errors++;
 }
@@ -3692,13 +3742,31 @@ else {
 var valid16 = true;
 }
 if(valid16){
-if(data25.learning_rate !== undefined){
-let data35 = data25.learning_rate;
+if(data25.flip !== undefined){
+const _errs110 = errors;
+if(typeof data25.flip !== "boolean"){
+const err64 = {instancePath:instancePath+"/train/flip",schemaPath:"#/$defs/TrainSpec/properties/flip/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+var valid16 = _errs110 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.images !== undefined){
+let data35 = data25.images;
 const _errs112 = errors;
 if(errors === _errs112){
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 0.01 || isNaN(data35)){
-const err65 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.01},message:"must be <= 0.01"};
+if(Array.isArray(data35)){
+if(data35.length > 1000){
+const err65 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -3708,8 +3776,8 @@ vErrors.push(err65);
 errors++;
 }
 else {
-if(data35 <= 0 || isNaN(data35)){
-const err66 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data35.length < 1){
+const err66 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3718,15 +3786,51 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-}
 else {
-const err67 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+var valid20 = true;
+const len3 = data35.length;
+for(let i3=0; i3<len3; i3++){
+let data36 = data35[i3];
+const _errs114 = errors;
+if(errors === _errs114){
+if(typeof data36 === "string"){
+if(!pattern4.test(data36)){
+const err67 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err67];
 }
 else {
 vErrors.push(err67);
+}
+errors++;
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+var valid20 = _errs114 === errors;
+if(!valid20){
+break;
+}
+}
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
 }
 errors++;
 }
@@ -3737,47 +3841,13 @@ else {
 var valid16 = true;
 }
 if(valid16){
-if(data25.name !== undefined){
-let data36 = data25.name;
-const _errs114 = errors;
-if(errors === _errs114){
-if(typeof data36 === "string"){
-if(!pattern7.test(data36)){
-const err68 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-}
-else {
-const err69 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-}
-var valid16 = _errs114 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.prediction_type !== undefined){
-let data37 = data25.prediction_type;
+if(data25.learning_rate !== undefined){
+let data37 = data25.learning_rate;
 const _errs116 = errors;
-const _errs117 = errors;
-let valid21 = false;
-const _errs118 = errors;
-if(typeof data37 !== "string"){
-const err70 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs116){
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 0.01 || isNaN(data37)){
+const err70 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.01},message:"must be <= 0.01"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3786,8 +3856,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(!((data37 === "epsilon") || (data37 === "v_prediction"))){
-const err71 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema48.properties.prediction_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+else {
+if(data37 <= 0 || isNaN(data37)){
+const err71 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3796,11 +3867,10 @@ vErrors.push(err71);
 }
 errors++;
 }
-var _valid9 = _errs118 === errors;
-valid21 = valid21 || _valid9;
-const _errs120 = errors;
-if(data37 !== null){
-const err72 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3809,10 +3879,20 @@ vErrors.push(err72);
 }
 errors++;
 }
-var _valid9 = _errs120 === errors;
-valid21 = valid21 || _valid9;
-if(!valid21){
-const err73 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+var valid16 = _errs116 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.name !== undefined){
+let data38 = data25.name;
+const _errs118 = errors;
+if(errors === _errs118){
+if(typeof data38 === "string"){
+if(!pattern7.test(data38)){
+const err73 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3821,27 +3901,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-else {
-errors = _errs117;
-if(vErrors !== null){
-if(_errs117){
-vErrors.length = _errs117;
 }
 else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs116 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.random_crop !== undefined){
-const _errs122 = errors;
-if(typeof data25.random_crop !== "boolean"){
-const err74 = {instancePath:instancePath+"/train/random_crop",schemaPath:"#/$defs/TrainSpec/properties/random_crop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err74 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3850,17 +3912,21 @@ vErrors.push(err74);
 }
 errors++;
 }
-var valid16 = _errs122 === errors;
+}
+var valid16 = _errs118 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
-if(data25.rank !== undefined){
-let data39 = data25.rank;
-const _errs124 = errors;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err75 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data25.prediction_type !== undefined){
+let data39 = data25.prediction_type;
+const _errs120 = errors;
+const _errs121 = errors;
+let valid21 = false;
+const _errs122 = errors;
+if(typeof data39 !== "string"){
+const err75 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3869,10 +3935,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 128 || isNaN(data39)){
-const err76 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
+if(!((data39 === "epsilon") || (data39 === "v_prediction"))){
+const err76 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema48.properties.prediction_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3881,9 +3945,11 @@ vErrors.push(err76);
 }
 errors++;
 }
-else {
-if(data39 < 1 || isNaN(data39)){
-const err77 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+var _valid9 = _errs122 === errors;
+valid21 = valid21 || _valid9;
+const _errs124 = errors;
+if(data39 !== null){
+const err77 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3892,20 +3958,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-}
-}
-var valid16 = _errs124 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.resolution !== undefined){
-let data40 = data25.resolution;
-const _errs126 = errors;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err78 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid9 = _errs124 === errors;
+valid21 = valid21 || _valid9;
+if(!valid21){
+const err78 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3914,10 +3970,30 @@ vErrors.push(err78);
 }
 errors++;
 }
+else {
+errors = _errs121;
+if(vErrors !== null){
+if(_errs121){
+vErrors.length = _errs121;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid16 = _errs120 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.prior_loss_weight !== undefined){
+let data40 = data25.prior_loss_weight;
+const _errs126 = errors;
 if(errors === _errs126){
 if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 1536 || isNaN(data40)){
-const err79 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536},message:"must be <= 1536"};
+if(data40 > 10 || isNaN(data40)){
+const err79 = {instancePath:instancePath+"/train/prior_loss_weight",schemaPath:"#/$defs/TrainSpec/properties/prior_loss_weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3927,8 +4003,8 @@ vErrors.push(err79);
 errors++;
 }
 else {
-if(data40 < 64 || isNaN(data40)){
-const err80 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(data40 <= 0 || isNaN(data40)){
+const err80 = {instancePath:instancePath+"/train/prior_loss_weight",schemaPath:"#/$defs/TrainSpec/properties/prior_loss_weight/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3939,18 +4015,8 @@ errors++;
 }
 }
 }
-}
-var valid16 = _errs126 === errors;
-}
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.sample_every !== undefined){
-let data41 = data25.sample_every;
-const _errs128 = errors;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err81 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err81 = {instancePath:instancePath+"/train/prior_loss_weight",schemaPath:"#/$defs/TrainSpec/properties/prior_loss_weight/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3959,10 +4025,17 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(errors === _errs128){
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 20000 || isNaN(data41)){
-const err82 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+}
+var valid16 = _errs126 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.random_crop !== undefined){
+const _errs128 = errors;
+if(typeof data25.random_crop !== "boolean"){
+const err82 = {instancePath:instancePath+"/train/random_crop",schemaPath:"#/$defs/TrainSpec/properties/random_crop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3971,9 +4044,17 @@ vErrors.push(err82);
 }
 errors++;
 }
+var valid16 = _errs128 === errors;
+}
 else {
-if(data41 < 0 || isNaN(data41)){
-const err83 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid16 = true;
+}
+if(valid16){
+if(data25.rank !== undefined){
+let data42 = data25.rank;
+const _errs130 = errors;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err83 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3982,22 +4063,10 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-}
-var valid16 = _errs128 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.sample_prompt !== undefined){
-let data42 = data25.sample_prompt;
-const _errs130 = errors;
 if(errors === _errs130){
-if(typeof data42 === "string"){
-if(func1(data42) > 1000){
-const err84 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 128 || isNaN(data42)){
+const err84 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -4006,9 +4075,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
 else {
-const err85 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data42 < 1 || isNaN(data42)){
+const err85 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -4018,17 +4087,19 @@ vErrors.push(err85);
 errors++;
 }
 }
+}
+}
 var valid16 = _errs130 === errors;
 }
 else {
 var valid16 = true;
 }
 if(valid16){
-if(data25.steps !== undefined){
-let data43 = data25.steps;
+if(data25.resolution !== undefined){
+let data43 = data25.resolution;
 const _errs132 = errors;
 if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err86 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err86 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -4039,8 +4110,8 @@ errors++;
 }
 if(errors === _errs132){
 if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 20000 || isNaN(data43)){
-const err87 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+if(data43 > 1536 || isNaN(data43)){
+const err87 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536},message:"must be <= 1536"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -4050,8 +4121,8 @@ vErrors.push(err87);
 errors++;
 }
 else {
-if(data43 < 1 || isNaN(data43)){
-const err88 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data43 < 64 || isNaN(data43)){
+const err88 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -4069,10 +4140,11 @@ else {
 var valid16 = true;
 }
 if(valid16){
-if(data25.train_text_encoder !== undefined){
+if(data25.sample_every !== undefined){
+let data44 = data25.sample_every;
 const _errs134 = errors;
-if(typeof data25.train_text_encoder !== "boolean"){
-const err89 = {instancePath:instancePath+"/train/train_text_encoder",schemaPath:"#/$defs/TrainSpec/properties/train_text_encoder/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err89 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -4081,19 +4153,10 @@ vErrors.push(err89);
 }
 errors++;
 }
-var valid16 = _errs134 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.trigger !== undefined){
-let data45 = data25.trigger;
-const _errs136 = errors;
-if(errors === _errs136){
-if(typeof data45 === "string"){
-if(func1(data45) > 64){
-const err90 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(errors === _errs134){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 20000 || isNaN(data44)){
+const err90 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -4103,8 +4166,8 @@ vErrors.push(err90);
 errors++;
 }
 else {
-if(func1(data45) < 1){
-const err91 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data44 < 0 || isNaN(data44)){
+const err91 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -4115,8 +4178,20 @@ errors++;
 }
 }
 }
+}
+var valid16 = _errs134 === errors;
+}
 else {
-const err92 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid16 = true;
+}
+if(valid16){
+if(data25.sample_prompt !== undefined){
+let data45 = data25.sample_prompt;
+const _errs136 = errors;
+if(errors === _errs136){
+if(typeof data45 === "string"){
+if(func1(data45) > 1000){
+const err92 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -4126,7 +4201,126 @@ vErrors.push(err92);
 errors++;
 }
 }
+else {
+const err93 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
 var valid16 = _errs136 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.steps !== undefined){
+let data46 = data25.steps;
+const _errs138 = errors;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err94 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(errors === _errs138){
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 20000 || isNaN(data46)){
+const err95 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+else {
+if(data46 < 1 || isNaN(data46)){
+const err96 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+}
+var valid16 = _errs138 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.train_text_encoder !== undefined){
+const _errs140 = errors;
+if(typeof data25.train_text_encoder !== "boolean"){
+const err97 = {instancePath:instancePath+"/train/train_text_encoder",schemaPath:"#/$defs/TrainSpec/properties/train_text_encoder/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+var valid16 = _errs140 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data25.trigger !== undefined){
+let data48 = data25.trigger;
+const _errs142 = errors;
+if(errors === _errs142){
+if(typeof data48 === "string"){
+if(func1(data48) > 64){
+const err98 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+else {
+if(func1(data48) < 1){
+const err99 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+var valid16 = _errs142 === errors;
 }
 else {
 var valid16 = true;
@@ -4151,39 +4345,42 @@ var valid16 = true;
 }
 }
 }
-else {
-const err93 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err93];
+}
+}
 }
 else {
-vErrors.push(err93);
+const err101 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
 }
 errors++;
 }
 }
 var _valid6 = _errs82 === errors;
 valid14 = valid14 || _valid6;
-const _errs138 = errors;
+const _errs144 = errors;
 if(data25 !== null){
-const err94 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err102 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err94];
+vErrors = [err102];
 }
 else {
-vErrors.push(err94);
+vErrors.push(err102);
 }
 errors++;
 }
-var _valid6 = _errs138 === errors;
+var _valid6 = _errs144 === errors;
 valid14 = valid14 || _valid6;
 if(!valid14){
-const err95 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err103 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err95];
+vErrors = [err103];
 }
 else {
-vErrors.push(err95);
+vErrors.push(err103);
 }
 errors++;
 validate29.errors = vErrors;
@@ -4207,143 +4404,57 @@ var valid0 = true;
 }
 if(valid0){
 if(data.vae !== undefined){
-let data46 = data.vae;
-const _errs140 = errors;
-const _errs141 = errors;
-let valid22 = false;
-const _errs142 = errors;
-if(errors === _errs142){
-if(typeof data46 === "string"){
-if(!pattern7.test(data46)){
-const err96 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-}
-else {
-const err97 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err97];
-}
-else {
-vErrors.push(err97);
-}
-errors++;
-}
-}
-var _valid10 = _errs142 === errors;
-valid22 = valid22 || _valid10;
-const _errs144 = errors;
-if(data46 !== null){
-const err98 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
-}
-errors++;
-}
-var _valid10 = _errs144 === errors;
-valid22 = valid22 || _valid10;
-if(!valid22){
-const err99 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err99];
-}
-else {
-vErrors.push(err99);
-}
-errors++;
-validate29.errors = vErrors;
-return false;
-}
-else {
-errors = _errs141;
-if(vErrors !== null){
-if(_errs141){
-vErrors.length = _errs141;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs140 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.width !== undefined){
-let data47 = data.width;
+let data49 = data.vae;
 const _errs146 = errors;
 const _errs147 = errors;
-let valid23 = false;
+let valid22 = false;
 const _errs148 = errors;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err100 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
 if(errors === _errs148){
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 2048 || isNaN(data47)){
-const err101 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-else {
-if(data47 < 64 || isNaN(data47)){
-const err102 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-}
-}
-}
-var _valid11 = _errs148 === errors;
-valid23 = valid23 || _valid11;
-const _errs150 = errors;
-if(data47 !== null){
-const err103 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-var _valid11 = _errs150 === errors;
-valid23 = valid23 || _valid11;
-if(!valid23){
-const err104 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(typeof data49 === "string"){
+if(!pattern7.test(data49)){
+const err104 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err104];
 }
 else {
 vErrors.push(err104);
+}
+errors++;
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+var _valid10 = _errs148 === errors;
+valid22 = valid22 || _valid10;
+const _errs150 = errors;
+if(data49 !== null){
+const err106 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+var _valid10 = _errs150 === errors;
+valid22 = valid22 || _valid10;
+if(!valid22){
+const err107 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
 }
 errors++;
 validate29.errors = vErrors;
@@ -4361,6 +4472,92 @@ vErrors = null;
 }
 }
 var valid0 = _errs146 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.width !== undefined){
+let data50 = data.width;
+const _errs152 = errors;
+const _errs153 = errors;
+let valid23 = false;
+const _errs154 = errors;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err108 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if(errors === _errs154){
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 2048 || isNaN(data50)){
+const err109 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+else {
+if(data50 < 64 || isNaN(data50)){
+const err110 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+}
+var _valid11 = _errs154 === errors;
+valid23 = valid23 || _valid11;
+const _errs156 = errors;
+if(data50 !== null){
+const err111 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+var _valid11 = _errs156 === errors;
+valid23 = valid23 || _valid11;
+if(!valid23){
+const err112 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs153;
+if(vErrors !== null){
+if(_errs153){
+vErrors.length = _errs153;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs152 === errors;
 }
 else {
 var valid0 = true;
@@ -13137,14 +13334,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview !== undefined){
-let data3 = data.preview;
+if(data.phase !== undefined){
+let data3 = data.phase;
 const _errs16 = errors;
 const _errs17 = errors;
 let valid3 = false;
 const _errs18 = errors;
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err6 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -13153,8 +13350,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!(((data3 === "png") || (data3 === "rgba8")) || (data3 === "grey8"))){
-const err7 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
+if(!((data3 === "class_images") || (data3 === "train"))){
+const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema90.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -13165,9 +13362,9 @@ errors++;
 }
 var _valid2 = _errs18 === errors;
 valid3 = valid3 || _valid2;
-const _errs21 = errors;
+const _errs20 = errors;
 if(data3 !== null){
-const err8 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err8 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -13176,10 +13373,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs21 === errors;
+var _valid2 = _errs20 === errors;
 valid3 = valid3 || _valid2;
 if(!valid3){
-const err9 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err9 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -13207,14 +13404,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview_height !== undefined){
-let data4 = data.preview_height;
+if(data.preview !== undefined){
+let data4 = data.preview;
+const _errs22 = errors;
 const _errs23 = errors;
+let valid4 = false;
 const _errs24 = errors;
-let valid5 = false;
-const _errs25 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data4 !== "string"){
+const err10 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -13223,11 +13420,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid3 = _errs25 === errors;
-valid5 = valid5 || _valid3;
-const _errs27 = errors;
-if(data4 !== null){
-const err11 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(((data4 === "png") || (data4 === "rgba8")) || (data4 === "grey8"))){
+const err11 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -13236,10 +13430,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid3 = _errs27 === errors;
-valid5 = valid5 || _valid3;
-if(!valid5){
-const err12 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs24 === errors;
+valid4 = valid4 || _valid3;
+const _errs27 = errors;
+if(data4 !== null){
+const err12 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -13247,34 +13442,11 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate106.errors = vErrors;
-return false;
 }
-else {
-errors = _errs24;
-if(vErrors !== null){
-if(_errs24){
-vErrors.length = _errs24;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs23 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.preview_width !== undefined){
-let data5 = data.preview_width;
-const _errs29 = errors;
-const _errs30 = errors;
-let valid6 = false;
-const _errs31 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err13 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid3 = _errs27 === errors;
+valid4 = valid4 || _valid3;
+if(!valid4){
+const err13 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -13282,12 +13454,34 @@ else {
 vErrors.push(err13);
 }
 errors++;
+validate106.errors = vErrors;
+return false;
 }
-var _valid4 = _errs31 === errors;
-valid6 = valid6 || _valid4;
-const _errs33 = errors;
-if(data5 !== null){
-const err14 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview_height !== undefined){
+let data5 = data.preview_height;
+const _errs29 = errors;
+const _errs30 = errors;
+let valid6 = false;
+const _errs31 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err14 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -13296,15 +13490,28 @@ vErrors.push(err14);
 }
 errors++;
 }
-var _valid4 = _errs33 === errors;
+var _valid4 = _errs31 === errors;
 valid6 = valid6 || _valid4;
-if(!valid6){
-const err15 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs33 = errors;
+if(data5 !== null){
+const err15 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+var _valid4 = _errs33 === errors;
+valid6 = valid6 || _valid4;
+if(!valid6){
+const err16 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 validate106.errors = vErrors;
@@ -13327,12 +13534,59 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.step !== undefined){
-let data6 = data.step;
+if(data.preview_width !== undefined){
+let data6 = data.preview_width;
 const _errs35 = errors;
+const _errs36 = errors;
+let valid7 = false;
+const _errs37 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate106.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err17 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid5 = _errs37 === errors;
+valid7 = valid7 || _valid5;
+const _errs39 = errors;
+if(data6 !== null){
+const err18 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+var _valid5 = _errs39 === errors;
+valid7 = valid7 || _valid5;
+if(!valid7){
+const err19 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+validate106.errors = vErrors;
 return false;
+}
+else {
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs35 === errors;
 }
@@ -13340,34 +13594,48 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.steps !== undefined){
-let data7 = data.steps;
-const _errs37 = errors;
+if(data.step !== undefined){
+let data7 = data.step;
+const _errs41 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate106.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.steps !== undefined){
+let data8 = data.steps;
+const _errs43 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 validate106.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data8 = data.type;
-const _errs39 = errors;
-if(typeof data8 !== "string"){
+let data9 = data.type;
+const _errs45 = errors;
+if(typeof data9 !== "string"){
 validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("job.progress" !== data8){
+if("job.progress" !== data9){
 validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs39 === errors;
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
