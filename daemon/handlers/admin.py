@@ -12,6 +12,7 @@ from ..auth import Client
 from ..config import LOOPBACK_HOSTS, load_settings, save_settings
 from ..errors import InvalidInput
 from ..protocol.messages import (
+    BrokenModelInfo,
     ClientRecord,
     ClientsList,
     ClientsPair,
@@ -39,6 +40,7 @@ from ..protocol.messages import (
     StorageGet,
     StorageReply,
 )
+from ..protocol.vocab import Scope
 from .base import Caller, Handler
 
 if TYPE_CHECKING:
@@ -46,8 +48,18 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 
+def _models_reply(caller: Caller) -> ModelsReply:
+    """The servable models, and for an admin the broken records too (to remove them by id)."""
+    core = caller.core
+    if caller.protocol.scope is not Scope.ADMIN:
+        return ModelsReply(models=core.models())
+    return ModelsReply(models=core.models(),
+                       broken=[BrokenModelInfo(id=b.id, reason=b.reason, path=b.path)
+                               for b in core.registry.broken()])
+
+
 async def models_list(caller: Caller, message: ModelsList) -> Message:
-    return ModelsReply(models=caller.core.models())
+    return await asyncio.to_thread(_models_reply, caller)
 
 
 async def models_add(caller: Caller, m: ModelsAdd) -> Message:
@@ -55,17 +67,17 @@ async def models_add(caller: Caller, m: ModelsAdd) -> Message:
     await asyncio.to_thread(core.registry.add, m.path, model_id=m.model_id, kind=m.kind,
                             allow_pickle=m.allow_pickle, control_type=m.control_type,
                             config=m.config)
-    return ModelsReply(models=core.models())
+    return _models_reply(caller)
 
 
 async def models_remove(caller: Caller, m: ModelsRemove) -> Message:
     await asyncio.to_thread(caller.core.registry.remove, m.model_id)
-    return ModelsReply(models=caller.core.models())
+    return _models_reply(caller)
 
 
 async def models_set_default(caller: Caller, m: ModelsSetDefault) -> Message:
     await asyncio.to_thread(caller.core.registry.set_default, m.model_id)
-    return ModelsReply(models=caller.core.models())
+    return _models_reply(caller)
 
 
 async def models_update(caller: Caller, m: ModelsUpdate) -> Message:
@@ -73,7 +85,7 @@ async def models_update(caller: Caller, m: ModelsUpdate) -> Message:
     await asyncio.to_thread(caller.core.registry.update, m.model_id, name=m.name,
                             default_weight=m.default_weight, trigger_words=words,
                             vae="" if m.clear_vae else m.vae)
-    return ModelsReply(models=caller.core.models())
+    return _models_reply(caller)
 
 
 async def models_locate(caller: Caller, m: ModelsLocate) -> Message:

@@ -190,6 +190,8 @@ export interface LayerbridgeProtocolDefs {
   BlobPut?: BlobPut;
   BlobSent?: BlobSent;
   BlobStored?: BlobStored;
+  BrokenModelInfo?: BrokenModelInfo;
+  Canvas?: Canvas;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
   ClientMessage?: ClientMessage;
@@ -373,6 +375,45 @@ export interface BlobStored {
   type: "blob.stored";
 }
 /**
+ * A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+ * removes it by this id.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BrokenModelInfo".
+ */
+export interface BrokenModelInfo {
+  id: string;
+  path?: string | null;
+  reason: string;
+}
+/**
+ * The document a job's input image was cut from: its size and the image's top-left in it,
+ * in document pixels. The daemon then works in the document's coordinates: the inpaint
+ * context box is computed on the canvas (as if the whole canvas had been sent, as far as the
+ * image sent reaches) and each result's `placement` says where it lands on the canvas.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Canvas".
+ */
+export interface Canvas {
+  /**
+   * the canvas height
+   */
+  height: number;
+  /**
+   * the canvas width
+   */
+  width: number;
+  /**
+   * the image's left edge on the canvas
+   */
+  x?: number;
+  /**
+   * the image's top edge on the canvas
+   */
+  y?: number;
+}
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientInfo".
  */
@@ -429,6 +470,10 @@ export interface JobSubmit {
 export interface JobParams {
   batch?: number;
   /**
+   * inpaint/refine: the document the image was cut from and where; results then carry their `placement` on it
+   */
+  canvas?: Canvas | null;
+  /**
    * @maxItems 4
    */
   control?: ControlSpec[];
@@ -464,6 +509,10 @@ export interface JobParams {
   model: string;
   negative_prompt?: string;
   prompt?: string;
+  /**
+   * how results are stored and sent: rgba8 is raw pixels, neither encoded nor decoded (for a client on the same machine); png is smaller
+   */
+  result_format?: "png" | "rgba8";
   scheduler?: "ddim" | "euler" | "euler_a" | "dpmpp_2m" | "dpmpp_2m_karras" | "unipc";
   /**
    * None: the daemon picks one and reports it
@@ -1070,6 +1119,10 @@ export interface ResultInfo {
   height: number;
   index: number;
   params: JobParams;
+  /**
+   * where the result lands on the job's canvas (params.canvas), in canvas pixels: `region` moved by the image's origin on the canvas
+   */
+  placement?: Region | null;
   region: Region;
   seed: number;
   width: number;
@@ -1252,6 +1305,10 @@ export interface ModelLocation {
  * via the `definition` "ModelsReply".
  */
 export interface ModelsReply {
+  /**
+   * listed to admins only
+   */
+  broken?: BrokenModelInfo[];
   models: ModelInfo[];
   reply_to?: string | null;
   type: "models.reply";
