@@ -726,6 +726,10 @@ export interface ModelsAdd {
    */
   model_id?: string | null;
   path: string;
+  /**
+   * checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 512 base), when its files do not say
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   type: "models.add";
 }
 /**
@@ -870,6 +874,10 @@ export interface ModelsUpdate {
    */
   model_id: string;
   name?: string | null;
+  /**
+   * checkpoint: sample as v-prediction or epsilon from now on
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   trigger_words?: string[] | null;
   type: "models.update";
   /**
