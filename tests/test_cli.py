@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -35,14 +36,20 @@ def lb(data: Path, *args: str, check: bool = True, env: dict | None = None) -> s
 
 
 class Daemon:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *, max_files: int | None = None) -> None:
         self.data = data
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.max_files = max_files  # RLIMIT_NOFILE of the daemon's process, as `ulimit -n` sets
+
+    def _limits(self) -> None:
+        if self.max_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_files, self.max_files))
 
     def start(self) -> Daemon:
         self.proc = subprocess.Popen([*LB, "--data-dir", str(self.data), "serve", "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=self._limits)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
