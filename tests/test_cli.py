@@ -148,7 +148,7 @@ def test_kill_9_with_jobs_queued_loses_none(daemon: Daemon, tmp_path: Path) -> N
     token = lb(daemon.data, "pair", "--name", "k").stdout.split()[-1]
     ids = [f"crash-{i}" for i in range(3)]
     procs = [subprocess.Popen([*LB, "--data-dir", str(daemon.data), "client", "--url", daemon.url,
-                               "--token", token, "generate", "--model", "demo", "--size", "128x128",
+                               "--token", token, "generate", "--model", "demo", "--size", "64x64",
                                "--steps", "30", "--seed", str(i), "--job-id", job_id,
                                "--out", str(tmp_path / f"{job_id}.png")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -173,7 +173,7 @@ def test_kill_9_with_jobs_queued_loses_none(daemon: Daemon, tmp_path: Path) -> N
     for job_id in ids:
         out = tmp_path / f"after-{job_id}.png"
         client(daemon, token, "fetch", job_id, "--out", str(out))
-        assert size_of(out) == (128, 128)
+        assert size_of(out) == (64, 64)
     with sqlite3.connect(ledger) as db:
         rows = db.execute("SELECT job_id, state FROM jobs ORDER BY seq").fetchall()
     assert sorted(rows) == [(job_id, "done") for job_id in ids]
