@@ -108,7 +108,6 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
       request: (message) => this.request(message),
       getBlob: (sha) => this.getBlob(sha),
       cachedBlob: (sha) => this.blobStore.get(sha),
-      isArriving: (sha) => this.blobStore.isArriving(sha),
     });
   }
 

@@ -437,6 +437,94 @@ describe("results over a dropped connection", () => {
   });
 });
 
+describe("results of a job fetched after a reconnect", () => {
+  const PNG2 = new Uint8Array([137, 80, 78, 71, 9, 9, 9]);
+  const SHA2 = sha256HexSync(PNG2);
+  const second = (jobId: string) => {
+    const r = result(jobId, 1);
+    return { ...r, result: { ...r.result, blob: SHA2, seed: 8 } };
+  };
+
+  /** A job accepted on a first connection that drops; resolves with the second socket once the
+   * client has sent job.fetch on it. */
+  async function refetched(jobId: string): Promise<{ c: LayerbridgeClient; job: ReturnType<LayerbridgeClient["submit"]>; s: FakeSocket; fetchId: unknown }> {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const first = f.sockets[0]!;
+    first.onSend = (fr) => {
+      const t = fr.text;
+      if (t?.["type"] === "job.submit") first.deliver({ type: "job.accepted", reply_to: t["id"], job_id: t["job_id"], position: 0, seed: 7 });
+    };
+    const job = c.submit({ kind: "generate", model: "demo", batch: 2 }, { jobId });
+    await new Promise((r) => job.once("accepted", r));
+    first.close(1006, "gone");
+    await c.ready();
+    const s = f.sockets[1]!;
+    await expect.poll(() => s.lastText("job.fetch")).toBeDefined();
+    return { c, job, s, fetchId: s.lastText("job.fetch")!["id"] };
+  }
+
+  const state = (jobId: string, fetchId: unknown) => ({
+    type: "job.state",
+    reply_to: fetchId,
+    job: { job_id: jobId, state: "done", kind: "generate", model: "demo", prompt: "", created_at: 1, finished_at: 2, results: [result(jobId).result, second(jobId).result] },
+  });
+
+  it("fetches a listed result the daemon did not re-send as soon as the final event comes, not after a timer", async () => {
+    const { job, s, fetchId } = await refetched("miss-1");
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.get" && fr.text["sha256"] === SHA2) {
+        s.deliverBinary({ type: "blob.data", sha256: SHA2, offset: 0, total: PNG2.length, format: "png", reply_to: fr.text["id"] }, PNG2);
+        s.deliver({ type: "blob.sent", reply_to: fr.text["id"], sha256: SHA2, size: PNG2.length });
+      }
+    };
+    s.deliver(state("miss-1", fetchId));
+    await tick();
+    s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    s.deliver(result("miss-1"));
+    // result 1 is never re-sent; the final event says nothing more comes for this job
+    s.deliver({ type: "job.done", job_id: "miss-1", results: 2, seconds: 1 });
+    await expect.poll(() => s.lastText("blob.get"), { timeout: 300, interval: 5 }).toMatchObject({ sha256: SHA2 });
+    const outcome = await job.finished;
+    expect(outcome.results.map((r) => r.bytes)).toEqual([PNG, PNG2]);
+  });
+
+  it("recovers a missing result when the final event is handled before the fetch reply's continuation", async () => {
+    const { job, s, fetchId } = await refetched("miss-2");
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.get") {
+        s.deliverBinary({ type: "blob.data", sha256: SHA2, offset: 0, total: PNG2.length, format: "png", reply_to: fr.text["id"] }, PNG2);
+        s.deliver({ type: "blob.sent", reply_to: fr.text["id"], sha256: SHA2, size: PNG2.length });
+      }
+    };
+    // all in one go, as a socket that parses several messages from one read delivers them
+    s.deliver(state("miss-2", fetchId));
+    s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    s.deliver(result("miss-2"));
+    s.deliver({ type: "job.done", job_id: "miss-2", results: 2, seconds: 1 });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("result 1 still missing after 300 ms")), 300)));
+    const outcome = await Promise.race([job.finished, late]).finally(() => clearTimeout(timer));
+    expect(outcome.results.map((r) => r.bytes)).toEqual([PNG, PNG2]);
+    expect(s.sent.filter((fr) => fr.text?.["type"] === "blob.get").map((fr) => fr.text?.["sha256"])).toEqual([SHA2]);
+  });
+
+  it("asks for nothing when every result was re-sent", async () => {
+    const { job, s, fetchId } = await refetched("all-1");
+    s.deliver(state("all-1", fetchId));
+    s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    s.deliver(result("all-1"));
+    s.deliverBinary({ type: "blob.data", sha256: SHA2, offset: 0, total: PNG2.length, format: "png" }, PNG2);
+    s.deliver(second("all-1"));
+    s.deliver({ type: "job.done", job_id: "all-1", results: 2, seconds: 1 });
+    const outcome = await job.finished;
+    expect(outcome.results).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.sent.some((fr) => fr.text?.["type"] === "blob.get")).toBe(false);
+  });
+});
+
 describe("slow uploads", () => {
   it("lets an upload that keeps moving take longer than the request timeout", async () => {
     const f = fakeFactory();
