@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { LayerbridgeClient } from "../src/client.js";
 import { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "../src/errors.js";
 import { sha256HexSync } from "../src/sha256.js";
-import { FakeSocket, fakeFactory } from "./fakeSocket.js";
+import { FakeSocket, WELCOME, fakeFactory } from "./fakeSocket.js";
 
 const clients: LayerbridgeClient[] = [];
 function makeClient(create: (url: string) => FakeSocket, extra: Partial<ConstructorParameters<typeof LayerbridgeClient>[0]> = {}) {
@@ -114,6 +114,8 @@ describe("LayerbridgeClient (fake daemon)", () => {
     s.bufferedAmount = 0;
     await upload;
     expect(s.sent.filter((fr) => fr.header)).toHaveLength(1);
+    // this daemon lists no blob.ack: the chunks ask for no acknowledgement it would not know
+    expect(s.sent.find((fr) => fr.header)?.header).not.toHaveProperty("ack");
   });
 
   it("reports progress with a preview and resolves with the result bytes", async () => {
@@ -385,6 +387,95 @@ describe("uploads matched by id", () => {
     expect(s.sent.filter((fr) => fr.header)).toHaveLength(1);
     s.deliver({ type: "error", reply_to: s.sent.find((fr) => fr.header)!.header!["id"], code: "invalid_input", message: "first chunk must start at 0", field: "offset" });
     expect(errors).toEqual([]);
+  });
+});
+
+describe("uploads paced by the daemon's acknowledgements", () => {
+  /**
+   * A socket as UXP's may be: its bufferedAmount never changes, and it closes itself once more
+   * than `closesAbove` bytes are sent that the daemon has not yet taken in. The daemon behind it
+   * (blob.ack) stores each chunk a moment after it arrives and acknowledges it (blob.received;
+   * the last one with blob.stored), unless `silent`.
+   */
+  function uxpLike(opts: { bufferedAmount: number; closesAbove: number; silent?: boolean }) {
+    const sockets: FakeSocket[] = [];
+    const seen = { sentBytes: 0, ackedBytes: 0, maxUnacked: 0, closed: 0 };
+    const create = (url: string) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      s.bufferedAmount = opts.bufferedAmount;
+      s.onSend = (fr) => {
+        if (fr.text?.["type"] === "hello") s.deliver({ ...WELCOME, capabilities: [...WELCOME.capabilities, "blob.ack"] });
+        if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
+      };
+      const send = s.send.bind(s);
+      s.send = (data) => {
+        if (s.readyState !== 1) throw new Error("send on a closed socket");
+        send(data);
+        const { header, payload } = s.sent.at(-1)!;
+        if (!header || !payload) return;
+        seen.sentBytes += payload.length;
+        seen.maxUnacked = Math.max(seen.maxUnacked, seen.sentBytes - seen.ackedBytes);
+        if (seen.sentBytes - seen.ackedBytes > opts.closesAbove) {
+          seen.closed++;
+          s.close(1006, "send buffer full");
+          return;
+        }
+        if (opts.silent) return;
+        setTimeout(() => {
+          if (s.readyState !== 1) return;
+          seen.ackedBytes += payload.length;
+          const end = (header["offset"] as number) + payload.length;
+          const answer = { reply_to: header["id"], sha256: header["sha256"] };
+          if (end === header["total"]) s.deliver({ type: "blob.stored", ...answer, size: end });
+          else if (header["ack"] === true) s.deliver({ type: "blob.received", ...answer, received: end });
+        }, 1);
+      };
+      queueMicrotask(() => s.open());
+      return s;
+    };
+    return { sockets, seen, create };
+  }
+
+  const bytes = new Uint8Array(400).map((_, i) => i * 7); // 25 chunks of 16 (WELCOME's max_chunk_bytes)
+
+  it("keeps at most the window unacknowledged while bufferedAmount stays 0, so the socket never overflows", async () => {
+    const u = uxpLike({ bufferedAmount: 0, closesAbove: 64 });
+    const c = makeClient(u.create, { uploadWindowBytes: 64 });
+    await c.connect();
+    expect(await c.upload([{ bytes, format: "png" }])).toEqual([sha256HexSync(bytes)]);
+    expect(u.seen.closed).toBe(0);
+    expect(u.sockets).toHaveLength(1);
+    expect(u.seen.maxUnacked).toBeLessThanOrEqual(64);
+    const puts = u.sockets[0]!.sent.filter((fr) => fr.header);
+    expect(puts).toHaveLength(25);
+    expect(puts.every((fr) => fr.header?.["ack"] === true)).toBe(true);
+  });
+
+  it("does not wait on a bufferedAmount that never falls", async () => {
+    const u = uxpLike({ bufferedAmount: 64 << 20, closesAbove: 64 });
+    const c = makeClient(u.create, { uploadWindowBytes: 64 });
+    await c.connect();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the upload waited on bufferedAmount")), 2000)));
+    const shas = await Promise.race([c.upload([{ bytes, format: "png" }]), stuck]).finally(() => clearTimeout(timer));
+    expect(shas).toEqual([sha256HexSync(bytes)]);
+    expect(u.seen.closed).toBe(0);
+  });
+
+  it("stops at the window while the daemon acknowledges nothing, instead of overflowing the socket", async () => {
+    const u = uxpLike({ bufferedAmount: 0, closesAbove: 64, silent: true });
+    const c = makeClient(u.create, { uploadWindowBytes: 64 });
+    await c.connect();
+    const upload = c.upload([{ bytes, format: "png" }]);
+    upload.catch(() => undefined);
+    const puts = () => u.sockets[0]!.sent.filter((fr) => fr.header).length;
+    await expect.poll(puts).toBe(4); // 64 bytes: 4 chunks of 16
+    await new Promise((r) => setTimeout(r, 50));
+    expect(puts()).toBe(4);
+    expect(u.seen.closed).toBe(0);
+    c.close();
+    await expect(upload).rejects.toBeInstanceOf(ConnectionError);
   });
 });
 
