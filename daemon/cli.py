@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     tray_where = tray.add_mutually_exclusive_group()
     tray_where.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
     tray_where.add_argument("--local", action="store_true", help="manage this computer's daemon again")
+    tray.add_argument("--tls-fingerprint", metavar="SHA256", help="with --remote wss://...: trust the "
+                      "daemon whose certificate has this SHA-256 fingerprint (`layerbridge pair` "
+                      "prints it); saved with the remote")
     tray.add_argument("--no-start", action="store_true", help="do not start the local daemon")
     tray.add_argument("--show", action="store_true", help="open the manager window at once")
     tray.add_argument("--port", type=int, help="start the local daemon on this port")

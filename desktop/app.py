@@ -92,6 +92,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     where.add_argument("--remote", metavar="URL", help="manage a remote daemon (ws://host:port)")
     where.add_argument("--local", action="store_true",
                        help="manage this computer's daemon (again, after --remote)")
+    p.add_argument("--tls-fingerprint", metavar="SHA256",
+                   help="with --remote wss://...: trust the daemon whose certificate has this "
+                        "SHA-256 fingerprint (`layerbridge pair` prints it); saved with the remote")
     p.add_argument("--no-start", action="store_true", help="do not start the local daemon")
     p.add_argument("--show", action="store_true", help="open the manager window at once")
     p.add_argument("--port", type=int, help="start the local daemon on this port")
@@ -99,16 +102,44 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def configure(args: argparse.Namespace, config: TrayConfig) -> TrayConfig:
+    """The saved preferences with the command line's changes. Raises InvalidInput (naming the
+    flag) for a fingerprint that is malformed, or given without a wss:// remote."""
     update: dict[str, object] = {}
     if args.data_dir:
         update["data_dir"] = args.data_dir
+    pin = remote_pin(args, config)
     if args.remote:
         update |= {"mode": "remote", "remote_url": args.remote}
+        if pin is not None or args.remote != config.remote_url:
+            update["remote_fingerprint"] = pin  # another daemon's pin is never carried over
     elif getattr(args, "local", False):
         update["mode"] = "local"  # the remote URL stays saved for the next switch back
+    elif pin is not None:
+        update["remote_fingerprint"] = pin  # a new pin for the saved remote
     if args.no_start:
         update["start_daemon"] = False
     return config.model_copy(update=update)
+
+
+def remote_pin(args: argparse.Namespace, config: TrayConfig) -> str | None:
+    """`--tls-fingerprint` in its canonical form (as `layerbridge pair` prints it), checked
+    against the remote it pins; None when not given."""
+    text = getattr(args, "tls_fingerprint", None)
+    if text is None:
+        return None
+    from layerbridge.daemon.errors import InvalidInput
+    from layerbridge.daemon.tls import parse_fingerprint
+
+    url = args.remote or (config.remote_url if config.mode == "remote" else "")
+    if getattr(args, "local", False) or not url:
+        raise InvalidInput("tls-fingerprint", text, "pins a remote daemon: give --remote wss://HOST:PORT too")
+    if not url.lower().startswith("wss://"):
+        raise InvalidInput("tls-fingerprint", text, f"needs a wss:// URL; --remote is {url!r}, "
+                           "which is not encrypted")
+    try:
+        return parse_fingerprint(text)
+    except InvalidInput as exc:
+        raise InvalidInput("tls-fingerprint", text, exc.message.split(": ", 1)[-1]) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,13 +147,13 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = configure(args, load_config())  # a bad flag is refused before any window opens
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Layerbridge")
     app.setQuitOnLastWindowClosed(False)
-    stored = load_config()
-    config = configure(args, stored)
-    if args.data_dir or args.remote or getattr(args, "local", False):
+    if (args.data_dir or args.remote or getattr(args, "local", False)
+            or getattr(args, "tls_fingerprint", None)):
         save_config(config)
     core = TrayCore(config, port=args.port)
     if not core.vault.available():
@@ -143,7 +174,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse(sys.argv[1:] if argv is None else argv))
+    from layerbridge.daemon.errors import LayerbridgeError
+
+    try:
+        return run(parse(sys.argv[1:] if argv is None else argv))
+    except LayerbridgeError as exc:  # as `layerbridge tray` says it: one line, no traceback
+        print(f"layerbridge: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

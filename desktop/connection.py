@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
@@ -26,6 +27,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 log = logging.getLogger("layerbridge.desktop.connection")
 
 M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    job_id: str
+    seed: int
+    duplicate: bool  # the id was taken by this very job already: nothing new was queued
 
 
 class LinkState(Enum):
@@ -120,6 +128,20 @@ class DaemonConnection(QObject):
     async def submit(self, params: JobParams) -> str:
         job = await self._live().submit(params)
         return job.job_id
+
+    async def submit_with(self, params: JobParams, *, job_id: str | None = None,
+                          priority: str = "interactive") -> Accepted:
+        """Submit a job under a chosen id (the same id and params again: the same job, which
+        `duplicate` then says) and priority."""
+        job = await self._live().submit(params, job_id=job_id, priority=priority)
+        return Accepted(job.job_id, job.seed, job.duplicate)
+
+    async def upload(self, data: bytes, format: str = "png") -> bool:
+        """Upload a blob unless the daemon has it; returns whether its bytes were sent."""
+        client = self._live()
+        before = client.payload_bytes_sent
+        await client.upload(data, format)
+        return client.payload_bytes_sent > before
 
     async def run(self, params: JobParams) -> list[bytes]:
         """Submit a job and wait for it; returns its images (PNG). Raises RemoteError."""

@@ -1,5 +1,5 @@
 """The GPU tab's state: device, memory, what is loaded (live from `status`), the saved memory
-budget and precision (`settings.*`), and unloading everything."""
+budget and precision (`settings.*`), and unloading one model or everything."""
 
 from __future__ import annotations
 
@@ -118,3 +118,10 @@ class GpuController(QObject):
     async def unload_all(self) -> None:
         await self.connection.request(EngineUnload(), Ok)
         await self.connection.refresh_status()
+
+    async def unload(self, model_id: str) -> None:
+        """Free one loaded model (an entry of `view.loaded`); the others stay warm."""
+        try:
+            await self.connection.request(EngineUnload(model_id=model_id), Ok)
+        finally:  # also when it was gone already: the list shows what is loaded now
+            await self.connection.refresh_status()

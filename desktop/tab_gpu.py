@@ -1,5 +1,5 @@
 """GPU tab: device, memory, loaded models (live from status), memory budget and precision
-(saved, applied at the daemon's next start), unload all."""
+(saved, applied at the daemon's next start), unload one model or all."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -45,6 +46,24 @@ def budget_problem(budget_mb: int, device_bytes: int) -> str | None:
     return None
 
 
+class LoadedRow(QWidget):
+    """One loaded model in the list: its id and an Unload button for it alone."""
+
+    def __init__(self, model_id: str, unload: Callable[[str], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_id = model_id
+        self.label = QLabel(model_id, self)
+        self.button = QPushButton("Unload", self)
+        self.button.setToolTip(f"free the memory {model_id} holds; the next job that needs it "
+                               "loads it again")
+        self.button.clicked.connect(lambda: unload(model_id))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.button)
+
+
 class GpuTab(QWidget):
     def __init__(self, gpu: GpuController, parent: QWidget | None = None, *,
                  disk: Callable[[], Coroutine[Any, Any, DiskUse]] | None = None) -> None:
@@ -60,6 +79,7 @@ class GpuTab(QWidget):
         self.queue = QLabel(live)
         self.loaded = QListWidget(live)
         self.loaded.setMaximumHeight(110)
+        self.rows: dict[str, LoadedRow] = {}  # by model id: the rows shown now
         self.unload = QPushButton("Unload all", live)
         form.addRow("Device", self.device)
         form.addRow("Memory", self.memory)
@@ -170,8 +190,21 @@ class GpuTab(QWidget):
         self.memory_text.setText(view.memory)
         self.queue.setText(f"{view.running} running, {view.queued} queued")
         self.loaded.clear()
-        self.loaded.addItems(list(view.loaded) or ["(nothing loaded)"])
+        self.rows = {}
+        if not view.loaded:
+            self.loaded.addItem("(nothing loaded)")
+        for model_id in view.loaded:
+            item = QListWidgetItem(self.loaded)
+            row = self.rows[model_id] = LoadedRow(model_id, self.unload_one, self.loaded)
+            item.setSizeHint(row.sizeHint())
+            self.loaded.setItemWidget(item, row)
         self.unload.setEnabled(bool(view.loaded))
+
+    def unload_one(self, model_id: str) -> None:
+        row = self.rows.get(model_id)
+        if row is not None:
+            row.button.setEnabled(False)  # once: the list is rebuilt when the status comes
+        act(self.status, self.gpu.unload(model_id), f"unloaded {model_id}")
 
     def offer_gpus(self, count: int) -> None:
         """On a machine with several GPUs, each can be chosen by its index (cuda:N)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +53,10 @@ class RunningDaemon:
             store.close()
 
 
-@pytest.fixture
-async def daemon(paths: Paths) -> AsyncIterator[RunningDaemon]:
-    settings = Settings()
+@asynccontextmanager
+async def running_daemon(paths: Paths, settings: Settings | None = None) -> AsyncIterator[RunningDaemon]:
+    """A daemon on 127.0.0.1:0 with one paired client and one paired admin."""
+    settings = settings or Settings()
     settings.engine.threads = 1
     core = DaemonCore(paths, settings, LocalExecutor(diffusers_engine(paths, settings.engine)))
     await core.start()
@@ -68,6 +70,12 @@ async def daemon(paths: Paths) -> AsyncIterator[RunningDaemon]:
     finally:
         await server.close()
         await core.stop()
+
+
+@pytest.fixture
+async def daemon(paths: Paths) -> AsyncIterator[RunningDaemon]:
+    async with running_daemon(paths) as running:
+        yield running
 
 
 def png(width: int, height: int, colour: tuple[int, ...] = (200, 80, 40), mode: str = "RGB") -> bytes:

@@ -109,6 +109,9 @@ class DiffusersEngine:
     def unload_all(self) -> None:
         self.residency.clear()
 
+    def unload(self, model_id: str) -> bool:
+        return self.residency.unload(model_id)
+
     def run(
         self,
         params: JobParams,

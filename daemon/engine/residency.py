@@ -68,6 +68,14 @@ class Residency:
         item.obj = None
         release_memory(self.device)
 
+    def unload(self, key: str) -> bool:
+        """Evict `key` (an entry of `keys()`); a VAE's model id also evicts it for every family
+        it was loaded for. False when nothing of that name is resident."""
+        found = [k for k in self._items if k == key or k.startswith(f"vae:{key}:")]
+        for k in found:
+            self.evict(k)
+        return bool(found)
+
     def clear(self) -> None:
         for key in list(self._items):
             self.evict(key)

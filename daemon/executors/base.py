@@ -59,3 +59,7 @@ class Executor(ABC):
 
     async def unload_all(self) -> None:
         return None
+
+    async def unload(self, model_id: str) -> bool:
+        """Free one resident model (an entry of `status().loaded`); False when none had it."""
+        return False

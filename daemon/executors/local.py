@@ -87,3 +87,10 @@ class LocalExecutor(Executor):
         engine = self._engine
         if engine is not None:
             await asyncio.get_running_loop().run_in_executor(self._pool, engine.unload_all)
+
+    async def unload(self, model_id: str) -> bool:
+        engine = self._engine
+        if engine is None:
+            return False
+        # on the engine's thread: after the running job's step, never under it
+        return await asyncio.get_running_loop().run_in_executor(self._pool, engine.unload, model_id)

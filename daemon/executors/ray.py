@@ -292,6 +292,11 @@ class RayExecutor(Executor):
         await asyncio.gather(*(r.actor.unload_all.remote() for r in self._replicas if not r.lost),
                              return_exceptions=True)
 
+    async def unload(self, model_id: str) -> bool:
+        done = await asyncio.gather(*(r.actor.unload.remote(model_id) for r in self._replicas
+                                      if not r.lost), return_exceptions=True)
+        return any(d is True for d in done)  # a lost replica's error frees nothing
+
 
 def cluster_device(devices: list[DeviceInfo], live: int, total: int) -> DeviceInfo | None:
     """One `DeviceInfo` for the tray: the replicas' devices summed, named by count and kind."""

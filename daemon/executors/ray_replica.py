@@ -152,6 +152,9 @@ class EngineReplica:
         if self._engine is not None:
             self._engine.unload_all()
 
+    def unload(self, model_id: str) -> bool:
+        return self._engine is not None and self._engine.unload(model_id)
+
 
 def rebuild_error(failed: Failed) -> LayerbridgeError:
     """The daemon's own exception class for a replica's `Failed` record, code, message and

@@ -45,6 +45,9 @@ JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
 FillMode = Literal["keep", "blur", "edge", "noise"]
 
 
+# how a checkpoint was trained to predict noise; "v" is short for v_prediction
+Prediction = Literal["v", "v_prediction", "epsilon"]
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +85,21 @@ class Margins(Message):
     top: int = Field(default=0, ge=0, le=LIMITS.max_side)
     right: int = Field(default=0, ge=0, le=LIMITS.max_side)
     bottom: int = Field(default=0, ge=0, le=LIMITS.max_side)
+
+
+class Canvas(Message):
+    """The document a job's input image was cut from: its size and the image's top-left in it,
+    in document pixels. The daemon then works in the document's coordinates: the inpaint
+    context box is computed on the canvas (as if the whole canvas had been sent, as far as the
+    image sent reaches) and each result's `placement` says where it lands on the canvas."""
+
+    width: int = Field(ge=1, le=LIMITS.max_canvas_side, description="the canvas width")
+    height: int = Field(ge=1, le=LIMITS.max_canvas_side, description="the canvas height")
+    x: int = Field(default=0, ge=0, description="the image's left edge on the canvas")
+    y: int = Field(default=0, ge=0, description="the image's top edge on the canvas")
+
+
+ResultFormat = Literal["png", "rgba8"]
 
 
 class ControlSpec(Message):
@@ -143,6 +161,12 @@ class JobParams(Message):
     vae: Id | None = Field(
         default=None, description="a registered VAE to decode with; default: the model's "
         "record's vae, else its own")
+    canvas: Canvas | None = Field(
+        default=None, description="inpaint/refine: the document the image was cut from and "
+        "where; results then carry their `placement` on it")
+    result_format: ResultFormat = Field(
+        default="png", description="how results are stored and sent: rgba8 is raw pixels, "
+        "neither encoded nor decoded (for a client on the same machine); png is smaller")
 
     @field_validator("width", "height")
     @classmethod
@@ -172,6 +196,16 @@ class JobParams(Message):
                 raise _field_error("margins", m, "an expand job needs at least one margin > 0")
         elif self.margins is not None:
             raise _field_error("margins", self.margins, f"a {self.kind} job takes no margins")
+        if self.canvas is not None:
+            if self.kind not in ("inpaint", "refine"):
+                raise _field_error("canvas", self.canvas, f"a {self.kind} job takes no canvas "
+                                   "(inpaint and refine do)")
+            if self.canvas.x >= self.canvas.width:
+                raise _field_error("canvas.x", self.canvas.x,
+                                   f"is outside the canvas (width {self.canvas.width})")
+            if self.canvas.y >= self.canvas.height:
+                raise _field_error("canvas.y", self.canvas.y,
+                                   f"is outside the canvas (height {self.canvas.height})")
         seen: set[str] = set()
         for i, lora in enumerate(self.loras):
             if lora.id in seen:  # which weight would win is anyone's guess: say so instead
@@ -205,6 +239,9 @@ class ResultInfo(Message):
     width: int
     height: int
     region: Region
+    placement: Region | None = Field(
+        default=None, description="where the result lands on the job's canvas (params.canvas), "
+        "in canvas pixels: `region` moved by the image's origin on the canvas")
     seed: int
     params: JobParams
 
@@ -417,6 +454,9 @@ class ModelsAdd(Request):
     config: str | None = Field(
         default=None, max_length=4096,
         description="single-file checkpoint: a diffusers folder of the same architecture to read it with")
+    prediction: Prediction | None = Field(
+        default=None, description="checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 "
+        "512 base), when its files do not say")
     allow_pickle: bool = False
 
 
@@ -480,6 +520,8 @@ class ModelsUpdate(Request):
     default_weight: float | None = Field(default=None, ge=-4.0, le=4.0)
     vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with")
     clear_vae: bool = Field(default=False, description="checkpoint: decode with its own VAE again")
+    prediction: Prediction | None = Field(
+        default=None, description="checkpoint: sample as v-prediction or epsilon from now on")
 
 
 class ModelsLocate(Request):
@@ -491,10 +533,14 @@ class ModelsLocate(Request):
 
 
 class EngineUnload(Request):
-    """Admin: free every resident model (VRAM); the next job loads what it needs again."""
+    """Admin: free every resident model (VRAM), or only `model_id`; the next job loads what it
+    needs again."""
 
     type: Literal["engine.unload"] = "engine.unload"
     required_scope = Scope.ADMIN
+    model_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$",
+        description="one entry of status.loaded (a model id; a VAE as vae:ID:BASE); None: every model")
 
 
 class StorageGet(Request):
@@ -704,9 +750,19 @@ class StatusReply(Reply):
     clients: int
 
 
+class BrokenModelInfo(Message):
+    """A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+    removes it by this id."""
+
+    id: str
+    reason: str
+    path: str | None = None
+
+
 class ModelsReply(Reply):
     type: Literal["models.reply"] = "models.reply"
     models: list[ModelInfo]
+    broken: list[BrokenModelInfo] = Field(default_factory=list, description="listed to admins only")
 
 
 class ClientsReply(Reply):

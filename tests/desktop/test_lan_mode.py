@@ -88,3 +88,36 @@ async def test_a_remote_lan_daemon_is_pinned_and_its_fingerprint_shown_for_pairi
         await core.shutdown()
         process.stop(force=True)
         await until(lambda: process.state.value == "stopped", timeout=20)
+
+
+@pytest.mark.skipif(not can_bind(LAN_HOST), reason=f"{LAN_HOST} cannot be bound here")
+async def test_tray_remote_takes_the_servers_fingerprint_on_the_command_line(paths: Paths) -> None:
+    from layerbridge.daemon.cli import build_parser
+    from layerbridge.desktop.app import configure
+    from layerbridge.desktop.config import TrayConfig
+    from layerbridge.desktop.core import TrayCore
+    from layerbridge.desktop.vault import TokenVault, remote_account
+
+    paths.settings.write_text(json.dumps({"server": {"host": LAN_HOST, "allowed_hosts": [LAN_HOST]}}))
+    process = DaemonProcess(paths.root, port=0, backoff=FAST)
+    process.start()
+    core = None
+    try:
+        await wait_for(process.ready, timeout=60)
+        running = read_runtime(paths)
+        assert running is not None and running.tls_fingerprint
+        bare = running.tls_fingerprint.replace(":", "").lower()  # as openssl prints it, say
+        args = build_parser().parse_args(["tray", "--remote", running.local_url,
+                                          "--tls-fingerprint", bare])
+        config = configure(args, TrayConfig(welcomed=True))
+        assert config.remote_fingerprint == running.tls_fingerprint  # canonical, saved
+        TokenVault().set(remote_account(running.local_url), admin_token(paths, "studio-tray"))
+        core = TrayCore(config, poll_ms=200)
+        core.start()  # what `layerbridge tray` does next
+        await wait_for(core.connection.connected, timeout=20)
+        assert core.connection.url == running.local_url
+    finally:
+        if core is not None:
+            await core.shutdown()
+        process.stop(force=True)
+        await until(lambda: process.state.value == "stopped", timeout=20)

@@ -74,3 +74,45 @@ def test_the_cli_switches_both_ways() -> None:
 
     args = build_parser().parse_args(["tray", "--local"])
     assert configure(args, remote).mode == "local"
+
+
+PIN = ":".join(["AB"] * 32)
+
+
+def test_a_tls_fingerprint_on_the_command_line_pins_the_remote_it_comes_with() -> None:
+    remote = configure(parse(["--remote", "wss://gpu.studio.lan:7843", "--tls-fingerprint",
+                              PIN.replace(":", "").lower()]), TrayConfig())
+    assert (remote.mode, remote.remote_url, remote.remote_fingerprint) == (
+        "remote", "wss://gpu.studio.lan:7843", PIN)
+    again = configure(parse(["--remote", "wss://gpu.studio.lan:7843"]), remote)
+    assert again.remote_fingerprint == PIN  # the same daemon: its pin stays
+    other = configure(parse(["--remote", "wss://other.studio.lan:7843"]), remote)
+    assert other.remote_fingerprint is None  # never another daemon's pin
+    renewed = configure(parse(["--tls-fingerprint", "CD" * 32]), remote)
+    assert renewed.remote_url == remote.remote_url and renewed.remote_fingerprint == ":".join(["CD"] * 32)
+
+
+@pytest.mark.parametrize(("argv", "why"), [
+    (["--remote", "wss://gpu:7843", "--tls-fingerprint", "abc"], "64 hex digits"),
+    (["--remote", "ws://gpu:7842", "--tls-fingerprint", PIN], "needs a wss:// URL"),
+    (["--local", "--tls-fingerprint", PIN], "give --remote wss://HOST:PORT too"),
+    (["--tls-fingerprint", PIN], "give --remote wss://HOST:PORT too"),
+])
+def test_a_bad_tls_fingerprint_flag_is_refused_by_name(argv: list[str], why: str) -> None:
+    from layerbridge.daemon.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        configure(parse(argv), TrayConfig())
+    assert refused.value.field == "tls-fingerprint"
+    assert refused.value.message.startswith("tls-fingerprint=") and why in refused.value.message
+
+
+def test_layerbridge_tray_says_a_bad_fingerprint_in_one_line_before_any_window(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from layerbridge.daemon.cli import main
+
+    code = main(["tray", "--remote", "wss://gpu:7843", "--tls-fingerprint", "zz"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("layerbridge: invalid_input: tls-fingerprint='zz'")
+    assert load_config().remote_url == ""  # nothing saved

@@ -74,6 +74,19 @@ def test_unload_all_frees_everything(demo_paths: Paths) -> None:
     assert len(run(eng, params(steps=1))) == 1
 
 
+def test_unloading_one_model_keeps_the_others_and_says_whether_it_was_there(
+        demo_paths: Paths) -> None:
+    eng = DiffusersEngine(demo_paths, EngineSettings())
+    run(eng, params(steps=1, control=[ControlSpec(type="canny", image=sha(9))]),
+        control__0__image=gradient(64, 64))
+    net = eng.residency.get("demo-cn-canny").nbytes
+    used = eng.residency.used()
+    assert eng.unload("demo-cn-canny") is True
+    assert eng.loaded() == ["demo"] and eng.residency.used() == used - net
+    assert eng.unload("demo-cn-canny") is False and eng.unload("nothing-such") is False
+    assert eng.loaded() == ["demo"]
+
+
 def test_a_controlnet_in_use_is_not_evicted_to_make_room_for_the_next(demo_paths: Paths) -> None:
     probe = DiffusersEngine(demo_paths, EngineSettings())
     run(probe, params(steps=1, control=[ControlSpec(type="canny", image=sha(9))]),

@@ -10,18 +10,15 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-from layerbridge.daemon.app import DaemonCore
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.config import Paths, ServerSettings, Settings
-from layerbridge.daemon.executors.local import LocalExecutor, diffusers_engine
 from layerbridge.daemon.protocol import encode_frame
 from layerbridge.daemon.protocol.limits import ServerLimits
 from layerbridge.daemon.protocol.messages import JobParams
-from layerbridge.daemon.server import WebSocketServer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..conftest import RunningDaemon, png
+from ..conftest import RunningDaemon, png, running_daemon
 
 LIMITS = ServerLimits(max_unauthenticated=8, max_connections=40, max_uploads_per_connection=4,
                       max_uploads_total=6, max_queued_interactive=2, max_queued_batch=3)
@@ -29,20 +26,8 @@ LIMITS = ServerLimits(max_unauthenticated=8, max_connections=40, max_uploads_per
 
 @pytest.fixture
 async def limited(paths: Paths) -> AsyncIterator[RunningDaemon]:
-    settings = Settings(server=ServerSettings(limits=LIMITS))
-    settings.engine.threads = 1
-    core = DaemonCore(paths, settings, LocalExecutor(diffusers_engine(paths, settings.engine)))
-    await core.start()
-    server = WebSocketServer(core)
-    url = await server.start("127.0.0.1", 0)
-    running = RunningDaemon(url, core, server, paths, "", "")
-    running.token = running.pair("test-client")
-    running.admin_token = running.pair("test-admin", "admin")
-    try:
+    async with running_daemon(paths, Settings(server=ServerSettings(limits=LIMITS))) as running:
         yield running
-    finally:
-        await server.close()
-        await core.stop()
 
 
 async def silent(daemon: RunningDaemon) -> ClientConnection:

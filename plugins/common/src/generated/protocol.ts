@@ -192,6 +192,8 @@ export interface LayerbridgeProtocolDefs {
   BlobReceived?: BlobReceived;
   BlobSent?: BlobSent;
   BlobStored?: BlobStored;
+  BrokenModelInfo?: BrokenModelInfo;
+  Canvas?: Canvas;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
   ClientMessage?: ClientMessage;
@@ -400,6 +402,45 @@ export interface BlobStored {
   type: "blob.stored";
 }
 /**
+ * A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+ * removes it by this id.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BrokenModelInfo".
+ */
+export interface BrokenModelInfo {
+  id: string;
+  path?: string | null;
+  reason: string;
+}
+/**
+ * The document a job's input image was cut from: its size and the image's top-left in it,
+ * in document pixels. The daemon then works in the document's coordinates: the inpaint
+ * context box is computed on the canvas (as if the whole canvas had been sent, as far as the
+ * image sent reaches) and each result's `placement` says where it lands on the canvas.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Canvas".
+ */
+export interface Canvas {
+  /**
+   * the canvas height
+   */
+  height: number;
+  /**
+   * the canvas width
+   */
+  width: number;
+  /**
+   * the image's left edge on the canvas
+   */
+  x?: number;
+  /**
+   * the image's top edge on the canvas
+   */
+  y?: number;
+}
+/**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "ClientInfo".
  */
@@ -456,6 +497,10 @@ export interface JobSubmit {
 export interface JobParams {
   batch?: number;
   /**
+   * inpaint/refine: the document the image was cut from and where; results then carry their `placement` on it
+   */
+  canvas?: Canvas | null;
+  /**
    * @maxItems 4
    */
   control?: ControlSpec[];
@@ -491,6 +536,10 @@ export interface JobParams {
   model: string;
   negative_prompt?: string;
   prompt?: string;
+  /**
+   * how results are stored and sent: rgba8 is raw pixels, neither encoded nor decoded (for a client on the same machine); png is smaller
+   */
+  result_format?: "png" | "rgba8";
   scheduler?: "ddim" | "euler" | "euler_a" | "dpmpp_2m" | "dpmpp_2m_karras" | "unipc";
   /**
    * None: the daemon picks one and reports it
@@ -692,6 +741,10 @@ export interface ModelsAdd {
    */
   model_id?: string | null;
   path: string;
+  /**
+   * checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 512 base), when its files do not say
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   type: "models.add";
 }
 /**
@@ -836,6 +889,10 @@ export interface ModelsUpdate {
    */
   model_id: string;
   name?: string | null;
+  /**
+   * checkpoint: sample as v-prediction or epsilon from now on
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   trigger_words?: string[] | null;
   type: "models.update";
   /**
@@ -858,13 +915,18 @@ export interface ModelsLocate {
   type: "models.locate";
 }
 /**
- * Admin: free every resident model (VRAM); the next job loads what it needs again.
+ * Admin: free every resident model (VRAM), or only `model_id`; the next job loads what it
+ * needs again.
  *
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "EngineUnload".
  */
 export interface EngineUnload {
   id?: string | null;
+  /**
+   * one entry of status.loaded (a model id; a VAE as vae:ID:BASE); None: every model
+   */
+  model_id?: string | null;
   type: "engine.unload";
 }
 /**
@@ -1080,6 +1142,10 @@ export interface ResultInfo {
   height: number;
   index: number;
   params: JobParams;
+  /**
+   * where the result lands on the job's canvas (params.canvas), in canvas pixels: `region` moved by the image's origin on the canvas
+   */
+  placement?: Region | null;
   region: Region;
   seed: number;
   width: number;
@@ -1258,6 +1324,10 @@ export interface ModelLocation {
  * via the `definition` "ModelsReply".
  */
 export interface ModelsReply {
+  /**
+   * listed to admins only
+   */
+  broken?: BrokenModelInfo[];
   models: ModelInfo[];
   reply_to?: string | null;
   type: "models.reply";

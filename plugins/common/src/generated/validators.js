@@ -4,31 +4,31 @@
 function __ucs2length(str) { let n = 0; for (const _ of str) n++; return n; }
 "use strict";
 export const ServerMessage = validate79;
-const schema73 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.received":"#/$defs/BlobReceived","blob.sent":"#/$defs/BlobSent","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/BlobReceived"},{"$ref":"#/$defs/BlobSent"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
-const schema81 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
-const schema82 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
-const schema83 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
-const schema84 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
-const schema87 = {"additionalProperties":false,"description":"A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A\nclient paces its upload on these (a bounded window of bytes not yet acknowledged) instead of\non its socket's bufferedAmount, which UXP does not document and whose overflow closes the\nsocket.","properties":{"received":{"title":"Received","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"the upload's id (its blob.put frames')","title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"type":{"const":"blob.received","default":"blob.received","title":"Type","type":"string"}},"required":["sha256","received"],"title":"BlobReceived","type":"object"};
-const schema88 = {"additionalProperties":false,"description":"The final reply to blob.get: every blob.data frame of the blob was sent before it.","properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.sent","default":"blob.sent","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobSent","type":"object"};
-const schema89 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
-const schema90 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
-const schema97 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
-const schema98 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
-const schema99 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
-const schema116 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
-const schema117 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
-const schema118 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
-const schema119 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
-const schema74 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
-const schema75 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
-const schema61 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
+const schema74 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.received":"#/$defs/BlobReceived","blob.sent":"#/$defs/BlobSent","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/BlobReceived"},{"$ref":"#/$defs/BlobSent"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
+const schema82 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
+const schema83 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
+const schema84 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
+const schema85 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
+const schema88 = {"additionalProperties":false,"description":"A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A\nclient paces its upload on these (a bounded window of bytes not yet acknowledged) instead of\non its socket's bufferedAmount, which UXP does not document and whose overflow closes the\nsocket.","properties":{"received":{"title":"Received","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"the upload's id (its blob.put frames')","title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"type":{"const":"blob.received","default":"blob.received","title":"Type","type":"string"}},"required":["sha256","received"],"title":"BlobReceived","type":"object"};
+const schema89 = {"additionalProperties":false,"description":"The final reply to blob.get: every blob.data frame of the blob was sent before it.","properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.sent","default":"blob.sent","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobSent","type":"object"};
+const schema90 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
+const schema91 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
+const schema99 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
+const schema100 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
+const schema101 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
+const schema119 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
+const schema120 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
+const schema121 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
+const schema122 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
+const schema75 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
+const schema76 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
+const schema62 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = __ucs2length;
-const schema76 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: the VAE its jobs decode with unless they name one (none: its own)","title":"Vae"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
-const schema56 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
-const schema78 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
-const schema57 = {"enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"ModelKind","type":"string"};
+const schema77 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: the VAE its jobs decode with unless they name one (none: its own)","title":"Vae"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
+const schema57 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
+const schema79 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
+const schema58 = {"enum":["checkpoint","controlnet","lora","embedding","vae","preprocessor"],"title":"ModelKind","type":"string"};
 const pattern7 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -51,7 +51,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema76.properties, key0))){
+if(!(func1.call(schema77.properties, key0))){
 validate43.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -87,7 +87,7 @@ vErrors.push(err0);
 errors++;
 }
 if(!((((((((((((((data1 === "canny") || (data1 === "scribble")) || (data1 === "lineart")) || (data1 === "softedge")) || (data1 === "tile")) || (data1 === "depth")) || (data1 === "normal")) || (data1 === "openpose")) || (data1 === "segmentation")) || (data1 === "mlsd")) || (data1 === "shuffle")) || (data1 === "inpaint")) || (data1 === "none")) || (data1 === "union"))){
-const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlNetType/enum",keyword:"enum",params:{allowedValues: schema56.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/control_type",schemaPath:"#/$defs/ControlNetType/enum",keyword:"enum",params:{allowedValues: schema57.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -220,7 +220,7 @@ validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/Mo
 return false;
 }
 if(!(((data4 === "diffusers") || (data4 === "single_file")) || (data4 === "transformers"))){
-validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values"}];
+validate43.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ModelFormat/enum",keyword:"enum",params:{allowedValues: schema79.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs19 === errors;
@@ -258,7 +258,7 @@ validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/Mode
 return false;
 }
 if(!((((((data6 === "checkpoint") || (data6 === "controlnet")) || (data6 === "lora")) || (data6 === "embedding")) || (data6 === "vae")) || (data6 === "preprocessor"))){
-validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/enum",keyword:"enum",params:{allowedValues: schema57.enum},message:"must be equal to one of the allowed values"}];
+validate43.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/ModelKind/enum",keyword:"enum",params:{allowedValues: schema58.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs24 === errors;
@@ -356,7 +356,7 @@ vErrors.push(err10);
 errors++;
 }
 if(!((data9 === "epsilon") || (data9 === "v_prediction"))){
-const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema76.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema77.properties.prediction.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -694,7 +694,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema74.properties, key0))){
+if(!(func1.call(schema75.properties, key0))){
 validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -745,7 +745,7 @@ return false;
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!(func1.call(schema75.properties, key1))){
+if(!(func1.call(schema76.properties, key1))){
 validate42.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1085,7 +1085,7 @@ validate42.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Sco
 return false;
 }
 if(!((data21 === "client") || (data21 === "admin"))){
-validate42.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema61.enum},message:"must be equal to one of the allowed values"}];
+validate42.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs49 === errors;
@@ -1155,7 +1155,7 @@ return errors === 0;
 }
 validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema85 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Height"},"offset":{"title":"Offset","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"title":"Total","type":"integer"},"type":{"const":"blob.data","default":"blob.data","title":"Type","type":"string"},"width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobData","type":"object"};
+const schema86 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Height"},"offset":{"title":"Offset","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"title":"Total","type":"integer"},"type":{"const":"blob.data","default":"blob.data","title":"Type","type":"string"},"width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobData","type":"object"};
 const schema33 = {"enum":["png","rgba8","grey8"],"title":"ImageFormat","type":"string"};
 const pattern4 = new RegExp("^[0-9a-f]{64}$", "u");
 
@@ -1480,7 +1480,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema91 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+const schema92 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1502,7 +1502,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema91.properties, key0))){
+if(!(func1.call(schema92.properties, key0))){
 validate49.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1903,16 +1903,17 @@ return errors === 0;
 }
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema93 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
-const schema94 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
-const schema96 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
-const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"train":{"anyOf":[{"$ref":"#/$defs/TrainSpec"},{"type":"null"}],"default":null,"description":"train: the LoRA to train"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"a registered VAE to decode with; default: the model's record's vae, else its own","title":"Vae"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
-const schema45 = {"enum":["generate","refine","inpaint","expand","train"],"title":"JobKind","type":"string"};
-const schema46 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
-const schema47 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
-const schema48 = {"additionalProperties":false,"properties":{"alpha":{"anyOf":[{"maximum":512,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the rank","title":"Alpha"},"batch_size":{"default":1,"maximum":16,"minimum":1,"title":"Batch Size","type":"integer"},"caption":{"default":"{trigger}","description":"the caption template when `captions` is not given","maxLength":1000,"title":"Caption","type":"string"},"captions":{"anyOf":[{"items":{"maxLength":1000,"type":"string"},"type":"array"},{"type":"null"}],"default":null,"description":"one per image, in order; None: `caption` for all","title":"Captions"},"checkpoint_every":{"default":100,"maximum":20000,"minimum":1,"title":"Checkpoint Every","type":"integer"},"flip":{"default":false,"title":"Flip","type":"boolean"},"images":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"maxItems":1000,"minItems":1,"title":"Images","type":"array"},"learning_rate":{"default":0.0001,"exclusiveMinimum":0,"maximum":0.01,"title":"Learning Rate","type":"number"},"name":{"description":"the id the trained LoRA is registered under","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Name","type":"string"},"prediction_type":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"title":"Prediction Type"},"random_crop":{"default":false,"title":"Random Crop","type":"boolean"},"rank":{"default":16,"maximum":128,"minimum":1,"title":"Rank","type":"integer"},"resolution":{"default":512,"maximum":1536,"minimum":64,"title":"Resolution","type":"integer"},"sample_every":{"default":0,"description":"0: only a sample at the end","maximum":20000,"minimum":0,"title":"Sample Every","type":"integer"},"sample_prompt":{"default":"","description":"'': the trigger word","maxLength":1000,"title":"Sample Prompt","type":"string"},"steps":{"default":1000,"maximum":20000,"minimum":1,"title":"Steps","type":"integer"},"train_text_encoder":{"default":false,"title":"Train Text Encoder","type":"boolean"},"trigger":{"description":"the word that calls the LoRA","maxLength":64,"minLength":1,"title":"Trigger","type":"string"}},"required":["name","trigger","images"],"title":"TrainSpec","type":"object"};
-const schema43 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
-const schema44 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"ControlType","type":"string"};
+const schema94 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
+const schema95 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"placement":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}],"default":null,"description":"where the result lands on the job's canvas (params.canvas), in canvas pixels: `region` moved by the image's origin on the canvas"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
+const schema97 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
+const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"canvas":{"anyOf":[{"$ref":"#/$defs/Canvas"},{"type":"null"}],"default":null,"description":"inpaint/refine: the document the image was cut from and where; results then carry their `placement` on it"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"result_format":{"default":"png","description":"how results are stored and sent: rgba8 is raw pixels, neither encoded nor decoded (for a client on the same machine); png is smaller","enum":["png","rgba8"],"title":"Result Format","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"train":{"anyOf":[{"$ref":"#/$defs/TrainSpec"},{"type":"null"}],"default":null,"description":"train: the LoRA to train"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"a registered VAE to decode with; default: the model's record's vae, else its own","title":"Vae"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
+const schema43 = {"additionalProperties":false,"description":"The document a job's input image was cut from: its size and the image's top-left in it,\nin document pixels. The daemon then works in the document's coordinates: the inpaint\ncontext box is computed on the canvas (as if the whole canvas had been sent, as far as the\nimage sent reaches) and each result's `placement` says where it lands on the canvas.","properties":{"height":{"description":"the canvas height","maximum":300000,"minimum":1,"title":"Height","type":"integer"},"width":{"description":"the canvas width","maximum":300000,"minimum":1,"title":"Width","type":"integer"},"x":{"default":0,"description":"the image's left edge on the canvas","minimum":0,"title":"X","type":"integer"},"y":{"default":0,"description":"the image's top edge on the canvas","minimum":0,"title":"Y","type":"integer"}},"required":["width","height"],"title":"Canvas","type":"object"};
+const schema46 = {"enum":["generate","refine","inpaint","expand","train"],"title":"JobKind","type":"string"};
+const schema47 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
+const schema48 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
+const schema49 = {"additionalProperties":false,"properties":{"alpha":{"anyOf":[{"maximum":512,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the rank","title":"Alpha"},"batch_size":{"default":1,"maximum":16,"minimum":1,"title":"Batch Size","type":"integer"},"caption":{"default":"{trigger}","description":"the caption template when `captions` is not given","maxLength":1000,"title":"Caption","type":"string"},"captions":{"anyOf":[{"items":{"maxLength":1000,"type":"string"},"type":"array"},{"type":"null"}],"default":null,"description":"one per image, in order; None: `caption` for all","title":"Captions"},"checkpoint_every":{"default":100,"maximum":20000,"minimum":1,"title":"Checkpoint Every","type":"integer"},"flip":{"default":false,"title":"Flip","type":"boolean"},"images":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"maxItems":1000,"minItems":1,"title":"Images","type":"array"},"learning_rate":{"default":0.0001,"exclusiveMinimum":0,"maximum":0.01,"title":"Learning Rate","type":"number"},"name":{"description":"the id the trained LoRA is registered under","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Name","type":"string"},"prediction_type":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"title":"Prediction Type"},"random_crop":{"default":false,"title":"Random Crop","type":"boolean"},"rank":{"default":16,"maximum":128,"minimum":1,"title":"Rank","type":"integer"},"resolution":{"default":512,"maximum":1536,"minimum":64,"title":"Resolution","type":"integer"},"sample_every":{"default":0,"description":"0: only a sample at the end","maximum":20000,"minimum":0,"title":"Sample Every","type":"integer"},"sample_prompt":{"default":"","description":"'': the trigger word","maxLength":1000,"title":"Sample Prompt","type":"string"},"steps":{"default":1000,"maximum":20000,"minimum":1,"title":"Steps","type":"integer"},"train_text_encoder":{"default":false,"title":"Train Text Encoder","type":"boolean"},"trigger":{"description":"the word that calls the LoRA","maxLength":64,"minLength":1,"title":"Trigger","type":"string"}},"required":["name","trigger","images"],"title":"TrainSpec","type":"object"};
+const schema44 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
+const schema45 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"ControlType","type":"string"};
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1934,7 +1935,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema43.properties, key0))){
+if(!(func1.call(schema44.properties, key0))){
 validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2191,7 +2192,7 @@ validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/Cont
 return false;
 }
 if(!(((((((((((((data8 === "canny") || (data8 === "scribble")) || (data8 === "lineart")) || (data8 === "softedge")) || (data8 === "tile")) || (data8 === "depth")) || (data8 === "normal")) || (data8 === "openpose")) || (data8 === "segmentation")) || (data8 === "mlsd")) || (data8 === "shuffle")) || (data8 === "inpaint")) || (data8 === "none"))){
-validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema44.enum},message:"must be equal to one of the allowed values"}];
+validate30.errors = [{instancePath:instancePath+"/type",schemaPath:"#/$defs/ControlType/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs22 === errors;
@@ -2275,26 +2276,278 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.control !== undefined){
-let data1 = data.control;
+if(data.canvas !== undefined){
+let data1 = data.canvas;
 const _errs4 = errors;
-if(errors === _errs4){
-if(Array.isArray(data1)){
-if(data1.length > 4){
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+const _errs7 = errors;
+if(errors === _errs7){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((data1.width === undefined) && (missing1 = "width")) || ((data1.height === undefined) && (missing1 = "height"))){
+const err0 = {instancePath:instancePath+"/canvas",schemaPath:"#/$defs/Canvas/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+const _errs9 = errors;
+for(const key1 in data1){
+if(!((((key1 === "height") || (key1 === "width")) || (key1 === "x")) || (key1 === "y"))){
+const err1 = {instancePath:instancePath+"/canvas",schemaPath:"#/$defs/Canvas/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+break;
+}
+}
+if(_errs9 === errors){
+if(data1.height !== undefined){
+let data2 = data1.height;
+const _errs10 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err2 = {instancePath:instancePath+"/canvas/height",schemaPath:"#/$defs/Canvas/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(errors === _errs10){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 300000 || isNaN(data2)){
+const err3 = {instancePath:instancePath+"/canvas/height",schemaPath:"#/$defs/Canvas/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300000},message:"must be <= 300000"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+const err4 = {instancePath:instancePath+"/canvas/height",schemaPath:"#/$defs/Canvas/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.width !== undefined){
+let data3 = data1.width;
+const _errs12 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err5 = {instancePath:instancePath+"/canvas/width",schemaPath:"#/$defs/Canvas/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(errors === _errs12){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 300000 || isNaN(data3)){
+const err6 = {instancePath:instancePath+"/canvas/width",schemaPath:"#/$defs/Canvas/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 300000},message:"must be <= 300000"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+else {
+if(data3 < 1 || isNaN(data3)){
+const err7 = {instancePath:instancePath+"/canvas/width",schemaPath:"#/$defs/Canvas/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+}
+var valid3 = _errs12 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.x !== undefined){
+let data4 = data1.x;
+const _errs14 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err8 = {instancePath:instancePath+"/canvas/x",schemaPath:"#/$defs/Canvas/properties/x/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(errors === _errs14){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+const err9 = {instancePath:instancePath+"/canvas/x",schemaPath:"#/$defs/Canvas/properties/x/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+var valid3 = _errs14 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.y !== undefined){
+let data5 = data1.y;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err10 = {instancePath:instancePath+"/canvas/y",schemaPath:"#/$defs/Canvas/properties/y/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err11 = {instancePath:instancePath+"/canvas/y",schemaPath:"#/$defs/Canvas/properties/y/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/canvas",schemaPath:"#/$defs/Canvas/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+const _errs18 = errors;
+if(data1 !== null){
+const err13 = {instancePath:instancePath+"/canvas",schemaPath:"#/properties/canvas/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+var _valid0 = _errs18 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err14 = {instancePath:instancePath+"/canvas",schemaPath:"#/properties/canvas/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs5;
+if(vErrors !== null){
+if(_errs5){
+vErrors.length = _errs5;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.control !== undefined){
+let data6 = data.control;
+const _errs20 = errors;
+if(errors === _errs20){
+if(Array.isArray(data6)){
+if(data6.length > 4){
 validate29.errors = [{instancePath:instancePath+"/control",schemaPath:"#/properties/control/maxItems",keyword:"maxItems",params:{limit: 4},message:"must NOT have more than 4 items"}];
 return false;
 }
 else {
-var valid1 = true;
-const len0 = data1.length;
+var valid4 = true;
+const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-const _errs6 = errors;
-if(!(validate30(data1[i0], {instancePath:instancePath+"/control/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+const _errs22 = errors;
+if(!(validate30(data6[i0], {instancePath:instancePath+"/control/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
 errors = vErrors.length;
 }
-var valid1 = _errs6 === errors;
-if(!valid1){
+var valid4 = _errs22 === errors;
+if(!valid4){
 break;
 }
 }
@@ -2305,40 +2558,40 @@ validate29.errors = [{instancePath:instancePath+"/control",schemaPath:"#/propert
 return false;
 }
 }
-var valid0 = _errs4 === errors;
+var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.fill !== undefined){
-let data3 = data.fill;
-const _errs7 = errors;
-if(typeof data3 !== "string"){
+let data8 = data.fill;
+const _errs23 = errors;
+if(typeof data8 !== "string"){
 validate29.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((data3 === "keep") || (data3 === "blur")) || (data3 === "edge")) || (data3 === "noise"))){
+if(!((((data8 === "keep") || (data8 === "blur")) || (data8 === "edge")) || (data8 === "noise"))){
 validate29.errors = [{instancePath:instancePath+"/fill",schemaPath:"#/properties/fill/enum",keyword:"enum",params:{allowedValues: schema42.properties.fill.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs7 === errors;
+var valid0 = _errs23 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.guidance !== undefined){
-let data4 = data.guidance;
-const _errs9 = errors;
-if(errors === _errs9){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 30 || isNaN(data4)){
+let data9 = data.guidance;
+const _errs25 = errors;
+if(errors === _errs25){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 30 || isNaN(data9)){
 validate29.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30},message:"must be <= 30"}];
 return false;
 }
 else {
-if(data4 < 0 || isNaN(data4)){
+if(data9 < 0 || isNaN(data9)){
 validate29.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/properties/guidance/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -2349,228 +2602,228 @@ validate29.errors = [{instancePath:instancePath+"/guidance",schemaPath:"#/proper
 return false;
 }
 }
-var valid0 = _errs9 === errors;
+var valid0 = _errs25 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.height !== undefined){
-let data5 = data.height;
-const _errs11 = errors;
-const _errs12 = errors;
-let valid2 = false;
-const _errs13 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err0 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data10 = data.height;
+const _errs27 = errors;
+const _errs28 = errors;
+let valid5 = false;
+const _errs29 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err15 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err0];
+vErrors = [err15];
 }
 else {
-vErrors.push(err0);
+vErrors.push(err15);
 }
 errors++;
 }
-if(errors === _errs13){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 2048 || isNaN(data5)){
-const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+if(errors === _errs29){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 2048 || isNaN(data10)){
+const err16 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
 if(vErrors === null){
-vErrors = [err1];
+vErrors = [err16];
 }
 else {
-vErrors.push(err1);
+vErrors.push(err16);
 }
 errors++;
 }
 else {
-if(data5 < 64 || isNaN(data5)){
-const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(data10 < 64 || isNaN(data10)){
+const err17 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
-vErrors = [err2];
+vErrors = [err17];
 }
 else {
-vErrors.push(err2);
+vErrors.push(err17);
 }
 errors++;
 }
 }
 }
 }
-var _valid0 = _errs13 === errors;
-valid2 = valid2 || _valid0;
-const _errs15 = errors;
-if(data5 !== null){
-const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid1 = _errs29 === errors;
+valid5 = valid5 || _valid1;
+const _errs31 = errors;
+if(data10 !== null){
+const err18 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err3];
+vErrors = [err18];
 }
 else {
-vErrors.push(err3);
+vErrors.push(err18);
 }
 errors++;
 }
-var _valid0 = _errs15 === errors;
-valid2 = valid2 || _valid0;
-if(!valid2){
-const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid1 = _errs31 === errors;
+valid5 = valid5 || _valid1;
+if(!valid5){
+const err19 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err4];
+vErrors = [err19];
 }
 else {
-vErrors.push(err4);
+vErrors.push(err19);
 }
 errors++;
 validate29.errors = vErrors;
 return false;
 }
 else {
-errors = _errs12;
+errors = _errs28;
 if(vErrors !== null){
-if(_errs12){
-vErrors.length = _errs12;
+if(_errs28){
+vErrors.length = _errs28;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs11 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.image !== undefined){
-let data6 = data.image;
-const _errs17 = errors;
-const _errs18 = errors;
-let valid3 = false;
-const _errs19 = errors;
-if(errors === _errs19){
-if(typeof data6 === "string"){
-if(!pattern4.test(data6)){
-const err5 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+let data11 = data.image;
+const _errs33 = errors;
+const _errs34 = errors;
+let valid6 = false;
+const _errs35 = errors;
+if(errors === _errs35){
+if(typeof data11 === "string"){
+if(!pattern4.test(data11)){
+const err20 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
-vErrors = [err5];
+vErrors = [err20];
 }
 else {
-vErrors.push(err5);
+vErrors.push(err20);
 }
 errors++;
 }
 }
 else {
-const err6 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err21 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err6];
+vErrors = [err21];
 }
 else {
-vErrors.push(err6);
+vErrors.push(err21);
 }
 errors++;
 }
 }
-var _valid1 = _errs19 === errors;
-valid3 = valid3 || _valid1;
-const _errs21 = errors;
-if(data6 !== null){
-const err7 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var _valid2 = _errs35 === errors;
+valid6 = valid6 || _valid2;
+const _errs37 = errors;
+if(data11 !== null){
+const err22 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err22];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err22);
 }
 errors++;
 }
-var _valid1 = _errs21 === errors;
-valid3 = valid3 || _valid1;
-if(!valid3){
-const err8 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid2 = _errs37 === errors;
+valid6 = valid6 || _valid2;
+if(!valid6){
+const err23 = {instancePath:instancePath+"/image",schemaPath:"#/properties/image/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err8];
+vErrors = [err23];
 }
 else {
-vErrors.push(err8);
+vErrors.push(err23);
 }
 errors++;
 validate29.errors = vErrors;
 return false;
 }
 else {
-errors = _errs18;
+errors = _errs34;
 if(vErrors !== null){
-if(_errs18){
-vErrors.length = _errs18;
+if(_errs34){
+vErrors.length = _errs34;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs17 === errors;
+var valid0 = _errs33 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.kind !== undefined){
-let data7 = data.kind;
-const _errs23 = errors;
-if(typeof data7 !== "string"){
+let data12 = data.kind;
+const _errs39 = errors;
+if(typeof data12 !== "string"){
 validate29.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((data7 === "generate") || (data7 === "refine")) || (data7 === "inpaint")) || (data7 === "expand")) || (data7 === "train"))){
-validate29.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"}];
+if(!(((((data12 === "generate") || (data12 === "refine")) || (data12 === "inpaint")) || (data12 === "expand")) || (data12 === "train"))){
+validate29.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/enum",keyword:"enum",params:{allowedValues: schema46.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs23 === errors;
+var valid0 = _errs39 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.loras !== undefined){
-let data8 = data.loras;
-const _errs26 = errors;
-if(errors === _errs26){
-if(Array.isArray(data8)){
-if(data8.length > 8){
+let data13 = data.loras;
+const _errs42 = errors;
+if(errors === _errs42){
+if(Array.isArray(data13)){
+if(data13.length > 8){
 validate29.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/properties/loras/maxItems",keyword:"maxItems",params:{limit: 8},message:"must NOT have more than 8 items"}];
 return false;
 }
 else {
-var valid5 = true;
-const len1 = data8.length;
+var valid8 = true;
+const len1 = data13.length;
 for(let i1=0; i1<len1; i1++){
-let data9 = data8[i1];
-const _errs28 = errors;
-const _errs29 = errors;
-if(errors === _errs29){
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-let missing1;
-if((data9.id === undefined) && (missing1 = "id")){
-validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+let data14 = data13[i1];
+const _errs44 = errors;
+const _errs45 = errors;
+if(errors === _errs45){
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+let missing2;
+if((data14.id === undefined) && (missing2 = "id")){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
-const _errs31 = errors;
-for(const key1 in data9){
-if(!((key1 === "id") || (key1 === "weight"))){
-validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+const _errs47 = errors;
+for(const key2 in data14){
+if(!((key2 === "id") || (key2 === "weight"))){
+validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$defs/LoraSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs31 === errors){
-if(data9.id !== undefined){
-let data10 = data9.id;
-const _errs32 = errors;
-if(errors === _errs32){
-if(typeof data10 === "string"){
-if(!pattern7.test(data10)){
+if(_errs47 === errors){
+if(data14.id !== undefined){
+let data15 = data14.id;
+const _errs48 = errors;
+if(errors === _errs48){
+if(typeof data15 === "string"){
+if(!pattern7.test(data15)){
 validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:"#/$defs/LoraSpec/properties/id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2580,23 +2833,23 @@ validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/id",schemaPath:
 return false;
 }
 }
-var valid7 = _errs32 === errors;
+var valid10 = _errs48 === errors;
 }
 else {
-var valid7 = true;
+var valid10 = true;
 }
-if(valid7){
-if(data9.weight !== undefined){
-let data11 = data9.weight;
-const _errs34 = errors;
-if(errors === _errs34){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 4 || isNaN(data11)){
+if(valid10){
+if(data14.weight !== undefined){
+let data16 = data14.weight;
+const _errs50 = errors;
+if(errors === _errs50){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 4 || isNaN(data16)){
 validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4},message:"must be <= 4"}];
 return false;
 }
 else {
-if(data11 < -4 || isNaN(data11)){
+if(data16 < -4 || isNaN(data16)){
 validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaPath:"#/$defs/LoraSpec/properties/weight/minimum",keyword:"minimum",params:{comparison: ">=", limit: -4},message:"must be >= -4"}];
 return false;
 }
@@ -2607,10 +2860,10 @@ validate29.errors = [{instancePath:instancePath+"/loras/" + i1+"/weight",schemaP
 return false;
 }
 }
-var valid7 = _errs34 === errors;
+var valid10 = _errs50 === errors;
 }
 else {
-var valid7 = true;
+var valid10 = true;
 }
 }
 }
@@ -2621,8 +2874,8 @@ validate29.errors = [{instancePath:instancePath+"/loras/" + i1,schemaPath:"#/$de
 return false;
 }
 }
-var valid5 = _errs28 === errors;
-if(!valid5){
+var valid8 = _errs44 === errors;
+if(!valid8){
 break;
 }
 }
@@ -2633,248 +2886,25 @@ validate29.errors = [{instancePath:instancePath+"/loras",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.margins !== undefined){
-let data12 = data.margins;
-const _errs36 = errors;
-const _errs37 = errors;
-let valid8 = false;
-const _errs38 = errors;
-const _errs39 = errors;
-if(errors === _errs39){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-const _errs41 = errors;
-for(const key2 in data12){
-if(!((((key2 === "bottom") || (key2 === "left")) || (key2 === "right")) || (key2 === "top"))){
-const err9 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-break;
-}
-}
-if(_errs41 === errors){
-if(data12.bottom !== undefined){
-let data13 = data12.bottom;
-const _errs42 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err10 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(errors === _errs42){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 16384 || isNaN(data13)){
-const err11 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-else {
-if(data13 < 0 || isNaN(data13)){
-const err12 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-}
-var valid10 = _errs42 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data12.left !== undefined){
-let data14 = data12.left;
-const _errs44 = errors;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err13 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(errors === _errs44){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 16384 || isNaN(data14)){
-const err14 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-else {
-if(data14 < 0 || isNaN(data14)){
-const err15 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-}
-}
-var valid10 = _errs44 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data12.right !== undefined){
-let data15 = data12.right;
-const _errs46 = errors;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err16 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if(errors === _errs46){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 16384 || isNaN(data15)){
-const err17 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-else {
-if(data15 < 0 || isNaN(data15)){
-const err18 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-}
-var valid10 = _errs46 === errors;
-}
-else {
-var valid10 = true;
-}
-if(valid10){
-if(data12.top !== undefined){
-let data16 = data12.top;
-const _errs48 = errors;
-if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err19 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-if(errors === _errs48){
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 > 16384 || isNaN(data16)){
-const err20 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-else {
-if(data16 < 0 || isNaN(data16)){
-const err21 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-}
-}
-var valid10 = _errs48 === errors;
-}
-else {
-var valid10 = true;
-}
-}
-}
-}
-}
-}
-else {
-const err22 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-var _valid2 = _errs38 === errors;
-valid8 = valid8 || _valid2;
-const _errs50 = errors;
-if(data12 !== null){
-const err23 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-var _valid2 = _errs50 === errors;
-valid8 = valid8 || _valid2;
-if(!valid8){
-const err24 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+let data17 = data.margins;
+const _errs52 = errors;
+const _errs53 = errors;
+let valid11 = false;
+const _errs54 = errors;
+const _errs55 = errors;
+if(errors === _errs55){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+const _errs57 = errors;
+for(const key3 in data17){
+if(!((((key3 === "bottom") || (key3 === "left")) || (key3 === "right")) || (key3 === "top"))){
+const err24 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2882,36 +2912,15 @@ else {
 vErrors.push(err24);
 }
 errors++;
-validate29.errors = vErrors;
-return false;
-}
-else {
-errors = _errs37;
-if(vErrors !== null){
-if(_errs37){
-vErrors.length = _errs37;
-}
-else {
-vErrors = null;
+break;
 }
 }
-}
-var valid0 = _errs36 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.mask !== undefined){
-let data17 = data.mask;
-const _errs52 = errors;
-const _errs53 = errors;
-let valid11 = false;
-const _errs54 = errors;
-if(errors === _errs54){
-if(typeof data17 === "string"){
-if(!pattern4.test(data17)){
-const err25 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(_errs57 === errors){
+if(data17.bottom !== undefined){
+let data18 = data17.bottom;
+const _errs58 = errors;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err25 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2920,9 +2929,10 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs58){
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 16384 || isNaN(data18)){
+const err26 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2931,12 +2941,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-var _valid3 = _errs54 === errors;
-valid11 = valid11 || _valid3;
-const _errs56 = errors;
-if(data17 !== null){
-const err27 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+if(data18 < 0 || isNaN(data18)){
+const err27 = {instancePath:instancePath+"/margins/bottom",schemaPath:"#/$defs/Margins/properties/bottom/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2945,15 +2952,187 @@ vErrors.push(err27);
 }
 errors++;
 }
-var _valid3 = _errs56 === errors;
-valid11 = valid11 || _valid3;
-if(!valid11){
-const err28 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+}
+var valid13 = _errs58 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data17.left !== undefined){
+let data19 = data17.left;
+const _errs60 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err28 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err28];
 }
 else {
 vErrors.push(err28);
+}
+errors++;
+}
+if(errors === _errs60){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 16384 || isNaN(data19)){
+const err29 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+else {
+if(data19 < 0 || isNaN(data19)){
+const err30 = {instancePath:instancePath+"/margins/left",schemaPath:"#/$defs/Margins/properties/left/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+}
+var valid13 = _errs60 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data17.right !== undefined){
+let data20 = data17.right;
+const _errs62 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err31 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(errors === _errs62){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 16384 || isNaN(data20)){
+const err32 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+else {
+if(data20 < 0 || isNaN(data20)){
+const err33 = {instancePath:instancePath+"/margins/right",schemaPath:"#/$defs/Margins/properties/right/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+}
+var valid13 = _errs62 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data17.top !== undefined){
+let data21 = data17.top;
+const _errs64 = errors;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err34 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if(errors === _errs64){
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 > 16384 || isNaN(data21)){
+const err35 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+else {
+if(data21 < 0 || isNaN(data21)){
+const err36 = {instancePath:instancePath+"/margins/top",schemaPath:"#/$defs/Margins/properties/top/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+}
+}
+var valid13 = _errs64 === errors;
+}
+else {
+var valid13 = true;
+}
+}
+}
+}
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/margins",schemaPath:"#/$defs/Margins/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+var _valid3 = _errs54 === errors;
+valid11 = valid11 || _valid3;
+const _errs66 = errors;
+if(data17 !== null){
+const err38 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+var _valid3 = _errs66 === errors;
+valid11 = valid11 || _valid3;
+if(!valid11){
+const err39 = {instancePath:instancePath+"/margins",schemaPath:"#/properties/margins/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
 }
 errors++;
 validate29.errors = vErrors;
@@ -2976,12 +3155,86 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.mask !== undefined){
+let data22 = data.mask;
+const _errs68 = errors;
+const _errs69 = errors;
+let valid14 = false;
+const _errs70 = errors;
+if(errors === _errs70){
+if(typeof data22 === "string"){
+if(!pattern4.test(data22)){
+const err40 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var _valid4 = _errs70 === errors;
+valid14 = valid14 || _valid4;
+const _errs72 = errors;
+if(data22 !== null){
+const err42 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+var _valid4 = _errs72 === errors;
+valid14 = valid14 || _valid4;
+if(!valid14){
+const err43 = {instancePath:instancePath+"/mask",schemaPath:"#/properties/mask/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs69;
+if(vErrors !== null){
+if(_errs69){
+vErrors.length = _errs69;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs68 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.model !== undefined){
-let data18 = data.model;
-const _errs58 = errors;
-if(errors === _errs58){
-if(typeof data18 === "string"){
-if(!pattern7.test(data18)){
+let data23 = data.model;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data23 === "string"){
+if(!pattern7.test(data23)){
 validate29.errors = [{instancePath:instancePath+"/model",schemaPath:"#/properties/model/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2991,18 +3244,18 @@ validate29.errors = [{instancePath:instancePath+"/model",schemaPath:"#/propertie
 return false;
 }
 }
-var valid0 = _errs58 === errors;
+var valid0 = _errs74 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.negative_prompt !== undefined){
-let data19 = data.negative_prompt;
-const _errs60 = errors;
-if(errors === _errs60){
-if(typeof data19 === "string"){
-if(func2(data19) > 4000){
+let data24 = data.negative_prompt;
+const _errs76 = errors;
+if(errors === _errs76){
+if(typeof data24 === "string"){
+if(func2(data24) > 4000){
 validate29.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
@@ -3012,18 +3265,18 @@ validate29.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#
 return false;
 }
 }
-var valid0 = _errs60 === errors;
+var valid0 = _errs76 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.prompt !== undefined){
-let data20 = data.prompt;
-const _errs62 = errors;
-if(errors === _errs62){
-if(typeof data20 === "string"){
-if(func2(data20) > 4000){
+let data25 = data.prompt;
+const _errs78 = errors;
+if(errors === _errs78){
+if(typeof data25 === "string"){
+if(func2(data25) > 4000){
 validate29.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
@@ -3033,311 +3286,54 @@ validate29.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs62 === errors;
+var valid0 = _errs78 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_format !== undefined){
+let data26 = data.result_format;
+const _errs80 = errors;
+if(typeof data26 !== "string"){
+validate29.errors = [{instancePath:instancePath+"/result_format",schemaPath:"#/properties/result_format/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data26 === "png") || (data26 === "rgba8"))){
+validate29.errors = [{instancePath:instancePath+"/result_format",schemaPath:"#/properties/result_format/enum",keyword:"enum",params:{allowedValues: schema42.properties.result_format.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs80 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.scheduler !== undefined){
-let data21 = data.scheduler;
-const _errs64 = errors;
-if(typeof data21 !== "string"){
+let data27 = data.scheduler;
+const _errs82 = errors;
+if(typeof data27 !== "string"){
 validate29.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!((((((data21 === "ddim") || (data21 === "euler")) || (data21 === "euler_a")) || (data21 === "dpmpp_2m")) || (data21 === "dpmpp_2m_karras")) || (data21 === "unipc"))){
+if(!((((((data27 === "ddim") || (data27 === "euler")) || (data27 === "euler_a")) || (data27 === "dpmpp_2m")) || (data27 === "dpmpp_2m_karras")) || (data27 === "unipc"))){
 validate29.errors = [{instancePath:instancePath+"/scheduler",schemaPath:"#/properties/scheduler/enum",keyword:"enum",params:{allowedValues: schema42.properties.scheduler.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid0 = _errs64 === errors;
+var valid0 = _errs82 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.seed !== undefined){
-let data22 = data.seed;
-const _errs66 = errors;
-const _errs67 = errors;
-let valid12 = false;
-const _errs68 = errors;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err29 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-if(errors === _errs68){
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 4294967295 || isNaN(data22)){
-const err30 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-else {
-if(data22 < 0 || isNaN(data22)){
-const err31 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-}
-}
-var _valid4 = _errs68 === errors;
-valid12 = valid12 || _valid4;
-const _errs70 = errors;
-if(data22 !== null){
-const err32 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-var _valid4 = _errs70 === errors;
-valid12 = valid12 || _valid4;
-if(!valid12){
-const err33 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-validate29.errors = vErrors;
-return false;
-}
-else {
-errors = _errs67;
-if(vErrors !== null){
-if(_errs67){
-vErrors.length = _errs67;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs66 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.steps !== undefined){
-let data23 = data.steps;
-const _errs72 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs72){
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 150 || isNaN(data23)){
-validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150},message:"must be <= 150"}];
-return false;
-}
-else {
-if(data23 < 1 || isNaN(data23)){
-validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs72 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.strength !== undefined){
-let data24 = data.strength;
-const _errs74 = errors;
-const _errs75 = errors;
-let valid13 = false;
-const _errs76 = errors;
-if(errors === _errs76){
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 1 || isNaN(data24)){
-const err34 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-else {
-if(data24 < 0 || isNaN(data24)){
-const err35 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-}
-else {
-const err36 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-}
-var _valid5 = _errs76 === errors;
-valid13 = valid13 || _valid5;
-const _errs78 = errors;
-if(data24 !== null){
-const err37 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-var _valid5 = _errs78 === errors;
-valid13 = valid13 || _valid5;
-if(!valid13){
-const err38 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-validate29.errors = vErrors;
-return false;
-}
-else {
-errors = _errs75;
-if(vErrors !== null){
-if(_errs75){
-vErrors.length = _errs75;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs74 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.train !== undefined){
-let data25 = data.train;
-const _errs80 = errors;
-const _errs81 = errors;
-let valid14 = false;
-const _errs82 = errors;
-const _errs83 = errors;
-if(errors === _errs83){
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-let missing2;
-if((((data25.name === undefined) && (missing2 = "name")) || ((data25.trigger === undefined) && (missing2 = "trigger"))) || ((data25.images === undefined) && (missing2 = "images"))){
-const err39 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-else {
+let data28 = data.seed;
+const _errs84 = errors;
 const _errs85 = errors;
-for(const key3 in data25){
-if(!(func1.call(schema48.properties, key3))){
-const err40 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-break;
-}
-}
-if(_errs85 === errors){
-if(data25.alpha !== undefined){
-let data26 = data25.alpha;
+let valid15 = false;
 const _errs86 = errors;
-const _errs87 = errors;
-let valid17 = false;
-const _errs88 = errors;
-if(!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))){
-const err41 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if(errors === _errs88){
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 > 512 || isNaN(data26)){
-const err42 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 512},message:"must be <= 512"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-else {
-if(data26 < 1 || isNaN(data26)){
-const err43 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-}
-}
-}
-var _valid7 = _errs88 === errors;
-valid17 = valid17 || _valid7;
-const _errs90 = errors;
-if(data26 !== null){
-const err44 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err44 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3346,10 +3342,10 @@ vErrors.push(err44);
 }
 errors++;
 }
-var _valid7 = _errs90 === errors;
-valid17 = valid17 || _valid7;
-if(!valid17){
-const err45 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(errors === _errs86){
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 4294967295 || isNaN(data28)){
+const err45 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3359,27 +3355,8 @@ vErrors.push(err45);
 errors++;
 }
 else {
-errors = _errs87;
-if(vErrors !== null){
-if(_errs87){
-vErrors.length = _errs87;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid16 = _errs86 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.batch_size !== undefined){
-let data27 = data25.batch_size;
-const _errs92 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err46 = {instancePath:instancePath+"/train/batch_size",schemaPath:"#/$defs/TrainSpec/properties/batch_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data28 < 0 || isNaN(data28)){
+const err46 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3388,10 +3365,14 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(errors === _errs92){
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 16 || isNaN(data27)){
-const err47 = {instancePath:instancePath+"/train/batch_size",schemaPath:"#/$defs/TrainSpec/properties/batch_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"};
+}
+}
+}
+var _valid5 = _errs86 === errors;
+valid15 = valid15 || _valid5;
+const _errs88 = errors;
+if(data28 !== null){
+const err47 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3400,9 +3381,10 @@ vErrors.push(err47);
 }
 errors++;
 }
-else {
-if(data27 < 1 || isNaN(data27)){
-const err48 = {instancePath:instancePath+"/train/batch_size",schemaPath:"#/$defs/TrainSpec/properties/batch_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+var _valid5 = _errs88 === errors;
+valid15 = valid15 || _valid5;
+if(!valid15){
+const err48 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3410,23 +3392,63 @@ else {
 vErrors.push(err48);
 }
 errors++;
-}
-}
-}
-}
-var valid16 = _errs92 === errors;
+validate29.errors = vErrors;
+return false;
 }
 else {
-var valid16 = true;
+errors = _errs85;
+if(vErrors !== null){
+if(_errs85){
+vErrors.length = _errs85;
 }
-if(valid16){
-if(data25.caption !== undefined){
-let data28 = data25.caption;
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs84 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.steps !== undefined){
+let data29 = data.steps;
+const _errs90 = errors;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs90){
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 150 || isNaN(data29)){
+validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150},message:"must be <= 150"}];
+return false;
+}
+else {
+if(data29 < 1 || isNaN(data29)){
+validate29.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs90 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.strength !== undefined){
+let data30 = data.strength;
+const _errs92 = errors;
+const _errs93 = errors;
+let valid16 = false;
 const _errs94 = errors;
 if(errors === _errs94){
-if(typeof data28 === "string"){
-if(func2(data28) > 1000){
-const err49 = {instancePath:instancePath+"/train/caption",schemaPath:"#/$defs/TrainSpec/properties/caption/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 1 || isNaN(data30)){
+const err49 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3435,9 +3457,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
 else {
-const err50 = {instancePath:instancePath+"/train/caption",schemaPath:"#/$defs/TrainSpec/properties/caption/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data30 < 0 || isNaN(data30)){
+const err50 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3447,29 +3469,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-var valid16 = _errs94 === errors;
 }
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.captions !== undefined){
-let data29 = data25.captions;
-const _errs96 = errors;
-const _errs97 = errors;
-let valid18 = false;
-const _errs98 = errors;
-if(errors === _errs98){
-if(Array.isArray(data29)){
-var valid19 = true;
-const len2 = data29.length;
-for(let i2=0; i2<len2; i2++){
-let data30 = data29[i2];
-const _errs100 = errors;
-if(errors === _errs100){
-if(typeof data30 === "string"){
-if(func2(data30) > 1000){
-const err51 = {instancePath:instancePath+"/train/captions/" + i2,schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+const err51 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/0/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3479,8 +3481,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-else {
-const err52 = {instancePath:instancePath+"/train/captions/" + i2,schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid6 = _errs94 === errors;
+valid16 = valid16 || _valid6;
+const _errs96 = errors;
+if(data30 !== null){
+const err52 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -3489,15 +3494,10 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-var valid19 = _errs100 === errors;
-if(!valid19){
-break;
-}
-}
-}
-else {
-const err53 = {instancePath:instancePath+"/train/captions",schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid6 = _errs96 === errors;
+valid16 = valid16 || _valid6;
+if(!valid16){
+const err53 = {instancePath:instancePath+"/strength",schemaPath:"#/properties/strength/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -3505,13 +3505,38 @@ else {
 vErrors.push(err53);
 }
 errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs93;
+if(vErrors !== null){
+if(_errs93){
+vErrors.length = _errs93;
+}
+else {
+vErrors = null;
 }
 }
-var _valid8 = _errs98 === errors;
-valid18 = valid18 || _valid8;
-const _errs102 = errors;
-if(data29 !== null){
-const err54 = {instancePath:instancePath+"/train/captions",schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+var valid0 = _errs92 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.train !== undefined){
+let data31 = data.train;
+const _errs98 = errors;
+const _errs99 = errors;
+let valid17 = false;
+const _errs100 = errors;
+const _errs101 = errors;
+if(errors === _errs101){
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+let missing3;
+if((((data31.name === undefined) && (missing3 = "name")) || ((data31.trigger === undefined) && (missing3 = "trigger"))) || ((data31.images === undefined) && (missing3 = "images"))){
+const err54 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -3520,10 +3545,11 @@ vErrors.push(err54);
 }
 errors++;
 }
-var _valid8 = _errs102 === errors;
-valid18 = valid18 || _valid8;
-if(!valid18){
-const err55 = {instancePath:instancePath+"/train/captions",schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+const _errs103 = errors;
+for(const key4 in data31){
+if(!(func1.call(schema49.properties, key4))){
+const err55 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -3531,29 +3557,18 @@ else {
 vErrors.push(err55);
 }
 errors++;
-}
-else {
-errors = _errs97;
-if(vErrors !== null){
-if(_errs97){
-vErrors.length = _errs97;
-}
-else {
-vErrors = null;
+break;
 }
 }
-}
-var valid16 = _errs96 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.checkpoint_every !== undefined){
-let data31 = data25.checkpoint_every;
+if(_errs103 === errors){
+if(data31.alpha !== undefined){
+let data32 = data31.alpha;
 const _errs104 = errors;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err56 = {instancePath:instancePath+"/train/checkpoint_every",schemaPath:"#/$defs/TrainSpec/properties/checkpoint_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs105 = errors;
+let valid20 = false;
+const _errs106 = errors;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err56 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3562,10 +3577,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(errors === _errs104){
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 20000 || isNaN(data31)){
-const err57 = {instancePath:instancePath+"/train/checkpoint_every",schemaPath:"#/$defs/TrainSpec/properties/checkpoint_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+if(errors === _errs106){
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 512 || isNaN(data32)){
+const err57 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 512},message:"must be <= 512"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -3575,8 +3590,8 @@ vErrors.push(err57);
 errors++;
 }
 else {
-if(data31 < 1 || isNaN(data31)){
-const err58 = {instancePath:instancePath+"/train/checkpoint_every",schemaPath:"#/$defs/TrainSpec/properties/checkpoint_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data32 < 1 || isNaN(data32)){
+const err58 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -3588,16 +3603,11 @@ errors++;
 }
 }
 }
-var valid16 = _errs104 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.flip !== undefined){
-const _errs106 = errors;
-if(typeof data25.flip !== "boolean"){
-const err59 = {instancePath:instancePath+"/train/flip",schemaPath:"#/$defs/TrainSpec/properties/flip/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+var _valid8 = _errs106 === errors;
+valid20 = valid20 || _valid8;
+const _errs108 = errors;
+if(data32 !== null){
+const err59 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -3606,19 +3616,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-var valid16 = _errs106 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.images !== undefined){
-let data33 = data25.images;
-const _errs108 = errors;
-if(errors === _errs108){
-if(Array.isArray(data33)){
-if(data33.length > 1000){
-const err60 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+var _valid8 = _errs108 === errors;
+valid20 = valid20 || _valid8;
+if(!valid20){
+const err60 = {instancePath:instancePath+"/train/alpha",schemaPath:"#/$defs/TrainSpec/properties/alpha/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -3628,8 +3629,27 @@ vErrors.push(err60);
 errors++;
 }
 else {
-if(data33.length < 1){
-const err61 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+errors = _errs105;
+if(vErrors !== null){
+if(_errs105){
+vErrors.length = _errs105;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid19 = _errs104 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.batch_size !== undefined){
+let data33 = data31.batch_size;
+const _errs110 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err61 = {instancePath:instancePath+"/train/batch_size",schemaPath:"#/$defs/TrainSpec/properties/batch_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -3638,16 +3658,10 @@ vErrors.push(err61);
 }
 errors++;
 }
-else {
-var valid20 = true;
-const len3 = data33.length;
-for(let i3=0; i3<len3; i3++){
-let data34 = data33[i3];
-const _errs110 = errors;
 if(errors === _errs110){
-if(typeof data34 === "string"){
-if(!pattern4.test(data34)){
-const err62 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 16 || isNaN(data33)){
+const err62 = {instancePath:instancePath+"/train/batch_size",schemaPath:"#/$defs/TrainSpec/properties/batch_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -3656,9 +3670,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
 else {
-const err63 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data33 < 1 || isNaN(data33)){
+const err63 = {instancePath:instancePath+"/train/batch_size",schemaPath:"#/$defs/TrainSpec/properties/batch_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -3668,16 +3682,21 @@ vErrors.push(err63);
 errors++;
 }
 }
-var valid20 = _errs110 === errors;
-if(!valid20){
-break;
 }
 }
-}
-}
+var valid19 = _errs110 === errors;
 }
 else {
-const err64 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.caption !== undefined){
+let data34 = data31.caption;
+const _errs112 = errors;
+if(errors === _errs112){
+if(typeof data34 === "string"){
+if(func2(data34) > 1000){
+const err64 = {instancePath:instancePath+"/train/caption",schemaPath:"#/$defs/TrainSpec/properties/caption/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -3687,19 +3706,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-var valid16 = _errs108 === errors;
-}
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.learning_rate !== undefined){
-let data35 = data25.learning_rate;
-const _errs112 = errors;
-if(errors === _errs112){
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 0.01 || isNaN(data35)){
-const err65 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.01},message:"must be <= 0.01"};
+const err65 = {instancePath:instancePath+"/train/caption",schemaPath:"#/$defs/TrainSpec/properties/caption/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -3708,9 +3716,30 @@ vErrors.push(err65);
 }
 errors++;
 }
+}
+var valid19 = _errs112 === errors;
+}
 else {
-if(data35 <= 0 || isNaN(data35)){
-const err66 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.captions !== undefined){
+let data35 = data31.captions;
+const _errs114 = errors;
+const _errs115 = errors;
+let valid21 = false;
+const _errs116 = errors;
+if(errors === _errs116){
+if(Array.isArray(data35)){
+var valid22 = true;
+const len2 = data35.length;
+for(let i2=0; i2<len2; i2++){
+let data36 = data35[i2];
+const _errs118 = errors;
+if(errors === _errs118){
+if(typeof data36 === "string"){
+if(func2(data36) > 1000){
+const err66 = {instancePath:instancePath+"/train/captions/" + i2,schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3720,9 +3749,8 @@ vErrors.push(err66);
 errors++;
 }
 }
-}
 else {
-const err67 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err67 = {instancePath:instancePath+"/train/captions/" + i2,schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -3732,19 +3760,14 @@ vErrors.push(err67);
 errors++;
 }
 }
-var valid16 = _errs112 === errors;
+var valid22 = _errs118 === errors;
+if(!valid22){
+break;
+}
+}
 }
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.name !== undefined){
-let data36 = data25.name;
-const _errs114 = errors;
-if(errors === _errs114){
-if(typeof data36 === "string"){
-if(!pattern7.test(data36)){
-const err68 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err68 = {instancePath:instancePath+"/train/captions",schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -3754,8 +3777,11 @@ vErrors.push(err68);
 errors++;
 }
 }
-else {
-const err69 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid9 = _errs116 === errors;
+valid21 = valid21 || _valid9;
+const _errs120 = errors;
+if(data35 !== null){
+const err69 = {instancePath:instancePath+"/train/captions",schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3764,21 +3790,10 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-var valid16 = _errs114 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.prediction_type !== undefined){
-let data37 = data25.prediction_type;
-const _errs116 = errors;
-const _errs117 = errors;
-let valid21 = false;
-const _errs118 = errors;
-if(typeof data37 !== "string"){
-const err70 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid9 = _errs120 === errors;
+valid21 = valid21 || _valid9;
+if(!valid21){
+const err70 = {instancePath:instancePath+"/train/captions",schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3787,8 +3802,28 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(!((data37 === "epsilon") || (data37 === "v_prediction"))){
-const err71 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema48.properties.prediction_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+else {
+errors = _errs115;
+if(vErrors !== null){
+if(_errs115){
+vErrors.length = _errs115;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid19 = _errs114 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.checkpoint_every !== undefined){
+let data37 = data31.checkpoint_every;
+const _errs122 = errors;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err71 = {instancePath:instancePath+"/train/checkpoint_every",schemaPath:"#/$defs/TrainSpec/properties/checkpoint_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3797,11 +3832,10 @@ vErrors.push(err71);
 }
 errors++;
 }
-var _valid9 = _errs118 === errors;
-valid21 = valid21 || _valid9;
-const _errs120 = errors;
-if(data37 !== null){
-const err72 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs122){
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 20000 || isNaN(data37)){
+const err72 = {instancePath:instancePath+"/train/checkpoint_every",schemaPath:"#/$defs/TrainSpec/properties/checkpoint_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3810,10 +3844,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-var _valid9 = _errs120 === errors;
-valid21 = valid21 || _valid9;
-if(!valid21){
-const err73 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+if(data37 < 1 || isNaN(data37)){
+const err73 = {instancePath:instancePath+"/train/checkpoint_every",schemaPath:"#/$defs/TrainSpec/properties/checkpoint_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3822,27 +3855,19 @@ vErrors.push(err73);
 }
 errors++;
 }
-else {
-errors = _errs117;
-if(vErrors !== null){
-if(_errs117){
-vErrors.length = _errs117;
+}
+}
+}
+var valid19 = _errs122 === errors;
 }
 else {
-vErrors = null;
+var valid19 = true;
 }
-}
-}
-var valid16 = _errs116 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.random_crop !== undefined){
-const _errs122 = errors;
-if(typeof data25.random_crop !== "boolean"){
-const err74 = {instancePath:instancePath+"/train/random_crop",schemaPath:"#/$defs/TrainSpec/properties/random_crop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(valid19){
+if(data31.flip !== undefined){
+const _errs124 = errors;
+if(typeof data31.flip !== "boolean"){
+const err74 = {instancePath:instancePath+"/train/flip",schemaPath:"#/$defs/TrainSpec/properties/flip/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3851,17 +3876,19 @@ vErrors.push(err74);
 }
 errors++;
 }
-var valid16 = _errs122 === errors;
+var valid19 = _errs124 === errors;
 }
 else {
-var valid16 = true;
+var valid19 = true;
 }
-if(valid16){
-if(data25.rank !== undefined){
-let data39 = data25.rank;
-const _errs124 = errors;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err75 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(valid19){
+if(data31.images !== undefined){
+let data39 = data31.images;
+const _errs126 = errors;
+if(errors === _errs126){
+if(Array.isArray(data39)){
+if(data39.length > 1000){
+const err75 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3870,10 +3897,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-if(errors === _errs124){
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 > 128 || isNaN(data39)){
-const err76 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
+else {
+if(data39.length < 1){
+const err76 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3883,8 +3909,15 @@ vErrors.push(err76);
 errors++;
 }
 else {
-if(data39 < 1 || isNaN(data39)){
-const err77 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+var valid23 = true;
+const len3 = data39.length;
+for(let i3=0; i3<len3; i3++){
+let data40 = data39[i3];
+const _errs128 = errors;
+if(errors === _errs128){
+if(typeof data40 === "string"){
+if(!pattern4.test(data40)){
+const err77 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3894,19 +3927,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
-}
-var valid16 = _errs124 === errors;
-}
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.resolution !== undefined){
-let data40 = data25.resolution;
-const _errs126 = errors;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err78 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err78 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3915,10 +3937,17 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(errors === _errs126){
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 > 1536 || isNaN(data40)){
-const err79 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536},message:"must be <= 1536"};
+}
+var valid23 = _errs128 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3927,9 +3956,20 @@ vErrors.push(err79);
 }
 errors++;
 }
+}
+var valid19 = _errs126 === errors;
+}
 else {
-if(data40 < 64 || isNaN(data40)){
-const err80 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.learning_rate !== undefined){
+let data41 = data31.learning_rate;
+const _errs130 = errors;
+if(errors === _errs130){
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 0.01 || isNaN(data41)){
+const err80 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.01},message:"must be <= 0.01"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3938,20 +3978,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-}
-}
-var valid16 = _errs126 === errors;
-}
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.sample_every !== undefined){
-let data41 = data25.sample_every;
-const _errs128 = errors;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err81 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data41 <= 0 || isNaN(data41)){
+const err81 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3960,10 +3989,10 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(errors === _errs128){
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 20000 || isNaN(data41)){
-const err82 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3972,9 +4001,20 @@ vErrors.push(err82);
 }
 errors++;
 }
+}
+var valid19 = _errs130 === errors;
+}
 else {
-if(data41 < 0 || isNaN(data41)){
-const err83 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.name !== undefined){
+let data42 = data31.name;
+const _errs132 = errors;
+if(errors === _errs132){
+if(typeof data42 === "string"){
+if(!pattern7.test(data42)){
+const err83 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3984,21 +4024,8 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
-}
-var valid16 = _errs128 === errors;
-}
 else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.sample_prompt !== undefined){
-let data42 = data25.sample_prompt;
-const _errs130 = errors;
-if(errors === _errs130){
-if(typeof data42 === "string"){
-if(func2(data42) > 1000){
-const err84 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+const err84 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -4008,8 +4035,20 @@ vErrors.push(err84);
 errors++;
 }
 }
+var valid19 = _errs132 === errors;
+}
 else {
-const err85 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.prediction_type !== undefined){
+let data43 = data31.prediction_type;
+const _errs134 = errors;
+const _errs135 = errors;
+let valid24 = false;
+const _errs136 = errors;
+if(typeof data43 !== "string"){
+const err85 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -4018,18 +4057,8 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-var valid16 = _errs130 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data25.steps !== undefined){
-let data43 = data25.steps;
-const _errs132 = errors;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err86 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!((data43 === "epsilon") || (data43 === "v_prediction"))){
+const err86 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema49.properties.prediction_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -4038,10 +4067,11 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(errors === _errs132){
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 > 20000 || isNaN(data43)){
-const err87 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+var _valid10 = _errs136 === errors;
+valid24 = valid24 || _valid10;
+const _errs138 = errors;
+if(data43 !== null){
+const err87 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -4050,9 +4080,10 @@ vErrors.push(err87);
 }
 errors++;
 }
-else {
-if(data43 < 1 || isNaN(data43)){
-const err88 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+var _valid10 = _errs138 === errors;
+valid24 = valid24 || _valid10;
+if(!valid24){
+const err88 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -4061,19 +4092,27 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-}
-var valid16 = _errs132 === errors;
+else {
+errors = _errs135;
+if(vErrors !== null){
+if(_errs135){
+vErrors.length = _errs135;
 }
 else {
-var valid16 = true;
+vErrors = null;
 }
-if(valid16){
-if(data25.train_text_encoder !== undefined){
-const _errs134 = errors;
-if(typeof data25.train_text_encoder !== "boolean"){
-const err89 = {instancePath:instancePath+"/train/train_text_encoder",schemaPath:"#/$defs/TrainSpec/properties/train_text_encoder/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+}
+var valid19 = _errs134 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.random_crop !== undefined){
+const _errs140 = errors;
+if(typeof data31.random_crop !== "boolean"){
+const err89 = {instancePath:instancePath+"/train/random_crop",schemaPath:"#/$defs/TrainSpec/properties/random_crop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -4082,19 +4121,17 @@ vErrors.push(err89);
 }
 errors++;
 }
-var valid16 = _errs134 === errors;
+var valid19 = _errs140 === errors;
 }
 else {
-var valid16 = true;
+var valid19 = true;
 }
-if(valid16){
-if(data25.trigger !== undefined){
-let data45 = data25.trigger;
-const _errs136 = errors;
-if(errors === _errs136){
-if(typeof data45 === "string"){
-if(func2(data45) > 64){
-const err90 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(valid19){
+if(data31.rank !== undefined){
+let data45 = data31.rank;
+const _errs142 = errors;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err90 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -4103,9 +4140,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-else {
-if(func2(data45) < 1){
-const err91 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(errors === _errs142){
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 128 || isNaN(data45)){
+const err91 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -4114,10 +4152,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-}
 else {
-const err92 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data45 < 1 || isNaN(data45)){
+const err92 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -4127,33 +4164,19 @@ vErrors.push(err92);
 errors++;
 }
 }
-var valid16 = _errs136 === errors;
+}
+}
+var valid19 = _errs142 === errors;
 }
 else {
-var valid16 = true;
+var valid19 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err93 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid19){
+if(data31.resolution !== undefined){
+let data46 = data31.resolution;
+const _errs144 = errors;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err93 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -4162,12 +4185,10 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-var _valid6 = _errs82 === errors;
-valid14 = valid14 || _valid6;
-const _errs138 = errors;
-if(data25 !== null){
-const err94 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(errors === _errs144){
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 > 1536 || isNaN(data46)){
+const err94 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536},message:"must be <= 1536"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -4176,10 +4197,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-var _valid6 = _errs138 === errors;
-valid14 = valid14 || _valid6;
-if(!valid14){
-const err95 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+else {
+if(data46 < 64 || isNaN(data46)){
+const err95 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -4187,36 +4207,21 @@ else {
 vErrors.push(err95);
 }
 errors++;
-validate29.errors = vErrors;
-return false;
+}
+}
+}
+}
+var valid19 = _errs144 === errors;
 }
 else {
-errors = _errs81;
-if(vErrors !== null){
-if(_errs81){
-vErrors.length = _errs81;
+var valid19 = true;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs80 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.vae !== undefined){
-let data46 = data.vae;
-const _errs140 = errors;
-const _errs141 = errors;
-let valid22 = false;
-const _errs142 = errors;
-if(errors === _errs142){
-if(typeof data46 === "string"){
-if(!pattern7.test(data46)){
-const err96 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(valid19){
+if(data31.sample_every !== undefined){
+let data47 = data31.sample_every;
+const _errs146 = errors;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err96 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -4225,9 +4230,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-else {
-const err97 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs146){
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 > 20000 || isNaN(data47)){
+const err97 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -4236,12 +4242,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-var _valid10 = _errs142 === errors;
-valid22 = valid22 || _valid10;
-const _errs144 = errors;
-if(data46 !== null){
-const err98 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+if(data47 < 0 || isNaN(data47)){
+const err98 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -4250,10 +4253,22 @@ vErrors.push(err98);
 }
 errors++;
 }
-var _valid10 = _errs144 === errors;
-valid22 = valid22 || _valid10;
-if(!valid22){
-const err99 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+}
+var valid19 = _errs146 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.sample_prompt !== undefined){
+let data48 = data31.sample_prompt;
+const _errs148 = errors;
+if(errors === _errs148){
+if(typeof data48 === "string"){
+if(func2(data48) > 1000){
+const err99 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -4261,34 +4276,10 @@ else {
 vErrors.push(err99);
 }
 errors++;
-validate29.errors = vErrors;
-return false;
+}
 }
 else {
-errors = _errs141;
-if(vErrors !== null){
-if(_errs141){
-vErrors.length = _errs141;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs140 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.width !== undefined){
-let data47 = data.width;
-const _errs146 = errors;
-const _errs147 = errors;
-let valid23 = false;
-const _errs148 = errors;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err100 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err100 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -4297,10 +4288,18 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(errors === _errs148){
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 2048 || isNaN(data47)){
-const err101 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+}
+var valid19 = _errs148 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.steps !== undefined){
+let data49 = data31.steps;
+const _errs150 = errors;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err101 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -4309,9 +4308,10 @@ vErrors.push(err101);
 }
 errors++;
 }
-else {
-if(data47 < 64 || isNaN(data47)){
-const err102 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(errors === _errs150){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 20000 || isNaN(data49)){
+const err102 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -4320,14 +4320,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-}
-}
-var _valid11 = _errs148 === errors;
-valid23 = valid23 || _valid11;
-const _errs150 = errors;
-if(data47 !== null){
-const err103 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+if(data49 < 1 || isNaN(data49)){
+const err103 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -4336,10 +4331,19 @@ vErrors.push(err103);
 }
 errors++;
 }
-var _valid11 = _errs150 === errors;
-valid23 = valid23 || _valid11;
-if(!valid23){
-const err104 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+}
+}
+var valid19 = _errs150 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.train_text_encoder !== undefined){
+const _errs152 = errors;
+if(typeof data31.train_text_encoder !== "boolean"){
+const err104 = {instancePath:instancePath+"/train/train_text_encoder",schemaPath:"#/$defs/TrainSpec/properties/train_text_encoder/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -4347,24 +4351,292 @@ else {
 vErrors.push(err104);
 }
 errors++;
+}
+var valid19 = _errs152 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.trigger !== undefined){
+let data51 = data31.trigger;
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data51 === "string"){
+if(func2(data51) > 64){
+const err105 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+else {
+if(func2(data51) < 1){
+const err106 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+var valid19 = _errs154 === errors;
+}
+else {
+var valid19 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+var _valid7 = _errs100 === errors;
+valid17 = valid17 || _valid7;
+const _errs156 = errors;
+if(data31 !== null){
+const err109 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+var _valid7 = _errs156 === errors;
+valid17 = valid17 || _valid7;
+if(!valid17){
+const err110 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
 validate29.errors = vErrors;
 return false;
 }
 else {
-errors = _errs147;
+errors = _errs99;
 if(vErrors !== null){
-if(_errs147){
-vErrors.length = _errs147;
+if(_errs99){
+vErrors.length = _errs99;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs146 === errors;
+var valid0 = _errs98 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.vae !== undefined){
+let data52 = data.vae;
+const _errs158 = errors;
+const _errs159 = errors;
+let valid25 = false;
+const _errs160 = errors;
+if(errors === _errs160){
+if(typeof data52 === "string"){
+if(!pattern7.test(data52)){
+const err111 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+var _valid11 = _errs160 === errors;
+valid25 = valid25 || _valid11;
+const _errs162 = errors;
+if(data52 !== null){
+const err113 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+var _valid11 = _errs162 === errors;
+valid25 = valid25 || _valid11;
+if(!valid25){
+const err114 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs159;
+if(vErrors !== null){
+if(_errs159){
+vErrors.length = _errs159;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs158 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.width !== undefined){
+let data53 = data.width;
+const _errs164 = errors;
+const _errs165 = errors;
+let valid26 = false;
+const _errs166 = errors;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err115 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(errors === _errs166){
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 2048 || isNaN(data53)){
+const err116 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+else {
+if(data53 < 64 || isNaN(data53)){
+const err117 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+}
+}
+var _valid12 = _errs166 === errors;
+valid26 = valid26 || _valid12;
+const _errs168 = errors;
+if(data53 !== null){
+const err118 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+var _valid12 = _errs168 === errors;
+valid26 = valid26 || _valid12;
+if(!valid26){
+const err119 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs165;
+if(vErrors !== null){
+if(_errs165){
+vErrors.length = _errs165;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs164 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -4419,7 +4691,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((((key0 === "blob") || (key0 === "format")) || (key0 === "height")) || (key0 === "index")) || (key0 === "params")) || (key0 === "region")) || (key0 === "seed")) || (key0 === "width"))){
+if(!(func1.call(schema95.properties, key0))){
 validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -4510,93 +4782,293 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.region !== undefined){
-let data5 = data.region;
+if(data.placement !== undefined){
+let data5 = data.placement;
 const _errs12 = errors;
 const _errs13 = errors;
-if(errors === _errs13){
+let valid2 = false;
+const _errs14 = errors;
+const _errs15 = errors;
+if(errors === _errs15){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((((data5.x === undefined) && (missing1 = "x")) || ((data5.y === undefined) && (missing1 = "y"))) || ((data5.width === undefined) && (missing1 = "width"))) || ((data5.height === undefined) && (missing1 = "height"))){
-validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+const err0 = {instancePath:instancePath+"/placement",schemaPath:"#/$defs/Region/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+const _errs17 = errors;
+for(const key1 in data5){
+if(!((((key1 === "height") || (key1 === "width")) || (key1 === "x")) || (key1 === "y"))){
+const err1 = {instancePath:instancePath+"/placement",schemaPath:"#/$defs/Region/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+break;
+}
+}
+if(_errs17 === errors){
+if(data5.height !== undefined){
+let data6 = data5.height;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err2 = {instancePath:instancePath+"/placement/height",schemaPath:"#/$defs/Region/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err3 = {instancePath:instancePath+"/placement/height",schemaPath:"#/$defs/Region/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+}
+var valid4 = _errs18 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.width !== undefined){
+let data7 = data5.width;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err4 = {instancePath:instancePath+"/placement/width",schemaPath:"#/$defs/Region/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+const err5 = {instancePath:instancePath+"/placement/width",schemaPath:"#/$defs/Region/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+var valid4 = _errs20 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.x !== undefined){
+let data8 = data5.x;
+const _errs22 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err6 = {instancePath:instancePath+"/placement/x",schemaPath:"#/$defs/Region/properties/x/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+var valid4 = _errs22 === errors;
+}
+else {
+var valid4 = true;
+}
+if(valid4){
+if(data5.y !== undefined){
+let data9 = data5.y;
+const _errs24 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err7 = {instancePath:instancePath+"/placement/y",schemaPath:"#/$defs/Region/properties/y/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var valid4 = _errs24 === errors;
+}
+else {
+var valid4 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/placement",schemaPath:"#/$defs/Region/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+var _valid0 = _errs14 === errors;
+valid2 = valid2 || _valid0;
+const _errs26 = errors;
+if(data5 !== null){
+const err9 = {instancePath:instancePath+"/placement",schemaPath:"#/properties/placement/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+var _valid0 = _errs26 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err10 = {instancePath:instancePath+"/placement",schemaPath:"#/properties/placement/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+validate52.errors = vErrors;
 return false;
 }
 else {
-const _errs15 = errors;
-for(const key1 in data5){
-if(!((((key1 === "height") || (key1 === "width")) || (key1 === "x")) || (key1 === "y"))){
-validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+errors = _errs13;
+if(vErrors !== null){
+if(_errs13){
+vErrors.length = _errs13;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.region !== undefined){
+let data10 = data.region;
+const _errs28 = errors;
+const _errs29 = errors;
+if(errors === _errs29){
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+let missing2;
+if(((((data10.x === undefined) && (missing2 = "x")) || ((data10.y === undefined) && (missing2 = "y"))) || ((data10.width === undefined) && (missing2 = "width"))) || ((data10.height === undefined) && (missing2 = "height"))){
+validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs31 = errors;
+for(const key2 in data10){
+if(!((((key2 === "height") || (key2 === "width")) || (key2 === "x")) || (key2 === "y"))){
+validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Region/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs15 === errors){
-if(data5.height !== undefined){
-let data6 = data5.height;
-const _errs16 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+if(_errs31 === errors){
+if(data10.height !== undefined){
+let data11 = data10.height;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
 validate52.errors = [{instancePath:instancePath+"/region/height",schemaPath:"#/$defs/Region/properties/height/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs16){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 1 || isNaN(data11)){
 validate52.errors = [{instancePath:instancePath+"/region/height",schemaPath:"#/$defs/Region/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
-var valid3 = _errs16 === errors;
+var valid6 = _errs32 === errors;
 }
 else {
-var valid3 = true;
+var valid6 = true;
 }
-if(valid3){
-if(data5.width !== undefined){
-let data7 = data5.width;
-const _errs18 = errors;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+if(valid6){
+if(data10.width !== undefined){
+let data12 = data10.width;
+const _errs34 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
 validate52.errors = [{instancePath:instancePath+"/region/width",schemaPath:"#/$defs/Region/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs18){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 1 || isNaN(data7)){
+if(errors === _errs34){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 < 1 || isNaN(data12)){
 validate52.errors = [{instancePath:instancePath+"/region/width",schemaPath:"#/$defs/Region/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
-var valid3 = _errs18 === errors;
+var valid6 = _errs34 === errors;
 }
 else {
-var valid3 = true;
+var valid6 = true;
 }
-if(valid3){
-if(data5.x !== undefined){
-let data8 = data5.x;
-const _errs20 = errors;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+if(valid6){
+if(data10.x !== undefined){
+let data13 = data10.x;
+const _errs36 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
 validate52.errors = [{instancePath:instancePath+"/region/x",schemaPath:"#/$defs/Region/properties/x/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid3 = _errs20 === errors;
+var valid6 = _errs36 === errors;
 }
 else {
-var valid3 = true;
+var valid6 = true;
 }
-if(valid3){
-if(data5.y !== undefined){
-let data9 = data5.y;
-const _errs22 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+if(valid6){
+if(data10.y !== undefined){
+let data14 = data10.y;
+const _errs38 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
 validate52.errors = [{instancePath:instancePath+"/region/y",schemaPath:"#/$defs/Region/properties/y/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid3 = _errs22 === errors;
+var valid6 = _errs38 === errors;
 }
 else {
-var valid3 = true;
+var valid6 = true;
 }
 }
 }
@@ -4609,36 +5081,37 @@ validate52.errors = [{instancePath:instancePath+"/region",schemaPath:"#/$defs/Re
 return false;
 }
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs28 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.seed !== undefined){
-let data10 = data.seed;
-const _errs24 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+let data15 = data.seed;
+const _errs40 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
 validate52.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs40 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.width !== undefined){
-let data11 = data.width;
-const _errs26 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+let data16 = data.width;
+const _errs42 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
 validate52.errors = [{instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs26 === errors;
+var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -4752,9 +5225,9 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema100 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
-const schema101 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
-const schema102 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
+const schema102 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
+const schema103 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
+const schema104 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -4776,7 +5249,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema101.properties, key0))){
+if(!(func1.call(schema103.properties, key0))){
 validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5105,7 +5578,7 @@ validate57.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobK
 return false;
 }
 if(!(((((data9 === "generate") || (data9 === "refine")) || (data9 === "inpaint")) || (data9 === "expand")) || (data9 === "train"))){
-validate57.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"}];
+validate57.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/$defs/JobKind/enum",keyword:"enum",params:{allowedValues: schema46.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs34 === errors;
@@ -5350,7 +5823,7 @@ validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/propertie
 return false;
 }
 if(!(((((data17 === "queued") || (data17 === "running")) || (data17 === "done")) || (data17 === "failed")) || (data17 === "cancelled"))){
-validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema101.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema103.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -5528,7 +6001,7 @@ return errors === 0;
 }
 validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema104 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
+const schema106 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5692,9 +6165,9 @@ return errors === 0;
 }
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema105 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
-const schema106 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"gpu_count":{"default":0,"description":"CUDA devices on this machine (cuda:0 .. cuda:N-1)","title":"Gpu Count","type":"integer"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
-const schema107 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
+const schema107 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
+const schema108 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"gpu_count":{"default":0,"description":"CUDA devices on this machine (cuda:0 .. cuda:N-1)","title":"Gpu Count","type":"integer"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
+const schema109 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6170,7 +6643,8 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema108 = {"additionalProperties":false,"properties":{"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
+const schema110 = {"additionalProperties":false,"properties":{"broken":{"description":"listed to admins only","items":{"$ref":"#/$defs/BrokenModelInfo"},"title":"Broken","type":"array"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
+const schema111 = {"additionalProperties":false,"description":"A registered model the daemon cannot serve (damaged, or its files are gone); an admin\nremoves it by this id.","properties":{"id":{"title":"Id","type":"string"},"path":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Path"},"reason":{"title":"Reason","type":"string"}},"required":["id","reason"],"title":"BrokenModelInfo","type":"object"};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6192,25 +6666,133 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "models") || (key0 === "reply_to")) || (key0 === "type"))){
+if(!((((key0 === "broken") || (key0 === "models")) || (key0 === "reply_to")) || (key0 === "type"))){
 validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.models !== undefined){
-let data0 = data.models;
+if(data.broken !== undefined){
+let data0 = data.broken;
 const _errs2 = errors;
 if(errors === _errs2){
 if(Array.isArray(data0)){
 var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
 const _errs4 = errors;
-if(!(validate43(data0[i0], {instancePath:instancePath+"/models/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
-errors = vErrors.length;
+const _errs5 = errors;
+if(errors === _errs5){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((data1.id === undefined) && (missing1 = "id")) || ((data1.reason === undefined) && (missing1 = "reason"))){
+validate67.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs7 = errors;
+for(const key1 in data1){
+if(!(((key1 === "id") || (key1 === "path")) || (key1 === "reason"))){
+validate67.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs7 === errors){
+if(data1.id !== undefined){
+const _errs8 = errors;
+if(typeof data1.id !== "string"){
+validate67.errors = [{instancePath:instancePath+"/broken/" + i0+"/id",schemaPath:"#/$defs/BrokenModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid3 = _errs8 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.path !== undefined){
+let data3 = data1.path;
+const _errs10 = errors;
+const _errs11 = errors;
+let valid4 = false;
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+const err0 = {instancePath:instancePath+"/broken/" + i0+"/path",schemaPath:"#/$defs/BrokenModelInfo/properties/path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid4 = valid4 || _valid0;
+const _errs14 = errors;
+if(data3 !== null){
+const err1 = {instancePath:instancePath+"/broken/" + i0+"/path",schemaPath:"#/$defs/BrokenModelInfo/properties/path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const err2 = {instancePath:instancePath+"/broken/" + i0+"/path",schemaPath:"#/$defs/BrokenModelInfo/properties/path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate67.errors = vErrors;
+return false;
+}
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.reason !== undefined){
+const _errs16 = errors;
+if(typeof data1.reason !== "string"){
+validate67.errors = [{instancePath:instancePath+"/broken/" + i0+"/reason",schemaPath:"#/$defs/BrokenModelInfo/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate67.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
 }
 var valid1 = _errs4 === errors;
 if(!valid1){
@@ -6219,7 +6801,7 @@ break;
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate67.errors = [{instancePath:instancePath+"/broken",schemaPath:"#/properties/broken/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -6229,53 +6811,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.models !== undefined){
+let data5 = data.models;
+const _errs18 = errors;
+if(errors === _errs18){
+if(Array.isArray(data5)){
+var valid5 = true;
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+const _errs20 = errors;
+if(!(validate43(data5[i1], {instancePath:instancePath+"/models/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+var valid5 = _errs20 === errors;
+if(!valid5){
+break;
+}
+}
+}
+else {
+validate67.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.reply_to !== undefined){
-let data2 = data.reply_to;
-const _errs5 = errors;
-const _errs6 = errors;
-let valid2 = false;
-const _errs7 = errors;
-if(errors === _errs7){
-if(typeof data2 === "string"){
-if(func2(data2) > 64){
-const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs7 === errors;
-valid2 = valid2 || _valid0;
-const _errs9 = errors;
-if(data2 !== null){
-const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs9 === errors;
-valid2 = valid2 || _valid0;
-if(!valid2){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+let data7 = data.reply_to;
+const _errs21 = errors;
+const _errs22 = errors;
+let valid6 = false;
+const _errs23 = errors;
+if(errors === _errs23){
+if(typeof data7 === "string"){
+if(func2(data7) > 64){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6283,41 +6858,79 @@ else {
 vErrors.push(err3);
 }
 errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+var _valid1 = _errs23 === errors;
+valid6 = valid6 || _valid1;
+const _errs25 = errors;
+if(data7 !== null){
+const err5 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid1 = _errs25 === errors;
+valid6 = valid6 || _valid1;
+if(!valid6){
+const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
 validate67.errors = vErrors;
 return false;
 }
 else {
-errors = _errs6;
+errors = _errs22;
 if(vErrors !== null){
-if(_errs6){
-vErrors.length = _errs6;
+if(_errs22){
+vErrors.length = _errs22;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs5 === errors;
+var valid0 = _errs21 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data3 = data.type;
-const _errs11 = errors;
-if(typeof data3 !== "string"){
+let data8 = data.type;
+const _errs27 = errors;
+if(typeof data8 !== "string"){
 validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data3){
+if("models.reply" !== data8){
 validate67.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs11 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -6334,8 +6947,8 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema109 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
-const schema110 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
+const schema112 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
+const schema113 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6470,7 +7083,7 @@ validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Sco
 return false;
 }
 if(!((data4 === "client") || (data4 === "admin"))){
-validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema61.enum},message:"must be equal to one of the allowed values"}];
+validate71.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -6658,7 +7271,7 @@ return errors === 0;
 }
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema112 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
+const schema115 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6781,7 +7394,7 @@ validate74.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Sco
 return false;
 }
 if(!((data2 === "client") || (data2 === "admin"))){
-validate74.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema61.enum},message:"must be equal to one of the allowed values"}];
+validate74.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -6835,8 +7448,8 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema114 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
-const schema66 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU; cuda:N one GPU of several","pattern":"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$","title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
+const schema117 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
+const schema67 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU; cuda:N one GPU of several","pattern":"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$","title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
 const pattern23 = new RegExp("^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$", "u");
 
 function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7080,7 +7693,7 @@ validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/
 return false;
 }
 if(!((((data9 === "auto") || (data9 === "fp16")) || (data9 === "bf16")) || (data9 === "fp32"))){
-validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema66.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+validate76.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema67.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -12124,7 +12737,7 @@ validate97.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Sco
 return false;
 }
 if(!((data2 === "client") || (data2 === "admin"))){
-validate97.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema61.enum},message:"must be equal to one of the allowed values"}];
+validate97.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -13386,7 +13999,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema91.properties, key0))){
+if(!(func1.call(schema92.properties, key0))){
 validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -14296,25 +14909,133 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "models") || (key0 === "reply_to")) || (key0 === "type"))){
+if(!((((key0 === "broken") || (key0 === "models")) || (key0 === "reply_to")) || (key0 === "type"))){
 validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.models !== undefined){
-let data0 = data.models;
+if(data.broken !== undefined){
+let data0 = data.broken;
 const _errs2 = errors;
 if(errors === _errs2){
 if(Array.isArray(data0)){
 var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
 const _errs4 = errors;
-if(!(validate43(data0[i0], {instancePath:instancePath+"/models/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
-errors = vErrors.length;
+const _errs5 = errors;
+if(errors === _errs5){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((data1.id === undefined) && (missing1 = "id")) || ((data1.reason === undefined) && (missing1 = "reason"))){
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs7 = errors;
+for(const key1 in data1){
+if(!(((key1 === "id") || (key1 === "path")) || (key1 === "reason"))){
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs7 === errors){
+if(data1.id !== undefined){
+const _errs8 = errors;
+if(typeof data1.id !== "string"){
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0+"/id",schemaPath:"#/$defs/BrokenModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid3 = _errs8 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.path !== undefined){
+let data3 = data1.path;
+const _errs10 = errors;
+const _errs11 = errors;
+let valid4 = false;
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+const err0 = {instancePath:instancePath+"/broken/" + i0+"/path",schemaPath:"#/$defs/BrokenModelInfo/properties/path/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid4 = valid4 || _valid0;
+const _errs14 = errors;
+if(data3 !== null){
+const err1 = {instancePath:instancePath+"/broken/" + i0+"/path",schemaPath:"#/$defs/BrokenModelInfo/properties/path/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const err2 = {instancePath:instancePath+"/broken/" + i0+"/path",schemaPath:"#/$defs/BrokenModelInfo/properties/path/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate114.errors = vErrors;
+return false;
+}
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.reason !== undefined){
+const _errs16 = errors;
+if(typeof data1.reason !== "string"){
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0+"/reason",schemaPath:"#/$defs/BrokenModelInfo/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
 }
 var valid1 = _errs4 === errors;
 if(!valid1){
@@ -14323,7 +15044,7 @@ break;
 }
 }
 else {
-validate114.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate114.errors = [{instancePath:instancePath+"/broken",schemaPath:"#/properties/broken/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14333,53 +15054,46 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.models !== undefined){
+let data5 = data.models;
+const _errs18 = errors;
+if(errors === _errs18){
+if(Array.isArray(data5)){
+var valid5 = true;
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+const _errs20 = errors;
+if(!(validate43(data5[i1], {instancePath:instancePath+"/models/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate43.errors : vErrors.concat(validate43.errors);
+errors = vErrors.length;
+}
+var valid5 = _errs20 === errors;
+if(!valid5){
+break;
+}
+}
+}
+else {
+validate114.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.reply_to !== undefined){
-let data2 = data.reply_to;
-const _errs5 = errors;
-const _errs6 = errors;
-let valid2 = false;
-const _errs7 = errors;
-if(errors === _errs7){
-if(typeof data2 === "string"){
-if(func2(data2) > 64){
-const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs7 === errors;
-valid2 = valid2 || _valid0;
-const _errs9 = errors;
-if(data2 !== null){
-const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs9 === errors;
-valid2 = valid2 || _valid0;
-if(!valid2){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+let data7 = data.reply_to;
+const _errs21 = errors;
+const _errs22 = errors;
+let valid6 = false;
+const _errs23 = errors;
+if(errors === _errs23){
+if(typeof data7 === "string"){
+if(func2(data7) > 64){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -14387,41 +15101,79 @@ else {
 vErrors.push(err3);
 }
 errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+var _valid1 = _errs23 === errors;
+valid6 = valid6 || _valid1;
+const _errs25 = errors;
+if(data7 !== null){
+const err5 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+var _valid1 = _errs25 === errors;
+valid6 = valid6 || _valid1;
+if(!valid6){
+const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
 validate114.errors = vErrors;
 return false;
 }
 else {
-errors = _errs6;
+errors = _errs22;
 if(vErrors !== null){
-if(_errs6){
-vErrors.length = _errs6;
+if(_errs22){
+vErrors.length = _errs22;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs5 === errors;
+var valid0 = _errs21 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data3 = data.type;
-const _errs11 = errors;
-if(typeof data3 !== "string"){
+let data8 = data.type;
+const _errs27 = errors;
+if(typeof data8 !== "string"){
 validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("models.reply" !== data3){
+if("models.reply" !== data8){
 validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs11 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -15108,7 +15860,7 @@ validate119.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#
 return false;
 }
 if(!((((data9 === "auto") || (data9 === "fp16")) || (data9 === "bf16")) || (data9 === "fp32"))){
-validate119.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema66.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+validate119.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema67.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -15997,7 +16749,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func1.call(schema74.properties, key0))){
+if(!(func1.call(schema75.properties, key0))){
 validate122.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -16048,7 +16800,7 @@ return false;
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!(func1.call(schema75.properties, key1))){
+if(!(func1.call(schema76.properties, key1))){
 validate122.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -16388,7 +17140,7 @@ validate122.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Sc
 return false;
 }
 if(!((data21 === "client") || (data21 === "admin"))){
-validate122.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema61.enum},message:"must be equal to one of the allowed values"}];
+validate122.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs49 === errors;
