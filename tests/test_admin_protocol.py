@@ -147,3 +147,18 @@ async def test_a_broken_model_is_listed_to_admins_by_id_and_reason_and_removed_b
         assert "gone" not in {m.id for m in listed.models}
         removed = await admin.request(ModelsRemove(model_id="gone"))
     assert isinstance(removed, ModelsReply) and removed.broken == []
+
+
+async def test_a_checkpoints_prediction_is_set_at_add_and_changed_over_the_wire(
+        daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as admin:
+        added = await admin.request(ModelsAdd(path=str(daemon.paths.models / "demo"),
+                                              model_id="tuned", prediction="v"))
+        assert isinstance(added, ModelsReply)
+        assert {m.id: m.prediction for m in added.models}["tuned"] == "v_prediction"
+        changed = await admin.request(ModelsUpdate(model_id="tuned", prediction="epsilon"))
+        assert isinstance(changed, ModelsReply)
+        assert {m.id: m.prediction for m in changed.models}["tuned"] == "epsilon"
+        with pytest.raises(RemoteError) as refused:
+            await admin.request(ModelsUpdate(model_id="demo-lora", prediction="v"))
+    assert refused.value.field == "prediction"

@@ -66,7 +66,7 @@ async def models_add(caller: Caller, m: ModelsAdd) -> Message:
     core = caller.core
     await asyncio.to_thread(core.registry.add, m.path, model_id=m.model_id, kind=m.kind,
                             allow_pickle=m.allow_pickle, control_type=m.control_type,
-                            config=m.config)
+                            config=m.config, prediction=m.prediction)
     return _models_reply(caller)
 
 
@@ -84,7 +84,7 @@ async def models_update(caller: Caller, m: ModelsUpdate) -> Message:
     words = None if m.trigger_words is None else [w.strip() for w in m.trigger_words if w.strip()]
     await asyncio.to_thread(caller.core.registry.update, m.model_id, name=m.name,
                             default_weight=m.default_weight, trigger_words=words,
-                            vae="" if m.clear_vae else m.vae)
+                            vae="" if m.clear_vae else m.vae, prediction=m.prediction)
     return _models_reply(caller)
 
 

@@ -45,6 +45,9 @@ JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
 FillMode = Literal["keep", "blur", "edge", "noise"]
 
 
+# how a checkpoint was trained to predict noise; "v" is short for v_prediction
+Prediction = Literal["v", "v_prediction", "epsilon"]
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -447,6 +450,9 @@ class ModelsAdd(Request):
     config: str | None = Field(
         default=None, max_length=4096,
         description="single-file checkpoint: a diffusers folder of the same architecture to read it with")
+    prediction: Prediction | None = Field(
+        default=None, description="checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 "
+        "512 base), when its files do not say")
     allow_pickle: bool = False
 
 
@@ -510,6 +516,8 @@ class ModelsUpdate(Request):
     default_weight: float | None = Field(default=None, ge=-4.0, le=4.0)
     vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with")
     clear_vae: bool = Field(default=False, description="checkpoint: decode with its own VAE again")
+    prediction: Prediction | None = Field(
+        default=None, description="checkpoint: sample as v-prediction or epsilon from now on")
 
 
 class ModelsLocate(Request):
@@ -674,6 +682,9 @@ class JobProgress(Message):
     preview_height: int | None = None
     loss: float | None = Field(default=None, description="train: the step's loss")
     eta_s: float | None = Field(default=None, description="train: seconds left, estimated")
+    phase: Literal["class_images", "train"] | None = Field(
+        default=None, description="train: 'class_images' while prior-preservation images are "
+        "generated (step/steps count images), then 'train'")
 
 
 class JobResult(Message):

@@ -606,6 +606,14 @@ export interface TrainSpec {
    */
   captions?: string[] | null;
   checkpoint_every?: number;
+  /**
+   * prior preservation: class images generated first; 0: off
+   */
+  class_images?: number;
+  /**
+   * prior preservation: the class, e.g. 'a photo of a dog'
+   */
+  class_prompt?: string;
   flip?: boolean;
   /**
    * @minItems 1
@@ -618,6 +626,10 @@ export interface TrainSpec {
    */
   name: string;
   prediction_type?: ("epsilon" | "v_prediction") | null;
+  /**
+   * weight of the class images' loss
+   */
+  prior_loss_weight?: number;
   random_crop?: boolean;
   rank?: number;
   resolution?: number;
@@ -714,6 +726,10 @@ export interface ModelsAdd {
    */
   model_id?: string | null;
   path: string;
+  /**
+   * checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 512 base), when its files do not say
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   type: "models.add";
 }
 /**
@@ -858,6 +874,10 @@ export interface ModelsUpdate {
    */
   model_id: string;
   name?: string | null;
+  /**
+   * checkpoint: sample as v-prediction or epsilon from now on
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   trigger_words?: string[] | null;
   type: "models.update";
   /**
@@ -1147,6 +1167,10 @@ export interface JobProgress {
    * train: the step's loss
    */
   loss?: number | null;
+  /**
+   * train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'
+   */
+  phase?: ("class_images" | "train") | null;
   preview?: ImageFormat | null;
   preview_height?: number | null;
   preview_width?: number | null;
