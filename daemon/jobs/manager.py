@@ -461,14 +461,14 @@ class JobManager:
         def on_progress(p: StepProgress) -> None:
             if p.preview is None:
                 self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
-                                               loss=p.loss, eta_s=p.eta_s))
+                                               loss=p.loss, eta_s=p.eta_s, phase=p.phase))
                 return
             preview = p.preview.convert("RGB")
             preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
             self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
                                            preview=ImageFormat.PNG, preview_width=preview.width,
                                            preview_height=preview.height, loss=p.loss,
-                                           eta_s=p.eta_s),
+                                           eta_s=p.eta_s, phase=p.phase),
                        image_io.encode_png(preview))
 
         return on_progress

@@ -698,6 +698,9 @@ class JobProgress(Message):
     preview_height: int | None = None
     loss: float | None = Field(default=None, description="train: the step's loss")
     eta_s: float | None = Field(default=None, description="train: seconds left, estimated")
+    phase: Literal["class_images", "train"] | None = Field(
+        default=None, description="train: 'class_images' while prior-preservation images are "
+        "generated (step/steps count images), then 'train'")
 
 
 class JobResult(Message):

@@ -633,6 +633,14 @@ export interface TrainSpec {
    */
   captions?: string[] | null;
   checkpoint_every?: number;
+  /**
+   * prior preservation: class images generated first; 0: off
+   */
+  class_images?: number;
+  /**
+   * prior preservation: the class, e.g. 'a photo of a dog'
+   */
+  class_prompt?: string;
   flip?: boolean;
   /**
    * @minItems 1
@@ -645,6 +653,10 @@ export interface TrainSpec {
    */
   name: string;
   prediction_type?: ("epsilon" | "v_prediction") | null;
+  /**
+   * weight of the class images' loss
+   */
+  prior_loss_weight?: number;
   random_crop?: boolean;
   rank?: number;
   resolution?: number;
@@ -1182,6 +1194,10 @@ export interface JobProgress {
    * train: the step's loss
    */
   loss?: number | null;
+  /**
+   * train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'
+   */
+  phase?: ("class_images" | "train") | null;
   preview?: ImageFormat | null;
   preview_height?: number | null;
   preview_width?: number | null;

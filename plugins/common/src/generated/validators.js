@@ -1480,7 +1480,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema92 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+const schema92 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"phase":{"anyOf":[{"enum":["class_images","train"],"type":"string"},{"type":"null"}],"default":null,"description":"train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'","title":"Phase"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1650,14 +1650,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview !== undefined){
-let data3 = data.preview;
+if(data.phase !== undefined){
+let data3 = data.phase;
 const _errs16 = errors;
 const _errs17 = errors;
 let valid3 = false;
 const _errs18 = errors;
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err6 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1666,8 +1666,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!(((data3 === "png") || (data3 === "rgba8")) || (data3 === "grey8"))){
-const err7 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
+if(!((data3 === "class_images") || (data3 === "train"))){
+const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema92.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1678,9 +1678,9 @@ errors++;
 }
 var _valid2 = _errs18 === errors;
 valid3 = valid3 || _valid2;
-const _errs21 = errors;
+const _errs20 = errors;
 if(data3 !== null){
-const err8 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err8 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -1689,10 +1689,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs21 === errors;
+var _valid2 = _errs20 === errors;
 valid3 = valid3 || _valid2;
 if(!valid3){
-const err9 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err9 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -1720,14 +1720,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview_height !== undefined){
-let data4 = data.preview_height;
+if(data.preview !== undefined){
+let data4 = data.preview;
+const _errs22 = errors;
 const _errs23 = errors;
+let valid4 = false;
 const _errs24 = errors;
-let valid5 = false;
-const _errs25 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data4 !== "string"){
+const err10 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1736,11 +1736,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid3 = _errs25 === errors;
-valid5 = valid5 || _valid3;
-const _errs27 = errors;
-if(data4 !== null){
-const err11 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(((data4 === "png") || (data4 === "rgba8")) || (data4 === "grey8"))){
+const err11 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -1749,10 +1746,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid3 = _errs27 === errors;
-valid5 = valid5 || _valid3;
-if(!valid5){
-const err12 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs24 === errors;
+valid4 = valid4 || _valid3;
+const _errs27 = errors;
+if(data4 !== null){
+const err12 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -1760,34 +1758,11 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate49.errors = vErrors;
-return false;
 }
-else {
-errors = _errs24;
-if(vErrors !== null){
-if(_errs24){
-vErrors.length = _errs24;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs23 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.preview_width !== undefined){
-let data5 = data.preview_width;
-const _errs29 = errors;
-const _errs30 = errors;
-let valid6 = false;
-const _errs31 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err13 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid3 = _errs27 === errors;
+valid4 = valid4 || _valid3;
+if(!valid4){
+const err13 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1795,12 +1770,34 @@ else {
 vErrors.push(err13);
 }
 errors++;
+validate49.errors = vErrors;
+return false;
 }
-var _valid4 = _errs31 === errors;
-valid6 = valid6 || _valid4;
-const _errs33 = errors;
-if(data5 !== null){
-const err14 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview_height !== undefined){
+let data5 = data.preview_height;
+const _errs29 = errors;
+const _errs30 = errors;
+let valid6 = false;
+const _errs31 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err14 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1809,15 +1806,28 @@ vErrors.push(err14);
 }
 errors++;
 }
-var _valid4 = _errs33 === errors;
+var _valid4 = _errs31 === errors;
 valid6 = valid6 || _valid4;
-if(!valid6){
-const err15 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs33 = errors;
+if(data5 !== null){
+const err15 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+var _valid4 = _errs33 === errors;
+valid6 = valid6 || _valid4;
+if(!valid6){
+const err16 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 validate49.errors = vErrors;
@@ -1840,12 +1850,59 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.step !== undefined){
-let data6 = data.step;
+if(data.preview_width !== undefined){
+let data6 = data.preview_width;
 const _errs35 = errors;
+const _errs36 = errors;
+let valid7 = false;
+const _errs37 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate49.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err17 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid5 = _errs37 === errors;
+valid7 = valid7 || _valid5;
+const _errs39 = errors;
+if(data6 !== null){
+const err18 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+var _valid5 = _errs39 === errors;
+valid7 = valid7 || _valid5;
+if(!valid7){
+const err19 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+validate49.errors = vErrors;
 return false;
+}
+else {
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs35 === errors;
 }
@@ -1853,34 +1910,48 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.steps !== undefined){
-let data7 = data.steps;
-const _errs37 = errors;
+if(data.step !== undefined){
+let data7 = data.step;
+const _errs41 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate49.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.steps !== undefined){
+let data8 = data.steps;
+const _errs43 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 validate49.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data8 = data.type;
-const _errs39 = errors;
-if(typeof data8 !== "string"){
+let data9 = data.type;
+const _errs45 = errors;
+if(typeof data9 !== "string"){
 validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("job.progress" !== data8){
+if("job.progress" !== data9){
 validate49.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs39 === errors;
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -1911,7 +1982,7 @@ const schema43 = {"additionalProperties":false,"description":"The document a job
 const schema46 = {"enum":["generate","refine","inpaint","expand","train"],"title":"JobKind","type":"string"};
 const schema47 = {"additionalProperties":false,"properties":{"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"weight":{"default":1,"maximum":4,"minimum":-4,"title":"Weight","type":"number"}},"required":["id"],"title":"LoraSpec","type":"object"};
 const schema48 = {"additionalProperties":false,"properties":{"bottom":{"default":0,"maximum":16384,"minimum":0,"title":"Bottom","type":"integer"},"left":{"default":0,"maximum":16384,"minimum":0,"title":"Left","type":"integer"},"right":{"default":0,"maximum":16384,"minimum":0,"title":"Right","type":"integer"},"top":{"default":0,"maximum":16384,"minimum":0,"title":"Top","type":"integer"}},"title":"Margins","type":"object"};
-const schema49 = {"additionalProperties":false,"properties":{"alpha":{"anyOf":[{"maximum":512,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the rank","title":"Alpha"},"batch_size":{"default":1,"maximum":16,"minimum":1,"title":"Batch Size","type":"integer"},"caption":{"default":"{trigger}","description":"the caption template when `captions` is not given","maxLength":1000,"title":"Caption","type":"string"},"captions":{"anyOf":[{"items":{"maxLength":1000,"type":"string"},"type":"array"},{"type":"null"}],"default":null,"description":"one per image, in order; None: `caption` for all","title":"Captions"},"checkpoint_every":{"default":100,"maximum":20000,"minimum":1,"title":"Checkpoint Every","type":"integer"},"flip":{"default":false,"title":"Flip","type":"boolean"},"images":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"maxItems":1000,"minItems":1,"title":"Images","type":"array"},"learning_rate":{"default":0.0001,"exclusiveMinimum":0,"maximum":0.01,"title":"Learning Rate","type":"number"},"name":{"description":"the id the trained LoRA is registered under","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Name","type":"string"},"prediction_type":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"title":"Prediction Type"},"random_crop":{"default":false,"title":"Random Crop","type":"boolean"},"rank":{"default":16,"maximum":128,"minimum":1,"title":"Rank","type":"integer"},"resolution":{"default":512,"maximum":1536,"minimum":64,"title":"Resolution","type":"integer"},"sample_every":{"default":0,"description":"0: only a sample at the end","maximum":20000,"minimum":0,"title":"Sample Every","type":"integer"},"sample_prompt":{"default":"","description":"'': the trigger word","maxLength":1000,"title":"Sample Prompt","type":"string"},"steps":{"default":1000,"maximum":20000,"minimum":1,"title":"Steps","type":"integer"},"train_text_encoder":{"default":false,"title":"Train Text Encoder","type":"boolean"},"trigger":{"description":"the word that calls the LoRA","maxLength":64,"minLength":1,"title":"Trigger","type":"string"}},"required":["name","trigger","images"],"title":"TrainSpec","type":"object"};
+const schema49 = {"additionalProperties":false,"properties":{"alpha":{"anyOf":[{"maximum":512,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the rank","title":"Alpha"},"batch_size":{"default":1,"maximum":16,"minimum":1,"title":"Batch Size","type":"integer"},"caption":{"default":"{trigger}","description":"the caption template when `captions` is not given","maxLength":1000,"title":"Caption","type":"string"},"captions":{"anyOf":[{"items":{"maxLength":1000,"type":"string"},"type":"array"},{"type":"null"}],"default":null,"description":"one per image, in order; None: `caption` for all","title":"Captions"},"checkpoint_every":{"default":100,"maximum":20000,"minimum":1,"title":"Checkpoint Every","type":"integer"},"class_images":{"default":0,"description":"prior preservation: class images generated first; 0: off","maximum":1000,"minimum":0,"title":"Class Images","type":"integer"},"class_prompt":{"default":"","description":"prior preservation: the class, e.g. 'a photo of a dog'","maxLength":1000,"title":"Class Prompt","type":"string"},"flip":{"default":false,"title":"Flip","type":"boolean"},"images":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"maxItems":1000,"minItems":1,"title":"Images","type":"array"},"learning_rate":{"default":0.0001,"exclusiveMinimum":0,"maximum":0.01,"title":"Learning Rate","type":"number"},"name":{"description":"the id the trained LoRA is registered under","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Name","type":"string"},"prediction_type":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"title":"Prediction Type"},"prior_loss_weight":{"default":1,"description":"weight of the class images' loss","exclusiveMinimum":0,"maximum":10,"title":"Prior Loss Weight","type":"number"},"random_crop":{"default":false,"title":"Random Crop","type":"boolean"},"rank":{"default":16,"maximum":128,"minimum":1,"title":"Rank","type":"integer"},"resolution":{"default":512,"maximum":1536,"minimum":64,"title":"Resolution","type":"integer"},"sample_every":{"default":0,"description":"0: only a sample at the end","maximum":20000,"minimum":0,"title":"Sample Every","type":"integer"},"sample_prompt":{"default":"","description":"'': the trigger word","maxLength":1000,"title":"Sample Prompt","type":"string"},"steps":{"default":1000,"maximum":20000,"minimum":1,"title":"Steps","type":"integer"},"train_text_encoder":{"default":false,"title":"Train Text Encoder","type":"boolean"},"trigger":{"description":"the word that calls the LoRA","maxLength":64,"minLength":1,"title":"Trigger","type":"string"}},"required":["name","trigger","images"],"title":"TrainSpec","type":"object"};
 const schema44 = {"additionalProperties":false,"properties":{"end":{"default":1,"maximum":1,"minimum":0,"title":"End","type":"number"},"high_threshold":{"default":200,"description":"canny only","maximum":255,"minimum":0,"title":"High Threshold","type":"integer"},"image":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Image","type":"string"},"low_threshold":{"default":100,"description":"canny only","maximum":255,"minimum":0,"title":"Low Threshold","type":"integer"},"model":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"ControlNet id; default: the registry's for this type","title":"Model"},"preprocess":{"default":true,"description":"false: the image is already the map; true: the daemon makes the map from it where it has a preprocessor for the type (canny, scribble, lineart, softedge, tile, mlsd; depth with a registered depth estimator)","title":"Preprocess","type":"boolean"},"start":{"default":0,"maximum":1,"minimum":0,"title":"Start","type":"number"},"strength":{"default":1,"maximum":2,"minimum":0,"title":"Strength","type":"number"},"type":{"$ref":"#/$defs/ControlType"}},"required":["type","image"],"title":"ControlSpec","type":"object"};
 const schema45 = {"description":"The kind of map a ControlNet follows.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none"],"title":"ControlType","type":"string"};
 
@@ -3864,10 +3935,11 @@ else {
 var valid19 = true;
 }
 if(valid19){
-if(data31.flip !== undefined){
+if(data31.class_images !== undefined){
+let data38 = data31.class_images;
 const _errs124 = errors;
-if(typeof data31.flip !== "boolean"){
-const err74 = {instancePath:instancePath+"/train/flip",schemaPath:"#/$defs/TrainSpec/properties/flip/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err74 = {instancePath:instancePath+"/train/class_images",schemaPath:"#/$defs/TrainSpec/properties/class_images/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3876,19 +3948,10 @@ vErrors.push(err74);
 }
 errors++;
 }
-var valid19 = _errs124 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.images !== undefined){
-let data39 = data31.images;
-const _errs126 = errors;
-if(errors === _errs126){
-if(Array.isArray(data39)){
-if(data39.length > 1000){
-const err75 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
+if(errors === _errs124){
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 1000 || isNaN(data38)){
+const err75 = {instancePath:instancePath+"/train/class_images",schemaPath:"#/$defs/TrainSpec/properties/class_images/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3898,8 +3961,8 @@ vErrors.push(err75);
 errors++;
 }
 else {
-if(data39.length < 1){
-const err76 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data38 < 0 || isNaN(data38)){
+const err76 = {instancePath:instancePath+"/train/class_images",schemaPath:"#/$defs/TrainSpec/properties/class_images/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3908,16 +3971,22 @@ vErrors.push(err76);
 }
 errors++;
 }
+}
+}
+}
+var valid19 = _errs124 === errors;
+}
 else {
-var valid23 = true;
-const len3 = data39.length;
-for(let i3=0; i3<len3; i3++){
-let data40 = data39[i3];
-const _errs128 = errors;
-if(errors === _errs128){
-if(typeof data40 === "string"){
-if(!pattern4.test(data40)){
-const err77 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+var valid19 = true;
+}
+if(valid19){
+if(data31.class_prompt !== undefined){
+let data39 = data31.class_prompt;
+const _errs126 = errors;
+if(errors === _errs126){
+if(typeof data39 === "string"){
+if(func2(data39) > 1000){
+const err77 = {instancePath:instancePath+"/train/class_prompt",schemaPath:"#/$defs/TrainSpec/properties/class_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3928,31 +3997,12 @@ errors++;
 }
 }
 else {
-const err78 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err78 = {instancePath:instancePath+"/train/class_prompt",schemaPath:"#/$defs/TrainSpec/properties/class_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
 else {
 vErrors.push(err78);
-}
-errors++;
-}
-}
-var valid23 = _errs128 === errors;
-if(!valid23){
-break;
-}
-}
-}
-}
-}
-else {
-const err79 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
 }
 errors++;
 }
@@ -3963,13 +4013,31 @@ else {
 var valid19 = true;
 }
 if(valid19){
-if(data31.learning_rate !== undefined){
-let data41 = data31.learning_rate;
+if(data31.flip !== undefined){
+const _errs128 = errors;
+if(typeof data31.flip !== "boolean"){
+const err79 = {instancePath:instancePath+"/train/flip",schemaPath:"#/$defs/TrainSpec/properties/flip/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+var valid19 = _errs128 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.images !== undefined){
+let data41 = data31.images;
 const _errs130 = errors;
 if(errors === _errs130){
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 > 0.01 || isNaN(data41)){
-const err80 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.01},message:"must be <= 0.01"};
+if(Array.isArray(data41)){
+if(data41.length > 1000){
+const err80 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3979,8 +4047,8 @@ vErrors.push(err80);
 errors++;
 }
 else {
-if(data41 <= 0 || isNaN(data41)){
-const err81 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+if(data41.length < 1){
+const err81 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3989,15 +4057,51 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-}
 else {
-const err82 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/type",keyword:"type",params:{type: "number"},message:"must be number"};
+var valid23 = true;
+const len3 = data41.length;
+for(let i3=0; i3<len3; i3++){
+let data42 = data41[i3];
+const _errs132 = errors;
+if(errors === _errs132){
+if(typeof data42 === "string"){
+if(!pattern4.test(data42)){
+const err82 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
 else {
 vErrors.push(err82);
+}
+errors++;
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/train/images/" + i3,schemaPath:"#/$defs/TrainSpec/properties/images/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+var valid23 = _errs132 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/train/images",schemaPath:"#/$defs/TrainSpec/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
 }
 errors++;
 }
@@ -4008,47 +4112,13 @@ else {
 var valid19 = true;
 }
 if(valid19){
-if(data31.name !== undefined){
-let data42 = data31.name;
-const _errs132 = errors;
-if(errors === _errs132){
-if(typeof data42 === "string"){
-if(!pattern7.test(data42)){
-const err83 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-}
-var valid19 = _errs132 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.prediction_type !== undefined){
-let data43 = data31.prediction_type;
+if(data31.learning_rate !== undefined){
+let data43 = data31.learning_rate;
 const _errs134 = errors;
-const _errs135 = errors;
-let valid24 = false;
-const _errs136 = errors;
-if(typeof data43 !== "string"){
-const err85 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs134){
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 0.01 || isNaN(data43)){
+const err85 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 0.01},message:"must be <= 0.01"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -4057,8 +4127,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(!((data43 === "epsilon") || (data43 === "v_prediction"))){
-const err86 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema49.properties.prediction_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+else {
+if(data43 <= 0 || isNaN(data43)){
+const err86 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -4067,11 +4138,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-var _valid10 = _errs136 === errors;
-valid24 = valid24 || _valid10;
-const _errs138 = errors;
-if(data43 !== null){
-const err87 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/train/learning_rate",schemaPath:"#/$defs/TrainSpec/properties/learning_rate/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -4080,10 +4150,20 @@ vErrors.push(err87);
 }
 errors++;
 }
-var _valid10 = _errs138 === errors;
-valid24 = valid24 || _valid10;
-if(!valid24){
-const err88 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+var valid19 = _errs134 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.name !== undefined){
+let data44 = data31.name;
+const _errs136 = errors;
+if(errors === _errs136){
+if(typeof data44 === "string"){
+if(!pattern7.test(data44)){
+const err88 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -4092,27 +4172,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-else {
-errors = _errs135;
-if(vErrors !== null){
-if(_errs135){
-vErrors.length = _errs135;
 }
 else {
-vErrors = null;
-}
-}
-}
-var valid19 = _errs134 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.random_crop !== undefined){
-const _errs140 = errors;
-if(typeof data31.random_crop !== "boolean"){
-const err89 = {instancePath:instancePath+"/train/random_crop",schemaPath:"#/$defs/TrainSpec/properties/random_crop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err89 = {instancePath:instancePath+"/train/name",schemaPath:"#/$defs/TrainSpec/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -4121,17 +4183,21 @@ vErrors.push(err89);
 }
 errors++;
 }
-var valid19 = _errs140 === errors;
+}
+var valid19 = _errs136 === errors;
 }
 else {
 var valid19 = true;
 }
 if(valid19){
-if(data31.rank !== undefined){
-let data45 = data31.rank;
-const _errs142 = errors;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err90 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data31.prediction_type !== undefined){
+let data45 = data31.prediction_type;
+const _errs138 = errors;
+const _errs139 = errors;
+let valid24 = false;
+const _errs140 = errors;
+if(typeof data45 !== "string"){
+const err90 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -4140,10 +4206,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(errors === _errs142){
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 128 || isNaN(data45)){
-const err91 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
+if(!((data45 === "epsilon") || (data45 === "v_prediction"))){
+const err91 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema49.properties.prediction_type.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -4152,9 +4216,11 @@ vErrors.push(err91);
 }
 errors++;
 }
-else {
-if(data45 < 1 || isNaN(data45)){
-const err92 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+var _valid10 = _errs140 === errors;
+valid24 = valid24 || _valid10;
+const _errs142 = errors;
+if(data45 !== null){
+const err92 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -4163,20 +4229,10 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-}
-}
-var valid19 = _errs142 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.resolution !== undefined){
-let data46 = data31.resolution;
-const _errs144 = errors;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err93 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid10 = _errs142 === errors;
+valid24 = valid24 || _valid10;
+if(!valid24){
+const err93 = {instancePath:instancePath+"/train/prediction_type",schemaPath:"#/$defs/TrainSpec/properties/prediction_type/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -4185,10 +4241,30 @@ vErrors.push(err93);
 }
 errors++;
 }
+else {
+errors = _errs139;
+if(vErrors !== null){
+if(_errs139){
+vErrors.length = _errs139;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid19 = _errs138 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.prior_loss_weight !== undefined){
+let data46 = data31.prior_loss_weight;
+const _errs144 = errors;
 if(errors === _errs144){
 if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 > 1536 || isNaN(data46)){
-const err94 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536},message:"must be <= 1536"};
+if(data46 > 10 || isNaN(data46)){
+const err94 = {instancePath:instancePath+"/train/prior_loss_weight",schemaPath:"#/$defs/TrainSpec/properties/prior_loss_weight/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -4198,8 +4274,8 @@ vErrors.push(err94);
 errors++;
 }
 else {
-if(data46 < 64 || isNaN(data46)){
-const err95 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(data46 <= 0 || isNaN(data46)){
+const err95 = {instancePath:instancePath+"/train/prior_loss_weight",schemaPath:"#/$defs/TrainSpec/properties/prior_loss_weight/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -4210,18 +4286,8 @@ errors++;
 }
 }
 }
-}
-var valid19 = _errs144 === errors;
-}
 else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.sample_every !== undefined){
-let data47 = data31.sample_every;
-const _errs146 = errors;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err96 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err96 = {instancePath:instancePath+"/train/prior_loss_weight",schemaPath:"#/$defs/TrainSpec/properties/prior_loss_weight/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -4230,10 +4296,17 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(errors === _errs146){
-if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 > 20000 || isNaN(data47)){
-const err97 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+}
+var valid19 = _errs144 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.random_crop !== undefined){
+const _errs146 = errors;
+if(typeof data31.random_crop !== "boolean"){
+const err97 = {instancePath:instancePath+"/train/random_crop",schemaPath:"#/$defs/TrainSpec/properties/random_crop/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -4242,9 +4315,17 @@ vErrors.push(err97);
 }
 errors++;
 }
+var valid19 = _errs146 === errors;
+}
 else {
-if(data47 < 0 || isNaN(data47)){
-const err98 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.rank !== undefined){
+let data48 = data31.rank;
+const _errs148 = errors;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err98 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -4253,22 +4334,10 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-}
-}
-var valid19 = _errs146 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.sample_prompt !== undefined){
-let data48 = data31.sample_prompt;
-const _errs148 = errors;
 if(errors === _errs148){
-if(typeof data48 === "string"){
-if(func2(data48) > 1000){
-const err99 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 > 128 || isNaN(data48)){
+const err99 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128},message:"must be <= 128"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -4277,9 +4346,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
 else {
-const err100 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data48 < 1 || isNaN(data48)){
+const err100 = {instancePath:instancePath+"/train/rank",schemaPath:"#/$defs/TrainSpec/properties/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -4289,17 +4358,19 @@ vErrors.push(err100);
 errors++;
 }
 }
+}
+}
 var valid19 = _errs148 === errors;
 }
 else {
 var valid19 = true;
 }
 if(valid19){
-if(data31.steps !== undefined){
-let data49 = data31.steps;
+if(data31.resolution !== undefined){
+let data49 = data31.resolution;
 const _errs150 = errors;
 if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err101 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err101 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -4310,8 +4381,8 @@ errors++;
 }
 if(errors === _errs150){
 if((typeof data49 == "number") && (isFinite(data49))){
-if(data49 > 20000 || isNaN(data49)){
-const err102 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+if(data49 > 1536 || isNaN(data49)){
+const err102 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536},message:"must be <= 1536"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -4321,8 +4392,8 @@ vErrors.push(err102);
 errors++;
 }
 else {
-if(data49 < 1 || isNaN(data49)){
-const err103 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data49 < 64 || isNaN(data49)){
+const err103 = {instancePath:instancePath+"/train/resolution",schemaPath:"#/$defs/TrainSpec/properties/resolution/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -4340,10 +4411,11 @@ else {
 var valid19 = true;
 }
 if(valid19){
-if(data31.train_text_encoder !== undefined){
+if(data31.sample_every !== undefined){
+let data50 = data31.sample_every;
 const _errs152 = errors;
-if(typeof data31.train_text_encoder !== "boolean"){
-const err104 = {instancePath:instancePath+"/train/train_text_encoder",schemaPath:"#/$defs/TrainSpec/properties/train_text_encoder/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err104 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -4352,19 +4424,10 @@ vErrors.push(err104);
 }
 errors++;
 }
-var valid19 = _errs152 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data31.trigger !== undefined){
-let data51 = data31.trigger;
-const _errs154 = errors;
-if(errors === _errs154){
-if(typeof data51 === "string"){
-if(func2(data51) > 64){
-const err105 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(errors === _errs152){
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 > 20000 || isNaN(data50)){
+const err105 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -4374,8 +4437,8 @@ vErrors.push(err105);
 errors++;
 }
 else {
-if(func2(data51) < 1){
-const err106 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data50 < 0 || isNaN(data50)){
+const err106 = {instancePath:instancePath+"/train/sample_every",schemaPath:"#/$defs/TrainSpec/properties/sample_every/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -4386,8 +4449,20 @@ errors++;
 }
 }
 }
+}
+var valid19 = _errs152 === errors;
+}
 else {
-const err107 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid19 = true;
+}
+if(valid19){
+if(data31.sample_prompt !== undefined){
+let data51 = data31.sample_prompt;
+const _errs154 = errors;
+if(errors === _errs154){
+if(typeof data51 === "string"){
+if(func2(data51) > 1000){
+const err107 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -4397,7 +4472,126 @@ vErrors.push(err107);
 errors++;
 }
 }
+else {
+const err108 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
 var valid19 = _errs154 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.steps !== undefined){
+let data52 = data31.steps;
+const _errs156 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err109 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if(errors === _errs156){
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 20000 || isNaN(data52)){
+const err110 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20000},message:"must be <= 20000"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+else {
+if(data52 < 1 || isNaN(data52)){
+const err111 = {instancePath:instancePath+"/train/steps",schemaPath:"#/$defs/TrainSpec/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs156 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.train_text_encoder !== undefined){
+const _errs158 = errors;
+if(typeof data31.train_text_encoder !== "boolean"){
+const err112 = {instancePath:instancePath+"/train/train_text_encoder",schemaPath:"#/$defs/TrainSpec/properties/train_text_encoder/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+var valid19 = _errs158 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data31.trigger !== undefined){
+let data54 = data31.trigger;
+const _errs160 = errors;
+if(errors === _errs160){
+if(typeof data54 === "string"){
+if(func2(data54) > 64){
+const err113 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+else {
+if(func2(data54) < 1){
+const err114 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+var valid19 = _errs160 === errors;
 }
 else {
 var valid19 = true;
@@ -4422,39 +4616,42 @@ var valid19 = true;
 }
 }
 }
-else {
-const err108 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err108];
+}
+}
 }
 else {
-vErrors.push(err108);
+const err116 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
 }
 errors++;
 }
 }
 var _valid7 = _errs100 === errors;
 valid17 = valid17 || _valid7;
-const _errs156 = errors;
+const _errs162 = errors;
 if(data31 !== null){
-const err109 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err117 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
-vErrors = [err109];
+vErrors = [err117];
 }
 else {
-vErrors.push(err109);
+vErrors.push(err117);
 }
 errors++;
 }
-var _valid7 = _errs156 === errors;
+var _valid7 = _errs162 === errors;
 valid17 = valid17 || _valid7;
 if(!valid17){
-const err110 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err118 = {instancePath:instancePath+"/train",schemaPath:"#/properties/train/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
-vErrors = [err110];
+vErrors = [err118];
 }
 else {
-vErrors.push(err110);
+vErrors.push(err118);
 }
 errors++;
 validate29.errors = vErrors;
@@ -4478,143 +4675,57 @@ var valid0 = true;
 }
 if(valid0){
 if(data.vae !== undefined){
-let data52 = data.vae;
-const _errs158 = errors;
-const _errs159 = errors;
-let valid25 = false;
-const _errs160 = errors;
-if(errors === _errs160){
-if(typeof data52 === "string"){
-if(!pattern7.test(data52)){
-const err111 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-}
-else {
-const err112 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err112];
-}
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-}
-var _valid11 = _errs160 === errors;
-valid25 = valid25 || _valid11;
-const _errs162 = errors;
-if(data52 !== null){
-const err113 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err113];
-}
-else {
-vErrors.push(err113);
-}
-errors++;
-}
-var _valid11 = _errs162 === errors;
-valid25 = valid25 || _valid11;
-if(!valid25){
-const err114 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-validate29.errors = vErrors;
-return false;
-}
-else {
-errors = _errs159;
-if(vErrors !== null){
-if(_errs159){
-vErrors.length = _errs159;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs158 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.width !== undefined){
-let data53 = data.width;
+let data55 = data.vae;
 const _errs164 = errors;
 const _errs165 = errors;
-let valid26 = false;
+let valid25 = false;
 const _errs166 = errors;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err115 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-}
 if(errors === _errs166){
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 > 2048 || isNaN(data53)){
-const err116 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-else {
-if(data53 < 64 || isNaN(data53)){
-const err117 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-}
-}
-}
-var _valid12 = _errs166 === errors;
-valid26 = valid26 || _valid12;
-const _errs168 = errors;
-if(data53 !== null){
-const err118 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-var _valid12 = _errs168 === errors;
-valid26 = valid26 || _valid12;
-if(!valid26){
-const err119 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(typeof data55 === "string"){
+if(!pattern7.test(data55)){
+const err119 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err119];
 }
 else {
 vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+var _valid11 = _errs166 === errors;
+valid25 = valid25 || _valid11;
+const _errs168 = errors;
+if(data55 !== null){
+const err121 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+var _valid11 = _errs168 === errors;
+valid25 = valid25 || _valid11;
+if(!valid25){
+const err122 = {instancePath:instancePath+"/vae",schemaPath:"#/properties/vae/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
 }
 errors++;
 validate29.errors = vErrors;
@@ -4632,6 +4743,92 @@ vErrors = null;
 }
 }
 var valid0 = _errs164 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.width !== undefined){
+let data56 = data.width;
+const _errs170 = errors;
+const _errs171 = errors;
+let valid26 = false;
+const _errs172 = errors;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err123 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if(errors === _errs172){
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 > 2048 || isNaN(data56)){
+const err124 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2048},message:"must be <= 2048"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+else {
+if(data56 < 64 || isNaN(data56)){
+const err125 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64},message:"must be >= 64"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+}
+var _valid12 = _errs172 === errors;
+valid26 = valid26 || _valid12;
+const _errs174 = errors;
+if(data56 !== null){
+const err126 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+var _valid12 = _errs174 === errors;
+valid26 = valid26 || _valid12;
+if(!valid26){
+const err127 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+validate29.errors = vErrors;
+return false;
+}
+else {
+errors = _errs171;
+if(vErrors !== null){
+if(_errs171){
+vErrors.length = _errs171;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs170 === errors;
 }
 else {
 var valid0 = true;
@@ -14147,14 +14344,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview !== undefined){
-let data3 = data.preview;
+if(data.phase !== undefined){
+let data3 = data.phase;
 const _errs16 = errors;
 const _errs17 = errors;
 let valid3 = false;
 const _errs18 = errors;
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err6 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -14163,8 +14360,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!(((data3 === "png") || (data3 === "rgba8")) || (data3 === "grey8"))){
-const err7 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
+if(!((data3 === "class_images") || (data3 === "train"))){
+const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema92.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -14175,9 +14372,9 @@ errors++;
 }
 var _valid2 = _errs18 === errors;
 valid3 = valid3 || _valid2;
-const _errs21 = errors;
+const _errs20 = errors;
 if(data3 !== null){
-const err8 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err8 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -14186,10 +14383,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-var _valid2 = _errs21 === errors;
+var _valid2 = _errs20 === errors;
 valid3 = valid3 || _valid2;
 if(!valid3){
-const err9 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err9 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -14217,14 +14414,14 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.preview_height !== undefined){
-let data4 = data.preview_height;
+if(data.preview !== undefined){
+let data4 = data.preview;
+const _errs22 = errors;
 const _errs23 = errors;
+let valid4 = false;
 const _errs24 = errors;
-let valid5 = false;
-const _errs25 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data4 !== "string"){
+const err10 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -14233,11 +14430,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-var _valid3 = _errs25 === errors;
-valid5 = valid5 || _valid3;
-const _errs27 = errors;
-if(data4 !== null){
-const err11 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!(((data4 === "png") || (data4 === "rgba8")) || (data4 === "grey8"))){
+const err11 = {instancePath:instancePath+"/preview",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -14246,10 +14440,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-var _valid3 = _errs27 === errors;
-valid5 = valid5 || _valid3;
-if(!valid5){
-const err12 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid3 = _errs24 === errors;
+valid4 = valid4 || _valid3;
+const _errs27 = errors;
+if(data4 !== null){
+const err12 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -14257,34 +14452,11 @@ else {
 vErrors.push(err12);
 }
 errors++;
-validate107.errors = vErrors;
-return false;
 }
-else {
-errors = _errs24;
-if(vErrors !== null){
-if(_errs24){
-vErrors.length = _errs24;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs23 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.preview_width !== undefined){
-let data5 = data.preview_width;
-const _errs29 = errors;
-const _errs30 = errors;
-let valid6 = false;
-const _errs31 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-const err13 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid3 = _errs27 === errors;
+valid4 = valid4 || _valid3;
+if(!valid4){
+const err13 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -14292,12 +14464,34 @@ else {
 vErrors.push(err13);
 }
 errors++;
+validate107.errors = vErrors;
+return false;
 }
-var _valid4 = _errs31 === errors;
-valid6 = valid6 || _valid4;
-const _errs33 = errors;
-if(data5 !== null){
-const err14 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.preview_height !== undefined){
+let data5 = data.preview_height;
+const _errs29 = errors;
+const _errs30 = errors;
+let valid6 = false;
+const _errs31 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err14 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -14306,15 +14500,28 @@ vErrors.push(err14);
 }
 errors++;
 }
-var _valid4 = _errs33 === errors;
+var _valid4 = _errs31 === errors;
 valid6 = valid6 || _valid4;
-if(!valid6){
-const err15 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs33 = errors;
+if(data5 !== null){
+const err15 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+var _valid4 = _errs33 === errors;
+valid6 = valid6 || _valid4;
+if(!valid6){
+const err16 = {instancePath:instancePath+"/preview_height",schemaPath:"#/properties/preview_height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 validate107.errors = vErrors;
@@ -14337,12 +14544,59 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.step !== undefined){
-let data6 = data.step;
+if(data.preview_width !== undefined){
+let data6 = data.preview_width;
 const _errs35 = errors;
+const _errs36 = errors;
+let valid7 = false;
+const _errs37 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate107.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+const err17 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+var _valid5 = _errs37 === errors;
+valid7 = valid7 || _valid5;
+const _errs39 = errors;
+if(data6 !== null){
+const err18 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+var _valid5 = _errs39 === errors;
+valid7 = valid7 || _valid5;
+if(!valid7){
+const err19 = {instancePath:instancePath+"/preview_width",schemaPath:"#/properties/preview_width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+validate107.errors = vErrors;
 return false;
+}
+else {
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs35 === errors;
 }
@@ -14350,34 +14604,48 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.steps !== undefined){
-let data7 = data.steps;
-const _errs37 = errors;
+if(data.step !== undefined){
+let data7 = data.step;
+const _errs41 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate107.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs41 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.steps !== undefined){
+let data8 = data.steps;
+const _errs43 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 validate107.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs37 === errors;
+var valid0 = _errs43 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data8 = data.type;
-const _errs39 = errors;
-if(typeof data8 !== "string"){
+let data9 = data.type;
+const _errs45 = errors;
+if(typeof data9 !== "string"){
 validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("job.progress" !== data8){
+if("job.progress" !== data9){
 validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs39 === errors;
+var valid0 = _errs45 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
