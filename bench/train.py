@@ -61,6 +61,81 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+async def measure(
+    paths: Any,
+    *,
+    model: str,
+    resolution: int,
+    steps: int,
+    runs: int,
+    warmup_steps: int,
+    device: str = "cpu",
+    rank: int = RANK,
+) -> dict[str, list[float]]:
+    """Steps per second of `runs` train jobs through a daemon on `paths` and as many direct
+    `TrainingRunner.run` calls, alternating, after one warm-up job each way."""
+    import torch
+    from layerbridge.daemon.config import EngineSettings, Settings
+    from layerbridge.daemon.engine.registry import Registry
+    from layerbridge.daemon.engine.training import TrainConfig, TrainingRunner, TrainRequest
+    from layerbridge.daemon.engine.training_data import Example
+
+    pictures = images(resolution)
+    examples = [Example(p, TRIGGER) for p in pictures]  # what the daemon makes of caption "{trigger}"
+    runner = TrainingRunner(Registry(paths), paths, torch.device(device))
+    settings = Settings(engine=EngineSettings(device=device))
+
+    def every(n: int) -> int:
+        return max(n // 2, 1)
+
+    def direct(name: str, seed: int, n: int) -> float:
+        marks: list[float] = []  # each report follows the step's `loss.item()`: a GPU sync
+
+        def tick(report: Any) -> None:
+            marks.append(time.perf_counter())
+
+        config = TrainConfig(steps=n, rank=rank, resolution=resolution, seed=seed)
+        request = TrainRequest(name=name, model=model, trigger=TRIGGER, config=config,
+                               checkpoint_every=every(n))
+        runner.run(name, request, examples, on_step=tick, cancelled=lambda: False)
+        return rate(marks)
+
+    async with daemon(paths, settings) as d, await DaemonClient.connect(d.url, d.token) as client:
+        shas = [await client.upload(png(p), "png", p.width, p.height) for p in pictures]
+
+        async def through(name: str, seed: int, n: int) -> float:
+            marks: list[float] = []
+
+            def tick(event: JobEvent) -> None:
+                if isinstance(event.message, JobProgress):
+                    marks.append(time.perf_counter())
+
+            spec = TrainSpec(name=name, trigger=TRIGGER, images=shas, steps=n, rank=rank,
+                             resolution=resolution, checkpoint_every=every(n))
+            params = JobParams(kind="train", model=model, seed=seed, train=spec)
+            await (await client.submit(params)).wait(tick)
+            return rate(marks)
+
+        # one long-lived worker thread, as the daemon's engine has: torch's per-thread state
+        # (the OpenMP team) is made once on each side, not again for every run
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="direct")
+
+        async def beside(name: str, seed: int, n: int) -> float:
+            return await asyncio.get_running_loop().run_in_executor(pool, direct, name, seed, n)
+
+        await through("warm-daemon", 0, warmup_steps)
+        await beside("warm-direct", 0, warmup_steps)
+        rates: dict[str, list[float]] = {"daemon": [], "direct": []}
+        sides: dict[str, Callable[[str, int, int], Awaitable[float]]] = {
+            "daemon": through, "direct": beside}
+        for run in range(runs):
+            order = ["daemon", "direct"] if run % 2 == 0 else ["direct", "daemon"]
+            for side in order:
+                rates[side].append(await sides[side](f"{side}-{run}", run, steps))
+        pool.shutdown()
+    return rates
+
+
 async def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--steps", type=int, default=20)
@@ -75,60 +150,9 @@ async def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)  # process-wide: each worker thread picks it up
-    from layerbridge.daemon.engine.registry import Registry
-    from layerbridge.daemon.engine.training import TrainConfig, TrainingRunner, TrainRequest
-    from layerbridge.daemon.engine.training_data import Example
-
     paths = demo_data_dir()
-    pictures = images(args.resolution)
-    examples = [Example(p, TRIGGER) for p in pictures]  # what the daemon makes of caption "{trigger}"
-    runner = TrainingRunner(Registry(paths), paths, torch.device("cpu"))
-
-    def every(steps: int) -> int:
-        return max(steps // 2, 1)
-
-    def direct(name: str, seed: int, steps: int) -> float:
-        marks: list[float] = []
-        config = TrainConfig(steps=steps, rank=RANK, resolution=args.resolution, seed=seed)
-        request = TrainRequest(name=name, model="demo", trigger=TRIGGER, config=config,
-                               checkpoint_every=every(steps))
-        runner.run(name, request, examples, on_step=lambda r: marks.append(time.perf_counter()),
-                   cancelled=lambda: False)
-        return rate(marks)
-
-    async with daemon(paths) as d, await DaemonClient.connect(d.url, d.token) as client:
-        shas = [await client.upload(png(p), "png", p.width, p.height) for p in pictures]
-
-        async def through(name: str, seed: int, steps: int) -> float:
-            marks: list[float] = []
-
-            def tick(event: JobEvent) -> None:
-                if isinstance(event.message, JobProgress):
-                    marks.append(time.perf_counter())
-
-            spec = TrainSpec(name=name, trigger=TRIGGER, images=shas, steps=steps, rank=RANK,
-                             resolution=args.resolution, checkpoint_every=every(steps))
-            params = JobParams(kind="train", model="demo", seed=seed, train=spec)
-            await (await client.submit(params)).wait(tick)
-            return rate(marks)
-
-        # one long-lived worker thread, as the daemon's engine has: torch's per-thread state
-        # (the OpenMP team) is made once on each side, not again for every run
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="direct")
-
-        async def beside(name: str, seed: int, steps: int) -> float:
-            return await asyncio.get_running_loop().run_in_executor(pool, direct, name, seed, steps)
-
-        await through("warm-daemon", 0, args.warmup_steps)
-        await beside("warm-direct", 0, args.warmup_steps)
-        rates: dict[str, list[float]] = {"daemon": [], "direct": []}
-        sides: dict[str, Callable[[str, int, int], Awaitable[float]]] = {
-            "daemon": through, "direct": beside}
-        for run in range(args.runs):
-            order = ["daemon", "direct"] if run % 2 == 0 else ["direct", "daemon"]
-            for side in order:
-                rates[side].append(await sides[side](f"{side}-{run}", run, args.steps))
-        pool.shutdown()
+    rates = await measure(paths, model="demo", resolution=args.resolution, steps=args.steps,
+                          runs=args.runs, warmup_steps=args.warmup_steps)
     cleanup(paths)
     daemon_sps, direct_sps = statistics.median(rates["daemon"]), statistics.median(rates["direct"])
     ratio = daemon_sps / direct_sps
