@@ -1,9 +1,14 @@
 """GPU throughput at real model sizes without downloading anything: full-size SD-1.5 and SDXL
 architectures (the configs shipped in daemon/engine/configs) with random weights do the same
 compute as real checkpoints. Reports it/s and seconds per image at 512² / 1024², 25 steps,
-fp16, calling diffusers directly and going through DiffusersEngine.
+fp16, calling diffusers directly and going through DiffusersEngine. Then LoRA training at the
+same sizes (rank 16, batch 1, mixed precision and gradient checkpointing as the daemon picks them
+on a GPU): steps per second of a `train` job through the daemon and the client against the same
+`TrainingRunner` loop called directly in the same process (bench/train.py's measurement), and the
+peak GPU memory.
 
-    python bench/gpu.py [--steps 25] [--only sd15|sdxl] [--json]
+    python bench/gpu.py [--steps 25] [--only sd15|sdxl] [--train-steps 20] [--train-runs 2]
+                        [--no-train] [--json]
 
 Runs only where CUDA exists; elsewhere it says so and exits 0. With --json the last line is
 one JSON object.
@@ -161,14 +166,47 @@ def engine_run(folder: Path, arch: str, size: int, steps: int) -> dict[str, floa
     return result
 
 
+def train_run(folder: Path, arch: str, size: int, steps: int, runs: int) -> dict[str, float]:
+    """Training steps/s through the daemon and directly, on the saved full-size `folder`."""
+    import asyncio
+    import statistics
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from layerbridge.daemon.config import Paths
+    from layerbridge.daemon.engine.registry import Registry
+    from train import measure
+
+    paths = Paths(folder.parent / "train-data").ensure()
+    Registry(paths).register(
+        "bench", folder, kind="checkpoint", arch=arch, format="diffusers", replace=True
+    )
+    torch.cuda.reset_peak_memory_stats()
+    rates = asyncio.run(
+        measure(paths, model="bench", resolution=size, steps=steps, runs=runs, warmup_steps=3,
+                device="cuda", rank=16)
+    )
+    direct_sps = statistics.median(rates["direct"])
+    daemon_sps = statistics.median(rates["daemon"])
+    return {
+        "direct_steps_per_s": direct_sps,
+        "daemon_steps_per_s": daemon_sps,
+        "ratio": daemon_sps / direct_sps,
+        "peak_vram_mib": torch.cuda.max_memory_allocated() / 2**20,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--only", choices=sorted(SIZES), default=None)
+    ap.add_argument("--train-steps", type=int, default=20)
+    ap.add_argument("--train-runs", type=int, default=2)
+    ap.add_argument("--no-train", action="store_true", help="generation figures only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
-        print("bench/gpu.py: no CUDA device on this machine; nothing to measure (exit 0)")
+        print("bench/gpu.py: no CUDA device on this machine; skipping generation and training "
+              "figures (exit 0); bench/train.py measures training on the CPU")
         if args.json:
             print(json.dumps({"skipped": "no CUDA"}))
         return 0
@@ -187,13 +225,23 @@ def main(argv: list[str] | None = None) -> int:
             del pipe
             torch.cuda.empty_cache()
             e = engine_run(folder, arch, size, args.steps)
+            torch.cuda.empty_cache()
+            t = None if args.no_train else train_run(folder, arch, size, args.train_steps,
+                                                     args.train_runs)
         out[arch] = {"size": size, "direct": d, "engine": e}
+        if t is not None:
+            out[arch]["train"] = t
         print(f"{arch} {size}x{size}, {args.steps} steps, fp16 on {out['device']}:")
         print(f"  diffusers direct: {d['its']:6.2f} it/s  {d['s_per_image']:6.2f} s/image")
         print(
             f"  through engine:   {e['its']:6.2f} it/s  {e['s_per_image']:6.2f} s/image "
             f"({(e['s_per_image'] / d['s_per_image'] - 1) * 100:+.1f}%)"
         )
+        if t is not None:
+            print(f"  train rank 16, {args.train_steps} steps, {args.train_runs} runs, medians:")
+            print(f"    direct TrainingRunner: {t['direct_steps_per_s']:6.2f} steps/s")
+            print(f"    daemon + client:       {t['daemon_steps_per_s']:6.2f} steps/s  "
+                  f"ratio {t['ratio']:.3f} (target >= 0.95)  peak {t['peak_vram_mib']:.0f} MiB")
     if args.json:
         print(json.dumps(out))
     return 0

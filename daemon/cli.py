@@ -82,8 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(run=_models_add)
     mset = models.add_parser("set", help="change a registered model's settings")
     mset.add_argument("model_id")
-    mset.add_argument("--prediction", choices=["v", "epsilon"], required=True,
+    mset.add_argument("--prediction", choices=["v", "epsilon"],
                       help="checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 512 base)")
+    vae = mset.add_mutually_exclusive_group()
+    vae.add_argument("--vae", metavar="VAE_ID", help="checkpoint: decode its jobs with this VAE")
+    vae.add_argument("--own-vae", action="store_true", help="checkpoint: decode with its own VAE again")
+    mset.add_argument("--name", help="the name clients show")
+    mset.add_argument("--trigger", action="append", metavar="WORD",
+                      help="LoRA or embedding: a trigger word (repeat for several)")
+    mset.add_argument("--weight", type=float, help="LoRA: its default weight")
     mset.set_defaults(run=_models_set)
     rm = models.add_parser("remove", help="unregister a model (broken ones too, by the id listed)")
     rm.add_argument("model_id")
@@ -262,8 +269,20 @@ def _models_add(args: argparse.Namespace) -> int:
 
 
 def _models_set(args: argparse.Namespace) -> int:
-    info = _registry(args).update(args.model_id, prediction=args.prediction)
-    print(f"{info.id}: prediction {info.prediction}")
+    vae = "" if args.own_vae else args.vae
+    changes = {"prediction": args.prediction, "vae": vae, "name": args.name,
+               "trigger_words": args.trigger, "default_weight": args.weight}
+    if all(v is None for v in changes.values()):
+        print("models set: nothing to change (give --prediction, --vae, --own-vae, --name, "
+              "--trigger or --weight)", file=sys.stderr)
+        return 2
+    info = _registry(args).update(args.model_id, **changes)
+    shown = {"prediction": info.prediction, "vae": info.vae or "its own", "name": info.name,
+             "trigger words": ", ".join(info.trigger_words), "weight": info.default_weight}
+    keys = {"prediction": "prediction", "vae": "vae", "name": "name",
+            "trigger_words": "trigger words", "default_weight": "weight"}
+    print(f"{info.id}: " + "; ".join(f"{keys[k]} {shown[keys[k]]}" for k, v in changes.items()
+                                     if v is not None))
     return 0
 
 

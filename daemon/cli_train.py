@@ -47,6 +47,12 @@ def add_train_parser(actions: Any, run: Any) -> None:
     p.add_argument("--flip", action="store_true", help="random horizontal flips (not for text or logos)")
     p.add_argument("--random-crop", action="store_true")
     p.add_argument("--train-text-encoder", action="store_true")
+    p.add_argument("--class-prompt", default="", metavar="TEXT",
+                   help="prior preservation: the class of the subject, e.g. 'a photo of a mug'")
+    p.add_argument("--class-images", type=int, default=0, metavar="N",
+                   help="prior preservation: class images the daemon generates first (0: off)")
+    p.add_argument("--prior-loss-weight", type=float, default=1.0,
+                   help="weight of the class images' loss (default 1.0)")
     p.add_argument("--samples-out", metavar="DIR", help="folder for sample previews and the final sample "
                    "(default: NAME-samples beside the images folder)")
     p.add_argument("--job-id", help="choose the job id (a repeated submit is one job)")
@@ -75,7 +81,8 @@ def read_inputs(args: argparse.Namespace) -> TrainInputs:
         learning_rate=args.lr, resolution=args.resolution, batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
         sample_prompt=args.sample_prompt, flip=args.flip, random_crop=args.random_crop,
-        train_text_encoder=args.train_text_encoder,
+        train_text_encoder=args.train_text_encoder, class_prompt=args.class_prompt,
+        class_images=args.class_images, prior_loss_weight=args.prior_loss_weight,
     )
     try:
         spec = TrainSpec.model_validate(fields)  # the bounds live there, stated once
@@ -151,13 +158,16 @@ class TrainProgress:
         if not isinstance(msg, JobProgress):
             return
         if event.payload is not None:
-            (self.samples / f"step-{msg.step:05d}.png").write_bytes(event.payload)
+            kind = "class" if msg.phase == "class_images" else "step"
+            (self.samples / f"{kind}-{msg.step:05d}.png").write_bytes(event.payload)
         now = time.monotonic()
         if not self.tty and msg.step != msg.steps and now - self._last < 5:
             return  # a log file gets a line every few seconds, not one per step
         self._last = now
         done = int(30 * msg.step / max(msg.steps, 1))
         loss = f" loss {msg.loss:.4f}" if msg.loss is not None else ""
+        if msg.phase == "class_images":
+            loss = " class images"
         eta = f" ETA {_duration(msg.eta_s)}" if msg.eta_s is not None else ""
         line = f"[{'#' * done}{' ' * (30 - done)}] {msg.step}/{msg.steps}{loss}{eta}"
         sys.stderr.write(f"\r{line:70}" if self.tty else f"{line}\n")

@@ -15,6 +15,8 @@ from PIL import Image
 from .errors import InvalidInput
 from .jobs.blobstore import BlobMeta
 from .protocol.limits import LIMITS
+from .protocol.messages import Canvas
+from .protocol.vocab import ImageFormat
 
 
 def check_size(field: str, width: int, height: int) -> None:
@@ -23,6 +25,17 @@ def check_size(field: str, width: int, height: int) -> None:
             field, f"{width}x{height}",
             f"image exceeds {LIMITS.max_side} px per side or {LIMITS.max_image_pixels} pixels",
         )
+
+
+def check_canvas(canvas: Canvas, width: int, height: int) -> None:
+    """InvalidInput naming the field unless an image of this size at the canvas's (x, y) lies
+    on the canvas (the origin itself is checked by the protocol)."""
+    if canvas.x + width > canvas.width:
+        raise InvalidInput("canvas.x", canvas.x, f"the image, {width} px wide, placed at x="
+                           f"{canvas.x} reaches past the canvas width {canvas.width}")
+    if canvas.y + height > canvas.height:
+        raise InvalidInput("canvas.y", canvas.y, f"the image, {height} px high, placed at y="
+                           f"{canvas.y} reaches past the canvas height {canvas.height}")
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -89,6 +102,15 @@ def mask_grey(image: Image.Image) -> Image.Image:
         black = Image.new("L", image.size, 0)
         return Image.composite(grey, black, image.getchannel("A"))
     return image.convert("L")
+
+
+def encode(image: Image.Image, format: ImageFormat) -> bytes:
+    """A result's bytes in `format`: PNG, or raw rgba8 (no encoding at all, only a copy)."""
+    if format is ImageFormat.RGBA8:
+        return (image if image.mode == "RGBA" else image.convert("RGBA")).tobytes()
+    if format is ImageFormat.PNG:
+        return encode_png(image)
+    raise ValueError(f"results are png or rgba8, not {format}")
 
 
 def encode_png(image: Image.Image, compress_level: int = 1) -> bytes:

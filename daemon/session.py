@@ -32,6 +32,9 @@ from .protocol.messages import (
     Error,
     Hello,
     JobFailed,
+    JobListReply,
+    JobState,
+    JobSummary,
     Message,
     Welcome,
 )
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("layerbridge.session")
 
 CAPABILITIES = ["generate", "refine", "inpaint", "expand", "train", "control", "lora", "preview",
-                "blob.chunked", "job.fetch", "job.client_id"]
+                "blob.chunked", "blob.ack", "job.fetch", "job.client_id"]
 
 Send = Callable[[str | bytes], bool]  # False: the client's queue is full
 Close = Callable[[int, str], None]
@@ -78,8 +81,8 @@ class Session:
     def deliver(self, message: Message, payload: bytes | memoryview | None = None) -> None:
         if self._closed:
             return
-        if isinstance(message, Error | JobFailed) and self.protocol.scope is not Scope.ADMIN:
-            message = message.model_copy(update={"message": without_paths(message.message)})
+        if self.protocol.scope is not Scope.ADMIN:
+            message = _for_client(message)
         frame: str | bytes = (codec.encode_text(message) if payload is None
                               else codec.encode_binary(message, payload))
         if not self._send(frame):
@@ -165,3 +168,22 @@ class Session:
         if self.protocol.state is not State.READY or self.token_hash is None:
             return True
         return await asyncio.to_thread(self.core.tokens.is_valid, self.client.name, self.token_hash)
+
+
+def _for_client(message: Message) -> Message:
+    """`message` as a client-scope caller sees it: error texts without the daemon's folders,
+    whether sent now or read back from the ledger in a job's summary."""
+    if isinstance(message, Error | JobFailed):
+        return message.model_copy(update={"message": without_paths(message.message)})
+    if isinstance(message, JobState) and message.job.error is not None:
+        return message.model_copy(update={"job": _summary_for_client(message.job)})
+    if isinstance(message, JobListReply) and any(j.error is not None for j in message.jobs):
+        return message.model_copy(update={"jobs": [_summary_for_client(j) for j in message.jobs]})
+    return message
+
+
+def _summary_for_client(job: JobSummary) -> JobSummary:
+    if job.error is None:
+        return job
+    error = job.error.model_copy(update={"message": without_paths(job.error.message)})
+    return job.model_copy(update={"error": error})

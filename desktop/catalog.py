@@ -10,6 +10,7 @@ from pathlib import Path
 
 from layerbridge.daemon.client import RemoteError
 from layerbridge.daemon.protocol.messages import (
+    BrokenModelInfo,
     JobParams,
     LoraSpec,
     ModelInfo,
@@ -29,6 +30,7 @@ from PySide6.QtGui import QPixmap
 
 from .connection import DaemonConnection
 from .tablemodel import Column, RecordTableModel
+from .tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -104,20 +106,25 @@ class CatalogController(QObject):
         self.thumbnails: dict[str, QPixmap] = {}  # full size, by adapter id
         self._small: dict[str, QPixmap] = {}  # the table's icon
         self._busy = 0
+        self.broken: list[BrokenModelInfo] = []  # records the daemon cannot serve, to remove
         connection.connected.connect(self._on_connected)
 
     # ------------------------------------------------------------------ state
 
-    def apply(self, models: list[ModelInfo]) -> bool:
+    def apply(self, models: list[ModelInfo], broken: list[BrokenModelInfo] | None = None) -> bool:
+        """Show `models` (and, when the reply listed them, the broken records); True if any changed."""
+        changed_broken = broken is not None and broken != self.broken
+        if broken is not None:
+            self.broken = list(broken)
         order = sorted(models, key=lambda m: (m.kind != "checkpoint", m.kind, m.name.lower()))
         a = self.checkpoints.set_records([m for m in order if m.kind not in ADAPTERS])
         for m in order:
             if m.kind in ADAPTERS and m.id not in self.thumbnails:
                 self._load_thumbnail(m.id)
         b = self.adapters.set_records([m for m in order if m.kind in ADAPTERS])
-        if a or b:
+        if a or b or changed_broken:
             self.changed.emit()
-        return a or b
+        return a or b or changed_broken
 
     def default_for(self, arch: str) -> ModelInfo | None:
         """The checkpoint to try an adapter with: the default if it fits `arch`, else the first."""
@@ -126,7 +133,16 @@ class CatalogController(QObject):
         return next((m for m in fits if m.default), fits[0] if fits else None)
 
     def _on_connected(self, welcome: Welcome) -> None:
-        self.apply(welcome.models)
+        self.apply(welcome.models, [])
+        if welcome.scope == "admin":  # the welcome lists what serves; models.list the broken too
+            spawn(self.refresh())
+
+    async def remove_broken(self) -> list[str]:
+        """Unregister every record the daemon cannot serve; returns their ids."""
+        ids = [b.id for b in self.broken]
+        for model_id in ids:
+            await self.remove(model_id)
+        return ids
 
     def _thumbnail(self, model: ModelInfo) -> QPixmap | None:
         return self._small.get(model.id)
@@ -151,7 +167,7 @@ class CatalogController(QObject):
 
     async def refresh(self) -> None:
         reply = await self.connection.request(ModelsList(), ModelsReply)
-        self.apply(reply.models)
+        self.apply(reply.models, reply.broken)
 
     async def add(self, path: str, *, kind: str | None = None, allow_pickle: bool = False,
                   model_id: str | None = None) -> ModelInfo:
@@ -161,7 +177,7 @@ class CatalogController(QObject):
             reply = await self.connection.request(
                 ModelsAdd(path=path, kind=kind, allow_pickle=allow_pickle, model_id=model_id),  # type: ignore[arg-type]
                 ModelsReply)
-        self.apply(reply.models)
+        self.apply(reply.models, reply.broken)
         new = [m for m in reply.models if m.id not in before]
         if not new:
             raise RemoteError("conflict", f"{path} was not added")
@@ -181,11 +197,11 @@ class CatalogController(QObject):
         if path is not None:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
-        self.apply(reply.models)
+        self.apply(reply.models, reply.broken)
 
     async def set_default(self, model_id: str) -> None:
         reply = await self.connection.request(ModelsSetDefault(model_id=model_id), ModelsReply)
-        self.apply(reply.models)
+        self.apply(reply.models, reply.broken)
 
     async def update(self, model_id: str, *, name: str | None = None,
                      trigger_words: list[str] | None = None,
@@ -193,7 +209,7 @@ class CatalogController(QObject):
         reply = await self.connection.request(
             ModelsUpdate(model_id=model_id, name=name, trigger_words=trigger_words,
                          default_weight=default_weight), ModelsReply)
-        self.apply(reply.models)
+        self.apply(reply.models, reply.broken)
 
     async def locate(self, model_id: str) -> str:
         reply = await self.connection.request(ModelsLocate(model_id=model_id), ModelLocation)

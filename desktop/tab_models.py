@@ -8,6 +8,7 @@ from layerbridge.daemon.engine.detect import PICKLE_SUFFIXES
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -55,7 +56,19 @@ class ModelsTab(QWidget):
         self.open_folder.clicked.connect(self._open_folder)
         self.remove.clicked.connect(self._remove)
 
+        # records whose files are gone or damaged: named, with why, and removable in one click
+        self.broken_note = QLabel(self)
+        self.broken_note.setWordWrap(True)
+        self.remove_broken = QPushButton("Remove broken…", self)
+        self.remove_broken.clicked.connect(self._remove_broken)
+        broken_row = QHBoxLayout()
+        broken_row.addWidget(self.broken_note, 1)
+        broken_row.addWidget(self.remove_broken)
+        catalog.changed.connect(self._show_broken)
+        self._show_broken()
+
         layout = QVBoxLayout(self)
+        layout.addLayout(broken_row)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.view, 1)
@@ -105,3 +118,17 @@ class ModelsTab(QWidget):
             return
         if confirm(self, "Remove model", f"Remove {key} from Layerbridge? Its files stay on disk."):
             act(self.status, self.catalog.remove(key), f"removed {key}")
+
+    def _show_broken(self) -> None:
+        broken = self.catalog.broken
+        self.broken_note.setText("Cannot be served: " + "; ".join(
+            f"{b.id} ({b.reason})" for b in broken) + "." if broken else "")
+        self.broken_note.setVisible(bool(broken))
+        self.remove_broken.setVisible(bool(broken))
+
+    def _remove_broken(self) -> None:
+        ids = ", ".join(b.id for b in self.catalog.broken)
+        if ids and confirm(self, "Remove broken models",
+                           f"Unregister {ids}? Whatever files remain stay on disk."):
+            act(self.status, self.catalog.remove_broken(),
+                lambda removed: f"removed {', '.join(removed)}")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.config import load_settings
+from layerbridge.daemon.engine.registry import Registry
 from layerbridge.daemon.protocol.messages import (
     EngineUnload,
     JobParams,
     ModelLocation,
     ModelsAdd,
+    ModelsList,
     ModelsLocate,
+    ModelsRemove,
     ModelsReply,
     ModelsSetDefault,
     ModelsUpdate,
@@ -125,3 +129,36 @@ async def test_models_add_takes_the_model_id_apart_from_the_request_id(
         assert isinstance(named, ModelsReply)
         added = {m.id for m in named.models} - {m.id for m in reply.models}
         assert added == {"demo-2"}  # named after the folder, not after a request id
+
+
+async def test_a_broken_model_is_listed_to_admins_by_id_and_reason_and_removed_by_it(
+        daemon: RunningDaemon) -> None:
+    gone = daemon.paths.root / "moved-away"
+    shutil.copytree(daemon.paths.models / "demo", gone)
+    Registry(daemon.paths).register("gone", gone, kind="checkpoint", arch="sd15", format="diffusers")
+    shutil.rmtree(gone)
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        seen = await client.request(ModelsList())
+    assert isinstance(seen, ModelsReply) and seen.broken == []  # a client has no use for them
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as admin:
+        listed = await admin.request(ModelsList())
+        assert isinstance(listed, ModelsReply)
+        assert [b.id for b in listed.broken] == ["gone"] and listed.broken[0].reason
+        assert "gone" not in {m.id for m in listed.models}
+        removed = await admin.request(ModelsRemove(model_id="gone"))
+    assert isinstance(removed, ModelsReply) and removed.broken == []
+
+
+async def test_a_checkpoints_prediction_is_set_at_add_and_changed_over_the_wire(
+        daemon: RunningDaemon) -> None:
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as admin:
+        added = await admin.request(ModelsAdd(path=str(daemon.paths.models / "demo"),
+                                              model_id="tuned", prediction="v"))
+        assert isinstance(added, ModelsReply)
+        assert {m.id: m.prediction for m in added.models}["tuned"] == "v_prediction"
+        changed = await admin.request(ModelsUpdate(model_id="tuned", prediction="epsilon"))
+        assert isinstance(changed, ModelsReply)
+        assert {m.id: m.prediction for m in changed.models}["tuned"] == "epsilon"
+        with pytest.raises(RemoteError) as refused:
+            await admin.request(ModelsUpdate(model_id="demo-lora", prediction="v"))
+    assert refused.value.field == "prediction"

@@ -79,6 +79,11 @@ def test_the_same_image_twice_is_named_with_its_twin(tmp_path: Path) -> None:
     (["--batch-size", "0"], "--batch-size"),
     (["--trigger", "red, blue"], "--trigger"),
     (["--name", "no spaces"], "--name"),
+    (["--class-images", "2"], "--class-prompt: class_prompt=''"),
+    (["--class-prompt", "a mug"], "--class-images: class_images=0"),
+    (["--class-prompt", "a mug", "--class-images", "5000"], "--class-images"),
+    (["--class-prompt", "a mug", "--class-images", "2", "--prior-loss-weight", "0"],
+     "--prior-loss-weight"),
 ])
 def test_out_of_bounds_settings_are_refused_by_their_flag(tmp_path: Path, flags: list[str], named: str) -> None:
     assert named in refused(tmp_path, images(tmp_path / "set"), *flags)
@@ -115,7 +120,8 @@ def test_train_registers_a_lora_that_generate_uses_without_importing_torch(
     argv = ["--data-dir", str(daemon.data), "client", "--url", daemon.url, "--token", token, "train",
             "--images", str(folder), "--name", "brand-red", "--trigger", "lbbrand", "--model", "demo",
             "--steps", "2", "--rank", "4", "--lr", "1e-3", "--resolution", "64", "--seed", "3",
-            "--sample-every", "1", "--samples-out", str(samples)]
+            "--sample-every", "1", "--samples-out", str(samples),
+            "--class-prompt", "a tile", "--class-images", "1"]
     probe = ("import sys; from layerbridge.daemon.cli import main; "
              f"rc = main({argv!r}); "
              "heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]; "
@@ -124,8 +130,9 @@ def test_train_registers_a_lora_that_generate_uses_without_importing_torch(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["brand-red", "HEAVY []"]  # the LoRA id alone on stdout
     assert "3 images, 3 uploaded" in proc.stderr and "2/2 loss " in proc.stderr
-    assert sorted(p.name for p in samples.iterdir()) == ["brand-red-final.png", "step-00001.png",
-                                                         "step-00002.png"]
+    # the class image of prior preservation came first, as its own phase, then the samples
+    assert sorted(p.name for p in samples.iterdir()) == ["brand-red-final.png", "class-00001.png",
+                                                         "step-00001.png", "step-00002.png"]
 
     listed = client(daemon, token, "models").stdout
     assert any(line.split()[-3:] == ["brand-red", "lora", "sd15"] for line in listed.splitlines()), listed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from PIL import Image
 
@@ -19,6 +19,7 @@ class StepProgress:
     preview: Image.Image | None = None  # small RGB image, when one is due
     loss: float | None = None  # train jobs: the step's loss
     eta_s: float | None = None  # train jobs: seconds left, estimated
+    phase: Literal["class_images", "train"] | None = None  # train jobs: prior preservation first
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,20 @@ def _denoise(
     return results
 
 
+def _context_box(s: Sampler, bbox: imaging.Box, size: tuple[int, int]) -> imaging.Box:
+    """The crop to denoise, in the image's pixels. With a canvas (the image was cut from a
+    document at canvas.x/y) it is computed on the document, as if the whole canvas had been
+    sent, and kept to the part that was: the result does not depend on how the client cropped."""
+    canvas = s.job.params.canvas
+    if canvas is None:
+        return imaging.context_box(bbox, size, native=s.native, multiple=s.multiple)
+    ox, oy = canvas.x, canvas.y
+    x0, y0, x1, y1 = imaging.context_box(
+        (bbox[0] + ox, bbox[1] + oy, bbox[2] + ox, bbox[3] + oy), (canvas.width, canvas.height),
+        native=s.native, multiple=s.multiple, within=(ox, oy, ox + size[0], oy + size[1]))
+    return x0 - ox, y0 - oy, x1 - ox, y1 - oy
+
+
 def inpaint(s: Sampler, nets: list[Any]) -> list[EngineImage]:
     job = s.job
     assert job.image is not None and job.mask is not None
@@ -69,7 +83,7 @@ def inpaint(s: Sampler, nets: list[Any]) -> list[EngineImage]:
     bbox = mask_img.getbbox()  # C speed even on a 4096² canvas
     if bbox is None:
         raise InvalidInput("mask", job.params.mask, "is empty (all black): nothing to inpaint")
-    box = imaging.context_box(bbox, job.image.size, native=s.native, multiple=s.multiple)
+    box = _context_box(s, bbox, job.image.size)
     crop = np.asarray(job.image.crop(box).convert("RGB"))
     selection = np.asarray(mask_img.crop(box), dtype=np.float32) / 255.0
     feather = imaging.Feather.for_bbox(bbox)

@@ -35,27 +35,36 @@ def mask_bbox(mask: np.ndarray, threshold: float = 0.0) -> Box | None:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def _fit(lo: int, hi: int, size: int, limit: int) -> tuple[int, int]:
-    """An interval of length `size` (at most `limit`) inside [0, limit), covering [lo, hi)."""
-    size = min(size, limit)
+def _fit(lo: int, hi: int, size: int, start: int, end: int) -> tuple[int, int]:
+    """An interval of length `size` (at most end - start) inside [start, end), covering [lo, hi)
+    as far as it can, centred on it."""
+    size = min(size, end - start)
     centre = (lo + hi) / 2
-    start = int(round(centre - size / 2))
-    start = max(0, min(start, limit - size))
-    return start, start + size
+    first = int(round(centre - size / 2))
+    first = max(start, min(first, end - size))
+    return first, first + size
 
 
-def context_box(bbox: Box, canvas: tuple[int, int], *, native: int, multiple: int) -> Box:
+def context_box(bbox: Box, canvas: tuple[int, int], *, native: int, multiple: int,
+                within: Box | None = None) -> Box:
     """The crop to denoise: the selection's box plus context that grows with the selection
     (half its mean side, at least CONTEXT_FLOOR px), at least half the native side, sides
-    snapped up to `multiple`, kept inside the canvas (then only as large as the canvas)."""
+    snapped up to `multiple`, kept inside the canvas (then only as large as the canvas).
+
+    `within`: the part of the canvas whose pixels are at hand (an image cut from a larger
+    document). The box is the one the whole canvas would give whenever that box lies within
+    it, else the nearest that does: a client may send a generous crop instead of the canvas."""
     x0, y0, x1, y1 = bbox
     w, h = x1 - x0, y1 - y0
     pad = max(CONTEXT_FLOOR, (w + h) // 4)
     floor_side = native // 2
     cw = snap_up(max(w + 2 * pad, floor_side), multiple)
     ch = snap_up(max(h + 2 * pad, floor_side), multiple)
-    bx0, bx1 = _fit(x0, x1, cw, canvas[0])
-    by0, by1 = _fit(y0, y1, ch, canvas[1])
+    # fitting in canvas ∩ within equals fitting in the canvas whenever that result lies within
+    ax0, ay0, ax1, ay1 = within if within is not None else (0, 0, *canvas)
+    ax0, ay0, ax1, ay1 = max(0, ax0), max(0, ay0), min(canvas[0], ax1), min(canvas[1], ay1)
+    bx0, bx1 = _fit(x0, x1, cw, ax0, ax1)
+    by0, by1 = _fit(y0, y1, ch, ay0, ay1)
     return bx0, by0, bx1, by1
 
 

@@ -40,7 +40,8 @@ from ..protocol.messages import JobParams, Region
 from .api import CancelCheck, EngineImage, ProgressSink, StepProgress
 from .pipelines import is_xl, load_checkpoint, quiet
 from .registry import ModelEntry, Registry, valid_id
-from .training_data import Dataset, Example, dataset_hash, step_seed
+from .training_data import Dataset, Example, Sample, dataset_hash, step_seed
+from .training_prior import ClassProgress, class_images
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     precision: Precision = "auto"  # auto: bf16 where the GPU has it, else fp16; fp32 on CPU
     gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU
+    class_prompt: str = ""  # prior preservation: the class images' caption
+    class_images: int = 0  # prior preservation: how many; 0: off
+    prior_loss_weight: float = 1.0
 
     @property
     def lora_alpha(self) -> int:
@@ -81,9 +85,10 @@ class StepReport:
 
     step: int  # 1-based: `step` of `steps` are done
     steps: int
-    loss: float
+    loss: float | None  # None while class images are made
     eta_s: float
     sample: Image.Image | None = None
+    phase: Literal["class_images", "train"] = "train"  # class_images: step counts images made
 
 
 @dataclass
@@ -131,6 +136,7 @@ class Trainer:
         device: torch.device,
         state_dir: Path | None = None,
         base_hash: str = "",
+        class_examples: list[Example] | None = None,
     ) -> None:
         self.pipe = pipe
         self.arch = arch
@@ -193,6 +199,16 @@ class Trainer:
             seed=config.seed,
             flip=config.flip,
             random_crop=config.random_crop,
+        )
+        # the class images of prior preservation: square at the resolution, never cropped
+        self.prior = None if not class_examples else Dataset(
+            class_examples,
+            resolution=config.resolution,
+            multiple=self.dataset.multiple,
+            batch_size=config.batch_size,
+            seed=step_seed(config.seed, 0, "prior"),
+            flip=config.flip,
+            random_crop=False,
         )
         self._embeds: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._training: bool | None = None
@@ -258,9 +274,18 @@ class Trainer:
         return prompt, pooled
 
     def _loss(self, index: int) -> torch.Tensor:
-        """The loss on the batch, crops, noise and timesteps of draw `index`."""
-        batch = self.dataset.batch(index)
+        """The loss on the batch, crops, noise and timesteps of draw `index`; with prior
+        preservation plus `prior_loss_weight` times the loss on that draw's class batch.
+        diffusers' example stacks both into one UNet call and splits the prediction; here a
+        bucket's batch may be another shape than the square class images, so each has its own."""
         gen = torch.Generator("cpu").manual_seed(step_seed(self.config.seed, index, "noise"))
+        loss = self._batch_loss(self.dataset.batch(index), gen)
+        if self.prior is not None:
+            prior = self._batch_loss(self.prior.batch(index), gen)
+            loss = loss + self.config.prior_loss_weight * prior
+        return loss
+
+    def _batch_loss(self, batch: list[Sample], gen: torch.Generator) -> torch.Tensor:
         pixels = torch.stack([s.pixels for s in batch]).to(self.device, self.vae_dtype)
         with torch.no_grad():
             latents = self.vae.encode(pixels).latent_dist.sample(generator=gen)
@@ -502,7 +527,12 @@ def kohya_metadata(
         "layerbridge.rank": str(c.rank),
         "layerbridge.alpha": str(c.lora_alpha),
         "format": "pt",
-    }
+    } | ({
+        "ss_num_reg_images": str(c.class_images),
+        "ss_prior_loss_weight": str(c.prior_loss_weight),
+        "layerbridge.class_prompt": c.class_prompt,
+        "layerbridge.class_images": str(c.class_images),
+    } if c.class_images else {})
 
 
 # ---------------------------------------------------------------------- a job of the engine
@@ -580,7 +610,13 @@ class TrainingRunner:
         trainer = self._live.pop(job_id, None)
         started = time.time()
         if trainer is None:
-            trainer = self._trainer(job_id, request, entry, examples)
+            trainer = self._trainer(job_id, request, entry, examples, on_step,
+                                    lambda: cancelled() or should_yield())
+            if trainer is None:  # stopped while making class images: those made are kept
+                if cancelled():
+                    self.forget(job_id)
+                    raise Cancelled("cancelled while generating class images")
+                return None
         last: list[StepReport] = []
 
         def step(report: StepReport) -> None:
@@ -633,8 +669,16 @@ class TrainingRunner:
         shutil.rmtree(self.state_dir(job_id), ignore_errors=True)
 
     def _trainer(
-        self, job_id: str, request: TrainRequest, entry: ModelEntry, examples: list[Example]
-    ) -> Trainer:
+        self,
+        job_id: str,
+        request: TrainRequest,
+        entry: ModelEntry,
+        examples: list[Example],
+        on_step: Callable[[StepReport], None],
+        should_stop: Callable[[], bool],
+    ) -> Trainer | None:
+        """The job's trainer, its class images (prior preservation) made first; None when
+        `should_stop()` asked to stop before they were all made."""
         state = self.state_dir(job_id)
         state.mkdir(parents=True, exist_ok=True)
         hash_file = state / "base.sha256"  # hashing a 7 GB SDXL file once per job is enough
@@ -644,9 +688,25 @@ class TrainingRunner:
             base_hash = file_hash(entry.path)
             hash_file.write_text(base_hash)
         pipe = load_checkpoint(entry)  # a copy of its own: it gets trained adapters
+        c = request.config
+        prior: list[Example] | None = None
+        if c.class_images:
+
+            def made(p: ClassProgress) -> None:
+                on_step(StepReport(p.done, p.total, None, p.eta_s, p.image, phase="class_images"))
+
+            # made with the base weights, before any adapter is added to them
+            prior = class_images(
+                pipe, state / "class", prompt=c.class_prompt, count=c.class_images,
+                side=c.resolution, seed=c.seed, base_hash=base_hash, device=self.device,
+                mixed=_mixed_dtype(self.device, c.precision), on_image=made,
+                should_stop=should_stop,
+            )
+            if prior is None:
+                return None
         return Trainer(
-            pipe, arch=entry.arch, config=request.config, examples=examples, device=self.device,
-            state_dir=state, base_hash=base_hash,
+            pipe, arch=entry.arch, config=c, examples=examples, device=self.device,
+            state_dir=state, base_hash=base_hash, class_examples=prior,
         )
 
 
@@ -675,7 +735,8 @@ def run_job(
         steps=spec.steps, rank=spec.rank, alpha=spec.alpha, learning_rate=spec.learning_rate,
         resolution=spec.resolution, batch_size=spec.batch_size, seed=seed, flip=spec.flip,
         random_crop=spec.random_crop, train_text_encoder=spec.train_text_encoder,
-        prediction_type=spec.prediction_type,
+        prediction_type=spec.prediction_type, class_prompt=spec.class_prompt.strip(),
+        class_images=spec.class_images, prior_loss_weight=spec.prior_loss_weight,
     )
     request = TrainRequest(
         name=spec.name, model=params.model, trigger=spec.trigger, config=config,
@@ -685,7 +746,7 @@ def run_job(
 
     def report(r: StepReport) -> None:
         on_progress(StepProgress(step=r.step, steps=r.steps, preview=r.sample, loss=r.loss,
-                                 eta_s=round(r.eta_s, 1)))
+                                 eta_s=round(r.eta_s, 1), phase=r.phase))
 
     result = runner.run(job_id, request, examples, on_step=report, cancelled=cancelled,
                         should_yield=should_yield)

@@ -73,6 +73,7 @@ class Dataset:
         self.buckets: list[tuple[int, int]] = generate_aspect_ratio_buckets(
             resolution, divisibility=multiple
         )
+        self.multiple = multiple
         self.batch_size = batch_size
         self.seed = seed
         self.flip = flip

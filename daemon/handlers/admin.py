@@ -12,6 +12,7 @@ from ..auth import Client
 from ..config import LOOPBACK_HOSTS, load_settings, save_settings
 from ..errors import InvalidInput
 from ..protocol.messages import (
+    BrokenModelInfo,
     ClientRecord,
     ClientsList,
     ClientsPair,
@@ -39,6 +40,7 @@ from ..protocol.messages import (
     StorageGet,
     StorageReply,
 )
+from ..protocol.vocab import Scope
 from .base import Caller, Handler
 
 if TYPE_CHECKING:
@@ -46,34 +48,44 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 
+def _models_reply(caller: Caller) -> ModelsReply:
+    """The servable models, and for an admin the broken records too (to remove them by id)."""
+    core = caller.core
+    if caller.protocol.scope is not Scope.ADMIN:
+        return ModelsReply(models=core.models())
+    return ModelsReply(models=core.models(),
+                       broken=[BrokenModelInfo(id=b.id, reason=b.reason, path=b.path)
+                               for b in core.registry.broken()])
+
+
 async def models_list(caller: Caller, message: ModelsList) -> Message:
-    return ModelsReply(models=caller.core.models())
+    return await asyncio.to_thread(_models_reply, caller)
 
 
 async def models_add(caller: Caller, m: ModelsAdd) -> Message:
     core = caller.core
     await asyncio.to_thread(core.registry.add, m.path, model_id=m.model_id, kind=m.kind,
                             allow_pickle=m.allow_pickle, control_type=m.control_type,
-                            config=m.config)
-    return ModelsReply(models=core.models())
+                            config=m.config, prediction=m.prediction)
+    return _models_reply(caller)
 
 
 async def models_remove(caller: Caller, m: ModelsRemove) -> Message:
     await asyncio.to_thread(caller.core.registry.remove, m.model_id)
-    return ModelsReply(models=caller.core.models())
+    return _models_reply(caller)
 
 
 async def models_set_default(caller: Caller, m: ModelsSetDefault) -> Message:
     await asyncio.to_thread(caller.core.registry.set_default, m.model_id)
-    return ModelsReply(models=caller.core.models())
+    return _models_reply(caller)
 
 
 async def models_update(caller: Caller, m: ModelsUpdate) -> Message:
     words = None if m.trigger_words is None else [w.strip() for w in m.trigger_words if w.strip()]
     await asyncio.to_thread(caller.core.registry.update, m.model_id, name=m.name,
                             default_weight=m.default_weight, trigger_words=words,
-                            vae="" if m.clear_vae else m.vae)
-    return ModelsReply(models=caller.core.models())
+                            vae="" if m.clear_vae else m.vae, prediction=m.prediction)
+    return _models_reply(caller)
 
 
 async def models_locate(caller: Caller, m: ModelsLocate) -> Message:
@@ -128,15 +140,12 @@ async def storage_get(caller: Caller, message: StorageGet) -> Message:
     ledger = sum(p.stat().st_size for p in core.paths.root.glob(core.paths.ledger.name + "*"))
     return StorageReply(models_bytes=sum(m.size_bytes for m in core.models()), blobs=blobs,
                         blobs_bytes=blob_bytes, ledger_bytes=ledger,
-                        finished_jobs=core.manager.ledger.finished_count())
+                        finished_jobs=await core.manager.finished_count())
 
 
 async def results_cleanup(caller: Caller, m: ResultsCleanup) -> Message:
-    ledger, store = caller.core.manager.ledger, caller.core.manager.blobs
     before = time.time() - m.older_than_days * 86400
-    jobs = ledger.forget_finished(before)
-    keep = ledger.referenced_blobs()
-    blobs, freed = await asyncio.to_thread(store.sweep, keep, before)
+    jobs, blobs, freed = await caller.core.manager.cleanup_results(before)
     return ResultsCleaned(jobs=jobs, blobs=blobs, freed_bytes=freed)
 
 

@@ -219,6 +219,9 @@ class JobManager:
         for field, meta in metas.items():
             if meta.width is not None and meta.height is not None:
                 image_io.check_size(field, meta.width, meta.height)
+        image = metas.get("image")
+        if params.canvas is not None and image is not None and image.width and image.height:
+            image_io.check_canvas(params.canvas, image.width, image.height)
         if params.kind in ("inpaint", "expand") and params.image and params.mask:
             image, mask = metas["image"], metas["mask"]
             if (image.width, image.height) != (mask.width, mask.height):
@@ -309,6 +312,21 @@ class JobManager:
                             claim.height)
 
         return await self._io(find)
+
+    async def finished_count(self) -> int:
+        return await self._io(self.ledger.finished_count)
+
+    async def cleanup_results(self, before: float) -> tuple[int, int, int]:
+        """Forget jobs that ended before `before` and delete the blobs nothing kept names any more
+        (older than `before` too): (jobs, blobs, bytes freed). One call on the ledger's thread,
+        so no job is accepted between reading what is kept and sweeping the rest."""
+
+        def clean() -> tuple[int, int, int]:
+            jobs = self.ledger.forget_finished(before)
+            blobs, freed = self.blobs.sweep(self.ledger.referenced_blobs(), before)
+            return jobs, blobs, freed
+
+        return await self._io(clean)
 
     def final_message(self, job: JobRecord) -> Message | None:
         """The event that ended a job (None while it is queued or running)."""
@@ -443,14 +461,14 @@ class JobManager:
         def on_progress(p: StepProgress) -> None:
             if p.preview is None:
                 self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
-                                               loss=p.loss, eta_s=p.eta_s))
+                                               loss=p.loss, eta_s=p.eta_s, phase=p.phase))
                 return
             preview = p.preview.convert("RGB")
             preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
             self._emit(job_id, JobProgress(job_id=job_id, step=p.step, steps=p.steps,
                                            preview=ImageFormat.PNG, preview_width=preview.width,
                                            preview_height=preview.height, loss=p.loss,
-                                           eta_s=p.eta_s),
+                                           eta_s=p.eta_s, phase=p.phase),
                        image_io.encode_png(preview))
 
         return on_progress
@@ -472,13 +490,20 @@ class JobManager:
     def _store_results(self, job: JobRecord, images: list[EngineImage]) -> list[tuple[ResultInfo, bytes]]:
         params = job.params.model_copy(update={"seed": job.seed})
         results = []
+        fmt = ImageFormat(params.result_format)
         for index, out in enumerate(images):
-            data = image_io.encode_png(out.image)
-            meta = self.blobs.put(data, ImageFormat.PNG, out.image.width, out.image.height)
+            # rgba8: the pixels as they are, no PNG encoding on the way out (a client on the
+            # same machine asks for it; a 1024² PNG costs ~120 ms to encode)
+            data = image_io.encode(out.image, fmt)
+            meta = self.blobs.put(data, fmt, out.image.width, out.image.height)
             region = out.region or Region(x=0, y=0, width=out.image.width, height=out.image.height)
-            results.append((ResultInfo(index=index, blob=meta.sha256, format=ImageFormat.PNG,
+            canvas = params.canvas
+            placement = None if canvas is None else region.model_copy(
+                update={"x": region.x + canvas.x, "y": region.y + canvas.y})
+            results.append((ResultInfo(index=index, blob=meta.sha256, format=fmt,
                                        width=out.image.width, height=out.image.height,
-                                       region=region, seed=out.seed, params=params), data))
+                                       region=region, placement=placement, seed=out.seed,
+                                       params=params), data))
         return results
 
     async def _finish(self, job: JobRecord, state: JobState, error: ErrorBody | None = None) -> None:

@@ -17,6 +17,7 @@ class WireLimits:
     max_text_bytes: int = 256 * 1024
     max_header_bytes: int = 16 * 1024
     max_side: int = 16384
+    max_canvas_side: int = 300_000  # a document a job's image is cut from (Photoshop's PSB limit)
     max_image_pixels: int = 16384 * 8192  # 134 Mpx: a 4096² RGBA canvas is 16.7 Mpx
     max_generate_side: int = 2048
     max_steps: int = 150

@@ -45,6 +45,9 @@ JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
 FillMode = Literal["keep", "blur", "edge", "noise"]
 
 
+# how a checkpoint was trained to predict noise; "v" is short for v_prediction
+Prediction = Literal["v", "v_prediction", "epsilon"]
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +85,21 @@ class Margins(Message):
     top: int = Field(default=0, ge=0, le=LIMITS.max_side)
     right: int = Field(default=0, ge=0, le=LIMITS.max_side)
     bottom: int = Field(default=0, ge=0, le=LIMITS.max_side)
+
+
+class Canvas(Message):
+    """The document a job's input image was cut from: its size and the image's top-left in it,
+    in document pixels. The daemon then works in the document's coordinates: the inpaint
+    context box is computed on the canvas (as if the whole canvas had been sent, as far as the
+    image sent reaches) and each result's `placement` says where it lands on the canvas."""
+
+    width: int = Field(ge=1, le=LIMITS.max_canvas_side, description="the canvas width")
+    height: int = Field(ge=1, le=LIMITS.max_canvas_side, description="the canvas height")
+    x: int = Field(default=0, ge=0, description="the image's left edge on the canvas")
+    y: int = Field(default=0, ge=0, description="the image's top edge on the canvas")
+
+
+ResultFormat = Literal["png", "rgba8"]
 
 
 class ControlSpec(Message):
@@ -143,6 +161,12 @@ class JobParams(Message):
     vae: Id | None = Field(
         default=None, description="a registered VAE to decode with; default: the model's "
         "record's vae, else its own")
+    canvas: Canvas | None = Field(
+        default=None, description="inpaint/refine: the document the image was cut from and "
+        "where; results then carry their `placement` on it")
+    result_format: ResultFormat = Field(
+        default="png", description="how results are stored and sent: rgba8 is raw pixels, "
+        "neither encoded nor decoded (for a client on the same machine); png is smaller")
 
     @field_validator("width", "height")
     @classmethod
@@ -172,6 +196,16 @@ class JobParams(Message):
                 raise _field_error("margins", m, "an expand job needs at least one margin > 0")
         elif self.margins is not None:
             raise _field_error("margins", self.margins, f"a {self.kind} job takes no margins")
+        if self.canvas is not None:
+            if self.kind not in ("inpaint", "refine"):
+                raise _field_error("canvas", self.canvas, f"a {self.kind} job takes no canvas "
+                                   "(inpaint and refine do)")
+            if self.canvas.x >= self.canvas.width:
+                raise _field_error("canvas.x", self.canvas.x,
+                                   f"is outside the canvas (width {self.canvas.width})")
+            if self.canvas.y >= self.canvas.height:
+                raise _field_error("canvas.y", self.canvas.y,
+                                   f"is outside the canvas (height {self.canvas.height})")
         seen: set[str] = set()
         for i, lora in enumerate(self.loras):
             if lora.id in seen:  # which weight would win is anyone's guess: say so instead
@@ -205,6 +239,9 @@ class ResultInfo(Message):
     width: int
     height: int
     region: Region
+    placement: Region | None = Field(
+        default=None, description="where the result lands on the job's canvas (params.canvas), "
+        "in canvas pixels: `region` moved by the image's origin on the canvas")
     seed: int
     params: JobParams
 
@@ -350,6 +387,10 @@ class BlobPut(Message):
     format: ImageFormat
     width: int | None = Field(default=None, ge=1, le=LIMITS.max_side, description="raw formats")
     height: int | None = Field(default=None, ge=1, le=LIMITS.max_side, description="raw formats")
+    ack: bool = Field(
+        default=False,
+        description="answer this chunk with blob.received once it is stored (capability blob.ack); "
+                    "the last chunk is answered by blob.stored")
 
     @model_validator(mode="after")
     def _raw_needs_size(self) -> BlobPut:
@@ -413,6 +454,9 @@ class ModelsAdd(Request):
     config: str | None = Field(
         default=None, max_length=4096,
         description="single-file checkpoint: a diffusers folder of the same architecture to read it with")
+    prediction: Prediction | None = Field(
+        default=None, description="checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 "
+        "512 base), when its files do not say")
     allow_pickle: bool = False
 
 
@@ -476,6 +520,8 @@ class ModelsUpdate(Request):
     default_weight: float | None = Field(default=None, ge=-4.0, le=4.0)
     vae: Id | None = Field(default=None, description="checkpoint: the VAE its jobs decode with")
     clear_vae: bool = Field(default=False, description="checkpoint: decode with its own VAE again")
+    prediction: Prediction | None = Field(
+        default=None, description="checkpoint: sample as v-prediction or epsilon from now on")
 
 
 class ModelsLocate(Request):
@@ -606,6 +652,18 @@ class BlobData(Message):
     reply_to: RequestId | None = None
 
 
+class BlobReceived(Message):
+    """A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A
+    client paces its upload on these (a bounded window of bytes not yet acknowledged) instead of
+    on its socket's bufferedAmount, which UXP does not document and whose overflow closes the
+    socket."""
+
+    type: Literal["blob.received"] = "blob.received"
+    sha256: Sha256
+    received: int
+    reply_to: RequestId | None = Field(default=None, description="the upload's id (its blob.put frames')")
+
+
 class BlobSent(Reply):
     """The final reply to blob.get: every blob.data frame of the blob was sent before it."""
 
@@ -640,6 +698,9 @@ class JobProgress(Message):
     preview_height: int | None = None
     loss: float | None = Field(default=None, description="train: the step's loss")
     eta_s: float | None = Field(default=None, description="train: seconds left, estimated")
+    phase: Literal["class_images", "train"] | None = Field(
+        default=None, description="train: 'class_images' while prior-preservation images are "
+        "generated (step/steps count images), then 'train'")
 
 
 class JobResult(Message):
@@ -692,9 +753,19 @@ class StatusReply(Reply):
     clients: int
 
 
+class BrokenModelInfo(Message):
+    """A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+    removes it by this id."""
+
+    id: str
+    reason: str
+    path: str | None = None
+
+
 class ModelsReply(Reply):
     type: Literal["models.reply"] = "models.reply"
     models: list[ModelInfo]
+    broken: list[BrokenModelInfo] = Field(default_factory=list, description="listed to admins only")
 
 
 class ClientsReply(Reply):
@@ -748,6 +819,7 @@ ServerMessage = Annotated[
     | BlobMissing
     | BlobStored
     | BlobData
+    | BlobReceived
     | BlobSent
     | JobAccepted
     | JobStarted

@@ -3,6 +3,11 @@
 Captions: one per image (`captions`), or one `caption` template for all; `{trigger}` in either is
 replaced by the trigger word, and a caption without it gets the trigger word put in front, so the
 LoRA is always called by it.
+
+Prior preservation (DreamBooth): with `class_prompt` and `class_images`, the daemon first generates
+that many images of the class prompt with the base checkpoint, then trains on each step's batch
+and a batch of class images, adding `prior_loss_weight` times the class images' loss, so the LoRA
+learns the subject without drifting the whole class towards it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ TRAIN_LIMITS = {
     "max_rank": 128,
     "max_resolution": 1536,
     "max_batch": 16,
+    "max_class_images": 1000,
 }
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex sha256")]
@@ -57,6 +63,12 @@ class TrainSpec(BaseModel):
     random_crop: bool = False
     train_text_encoder: bool = False
     prediction_type: Literal["epsilon", "v_prediction"] | None = None
+    class_prompt: str = Field(default="", max_length=1000,
+                              description="prior preservation: the class, e.g. 'a photo of a dog'")
+    class_images: int = Field(default=0, ge=0, le=TRAIN_LIMITS["max_class_images"],
+                              description="prior preservation: class images generated first; 0: off")
+    prior_loss_weight: float = Field(default=1.0, gt=0.0, le=10.0,
+                                     description="weight of the class images' loss")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainSpec:
@@ -69,6 +81,12 @@ class TrainSpec(BaseModel):
         if len(set(self.images)) != len(self.images):
             dup = next(s for i, s in enumerate(self.images) if s in self.images[:i])
             raise _field_error("images", dup, "this image is listed twice")
+        if self.class_images and not self.class_prompt.strip():
+            raise _field_error("class_prompt", self.class_prompt,
+                               f"{self.class_images} class images need a class prompt")
+        if self.class_prompt.strip() and not self.class_images:
+            raise _field_error("class_images", self.class_images,
+                               "a class prompt needs at least one class image")
         if self.resolution % 8:
             raise _field_error("resolution", self.resolution, "must be a multiple of 8")
         return self

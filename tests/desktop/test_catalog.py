@@ -10,7 +10,7 @@ from layerbridge.daemon.client import RemoteError
 from layerbridge.desktop.catalog import CatalogController, PreviewSettings
 from layerbridge.desktop.connection import DaemonConnection
 
-from tests.desktop.conftest import Recorder, SharedDaemon
+from tests.desktop.conftest import Recorder, SharedDaemon, until
 
 SMALL = PreviewSettings(width=64, height=64, steps=2)
 
@@ -107,3 +107,27 @@ async def test_import_a_lora_edit_its_metadata_and_preview_it(
 
     await catalog.remove("styled")
     assert names(catalog.adapters) == []
+
+
+async def test_a_broken_record_is_named_with_why_and_removed_from_the_models_tab(
+        shared_connection: DaemonConnection, shared_daemon: SharedDaemon, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerbridge.daemon.engine.registry import Registry
+    from layerbridge.desktop import tab_models
+
+    moved = tmp_path / "moved-away"
+    shutil.copytree(shared_daemon.paths.models / "demo", moved)
+    Registry(shared_daemon.paths).register("moved-away", moved, kind="checkpoint", arch="sd15",
+                                           format="diffusers")
+    shutil.rmtree(moved)  # its folder moved by hand: the record stays, unservable
+    catalog = CatalogController(shared_connection, SMALL)
+    tab = tab_models.ModelsTab(catalog)
+    await catalog.refresh()
+    assert [b.id for b in catalog.broken] == ["moved-away"]
+    assert "moved-away" not in names(catalog.checkpoints)
+    assert not tab.broken_note.isHidden() and "moved-away" in tab.broken_note.text()
+
+    monkeypatch.setattr(tab_models, "confirm", lambda *a: True)
+    tab.remove_broken.click()
+    await until(lambda: catalog.broken == [])
+    assert tab.broken_note.isHidden() and tab.remove_broken.isHidden()

@@ -151,3 +151,33 @@ def test_margins_that_make_the_canvas_too_large_are_refused_by_name(
         run(engine, params("expand", margins=margins), image=gradient(64, 64))
     assert err.value.field == "margins"
     assert "16384" in str(err.value)  # the bound is named, so the designer knows what fits
+
+
+def test_inpaint_of_a_crop_with_its_canvas_equals_inpaint_of_the_whole_canvas(
+    engine: DiffusersEngine,
+) -> None:
+    canvas = gradient(400, 300, seed=3)
+    # an odd-sized selection and an odd crop origin: the context box is found on the canvas,
+    # not in the crop (in the crop a half-pixel centre would round the other way)
+    sel = (201, 151, 242, 190)
+    [whole] = run(engine, params("inpaint"), seed=9, image=canvas, mask=mask_for(canvas.size, sel))
+    ox, oy = 101, 81
+    crop_box = (ox, oy, 361, 281)
+    crop = canvas.crop(crop_box)
+    crop_sel = (sel[0] - ox, sel[1] - oy, sel[2] - ox, sel[3] - oy)
+    on_canvas = params("inpaint", canvas={"width": 400, "height": 300, "x": ox, "y": oy})
+    [part] = run(engine, on_canvas, seed=9, image=crop, mask=mask_for(crop.size, crop_sel))
+    r = part.region
+    assert (r.x + ox, r.y + oy, r.width, r.height) == (
+        whole.region.x, whole.region.y, whole.region.width, whole.region.height)
+    assert np.array_equal(np.asarray(part.image), np.asarray(whole.image))
+
+
+def test_inpaint_of_a_tight_crop_still_lands_on_the_selection(engine: DiffusersEngine) -> None:
+    canvas = gradient(400, 300, seed=3)
+    crop = canvas.crop((190, 140, 260, 200))  # less context than the model would take
+    mask = mask_for(crop.size, (11, 11, 52, 50))
+    p = params("inpaint", canvas={"width": 400, "height": 300, "x": 190, "y": 140})
+    [out] = run(engine, p, image=crop, mask=mask)
+    r = out.region
+    assert (r.x, r.y, r.x + r.width, r.y + r.height) == (11, 11, 52, 50)

@@ -190,3 +190,28 @@ def test_extend_canvas_is_cheap_on_a_big_canvas() -> None:
     big = imaging.extend_canvas(img, 256, 0, 256, 0)
     assert time.perf_counter() - start < 3.0
     assert (big[:, 256:-256] == img).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), multiple=st.sampled_from([8, 16]), native=st.sampled_from([128, 512, 1024]))
+def test_context_box_within_a_crop_that_holds_it_is_the_whole_canvas_box(
+    data, multiple, native
+) -> None:
+    cw, ch = data.draw(st.integers(64, 3000)), data.draw(st.integers(64, 3000))
+    x0, y0 = data.draw(st.integers(0, cw - 1)), data.draw(st.integers(0, ch - 1))
+    x1, y1 = data.draw(st.integers(x0 + 1, cw)), data.draw(st.integers(y0 + 1, ch))
+    whole = imaging.context_box((x0, y0, x1, y1), (cw, ch), native=native, multiple=multiple)
+    # any crop of the canvas that holds that box, odd origins included
+    cx0, cy0 = data.draw(st.integers(0, whole[0])), data.draw(st.integers(0, whole[1]))
+    cx1, cy1 = data.draw(st.integers(whole[2], cw)), data.draw(st.integers(whole[3], ch))
+    within = imaging.context_box(
+        (x0, y0, x1, y1), (cw, ch), native=native, multiple=multiple, within=(cx0, cy0, cx1, cy1)
+    )
+    assert within == whole
+
+
+def test_context_box_is_kept_to_a_crop_too_small_for_it() -> None:
+    box = imaging.context_box(
+        (1000, 1000, 1040, 1040), (4096, 4096), native=512, multiple=8, within=(990, 980, 1100, 1060)
+    )
+    assert box == (990, 980, 1100, 1060)

@@ -102,3 +102,20 @@ def test_a_16_channel_vae_is_refused_at_add_naming_its_family(tmp_path: Path) ->
     with pytest.raises(InvalidInput) as err:
         Registry(Paths(tmp_path / "data").ensure()).add(path)
     assert "16 latent channels" in err.value.message and "FLUX" in err.value.message
+
+
+def test_models_set_on_the_command_line_gives_a_checkpoint_its_default_vae_and_takes_it_back(
+    vae_daemon: tuple[Registry, DiffusersEngine], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from layerbridge.daemon.cli import main
+
+    reg, _ = vae_daemon
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main([*data, "models", "set", "demo", "--vae", "mse"]) == 0
+    assert reg.get("demo").info.vae == "mse"
+    assert "demo: vae mse" in capsys.readouterr().out
+    assert main([*data, "models", "set", "demo", "--own-vae"]) == 0
+    assert reg.get("demo").info.vae is None
+    assert main([*data, "models", "set", "demo"]) == 2  # nothing to change: said, not a traceback
+    assert "nothing to change" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
 from layerbridge.daemon.engine.registry import Registry
-from layerbridge.daemon.protocol.messages import JobParams, JobProgress
+from layerbridge.daemon.protocol.messages import JobList, JobListReply, JobParams, JobProgress
 
 from ..conftest import RunningDaemon
 
@@ -84,3 +84,24 @@ async def test_a_client_that_disconnects_mid_job_fetches_the_result_later(daemon
         assert len(fetched.results) == 1 and fetched.results[0][0].seed == 1
     record = daemon.core.ledger.get(job.job_id)
     assert record is not None and record.attempts == 1
+
+
+async def test_a_failed_jobs_error_read_back_later_names_no_folder_of_the_daemon(daemon: RunningDaemon) -> None:
+    broken = daemon.paths.root / "secret-project" / "broken-model"
+    shutil.copytree(daemon.paths.models / "demo", broken)
+    Registry(daemon.paths).register("broken", broken, kind="checkpoint", arch="sd15", format="diffusers")
+    shutil.rmtree(broken / "unet")  # moved away by hand after it was added
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        handle = await client.submit(gen(model="broken"))
+        with pytest.raises(RemoteError):
+            await handle.wait()
+        _, state = await client.fetch(handle.job_id)
+        listed = await client.request(JobList())
+    assert isinstance(listed, JobListReply)
+    errors = [state.job.error] + [j.error for j in listed.jobs if j.job_id == handle.job_id]
+    assert len(errors) == 2
+    for error in errors:
+        assert error is not None and "secret-project" not in error.message
+    async with await DaemonClient.connect(daemon.url, daemon.admin_token) as admin:
+        _, whole = await admin.fetch(handle.job_id)
+    assert whole.job.error is not None and "secret-project" in whole.job.error.message

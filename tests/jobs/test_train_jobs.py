@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from layerbridge.daemon.auth import TokenStore
 from layerbridge.daemon.client import DaemonClient, JobEvent, RemoteError
 from layerbridge.daemon.config import Paths
@@ -27,6 +28,7 @@ from layerbridge.daemon.protocol.messages import (
 from layerbridge.daemon.protocol.training import TrainSpec
 from layerbridge.daemon.protocol.vocab import JobKind
 from PIL import Image
+from safetensors.torch import load_file
 
 from ..conftest import RunningDaemon
 
@@ -193,5 +195,12 @@ async def test_a_train_job_killed_with_the_daemon_resumes_from_its_checkpoint(pa
             models = await client.request(ModelsList())
             assert isinstance(models, ModelsReply)
             assert "after-kill" in [m.id for m in models.models]
+            # the same job run straight through (same seed, images, settings) ends with the
+            # very same weights as the one killed part-way and resumed
+            await (await client.submit(train(images, name="straight", steps=12))).wait()
     finally:
         daemon.stop()
+    trained = paths.models / "trained"
+    resumed, straight = (load_file(str(trained / f"{n}.safetensors")) for n in ("after-kill", "straight"))
+    assert resumed.keys() == straight.keys() and resumed
+    assert all(torch.equal(resumed[k], straight[k]) for k in resumed)

@@ -1,8 +1,9 @@
 // The panel's form: what the user chose. Pure data, with defaults.
 import { CONTROL_TYPES as WIRE_CONTROL_TYPES, type ControlType, type JobKind } from "@layerbridge/common";
 
-/** The panel's modes are the wire's job kinds (Fill is `inpaint`); only their labels differ. */
-export type Mode = JobKind;
+/** The panel's modes are the wire's image job kinds (Fill is `inpaint`); only their labels
+ * differ. Training a LoRA is the tray's and the CLI's, not the panel's. */
+export type Mode = Exclude<JobKind, "train">;
 
 /** The control maps a layer can be used as ("none" is the wire's way to say no map). */
 export const CONTROL_TYPES: readonly ControlType[] = WIRE_CONTROL_TYPES.filter((t) => t !== "none");

@@ -1,4 +1,4 @@
-// Rectangle math in document pixels: selection context regions, crops, placement. Pure; no
+// Rectangle math in document pixels: what to read around a selection, crops, placement. Pure; no
 // Photoshop here, and nothing depends on the document's resolution (DPI): only pixels.
 // (No imports: the host adapter uses this and is type-checked against the UXP types alone.)
 
@@ -44,75 +44,21 @@ export function regionToDocument(region: Rect, inputOrigin: { x: number; y: numb
   return { x: region.x + inputOrigin.x, y: region.y + inputOrigin.y, width: region.width, height: region.height };
 }
 
-/** Usual native side of a model architecture: the fallback for a daemon that does not report a
- * checkpoint's own `native_side`. */
-export function nativeSide(arch: string): number | undefined {
-  if (arch.startsWith("sdxl")) return 1024;
-  if (arch.startsWith("sd2")) return 768;
-  if (arch.startsWith("sd15")) return 512;
-  return undefined;
-}
-
-/** What the daemon's inpaint context depends on: the checkpoint's native side and size multiple. */
-export interface ModelGeometry {
-  native: number;
-  multiple: number;
-}
-
-/** The geometry of a checkpoint as the daemon reports it (welcome.models[]: `native_side`,
- * `size_multiple`), else from its architecture; undefined when neither tells. (A structural
- * type, not the protocol's ModelInfo: this module imports nothing.) */
-export function modelGeometry(model: { arch: string; native_side?: number | null; size_multiple?: number | null }): ModelGeometry | undefined {
-  const native = model.native_side ?? nativeSide(model.arch);
-  if (native === undefined || !(native > 0)) return undefined;
-  const multiple = model.size_multiple ?? (model.arch.startsWith("sdxl") ? 16 : 8);
-  return { native, multiple: multiple > 0 ? multiple : 8 };
-}
-
-const CONTEXT_FLOOR = 32;
-
-/** Python's round(): halves go to the even neighbour (Math.round sends them up). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function fit(lo: number, hi: number, size: number, limit: number): [number, number] {
-  const s = Math.min(size, limit);
-  const centre = (lo + hi) / 2;
-  let start = roundHalfEven(centre - s / 2);
-  start = Math.max(0, Math.min(start, limit - s));
-  return [start, start + s];
-}
-
-/** The crop the daemon denoises around a selection box (daemon/engine/imaging.py context_box):
- * the box plus context of half its mean side (at least 32 px), at least half the native side,
- * snapped up to multiples of 8, kept inside the canvas. */
-export function daemonContextBox(selection: Rect, canvas: Size, native: number, multiple = 8): Rect {
-  const pad = Math.max(CONTEXT_FLOOR, Math.floor((selection.width + selection.height) / 4));
-  const floorSide = Math.floor(native / 2);
-  const cw = Math.ceil(Math.max(selection.width + 2 * pad, floorSide) / multiple) * multiple;
-  const ch = Math.ceil(Math.max(selection.height + 2 * pad, floorSide) / multiple) * multiple;
-  const [x0, x1] = fit(selection.x, selection.x + selection.width, cw, canvas.width);
-  const [y0, y1] = fit(selection.y, selection.y + selection.height, ch, canvas.height);
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-}
+/** Without the checkpoint's `native_side` in welcome.models[]: the largest common one. */
+const DEFAULT_NATIVE_SIDE = 1024;
 
 /**
- * What to read for a fill: the daemon's own context box around the selection plus a safety
- * margin, clamped to the canvas. The daemon then finds the same box inside this crop, so the
- * result is the one it would give on the whole canvas while only this region is read and sent.
- * Falls back to the whole canvas when the model's geometry is unknown or the crop would be
- * most of the canvas anyway. (Keep `margin` even: the daemon rounds a half-pixel centre to even,
- * so only an even shift of the origin finds exactly the same box in the crop.)
+ * What to read for a fill: the selection and a generous margin around it, clamped to the canvas.
+ * The job names the canvas and this crop's origin on it (`params.canvas`); the daemon computes
+ * its context box on the canvas itself and keeps it to the pixels it was sent. Its context never
+ * reaches further from the selection than the selection's long side or the model's native side
+ * (plus a snap), so this margin makes the fill the one the whole canvas would give.
  */
-export function fillReadRect(selection: Rect, canvas: Size, model: ModelGeometry | undefined, margin = 64): Rect {
-  const whole = { x: 0, y: 0, width: canvas.width, height: canvas.height };
-  if (model === undefined) return whole;
-  const box = daemonContextBox(selection, canvas, model.native, model.multiple);
-  const padded = intersect({ x: box.x - margin, y: box.y - margin, width: box.width + 2 * margin, height: box.height + 2 * margin }, whole);
-  if (!padded || area(padded) > 0.7 * area(canvas)) return whole;
-  return padded;
+export function fillReadRect(selection: Rect, canvas: Size, nativeSide: number | null | undefined): Rect {
+  const native = nativeSide && nativeSide > 0 ? nativeSide : DEFAULT_NATIVE_SIDE;
+  const margin = Math.max(native, selection.width, selection.height) + 64;
+  const grown = { x: selection.x - margin, y: selection.y - margin, width: selection.width + 2 * margin, height: selection.height + 2 * margin };
+  return intersect(grown, { x: 0, y: 0, width: canvas.width, height: canvas.height }) ?? { x: 0, y: 0, width: canvas.width, height: canvas.height };
 }
 
 /** Output size for generate: the target's aspect, long side at most `maxSide`, multiples of 8. */

@@ -2,7 +2,7 @@
 // Pure: the same plan drives Photoshop and the tests.
 import type { Limits, ModelInfo, ParamsWithoutInputs } from "@layerbridge/common";
 import type { FormValues, Mode } from "./form.js";
-import { fillReadRect, generateSize, modelGeometry, type Rect } from "./geometry.js";
+import { fillReadRect, generateSize, type Rect } from "./geometry.js";
 import type { ColorMode, DocumentInfo, Margins, ReadRequest } from "./host/Host.js";
 
 /** A problem with the user's input that the panel shows as is. */
@@ -100,10 +100,12 @@ function planFor(form: FormValues, doc: DocumentInfo, model: ModelInfo | undefin
     }
     case "inpaint": {
       if (!doc.selection) throw new PlanError("Make a selection first: Fill repaints the selected area.");
-      // the daemon's context box depends on the checkpoint's native side (welcome.models[])
-      const rect = fillReadRect(doc.selection, doc, modelGeometry(model));
+      // a crop of the document: the daemon finds its context box on the canvas named here and
+      // says where each result lands on it (result.placement)
+      const rect = fillReadRect(doc.selection, doc, model.native_side);
       params.kind = "inpaint";
       params.strength = strength;
+      params.canvas = { width: doc.width, height: doc.height, x: rect.x, y: rect.y };
       return {
         mode: form.mode,
         params,

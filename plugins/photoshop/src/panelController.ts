@@ -19,7 +19,7 @@ import { HostBusyError, type DocumentInfo, type Host, type ReadResult } from "./
 import { planJob, PlanError, type JobPlan } from "./jobPlan.js";
 import { BUSY_STAGES, initialState, type JobStage, type PanelMessage, type PanelState } from "./panelState.js";
 import { cropGrey, isEmptyMask } from "./pixels.js";
-import { decodePng } from "./png.js";
+import { resultFormatFor, resultPixels } from "./resultPixels.js";
 import type { TokenStore } from "./tokenStore.js";
 
 export const DEFAULT_PORT = 7842;
@@ -177,7 +177,9 @@ export class PanelController extends Emitter<PanelEvents> {
       const inputs = jobInputs(plan, read);
       this.updateJob({ uploadTotal: inputBytes(inputs) });
       let uploaded = 0;
-      const job = await client.submitWithInputs(plan.params, inputs, {
+      // raw rgba8 results from a daemon on this machine: neither side encodes or decodes PNG
+      const params = { ...plan.params, result_format: resultFormatFor(this.deps.hostname ?? "127.0.0.1") };
+      const job = await client.submitWithInputs(params, inputs, {
         onUpload: (p) => {
           if (p.sent === p.total) uploaded += p.total;
           this.updateJob({ uploaded });
@@ -217,8 +219,9 @@ export class PanelController extends Emitter<PanelEvents> {
     let draining: Promise<void> | undefined;
     const groupName = groupLabel(plan, job.params.prompt ?? "");
     const placeOne = async (output: JobOutput): Promise<void> => {
-      const image = decodePng(output.bytes);
-      const box = placementBox(output.info.region, plan);
+      const image = resultPixels(output);
+      // a fill names its canvas: the daemon says where the result lands on it
+      const box = output.info.placement ?? placementBox(output.info.region, plan);
       const mask = plan.layerMask && read?.mask ? cropGrey(read.mask, output.info.region) : undefined;
       const placed = await this.deps.host.place({
         documentId: doc.id,

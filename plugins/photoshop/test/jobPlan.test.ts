@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Limits, ModelInfo } from "@layerbridge/common";
 import { DEFAULT_FORM, type FormValues } from "../src/form.js";
 import type { DocumentInfo } from "../src/host/Host.js";
-import { contains, daemonContextBox, fillReadRect } from "../src/geometry.js";
+import { contains } from "../src/geometry.js";
 import { planJob, PlanError } from "../src/jobPlan.js";
 
 const model: ModelInfo = { id: "m", name: "M", arch: "sd15" };
@@ -22,24 +22,31 @@ describe("planJob", () => {
     expect(p.origin).toEqual({ x: p.read!.rect.x, y: p.read!.rect.y });
   });
 
-  it("fill: the read region follows the checkpoint's own native_side and size_multiple", () => {
+  it("fill: names the canvas and the crop's origin on it, for the daemon's context box and placement", () => {
     const d = doc({ width: 4000, height: 3000, selection: { x: 2000, y: 1500, width: 50, height: 40 } });
-    const own = planJob(form({ mode: "inpaint" }), d, { ...model, native_side: 128, size_multiple: 8 }, limits).read!.rect;
-    const byArch = planJob(form({ mode: "inpaint" }), d, model, limits).read!.rect;
-    expect(own).toEqual(fillReadRect(d.selection!, d, { native: 128, multiple: 8 }));
-    expect(contains(own, daemonContextBox(d.selection!, d, 128, 8))).toBe(true);
-    // without native_side the architecture's usual side (sd15: 512) makes a larger region
-    expect(byArch).toEqual(fillReadRect(d.selection!, d, { native: 512, multiple: 8 }));
-    expect(own.width * own.height).toBeLessThan(byArch.width * byArch.height);
-    // an SDXL-sized checkpoint reported by the daemon: its side and multiple of 16
-    const xl = planJob(form({ mode: "inpaint" }), d, { ...model, arch: "sd15", native_side: 1024, size_multiple: 16 }, limits).read!.rect;
-    expect(xl).toEqual(fillReadRect(d.selection!, d, { native: 1024, multiple: 16 }));
-    expect(xl.width * xl.height).toBeGreaterThan(byArch.width * byArch.height);
+    const p = planJob(form({ mode: "inpaint" }), d, { ...model, native_side: 128, size_multiple: 8 }, limits);
+    const rect = p.read!.rect;
+    expect(p.params.canvas).toEqual({ width: 4000, height: 3000, x: rect.x, y: rect.y });
+    expect(contains(rect, d.selection!)).toBe(true);
+    expect(rect.width * rect.height).toBeLessThan(0.05 * 4000 * 3000);
   });
 
-  it("fill: a model the daemon gives no geometry for and of an unknown architecture reads the whole canvas", () => {
-    const p = planJob(form({ mode: "inpaint" }), doc({ selection: { x: 400, y: 300, width: 50, height: 40 } }), { ...model, arch: "flux" }, limits);
-    expect(p.read?.rect).toEqual({ x: 0, y: 0, width: 1000, height: 800 });
+  it("fill: the crop's margin reaches past the model's native side and the selection's long side", () => {
+    const d = doc({ width: 8000, height: 6000, selection: { x: 4000, y: 3000, width: 900, height: 300 } });
+    const small = planJob(form({ mode: "inpaint" }), d, { ...model, native_side: 128 }, limits).read!.rect;
+    // the daemon's context reaches at most the long side (900) from the selection: all of it is read
+    expect(small).toEqual({ x: 4000 - 964, y: 3000 - 964, width: 900 + 2 * 964, height: 300 + 2 * 964 });
+    const xl = planJob(form({ mode: "inpaint" }), doc({ width: 8000, height: 6000, selection: { x: 4000, y: 3000, width: 50, height: 40 } }), { ...model, native_side: 1024 }, limits).read!.rect;
+    expect(xl.x).toBe(4000 - 1088);
+    // without native_side the largest common one (1024) is assumed
+    const unknown = planJob(form({ mode: "inpaint" }), doc({ width: 8000, height: 6000, selection: { x: 4000, y: 3000, width: 50, height: 40 } }), { ...model, arch: "flux" }, limits).read!.rect;
+    expect(unknown).toEqual(xl);
+  });
+
+  it("fill: the crop stays on the canvas, and the canvas names where", () => {
+    const p = planJob(form({ mode: "inpaint" }), doc({ selection: { x: 10, y: 700, width: 50, height: 40 } }), { ...model, native_side: 128 }, limits);
+    expect(p.read?.rect).toEqual({ x: 0, y: 700 - 192, width: 10 + 50 + 192, height: 100 + 192 });
+    expect(p.params.canvas).toEqual({ width: 1000, height: 800, x: 0, y: 508 });
   });
 
   it("generate: output size from the selection, placed over it, no read without controls", () => {

@@ -162,6 +162,7 @@ export type ServerMessage =
   | BlobMissing
   | BlobStored
   | BlobData
+  | BlobReceived
   | BlobSent
   | JobAccepted
   | JobStarted
@@ -188,8 +189,11 @@ export interface LayerbridgeProtocolDefs {
   BlobHas?: BlobHas;
   BlobMissing?: BlobMissing;
   BlobPut?: BlobPut;
+  BlobReceived?: BlobReceived;
   BlobSent?: BlobSent;
   BlobStored?: BlobStored;
+  BrokenModelInfo?: BrokenModelInfo;
+  Canvas?: Canvas;
   ClientInfo?: ClientInfo;
   ClientKind?: ClientKind1;
   ClientMessage?: ClientMessage;
@@ -323,6 +327,10 @@ export interface BlobMissing {
  * via the `definition` "BlobPut".
  */
 export interface BlobPut {
+  /**
+   * answer this chunk with blob.received once it is stored (capability blob.ack); the last chunk is answered by blob.stored
+   */
+  ack?: boolean;
   format: ImageFormat;
   /**
    * raw formats
@@ -343,6 +351,27 @@ export interface BlobPut {
    * raw formats
    */
   width?: number | null;
+}
+/**
+ * A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A
+ * client paces its upload on these (a bounded window of bytes not yet acknowledged) instead of
+ * on its socket's bufferedAmount, which UXP does not document and whose overflow closes the
+ * socket.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BlobReceived".
+ */
+export interface BlobReceived {
+  received: number;
+  /**
+   * the upload's id (its blob.put frames')
+   */
+  reply_to?: string | null;
+  /**
+   * lowercase hex sha256
+   */
+  sha256: string;
+  type: "blob.received";
 }
 /**
  * The final reply to blob.get: every blob.data frame of the blob was sent before it.
@@ -371,6 +400,45 @@ export interface BlobStored {
   sha256: string;
   size: number;
   type: "blob.stored";
+}
+/**
+ * A registered model the daemon cannot serve (damaged, or its files are gone); an admin
+ * removes it by this id.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BrokenModelInfo".
+ */
+export interface BrokenModelInfo {
+  id: string;
+  path?: string | null;
+  reason: string;
+}
+/**
+ * The document a job's input image was cut from: its size and the image's top-left in it,
+ * in document pixels. The daemon then works in the document's coordinates: the inpaint
+ * context box is computed on the canvas (as if the whole canvas had been sent, as far as the
+ * image sent reaches) and each result's `placement` says where it lands on the canvas.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "Canvas".
+ */
+export interface Canvas {
+  /**
+   * the canvas height
+   */
+  height: number;
+  /**
+   * the canvas width
+   */
+  width: number;
+  /**
+   * the image's left edge on the canvas
+   */
+  x?: number;
+  /**
+   * the image's top edge on the canvas
+   */
+  y?: number;
 }
 /**
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
@@ -429,6 +497,10 @@ export interface JobSubmit {
 export interface JobParams {
   batch?: number;
   /**
+   * inpaint/refine: the document the image was cut from and where; results then carry their `placement` on it
+   */
+  canvas?: Canvas | null;
+  /**
    * @maxItems 4
    */
   control?: ControlSpec[];
@@ -464,6 +536,10 @@ export interface JobParams {
   model: string;
   negative_prompt?: string;
   prompt?: string;
+  /**
+   * how results are stored and sent: rgba8 is raw pixels, neither encoded nor decoded (for a client on the same machine); png is smaller
+   */
+  result_format?: "png" | "rgba8";
   scheduler?: "ddim" | "euler" | "euler_a" | "dpmpp_2m" | "dpmpp_2m_karras" | "unipc";
   /**
    * None: the daemon picks one and reports it
@@ -557,6 +633,14 @@ export interface TrainSpec {
    */
   captions?: string[] | null;
   checkpoint_every?: number;
+  /**
+   * prior preservation: class images generated first; 0: off
+   */
+  class_images?: number;
+  /**
+   * prior preservation: the class, e.g. 'a photo of a dog'
+   */
+  class_prompt?: string;
   flip?: boolean;
   /**
    * @minItems 1
@@ -569,6 +653,10 @@ export interface TrainSpec {
    */
   name: string;
   prediction_type?: ("epsilon" | "v_prediction") | null;
+  /**
+   * weight of the class images' loss
+   */
+  prior_loss_weight?: number;
   random_crop?: boolean;
   rank?: number;
   resolution?: number;
@@ -665,6 +753,10 @@ export interface ModelsAdd {
    */
   model_id?: string | null;
   path: string;
+  /**
+   * checkpoint: sample as v-prediction (SD-2 768) or epsilon (SD-2 512 base), when its files do not say
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   type: "models.add";
 }
 /**
@@ -809,6 +901,10 @@ export interface ModelsUpdate {
    */
   model_id: string;
   name?: string | null;
+  /**
+   * checkpoint: sample as v-prediction or epsilon from now on
+   */
+  prediction?: ("v" | "v_prediction" | "epsilon") | null;
   trigger_words?: string[] | null;
   type: "models.update";
   /**
@@ -1058,6 +1154,10 @@ export interface ResultInfo {
   height: number;
   index: number;
   params: JobParams;
+  /**
+   * where the result lands on the job's canvas (params.canvas), in canvas pixels: `region` moved by the image's origin on the canvas
+   */
+  placement?: Region | null;
   region: Region;
   seed: number;
   width: number;
@@ -1094,6 +1194,10 @@ export interface JobProgress {
    * train: the step's loss
    */
   loss?: number | null;
+  /**
+   * train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'
+   */
+  phase?: ("class_images" | "train") | null;
   preview?: ImageFormat | null;
   preview_height?: number | null;
   preview_width?: number | null;
@@ -1236,6 +1340,10 @@ export interface ModelLocation {
  * via the `definition` "ModelsReply".
  */
 export interface ModelsReply {
+  /**
+   * listed to admins only
+   */
+  broken?: BrokenModelInfo[];
   models: ModelInfo[];
   reply_to?: string | null;
   type: "models.reply";
