@@ -43,6 +43,8 @@ def progress_text(run: TrainRun) -> str:
     """One line: where the job is, its loss and the time left."""
     if run.state == "queued":
         return f"{run.name}: queued (training runs when no interactive job waits)"
+    if run.state == "running" and run.phase == "class_images":
+        return f"{run.name}: making class images, {run.step} of {run.steps}"
     if run.state == "running":
         loss = f" · loss {run.loss:.4f}" if run.loss is not None else ""
         eta = f" · {_duration(run.eta_s)} left" if run.eta_s is not None else ""

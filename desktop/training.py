@@ -82,6 +82,7 @@ class TrainRun:
     error: str = ""
     losses: tuple[tuple[int, float], ...] = ()
     seed: int | None = None
+    phase: str = "train"  # class_images: prior preservation's images are made first
 
     @property
     def active(self) -> bool:
@@ -263,10 +264,10 @@ class TrainController(QObject):
         match message:
             case JobStarted():
                 run = dataclasses.replace(run, state="running")
-            case JobProgress(step=step, steps=steps, loss=loss, eta_s=eta):
+            case JobProgress(step=step, steps=steps, loss=loss, eta_s=eta, phase=phase):
                 losses = run.losses if loss is None else (*run.losses, (step, loss))
                 run = dataclasses.replace(run, state="running", step=step, steps=steps, loss=loss,
-                                          eta_s=eta, losses=losses)
+                                          eta_s=eta, losses=losses, phase=phase or "train")
                 if payload:
                     self.sampleArrived.emit(step, bytes(payload))
             case JobResult(result=result):

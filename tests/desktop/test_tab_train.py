@@ -156,6 +156,8 @@ def test_progress_reads_as_a_sentence_and_names_suggest_an_id() -> None:
     assert progress_text(run) == "brand: step 4 of 10 · loss 0.1235 · 1:15 left"
     assert progress_text(TrainRun("j", params, state="cancelled", step=4, steps=10)) == (
         "brand: stopped at step 4 of 10")
+    making = TrainRun("j", params, state="running", step=2, steps=8, phase="class_images")
+    assert progress_text(making) == "brand: making class images, 2 of 8"
     assert suggested_name("  Brand Shots (2024) ") == "brand-shots-2024"
 
 
