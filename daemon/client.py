@@ -118,6 +118,7 @@ class DaemonClient:
         self._early: dict[str, list[JobEvent]] = {}
         self._incoming: dict[str, bytearray] = {}
         self._blobs: dict[str, bytes] = {}
+        self._blob_shapes: dict[str, tuple[str, int | None, int | None]] = {}  # format, w, h
         self._blob_waiters: dict[str, asyncio.Future[bytes]] = {}
         self.payload_bytes_sent = 0  # blob bytes put on the wire (0 for a blob the daemon had)
         self._listeners: list[Callable[[JobEvent], None]] = []
@@ -252,6 +253,20 @@ class DaemonClient:
         await self.request(BlobGet(sha256=sha))
         return self._blobs[sha]
 
+    async def blob_png(self, sha: str) -> bytes:
+        """A blob as PNG, to show or save as a file: a raw result (rgba8, which a plugin on the
+        daemon's machine asks for) is encoded here."""
+        data = await self.blob(sha)
+        format, width, height = self._blob_shapes.get(sha, ("png", None, None))
+        if format == "png" or width is None or height is None:
+            return data
+        from PIL import Image  # only here: the CLI and the tray start without it
+
+        from .image_io import encode_png
+
+        mode = "RGBA" if format == "rgba8" else "L"
+        return encode_png(Image.frombytes(mode, (width, height), data))
+
     async def submit(self, params: JobParams, job_id: str | None = None,
                      priority: str = "interactive") -> Job:
         self._submitting += 1
@@ -347,6 +362,7 @@ class DaemonClient:
             return
         data = bytes(self._incoming.pop(header.sha256))
         self._blobs[header.sha256] = data
+        self._blob_shapes[header.sha256] = (header.format, header.width, header.height)
         waiter = self._blob_waiters.pop(header.sha256, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(data)

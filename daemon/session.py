@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("layerbridge.session")
 
 CAPABILITIES = ["generate", "refine", "inpaint", "expand", "train", "control", "lora", "preview",
-                "blob.chunked", "job.fetch", "job.client_id"]
+                "blob.chunked", "blob.ack", "job.fetch", "job.client_id"]
 
 Send = Callable[[str | bytes], bool]  # False: the client's queue is full
 Close = Callable[[int, str], None]

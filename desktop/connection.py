@@ -152,7 +152,8 @@ class DaemonConnection(QObject):
         await self._live().cancel(job_id)
 
     async def blob(self, sha: str) -> bytes:
-        return await self._live().blob(sha)
+        # as PNG: a plugin's results may be raw rgba8 (thumbnails and saved files need a PNG)
+        return await self._live().blob_png(sha)
 
     async def refresh_status(self) -> StatusReply | None:
         if self._client is None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -35,14 +36,20 @@ def lb(data: Path, *args: str, check: bool = True, env: dict | None = None) -> s
 
 
 class Daemon:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *, max_files: int | None = None) -> None:
         self.data = data
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.max_files = max_files  # RLIMIT_NOFILE of the daemon's process, as `ulimit -n` sets
+
+    def _limits(self) -> None:
+        if self.max_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_files, self.max_files))
 
     def start(self) -> Daemon:
         self.proc = subprocess.Popen([*LB, "--data-dir", str(self.data), "serve", "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=self._limits)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -141,7 +148,7 @@ def test_kill_9_with_jobs_queued_loses_none(daemon: Daemon, tmp_path: Path) -> N
     token = lb(daemon.data, "pair", "--name", "k").stdout.split()[-1]
     ids = [f"crash-{i}" for i in range(3)]
     procs = [subprocess.Popen([*LB, "--data-dir", str(daemon.data), "client", "--url", daemon.url,
-                               "--token", token, "generate", "--model", "demo", "--size", "128x128",
+                               "--token", token, "generate", "--model", "demo", "--size", "64x64",
                                "--steps", "30", "--seed", str(i), "--job-id", job_id,
                                "--out", str(tmp_path / f"{job_id}.png")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -166,7 +173,7 @@ def test_kill_9_with_jobs_queued_loses_none(daemon: Daemon, tmp_path: Path) -> N
     for job_id in ids:
         out = tmp_path / f"after-{job_id}.png"
         client(daemon, token, "fetch", job_id, "--out", str(out))
-        assert size_of(out) == (128, 128)
+        assert size_of(out) == (64, 64)
     with sqlite3.connect(ledger) as db:
         rows = db.execute("SELECT job_id, state FROM jobs ORDER BY seq").fetchall()
     assert sorted(rows) == [(job_id, "done") for job_id in ids]

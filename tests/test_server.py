@@ -333,6 +333,26 @@ async def test_a_png_whose_first_chunk_is_shorter_than_its_header_is_stored(daem
     assert not daemon.core.blobs.has(bomb_sha)
 
 
+async def test_chunks_sent_with_ack_are_each_acknowledged_once_stored(daemon: RunningDaemon) -> None:
+    # UXP pacing: a client keeps a bounded window of unacknowledged bytes instead of trusting
+    # its socket's bufferedAmount
+    data = bytes(range(256)) * 1024  # 256 KiB of grey8, in 64 KiB chunks
+    sha, chunk = hashlib.sha256(data).hexdigest(), 64 * 1024
+    ws = await connect(daemon.url, compression=None, proxy=None, max_size=None)
+    await ws.send(hello(daemon.token))
+    welcome = await reply(ws)
+    assert "blob.ack" in welcome["capabilities"]
+    for offset in range(0, len(data), chunk):
+        await ws.send(encode_frame({"type": "blob.put", "id": "w", "sha256": sha, "offset": offset,
+                                    "total": len(data), "format": "grey8", "width": 256,
+                                    "height": 1024, "ack": True}, data[offset:offset + chunk]))
+    replies = [await reply(ws) for _ in range(4)]
+    assert replies[:3] == [{"type": "blob.received", "reply_to": "w", "sha256": sha, "received": n}
+                           for n in (chunk, 2 * chunk, 3 * chunk)]
+    assert replies[3] == {"type": "blob.stored", "reply_to": "w", "sha256": sha, "size": len(data)}
+    assert daemon.core.blobs.has(sha)
+
+
 async def test_an_upload_cut_off_midway_leaves_no_partial_file(daemon: RunningDaemon) -> None:
     data = bytes(range(256)) * 4096
     sha = hashlib.sha256(data).hexdigest()

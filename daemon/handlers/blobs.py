@@ -11,7 +11,15 @@ from .. import image_io
 from ..errors import InvalidInput
 from ..protocol.blobs import HEAD_BYTES, blob_frames
 from ..protocol.connection import ChunkReceived, State
-from ..protocol.messages import BlobGet, BlobHas, BlobMissing, BlobSent, BlobStored, Message
+from ..protocol.messages import (
+    BlobGet,
+    BlobHas,
+    BlobMissing,
+    BlobReceived,
+    BlobSent,
+    BlobStored,
+    Message,
+)
 from ..protocol.vocab import ImageFormat
 from .base import Caller, Handler, owner
 
@@ -53,6 +61,9 @@ async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
             uploads.abort(caller, put.sha256)  # closed meanwhile: close() could not see it yet
             return
         if not accepted.complete:
+            if put.ack:  # stored: the client may send this many more bytes
+                caller.deliver(BlobReceived(sha256=put.sha256, received=put.offset + len(payload),
+                                            reply_to=put.id))
             return
         header = accepted.header
         if header.format == "png":

@@ -387,6 +387,10 @@ class BlobPut(Message):
     format: ImageFormat
     width: int | None = Field(default=None, ge=1, le=LIMITS.max_side, description="raw formats")
     height: int | None = Field(default=None, ge=1, le=LIMITS.max_side, description="raw formats")
+    ack: bool = Field(
+        default=False,
+        description="answer this chunk with blob.received once it is stored (capability blob.ack); "
+                    "the last chunk is answered by blob.stored")
 
     @model_validator(mode="after")
     def _raw_needs_size(self) -> BlobPut:
@@ -648,6 +652,18 @@ class BlobData(Message):
     reply_to: RequestId | None = None
 
 
+class BlobReceived(Message):
+    """A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A
+    client paces its upload on these (a bounded window of bytes not yet acknowledged) instead of
+    on its socket's bufferedAmount, which UXP does not document and whose overflow closes the
+    socket."""
+
+    type: Literal["blob.received"] = "blob.received"
+    sha256: Sha256
+    received: int
+    reply_to: RequestId | None = Field(default=None, description="the upload's id (its blob.put frames')")
+
+
 class BlobSent(Reply):
     """The final reply to blob.get: every blob.data frame of the blob was sent before it."""
 
@@ -803,6 +819,7 @@ ServerMessage = Annotated[
     | BlobMissing
     | BlobStored
     | BlobData
+    | BlobReceived
     | BlobSent
     | JobAccepted
     | JobStarted

@@ -15,6 +15,7 @@ from layerbridge.desktop.connection import DaemonConnection, LinkState
 from layerbridge.desktop.gpu import GpuController
 from layerbridge.desktop.jobs import JobsController
 from layerbridge.desktop.settings_ctl import LanNotConfirmed, SettingsController
+from PIL import Image
 
 from tests.desktop.conftest import Recorder, SharedDaemon, until
 
@@ -84,6 +85,23 @@ async def test_a_job_goes_through_with_progress_and_a_thumbnail(
     assert again is not None and again.seed == 7 and again.prompt == "a red kite"
     folder = await jobs.save_results(job.job_id)
     assert [p.suffix for p in folder.iterdir()] == [".png"]
+
+
+async def test_a_plugins_raw_rgba8_result_gets_a_thumbnail_and_saves_as_a_png(
+        shared_connection: DaemonConnection, shared_daemon: SharedDaemon, tmp_path: Path) -> None:
+    jobs = JobsController(shared_connection, tmp_path / "results")
+    async with await DaemonClient.connect(shared_daemon.url, shared_daemon.token("plugin"),
+                                          name="photoshop", kind="photoshop") as plugin:
+        job = await plugin.submit(JobParams(kind="generate", model="demo", steps=2, width=64,
+                                            height=64, seed=5, result_format="rgba8"))
+        await job.wait()
+    [(info, raw)] = job.results
+    assert info.format == "rgba8"
+    await until(lambda: job.job_id in jobs.thumbnails)
+    folder = await jobs.save_results(job.job_id)
+    [saved] = folder.iterdir()
+    with Image.open(saved) as image:
+        assert image.format == "PNG" and image.convert("RGBA").tobytes() == raw
 
 
 async def test_cancel_a_queued_job_and_see_a_failure(shared_connection: DaemonConnection,

@@ -81,11 +81,6 @@ export class BlobStore {
     return this.done.get(sha256);
   }
 
-  /** True while frames of this blob are arriving. */
-  isArriving(sha256: string): boolean {
-    return this.partial.has(sha256);
-  }
-
   /** Resolves when the blob has arrived (at once if it already has). */
   wait(sha256: string): { promise: Promise<ReceivedBlob>; cancel: (err: Error) => void } {
     const ready = this.done.get(sha256);

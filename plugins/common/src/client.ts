@@ -48,7 +48,11 @@ export interface LayerbridgeClientOptions {
   connectTimeoutMs?: number;
   /** Upload chunk size (capped by the daemon's max_chunk_bytes). Default 1 MiB. */
   chunkBytes?: number;
-  /** Pause sending while the socket buffers more than this. Default 4 MiB. */
+  /** At most this many bytes of an upload sent and not yet acknowledged by the daemon
+   * (blob.received). Default 4 MiB. */
+  uploadWindowBytes?: number;
+  /** With a daemon that does not acknowledge: pause while the socket buffers more than this.
+   * Default 4 MiB. */
   highWaterBytes?: number;
 }
 
@@ -108,7 +112,6 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
       request: (message) => this.request(message),
       getBlob: (sha) => this.getBlob(sha),
       cachedBlob: (sha) => this.blobStore.get(sha),
-      isArriving: (sha) => this.blobStore.isArriving(sha),
     });
   }
 
@@ -187,9 +190,11 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
             sendBinary: (frame) => this.sendRaw(frame),
             bufferedAmount: () => this.socket?.bufferedAmount ?? 0,
             uploadId: () => this.pending.allocId(),
-            waitStored: (id, sha) => this.pending.expectStored(id, sha, this.options.requestTimeoutMs ?? 30_000),
+            waitStored: (id, sha, onReceived) => this.pending.expectStored(id, sha, this.options.requestTimeoutMs ?? 30_000, onReceived),
             chunkSent: (id) => this.pending.stillMoving(id),
             chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
+            acknowledges: this.welcomeValue?.capabilities.includes("blob.ack") ?? false,
+            windowBytes: this.options.uploadWindowBytes ?? 4 * MiB,
             highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
           },
           hashed,
@@ -345,6 +350,9 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
         else this.emit("error", err);
         return;
       }
+      case "blob.received":
+        this.pending.received(msg); // paces the upload it names
+        return;
       case "blob.stored":
         // answers the upload whose blob.put frames carried reply_to; without one, match the hash
         if (msg.reply_to == null) {

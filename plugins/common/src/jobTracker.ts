@@ -12,7 +12,6 @@ export interface JobChannel {
   request<R extends SimpleRequest>(message: R): Promise<ReplyTo<R>>;
   getBlob(sha256: string): Promise<ReceivedBlob>;
   cachedBlob(sha256: string): ReceivedBlob | undefined;
-  isArriving(sha256: string): boolean;
 }
 
 export type JobEvent = ServerMessageOf<"job.started" | "job.progress" | "job.result" | "job.done" | "job.failed" | "job.cancelled">;
@@ -31,8 +30,18 @@ function resultLost(job: JobHandle, err: unknown): void {
   if (!(err instanceof ConnectionError)) job.abandon(asError(err));
 }
 
+/** A job.fetch in flight for a job: the daemon answers job.state, re-sends the results, then the
+ * job's final event. Once both the state (which lists every result) and the final event are in,
+ * any result not re-sent is fetched. (Either may be handled first: a socket may deliver several
+ * messages before the reply's continuation runs.) */
+interface Refetch {
+  results: readonly ResultInfo[] | undefined;
+  finalSeen: boolean;
+}
+
 export class JobTracker {
   private readonly jobs = new Map<string, JobHandle>();
+  private readonly refetches = new Map<string, Refetch>();
   private readonly submitting = new Set<string>();
   private readonly priorities = new Map<string, JobSubmit["priority"]>();
 
@@ -66,6 +75,7 @@ export class JobTracker {
     const forget = () => {
       this.jobs.delete(jobId);
       this.priorities.delete(jobId);
+      this.refetches.delete(jobId);
     };
     void handle.finished.then(forget, forget);
     return handle;
@@ -86,6 +96,7 @@ export class JobTracker {
         this.onResult(job, msg.result);
         return;
       case "job.done":
+        this.finalAfterFetch(job);
         job.onDone(msg.results, msg.seconds);
         return;
       case "job.failed":
@@ -150,26 +161,40 @@ export class JobTracker {
   }
 
   private async fetch(handle: JobHandle): Promise<void> {
+    // registered before the request goes out: the final event may be handled before the reply
+    const refetch: Refetch = { results: undefined, finalSeen: false };
+    this.refetches.set(handle.jobId, refetch);
     try {
       const state = await this.channel.request({ type: "job.fetch", job_id: handle.jobId });
+      if (this.refetches.get(handle.jobId) !== refetch) return; // a later fetch took over
+      if (state.job.state === "done") {
+        refetch.results = state.job.results ?? [];
+        if (refetch.finalSeen) this.recoverResults(handle, refetch);
+      } else {
+        // queued or running: its results come as live job.result events; failed or cancelled: none
+        this.refetches.delete(handle.jobId);
+      }
       handle.onSummary(state.job);
-      if (state.job.state === "done") this.recoverResults(handle, state.job.results ?? []);
     } catch (err) {
+      if (this.refetches.get(handle.jobId) === refetch) this.refetches.delete(handle.jobId);
       if (err instanceof DaemonError) handle.onFailed(err.code, err.message, err.field);
     }
   }
 
-  /** Results are re-sent after job.fetch; fetch any that do not arrive within a moment. */
-  private recoverResults(handle: JobHandle, results: readonly ResultInfo[]): void {
-    for (const info of results) {
-      if (handle.hasResult(info.index)) continue;
-      setTimeout(() => {
-        if (handle.isFinished || handle.hasResult(info.index) || this.channel.isArriving(info.blob)) return;
-        this.channel.getBlob(info.blob).then(
-          (blob) => handle.onResult({ info, bytes: blob.bytes }),
-          (err: unknown) => resultLost(handle, err),
-        );
-      }, 1500);
+  /** The job's final event arrived; after a job.fetch, every result re-sent came before it. */
+  private finalAfterFetch(handle: JobHandle): void {
+    const refetch = this.refetches.get(handle.jobId);
+    if (!refetch) return;
+    refetch.finalSeen = true;
+    if (refetch.results) this.recoverResults(handle, refetch);
+  }
+
+  /** Fetch (blob.get) each result the job.state listed that was not re-sent before the final
+   * event: the daemon sends nothing more for this job, so waiting longer would lose it. */
+  private recoverResults(handle: JobHandle, refetch: Refetch): void {
+    this.refetches.delete(handle.jobId);
+    for (const info of refetch.results ?? []) {
+      if (!handle.hasResult(info.index)) this.onResult(handle, info);
     }
   }
 

@@ -1,8 +1,8 @@
 // Bookkeeping of what the client waits for: replies to requests and to uploads (blob.put frames
-// carry an id the daemon echoes as reply_to in blob.stored or an error), all by id. Each wait has a
-// timeout; a dropped connection fails them all.
+// carry an id the daemon echoes as reply_to in blob.received, blob.stored or an error), all by id.
+// Each wait has a timeout; a dropped connection fails them all.
 import { ConnectionError } from "./errors.js";
-import type { BlobStored, ServerMessage } from "./protocol.js";
+import type { BlobReceived, BlobStored, ServerMessage } from "./protocol.js";
 
 interface Pending {
   resolve: (msg: ServerMessage) => void;
@@ -12,6 +12,8 @@ interface Pending {
   rearm: () => void;
   /** Uploads: the blob's hash (matches a blob.stored without reply_to). */
   sha256?: string;
+  /** Uploads: told of each blob.received. */
+  onReceived?: (received: number) => void;
 }
 
 /** How many finished upload ids to remember (see isFinishedUpload). */
@@ -67,8 +69,24 @@ export class PendingReplies {
    * error answering it; fails after `timeoutMs` without progress (see stillMoving) or reply (a
    * daemon that stays silent must not hang an upload: the caller sees a ConnectionError and may
    * retry). */
-  async expectStored(id: string, sha256: string, timeoutMs: number): Promise<void> {
-    await this.expect(id, `the upload of ${sha256.slice(0, 12)} (blob.put ${id})`, timeoutMs, sha256);
+  async expectStored(id: string, sha256: string, timeoutMs: number, onReceived?: (received: number) => void): Promise<void> {
+    const stored = this.expect(id, `the upload of ${sha256.slice(0, 12)} (blob.put ${id})`, timeoutMs, sha256);
+    const pending = this.requests.get(id);
+    if (pending && onReceived) pending.onReceived = onReceived;
+    await stored;
+  }
+
+  /** A blob.received: the daemon stored part of an upload, so the upload is moving (its timeout
+   * counts from now) and may send more. False when no upload waits for it. */
+  received(msg: BlobReceived): boolean {
+    const match = (id: string, p: Pending) => (msg.reply_to != null ? id === msg.reply_to : p.sha256 === msg.sha256);
+    for (const [id, p] of this.requests) {
+      if (p.sha256 === undefined || !match(id, p)) continue;
+      p.rearm();
+      p.onReceived?.(msg.received);
+      return true;
+    }
+    return false;
   }
 
   /** A blob.stored without reply_to: settles every upload waiting for this hash; false if none. */

@@ -10,6 +10,7 @@ export type {
   BlobHas,
   BlobMissing,
   BlobPut,
+  BlobReceived,
   BlobStored,
   ClientInfo,
   ClientMessage,

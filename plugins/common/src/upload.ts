@@ -1,7 +1,11 @@
 // Content-addressed upload: ask which blobs the daemon lacks (blob.has), then send only those as
-// chunked blob.put binary frames, pacing on the socket's bufferedAmount (UXP closes a socket whose
-// send buffer overflows; there is no 'drain' event, so poll). Every chunk of one blob carries the
-// same id; the daemon echoes it as reply_to in blob.stored, or in an error about that upload.
+// chunked blob.put binary frames. UXP closes a socket whose send buffer overflows, documents
+// neither that buffer's size nor when bufferedAmount updates, and has no 'drain' event. So the
+// pace comes from the daemon: each chunk asks for an acknowledgement (blob.received, sent once the
+// chunk is stored) and at most `windowBytes` are ever sent and not yet acknowledged, whatever
+// bufferedAmount says. Only with a daemon that does not acknowledge (no blob.ack capability) is
+// bufferedAmount polled instead. Every chunk of one blob carries the same id; the daemon echoes it
+// as reply_to in blob.received, blob.stored, or an error about that upload.
 import { encodeFrame } from "./frames.js";
 import type { BlobMissing, BlobPut, ImageFormat } from "./protocol.js";
 import { sha256Hex } from "./sha256.js";
@@ -30,12 +34,19 @@ export interface UploadChannel {
   /** A fresh id for one blob's blob.put frames (unique on this connection, at most 64 chars). */
   uploadId(): string;
   /** Resolves on blob.stored answering `id` (or, without reply_to, naming `sha256`); rejects on an
-   * error answering `id`. Called before the first chunk is sent. */
-  waitStored(id: string, sha256: string): Promise<void>;
+   * error answering `id`. Each blob.received for the upload calls `onReceived` with the bytes the
+   * daemon has stored. Called before the first chunk is sent. */
+  waitStored(id: string, sha256: string, onReceived: (received: number) => void): Promise<void>;
   /** A chunk of upload `id` was handed to the socket: the wait's timeout restarts, so a big upload
    * on a slow link fails only when it stops moving, not when it takes long. */
   chunkSent(id: string): void;
   chunkBytes: number;
+  /** The daemon acknowledges chunks sent with `ack` (its welcome lists the blob.ack capability). */
+  acknowledges: boolean;
+  /** With acknowledgements: the most bytes of an upload sent and not yet acknowledged (one chunk
+   * is always allowed, however large). */
+  windowBytes: number;
+  /** Without: pause while the socket reports more than this buffered. */
   highWaterBytes: number;
 }
 
@@ -64,39 +75,72 @@ export async function uploadBlobs(
     if (sha === undefined || blob === undefined || !missing.has(sha) || sent.has(sha)) continue;
     sent.add(sha);
     const id = channel.uploadId();
-    let failed = false;
-    const stored = channel.waitStored(id, sha);
+    const pace = new Pace();
+    const stored = channel.waitStored(id, sha, (received) => pace.acknowledged(received));
     // awaited below; meanwhile note a failure (stop sending) without an unhandled rejection
-    stored.catch(() => {
-      failed = true;
-    });
-    await sendChunks(channel, id, sha, blob, () => failed, onProgress);
+    stored.catch(() => pace.fail());
+    await sendChunks(channel, id, sha, blob, pace, onProgress);
     await stored;
   }
   return hashes;
 }
 
-/** Sends the chunks in order; stops early once the daemon has refused the upload. */
+/** One upload's acknowledgements: how far the daemon has stored, and a wake-up for the sender. */
+class Pace {
+  acked = 0;
+  failed = false;
+  private wake: (() => void) | undefined;
+
+  acknowledged(received: number): void {
+    this.acked = Math.max(this.acked, received);
+    this.notify();
+  }
+
+  fail(): void {
+    this.failed = true;
+    this.notify();
+  }
+
+  /** Resolves at the next acknowledgement or failure (the stored wait's timeout ends a silence). */
+  next(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/** Sends the chunks in order, each once it fits the window; stops early once the daemon has
+ * refused the upload. */
 async function sendChunks(
   channel: UploadChannel,
   id: string,
   sha: string,
   blob: BlobSource,
-  failed: () => boolean,
+  pace: Pace,
   onProgress?: (p: UploadProgress) => void,
 ): Promise<void> {
   const total = blob.bytes.length;
   const chunk = Math.max(1, channel.chunkBytes);
   for (let offset = 0; offset < total; offset += chunk) {
-    while (channel.bufferedAmount() > channel.highWaterBytes && !failed()) await sleep(5);
-    if (failed()) return;
+    const end = Math.min(total, offset + chunk);
+    if (channel.acknowledges) {
+      while (!pace.failed && offset > pace.acked && end - pace.acked > channel.windowBytes) await pace.next();
+    } else {
+      while (channel.bufferedAmount() > channel.highWaterBytes && !pace.failed) await sleep(5);
+    }
+    if (pace.failed) return;
     const header: BlobPut = { type: "blob.put", id, sha256: sha, offset, total, format: blob.format };
     if (blob.format !== "png") {
       header.width = blob.width ?? null;
       header.height = blob.height ?? null;
     }
-    channel.sendBinary(encodeFrame(header, blob.bytes.subarray(offset, Math.min(total, offset + chunk))));
+    if (channel.acknowledges) header.ack = true;
+    channel.sendBinary(encodeFrame(header, blob.bytes.subarray(offset, end)));
     channel.chunkSent(id);
-    onProgress?.({ sha256: sha, sent: Math.min(total, offset + chunk), total });
+    onProgress?.({ sha256: sha, sent: end, total });
   }
 }

@@ -165,6 +165,38 @@ describe("common client against a real daemon", { timeout: 120_000 }, () => {
     expect(tracked.puts).toHaveLength(chunks);
   });
 
+  it("paces a large upload on the daemon's acknowledgements, never more than the window unacknowledged, while the socket reports nothing buffered", async () => {
+    const window = 1 << 20;
+    const { client, tracked } = connectClient({ chunkBytes: 256 << 10, uploadWindowBytes: window });
+    const welcome = await client.connect();
+    expect(welcome.capabilities).toContain("blob.ack");
+    // as UXP may: a bufferedAmount that never moves (pacing on it would send everything at once)
+    Object.defineProperty(tracked.sockets[0], "bufferedAmount", { get: () => 0 });
+    const acked = new Map<string, number>();
+    client.on("message", (m) => {
+      if (m.type === "blob.received") acked.set(m.sha256, m.received);
+    });
+    let maxUnacked = 0;
+    const send = tracked.sockets[0]!.send.bind(tracked.sockets[0]);
+    tracked.sockets[0]!.send = ((data: string | ArrayBuffer) => {
+      if (typeof data !== "string") {
+        const { header, payload } = decodeFrame(new Uint8Array(data));
+        const end = (header as { offset: number }).offset + payload.length;
+        maxUnacked = Math.max(maxUnacked, end - (acked.get((header as { sha256: string }).sha256) ?? 0));
+      }
+      send(data);
+    }) as typeof send;
+    const image = gradientRgba(1024, 1536); // 6 MiB: 24 chunks
+    image[2] = Math.floor(Math.random() * 255);
+    const sha = await sha256Hex(image);
+    expect(await client.upload([{ bytes: image, format: "rgba8", width: 1024, height: 1536 }])).toEqual([sha]);
+    expect(tracked.puts.filter((h) => h["sha256"] === sha).every((h) => h["ack"] === true)).toBe(true);
+    expect(acked.get(sha)).toBe(image.length - (256 << 10)); // every chunk but the last (blob.stored)
+    expect(maxUnacked).toBeLessThanOrEqual(window);
+    expect(maxUnacked).toBeGreaterThan(256 << 10); // a window, not one chunk at a time
+    expect(Buffer.compare((await client.getBlob(sha)).bytes, image)).toBe(0); // (toEqual walks 6 M elements for a minute)
+  });
+
   it("refines an uploaded image", async () => {
     const { client } = connectClient();
     await client.connect();

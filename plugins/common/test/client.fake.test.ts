@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { LayerbridgeClient } from "../src/client.js";
 import { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "../src/errors.js";
 import { sha256HexSync } from "../src/sha256.js";
-import { FakeSocket, fakeFactory } from "./fakeSocket.js";
+import { FakeSocket, WELCOME, fakeFactory } from "./fakeSocket.js";
 
 const clients: LayerbridgeClient[] = [];
 function makeClient(create: (url: string) => FakeSocket, extra: Partial<ConstructorParameters<typeof LayerbridgeClient>[0]> = {}) {
@@ -114,6 +114,8 @@ describe("LayerbridgeClient (fake daemon)", () => {
     s.bufferedAmount = 0;
     await upload;
     expect(s.sent.filter((fr) => fr.header)).toHaveLength(1);
+    // this daemon lists no blob.ack: the chunks ask for no acknowledgement it would not know
+    expect(s.sent.find((fr) => fr.header)?.header).not.toHaveProperty("ack");
   });
 
   it("reports progress with a preview and resolves with the result bytes", async () => {
@@ -388,6 +390,95 @@ describe("uploads matched by id", () => {
   });
 });
 
+describe("uploads paced by the daemon's acknowledgements", () => {
+  /**
+   * A socket as UXP's may be: its bufferedAmount never changes, and it closes itself once more
+   * than `closesAbove` bytes are sent that the daemon has not yet taken in. The daemon behind it
+   * (blob.ack) stores each chunk a moment after it arrives and acknowledges it (blob.received;
+   * the last one with blob.stored), unless `silent`.
+   */
+  function uxpLike(opts: { bufferedAmount: number; closesAbove: number; silent?: boolean }) {
+    const sockets: FakeSocket[] = [];
+    const seen = { sentBytes: 0, ackedBytes: 0, maxUnacked: 0, closed: 0 };
+    const create = (url: string) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      s.bufferedAmount = opts.bufferedAmount;
+      s.onSend = (fr) => {
+        if (fr.text?.["type"] === "hello") s.deliver({ ...WELCOME, capabilities: [...WELCOME.capabilities, "blob.ack"] });
+        if (fr.text?.["type"] === "blob.has") s.deliver({ type: "blob.missing", reply_to: fr.text["id"], sha256: fr.text["sha256"] });
+      };
+      const send = s.send.bind(s);
+      s.send = (data) => {
+        if (s.readyState !== 1) throw new Error("send on a closed socket");
+        send(data);
+        const { header, payload } = s.sent.at(-1)!;
+        if (!header || !payload) return;
+        seen.sentBytes += payload.length;
+        seen.maxUnacked = Math.max(seen.maxUnacked, seen.sentBytes - seen.ackedBytes);
+        if (seen.sentBytes - seen.ackedBytes > opts.closesAbove) {
+          seen.closed++;
+          s.close(1006, "send buffer full");
+          return;
+        }
+        if (opts.silent) return;
+        setTimeout(() => {
+          if (s.readyState !== 1) return;
+          seen.ackedBytes += payload.length;
+          const end = (header["offset"] as number) + payload.length;
+          const answer = { reply_to: header["id"], sha256: header["sha256"] };
+          if (end === header["total"]) s.deliver({ type: "blob.stored", ...answer, size: end });
+          else if (header["ack"] === true) s.deliver({ type: "blob.received", ...answer, received: end });
+        }, 1);
+      };
+      queueMicrotask(() => s.open());
+      return s;
+    };
+    return { sockets, seen, create };
+  }
+
+  const bytes = new Uint8Array(400).map((_, i) => i * 7); // 25 chunks of 16 (WELCOME's max_chunk_bytes)
+
+  it("keeps at most the window unacknowledged while bufferedAmount stays 0, so the socket never overflows", async () => {
+    const u = uxpLike({ bufferedAmount: 0, closesAbove: 64 });
+    const c = makeClient(u.create, { uploadWindowBytes: 64 });
+    await c.connect();
+    expect(await c.upload([{ bytes, format: "png" }])).toEqual([sha256HexSync(bytes)]);
+    expect(u.seen.closed).toBe(0);
+    expect(u.sockets).toHaveLength(1);
+    expect(u.seen.maxUnacked).toBeLessThanOrEqual(64);
+    const puts = u.sockets[0]!.sent.filter((fr) => fr.header);
+    expect(puts).toHaveLength(25);
+    expect(puts.every((fr) => fr.header?.["ack"] === true)).toBe(true);
+  });
+
+  it("does not wait on a bufferedAmount that never falls", async () => {
+    const u = uxpLike({ bufferedAmount: 64 << 20, closesAbove: 64 });
+    const c = makeClient(u.create, { uploadWindowBytes: 64 });
+    await c.connect();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the upload waited on bufferedAmount")), 2000)));
+    const shas = await Promise.race([c.upload([{ bytes, format: "png" }]), stuck]).finally(() => clearTimeout(timer));
+    expect(shas).toEqual([sha256HexSync(bytes)]);
+    expect(u.seen.closed).toBe(0);
+  });
+
+  it("stops at the window while the daemon acknowledges nothing, instead of overflowing the socket", async () => {
+    const u = uxpLike({ bufferedAmount: 0, closesAbove: 64, silent: true });
+    const c = makeClient(u.create, { uploadWindowBytes: 64 });
+    await c.connect();
+    const upload = c.upload([{ bytes, format: "png" }]);
+    upload.catch(() => undefined);
+    const puts = () => u.sockets[0]!.sent.filter((fr) => fr.header).length;
+    await expect.poll(puts).toBe(4); // 64 bytes: 4 chunks of 16
+    await new Promise((r) => setTimeout(r, 50));
+    expect(puts()).toBe(4);
+    expect(u.seen.closed).toBe(0);
+    c.close();
+    await expect(upload).rejects.toBeInstanceOf(ConnectionError);
+  });
+});
+
 describe("uploads that go wrong", () => {
 
   it("does not hang when the daemon never confirms a stored blob", async () => {
@@ -434,6 +525,94 @@ describe("results over a dropped connection", () => {
     second.deliver({ type: "job.done", job_id: "cut-1", results: 1, seconds: 1 });
     const outcome = await job.finished;
     expect(outcome.results.map((r) => r.bytes)).toEqual([PNG]);
+  });
+});
+
+describe("results of a job fetched after a reconnect", () => {
+  const PNG2 = new Uint8Array([137, 80, 78, 71, 9, 9, 9]);
+  const SHA2 = sha256HexSync(PNG2);
+  const second = (jobId: string) => {
+    const r = result(jobId, 1);
+    return { ...r, result: { ...r.result, blob: SHA2, seed: 8 } };
+  };
+
+  /** A job accepted on a first connection that drops; resolves with the second socket once the
+   * client has sent job.fetch on it. */
+  async function refetched(jobId: string): Promise<{ c: LayerbridgeClient; job: ReturnType<LayerbridgeClient["submit"]>; s: FakeSocket; fetchId: unknown }> {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    const first = f.sockets[0]!;
+    first.onSend = (fr) => {
+      const t = fr.text;
+      if (t?.["type"] === "job.submit") first.deliver({ type: "job.accepted", reply_to: t["id"], job_id: t["job_id"], position: 0, seed: 7 });
+    };
+    const job = c.submit({ kind: "generate", model: "demo", batch: 2 }, { jobId });
+    await new Promise((r) => job.once("accepted", r));
+    first.close(1006, "gone");
+    await c.ready();
+    const s = f.sockets[1]!;
+    await expect.poll(() => s.lastText("job.fetch")).toBeDefined();
+    return { c, job, s, fetchId: s.lastText("job.fetch")!["id"] };
+  }
+
+  const state = (jobId: string, fetchId: unknown) => ({
+    type: "job.state",
+    reply_to: fetchId,
+    job: { job_id: jobId, state: "done", kind: "generate", model: "demo", prompt: "", created_at: 1, finished_at: 2, results: [result(jobId).result, second(jobId).result] },
+  });
+
+  it("fetches a listed result the daemon did not re-send as soon as the final event comes, not after a timer", async () => {
+    const { job, s, fetchId } = await refetched("miss-1");
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.get" && fr.text["sha256"] === SHA2) {
+        s.deliverBinary({ type: "blob.data", sha256: SHA2, offset: 0, total: PNG2.length, format: "png", reply_to: fr.text["id"] }, PNG2);
+        s.deliver({ type: "blob.sent", reply_to: fr.text["id"], sha256: SHA2, size: PNG2.length });
+      }
+    };
+    s.deliver(state("miss-1", fetchId));
+    await tick();
+    s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    s.deliver(result("miss-1"));
+    // result 1 is never re-sent; the final event says nothing more comes for this job
+    s.deliver({ type: "job.done", job_id: "miss-1", results: 2, seconds: 1 });
+    await expect.poll(() => s.lastText("blob.get"), { timeout: 300, interval: 5 }).toMatchObject({ sha256: SHA2 });
+    const outcome = await job.finished;
+    expect(outcome.results.map((r) => r.bytes)).toEqual([PNG, PNG2]);
+  });
+
+  it("recovers a missing result when the final event is handled before the fetch reply's continuation", async () => {
+    const { job, s, fetchId } = await refetched("miss-2");
+    s.onSend = (fr) => {
+      if (fr.text?.["type"] === "blob.get") {
+        s.deliverBinary({ type: "blob.data", sha256: SHA2, offset: 0, total: PNG2.length, format: "png", reply_to: fr.text["id"] }, PNG2);
+        s.deliver({ type: "blob.sent", reply_to: fr.text["id"], sha256: SHA2, size: PNG2.length });
+      }
+    };
+    // all in one go, as a socket that parses several messages from one read delivers them
+    s.deliver(state("miss-2", fetchId));
+    s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    s.deliver(result("miss-2"));
+    s.deliver({ type: "job.done", job_id: "miss-2", results: 2, seconds: 1 });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("result 1 still missing after 300 ms")), 300)));
+    const outcome = await Promise.race([job.finished, late]).finally(() => clearTimeout(timer));
+    expect(outcome.results.map((r) => r.bytes)).toEqual([PNG, PNG2]);
+    expect(s.sent.filter((fr) => fr.text?.["type"] === "blob.get").map((fr) => fr.text?.["sha256"])).toEqual([SHA2]);
+  });
+
+  it("asks for nothing when every result was re-sent", async () => {
+    const { job, s, fetchId } = await refetched("all-1");
+    s.deliver(state("all-1", fetchId));
+    s.deliverBinary({ type: "blob.data", sha256: RESULT_SHA, offset: 0, total: PNG.length, format: "png" }, PNG);
+    s.deliver(result("all-1"));
+    s.deliverBinary({ type: "blob.data", sha256: SHA2, offset: 0, total: PNG2.length, format: "png" }, PNG2);
+    s.deliver(second("all-1"));
+    s.deliver({ type: "job.done", job_id: "all-1", results: 2, seconds: 1 });
+    const outcome = await job.finished;
+    expect(outcome.results).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.sent.some((fr) => fr.text?.["type"] === "blob.get")).toBe(false);
   });
 });
 

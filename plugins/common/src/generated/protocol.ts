@@ -162,6 +162,7 @@ export type ServerMessage =
   | BlobMissing
   | BlobStored
   | BlobData
+  | BlobReceived
   | BlobSent
   | JobAccepted
   | JobStarted
@@ -188,6 +189,7 @@ export interface LayerbridgeProtocolDefs {
   BlobHas?: BlobHas;
   BlobMissing?: BlobMissing;
   BlobPut?: BlobPut;
+  BlobReceived?: BlobReceived;
   BlobSent?: BlobSent;
   BlobStored?: BlobStored;
   BrokenModelInfo?: BrokenModelInfo;
@@ -325,6 +327,10 @@ export interface BlobMissing {
  * via the `definition` "BlobPut".
  */
 export interface BlobPut {
+  /**
+   * answer this chunk with blob.received once it is stored (capability blob.ack); the last chunk is answered by blob.stored
+   */
+  ack?: boolean;
   format: ImageFormat;
   /**
    * raw formats
@@ -345,6 +351,27 @@ export interface BlobPut {
    * raw formats
    */
   width?: number | null;
+}
+/**
+ * A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A
+ * client paces its upload on these (a bounded window of bytes not yet acknowledged) instead of
+ * on its socket's bufferedAmount, which UXP does not document and whose overflow closes the
+ * socket.
+ *
+ * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
+ * via the `definition` "BlobReceived".
+ */
+export interface BlobReceived {
+  received: number;
+  /**
+   * the upload's id (its blob.put frames')
+   */
+  reply_to?: string | null;
+  /**
+   * lowercase hex sha256
+   */
+  sha256: string;
+  type: "blob.received";
 }
 /**
  * The final reply to blob.get: every blob.data frame of the blob was sent before it.

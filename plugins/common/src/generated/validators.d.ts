@@ -5,6 +5,7 @@ export interface Validator { (data: unknown): boolean; errors?: ValidationError[
 export declare const BlobData: Validator;
 export declare const BlobMissing: Validator;
 export declare const BlobPut: Validator;
+export declare const BlobReceived: Validator;
 export declare const BlobSent: Validator;
 export declare const BlobStored: Validator;
 export declare const ClientsReply: Validator;

@@ -4,26 +4,27 @@
 function __ucs2length(str) { let n = 0; for (const _ of str) n++; return n; }
 "use strict";
 export const ServerMessage = validate79;
-const schema74 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.sent":"#/$defs/BlobSent","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/BlobSent"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
+const schema74 = {"discriminator":{"mapping":{"blob.data":"#/$defs/BlobData","blob.missing":"#/$defs/BlobMissing","blob.received":"#/$defs/BlobReceived","blob.sent":"#/$defs/BlobSent","blob.stored":"#/$defs/BlobStored","clients.paired":"#/$defs/Paired","clients.reply":"#/$defs/ClientsReply","error":"#/$defs/Error","job.accepted":"#/$defs/JobAccepted","job.cancelled":"#/$defs/JobCancelled","job.done":"#/$defs/JobDone","job.failed":"#/$defs/JobFailed","job.list.reply":"#/$defs/JobListReply","job.progress":"#/$defs/JobProgress","job.result":"#/$defs/JobResult","job.started":"#/$defs/JobStarted","job.state":"#/$defs/JobState","models.location":"#/$defs/ModelLocation","models.reply":"#/$defs/ModelsReply","ok":"#/$defs/Ok","pong":"#/$defs/Pong","results.cleaned":"#/$defs/ResultsCleaned","settings.reply":"#/$defs/SettingsReply","status.reply":"#/$defs/StatusReply","storage.reply":"#/$defs/StorageReply","welcome":"#/$defs/Welcome"},"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/Welcome"},{"$ref":"#/$defs/Error"},{"$ref":"#/$defs/Pong"},{"$ref":"#/$defs/BlobMissing"},{"$ref":"#/$defs/BlobStored"},{"$ref":"#/$defs/BlobData"},{"$ref":"#/$defs/BlobReceived"},{"$ref":"#/$defs/BlobSent"},{"$ref":"#/$defs/JobAccepted"},{"$ref":"#/$defs/JobStarted"},{"$ref":"#/$defs/JobProgress"},{"$ref":"#/$defs/JobResult"},{"$ref":"#/$defs/JobDone"},{"$ref":"#/$defs/JobFailed"},{"$ref":"#/$defs/JobCancelled"},{"$ref":"#/$defs/JobState"},{"$ref":"#/$defs/JobListReply"},{"$ref":"#/$defs/StatusReply"},{"$ref":"#/$defs/ModelsReply"},{"$ref":"#/$defs/ClientsReply"},{"$ref":"#/$defs/Paired"},{"$ref":"#/$defs/SettingsReply"},{"$ref":"#/$defs/ModelLocation"},{"$ref":"#/$defs/StorageReply"},{"$ref":"#/$defs/ResultsCleaned"},{"$ref":"#/$defs/Ok"}]};
 const schema82 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Job Id"},"message":{"title":"Message","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"},"type":{"const":"error","default":"error","title":"Type","type":"string"}},"required":["code","message"],"title":"Error","type":"object"};
 const schema83 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
 const schema84 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
 const schema85 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
-const schema88 = {"additionalProperties":false,"description":"The final reply to blob.get: every blob.data frame of the blob was sent before it.","properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.sent","default":"blob.sent","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobSent","type":"object"};
-const schema89 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
-const schema90 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
-const schema98 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
-const schema99 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
-const schema100 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
-const schema118 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
-const schema119 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
-const schema120 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
-const schema121 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
+const schema88 = {"additionalProperties":false,"description":"A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A\nclient paces its upload on these (a bounded window of bytes not yet acknowledged) instead of\non its socket's bufferedAmount, which UXP does not document and whose overflow closes the\nsocket.","properties":{"received":{"title":"Received","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"the upload's id (its blob.put frames')","title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"type":{"const":"blob.received","default":"blob.received","title":"Type","type":"string"}},"required":["sha256","received"],"title":"BlobReceived","type":"object"};
+const schema89 = {"additionalProperties":false,"description":"The final reply to blob.get: every blob.data frame of the blob was sent before it.","properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.sent","default":"blob.sent","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobSent","type":"object"};
+const schema90 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
+const schema91 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
+const schema99 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"results":{"title":"Results","type":"integer"},"seconds":{"title":"Seconds","type":"number"},"type":{"const":"job.done","default":"job.done","title":"Type","type":"string"}},"required":["job_id","results","seconds"],"title":"JobDone","type":"object"};
+const schema100 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"resubmitting may succeed","title":"Retryable","type":"boolean"},"type":{"const":"job.failed","default":"job.failed","title":"Type","type":"string"}},"required":["job_id","code","message"],"title":"JobFailed","type":"object"};
+const schema101 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.cancelled","default":"job.cancelled","title":"Type","type":"string"}},"required":["job_id"],"title":"JobCancelled","type":"object"};
+const schema119 = {"additionalProperties":false,"properties":{"model_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model Id","type":"string"},"path":{"title":"Path","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.location","default":"models.location","title":"Type","type":"string"}},"required":["model_id","path"],"title":"ModelLocation","type":"object"};
+const schema120 = {"additionalProperties":false,"properties":{"blobs":{"title":"Blobs","type":"integer"},"blobs_bytes":{"description":"uploads and results in the blob store","title":"Blobs Bytes","type":"integer"},"finished_jobs":{"description":"ended jobs whose results the ledger keeps","title":"Finished Jobs","type":"integer"},"ledger_bytes":{"title":"Ledger Bytes","type":"integer"},"models_bytes":{"description":"registered models' files, wherever they are","title":"Models Bytes","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"storage.reply","default":"storage.reply","title":"Type","type":"string"}},"required":["models_bytes","blobs_bytes","blobs","ledger_bytes","finished_jobs"],"title":"StorageReply","type":"object"};
+const schema121 = {"additionalProperties":false,"properties":{"blobs":{"description":"blobs deleted","title":"Blobs","type":"integer"},"freed_bytes":{"title":"Freed Bytes","type":"integer"},"jobs":{"description":"finished jobs forgotten","title":"Jobs","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"results.cleaned","default":"results.cleaned","title":"Type","type":"string"}},"required":["jobs","blobs","freed_bytes"],"title":"ResultsCleaned","type":"object"};
+const schema122 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"ok","default":"ok","title":"Type","type":"string"}},"title":"Ok","type":"object"};
 const schema75 = {"additionalProperties":false,"properties":{"capabilities":{"items":{"type":"string"},"title":"Capabilities","type":"array"},"limits":{"$ref":"#/$defs/Limits"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"protocol":{"title":"Protocol","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"server":{"$ref":"#/$defs/ClientInfo"},"session":{"title":"Session","type":"string"},"type":{"const":"welcome","default":"welcome","title":"Type","type":"string"}},"required":["protocol","server","session","scope","capabilities","models","limits"],"title":"Welcome","type":"object"};
 const schema76 = {"additionalProperties":false,"description":"The bounds a client must stay within (the rest of server.limits in the settings too).","properties":{"max_batch":{"title":"Max Batch","type":"integer"},"max_blob_bytes":{"title":"Max Blob Bytes","type":"integer"},"max_chunk_bytes":{"title":"Max Chunk Bytes","type":"integer"},"max_frame_bytes":{"title":"Max Frame Bytes","type":"integer"},"max_generate_side":{"title":"Max Generate Side","type":"integer"},"max_image_pixels":{"title":"Max Image Pixels","type":"integer"},"max_queued_batch":{"default":1000,"description":"queued batch jobs per client","title":"Max Queued Batch","type":"integer"},"max_queued_interactive":{"default":32,"description":"queued jobs per client","title":"Max Queued Interactive","type":"integer"},"max_side":{"title":"Max Side","type":"integer"},"max_steps":{"title":"Max Steps","type":"integer"},"max_upload_bytes_per_connection":{"default":536870912,"description":"bytes of unfinished uploads","title":"Max Upload Bytes Per Connection","type":"integer"},"max_uploads_per_connection":{"default":16,"description":"unfinished uploads","title":"Max Uploads Per Connection","type":"integer"},"pre_hello_frame_bytes":{"default":32768,"description":"largest frame before hello","title":"Pre Hello Frame Bytes","type":"integer"},"send_queue_bytes":{"default":67108864,"description":"bytes queued for a client that stops reading","title":"Send Queue Bytes","type":"integer"}},"required":["max_frame_bytes","max_blob_bytes","max_chunk_bytes","max_image_pixels","max_side","max_generate_side","max_steps","max_batch"],"title":"Limits","type":"object"};
 const schema62 = {"description":"What a token may do. Every client message class declares the scope it needs.","enum":["client","admin"],"title":"Scope","type":"string"};
-const func12 = Object.prototype.hasOwnProperty;
-const func1 = __ucs2length;
+const func1 = Object.prototype.hasOwnProperty;
+const func2 = __ucs2length;
 const schema77 = {"additionalProperties":false,"properties":{"arch":{"description":"sd15, sd15-inpaint, sd2, sdxl, sdxl-inpaint, ...","title":"Arch","type":"string"},"control_type":{"anyOf":[{"$ref":"#/$defs/ControlNetType"},{"type":"null"}],"default":null,"description":"controlnet: the map it follows (union: several, named per job); preprocessor: the map it makes"},"default":{"default":false,"title":"Default","type":"boolean"},"default_weight":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Default Weight"},"format":{"$ref":"#/$defs/ModelFormat","default":"diffusers"},"id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Id","type":"string"},"kind":{"$ref":"#/$defs/ModelKind","default":"checkpoint"},"name":{"title":"Name","type":"string"},"native_side":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"description":"checkpoint: the square side (px) it was trained at; inpaint context is scaled to about this many pixels","title":"Native Side"},"prediction":{"anyOf":[{"enum":["epsilon","v_prediction"],"type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: what its UNet predicts, which decides how it is sampled (SD-2 768 models are v_prediction)","title":"Prediction"},"size_bytes":{"default":0,"title":"Size Bytes","type":"integer"},"size_multiple":{"default":8,"description":"checkpoint: sizes must be multiples of this","title":"Size Multiple","type":"integer"},"trigger_words":{"items":{"type":"string"},"title":"Trigger Words","type":"array"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"checkpoint: the VAE its jobs decode with unless they name one (none: its own)","title":"Vae"}},"required":["id","name","arch"],"title":"ModelInfo","type":"object"};
 const schema57 = {"description":"What a registered ControlNet follows: one map type, or several (a union model, whose\ntype is named per job); for a preprocessor model, the map it makes.","enum":["canny","scribble","lineart","softedge","tile","depth","normal","openpose","segmentation","mlsd","shuffle","inpaint","none","union"],"title":"ControlNetType","type":"string"};
 const schema79 = {"enum":["diffusers","single_file","transformers"],"title":"ModelFormat","type":"string"};
@@ -50,7 +51,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema77.properties, key0))){
+if(!(func1.call(schema77.properties, key0))){
 validate43.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -615,12 +616,12 @@ let data1 = data.name;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data1 === "string"){
-if(func1(data1) > 64){
+if(func2(data1) > 64){
 validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
+if(func2(data1) < 1){
 validate25.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -642,7 +643,7 @@ let data2 = data.version;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
-if(func1(data2) > 32){
+if(func2(data2) > 32){
 validate25.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
@@ -693,7 +694,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema75.properties, key0))){
+if(!(func1.call(schema75.properties, key0))){
 validate42.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -744,7 +745,7 @@ return false;
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!(func12.call(schema76.properties, key1))){
+if(!(func1.call(schema76.properties, key1))){
 validate42.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1010,7 +1011,7 @@ let valid5 = false;
 const _errs45 = errors;
 if(errors === _errs45){
 if(typeof data20 === "string"){
-if(func1(data20) > 64){
+if(func2(data20) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -1283,7 +1284,7 @@ let valid3 = false;
 const _errs15 = errors;
 if(errors === _errs15){
 if(typeof data3 === "string"){
-if(func1(data3) > 64){
+if(func2(data3) > 64){
 const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -1479,7 +1480,7 @@ return errors === 0;
 }
 validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema91 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"phase":{"anyOf":[{"enum":["class_images","train"],"type":"string"},{"type":"null"}],"default":null,"description":"train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'","title":"Phase"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
+const schema92 = {"additionalProperties":false,"description":"Step `step` of `steps`. When `preview` is set, this header rides in a binary frame whose\npayload is a small PNG of the current latents.","properties":{"eta_s":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: seconds left, estimated","title":"Eta S"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"loss":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"description":"train: the step's loss","title":"Loss"},"phase":{"anyOf":[{"enum":["class_images","train"],"type":"string"},{"type":"null"}],"default":null,"description":"train: 'class_images' while prior-preservation images are generated (step/steps count images), then 'train'","title":"Phase"},"preview":{"anyOf":[{"$ref":"#/$defs/ImageFormat"},{"type":"null"}],"default":null},"preview_height":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Height"},"preview_width":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Preview Width"},"step":{"title":"Step","type":"integer"},"steps":{"title":"Steps","type":"integer"},"type":{"const":"job.progress","default":"job.progress","title":"Type","type":"string"}},"required":["job_id","step","steps"],"title":"JobProgress","type":"object"};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1501,7 +1502,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema91.properties, key0))){
+if(!(func1.call(schema92.properties, key0))){
 validate49.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -1666,7 +1667,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data3 === "class_images") || (data3 === "train"))){
-const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema91.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema92.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1973,9 +1974,9 @@ return errors === 0;
 }
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema93 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
-const schema94 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"placement":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}],"default":null,"description":"where the result lands on the job's canvas (params.canvas), in canvas pixels: `region` moved by the image's origin on the canvas"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
-const schema96 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
+const schema94 = {"additionalProperties":false,"description":"One image; its PNG is sent first as blob.data frames (also available via blob.get).","properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"result":{"$ref":"#/$defs/ResultInfo"},"type":{"const":"job.result","default":"job.result","title":"Type","type":"string"}},"required":["job_id","result"],"title":"JobResult","type":"object"};
+const schema95 = {"additionalProperties":false,"description":"One finished image: where it lands and how it was made.","properties":{"blob":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Blob","type":"string"},"format":{"$ref":"#/$defs/ImageFormat","default":"png"},"height":{"title":"Height","type":"integer"},"index":{"minimum":0,"title":"Index","type":"integer"},"params":{"$ref":"#/$defs/JobParams"},"placement":{"anyOf":[{"$ref":"#/$defs/Region"},{"type":"null"}],"default":null,"description":"where the result lands on the job's canvas (params.canvas), in canvas pixels: `region` moved by the image's origin on the canvas"},"region":{"$ref":"#/$defs/Region"},"seed":{"title":"Seed","type":"integer"},"width":{"title":"Width","type":"integer"}},"required":["index","blob","width","height","region","seed","params"],"title":"ResultInfo","type":"object"};
+const schema97 = {"additionalProperties":false,"description":"A rectangle in the input image's pixel coordinates (origin top-left).","properties":{"height":{"minimum":1,"title":"Height","type":"integer"},"width":{"minimum":1,"title":"Width","type":"integer"},"x":{"title":"X","type":"integer"},"y":{"title":"Y","type":"integer"}},"required":["x","y","width","height"],"title":"Region","type":"object"};
 const schema42 = {"additionalProperties":false,"description":"Everything that determines a job's output. Stored with each result so it can be re-run.","properties":{"batch":{"default":1,"maximum":8,"minimum":1,"title":"Batch","type":"integer"},"canvas":{"anyOf":[{"$ref":"#/$defs/Canvas"},{"type":"null"}],"default":null,"description":"inpaint/refine: the document the image was cut from and where; results then carry their `placement` on it"},"control":{"items":{"$ref":"#/$defs/ControlSpec"},"maxItems":4,"title":"Control","type":"array"},"fill":{"default":"keep","description":"inpaint: pre-fill of the masked area","enum":["keep","blur","edge","noise"],"title":"Fill","type":"string"},"guidance":{"default":7,"maximum":30,"minimum":0,"title":"Guidance","type":"number"},"height":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output height","title":"Height"},"image":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: input blob","title":"Image"},"kind":{"$ref":"#/$defs/JobKind"},"loras":{"items":{"$ref":"#/$defs/LoraSpec"},"maxItems":8,"title":"Loras","type":"array"},"margins":{"anyOf":[{"$ref":"#/$defs/Margins"},{"type":"null"}],"default":null,"description":"expand: pixels added per side"},"mask":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"inpaint: grey mask blob, 255 = repaint","title":"Mask"},"model":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Model","type":"string"},"negative_prompt":{"default":"","maxLength":4000,"title":"Negative Prompt","type":"string"},"prompt":{"default":"","maxLength":4000,"title":"Prompt","type":"string"},"result_format":{"default":"png","description":"how results are stored and sent: rgba8 is raw pixels, neither encoded nor decoded (for a client on the same machine); png is smaller","enum":["png","rgba8"],"title":"Result Format","type":"string"},"scheduler":{"default":"dpmpp_2m","enum":["ddim","euler","euler_a","dpmpp_2m","dpmpp_2m_karras","unipc"],"title":"Scheduler","type":"string"},"seed":{"anyOf":[{"maximum":4294967295,"minimum":0,"type":"integer"},{"type":"null"}],"default":null,"description":"None: the daemon picks one and reports it","title":"Seed"},"steps":{"default":20,"maximum":150,"minimum":1,"title":"Steps","type":"integer"},"strength":{"anyOf":[{"maximum":1,"minimum":0,"type":"number"},{"type":"null"}],"default":null,"description":"refine/inpaint/expand: 0 keeps, 1 replaces","title":"Strength"},"train":{"anyOf":[{"$ref":"#/$defs/TrainSpec"},{"type":"null"}],"default":null,"description":"train: the LoRA to train"},"vae":{"anyOf":[{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","type":"string"},{"type":"null"}],"default":null,"description":"a registered VAE to decode with; default: the model's record's vae, else its own","title":"Vae"},"width":{"anyOf":[{"maximum":2048,"minimum":64,"type":"integer"},{"type":"null"}],"default":null,"description":"generate: output width","title":"Width"}},"required":["kind","model"],"title":"JobParams","type":"object"};
 const schema43 = {"additionalProperties":false,"description":"The document a job's input image was cut from: its size and the image's top-left in it,\nin document pixels. The daemon then works in the document's coordinates: the inpaint\ncontext box is computed on the canvas (as if the whole canvas had been sent, as far as the\nimage sent reaches) and each result's `placement` says where it lands on the canvas.","properties":{"height":{"description":"the canvas height","maximum":300000,"minimum":1,"title":"Height","type":"integer"},"width":{"description":"the canvas width","maximum":300000,"minimum":1,"title":"Width","type":"integer"},"x":{"default":0,"description":"the image's left edge on the canvas","minimum":0,"title":"X","type":"integer"},"y":{"default":0,"description":"the image's top edge on the canvas","minimum":0,"title":"Y","type":"integer"}},"required":["width","height"],"title":"Canvas","type":"object"};
 const schema46 = {"enum":["generate","refine","inpaint","expand","train"],"title":"JobKind","type":"string"};
@@ -2005,7 +2006,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema44.properties, key0))){
+if(!(func1.call(schema44.properties, key0))){
 validate30.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2312,7 +2313,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema42.properties, key0))){
+if(!(func1.call(schema42.properties, key0))){
 validate29.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -3325,7 +3326,7 @@ let data24 = data.negative_prompt;
 const _errs76 = errors;
 if(errors === _errs76){
 if(typeof data24 === "string"){
-if(func1(data24) > 4000){
+if(func2(data24) > 4000){
 validate29.errors = [{instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
@@ -3346,7 +3347,7 @@ let data25 = data.prompt;
 const _errs78 = errors;
 if(errors === _errs78){
 if(typeof data25 === "string"){
-if(func1(data25) > 4000){
+if(func2(data25) > 4000){
 validate29.errors = [{instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
@@ -3618,7 +3619,7 @@ errors++;
 else {
 const _errs103 = errors;
 for(const key4 in data31){
-if(!(func12.call(schema49.properties, key4))){
+if(!(func1.call(schema49.properties, key4))){
 const err55 = {instancePath:instancePath+"/train",schemaPath:"#/$defs/TrainSpec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err55];
@@ -3765,7 +3766,7 @@ let data34 = data31.caption;
 const _errs112 = errors;
 if(errors === _errs112){
 if(typeof data34 === "string"){
-if(func1(data34) > 1000){
+if(func2(data34) > 1000){
 const err64 = {instancePath:instancePath+"/train/caption",schemaPath:"#/$defs/TrainSpec/properties/caption/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err64];
@@ -3808,7 +3809,7 @@ let data36 = data35[i2];
 const _errs118 = errors;
 if(errors === _errs118){
 if(typeof data36 === "string"){
-if(func1(data36) > 1000){
+if(func2(data36) > 1000){
 const err66 = {instancePath:instancePath+"/train/captions/" + i2,schemaPath:"#/$defs/TrainSpec/properties/captions/anyOf/0/items/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err66];
@@ -3984,7 +3985,7 @@ let data39 = data31.class_prompt;
 const _errs126 = errors;
 if(errors === _errs126){
 if(typeof data39 === "string"){
-if(func1(data39) > 1000){
+if(func2(data39) > 1000){
 const err77 = {instancePath:instancePath+"/train/class_prompt",schemaPath:"#/$defs/TrainSpec/properties/class_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err77];
@@ -4460,7 +4461,7 @@ let data51 = data31.sample_prompt;
 const _errs154 = errors;
 if(errors === _errs154){
 if(typeof data51 === "string"){
-if(func1(data51) > 1000){
+if(func2(data51) > 1000){
 const err107 = {instancePath:instancePath+"/train/sample_prompt",schemaPath:"#/$defs/TrainSpec/properties/sample_prompt/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"};
 if(vErrors === null){
 vErrors = [err107];
@@ -4556,7 +4557,7 @@ let data54 = data31.trigger;
 const _errs160 = errors;
 if(errors === _errs160){
 if(typeof data54 === "string"){
-if(func1(data54) > 64){
+if(func2(data54) > 64){
 const err113 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err113];
@@ -4567,7 +4568,7 @@ vErrors.push(err113);
 errors++;
 }
 else {
-if(func1(data54) < 1){
+if(func2(data54) < 1){
 const err114 = {instancePath:instancePath+"/train/trigger",schemaPath:"#/$defs/TrainSpec/properties/trigger/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err114];
@@ -4887,7 +4888,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema94.properties, key0))){
+if(!(func1.call(schema95.properties, key0))){
 validate52.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5421,9 +5422,9 @@ return errors === 0;
 }
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema101 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
-const schema102 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
-const schema103 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
+const schema102 = {"additionalProperties":false,"description":"Reply to job.fetch; results are re-sent as blob.data + job.result after it.","properties":{"job":{"$ref":"#/$defs/JobSummary"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.state","default":"job.state","title":"Type","type":"string"}},"required":["job"],"title":"JobState","type":"object"};
+const schema103 = {"additionalProperties":false,"properties":{"client":{"default":"","title":"Client","type":"string"},"created_at":{"title":"Created At","type":"number"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorBody"},{"type":"null"}],"default":null},"finished_at":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Finished At"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"kind":{"$ref":"#/$defs/JobKind"},"model":{"title":"Model","type":"string"},"params":{"anyOf":[{"$ref":"#/$defs/JobParams"},{"type":"null"}],"default":null,"description":"with the seed filled in: enough to re-run it"},"position":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Position"},"prompt":{"title":"Prompt","type":"string"},"results":{"items":{"$ref":"#/$defs/ResultInfo"},"title":"Results","type":"array"},"seed":{"anyOf":[{"type":"integer"},{"type":"null"}],"default":null,"title":"Seed"},"state":{"enum":["queued","running","done","failed","cancelled"],"title":"State","type":"string"}},"required":["job_id","state","kind","model","prompt","created_at"],"title":"JobSummary","type":"object"};
+const schema104 = {"additionalProperties":false,"properties":{"code":{"description":"an ErrorCode (a newer daemon may send a code this client lacks)","title":"Code","type":"string"},"field":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Field"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"description":"the same request may succeed later","title":"Retryable","type":"boolean"}},"required":["code","message"],"title":"ErrorBody","type":"object"};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5445,7 +5446,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema102.properties, key0))){
+if(!(func1.call(schema103.properties, key0))){
 validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -6019,7 +6020,7 @@ validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/propertie
 return false;
 }
 if(!(((((data17 === "queued") || (data17 === "running")) || (data17 === "done")) || (data17 === "failed")) || (data17 === "cancelled"))){
-validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema102.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate57.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema103.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -6100,7 +6101,7 @@ let valid1 = false;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data1 === "string"){
-if(func1(data1) > 64){
+if(func2(data1) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -6197,7 +6198,7 @@ return errors === 0;
 }
 validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema105 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
+const schema106 = {"additionalProperties":false,"properties":{"jobs":{"items":{"$ref":"#/$defs/JobSummary"},"title":"Jobs","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"job.list.reply","default":"job.list.reply","title":"Type","type":"string"}},"required":["jobs"],"title":"JobListReply","type":"object"};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6264,7 +6265,7 @@ let valid2 = false;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
-if(func1(data2) > 64){
+if(func2(data2) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -6361,9 +6362,9 @@ return errors === 0;
 }
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema106 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
-const schema107 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"gpu_count":{"default":0,"description":"CUDA devices on this machine (cuda:0 .. cuda:N-1)","title":"Gpu Count","type":"integer"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
-const schema108 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
+const schema107 = {"additionalProperties":false,"properties":{"clients":{"title":"Clients","type":"integer"},"device":{"anyOf":[{"$ref":"#/$defs/DeviceInfo"},{"type":"null"}],"default":null,"description":"None until the engine has started"},"loaded":{"description":"model ids resident in memory, most recent first","items":{"type":"string"},"title":"Loaded","type":"array"},"queue":{"$ref":"#/$defs/QueueInfo"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"status.reply","default":"status.reply","title":"Type","type":"string"},"version":{"title":"Version","type":"string"}},"required":["version","loaded","queue","clients"],"title":"StatusReply","type":"object"};
+const schema108 = {"additionalProperties":false,"properties":{"dtype":{"title":"Dtype","type":"string"},"gpu_count":{"default":0,"description":"CUDA devices on this machine (cuda:0 .. cuda:N-1)","title":"Gpu Count","type":"integer"},"memory_total_bytes":{"title":"Memory Total Bytes","type":"integer"},"memory_used_bytes":{"title":"Memory Used Bytes","type":"integer"},"name":{"title":"Name","type":"string"},"type":{"description":"cuda, mps or cpu","title":"Type","type":"string"}},"required":["name","type","dtype","memory_used_bytes","memory_total_bytes"],"title":"DeviceInfo","type":"object"};
+const schema109 = {"additionalProperties":false,"properties":{"paused":{"default":false,"title":"Paused","type":"boolean"},"queued":{"title":"Queued","type":"integer"},"running":{"title":"Running","type":"integer"}},"required":["queued","running"],"title":"QueueInfo","type":"object"};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -6726,7 +6727,7 @@ let valid7 = false;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data14 === "string"){
-if(func1(data14) > 64){
+if(func2(data14) > 64){
 const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err11];
@@ -6839,8 +6840,8 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema109 = {"additionalProperties":false,"properties":{"broken":{"description":"listed to admins only","items":{"$ref":"#/$defs/BrokenModelInfo"},"title":"Broken","type":"array"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
-const schema110 = {"additionalProperties":false,"description":"A registered model the daemon cannot serve (damaged, or its files are gone); an admin\nremoves it by this id.","properties":{"id":{"title":"Id","type":"string"},"path":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Path"},"reason":{"title":"Reason","type":"string"}},"required":["id","reason"],"title":"BrokenModelInfo","type":"object"};
+const schema110 = {"additionalProperties":false,"properties":{"broken":{"description":"listed to admins only","items":{"$ref":"#/$defs/BrokenModelInfo"},"title":"Broken","type":"array"},"models":{"items":{"$ref":"#/$defs/ModelInfo"},"title":"Models","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"models.reply","default":"models.reply","title":"Type","type":"string"}},"required":["models"],"title":"ModelsReply","type":"object"};
+const schema111 = {"additionalProperties":false,"description":"A registered model the daemon cannot serve (damaged, or its files are gone); an admin\nremoves it by this id.","properties":{"id":{"title":"Id","type":"string"},"path":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Path"},"reason":{"title":"Reason","type":"string"}},"required":["id","reason"],"title":"BrokenModelInfo","type":"object"};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7045,7 +7046,7 @@ let valid6 = false;
 const _errs23 = errors;
 if(errors === _errs23){
 if(typeof data7 === "string"){
-if(func1(data7) > 64){
+if(func2(data7) > 64){
 const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -7143,8 +7144,8 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema111 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
-const schema112 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
+const schema112 = {"additionalProperties":false,"properties":{"clients":{"items":{"$ref":"#/$defs/ClientRecord"},"title":"Clients","type":"array"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"clients.reply","default":"clients.reply","title":"Type","type":"string"}},"required":["clients"],"title":"ClientsReply","type":"object"};
+const schema113 = {"additionalProperties":false,"properties":{"connected":{"default":0,"description":"connections open now with this client's token","title":"Connected","type":"integer"},"created_at":{"title":"Created At","type":"number"},"last_seen":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,"title":"Last Seen"},"name":{"title":"Name","type":"string"},"scope":{"$ref":"#/$defs/Scope"}},"required":["name","scope","created_at"],"title":"ClientRecord","type":"object"};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7370,7 +7371,7 @@ let valid2 = false;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
-if(func1(data2) > 64){
+if(func2(data2) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -7467,7 +7468,7 @@ return errors === 0;
 }
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema114 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
+const schema115 = {"additionalProperties":false,"properties":{"name":{"title":"Name","type":"string"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"scope":{"$ref":"#/$defs/Scope"},"token":{"description":"shown once; the daemon keeps only its hash","title":"Token","type":"string"},"type":{"const":"clients.paired","default":"clients.paired","title":"Type","type":"string"}},"required":["name","scope","token"],"title":"Paired","type":"object"};
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7516,7 +7517,7 @@ let valid1 = false;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func1(data1) > 64){
+if(func2(data1) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -7644,7 +7645,7 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema116 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
+const schema117 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"restart_required":{"default":false,"description":"saved differs from what runs now","title":"Restart Required","type":"boolean"},"settings":{"$ref":"#/$defs/SettingsInfo"},"type":{"const":"settings.reply","default":"settings.reply","title":"Type","type":"string"}},"required":["settings"],"title":"SettingsReply","type":"object"};
 const schema67 = {"additionalProperties":false,"description":"The daemon settings an admin edits remotely (the tray's Settings and GPU tabs).","properties":{"allowed_hosts":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Hosts","type":"array"},"allowed_origins":{"items":{"type":"string"},"maxItems":64,"title":"Allowed Origins","type":"array"},"data_dir":{"default":"","description":"read-only: the daemon's data dir","title":"Data Dir","type":"string"},"device":{"default":"auto","description":"where models run: auto picks CUDA, then MPS, then the CPU; cuda:N one GPU of several","pattern":"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$","title":"Device","type":"string"},"dtype":{"default":"auto","enum":["auto","fp16","bf16","fp32"],"title":"Dtype","type":"string"},"host":{"default":"127.0.0.1","description":"bind address; anything but loopback is LAN mode","maxLength":255,"minLength":1,"title":"Host","type":"string"},"memory_budget_mb":{"anyOf":[{"minimum":256,"type":"integer"},{"type":"null"}],"default":null,"title":"Memory Budget Mb"},"port":{"default":7842,"maximum":65535,"minimum":0,"title":"Port","type":"integer"}},"title":"SettingsInfo","type":"object"};
 const pattern23 = new RegExp("^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$", "u");
 
@@ -7683,7 +7684,7 @@ let valid1 = false;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
+if(func2(data0) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -7903,12 +7904,12 @@ let data10 = data2.host;
 const _errs28 = errors;
 if(errors === _errs28){
 if(typeof data10 === "string"){
-if(func1(data10) > 255){
+if(func2(data10) > 255){
 validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func1(data10) < 1){
+if(func2(data10) < 1){
 validate76.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -8293,7 +8294,7 @@ let valid5 = false;
 const _errs24 = errors;
 if(errors === _errs24){
 if(typeof data4 === "string"){
-if(func1(data4) > 64){
+if(func2(data4) > 64){
 const err10 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Error/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err10];
@@ -8463,7 +8464,7 @@ let valid8 = false;
 const _errs38 = errors;
 if(errors === _errs38){
 if(typeof data7 === "string"){
-if(func1(data7) > 64){
+if(func2(data7) > 64){
 const err19 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Pong/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err19];
@@ -8621,7 +8622,7 @@ let valid11 = false;
 const _errs50 = errors;
 if(errors === _errs50){
 if(typeof data9 === "string"){
-if(func1(data9) > 64){
+if(func2(data9) > 64){
 const err28 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobMissing/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err28];
@@ -8838,7 +8839,7 @@ let valid15 = false;
 const _errs66 = errors;
 if(errors === _errs66){
 if(typeof data13 === "string"){
-if(func1(data13) > 64){
+if(func2(data13) > 64){
 const err40 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobStored/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err40];
@@ -9035,8 +9036,8 @@ const _errs78 = errors;
 if(errors === _errs78){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing3;
-if(((data.sha256 === undefined) && (missing3 = "sha256")) || ((data.size === undefined) && (missing3 = "size"))){
-const err50 = {instancePath,schemaPath:"#/$defs/BlobSent/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
+if(((data.sha256 === undefined) && (missing3 = "sha256")) || ((data.received === undefined) && (missing3 = "received"))){
+const err50 = {instancePath,schemaPath:"#/$defs/BlobReceived/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -9048,8 +9049,8 @@ errors++;
 else {
 const _errs80 = errors;
 for(const key4 in data){
-if(!((((key4 === "reply_to") || (key4 === "sha256")) || (key4 === "size")) || (key4 === "type"))){
-const err51 = {instancePath,schemaPath:"#/$defs/BlobSent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(!((((key4 === "received") || (key4 === "reply_to")) || (key4 === "sha256")) || (key4 === "type"))){
+const err51 = {instancePath,schemaPath:"#/$defs/BlobReceived/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -9061,16 +9062,11 @@ break;
 }
 }
 if(_errs80 === errors){
-if(data.reply_to !== undefined){
-let data17 = data.reply_to;
+if(data.received !== undefined){
+let data17 = data.received;
 const _errs81 = errors;
-const _errs82 = errors;
-let valid18 = false;
-const _errs83 = errors;
-if(errors === _errs83){
-if(typeof data17 === "string"){
-if(func1(data17) > 64){
-const err52 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err52 = {instancePath:instancePath+"/received",schemaPath:"#/$defs/BlobReceived/properties/received/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -9079,9 +9075,22 @@ vErrors.push(err52);
 }
 errors++;
 }
+var valid17 = _errs81 === errors;
 }
 else {
-const err53 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid17 = true;
+}
+if(valid17){
+if(data.reply_to !== undefined){
+let data18 = data.reply_to;
+const _errs83 = errors;
+const _errs84 = errors;
+let valid18 = false;
+const _errs85 = errors;
+if(errors === _errs85){
+if(typeof data18 === "string"){
+if(func2(data18) > 64){
+const err53 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobReceived/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -9091,11 +9100,8 @@ vErrors.push(err53);
 errors++;
 }
 }
-var _valid7 = _errs83 === errors;
-valid18 = valid18 || _valid7;
-const _errs85 = errors;
-if(data17 !== null){
-const err54 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err54 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobReceived/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9104,10 +9110,12 @@ vErrors.push(err54);
 }
 errors++;
 }
+}
 var _valid7 = _errs85 === errors;
 valid18 = valid18 || _valid7;
-if(!valid18){
-const err55 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs87 = errors;
+if(data18 !== null){
+const err55 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobReceived/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -9116,30 +9124,10 @@ vErrors.push(err55);
 }
 errors++;
 }
-else {
-errors = _errs82;
-if(vErrors !== null){
-if(_errs82){
-vErrors.length = _errs82;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid17 = _errs81 === errors;
-}
-else {
-var valid17 = true;
-}
-if(valid17){
-if(data.sha256 !== undefined){
-let data18 = data.sha256;
-const _errs87 = errors;
-if(errors === _errs87){
-if(typeof data18 === "string"){
-if(!pattern4.test(data18)){
-const err56 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+var _valid7 = _errs87 === errors;
+valid18 = valid18 || _valid7;
+if(!valid18){
+const err56 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobReceived/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -9148,9 +9136,30 @@ vErrors.push(err56);
 }
 errors++;
 }
+else {
+errors = _errs84;
+if(vErrors !== null){
+if(_errs84){
+vErrors.length = _errs84;
 }
 else {
-const err57 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+var valid17 = _errs83 === errors;
+}
+else {
+var valid17 = true;
+}
+if(valid17){
+if(data.sha256 !== undefined){
+let data19 = data.sha256;
+const _errs89 = errors;
+if(errors === _errs89){
+if(typeof data19 === "string"){
+if(!pattern4.test(data19)){
+const err57 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -9160,17 +9169,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-var valid17 = _errs87 === errors;
-}
 else {
-var valid17 = true;
-}
-if(valid17){
-if(data.size !== undefined){
-let data19 = data.size;
-const _errs89 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err58 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobSent/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err58 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -9178,6 +9178,7 @@ else {
 vErrors.push(err58);
 }
 errors++;
+}
 }
 var valid17 = _errs89 === errors;
 }
@@ -9189,7 +9190,7 @@ if(data.type !== undefined){
 let data20 = data.type;
 const _errs91 = errors;
 if(typeof data20 !== "string"){
-const err59 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err59 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobReceived/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -9198,8 +9199,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-if("blob.sent" !== data20){
-const err60 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"};
+if("blob.received" !== data20){
+const err60 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobReceived/properties/type/const",keyword:"const",params:{allowedValue: "blob.received"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -9220,7 +9221,7 @@ var valid17 = true;
 }
 }
 else {
-const err61 = {instancePath,schemaPath:"#/$defs/BlobSent/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err61 = {instancePath,schemaPath:"#/$defs/BlobReceived/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -9248,8 +9249,8 @@ const _errs94 = errors;
 if(errors === _errs94){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing4;
-if((((data.job_id === undefined) && (missing4 = "job_id")) || ((data.position === undefined) && (missing4 = "position"))) || ((data.seed === undefined) && (missing4 = "seed"))){
-const err62 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+if(((data.sha256 === undefined) && (missing4 = "sha256")) || ((data.size === undefined) && (missing4 = "size"))){
+const err62 = {instancePath,schemaPath:"#/$defs/BlobSent/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -9261,8 +9262,8 @@ errors++;
 else {
 const _errs96 = errors;
 for(const key5 in data){
-if(!((((((key5 === "duplicate") || (key5 === "job_id")) || (key5 === "position")) || (key5 === "reply_to")) || (key5 === "seed")) || (key5 === "type"))){
-const err63 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(!((((key5 === "reply_to") || (key5 === "sha256")) || (key5 === "size")) || (key5 === "type"))){
+const err63 = {instancePath,schemaPath:"#/$defs/BlobSent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -9274,10 +9275,16 @@ break;
 }
 }
 if(_errs96 === errors){
-if(data.duplicate !== undefined){
+if(data.reply_to !== undefined){
+let data21 = data.reply_to;
 const _errs97 = errors;
-if(typeof data.duplicate !== "boolean"){
-const err64 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const _errs98 = errors;
+let valid21 = false;
+const _errs99 = errors;
+if(errors === _errs99){
+if(typeof data21 === "string"){
+if(func2(data21) > 64){
+const err64 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -9286,19 +9293,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-var valid20 = _errs97 === errors;
 }
 else {
-var valid20 = true;
-}
-if(valid20){
-if(data.job_id !== undefined){
-let data22 = data.job_id;
-const _errs99 = errors;
-if(errors === _errs99){
-if(typeof data22 === "string"){
-if(!pattern7.test(data22)){
-const err65 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err65 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -9308,8 +9305,11 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid8 = _errs99 === errors;
+valid21 = valid21 || _valid8;
+const _errs101 = errors;
+if(data21 !== null){
+const err66 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -9318,18 +9318,10 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-var valid20 = _errs99 === errors;
-}
-else {
-var valid20 = true;
-}
-if(valid20){
-if(data.position !== undefined){
-let data23 = data.position;
-const _errs101 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err67 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid8 = _errs101 === errors;
+valid21 = valid21 || _valid8;
+if(!valid21){
+const err67 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9338,22 +9330,30 @@ vErrors.push(err67);
 }
 errors++;
 }
-var valid20 = _errs101 === errors;
+else {
+errors = _errs98;
+if(vErrors !== null){
+if(_errs98){
+vErrors.length = _errs98;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid20 = _errs97 === errors;
 }
 else {
 var valid20 = true;
 }
 if(valid20){
-if(data.reply_to !== undefined){
-let data24 = data.reply_to;
+if(data.sha256 !== undefined){
+let data22 = data.sha256;
 const _errs103 = errors;
-const _errs104 = errors;
-let valid21 = false;
-const _errs105 = errors;
-if(errors === _errs105){
-if(typeof data24 === "string"){
-if(func1(data24) > 64){
-const err68 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(errors === _errs103){
+if(typeof data22 === "string"){
+if(!pattern4.test(data22)){
+const err68 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9364,7 +9364,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err69 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -9374,11 +9374,17 @@ vErrors.push(err69);
 errors++;
 }
 }
-var _valid8 = _errs105 === errors;
-valid21 = valid21 || _valid8;
-const _errs107 = errors;
-if(data24 !== null){
-const err70 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+var valid20 = _errs103 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data.size !== undefined){
+let data23 = data.size;
+const _errs105 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err70 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobSent/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9387,10 +9393,17 @@ vErrors.push(err70);
 }
 errors++;
 }
-var _valid8 = _errs107 === errors;
-valid21 = valid21 || _valid8;
-if(!valid21){
-const err71 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid20 = _errs105 === errors;
+}
+else {
+var valid20 = true;
+}
+if(valid20){
+if(data.type !== undefined){
+let data24 = data.type;
+const _errs107 = errors;
+if(typeof data24 !== "string"){
+const err71 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9399,28 +9412,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-else {
-errors = _errs104;
-if(vErrors !== null){
-if(_errs104){
-vErrors.length = _errs104;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid20 = _errs103 === errors;
-}
-else {
-var valid20 = true;
-}
-if(valid20){
-if(data.seed !== undefined){
-let data25 = data.seed;
-const _errs109 = errors;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err72 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if("blob.sent" !== data24){
+const err72 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9429,55 +9422,24 @@ vErrors.push(err72);
 }
 errors++;
 }
-var valid20 = _errs109 === errors;
+var valid20 = _errs107 === errors;
 }
 else {
 var valid20 = true;
 }
-if(valid20){
-if(data.type !== undefined){
-let data26 = data.type;
-const _errs111 = errors;
-if(typeof data26 !== "string"){
-const err73 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+}
+}
+}
+}
+else {
+const err73 = {instancePath,schemaPath:"#/$defs/BlobSent/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err73];
 }
 else {
 vErrors.push(err73);
-}
-errors++;
-}
-if("job.accepted" !== data26){
-const err74 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-var valid20 = _errs111 === errors;
-}
-else {
-var valid20 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err75 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
 }
 errors++;
 }
@@ -9495,13 +9457,41 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs113 = errors;
-const _errs114 = errors;
-if(errors === _errs114){
+const _errs109 = errors;
+const _errs110 = errors;
+if(errors === _errs110){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing5;
-if((data.job_id === undefined) && (missing5 = "job_id")){
-const err76 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+if((((data.job_id === undefined) && (missing5 = "job_id")) || ((data.position === undefined) && (missing5 = "position"))) || ((data.seed === undefined) && (missing5 = "seed"))){
+const err74 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+else {
+const _errs112 = errors;
+for(const key6 in data){
+if(!((((((key6 === "duplicate") || (key6 === "job_id")) || (key6 === "position")) || (key6 === "reply_to")) || (key6 === "seed")) || (key6 === "type"))){
+const err75 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+break;
+}
+}
+if(_errs112 === errors){
+if(data.duplicate !== undefined){
+const _errs113 = errors;
+if(typeof data.duplicate !== "boolean"){
+const err76 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9510,11 +9500,19 @@ vErrors.push(err76);
 }
 errors++;
 }
+var valid23 = _errs113 === errors;
+}
 else {
-const _errs116 = errors;
-for(const key6 in data){
-if(!((key6 === "job_id") || (key6 === "type"))){
-const err77 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+var valid23 = true;
+}
+if(valid23){
+if(data.job_id !== undefined){
+let data26 = data.job_id;
+const _errs115 = errors;
+if(errors === _errs115){
+if(typeof data26 === "string"){
+if(!pattern7.test(data26)){
+const err77 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9522,17 +9520,10 @@ else {
 vErrors.push(err77);
 }
 errors++;
-break;
 }
 }
-if(_errs116 === errors){
-if(data.job_id !== undefined){
-let data27 = data.job_id;
-const _errs117 = errors;
-if(errors === _errs117){
-if(typeof data27 === "string"){
-if(!pattern7.test(data27)){
-const err78 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+else {
+const err78 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9542,8 +9533,17 @@ vErrors.push(err78);
 errors++;
 }
 }
+var valid23 = _errs115 === errors;
+}
 else {
-const err79 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid23 = true;
+}
+if(valid23){
+if(data.position !== undefined){
+let data27 = data.position;
+const _errs117 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err79 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9552,18 +9552,22 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
 var valid23 = _errs117 === errors;
 }
 else {
 var valid23 = true;
 }
 if(valid23){
-if(data.type !== undefined){
-let data28 = data.type;
+if(data.reply_to !== undefined){
+let data28 = data.reply_to;
 const _errs119 = errors;
-if(typeof data28 !== "string"){
-const err80 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs120 = errors;
+let valid24 = false;
+const _errs121 = errors;
+if(errors === _errs121){
+if(typeof data28 === "string"){
+if(func2(data28) > 64){
+const err80 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9572,8 +9576,9 @@ vErrors.push(err80);
 }
 errors++;
 }
-if("job.started" !== data28){
-const err81 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+}
+else {
+const err81 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9582,17 +9587,12 @@ vErrors.push(err81);
 }
 errors++;
 }
-var valid23 = _errs119 === errors;
 }
-else {
-var valid23 = true;
-}
-}
-}
-}
-}
-else {
-const err82 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid9 = _errs121 === errors;
+valid24 = valid24 || _valid9;
+const _errs123 = errors;
+if(data28 !== null){
+const err82 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9601,8 +9601,102 @@ vErrors.push(err82);
 }
 errors++;
 }
+var _valid9 = _errs123 === errors;
+valid24 = valid24 || _valid9;
+if(!valid24){
+const err83 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err83];
 }
-var _valid0 = _errs113 === errors;
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+else {
+errors = _errs120;
+if(vErrors !== null){
+if(_errs120){
+vErrors.length = _errs120;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid23 = _errs119 === errors;
+}
+else {
+var valid23 = true;
+}
+if(valid23){
+if(data.seed !== undefined){
+let data29 = data.seed;
+const _errs125 = errors;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err84 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+var valid23 = _errs125 === errors;
+}
+else {
+var valid23 = true;
+}
+if(valid23){
+if(data.type !== undefined){
+let data30 = data.type;
+const _errs127 = errors;
+if(typeof data30 !== "string"){
+const err85 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if("job.accepted" !== data30){
+const err86 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+var valid23 = _errs127 === errors;
+}
+else {
+var valid23 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err87 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+var _valid0 = _errs109 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 8];
@@ -9615,12 +9709,114 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs121 = errors;
-if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
-errors = vErrors.length;
+const _errs129 = errors;
+const _errs130 = errors;
+if(errors === _errs130){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing6;
+if((data.job_id === undefined) && (missing6 = "job_id")){
+const err88 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
+if(vErrors === null){
+vErrors = [err88];
 }
-var _valid0 = _errs121 === errors;
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+else {
+const _errs132 = errors;
+for(const key7 in data){
+if(!((key7 === "job_id") || (key7 === "type"))){
+const err89 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+break;
+}
+}
+if(_errs132 === errors){
+if(data.job_id !== undefined){
+let data31 = data.job_id;
+const _errs133 = errors;
+if(errors === _errs133){
+if(typeof data31 === "string"){
+if(!pattern7.test(data31)){
+const err90 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+else {
+const err91 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+var valid26 = _errs133 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.type !== undefined){
+let data32 = data.type;
+const _errs135 = errors;
+if(typeof data32 !== "string"){
+const err92 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if("job.started" !== data32){
+const err93 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+var valid26 = _errs135 === errors;
+}
+else {
+var valid26 = true;
+}
+}
+}
+}
+}
+else {
+const err94 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+var _valid0 = _errs129 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 9];
@@ -9633,12 +9829,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs122 = errors;
-if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+const _errs137 = errors;
+if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs122 === errors;
+var _valid0 = _errs137 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 10];
@@ -9651,154 +9847,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs123 = errors;
-const _errs124 = errors;
-if(errors === _errs124){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing6;
-if((((data.job_id === undefined) && (missing6 = "job_id")) || ((data.results === undefined) && (missing6 = "results"))) || ((data.seconds === undefined) && (missing6 = "seconds"))){
-const err83 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
-if(vErrors === null){
-vErrors = [err83];
+const _errs138 = errors;
+if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+errors = vErrors.length;
 }
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-else {
-const _errs126 = errors;
-for(const key7 in data){
-if(!((((key7 === "job_id") || (key7 === "results")) || (key7 === "seconds")) || (key7 === "type"))){
-const err84 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-break;
-}
-}
-if(_errs126 === errors){
-if(data.job_id !== undefined){
-let data29 = data.job_id;
-const _errs127 = errors;
-if(errors === _errs127){
-if(typeof data29 === "string"){
-if(!pattern7.test(data29)){
-const err85 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err85];
-}
-else {
-vErrors.push(err85);
-}
-errors++;
-}
-}
-else {
-const err86 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err86];
-}
-else {
-vErrors.push(err86);
-}
-errors++;
-}
-}
-var valid25 = _errs127 === errors;
-}
-else {
-var valid25 = true;
-}
-if(valid25){
-if(data.results !== undefined){
-let data30 = data.results;
-const _errs129 = errors;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err87 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err87];
-}
-else {
-vErrors.push(err87);
-}
-errors++;
-}
-var valid25 = _errs129 === errors;
-}
-else {
-var valid25 = true;
-}
-if(valid25){
-if(data.seconds !== undefined){
-let data31 = data.seconds;
-const _errs131 = errors;
-if(!((typeof data31 == "number") && (isFinite(data31)))){
-const err88 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err88];
-}
-else {
-vErrors.push(err88);
-}
-errors++;
-}
-var valid25 = _errs131 === errors;
-}
-else {
-var valid25 = true;
-}
-if(valid25){
-if(data.type !== undefined){
-let data32 = data.type;
-const _errs133 = errors;
-if(typeof data32 !== "string"){
-const err89 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-}
-if("job.done" !== data32){
-const err90 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-var valid25 = _errs133 === errors;
-}
-else {
-var valid25 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-const err91 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-}
-var _valid0 = _errs123 === errors;
+var _valid0 = _errs138 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 11];
@@ -9811,63 +9865,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs135 = errors;
-const _errs136 = errors;
-if(errors === _errs136){
+const _errs139 = errors;
+const _errs140 = errors;
+if(errors === _errs140){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing7;
-if((((data.job_id === undefined) && (missing7 = "job_id")) || ((data.code === undefined) && (missing7 = "code"))) || ((data.message === undefined) && (missing7 = "message"))){
-const err92 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-else {
-const _errs138 = errors;
-for(const key8 in data){
-if(!((((((key8 === "code") || (key8 === "field")) || (key8 === "job_id")) || (key8 === "message")) || (key8 === "retryable")) || (key8 === "type"))){
-const err93 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-break;
-}
-}
-if(_errs138 === errors){
-if(data.code !== undefined){
-const _errs139 = errors;
-if(typeof data.code !== "string"){
-const err94 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-var valid27 = _errs139 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.field !== undefined){
-let data34 = data.field;
-const _errs141 = errors;
-const _errs142 = errors;
-let valid28 = false;
-const _errs143 = errors;
-if(typeof data34 !== "string"){
-const err95 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((((data.job_id === undefined) && (missing7 = "job_id")) || ((data.results === undefined) && (missing7 = "results"))) || ((data.seconds === undefined) && (missing7 = "seconds"))){
+const err95 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -9876,11 +9880,11 @@ vErrors.push(err95);
 }
 errors++;
 }
-var _valid9 = _errs143 === errors;
-valid28 = valid28 || _valid9;
-const _errs145 = errors;
-if(data34 !== null){
-const err96 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const _errs142 = errors;
+for(const key8 in data){
+if(!((((key8 === "job_id") || (key8 === "results")) || (key8 === "seconds")) || (key8 === "type"))){
+const err96 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -9888,11 +9892,17 @@ else {
 vErrors.push(err96);
 }
 errors++;
+break;
 }
-var _valid9 = _errs145 === errors;
-valid28 = valid28 || _valid9;
-if(!valid28){
-const err97 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+if(_errs142 === errors){
+if(data.job_id !== undefined){
+let data33 = data.job_id;
+const _errs143 = errors;
+if(errors === _errs143){
+if(typeof data33 === "string"){
+if(!pattern7.test(data33)){
+const err97 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -9901,30 +9911,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-else {
-errors = _errs142;
-if(vErrors !== null){
-if(_errs142){
-vErrors.length = _errs142;
 }
 else {
-vErrors = null;
-}
-}
-}
-var valid27 = _errs141 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.job_id !== undefined){
-let data35 = data.job_id;
-const _errs147 = errors;
-if(errors === _errs147){
-if(typeof data35 === "string"){
-if(!pattern7.test(data35)){
-const err98 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err98 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -9934,8 +9923,17 @@ vErrors.push(err98);
 errors++;
 }
 }
+var valid28 = _errs143 === errors;
+}
 else {
-const err99 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid28 = true;
+}
+if(valid28){
+if(data.results !== undefined){
+let data34 = data.results;
+const _errs145 = errors;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err99 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -9944,17 +9942,17 @@ vErrors.push(err99);
 }
 errors++;
 }
-}
-var valid27 = _errs147 === errors;
+var valid28 = _errs145 === errors;
 }
 else {
-var valid27 = true;
+var valid28 = true;
 }
-if(valid27){
-if(data.message !== undefined){
-const _errs149 = errors;
-if(typeof data.message !== "string"){
-const err100 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(valid28){
+if(data.seconds !== undefined){
+let data35 = data.seconds;
+const _errs147 = errors;
+if(!((typeof data35 == "number") && (isFinite(data35)))){
+const err100 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -9963,16 +9961,17 @@ vErrors.push(err100);
 }
 errors++;
 }
-var valid27 = _errs149 === errors;
+var valid28 = _errs147 === errors;
 }
 else {
-var valid27 = true;
+var valid28 = true;
 }
-if(valid27){
-if(data.retryable !== undefined){
-const _errs151 = errors;
-if(typeof data.retryable !== "boolean"){
-const err101 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(valid28){
+if(data.type !== undefined){
+let data36 = data.type;
+const _errs149 = errors;
+if(typeof data36 !== "string"){
+const err101 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -9981,17 +9980,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-var valid27 = _errs151 === errors;
-}
-else {
-var valid27 = true;
-}
-if(valid27){
-if(data.type !== undefined){
-let data38 = data.type;
-const _errs153 = errors;
-if(typeof data38 !== "string"){
-const err102 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if("job.done" !== data36){
+const err102 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -10000,8 +9990,19 @@ vErrors.push(err102);
 }
 errors++;
 }
-if("job.failed" !== data38){
-const err103 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+var valid28 = _errs149 === errors;
+}
+else {
+var valid28 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err103 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -10010,31 +10011,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-var valid27 = _errs153 === errors;
 }
-else {
-var valid27 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err104 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-}
-var _valid0 = _errs135 === errors;
+var _valid0 = _errs139 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 12];
@@ -10047,13 +10025,26 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs155 = errors;
-const _errs156 = errors;
-if(errors === _errs156){
+const _errs151 = errors;
+const _errs152 = errors;
+if(errors === _errs152){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing8;
-if((data.job_id === undefined) && (missing8 = "job_id")){
-const err105 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
+if((((data.job_id === undefined) && (missing8 = "job_id")) || ((data.code === undefined) && (missing8 = "code"))) || ((data.message === undefined) && (missing8 = "message"))){
+const err104 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+else {
+const _errs154 = errors;
+for(const key9 in data){
+if(!((((((key9 === "code") || (key9 === "field")) || (key9 === "job_id")) || (key9 === "message")) || (key9 === "retryable")) || (key9 === "type"))){
+const err105 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -10061,12 +10052,14 @@ else {
 vErrors.push(err105);
 }
 errors++;
+break;
 }
-else {
-const _errs158 = errors;
-for(const key9 in data){
-if(!((key9 === "job_id") || (key9 === "type"))){
-const err106 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(_errs154 === errors){
+if(data.code !== undefined){
+const _errs155 = errors;
+if(typeof data.code !== "string"){
+const err106 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10074,17 +10067,21 @@ else {
 vErrors.push(err106);
 }
 errors++;
-break;
 }
+var valid30 = _errs155 === errors;
 }
-if(_errs158 === errors){
-if(data.job_id !== undefined){
-let data39 = data.job_id;
+else {
+var valid30 = true;
+}
+if(valid30){
+if(data.field !== undefined){
+let data38 = data.field;
+const _errs157 = errors;
+const _errs158 = errors;
+let valid31 = false;
 const _errs159 = errors;
-if(errors === _errs159){
-if(typeof data39 === "string"){
-if(!pattern7.test(data39)){
-const err107 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(typeof data38 !== "string"){
+const err107 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10093,9 +10090,11 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-else {
-const err108 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid10 = _errs159 === errors;
+valid31 = valid31 || _valid10;
+const _errs161 = errors;
+if(data38 !== null){
+const err108 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10104,18 +10103,10 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-var valid30 = _errs159 === errors;
-}
-else {
-var valid30 = true;
-}
-if(valid30){
-if(data.type !== undefined){
-let data40 = data.type;
-const _errs161 = errors;
-if(typeof data40 !== "string"){
-const err109 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid10 = _errs161 === errors;
+valid31 = valid31 || _valid10;
+if(!valid31){
+const err109 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10124,8 +10115,30 @@ vErrors.push(err109);
 }
 errors++;
 }
-if("job.cancelled" !== data40){
-const err110 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+else {
+errors = _errs158;
+if(vErrors !== null){
+if(_errs158){
+vErrors.length = _errs158;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid30 = _errs157 === errors;
+}
+else {
+var valid30 = true;
+}
+if(valid30){
+if(data.job_id !== undefined){
+let data39 = data.job_id;
+const _errs163 = errors;
+if(errors === _errs163){
+if(typeof data39 === "string"){
+if(!pattern7.test(data39)){
+const err110 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10134,17 +10147,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-var valid30 = _errs161 === errors;
 }
 else {
-var valid30 = true;
-}
-}
-}
-}
-}
-else {
-const err111 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err111 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -10154,7 +10159,96 @@ vErrors.push(err111);
 errors++;
 }
 }
-var _valid0 = _errs155 === errors;
+var valid30 = _errs163 === errors;
+}
+else {
+var valid30 = true;
+}
+if(valid30){
+if(data.message !== undefined){
+const _errs165 = errors;
+if(typeof data.message !== "string"){
+const err112 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+var valid30 = _errs165 === errors;
+}
+else {
+var valid30 = true;
+}
+if(valid30){
+if(data.retryable !== undefined){
+const _errs167 = errors;
+if(typeof data.retryable !== "boolean"){
+const err113 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+var valid30 = _errs167 === errors;
+}
+else {
+var valid30 = true;
+}
+if(valid30){
+if(data.type !== undefined){
+let data42 = data.type;
+const _errs169 = errors;
+if(typeof data42 !== "string"){
+const err114 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+if("job.failed" !== data42){
+const err115 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+var valid30 = _errs169 === errors;
+}
+else {
+var valid30 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err116 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+var _valid0 = _errs151 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 13];
@@ -10167,12 +10261,114 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs163 = errors;
-if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
-errors = vErrors.length;
+const _errs171 = errors;
+const _errs172 = errors;
+if(errors === _errs172){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing9;
+if((data.job_id === undefined) && (missing9 = "job_id")){
+const err117 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
+if(vErrors === null){
+vErrors = [err117];
 }
-var _valid0 = _errs163 === errors;
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+else {
+const _errs174 = errors;
+for(const key10 in data){
+if(!((key10 === "job_id") || (key10 === "type"))){
+const err118 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+break;
+}
+}
+if(_errs174 === errors){
+if(data.job_id !== undefined){
+let data43 = data.job_id;
+const _errs175 = errors;
+if(errors === _errs175){
+if(typeof data43 === "string"){
+if(!pattern7.test(data43)){
+const err119 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+var valid33 = _errs175 === errors;
+}
+else {
+var valid33 = true;
+}
+if(valid33){
+if(data.type !== undefined){
+let data44 = data.type;
+const _errs177 = errors;
+if(typeof data44 !== "string"){
+const err121 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+if("job.cancelled" !== data44){
+const err122 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+var valid33 = _errs177 === errors;
+}
+else {
+var valid33 = true;
+}
+}
+}
+}
+}
+else {
+const err123 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+var _valid0 = _errs171 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 14];
@@ -10185,12 +10381,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs164 = errors;
-if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+const _errs179 = errors;
+if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs164 === errors;
+var _valid0 = _errs179 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 15];
@@ -10203,12 +10399,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs165 = errors;
-if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
+const _errs180 = errors;
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs165 === errors;
+var _valid0 = _errs180 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 16];
@@ -10221,12 +10417,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs166 = errors;
-if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+const _errs181 = errors;
+if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs166 === errors;
+var _valid0 = _errs181 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 17];
@@ -10239,12 +10435,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs167 = errors;
-if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+const _errs182 = errors;
+if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs167 === errors;
+var _valid0 = _errs182 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 18];
@@ -10257,12 +10453,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs168 = errors;
-if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+const _errs183 = errors;
+if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs168 === errors;
+var _valid0 = _errs183 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 19];
@@ -10275,12 +10471,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs169 = errors;
-if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+const _errs184 = errors;
+if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs169 === errors;
+var _valid0 = _errs184 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 20];
@@ -10293,206 +10489,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs170 = errors;
-const _errs171 = errors;
-if(errors === _errs171){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing9;
-if(((data.model_id === undefined) && (missing9 = "model_id")) || ((data.path === undefined) && (missing9 = "path"))){
-const err112 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
-if(vErrors === null){
-vErrors = [err112];
+const _errs185 = errors;
+if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+errors = vErrors.length;
 }
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-else {
-const _errs173 = errors;
-for(const key10 in data){
-if(!((((key10 === "model_id") || (key10 === "path")) || (key10 === "reply_to")) || (key10 === "type"))){
-const err113 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err113];
-}
-else {
-vErrors.push(err113);
-}
-errors++;
-break;
-}
-}
-if(_errs173 === errors){
-if(data.model_id !== undefined){
-let data41 = data.model_id;
-const _errs174 = errors;
-if(errors === _errs174){
-if(typeof data41 === "string"){
-if(!pattern7.test(data41)){
-const err114 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-}
-else {
-const err115 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-}
-}
-var valid32 = _errs174 === errors;
-}
-else {
-var valid32 = true;
-}
-if(valid32){
-if(data.path !== undefined){
-const _errs176 = errors;
-if(typeof data.path !== "string"){
-const err116 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-var valid32 = _errs176 === errors;
-}
-else {
-var valid32 = true;
-}
-if(valid32){
-if(data.reply_to !== undefined){
-let data43 = data.reply_to;
-const _errs178 = errors;
-const _errs179 = errors;
-let valid33 = false;
-const _errs180 = errors;
-if(errors === _errs180){
-if(typeof data43 === "string"){
-if(func1(data43) > 64){
-const err117 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-}
-else {
-const err118 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-}
-var _valid10 = _errs180 === errors;
-valid33 = valid33 || _valid10;
-const _errs182 = errors;
-if(data43 !== null){
-const err119 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-var _valid10 = _errs182 === errors;
-valid33 = valid33 || _valid10;
-if(!valid33){
-const err120 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-else {
-errors = _errs179;
-if(vErrors !== null){
-if(_errs179){
-vErrors.length = _errs179;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid32 = _errs178 === errors;
-}
-else {
-var valid32 = true;
-}
-if(valid32){
-if(data.type !== undefined){
-let data44 = data.type;
-const _errs184 = errors;
-if(typeof data44 !== "string"){
-const err121 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-if("models.location" !== data44){
-const err122 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-var valid32 = _errs184 === errors;
-}
-else {
-var valid32 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-const err123 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err123];
-}
-else {
-vErrors.push(err123);
-}
-errors++;
-}
-}
-var _valid0 = _errs170 === errors;
+var _valid0 = _errs185 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 21];
@@ -10510,8 +10512,8 @@ const _errs187 = errors;
 if(errors === _errs187){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing10;
-if((((((data.models_bytes === undefined) && (missing10 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing10 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing10 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing10 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing10 = "finished_jobs"))){
-const err124 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
+if(((data.model_id === undefined) && (missing10 = "model_id")) || ((data.path === undefined) && (missing10 = "path"))){
+const err124 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -10523,8 +10525,8 @@ errors++;
 else {
 const _errs189 = errors;
 for(const key11 in data){
-if(!(((((((key11 === "blobs") || (key11 === "blobs_bytes")) || (key11 === "finished_jobs")) || (key11 === "ledger_bytes")) || (key11 === "models_bytes")) || (key11 === "reply_to")) || (key11 === "type"))){
-const err125 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(!((((key11 === "model_id") || (key11 === "path")) || (key11 === "reply_to")) || (key11 === "type"))){
+const err125 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -10536,11 +10538,13 @@ break;
 }
 }
 if(_errs189 === errors){
-if(data.blobs !== undefined){
-let data45 = data.blobs;
+if(data.model_id !== undefined){
+let data45 = data.model_id;
 const _errs190 = errors;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err126 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs190){
+if(typeof data45 === "string"){
+if(!pattern7.test(data45)){
+const err126 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -10549,22 +10553,33 @@ vErrors.push(err126);
 }
 errors++;
 }
+}
+else {
+const err127 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
 var valid35 = _errs190 === errors;
 }
 else {
 var valid35 = true;
 }
 if(valid35){
-if(data.blobs_bytes !== undefined){
-let data46 = data.blobs_bytes;
+if(data.path !== undefined){
 const _errs192 = errors;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err127 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data.path !== "string"){
+const err128 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err127];
+vErrors = [err128];
 }
 else {
-vErrors.push(err127);
+vErrors.push(err128);
 }
 errors++;
 }
@@ -10574,30 +10589,16 @@ else {
 var valid35 = true;
 }
 if(valid35){
-if(data.finished_jobs !== undefined){
-let data47 = data.finished_jobs;
+if(data.reply_to !== undefined){
+let data47 = data.reply_to;
 const _errs194 = errors;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err128 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err128];
-}
-else {
-vErrors.push(err128);
-}
-errors++;
-}
-var valid35 = _errs194 === errors;
-}
-else {
-var valid35 = true;
-}
-if(valid35){
-if(data.ledger_bytes !== undefined){
-let data48 = data.ledger_bytes;
+const _errs195 = errors;
+let valid36 = false;
 const _errs196 = errors;
-if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err129 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(errors === _errs196){
+if(typeof data47 === "string"){
+if(func2(data47) > 64){
+const err129 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -10606,17 +10607,9 @@ vErrors.push(err129);
 }
 errors++;
 }
-var valid35 = _errs196 === errors;
 }
 else {
-var valid35 = true;
-}
-if(valid35){
-if(data.models_bytes !== undefined){
-let data49 = data.models_bytes;
-const _errs198 = errors;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err130 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err130 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -10625,22 +10618,12 @@ vErrors.push(err130);
 }
 errors++;
 }
-var valid35 = _errs198 === errors;
 }
-else {
-var valid35 = true;
-}
-if(valid35){
-if(data.reply_to !== undefined){
-let data50 = data.reply_to;
-const _errs200 = errors;
-const _errs201 = errors;
-let valid36 = false;
-const _errs202 = errors;
-if(errors === _errs202){
-if(typeof data50 === "string"){
-if(func1(data50) > 64){
-const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+var _valid11 = _errs196 === errors;
+valid36 = valid36 || _valid11;
+const _errs198 = errors;
+if(data47 !== null){
+const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -10649,9 +10632,10 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-else {
-const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid11 = _errs198 === errors;
+valid36 = valid36 || _valid11;
+if(!valid36){
+const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -10660,12 +10644,28 @@ vErrors.push(err132);
 }
 errors++;
 }
+else {
+errors = _errs195;
+if(vErrors !== null){
+if(_errs195){
+vErrors.length = _errs195;
 }
-var _valid11 = _errs202 === errors;
-valid36 = valid36 || _valid11;
-const _errs204 = errors;
-if(data50 !== null){
-const err133 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+vErrors = null;
+}
+}
+}
+var valid35 = _errs194 === errors;
+}
+else {
+var valid35 = true;
+}
+if(valid35){
+if(data.type !== undefined){
+let data48 = data.type;
+const _errs200 = errors;
+if(typeof data48 !== "string"){
+const err133 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -10674,10 +10674,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-var _valid11 = _errs204 === errors;
-valid36 = valid36 || _valid11;
-if(!valid36){
-const err134 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if("models.location" !== data48){
+const err134 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -10686,67 +10684,24 @@ vErrors.push(err134);
 }
 errors++;
 }
-else {
-errors = _errs201;
-if(vErrors !== null){
-if(_errs201){
-vErrors.length = _errs201;
-}
-else {
-vErrors = null;
-}
-}
-}
 var valid35 = _errs200 === errors;
 }
 else {
 var valid35 = true;
 }
-if(valid35){
-if(data.type !== undefined){
-let data51 = data.type;
-const _errs206 = errors;
-if(typeof data51 !== "string"){
-const err135 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+}
+}
+}
+}
+else {
+const err135 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err135];
 }
 else {
 vErrors.push(err135);
-}
-errors++;
-}
-if("storage.reply" !== data51){
-const err136 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-var valid35 = _errs206 === errors;
-}
-else {
-var valid35 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err137 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
 }
 errors++;
 }
@@ -10764,13 +10719,42 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs208 = errors;
-const _errs209 = errors;
-if(errors === _errs209){
+const _errs202 = errors;
+const _errs203 = errors;
+if(errors === _errs203){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing11;
-if((((data.jobs === undefined) && (missing11 = "jobs")) || ((data.blobs === undefined) && (missing11 = "blobs"))) || ((data.freed_bytes === undefined) && (missing11 = "freed_bytes"))){
-const err138 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
+if((((((data.models_bytes === undefined) && (missing11 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing11 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing11 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing11 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing11 = "finished_jobs"))){
+const err136 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+else {
+const _errs205 = errors;
+for(const key12 in data){
+if(!(((((((key12 === "blobs") || (key12 === "blobs_bytes")) || (key12 === "finished_jobs")) || (key12 === "ledger_bytes")) || (key12 === "models_bytes")) || (key12 === "reply_to")) || (key12 === "type"))){
+const err137 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+break;
+}
+}
+if(_errs205 === errors){
+if(data.blobs !== undefined){
+let data49 = data.blobs;
+const _errs206 = errors;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err138 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -10779,11 +10763,17 @@ vErrors.push(err138);
 }
 errors++;
 }
+var valid38 = _errs206 === errors;
+}
 else {
-const _errs211 = errors;
-for(const key12 in data){
-if(!(((((key12 === "blobs") || (key12 === "freed_bytes")) || (key12 === "jobs")) || (key12 === "reply_to")) || (key12 === "type"))){
-const err139 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+var valid38 = true;
+}
+if(valid38){
+if(data.blobs_bytes !== undefined){
+let data50 = data.blobs_bytes;
+const _errs208 = errors;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err139 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -10791,20 +10781,42 @@ else {
 vErrors.push(err139);
 }
 errors++;
-break;
 }
+var valid38 = _errs208 === errors;
 }
-if(_errs211 === errors){
-if(data.blobs !== undefined){
-let data52 = data.blobs;
-const _errs212 = errors;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err140 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+var valid38 = true;
+}
+if(valid38){
+if(data.finished_jobs !== undefined){
+let data51 = data.finished_jobs;
+const _errs210 = errors;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err140 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err140];
 }
 else {
 vErrors.push(err140);
+}
+errors++;
+}
+var valid38 = _errs210 === errors;
+}
+else {
+var valid38 = true;
+}
+if(valid38){
+if(data.ledger_bytes !== undefined){
+let data52 = data.ledger_bytes;
+const _errs212 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err141 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
 }
 errors++;
 }
@@ -10814,16 +10826,16 @@ else {
 var valid38 = true;
 }
 if(valid38){
-if(data.freed_bytes !== undefined){
-let data53 = data.freed_bytes;
+if(data.models_bytes !== undefined){
+let data53 = data.models_bytes;
 const _errs214 = errors;
 if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err141 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err142 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
-vErrors = [err141];
+vErrors = [err142];
 }
 else {
-vErrors.push(err141);
+vErrors.push(err142);
 }
 errors++;
 }
@@ -10833,35 +10845,16 @@ else {
 var valid38 = true;
 }
 if(valid38){
-if(data.jobs !== undefined){
-let data54 = data.jobs;
-const _errs216 = errors;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err142 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-var valid38 = _errs216 === errors;
-}
-else {
-var valid38 = true;
-}
-if(valid38){
 if(data.reply_to !== undefined){
-let data55 = data.reply_to;
-const _errs218 = errors;
-const _errs219 = errors;
+let data54 = data.reply_to;
+const _errs216 = errors;
+const _errs217 = errors;
 let valid39 = false;
-const _errs220 = errors;
-if(errors === _errs220){
-if(typeof data55 === "string"){
-if(func1(data55) > 64){
-const err143 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const _errs218 = errors;
+if(errors === _errs218){
+if(typeof data54 === "string"){
+if(func2(data54) > 64){
+const err143 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -10872,7 +10865,7 @@ errors++;
 }
 }
 else {
-const err144 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err144 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -10882,11 +10875,11 @@ vErrors.push(err144);
 errors++;
 }
 }
-var _valid12 = _errs220 === errors;
+var _valid12 = _errs218 === errors;
 valid39 = valid39 || _valid12;
-const _errs222 = errors;
-if(data55 !== null){
-const err145 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs220 = errors;
+if(data54 !== null){
+const err145 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -10895,10 +10888,10 @@ vErrors.push(err145);
 }
 errors++;
 }
-var _valid12 = _errs222 === errors;
+var _valid12 = _errs220 === errors;
 valid39 = valid39 || _valid12;
 if(!valid39){
-const err146 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const err146 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -10908,27 +10901,27 @@ vErrors.push(err146);
 errors++;
 }
 else {
-errors = _errs219;
+errors = _errs217;
 if(vErrors !== null){
-if(_errs219){
-vErrors.length = _errs219;
+if(_errs217){
+vErrors.length = _errs217;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid38 = _errs218 === errors;
+var valid38 = _errs216 === errors;
 }
 else {
 var valid38 = true;
 }
 if(valid38){
 if(data.type !== undefined){
-let data56 = data.type;
-const _errs224 = errors;
-if(typeof data56 !== "string"){
-const err147 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data55 = data.type;
+const _errs222 = errors;
+if(typeof data55 !== "string"){
+const err147 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -10937,8 +10930,8 @@ vErrors.push(err147);
 }
 errors++;
 }
-if("results.cleaned" !== data56){
-const err148 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+if("storage.reply" !== data55){
+const err148 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -10947,7 +10940,7 @@ vErrors.push(err148);
 }
 errors++;
 }
-var valid38 = _errs224 === errors;
+var valid38 = _errs222 === errors;
 }
 else {
 var valid38 = true;
@@ -10959,8 +10952,10 @@ var valid38 = true;
 }
 }
 }
+}
+}
 else {
-const err149 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err149 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -10970,7 +10965,7 @@ vErrors.push(err149);
 errors++;
 }
 }
-var _valid0 = _errs208 === errors;
+var _valid0 = _errs202 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 23];
@@ -10983,14 +10978,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs226 = errors;
-const _errs227 = errors;
-if(errors === _errs227){
+const _errs224 = errors;
+const _errs225 = errors;
+if(errors === _errs225){
 if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs229 = errors;
-for(const key13 in data){
-if(!((key13 === "reply_to") || (key13 === "type"))){
-const err150 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+let missing12;
+if((((data.jobs === undefined) && (missing12 = "jobs")) || ((data.blobs === undefined) && (missing12 = "blobs"))) || ((data.freed_bytes === undefined) && (missing12 = "freed_bytes"))){
+const err150 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -10998,20 +10992,12 @@ else {
 vErrors.push(err150);
 }
 errors++;
-break;
 }
-}
-if(_errs229 === errors){
-if(data.reply_to !== undefined){
-let data57 = data.reply_to;
-const _errs230 = errors;
-const _errs231 = errors;
-let valid42 = false;
-const _errs232 = errors;
-if(errors === _errs232){
-if(typeof data57 === "string"){
-if(func1(data57) > 64){
-const err151 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+else {
+const _errs227 = errors;
+for(const key13 in data){
+if(!(((((key13 === "blobs") || (key13 === "freed_bytes")) || (key13 === "jobs")) || (key13 === "reply_to")) || (key13 === "type"))){
+const err151 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -11019,10 +11005,15 @@ else {
 vErrors.push(err151);
 }
 errors++;
+break;
 }
 }
-else {
-const err152 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs227 === errors){
+if(data.blobs !== undefined){
+let data56 = data.blobs;
+const _errs228 = errors;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err152 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -11031,12 +11022,17 @@ vErrors.push(err152);
 }
 errors++;
 }
+var valid41 = _errs228 === errors;
 }
-var _valid13 = _errs232 === errors;
-valid42 = valid42 || _valid13;
-const _errs234 = errors;
-if(data57 !== null){
-const err153 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+var valid41 = true;
+}
+if(valid41){
+if(data.freed_bytes !== undefined){
+let data57 = data.freed_bytes;
+const _errs230 = errors;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err153 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -11045,10 +11041,17 @@ vErrors.push(err153);
 }
 errors++;
 }
-var _valid13 = _errs234 === errors;
-valid42 = valid42 || _valid13;
-if(!valid42){
-const err154 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid41 = _errs230 === errors;
+}
+else {
+var valid41 = true;
+}
+if(valid41){
+if(data.jobs !== undefined){
+let data58 = data.jobs;
+const _errs232 = errors;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err154 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -11057,28 +11060,22 @@ vErrors.push(err154);
 }
 errors++;
 }
-else {
-errors = _errs231;
-if(vErrors !== null){
-if(_errs231){
-vErrors.length = _errs231;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid41 = _errs230 === errors;
+var valid41 = _errs232 === errors;
 }
 else {
 var valid41 = true;
 }
 if(valid41){
-if(data.type !== undefined){
-let data58 = data.type;
+if(data.reply_to !== undefined){
+let data59 = data.reply_to;
+const _errs234 = errors;
+const _errs235 = errors;
+let valid42 = false;
 const _errs236 = errors;
-if(typeof data58 !== "string"){
-const err155 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs236){
+if(typeof data59 === "string"){
+if(func2(data59) > 64){
+const err155 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -11087,8 +11084,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-if("ok" !== data58){
-const err156 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+}
+else {
+const err156 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -11097,16 +11095,12 @@ vErrors.push(err156);
 }
 errors++;
 }
-var valid41 = _errs236 === errors;
 }
-else {
-var valid41 = true;
-}
-}
-}
-}
-else {
-const err157 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid13 = _errs236 === errors;
+valid42 = valid42 || _valid13;
+const _errs238 = errors;
+if(data59 !== null){
+const err157 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -11115,8 +11109,82 @@ vErrors.push(err157);
 }
 errors++;
 }
+var _valid13 = _errs238 === errors;
+valid42 = valid42 || _valid13;
+if(!valid42){
+const err158 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err158];
 }
-var _valid0 = _errs226 === errors;
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+else {
+errors = _errs235;
+if(vErrors !== null){
+if(_errs235){
+vErrors.length = _errs235;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid41 = _errs234 === errors;
+}
+else {
+var valid41 = true;
+}
+if(valid41){
+if(data.type !== undefined){
+let data60 = data.type;
+const _errs240 = errors;
+if(typeof data60 !== "string"){
+const err159 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+if("results.cleaned" !== data60){
+const err160 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+var valid41 = _errs240 === errors;
+}
+else {
+var valid41 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err161 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+var _valid0 = _errs224 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 24];
@@ -11127,6 +11195,153 @@ valid0 = true;
 passing0 = 24;
 if(props0 !== true){
 props0 = true;
+}
+}
+const _errs242 = errors;
+const _errs243 = errors;
+if(errors === _errs243){
+if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs245 = errors;
+for(const key14 in data){
+if(!((key14 === "reply_to") || (key14 === "type"))){
+const err162 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+break;
+}
+}
+if(_errs245 === errors){
+if(data.reply_to !== undefined){
+let data61 = data.reply_to;
+const _errs246 = errors;
+const _errs247 = errors;
+let valid45 = false;
+const _errs248 = errors;
+if(errors === _errs248){
+if(typeof data61 === "string"){
+if(func2(data61) > 64){
+const err163 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+var _valid14 = _errs248 === errors;
+valid45 = valid45 || _valid14;
+const _errs250 = errors;
+if(data61 !== null){
+const err165 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+var _valid14 = _errs250 === errors;
+valid45 = valid45 || _valid14;
+if(!valid45){
+const err166 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+else {
+errors = _errs247;
+if(vErrors !== null){
+if(_errs247){
+vErrors.length = _errs247;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid44 = _errs246 === errors;
+}
+else {
+var valid44 = true;
+}
+if(valid44){
+if(data.type !== undefined){
+let data62 = data.type;
+const _errs252 = errors;
+if(typeof data62 !== "string"){
+const err167 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+if("ok" !== data62){
+const err168 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+var valid44 = _errs252 === errors;
+}
+else {
+var valid44 = true;
+}
+}
+}
+}
+else {
+const err169 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+var _valid0 = _errs242 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 25];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 25;
+if(props0 !== true){
+props0 = true;
+}
 }
 }
 }
@@ -11154,12 +11369,12 @@ props0 = true;
 }
 }
 if(!valid0){
-const err158 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err170 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err158];
+vErrors = [err170];
 }
 else {
-vErrors.push(err158);
+vErrors.push(err170);
 }
 errors++;
 validate79.errors = vErrors;
@@ -11183,7 +11398,7 @@ return errors === 0;
 validate79.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const BlobPut = validate91;
-const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
+const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"ack":{"default":false,"description":"answer this chunk with blob.received once it is stored (capability blob.ack); the last chunk is answered by blob.stored","title":"Ack","type":"boolean"},"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11205,22 +11420,17 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((((key0 === "format") || (key0 === "height")) || (key0 === "id")) || (key0 === "offset")) || (key0 === "sha256")) || (key0 === "total")) || (key0 === "type")) || (key0 === "width"))){
+if(!(func1.call(schema32.properties, key0))){
 validate91.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.format !== undefined){
-let data0 = data.format;
+if(data.ack !== undefined){
 const _errs2 = errors;
-if(typeof data0 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!(((data0 === "png") || (data0 === "rgba8")) || (data0 === "grey8"))){
-validate91.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"}];
+if(typeof data.ack !== "boolean"){
+validate91.errors = [{instancePath:instancePath+"/ack",schemaPath:"#/properties/ack/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -11229,13 +11439,30 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.format !== undefined){
+let data1 = data.format;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate91.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data1 === "png") || (data1 === "rgba8")) || (data1 === "grey8"))){
+validate91.errors = [{instancePath:instancePath+"/format",schemaPath:"#/$defs/ImageFormat/enum",keyword:"enum",params:{allowedValues: schema33.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.height !== undefined){
-let data1 = data.height;
-const _errs5 = errors;
-const _errs6 = errors;
-let valid2 = false;
+let data2 = data.height;
 const _errs7 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const _errs8 = errors;
+let valid2 = false;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
 const err0 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err0];
@@ -11245,9 +11472,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(errors === _errs7){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 16384 || isNaN(data1)){
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 16384 || isNaN(data2)){
 const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err1];
@@ -11258,7 +11485,7 @@ vErrors.push(err1);
 errors++;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
+if(data2 < 1 || isNaN(data2)){
 const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err2];
@@ -11271,10 +11498,10 @@ errors++;
 }
 }
 }
-var _valid0 = _errs7 === errors;
+var _valid0 = _errs9 === errors;
 valid2 = valid2 || _valid0;
-const _errs9 = errors;
-if(data1 !== null){
+const _errs11 = errors;
+if(data2 !== null){
 const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err3];
@@ -11284,7 +11511,7 @@ vErrors.push(err3);
 }
 errors++;
 }
-var _valid0 = _errs9 === errors;
+var _valid0 = _errs11 === errors;
 valid2 = valid2 || _valid0;
 if(!valid2){
 const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -11299,31 +11526,31 @@ validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs6;
+errors = _errs8;
 if(vErrors !== null){
-if(_errs6){
-vErrors.length = _errs6;
+if(_errs8){
+vErrors.length = _errs8;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs5 === errors;
+var valid0 = _errs7 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.id !== undefined){
-let data2 = data.id;
-const _errs11 = errors;
-const _errs12 = errors;
-let valid3 = false;
+let data3 = data.id;
 const _errs13 = errors;
-if(errors === _errs13){
-if(typeof data2 === "string"){
-if(func1(data2) > 64){
+const _errs14 = errors;
+let valid3 = false;
+const _errs15 = errors;
+if(errors === _errs15){
+if(typeof data3 === "string"){
+if(func2(data3) > 64){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err5];
@@ -11345,10 +11572,10 @@ vErrors.push(err6);
 errors++;
 }
 }
-var _valid1 = _errs13 === errors;
+var _valid1 = _errs15 === errors;
 valid3 = valid3 || _valid1;
-const _errs15 = errors;
-if(data2 !== null){
+const _errs17 = errors;
+if(data3 !== null){
 const err7 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err7];
@@ -11358,7 +11585,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-var _valid1 = _errs15 === errors;
+var _valid1 = _errs17 === errors;
 valid3 = valid3 || _valid1;
 if(!valid3){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/properties/id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -11373,49 +11600,49 @@ validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs12;
+errors = _errs14;
 if(vErrors !== null){
-if(_errs12){
-vErrors.length = _errs12;
+if(_errs14){
+vErrors.length = _errs14;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs11 === errors;
+var valid0 = _errs13 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.offset !== undefined){
-let data3 = data.offset;
-const _errs17 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+let data4 = data.offset;
+const _errs19 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
 validate91.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs17){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 0 || isNaN(data3)){
+if(errors === _errs19){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
 validate91.errors = [{instancePath:instancePath+"/offset",schemaPath:"#/properties/offset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
-var valid0 = _errs17 === errors;
+var valid0 = _errs19 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.sha256 !== undefined){
-let data4 = data.sha256;
-const _errs19 = errors;
-if(errors === _errs19){
-if(typeof data4 === "string"){
-if(!pattern4.test(data4)){
+let data5 = data.sha256;
+const _errs21 = errors;
+if(errors === _errs21){
+if(typeof data5 === "string"){
+if(!pattern4.test(data5)){
 validate91.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -11425,49 +11652,32 @@ validate91.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properti
 return false;
 }
 }
-var valid0 = _errs19 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.total !== undefined){
-let data5 = data.total;
-const _errs21 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs21){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 536870912 || isNaN(data5)){
-validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/maximum",keyword:"maximum",params:{comparison: "<=", limit: 536870912},message:"must be <= 536870912"}];
-return false;
-}
-else {
-if(data5 < 1 || isNaN(data5)){
-validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
 var valid0 = _errs21 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data6 = data.type;
+if(data.total !== undefined){
+let data6 = data.total;
 const _errs23 = errors;
-if(typeof data6 !== "string"){
-validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if("blob.put" !== data6){
-validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.put"},message:"must be equal to constant"}];
+if(errors === _errs23){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 536870912 || isNaN(data6)){
+validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/maximum",keyword:"maximum",params:{comparison: "<=", limit: 536870912},message:"must be <= 536870912"}];
 return false;
+}
+else {
+if(data6 < 1 || isNaN(data6)){
+validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
 }
 var valid0 = _errs23 === errors;
 }
@@ -11475,13 +11685,30 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.width !== undefined){
-let data7 = data.width;
+if(data.type !== undefined){
+let data7 = data.type;
 const _errs25 = errors;
-const _errs26 = errors;
-let valid4 = false;
+if(typeof data7 !== "string"){
+validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("blob.put" !== data7){
+validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.put"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.width !== undefined){
+let data8 = data.width;
 const _errs27 = errors;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const _errs28 = errors;
+let valid4 = false;
+const _errs29 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
 const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err9];
@@ -11491,9 +11718,9 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(errors === _errs27){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 16384 || isNaN(data7)){
+if(errors === _errs29){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 16384 || isNaN(data8)){
 const err10 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
 if(vErrors === null){
 vErrors = [err10];
@@ -11504,7 +11731,7 @@ vErrors.push(err10);
 errors++;
 }
 else {
-if(data7 < 1 || isNaN(data7)){
+if(data8 < 1 || isNaN(data8)){
 const err11 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err11];
@@ -11517,10 +11744,10 @@ errors++;
 }
 }
 }
-var _valid2 = _errs27 === errors;
+var _valid2 = _errs29 === errors;
 valid4 = valid4 || _valid2;
-const _errs29 = errors;
-if(data7 !== null){
+const _errs31 = errors;
+if(data8 !== null){
 const err12 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err12];
@@ -11530,7 +11757,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-var _valid2 = _errs29 === errors;
+var _valid2 = _errs31 === errors;
 valid4 = valid4 || _valid2;
 if(!valid4){
 const err13 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -11545,20 +11772,21 @@ validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs26;
+errors = _errs28;
 if(vErrors !== null){
-if(_errs26){
-vErrors.length = _errs26;
+if(_errs28){
+vErrors.length = _errs28;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs25 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -11707,7 +11935,7 @@ let valid3 = false;
 const _errs15 = errors;
 if(errors === _errs15){
 if(typeof data3 === "string"){
-if(func1(data3) > 64){
+if(func2(data3) > 64){
 const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -11940,7 +12168,7 @@ let valid1 = false;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
+if(func2(data0) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12076,7 +12304,7 @@ return errors === 0;
 }
 validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const BlobSent = validate94;
+export const BlobReceived = validate94;
 
 function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12091,29 +12319,42 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.size === undefined) && (missing0 = "size"))){
+if(((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.received === undefined) && (missing0 = "received"))){
 validate94.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "reply_to") || (key0 === "sha256")) || (key0 === "size")) || (key0 === "type"))){
+if(!((((key0 === "received") || (key0 === "reply_to")) || (key0 === "sha256")) || (key0 === "type"))){
 validate94.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.reply_to !== undefined){
-let data0 = data.reply_to;
+if(data.received !== undefined){
+let data0 = data.received;
 const _errs2 = errors;
-const _errs3 = errors;
-let valid1 = false;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate94.errors = [{instancePath:instancePath+"/received",schemaPath:"#/properties/received/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data1 = data.reply_to;
 const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
+const _errs5 = errors;
+let valid1 = false;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func2(data1) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12135,10 +12376,10 @@ vErrors.push(err1);
 errors++;
 }
 }
-var _valid0 = _errs4 === errors;
+var _valid0 = _errs6 === errors;
 valid1 = valid1 || _valid0;
-const _errs6 = errors;
-if(data0 !== null){
+const _errs8 = errors;
+if(data1 !== null){
 const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err2];
@@ -12148,7 +12389,7 @@ vErrors.push(err2);
 }
 errors++;
 }
-var _valid0 = _errs6 === errors;
+var _valid0 = _errs8 === errors;
 valid1 = valid1 || _valid0;
 if(!valid1){
 const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
@@ -12163,28 +12404,28 @@ validate94.errors = vErrors;
 return false;
 }
 else {
-errors = _errs3;
+errors = _errs5;
 if(vErrors !== null){
-if(_errs3){
-vErrors.length = _errs3;
+if(_errs5){
+vErrors.length = _errs5;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs2 === errors;
+var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.sha256 !== undefined){
-let data1 = data.sha256;
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data1 === "string"){
-if(!pattern4.test(data1)){
+let data2 = data.sha256;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data2 === "string"){
+if(!pattern4.test(data2)){
 validate94.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -12193,19 +12434,6 @@ else {
 validate94.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.size !== undefined){
-let data2 = data.size;
-const _errs10 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate94.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
 }
 var valid0 = _errs10 === errors;
 }
@@ -12220,8 +12448,8 @@ if(typeof data3 !== "string"){
 validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("blob.sent" !== data3){
-validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"}];
+if("blob.received" !== data3){
+validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.received"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -12245,7 +12473,7 @@ return errors === 0;
 }
 validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const BlobStored = validate95;
+export const BlobSent = validate95;
 
 function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12282,7 +12510,7 @@ let valid1 = false;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
+if(func2(data0) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12389,8 +12617,8 @@ if(typeof data3 !== "string"){
 validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("blob.stored" !== data3){
-validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"}];
+if("blob.sent" !== data3){
+validate95.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -12414,7 +12642,7 @@ return errors === 0;
 }
 validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Paired = validate96;
+export const BlobStored = validate96;
 
 function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12429,15 +12657,184 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.token === undefined) && (missing0 = "token"))){
+if(((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.size === undefined) && (missing0 = "size"))){
 validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((key0 === "name") || (key0 === "reply_to")) || (key0 === "scope")) || (key0 === "token")) || (key0 === "type"))){
+if(!((((key0 === "reply_to") || (key0 === "sha256")) || (key0 === "size")) || (key0 === "type"))){
 validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.reply_to !== undefined){
+let data0 = data.reply_to;
+const _errs2 = errors;
+const _errs3 = errors;
+let valid1 = false;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data0 === "string"){
+if(func2(data0) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid1 = valid1 || _valid0;
+const _errs6 = errors;
+if(data0 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate96.errors = vErrors;
+return false;
+}
+else {
+errors = _errs3;
+if(vErrors !== null){
+if(_errs3){
+vErrors.length = _errs3;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.sha256 !== undefined){
+let data1 = data.sha256;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data1 === "string"){
+if(!pattern4.test(data1)){
+validate96.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+return false;
+}
+}
+else {
+validate96.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.size !== undefined){
+let data2 = data.size;
+const _errs10 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate96.errors = [{instancePath:instancePath+"/size",schemaPath:"#/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data3 = data.type;
+const _errs12 = errors;
+if(typeof data3 !== "string"){
+validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("blob.stored" !== data3){
+validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.stored"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate96.errors = vErrors;
+return errors === 0;
+}
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const Paired = validate97;
+
+function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate97.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.name === undefined) && (missing0 = "name")) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.token === undefined) && (missing0 = "token"))){
+validate97.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((key0 === "name") || (key0 === "reply_to")) || (key0 === "scope")) || (key0 === "token")) || (key0 === "type"))){
+validate97.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12446,7 +12843,7 @@ if(_errs1 === errors){
 if(data.name !== undefined){
 const _errs2 = errors;
 if(typeof data.name !== "string"){
-validate96.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate97.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -12463,7 +12860,7 @@ let valid1 = false;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func1(data1) > 64){
+if(func2(data1) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12509,7 +12906,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate96.errors = vErrors;
+validate97.errors = vErrors;
 return false;
 }
 else {
@@ -12533,11 +12930,11 @@ if(data.scope !== undefined){
 let data2 = data.scope;
 const _errs10 = errors;
 if(typeof data2 !== "string"){
-validate96.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate97.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data2 === "client") || (data2 === "admin"))){
-validate96.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
+validate97.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -12549,7 +12946,7 @@ if(valid0){
 if(data.token !== undefined){
 const _errs13 = errors;
 if(typeof data.token !== "string"){
-validate96.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate97.errors = [{instancePath:instancePath+"/token",schemaPath:"#/properties/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs13 === errors;
@@ -12562,11 +12959,11 @@ if(data.type !== undefined){
 let data4 = data.type;
 const _errs15 = errors;
 if(typeof data4 !== "string"){
-validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate97.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("clients.paired" !== data4){
-validate96.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
+validate97.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.paired"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs15 === errors;
@@ -12582,21 +12979,21 @@ var valid0 = true;
 }
 }
 else {
-validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate97.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate96.errors = vErrors;
+validate97.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ClientsReply = validate97;
+export const ClientsReply = validate98;
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12607,14 +13004,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.clients === undefined) && (missing0 = "clients")){
-validate97.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate98.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "clients") || (key0 === "reply_to")) || (key0 === "type"))){
-validate97.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate98.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12640,7 +13037,7 @@ break;
 }
 }
 else {
-validate97.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate98.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -12658,7 +13055,7 @@ let valid2 = false;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
-if(func1(data2) > 64){
+if(func2(data2) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -12704,7 +13101,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate97.errors = vErrors;
+validate98.errors = vErrors;
 return false;
 }
 else {
@@ -12728,11 +13125,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate97.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("clients.reply" !== data3){
-validate97.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
+validate98.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "clients.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -12746,21 +13143,21 @@ var valid0 = true;
 }
 }
 else {
-validate97.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate97.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Error = validate99;
+export const Error = validate100;
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12771,14 +13168,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))){
-validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "reply_to")) || (key0 === "retryable")) || (key0 === "type"))){
-validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -12787,7 +13184,7 @@ if(_errs1 === errors){
 if(data.code !== undefined){
 const _errs2 = errors;
 if(typeof data.code !== "string"){
-validate99.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate100.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -12836,7 +13233,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate99.errors = vErrors;
+validate100.errors = vErrors;
 return false;
 }
 else {
@@ -12896,7 +13293,7 @@ else {
 vErrors.push(err5);
 }
 errors++;
-validate99.errors = vErrors;
+validate100.errors = vErrors;
 return false;
 }
 else {
@@ -12919,7 +13316,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs16 = errors;
 if(typeof data.message !== "string"){
-validate99.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate100.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -12936,7 +13333,7 @@ let valid3 = false;
 const _errs20 = errors;
 if(errors === _errs20){
 if(typeof data4 === "string"){
-if(func1(data4) > 64){
+if(func2(data4) > 64){
 const err6 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err6];
@@ -12982,7 +13379,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate99.errors = vErrors;
+validate100.errors = vErrors;
 return false;
 }
 else {
@@ -13005,7 +13402,7 @@ if(valid0){
 if(data.retryable !== undefined){
 const _errs24 = errors;
 if(typeof data.retryable !== "boolean"){
-validate99.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate100.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs24 === errors;
@@ -13018,11 +13415,11 @@ if(data.type !== undefined){
 let data6 = data.type;
 const _errs26 = errors;
 if(typeof data6 !== "string"){
-validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("error" !== data6){
-validate99.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
+validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs26 === errors;
@@ -13040,21 +13437,21 @@ var valid0 = true;
 }
 }
 else {
-validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate99.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobAccepted = validate100;
+export const JobAccepted = validate101;
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate101.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13065,14 +13462,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.position === undefined) && (missing0 = "position"))) || ((data.seed === undefined) && (missing0 = "seed"))){
-validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "duplicate") || (key0 === "job_id")) || (key0 === "position")) || (key0 === "reply_to")) || (key0 === "seed")) || (key0 === "type"))){
-validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13081,7 +13478,7 @@ if(_errs1 === errors){
 if(data.duplicate !== undefined){
 const _errs2 = errors;
 if(typeof data.duplicate !== "boolean"){
-validate100.errors = [{instancePath:instancePath+"/duplicate",schemaPath:"#/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate101.errors = [{instancePath:instancePath+"/duplicate",schemaPath:"#/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13096,12 +13493,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(!pattern7.test(data1)){
-validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate101.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate100.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate101.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13115,7 +13512,7 @@ if(data.position !== undefined){
 let data2 = data.position;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate100.errors = [{instancePath:instancePath+"/position",schemaPath:"#/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate101.errors = [{instancePath:instancePath+"/position",schemaPath:"#/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -13132,7 +13529,7 @@ let valid1 = false;
 const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data3 === "string"){
-if(func1(data3) > 64){
+if(func2(data3) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -13178,7 +13575,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate100.errors = vErrors;
+validate101.errors = vErrors;
 return false;
 }
 else {
@@ -13202,7 +13599,7 @@ if(data.seed !== undefined){
 let data4 = data.seed;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate100.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate101.errors = [{instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -13215,11 +13612,11 @@ if(data.type !== undefined){
 let data5 = data.type;
 const _errs16 = errors;
 if(typeof data5 !== "string"){
-validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.accepted" !== data5){
-validate100.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"}];
+validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -13236,86 +13633,6 @@ var valid0 = true;
 }
 }
 else {
-validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate100.errors = vErrors;
-return errors === 0;
-}
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobCancelled = validate101;
-
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate101.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.job_id === undefined) && (missing0 = "job_id")){
-validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "job_id") || (key0 === "type"))){
-validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job_id !== undefined){
-let data0 = data.job_id;
-const _errs2 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
-validate101.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate101.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs4 = errors;
-if(typeof data1 !== "string"){
-validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.cancelled" !== data1){
-validate101.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
 validate101.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
@@ -13325,7 +13642,7 @@ return errors === 0;
 }
 validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobDone = validate102;
+export const JobCancelled = validate102;
 
 function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13340,14 +13657,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.results === undefined) && (missing0 = "results"))) || ((data.seconds === undefined) && (missing0 = "seconds"))){
+if((data.job_id === undefined) && (missing0 = "job_id")){
 validate102.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "job_id") || (key0 === "results")) || (key0 === "seconds")) || (key0 === "type"))){
+if(!((key0 === "job_id") || (key0 === "type"))){
 validate102.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -13375,49 +13692,21 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.results !== undefined){
-let data1 = data.results;
+if(data.type !== undefined){
+let data1 = data.type;
 const _errs4 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate102.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(typeof data1 !== "string"){
+validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.cancelled" !== data1){
+validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.seconds !== undefined){
-let data2 = data.seconds;
-const _errs6 = errors;
-if(!((typeof data2 == "number") && (isFinite(data2)))){
-validate102.errors = [{instancePath:instancePath+"/seconds",schemaPath:"#/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
-return false;
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data3 = data.type;
-const _errs8 = errors;
-if(typeof data3 !== "string"){
-validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.done" !== data3){
-validate102.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -13433,7 +13722,7 @@ return errors === 0;
 }
 validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobFailed = validate103;
+export const JobDone = validate103;
 
 function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13448,15 +13737,123 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.code === undefined) && (missing0 = "code"))) || ((data.message === undefined) && (missing0 = "message"))){
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.results === undefined) && (missing0 = "results"))) || ((data.seconds === undefined) && (missing0 = "seconds"))){
 validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "retryable")) || (key0 === "type"))){
+if(!((((key0 === "job_id") || (key0 === "results")) || (key0 === "seconds")) || (key0 === "type"))){
 validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate103.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate103.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.results !== undefined){
+let data1 = data.results;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate103.errors = [{instancePath:instancePath+"/results",schemaPath:"#/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seconds !== undefined){
+let data2 = data.seconds;
+const _errs6 = errors;
+if(!((typeof data2 == "number") && (isFinite(data2)))){
+validate103.errors = [{instancePath:instancePath+"/seconds",schemaPath:"#/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data3 = data.type;
+const _errs8 = errors;
+if(typeof data3 !== "string"){
+validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.done" !== data3){
+validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate103.errors = vErrors;
+return errors === 0;
+}
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobFailed = validate104;
+
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate104.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.code === undefined) && (missing0 = "code"))) || ((data.message === undefined) && (missing0 = "message"))){
+validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "code") || (key0 === "field")) || (key0 === "job_id")) || (key0 === "message")) || (key0 === "retryable")) || (key0 === "type"))){
+validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13465,7 +13862,7 @@ if(_errs1 === errors){
 if(data.code !== undefined){
 const _errs2 = errors;
 if(typeof data.code !== "string"){
-validate103.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate104.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -13514,7 +13911,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate103.errors = vErrors;
+validate104.errors = vErrors;
 return false;
 }
 else {
@@ -13540,12 +13937,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(!pattern7.test(data2)){
-validate103.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate104.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate103.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate104.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13558,7 +13955,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs12 = errors;
 if(typeof data.message !== "string"){
-validate103.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate104.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -13570,7 +13967,7 @@ if(valid0){
 if(data.retryable !== undefined){
 const _errs14 = errors;
 if(typeof data.retryable !== "boolean"){
-validate103.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate104.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -13583,11 +13980,11 @@ if(data.type !== undefined){
 let data5 = data.type;
 const _errs16 = errors;
 if(typeof data5 !== "string"){
-validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.failed" !== data5){
-validate103.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"}];
+validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs16 === errors;
@@ -13604,21 +14001,21 @@ var valid0 = true;
 }
 }
 else {
-validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate103.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobListReply = validate104;
+export const JobListReply = validate105;
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate104.evaluated;
+const evaluated0 = validate105.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13629,14 +14026,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.jobs === undefined) && (missing0 = "jobs")){
-validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate105.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "jobs") || (key0 === "reply_to")) || (key0 === "type"))){
-validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate105.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13662,7 +14059,7 @@ break;
 }
 }
 else {
-validate104.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate105.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13680,7 +14077,7 @@ let valid2 = false;
 const _errs7 = errors;
 if(errors === _errs7){
 if(typeof data2 === "string"){
-if(func1(data2) > 64){
+if(func2(data2) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -13726,7 +14123,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate104.errors = vErrors;
+validate105.errors = vErrors;
 return false;
 }
 else {
@@ -13750,11 +14147,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate105.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.list.reply" !== data3){
-validate104.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
+validate105.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.list.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -13768,21 +14165,21 @@ var valid0 = true;
 }
 }
 else {
-validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate105.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate104.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobProgress = validate106;
+export const JobProgress = validate107;
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13793,14 +14190,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.job_id === undefined) && (missing0 = "job_id")) || ((data.step === undefined) && (missing0 = "step"))) || ((data.steps === undefined) && (missing0 = "steps"))){
-validate106.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema91.properties, key0))){
-validate106.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func1.call(schema92.properties, key0))){
+validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13846,7 +14243,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return false;
 }
 else {
@@ -13872,12 +14269,12 @@ const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data1 === "string"){
 if(!pattern7.test(data1)){
-validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate107.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate106.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate107.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13927,7 +14324,7 @@ else {
 vErrors.push(err5);
 }
 errors++;
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return false;
 }
 else {
@@ -13964,7 +14361,7 @@ vErrors.push(err6);
 errors++;
 }
 if(!((data3 === "class_images") || (data3 === "train"))){
-const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema91.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/anyOf/0/enum",keyword:"enum",params:{allowedValues: schema92.properties.phase.anyOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -13997,7 +14394,7 @@ else {
 vErrors.push(err9);
 }
 errors++;
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return false;
 }
 else {
@@ -14067,7 +14464,7 @@ else {
 vErrors.push(err13);
 }
 errors++;
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return false;
 }
 else {
@@ -14127,7 +14524,7 @@ else {
 vErrors.push(err16);
 }
 errors++;
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return false;
 }
 else {
@@ -14187,7 +14584,7 @@ else {
 vErrors.push(err19);
 }
 errors++;
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return false;
 }
 else {
@@ -14211,7 +14608,7 @@ if(data.step !== undefined){
 let data7 = data.step;
 const _errs41 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate106.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate107.errors = [{instancePath:instancePath+"/step",schemaPath:"#/properties/step/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs41 === errors;
@@ -14224,7 +14621,7 @@ if(data.steps !== undefined){
 let data8 = data.steps;
 const _errs43 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate106.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate107.errors = [{instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs43 === errors;
@@ -14237,11 +14634,11 @@ if(data.type !== undefined){
 let data9 = data.type;
 const _errs45 = errors;
 if(typeof data9 !== "string"){
-validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.progress" !== data9){
-validate106.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
+validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.progress"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs45 === errors;
@@ -14262,21 +14659,21 @@ var valid0 = true;
 }
 }
 else {
-validate106.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobResult = validate107;
+export const JobResult = validate108;
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate108.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14287,14 +14684,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.job_id === undefined) && (missing0 = "job_id")) || ((data.result === undefined) && (missing0 = "result"))){
-validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate108.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "job_id") || (key0 === "result")) || (key0 === "type"))){
-validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate108.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14306,12 +14703,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate107.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate108.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate107.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate108.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -14337,11 +14734,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs5 = errors;
 if(typeof data2 !== "string"){
-validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate108.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.result" !== data2){
-validate107.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
+validate108.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.result"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -14355,96 +14752,16 @@ var valid0 = true;
 }
 }
 else {
-validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate108.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate107.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const JobStarted = validate109;
-
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate109.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.job_id === undefined) && (missing0 = "job_id")){
-validate109.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "job_id") || (key0 === "type"))){
-validate109.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job_id !== undefined){
-let data0 = data.job_id;
-const _errs2 = errors;
-if(errors === _errs2){
-if(typeof data0 === "string"){
-if(!pattern7.test(data0)){
-validate109.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
-return false;
-}
-}
-else {
-validate109.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs4 = errors;
-if(typeof data1 !== "string"){
-validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("job.started" !== data1){
-validate109.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate109.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate109.errors = vErrors;
-return errors === 0;
-}
-validate109.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const JobState = validate110;
+export const JobStarted = validate110;
 
 function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -14459,15 +14776,95 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.job === undefined) && (missing0 = "job")){
+if((data.job_id === undefined) && (missing0 = "job_id")){
 validate110.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "job") || (key0 === "reply_to")) || (key0 === "type"))){
+if(!((key0 === "job_id") || (key0 === "type"))){
 validate110.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job_id !== undefined){
+let data0 = data.job_id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(!pattern7.test(data0)){
+validate110.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+return false;
+}
+}
+else {
+validate110.errors = [{instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data1 = data.type;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("job.started" !== data1){
+validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate110.errors = vErrors;
+return errors === 0;
+}
+validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const JobState = validate111;
+
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate111.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.job === undefined) && (missing0 = "job")){
+validate111.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "job") || (key0 === "reply_to")) || (key0 === "type"))){
+validate111.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14493,7 +14890,7 @@ let valid1 = false;
 const _errs5 = errors;
 if(errors === _errs5){
 if(typeof data1 === "string"){
-if(func1(data1) > 64){
+if(func2(data1) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -14539,7 +14936,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate110.errors = vErrors;
+validate111.errors = vErrors;
 return false;
 }
 else {
@@ -14563,11 +14960,11 @@ if(data.type !== undefined){
 let data2 = data.type;
 const _errs9 = errors;
 if(typeof data2 !== "string"){
-validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("job.state" !== data2){
-validate110.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
+validate111.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "job.state"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -14581,21 +14978,21 @@ var valid0 = true;
 }
 }
 else {
-validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate111.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate110.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ModelLocation = validate112;
+export const ModelLocation = validate113;
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate113.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14606,14 +15003,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.model_id === undefined) && (missing0 = "model_id")) || ((data.path === undefined) && (missing0 = "path"))){
-validate112.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "model_id") || (key0 === "path")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14625,12 +15022,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern7.test(data0)){
-validate112.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
+validate113.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
 }
 else {
-validate112.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate113.errors = [{instancePath:instancePath+"/model_id",schemaPath:"#/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -14643,7 +15040,7 @@ if(valid0){
 if(data.path !== undefined){
 const _errs4 = errors;
 if(typeof data.path !== "string"){
-validate112.errors = [{instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate113.errors = [{instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -14660,7 +15057,7 @@ let valid1 = false;
 const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data2 === "string"){
-if(func1(data2) > 64){
+if(func2(data2) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -14706,7 +15103,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate112.errors = vErrors;
+validate113.errors = vErrors;
 return false;
 }
 else {
@@ -14730,11 +15127,11 @@ if(data.type !== undefined){
 let data3 = data.type;
 const _errs12 = errors;
 if(typeof data3 !== "string"){
-validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate113.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("models.location" !== data3){
-validate112.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"}];
+validate113.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -14749,21 +15146,21 @@ var valid0 = true;
 }
 }
 else {
-validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate113.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate112.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ModelsReply = validate113;
+export const ModelsReply = validate114;
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate113.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14774,14 +15171,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.models === undefined) && (missing0 = "models")){
-validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate114.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "broken") || (key0 === "models")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14802,14 +15199,14 @@ if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((data1.id === undefined) && (missing1 = "id")) || ((data1.reason === undefined) && (missing1 = "reason"))){
-validate113.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs7 = errors;
 for(const key1 in data1){
 if(!(((key1 === "id") || (key1 === "path")) || (key1 === "reason"))){
-validate113.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14818,7 +15215,7 @@ if(_errs7 === errors){
 if(data1.id !== undefined){
 const _errs8 = errors;
 if(typeof data1.id !== "string"){
-validate113.errors = [{instancePath:instancePath+"/broken/" + i0+"/id",schemaPath:"#/$defs/BrokenModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0+"/id",schemaPath:"#/$defs/BrokenModelInfo/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs8 === errors;
@@ -14867,7 +15264,7 @@ else {
 vErrors.push(err2);
 }
 errors++;
-validate113.errors = vErrors;
+validate114.errors = vErrors;
 return false;
 }
 else {
@@ -14890,7 +15287,7 @@ if(valid3){
 if(data1.reason !== undefined){
 const _errs16 = errors;
 if(typeof data1.reason !== "string"){
-validate113.errors = [{instancePath:instancePath+"/broken/" + i0+"/reason",schemaPath:"#/$defs/BrokenModelInfo/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0+"/reason",schemaPath:"#/$defs/BrokenModelInfo/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs16 === errors;
@@ -14904,7 +15301,7 @@ var valid3 = true;
 }
 }
 else {
-validate113.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate114.errors = [{instancePath:instancePath+"/broken/" + i0,schemaPath:"#/$defs/BrokenModelInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14915,7 +15312,7 @@ break;
 }
 }
 else {
-validate113.errors = [{instancePath:instancePath+"/broken",schemaPath:"#/properties/broken/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate114.errors = [{instancePath:instancePath+"/broken",schemaPath:"#/properties/broken/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14945,7 +15342,7 @@ break;
 }
 }
 else {
-validate113.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate114.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14963,7 +15360,7 @@ let valid6 = false;
 const _errs23 = errors;
 if(errors === _errs23){
 if(typeof data7 === "string"){
-if(func1(data7) > 64){
+if(func2(data7) > 64){
 const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err3];
@@ -15009,7 +15406,7 @@ else {
 vErrors.push(err6);
 }
 errors++;
-validate113.errors = vErrors;
+validate114.errors = vErrors;
 return false;
 }
 else {
@@ -15033,11 +15430,11 @@ if(data.type !== undefined){
 let data8 = data.type;
 const _errs27 = errors;
 if(typeof data8 !== "string"){
-validate113.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("models.reply" !== data8){
-validate113.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
+validate114.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "models.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs27 === errors;
@@ -15052,142 +15449,16 @@ var valid0 = true;
 }
 }
 else {
-validate113.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate114.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate113.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Ok = validate115;
-
-function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate115.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "reply_to") || (key0 === "type"))){
-validate115.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.reply_to !== undefined){
-let data0 = data.reply_to;
-const _errs2 = errors;
-const _errs3 = errors;
-let valid1 = false;
-const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs4 === errors;
-valid1 = valid1 || _valid0;
-const _errs6 = errors;
-if(data0 !== null){
-const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs6 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate115.errors = vErrors;
-return false;
-}
-else {
-errors = _errs3;
-if(vErrors !== null){
-if(_errs3){
-vErrors.length = _errs3;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data1 = data.type;
-const _errs8 = errors;
-if(typeof data1 !== "string"){
-validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("ok" !== data1){
-validate115.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-else {
-validate115.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate115.errors = vErrors;
-return errors === 0;
-}
-validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const Pong = validate116;
+export const Ok = validate116;
 
 function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -15218,7 +15489,7 @@ let valid1 = false;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
+if(func2(data0) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -15291,8 +15562,8 @@ if(typeof data1 !== "string"){
 validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("pong" !== data1){
-validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"}];
+if("ok" !== data1){
+validate116.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -15313,7 +15584,7 @@ return errors === 0;
 }
 validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ResultsCleaned = validate117;
+export const Pong = validate117;
 
 function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -15327,191 +15598,10 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.jobs === undefined) && (missing0 = "jobs")) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.freed_bytes === undefined) && (missing0 = "freed_bytes"))){
-validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((key0 === "blobs") || (key0 === "freed_bytes")) || (key0 === "jobs")) || (key0 === "reply_to")) || (key0 === "type"))){
+if(!((key0 === "reply_to") || (key0 === "type"))){
 validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.blobs !== undefined){
-let data0 = data.blobs;
-const _errs2 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate117.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.freed_bytes !== undefined){
-let data1 = data.freed_bytes;
-const _errs4 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate117.errors = [{instancePath:instancePath+"/freed_bytes",schemaPath:"#/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs4 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.jobs !== undefined){
-let data2 = data.jobs;
-const _errs6 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate117.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.reply_to !== undefined){
-let data3 = data.reply_to;
-const _errs8 = errors;
-const _errs9 = errors;
-let valid1 = false;
-const _errs10 = errors;
-if(errors === _errs10){
-if(typeof data3 === "string"){
-if(func1(data3) > 64){
-const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-var _valid0 = _errs10 === errors;
-valid1 = valid1 || _valid0;
-const _errs12 = errors;
-if(data3 !== null){
-const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-var _valid0 = _errs12 === errors;
-valid1 = valid1 || _valid0;
-if(!valid1){
-const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-validate117.errors = vErrors;
-return false;
-}
-else {
-errors = _errs9;
-if(vErrors !== null){
-if(_errs9){
-vErrors.length = _errs9;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.type !== undefined){
-let data4 = data.type;
-const _errs14 = errors;
-if(typeof data4 !== "string"){
-validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("results.cleaned" !== data4){
-validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs14 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate117.errors = vErrors;
-return errors === 0;
-}
-validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const SettingsReply = validate118;
-
-function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate118.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.settings === undefined) && (missing0 = "settings")){
-validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
-validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -15525,7 +15615,7 @@ let valid1 = false;
 const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
+if(func2(data0) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -15571,7 +15661,314 @@ else {
 vErrors.push(err3);
 }
 errors++;
+validate117.errors = vErrors;
+return false;
+}
+else {
+errors = _errs3;
+if(vErrors !== null){
+if(_errs3){
+vErrors.length = _errs3;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data1 = data.type;
+const _errs8 = errors;
+if(typeof data1 !== "string"){
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("pong" !== data1){
+validate117.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "pong"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+else {
+validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate117.errors = vErrors;
+return errors === 0;
+}
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const ResultsCleaned = validate118;
+
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate118.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.jobs === undefined) && (missing0 = "jobs")) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.freed_bytes === undefined) && (missing0 = "freed_bytes"))){
+validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((key0 === "blobs") || (key0 === "freed_bytes")) || (key0 === "jobs")) || (key0 === "reply_to")) || (key0 === "type"))){
+validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.blobs !== undefined){
+let data0 = data.blobs;
+const _errs2 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate118.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.freed_bytes !== undefined){
+let data1 = data.freed_bytes;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate118.errors = [{instancePath:instancePath+"/freed_bytes",schemaPath:"#/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.jobs !== undefined){
+let data2 = data.jobs;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate118.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.reply_to !== undefined){
+let data3 = data.reply_to;
+const _errs8 = errors;
+const _errs9 = errors;
+let valid1 = false;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data3 === "string"){
+if(func2(data3) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs10 === errors;
+valid1 = valid1 || _valid0;
+const _errs12 = errors;
+if(data3 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
 validate118.errors = vErrors;
+return false;
+}
+else {
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data4 = data.type;
+const _errs14 = errors;
+if(typeof data4 !== "string"){
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("results.cleaned" !== data4){
+validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate118.errors = vErrors;
+return errors === 0;
+}
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const SettingsReply = validate119;
+
+function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate119.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.settings === undefined) && (missing0 = "settings")){
+validate119.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "reply_to") || (key0 === "restart_required")) || (key0 === "settings")) || (key0 === "type"))){
+validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.reply_to !== undefined){
+let data0 = data.reply_to;
+const _errs2 = errors;
+const _errs3 = errors;
+let valid1 = false;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data0 === "string"){
+if(func2(data0) > 64){
+const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+var _valid0 = _errs4 === errors;
+valid1 = valid1 || _valid0;
+const _errs6 = errors;
+if(data0 !== null){
+const err2 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+var _valid0 = _errs6 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err3 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+validate119.errors = vErrors;
 return false;
 }
 else {
@@ -15594,7 +15991,7 @@ if(valid0){
 if(data.restart_required !== undefined){
 const _errs8 = errors;
 if(typeof data.restart_required !== "boolean"){
-validate118.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate119.errors = [{instancePath:instancePath+"/restart_required",schemaPath:"#/properties/restart_required/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -15612,7 +16009,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 const _errs13 = errors;
 for(const key1 in data2){
 if(!((((((((key1 === "allowed_hosts") || (key1 === "allowed_origins")) || (key1 === "data_dir")) || (key1 === "device")) || (key1 === "dtype")) || (key1 === "host")) || (key1 === "memory_budget_mb")) || (key1 === "port"))){
-validate118.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate119.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -15624,7 +16021,7 @@ const _errs14 = errors;
 if(errors === _errs14){
 if(Array.isArray(data3)){
 if(data3.length > 64){
-validate118.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate119.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -15633,7 +16030,7 @@ const len0 = data3.length;
 for(let i0=0; i0<len0; i0++){
 const _errs16 = errors;
 if(typeof data3[i0] !== "string"){
-validate118.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/settings/allowed_hosts/" + i0,schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs16 === errors;
@@ -15644,7 +16041,7 @@ break;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate119.errors = [{instancePath:instancePath+"/settings/allowed_hosts",schemaPath:"#/$defs/SettingsInfo/properties/allowed_hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -15660,7 +16057,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data5)){
 if(data5.length > 64){
-validate118.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
+validate119.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"}];
 return false;
 }
 else {
@@ -15669,7 +16066,7 @@ const len1 = data5.length;
 for(let i1=0; i1<len1; i1++){
 const _errs20 = errors;
 if(typeof data5[i1] !== "string"){
-validate118.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/settings/allowed_origins/" + i1,schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid5 = _errs20 === errors;
@@ -15680,7 +16077,7 @@ break;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate119.errors = [{instancePath:instancePath+"/settings/allowed_origins",schemaPath:"#/$defs/SettingsInfo/properties/allowed_origins/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -15693,7 +16090,7 @@ if(valid3){
 if(data2.data_dir !== undefined){
 const _errs22 = errors;
 if(typeof data2.data_dir !== "string"){
-validate118.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/settings/data_dir",schemaPath:"#/$defs/SettingsInfo/properties/data_dir/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -15708,12 +16105,12 @@ const _errs24 = errors;
 if(errors === _errs24){
 if(typeof data8 === "string"){
 if(!pattern23.test(data8)){
-validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/pattern",keyword:"pattern",params:{pattern: "^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"+"\""}];
+validate119.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/pattern",keyword:"pattern",params:{pattern: "^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"},message:"must match pattern \""+"^(auto|cuda|mps|cpu|cuda:[0-9]{1,2})$"+"\""}];
 return false;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/settings/device",schemaPath:"#/$defs/SettingsInfo/properties/device/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -15727,11 +16124,11 @@ if(data2.dtype !== undefined){
 let data9 = data2.dtype;
 const _errs26 = errors;
 if(typeof data9 !== "string"){
-validate118.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((((data9 === "auto") || (data9 === "fp16")) || (data9 === "bf16")) || (data9 === "fp32"))){
-validate118.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema67.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
+validate119.errors = [{instancePath:instancePath+"/settings/dtype",schemaPath:"#/$defs/SettingsInfo/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema67.properties.dtype.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -15745,19 +16142,19 @@ let data10 = data2.host;
 const _errs28 = errors;
 if(errors === _errs28){
 if(typeof data10 === "string"){
-if(func1(data10) > 255){
-validate118.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
+if(func2(data10) > 255){
+validate119.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func1(data10) < 1){
-validate118.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func2(data10) < 1){
+validate119.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/settings/host",schemaPath:"#/$defs/SettingsInfo/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -15821,7 +16218,7 @@ else {
 vErrors.push(err7);
 }
 errors++;
-validate118.errors = vErrors;
+validate119.errors = vErrors;
 return false;
 }
 else {
@@ -15845,18 +16242,18 @@ if(data2.port !== undefined){
 let data12 = data2.port;
 const _errs36 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate118.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate119.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs36){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 65535 || isNaN(data12)){
-validate118.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
+validate119.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate118.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate119.errors = [{instancePath:instancePath+"/settings/port",schemaPath:"#/$defs/SettingsInfo/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -15877,7 +16274,7 @@ var valid3 = true;
 }
 }
 else {
-validate118.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate119.errors = [{instancePath:instancePath+"/settings",schemaPath:"#/$defs/SettingsInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -15891,11 +16288,11 @@ if(data.type !== undefined){
 let data13 = data.type;
 const _errs38 = errors;
 if(typeof data13 !== "string"){
-validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("settings.reply" !== data13){
-validate118.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
+validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "settings.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs38 === errors;
@@ -15910,21 +16307,21 @@ var valid0 = true;
 }
 }
 else {
-validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate119.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate118.errors = vErrors;
+validate119.errors = vErrors;
 return errors === 0;
 }
-validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const StatusReply = validate119;
+export const StatusReply = validate120;
 
-function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate119.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15935,14 +16332,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.version === undefined) && (missing0 = "version")) || ((data.loaded === undefined) && (missing0 = "loaded"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.clients === undefined) && (missing0 = "clients"))){
-validate119.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate120.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "clients") || (key0 === "device")) || (key0 === "loaded")) || (key0 === "queue")) || (key0 === "reply_to")) || (key0 === "type")) || (key0 === "version"))){
-validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate120.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -15952,7 +16349,7 @@ if(data.clients !== undefined){
 let data0 = data.clients;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate119.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/clients",schemaPath:"#/properties/clients/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -16150,7 +16547,7 @@ else {
 vErrors.push(err10);
 }
 errors++;
-validate119.errors = vErrors;
+validate120.errors = vErrors;
 return false;
 }
 else {
@@ -16180,7 +16577,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 const _errs26 = errors;
 if(typeof data8[i0] !== "string"){
-validate119.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/loaded/" + i0,schemaPath:"#/properties/loaded/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid4 = _errs26 === errors;
@@ -16190,7 +16587,7 @@ break;
 }
 }
 else {
-validate119.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate120.errors = [{instancePath:instancePath+"/loaded",schemaPath:"#/properties/loaded/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -16208,14 +16605,14 @@ if(errors === _errs29){
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 let missing2;
 if(((data10.queued === undefined) && (missing2 = "queued")) || ((data10.running === undefined) && (missing2 = "running"))){
-validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+validate120.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
 return false;
 }
 else {
 const _errs31 = errors;
 for(const key2 in data10){
 if(!(((key2 === "paused") || (key2 === "queued")) || (key2 === "running"))){
-validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+validate120.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16224,7 +16621,7 @@ if(_errs31 === errors){
 if(data10.paused !== undefined){
 const _errs32 = errors;
 if(typeof data10.paused !== "boolean"){
-validate119.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate120.errors = [{instancePath:instancePath+"/queue/paused",schemaPath:"#/$defs/QueueInfo/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid6 = _errs32 === errors;
@@ -16237,7 +16634,7 @@ if(data10.queued !== undefined){
 let data12 = data10.queued;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate119.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/queue/queued",schemaPath:"#/$defs/QueueInfo/properties/queued/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs34 === errors;
@@ -16250,7 +16647,7 @@ if(data10.running !== undefined){
 let data13 = data10.running;
 const _errs36 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate119.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate120.errors = [{instancePath:instancePath+"/queue/running",schemaPath:"#/$defs/QueueInfo/properties/running/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid6 = _errs36 === errors;
@@ -16264,7 +16661,7 @@ var valid6 = true;
 }
 }
 else {
-validate119.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate120.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/QueueInfo/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -16282,7 +16679,7 @@ let valid7 = false;
 const _errs40 = errors;
 if(errors === _errs40){
 if(typeof data14 === "string"){
-if(func1(data14) > 64){
+if(func2(data14) > 64){
 const err11 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err11];
@@ -16328,7 +16725,7 @@ else {
 vErrors.push(err14);
 }
 errors++;
-validate119.errors = vErrors;
+validate120.errors = vErrors;
 return false;
 }
 else {
@@ -16352,11 +16749,11 @@ if(data.type !== undefined){
 let data15 = data.type;
 const _errs44 = errors;
 if(typeof data15 !== "string"){
-validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("status.reply" !== data15){
-validate119.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
+validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs44 === errors;
@@ -16368,7 +16765,7 @@ if(valid0){
 if(data.version !== undefined){
 const _errs46 = errors;
 if(typeof data.version !== "string"){
-validate119.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate120.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs46 === errors;
@@ -16386,21 +16783,21 @@ var valid0 = true;
 }
 }
 else {
-validate119.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate120.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate119.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const StorageReply = validate120;
+export const StorageReply = validate121;
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate120.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16411,14 +16808,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((data.models_bytes === undefined) && (missing0 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing0 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing0 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing0 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing0 = "finished_jobs"))){
-validate120.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate121.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "blobs") || (key0 === "blobs_bytes")) || (key0 === "finished_jobs")) || (key0 === "ledger_bytes")) || (key0 === "models_bytes")) || (key0 === "reply_to")) || (key0 === "type"))){
-validate120.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate121.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16428,7 +16825,7 @@ if(data.blobs !== undefined){
 let data0 = data.blobs;
 const _errs2 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate120.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/blobs",schemaPath:"#/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -16441,7 +16838,7 @@ if(data.blobs_bytes !== undefined){
 let data1 = data.blobs_bytes;
 const _errs4 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate120.errors = [{instancePath:instancePath+"/blobs_bytes",schemaPath:"#/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/blobs_bytes",schemaPath:"#/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -16454,7 +16851,7 @@ if(data.finished_jobs !== undefined){
 let data2 = data.finished_jobs;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate120.errors = [{instancePath:instancePath+"/finished_jobs",schemaPath:"#/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/finished_jobs",schemaPath:"#/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -16467,7 +16864,7 @@ if(data.ledger_bytes !== undefined){
 let data3 = data.ledger_bytes;
 const _errs8 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate120.errors = [{instancePath:instancePath+"/ledger_bytes",schemaPath:"#/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/ledger_bytes",schemaPath:"#/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -16480,7 +16877,7 @@ if(data.models_bytes !== undefined){
 let data4 = data.models_bytes;
 const _errs10 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate120.errors = [{instancePath:instancePath+"/models_bytes",schemaPath:"#/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/models_bytes",schemaPath:"#/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -16497,7 +16894,7 @@ let valid1 = false;
 const _errs14 = errors;
 if(errors === _errs14){
 if(typeof data5 === "string"){
-if(func1(data5) > 64){
+if(func2(data5) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -16543,7 +16940,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate120.errors = vErrors;
+validate121.errors = vErrors;
 return false;
 }
 else {
@@ -16567,11 +16964,11 @@ if(data.type !== undefined){
 let data6 = data.type;
 const _errs18 = errors;
 if(typeof data6 !== "string"){
-validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("storage.reply" !== data6){
-validate120.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"}];
+validate121.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs18 === errors;
@@ -16589,21 +16986,21 @@ var valid0 = true;
 }
 }
 else {
-validate120.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate121.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate120.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Welcome = validate121;
+export const Welcome = validate122;
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate121.evaluated;
+const evaluated0 = validate122.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16614,14 +17011,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.protocol === undefined) && (missing0 = "protocol")) || ((data.server === undefined) && (missing0 = "server"))) || ((data.session === undefined) && (missing0 = "session"))) || ((data.scope === undefined) && (missing0 = "scope"))) || ((data.capabilities === undefined) && (missing0 = "capabilities"))) || ((data.models === undefined) && (missing0 = "models"))) || ((data.limits === undefined) && (missing0 = "limits"))){
-validate121.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate122.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func12.call(schema75.properties, key0))){
-validate121.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func1.call(schema75.properties, key0))){
+validate122.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16637,7 +17034,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
 if(typeof data0[i0] !== "string"){
-validate121.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate122.errors = [{instancePath:instancePath+"/capabilities/" + i0,schemaPath:"#/properties/capabilities/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid1 = _errs4 === errors;
@@ -16647,7 +17044,7 @@ break;
 }
 }
 else {
-validate121.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate122.errors = [{instancePath:instancePath+"/capabilities",schemaPath:"#/properties/capabilities/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -16665,14 +17062,14 @@ if(errors === _errs7){
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 let missing1;
 if(((((((((data2.max_frame_bytes === undefined) && (missing1 = "max_frame_bytes")) || ((data2.max_blob_bytes === undefined) && (missing1 = "max_blob_bytes"))) || ((data2.max_chunk_bytes === undefined) && (missing1 = "max_chunk_bytes"))) || ((data2.max_image_pixels === undefined) && (missing1 = "max_image_pixels"))) || ((data2.max_side === undefined) && (missing1 = "max_side"))) || ((data2.max_generate_side === undefined) && (missing1 = "max_generate_side"))) || ((data2.max_steps === undefined) && (missing1 = "max_steps"))) || ((data2.max_batch === undefined) && (missing1 = "max_batch"))){
-validate121.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate122.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs9 = errors;
 for(const key1 in data2){
-if(!(func12.call(schema76.properties, key1))){
-validate121.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!(func1.call(schema76.properties, key1))){
+validate122.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16682,7 +17079,7 @@ if(data2.max_batch !== undefined){
 let data3 = data2.max_batch;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_batch",schemaPath:"#/$defs/Limits/properties/max_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs10 === errors;
@@ -16695,7 +17092,7 @@ if(data2.max_blob_bytes !== undefined){
 let data4 = data2.max_blob_bytes;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_blob_bytes",schemaPath:"#/$defs/Limits/properties/max_blob_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs12 === errors;
@@ -16708,7 +17105,7 @@ if(data2.max_chunk_bytes !== undefined){
 let data5 = data2.max_chunk_bytes;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_chunk_bytes",schemaPath:"#/$defs/Limits/properties/max_chunk_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs14 === errors;
@@ -16721,7 +17118,7 @@ if(data2.max_frame_bytes !== undefined){
 let data6 = data2.max_frame_bytes;
 const _errs16 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_frame_bytes",schemaPath:"#/$defs/Limits/properties/max_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs16 === errors;
@@ -16734,7 +17131,7 @@ if(data2.max_generate_side !== undefined){
 let data7 = data2.max_generate_side;
 const _errs18 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_generate_side",schemaPath:"#/$defs/Limits/properties/max_generate_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs18 === errors;
@@ -16747,7 +17144,7 @@ if(data2.max_image_pixels !== undefined){
 let data8 = data2.max_image_pixels;
 const _errs20 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_image_pixels",schemaPath:"#/$defs/Limits/properties/max_image_pixels/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs20 === errors;
@@ -16760,7 +17157,7 @@ if(data2.max_queued_batch !== undefined){
 let data9 = data2.max_queued_batch;
 const _errs22 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_queued_batch",schemaPath:"#/$defs/Limits/properties/max_queued_batch/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs22 === errors;
@@ -16773,7 +17170,7 @@ if(data2.max_queued_interactive !== undefined){
 let data10 = data2.max_queued_interactive;
 const _errs24 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_queued_interactive",schemaPath:"#/$defs/Limits/properties/max_queued_interactive/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs24 === errors;
@@ -16786,7 +17183,7 @@ if(data2.max_side !== undefined){
 let data11 = data2.max_side;
 const _errs26 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_side",schemaPath:"#/$defs/Limits/properties/max_side/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs26 === errors;
@@ -16799,7 +17196,7 @@ if(data2.max_steps !== undefined){
 let data12 = data2.max_steps;
 const _errs28 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_steps",schemaPath:"#/$defs/Limits/properties/max_steps/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs28 === errors;
@@ -16812,7 +17209,7 @@ if(data2.max_upload_bytes_per_connection !== undefined){
 let data13 = data2.max_upload_bytes_per_connection;
 const _errs30 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_upload_bytes_per_connection",schemaPath:"#/$defs/Limits/properties/max_upload_bytes_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs30 === errors;
@@ -16825,7 +17222,7 @@ if(data2.max_uploads_per_connection !== undefined){
 let data14 = data2.max_uploads_per_connection;
 const _errs32 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate121.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/max_uploads_per_connection",schemaPath:"#/$defs/Limits/properties/max_uploads_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs32 === errors;
@@ -16838,7 +17235,7 @@ if(data2.pre_hello_frame_bytes !== undefined){
 let data15 = data2.pre_hello_frame_bytes;
 const _errs34 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate121.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/pre_hello_frame_bytes",schemaPath:"#/$defs/Limits/properties/pre_hello_frame_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs34 === errors;
@@ -16851,7 +17248,7 @@ if(data2.send_queue_bytes !== undefined){
 let data16 = data2.send_queue_bytes;
 const _errs36 = errors;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-validate121.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/limits/send_queue_bytes",schemaPath:"#/$defs/Limits/properties/send_queue_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid3 = _errs36 === errors;
@@ -16876,7 +17273,7 @@ var valid3 = true;
 }
 }
 else {
-validate121.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate122.errors = [{instancePath:instancePath+"/limits",schemaPath:"#/$defs/Limits/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -16906,7 +17303,7 @@ break;
 }
 }
 else {
-validate121.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate122.errors = [{instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -16920,7 +17317,7 @@ if(data.protocol !== undefined){
 let data19 = data.protocol;
 const _errs41 = errors;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-validate121.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate122.errors = [{instancePath:instancePath+"/protocol",schemaPath:"#/properties/protocol/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs41 === errors;
@@ -16937,7 +17334,7 @@ let valid5 = false;
 const _errs45 = errors;
 if(errors === _errs45){
 if(typeof data20 === "string"){
-if(func1(data20) > 64){
+if(func2(data20) > 64){
 const err0 = {instancePath:instancePath+"/reply_to",schemaPath:"#/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err0];
@@ -16983,7 +17380,7 @@ else {
 vErrors.push(err3);
 }
 errors++;
-validate121.errors = vErrors;
+validate122.errors = vErrors;
 return false;
 }
 else {
@@ -17007,11 +17404,11 @@ if(data.scope !== undefined){
 let data21 = data.scope;
 const _errs49 = errors;
 if(typeof data21 !== "string"){
-validate121.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate122.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data21 === "client") || (data21 === "admin"))){
-validate121.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
+validate122.errors = [{instancePath:instancePath+"/scope",schemaPath:"#/$defs/Scope/enum",keyword:"enum",params:{allowedValues: schema62.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs49 === errors;
@@ -17035,7 +17432,7 @@ if(valid0){
 if(data.session !== undefined){
 const _errs53 = errors;
 if(typeof data.session !== "string"){
-validate121.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate122.errors = [{instancePath:instancePath+"/session",schemaPath:"#/properties/session/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs53 === errors;
@@ -17048,11 +17445,11 @@ if(data.type !== undefined){
 let data24 = data.type;
 const _errs55 = errors;
 if(typeof data24 !== "string"){
-validate121.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate122.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("welcome" !== data24){
-validate121.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
+validate122.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "welcome"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs55 === errors;
@@ -17072,18 +17469,19 @@ var valid0 = true;
 }
 }
 else {
-validate121.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate122.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate121.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const serverMessageDefs = {
   "blob.data": "BlobData",
   "blob.missing": "BlobMissing",
+  "blob.received": "BlobReceived",
   "blob.sent": "BlobSent",
   "blob.stored": "BlobStored",
   "clients.paired": "Paired",

@@ -1,6 +1,6 @@
 /** What the user set in the panel, and how it becomes the daemon's job parameters. Pure. */
 
-import type { ControlSpec, ControlType, JobKind, JobParams, Limits, LoraSpec, ModelInfo } from "@layerbridge/common";
+import type { ControlSpec, ControlType, JobKind, Limits, LoraSpec, ModelInfo, ParamsWithoutInputs } from "@layerbridge/common";
 import { FLOW_KINDS, type FlowInput } from "../shared/messages";
 import { generationSize } from "../shared/size";
 
@@ -69,16 +69,10 @@ export const DEFAULT_OPTIONS: FlowOptions = {
   loras: [],
 };
 
-/** The uploaded inputs of a job, by name (their sha256), as `inputsFor` named them. */
-export interface InputShas {
-  image?: string;
-  mask?: string;
-  control?: string;
-}
-
-/** The job for `input` with the user's options, naming the uploaded blobs by hash. */
-export function jobParams(input: FlowInput, options: FlowOptions, shas: InputShas, limits: Limits): JobParams {
-  const base: JobParams = {
+/** The job for `input` with the user's options, without its input images: submitWithInputs
+ * uploads those and fills `image`, `mask` and `control` by name. */
+export function jobParams(input: FlowInput, options: FlowOptions, limits: Limits): ParamsWithoutInputs {
+  const base: ParamsWithoutInputs = {
     kind: input.flow,
     model: options.model,
     prompt: options.prompt,
@@ -89,23 +83,20 @@ export function jobParams(input: FlowInput, options: FlowOptions, shas: InputSha
     loras: options.loras.filter((l) => l.weight !== 0),
   };
   if (options.seed !== null) base.seed = options.seed;
-  const sha = (name: keyof InputShas): string => {
-    const value = shas[name];
-    if (value === undefined) throw new Error(`missing upload of the ${name} for ${input.flow}`);
-    return value;
-  };
   switch (input.flow) {
-    case "generate": {
-      const params: JobParams = { ...base, ...generationSize(input.target, { maxSide: limits.max_generate_side }) };
-      if (input.control === undefined) return params;
-      const net = options.controlNet;
-      if (net === null) throw new Error("Pick a ControlNet to read the sketch with (ControlNet, under Generate).");
-      const control: ControlSpec = { type: net.type, model: net.id, image: sha("control"), strength: options.controlStrength };
-      return { ...params, control: [control] };
-    }
+    case "generate":
+      return { ...base, ...generationSize(input.target, { maxSide: limits.max_generate_side }) };
     case "refine":
-      return { ...base, image: sha("image"), strength: options.strength };
     case "inpaint":
-      return { ...base, image: sha("image"), mask: sha("mask"), strength: options.strength };
+      return { ...base, strength: options.strength };
   }
+}
+
+/** How the picked ControlNet reads a generate's sketch (its image travels as an input), or
+ * undefined when the flow has no sketch. */
+export function controlFor(input: FlowInput, options: FlowOptions): Omit<ControlSpec, "image"> | undefined {
+  if (input.flow !== "generate" || input.control === undefined) return undefined;
+  const net = options.controlNet;
+  if (net === null) throw new Error("Pick a ControlNet to read the sketch with (ControlNet, under Generate).");
+  return { type: net.type, model: net.id, strength: options.controlStrength };
 }

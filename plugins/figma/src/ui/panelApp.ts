@@ -62,6 +62,10 @@ export class PanelApp {
       this.render();
     });
     view.control.addEventListener("change", () => this.render());
+    // Opening the LoRA list asks the daemon again: a LoRA trained since connecting shows up.
+    view.lorasBox.addEventListener("toggle", () => {
+      if (view.lorasBox.open) void this.refreshModels();
+    });
     view.strength.addEventListener("input", () => (view.strengthValue.value = Number(view.strength.value).toFixed(2)));
     view.run.addEventListener("click", () => void this.run());
     view.cancel.addEventListener("click", () => void this.cancel());
@@ -178,6 +182,20 @@ export class PanelApp {
   }
 
   /** A browser socket that never opened may have been blocked: read the permission that tells. */
+  /** The daemon's models now (models.list): LoRAs registered or trained since the welcome. */
+  private async refreshModels(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || this.state !== "ready") return;
+    try {
+      const models = await client.models();
+      if (client !== this.client) return;
+      this.models = models;
+      this.deps.view.showLoras(models, this.deps.view.model.value);
+    } catch {
+      // the welcome's list stays; a dropped connection reports itself
+    }
+  }
+
   private async readLocalNetwork(error: unknown): Promise<void> {
     const { env, localNetwork } = this.deps;
     if (env.desktopApp || env.neverOpened !== true || !(error instanceof ConnectionError) || localNetwork === undefined) return;

@@ -1,6 +1,6 @@
 /** The panel's DOM: typed handles on index.html's elements and the small renderers over them. */
 
-import type { ConnectionState, ErrorDescription, LoraSpec, ModelInfo } from "@layerbridge/common";
+import { loraLabel, withTriggerWords, type ConnectionState, type ErrorDescription, type LoraSpec, type ModelInfo } from "@layerbridge/common";
 import type { FlowKind, SelectionInfo } from "../shared/messages";
 import { controlNetOptions } from "./flowOptions";
 
@@ -48,6 +48,7 @@ export class PanelView {
   readonly control: HTMLSelectElement;
   readonly controlStrength: HTMLInputElement;
   readonly loras: HTMLElement;
+  readonly lorasBox: HTMLDetailsElement;
   readonly loraCount: HTMLElement;
   readonly negative: HTMLTextAreaElement;
   readonly steps: HTMLInputElement;
@@ -83,6 +84,7 @@ export class PanelView {
     this.control = byId(doc, "control", HTMLSelectElement);
     this.controlStrength = byId(doc, "control-strength", HTMLInputElement);
     this.loras = byId(doc, "loras", HTMLElement);
+    this.lorasBox = byId(doc, "loras-box", HTMLDetailsElement);
     this.loraCount = byId(doc, "lora-count", HTMLElement);
     this.negative = byId(doc, "negative", HTMLTextAreaElement);
     this.steps = byId(doc, "steps", HTMLInputElement);
@@ -160,37 +162,44 @@ export class PanelView {
     this.control.value = options.some((o) => o.value === before) ? before : "";
   }
 
-  /** LoRAs that fit the chosen checkpoint's architecture, each with a checkbox and a weight. */
+  /** LoRAs that fit the chosen checkpoint's architecture, each with a checkbox and a weight (the
+   * ones already picked stay picked, at their weight). */
   showLoras(models: readonly ModelInfo[], checkpoint: string): void {
     const base = models.find((m) => m.id === checkpoint)?.arch.replace(/-inpaint$/, "");
     const loras = models.filter((m) => m.kind === "lora" && m.arch === base);
+    const picked = new Map(this.selectedLoras().map((l) => [l.id, l.weight]));
     if (loras.length === 0) {
       const p = this.doc.createElement("p");
       p.className = "hint";
       p.textContent = "No LoRAs for this model. Add them in the Layerbridge tray app.";
       this.loras.replaceChildren(p);
     } else {
-      this.loras.replaceChildren(...loras.map((m) => this.loraRow(m)));
+      this.loras.replaceChildren(...loras.map((m) => this.loraRow(m, picked.get(m.id))));
     }
     this.updateLoraCount();
   }
 
-  private loraRow(model: ModelInfo): HTMLElement {
+  private loraRow(model: ModelInfo, pickedWeight: number | undefined): HTMLElement {
     const row = this.doc.createElement("label");
     row.className = "lora";
     row.dataset["id"] = model.id;
     const check = this.doc.createElement("input");
     check.type = "checkbox";
-    check.addEventListener("change", () => this.updateLoraCount());
+    check.checked = pickedWeight !== undefined;
+    check.addEventListener("change", () => {
+      // picked: its trigger words go into the prompt (once), as the LoRA needs them to act
+      if (check.checked) this.prompt.value = withTriggerWords(this.prompt.value, model.trigger_words ?? []);
+      this.updateLoraCount();
+    });
     const name = this.doc.createElement("span");
-    name.textContent = model.trigger_words?.length ? `${model.name} · ${model.trigger_words.join(", ")}` : model.name;
+    name.textContent = loraLabel(model);
     name.title = model.id;
     const weight = this.doc.createElement("input");
     weight.type = "number";
     weight.step = "0.1";
     weight.min = "-4";
     weight.max = "4";
-    weight.value = String(model.default_weight ?? 1);
+    weight.value = String(pickedWeight ?? model.default_weight ?? 1);
     row.append(check, name, weight);
     return row;
   }

@@ -4,10 +4,10 @@
  * onto the original where the daemon returned a region, downscaled to 4096 px with a note.
  */
 
-import type { BlobSource, JobHandle, JobPreview, LayerbridgeClient, Limits, ResultInfo, UploadProgress } from "@layerbridge/common";
+import type { JobHandle, JobInputs, JobPreview, LayerbridgeClient, Limits, ResultInfo, UploadProgress } from "@layerbridge/common";
 import type { FlowInput, PlacedImage } from "../shared/messages";
 import { FIGMA_MAX_IMAGE_SIDE, pngSize } from "../shared/size";
-import { jobParams, type FlowOptions, type InputShas } from "./flowOptions";
+import { controlFor, jobParams, type FlowOptions } from "./flowOptions";
 import type { ImageOps } from "./imageOps";
 
 export interface FlowCallbacks {
@@ -25,18 +25,16 @@ export interface FlowOutcome {
   seconds: number | undefined;
 }
 
-/** What a flow uploads, by the name the job gives each (image, mask, control). */
-export interface FlowBlobs {
-  image?: BlobSource;
-  mask?: BlobSource;
-  control?: BlobSource;
-}
-
-export async function inputsFor(input: FlowInput, ops: ImageOps): Promise<FlowBlobs> {
+/** A flow's input images by the job field each fills (image, mask, control): submitWithInputs
+ * uploads what the daemon lacks and puts each hash in its own field. */
+export async function inputsFor(input: FlowInput, options: FlowOptions, ops: ImageOps): Promise<JobInputs> {
   switch (input.flow) {
-    case "generate":
+    case "generate": {
+      const control = controlFor(input, options); // before any pixel work: no ControlNet, no job
+      if (control === undefined || input.control === undefined) return {};
       // A transparent sketch frame reads as black to a ControlNet: flatten it onto white.
-      return input.control === undefined ? {} : { control: { bytes: await ops.flatten(input.control), format: "png" } };
+      return { control: [{ ...control, image: { bytes: await ops.flatten(input.control), format: "png" } }] };
+    }
     case "refine":
       return { image: { bytes: input.image, format: "png" } };
     case "inpaint": {
@@ -49,22 +47,6 @@ export async function inputsFor(input: FlowInput, ops: ImageOps): Promise<FlowBl
   }
 }
 
-/** Upload the named blobs; their hashes come back under the same names. */
-async function uploadNamed(
-  client: LayerbridgeClient,
-  blobs: FlowBlobs,
-  onProgress?: (p: UploadProgress) => void,
-): Promise<InputShas> {
-  const names = (Object.keys(blobs) as (keyof FlowBlobs)[]).filter((n) => blobs[n] !== undefined);
-  const shas = await client.upload(names.map((n) => blobs[n] as BlobSource), onProgress);
-  const out: InputShas = {};
-  names.forEach((name, i) => {
-    const sha = shas[i];
-    if (sha !== undefined) out[name] = sha;
-  });
-  return out;
-}
-
 export async function runFlow(
   client: LayerbridgeClient,
   input: FlowInput,
@@ -74,8 +56,8 @@ export async function runFlow(
 ): Promise<FlowOutcome> {
   const welcome = await client.ready();
   const limits: Limits = welcome.limits;
-  const shas = await uploadNamed(client, await inputsFor(input, ops), callbacks.onUpload);
-  const job = client.submit(jobParams(input, options, shas, limits));
+  const params = jobParams(input, options, limits);
+  const job = await client.submitWithInputs(params, await inputsFor(input, options, ops), { onUpload: callbacks.onUpload });
   callbacks.onJob?.(job);
   const off = job.on("progress", (p) => callbacks.onProgress?.(p.step, p.steps, p.preview));
   try {

@@ -197,6 +197,38 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
     }
   });
 
+  it("lists a LoRA's trigger words as the daemon has them when the list opens, and puts them into the prompt when picked", async () => {
+    const admin = new LayerbridgeClient({
+      url: daemon.url,
+      token: daemon.adminToken,
+      client: { name: "figma-test-admin", kind: "test", version: "0.1.0" },
+      createSocket: (url) => new WebSocket(url),
+      reconnect: false,
+    });
+    await admin.connect();
+    const { page, harness } = await open(generate({ prompt: "", model: "demo" }));
+    try {
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      // registered (as a trained LoRA is) after the panel connected: the welcome did not list it so
+      await admin.request({ type: "models.update", model_id: "demo-lora", trigger_words: ["demostyle", "lbtrained"] });
+      await ui.locator("#loras-box summary").click();
+      const row = ui.locator('#loras .lora[data-id="demo-lora"]');
+      await expect.poll(() => row.locator("span").textContent(), { timeout: 10_000 }).toMatch(/ · demostyle, lbtrained$/);
+      await ui.locator("#prompt").fill("a lighthouse");
+      await row.locator('input[type="checkbox"]').check();
+      expect(await ui.locator("#prompt").inputValue()).toBe("a lighthouse, demostyle, lbtrained");
+      await row.locator('input[type="checkbox"]').uncheck();
+      await row.locator('input[type="checkbox"]').check();
+      expect(await ui.locator("#prompt").inputValue()).toBe("a lighthouse, demostyle, lbtrained"); // once
+    } finally {
+      await admin.request({ type: "models.update", model_id: "demo-lora", trigger_words: ["demostyle"] }).catch(() => undefined);
+      admin.close();
+      await page.close();
+      await harness.close();
+    }
+  });
+
   it("says the token was refused and how to pair", async () => {
     const { page, harness } = await open(generate({ token: "lb_wrong" }));
     try {

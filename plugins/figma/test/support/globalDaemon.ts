@@ -9,15 +9,17 @@ import type { TestProject } from "vitest/node";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    daemon: { url: string; token: string };
+    /** `adminToken`: for tests that change the daemon's registry meanwhile (models.update). */
+    daemon: { url: string; token: string; adminToken: string };
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const data = await demoDataDir();
   const token = await data.pair("figma-test");
+  const adminToken = await data.pair("figma-test-admin", true);
   const daemon = await serveDaemon(data.dir);
-  project.provide("daemon", { url: daemon.url.replace(/\/$/, ""), token });
+  project.provide("daemon", { url: daemon.url.replace(/\/$/, ""), token, adminToken });
   return async () => {
     await daemon.stop();
     await data.remove();

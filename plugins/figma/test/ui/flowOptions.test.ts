@@ -1,6 +1,6 @@
 import type { Limits } from "@layerbridge/common";
 import { describe, expect, it } from "vitest";
-import { controlNetChoice, controlNetOptions, DEFAULT_OPTIONS, jobParams, type FlowOptions } from "../../src/ui/flowOptions";
+import { controlFor, controlNetChoice, controlNetOptions, DEFAULT_OPTIONS, jobParams, type FlowOptions } from "../../src/ui/flowOptions";
 
 const limits: Limits = {
   max_frame_bytes: 17 << 20,
@@ -13,46 +13,39 @@ const limits: Limits = {
   max_batch: 8,
 };
 const options: FlowOptions = { ...DEFAULT_OPTIONS, model: "demo", prompt: "fox", steps: 4, seed: 9 };
-const A = "a".repeat(64);
-const B = "b".repeat(64);
 
 describe("jobParams", () => {
   it("generates at the target's size snapped to the daemon's limits", () => {
-    const params = jobParams({ flow: "generate", target: { width: 4096, height: 2050 } }, options, {}, limits);
+    const params = jobParams({ flow: "generate", target: { width: 4096, height: 2050 } }, options, limits);
     expect(params).toMatchObject({ kind: "generate", model: "demo", prompt: "fox", seed: 9, width: 2048, height: 1024 });
-    expect(params.image).toBeUndefined();
   });
 
-  it("sends a refine (the Restyle tab) with the strength", () => {
-    const params = jobParams(
-      { flow: "refine", image: new Uint8Array(), size: { width: 64, height: 64 } },
-      { ...options, strength: 0.3 },
-      { image: A },
-      limits,
-    );
-    expect(params).toMatchObject({ kind: "refine", image: A, strength: 0.3 });
-    expect(params.width).toBeUndefined();
+  it("sends a refine (the Restyle tab) with the strength and no size of its own", () => {
+    const params = jobParams({ flow: "refine", image: new Uint8Array(), size: { width: 64, height: 64 } }, { ...options, strength: 0.3 }, limits);
+    expect(params).toMatchObject({ kind: "refine", strength: 0.3 });
+    expect("width" in params).toBe(false);
   });
 
-  it("fills a region as an inpaint job naming image and mask", () => {
+  it("fills a region as an inpaint job", () => {
     const input = { flow: "inpaint" as const, image: new Uint8Array(), mask: new Uint8Array(), size: { width: 8, height: 8 } };
-    expect(jobParams(input, options, { image: A, mask: B }, limits)).toMatchObject({ kind: "inpaint", image: A, mask: B });
+    expect(jobParams(input, options, limits)).toMatchObject({ kind: "inpaint", strength: DEFAULT_OPTIONS.strength });
+  });
+});
+
+describe("controlFor", () => {
+  it("reads a sketch through the ControlNet picked, named by id with its type", () => {
+    const input = { flow: "generate" as const, target: { width: 300, height: 200 }, control: new Uint8Array() };
+    const control = controlFor(input, { ...options, controlNet: { id: "depth-sd15", type: "canny" }, controlStrength: 0.8 });
+    expect(control).toEqual({ type: "canny", model: "depth-sd15", strength: 0.8 });
   });
 
-  it("generates from a sketch through the ControlNet picked, named by id with its type", () => {
-    const params = jobParams(
-      { flow: "generate", target: { width: 300, height: 200 }, control: new Uint8Array() },
-      { ...options, controlNet: { id: "depth-sd15", type: "canny" }, controlStrength: 0.8 },
-      { control: A },
-      limits,
-    );
-    expect(params).toMatchObject({ kind: "generate", width: 304, height: 200 });
-    expect(params.control).toEqual([{ type: "canny", model: "depth-sd15", image: A, strength: 0.8 }]);
+  it("has nothing to read without a sketch", () => {
+    expect(controlFor({ flow: "generate", target: { width: 64, height: 64 } }, options)).toBeUndefined();
   });
 
   it("asks for a ControlNet when a sketch comes without one", () => {
     const input = { flow: "generate" as const, target: { width: 64, height: 64 }, control: new Uint8Array() };
-    expect(() => jobParams(input, options, { control: A }, limits)).toThrow("Pick a ControlNet");
+    expect(() => controlFor(input, options)).toThrow("Pick a ControlNet");
   });
 
   it("finds the picked ControlNet among the daemon's models with its type", () => {
@@ -78,17 +71,10 @@ describe("jobParams", () => {
     const params = jobParams(
       { flow: "generate", target: { width: 64, height: 64 } },
       { ...options, seed: null, batch: 20, loras: [{ id: "a", weight: 0 }, { id: "b", weight: 0.7 }] },
-      {},
       limits,
     );
     expect("seed" in params).toBe(false);
     expect(params.batch).toBe(8);
     expect(params.loras).toEqual([{ id: "b", weight: 0.7 }]);
-  });
-
-  it("names a missing upload instead of sending an undefined blob", () => {
-    expect(() => jobParams({ flow: "refine", image: new Uint8Array(), size: { width: 8, height: 8 } }, options, {}, limits)).toThrow(
-      "missing upload of the image for refine",
-    );
   });
 });

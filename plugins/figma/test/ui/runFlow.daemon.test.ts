@@ -1,4 +1,4 @@
-import { LayerbridgeClient } from "@layerbridge/common";
+import { LayerbridgeClient, sha256HexSync, type JobParams } from "@layerbridge/common";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
 import { DEFAULT_OPTIONS, type FlowOptions } from "../../src/ui/flowOptions";
@@ -12,13 +12,26 @@ import { pngImageOps } from "../support/pngImageOps";
 // Origin a Figma iframe sends.
 const daemon = inject("daemon");
 let client: LayerbridgeClient;
+/** The params of every job.submit the client sent, read off the wire. */
+let submitted: JobParams[];
 
 function connect(token = daemon.token): LayerbridgeClient {
   return new LayerbridgeClient({
     url: daemon.url,
     token,
     client: { name: "figma-test", kind: "figma", version: "0.1.0" },
-    createSocket: (url) => new WebSocket(url, { headers: { Origin: "null" } }),
+    createSocket: (url) => {
+      const socket = new WebSocket(url, { headers: { Origin: "null" } });
+      const send = socket.send.bind(socket);
+      socket.send = ((data: string | ArrayBuffer) => {
+        if (typeof data === "string") {
+          const message = JSON.parse(data) as { type: string; params?: JobParams };
+          if (message.type === "job.submit" && message.params) submitted.push(message.params);
+        }
+        send(data);
+      }) as typeof socket.send;
+      return socket;
+    },
     reconnect: false,
   });
 }
@@ -33,6 +46,7 @@ const options = (over: Partial<FlowOptions>): FlowOptions => ({
 });
 
 beforeEach(async () => {
+  submitted = [];
   client = connect();
   await client.connect();
 });
@@ -69,12 +83,14 @@ describe("runFlow against a real daemon", () => {
   });
 
   it("refines an image at its size", async () => {
+    const image = solidPng(64, 64);
     const outcome = await runFlow(
       client,
-      { flow: "refine", image: solidPng(64, 64), size: { width: 64, height: 64 } },
+      { flow: "refine", image, size: { width: 64, height: 64 } },
       options({ strength: 0.5 }),
       pngImageOps,
     );
+    expect(submitted[0]).toMatchObject({ kind: "refine", image: sha256HexSync(image), strength: 0.5 });
     const png = decodePng(outcome.images[0]?.png ?? new Uint8Array());
     expect([png.width, png.height]).toEqual([64, 64]);
   });
@@ -136,6 +152,10 @@ describe("inpaint and generate from a sketch against a real daemon", () => {
     const png = decodePng(outcome.images[0]?.png ?? new Uint8Array());
     expect([png.width, png.height]).toEqual([96, 64]);
     expect(png.at(0, 0)).toEqual({ r: 10, g: 200, b: 30, a: 255 }); // far from the mask: untouched
+    // each upload's hash went into its own field: the PNG as image, the grey8 mask as mask
+    const grey = await pngImageOps.grey(encodePng(96, 64, mask));
+    expect(submitted).toHaveLength(1);
+    expect(submitted[0]).toMatchObject({ kind: "inpaint", image: sha256HexSync(image), mask: sha256HexSync(grey.bytes) });
   });
 
   it("turns a sketch into an image through a ControlNet", async () => {
@@ -148,5 +168,9 @@ describe("inpaint and generate from a sketch against a real daemon", () => {
     );
     expect(outcome.images).toHaveLength(1);
     expect(decodePng(outcome.images[0]?.png ?? new Uint8Array()).width).toBe(64);
+    // the flattened sketch is the control image, with the ControlNet and strength picked
+    const flat = await pngImageOps.flatten(sketch);
+    expect(submitted[0]?.control).toEqual([{ type: "scribble", model: "demo-cn-scribble", image: sha256HexSync(flat), strength: 1 }]);
+    expect(submitted[0]?.image ?? null).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 // Binds the panel's HTML to the controller: reads the form, renders each state snapshot.
 // Plain DOM (works in UXP and in a browser); the ids are the ones in index.html.
-import type { ModelInfo } from "@layerbridge/common";
+import { loraLabel, withTriggerWords, type ModelInfo } from "@layerbridge/common";
 import { CONTROL_TYPES, DEFAULT_FORM, type ControlChoice, type FormValues, type LoraChoice, type Mode } from "../form.js";
 import type { LayerInfo } from "../host/Host.js";
 import type { PanelController } from "../panelController.js";
@@ -79,6 +79,7 @@ export class PanelView {
     this.el<HTMLButtonElement>("add-lora").addEventListener("click", () => {
       const first = this.lastState.loras[0];
       this.loras.push({ id: first?.id ?? "", weight: first?.default_weight ?? 1 });
+      this.insertTriggerWords(first?.id);
       this.renderLoras();
     });
     this.el<HTMLButtonElement>("add-control").addEventListener("click", () => {
@@ -183,15 +184,25 @@ export class PanelView {
     this.loras.forEach((lora, i) => {
       const row = this.row();
       const select = this.doc.createElement("select");
-      for (const m of this.lastState.loras) select.appendChild(this.option(m.id, m.name || m.id));
+      for (const m of this.lastState.loras) select.appendChild(this.option(m.id, loraLabel(m)));
       selectOption(select, lora.id);
-      select.addEventListener("change", () => (lora.id = select.value));
+      select.addEventListener("change", () => {
+        lora.id = select.value;
+        this.insertTriggerWords(lora.id);
+      });
       const weight = this.number(lora.weight, -4, 4, 0.05, (v) => (lora.weight = v));
       weight.title = "weight";
       row.append(select, weight, this.remove(() => this.loras.splice(i, 1) && this.renderLoras()));
       list.appendChild(row);
     });
     this.render(this.lastState);
+  }
+
+  /** A LoRA was picked: its trigger words go into the prompt (once), as it needs them to act. */
+  private insertTriggerWords(loraId: string | undefined): void {
+    const words = this.lastState.loras.find((m) => m.id === loraId)?.trigger_words ?? [];
+    const prompt = this.el<HTMLTextAreaElement>("prompt");
+    prompt.value = withTriggerWords(prompt.value, words);
   }
 
   private renderControls(): void {

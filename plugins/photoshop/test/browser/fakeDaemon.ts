@@ -32,7 +32,7 @@ const MODELS = [
   { id: "dreamshaper-8", name: "DreamShaper 8", arch: "sd15", kind: "checkpoint" },
   { id: "sd15-inpaint", name: "SD 1.5 inpainting", arch: "sd15-inpaint", kind: "checkpoint" },
   { id: "film-grain", name: "Film grain", arch: "sdxl", kind: "lora", default_weight: 0.8 },
-  { id: "ink-sketch", name: "Ink sketch", arch: "sdxl", kind: "lora" },
+  { id: "ink-sketch", name: "Ink sketch", arch: "sdxl", kind: "lora", trigger_words: ["inksk"] },
 ];
 
 export class FakeDaemonSocket implements WebSocketLike {

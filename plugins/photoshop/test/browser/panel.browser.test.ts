@@ -73,11 +73,24 @@ describe("panel in Chromium", () => {
     await expect.poll(() => text("#conn-status")).toMatch(/^Connected/);
     await page.click("#loras-box .box-head");
     await page.click("#add-lora");
-    expect(await page.locator("#loras select option").allInnerTexts()).toEqual(["Film grain", "Ink sketch"]);
+    expect(await page.locator("#loras select option").allInnerTexts()).toEqual(["Film grain", "Ink sketch · inksk"]);
     await page.click("#controls-box .box-head");
     await page.click("#add-control");
     await expect.poll(() => page.locator("#controls .item").count()).toBe(1);
     expect(await page.locator("#controls select").first().locator("option").allInnerTexts()).toEqual(["Sketch", "Product shot", "Background"]);
+  });
+
+  it("puts a picked LoRA's trigger word into the prompt, once", async () => {
+    await expect.poll(() => text("#conn-status")).toMatch(/^Connected/);
+    await page.fill("#prompt", "a red bottle");
+    await page.click("#loras-box .box-head");
+    await page.click("#add-lora"); // Film grain: no trigger word
+    expect(await page.locator("#prompt").inputValue()).toBe("a red bottle");
+    await page.locator("#loras select").first().selectOption("ink-sketch");
+    expect(await page.locator("#prompt").inputValue()).toBe("a red bottle, inksk");
+    await page.locator("#loras select").first().selectOption("film-grain");
+    await page.locator("#loras select").first().selectOption("ink-sketch");
+    expect(await page.locator("#prompt").inputValue()).toBe("a red bottle, inksk");
   });
 
   it("shows a clear message for a daemon error", async () => {
