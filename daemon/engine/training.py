@@ -1,7 +1,9 @@
 """LoRA training on a checkpoint, built the way diffusers' `train_text_to_image_lora(_sdxl)` and
 `train_dreambooth_lora` examples build it: peft `LoraConfig` adapters on the UNet's attention
 (and optionally the text encoders), the checkpoint's own noise schedule as a `DDPMScheduler`,
-noise + random timesteps + `add_noise`, an epsilon or v-prediction target, MSE loss, AdamW.
+noise + random timesteps + `add_noise`, an epsilon or v-prediction target, MSE loss, AdamW;
+optionally DreamBooth's prior preservation (class images made first by the base checkpoint,
+`training_prior`, their loss added at `prior_loss_weight`).
 
 What this adds for a daemon: every random draw (batch order, crops, flips, VAE sample, noise,
 timesteps) is a function of (seed, step), and a checkpoint holds the adapter, the optimizer and

@@ -151,3 +151,28 @@ def test_inconsistent_prior_settings_name_their_field(change: dict[str, Any], fi
     with pytest.raises(ValidationError) as err:
         TrainSpec(name="x", trigger="lbx", images=["0" * 64], **change)
     assert field in str(err.value)
+
+
+def test_a_job_asked_to_yield_while_making_class_images_goes_on_from_the_next_one(
+    demo_paths: Paths,
+) -> None:
+    r = TrainingRunner(Registry(demo_paths), demo_paths, CPU)
+    made: list[tuple[str, int]] = []
+    first = r.run("job-py", request("prior-yielded"), red_set(),
+                  on_step=lambda rep: made.append((rep.phase, rep.step)), cancelled=lambda: False,
+                  should_yield=lambda: len(made) == 1)
+    assert first is None and made == [("class_images", 1)]
+    done = r.run("job-py", request("prior-yielded"), red_set(),
+                 on_step=lambda rep: made.append((rep.phase, rep.step)), cancelled=lambda: False)
+    assert done is not None
+    assert made == [("class_images", i) for i in (1, 2, 3)] + [("train", i) for i in (1, 2, 3, 4)]
+
+
+def test_sdxl_trains_with_prior_preservation(demo_paths: Paths) -> None:
+    reports: list[StepReport] = []
+    result = TrainingRunner(Registry(demo_paths), demo_paths, CPU).run(
+        "job-pxl", request("prior-xl", model="demo-xl", steps=2, class_images=2), red_set(),
+        on_step=reports.append, cancelled=lambda: False)
+    assert result is not None and result.steps == 2
+    assert [r.phase for r in reports] == ["class_images"] * 2 + ["train"] * 2
+    assert all(r.loss is not None and r.loss > 0 for r in reports if r.phase == "train")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from layerbridge.daemon.client import DaemonClient
+from layerbridge.daemon.config import Paths
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..test_cli import Daemon, lb
@@ -21,15 +20,8 @@ FLOOD = 1200  # more sockets than the daemon may open descriptors
 
 
 @pytest.fixture
-def data(tmp_path: Path, demo_models: Path) -> Path:
-    root = tmp_path / "data"
-    shutil.copytree(demo_models, root)
-    return root
-
-
-@pytest.fixture
-def small_daemon(data: Path) -> Iterator[Daemon]:
-    d = Daemon(data, max_files=1024).start()
+def small_daemon(paths: Paths) -> Iterator[Daemon]:
+    d = Daemon(paths.root, max_files=1024).start()
     yield d
     if d.proc and d.proc.poll() is None:
         d.stop()
@@ -60,8 +52,8 @@ async def _handshaken(url: str) -> ClientConnection | None:
 
 
 async def test_a_connection_flood_under_ulimit_1024_leaves_a_paired_client_served(
-        small_daemon: Daemon, data: Path) -> None:
-    token = lb(data, "pair", "--name", "studio-anna").stdout.strip().splitlines()[-1]
+        small_daemon: Daemon) -> None:
+    token = lb(small_daemon.data, "pair", "--name", "studio-anna").stdout.strip().splitlines()[-1]
     host, port = small_daemon.url.removeprefix("ws://").rsplit(":", 1)
     raw = await asyncio.gather(*(_raw(host, int(port)) for _ in range(FLOOD)))
     ws = await asyncio.gather(*(_handshaken(small_daemon.url) for _ in range(300)))
