@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..config import EngineSettings, Paths
 from ..engine.api import Engine, EngineImage, StepProgress
-from .base import CancelToken, Executor, ExecutorStatus, Task
+from .base import CancelToken, Executor, ExecutorStatus, Task, throttled
 
 log = logging.getLogger("layerbridge.executor")
 
@@ -61,6 +61,7 @@ class LocalExecutor(Executor):
     ) -> list[EngineImage]:
         loop = asyncio.get_running_loop()
 
+        @throttled
         def report(progress: StepProgress) -> None:
             loop.call_soon_threadsafe(on_progress, progress)
 

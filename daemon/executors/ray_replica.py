@@ -22,6 +22,7 @@ from ..config import EngineSettings, Paths
 from ..engine.api import Engine, EngineImage, StepProgress
 from ..errors import LayerbridgeError, error_fields
 from ..protocol.messages import DeviceInfo, JobParams
+from .base import throttled
 
 log = logging.getLogger("layerbridge.executor.ray")
 
@@ -112,6 +113,7 @@ class EngineReplica:
         cancel = self._cancel[job_id] = threading.Event()
         records: queue.SimpleQueue[Record] = queue.SimpleQueue()
 
+        @throttled  # each record crosses the cluster to the daemon
         def report(p: StepProgress) -> None:
             records.put(Progress(p.step, p.steps, p.preview))
 
