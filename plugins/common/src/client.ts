@@ -93,6 +93,8 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
   private readonly blobStore = new BlobStore();
   private readonly blobFetches = new Map<string, Promise<ReceivedBlob>>();
   private readyWaiters: Waiter<Welcome>[] = [];
+  /** Why the client is closed, for a ready() that comes after. */
+  private closedWith: Error | undefined;
   private readonly backoff: Backoff;
   private userClosed = false;
   private fatal: Error | undefined;
@@ -132,26 +134,32 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
    * rejects with DaemonError when the daemon refuses the hello (bad token, protocol), or when
    * `close()` is called first. */
   connect(): Promise<Welcome> {
-    const ready = this.ready();
     if (this.stateValue === "idle" || this.stateValue === "closed") {
       this.userClosed = false;
       this.fatal = undefined;
+      this.closedWith = undefined;
       this.backoff.reset();
+      const ready = new Promise<Welcome>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
       this.open();
+      return ready;
     }
-    return ready;
+    return this.ready();
   }
 
-  /** Resolves when the connection is (or becomes) ready. */
+  /** Resolves when the connection is (or becomes) ready; rejects at once when the client is
+   * closed (by close(), a refused hello, or reconnecting given up) until connect() is called. */
   ready(): Promise<Welcome> {
     if (this.stateValue === "ready" && this.welcomeValue) return Promise.resolve(this.welcomeValue);
-    if (this.stateValue === "closed" && this.fatal) return Promise.reject(this.fatal);
+    if (this.stateValue === "closed") {
+      return Promise.reject(this.fatal ?? this.closedWith ?? new ConnectionError("the client is closed: call connect()"));
+    }
     return new Promise<Welcome>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   /** Closes for good; unfinished jobs reject with ConnectionError (they go on in the daemon). */
   close(): void {
     this.userClosed = true;
+    this.closedWith = new ConnectionError("the client was closed");
     const socket = this.socket;
     this.teardown(new ConnectionError("the client was closed"));
     socket?.close(1000, "client closed");
@@ -446,6 +454,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
         wasReady ? `connection lost (${code})` : `cannot reach the daemon at ${this.options.url} (${code})`,
         code,
       );
+      this.closedWith = err;
       this.setState("closed");
       this.rejectReady(err);
       this.jobs.abandonAll(err);

@@ -281,6 +281,18 @@ describe("LayerbridgeClient (fake daemon)", () => {
     );
     await expect(c.connect()).rejects.toBeInstanceOf(ConnectionError);
     expect(made).toBe(3);
+    // an upload or a job that asks for the connection now is told, not left waiting
+    await expect(c.ready()).rejects.toBeInstanceOf(ConnectionError);
+  });
+
+  it("tells a ready() after close() that the client is closed, and connects again on connect()", async () => {
+    const f = fakeFactory();
+    const c = makeClient(f.create);
+    await c.connect();
+    c.close();
+    await expect(c.ready()).rejects.toBeInstanceOf(ConnectionError);
+    await c.connect();
+    expect(c.state).toBe("ready");
   });
 
   it("drops a silent connection after the heartbeat timeout and reconnects", async () => {
