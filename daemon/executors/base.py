@@ -25,14 +25,15 @@ PROGRESS_INTERVAL_S = 0.1
 def throttled(report: Callable[[StepProgress], None], interval_s: float = PROGRESS_INTERVAL_S,
               clock: Callable[[], float] = time.monotonic) -> Callable[[StepProgress], None]:
     """`report`, passed only the steps worth a wake: the first, the last, any carrying a
-    preview (already rationed by the engine), a new phase, and otherwise one per interval."""
+    preview (already rationed by the engine) or a training loss (each point of the loss curve),
+    a new phase, and otherwise one per interval."""
     last_at = float("-inf")
     last_phase: str | None = None
 
     def maybe(p: StepProgress) -> None:
         nonlocal last_at, last_phase
         now = clock()
-        due = (p.preview is not None or p.step <= 1 or p.step >= p.steps
+        due = (p.preview is not None or p.loss is not None or p.step <= 1 or p.step >= p.steps
                or p.phase != last_phase or now - last_at >= interval_s)
         if due:
             last_at, last_phase = now, p.phase

@@ -1,5 +1,6 @@
 """Step reports are rationed before they wake the event loop: what a client needs always goes
-(the first and last step, every preview, a new phase), plain steps at most one per interval."""
+(the first and last step, every preview and training loss, a new phase), plain steps at most one
+per interval."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ def test_plain_steps_pass_once_per_interval_and_the_first_and_last_always() -> N
         report(StepProgress(step=step, steps=20))
         clock.now += 0.03
     assert seen == [1, 5, 9, 13, 17, 20]  # the first, one per 0.1 s (4 steps), the last
+
+
+def test_every_training_step_with_its_loss_goes_through() -> None:
+    clock, seen = Clock(), []
+    report = throttled(lambda p: seen.append(p.step), 10.0, clock)
+    for step in range(1, 5):
+        report(StepProgress(step=step, steps=4, loss=0.5))
+    assert seen == [1, 2, 3, 4]  # the loss curve gets every point
 
 
 def test_previews_and_a_new_phase_are_never_held_back() -> None:
