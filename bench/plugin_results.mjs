@@ -10,42 +10,21 @@
 // Both in the same run, each best of 3. Run: node bench/plugin_results.mjs   (after `make install`
 // and `npm ci` in plugins/common and plugins/photoshop; the panel's TypeScript is bundled on the
 // fly with its esbuild).
-import { build } from "../plugins/photoshop/node_modules/esbuild/lib/main.js";
+import { panelBundle, root } from "./_panel_bundle.mjs";
 import { execFileSync } from "node:child_process";
 import { randomUUID, getRandomValues } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-process.env.LAYERBRIDGE_BIN ??= join(root, ".venv", "bin", "layerbridge");
 // UXP's crypto has getRandomValues and randomUUID only: no subtle.digest to hash with
 Object.defineProperty(globalThis, "crypto", { value: { randomUUID, getRandomValues }, configurable: true });
 
-const bundled = await build({
-  stdin: {
-    contents: [
-      'export { LayerbridgeClient, useWasmSha256 } from "@layerbridge/common";',
-      'export { demoDataDir, serveDaemon } from "@layerbridge/common/testing";',
-      'export { createSHA256 } from "hash-wasm";',
-      'export { resultPixels } from "./src/resultPixels.ts";',
-      'export { default as WebSocket } from "ws";',
-    ].join("\n"),
-    resolveDir: join(root, "plugins/photoshop"),
-    loader: "ts",
-  },
-  bundle: true,
-  write: false,
-  format: "esm",
-  platform: "node",
-  logLevel: "warning",
-  banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-});
-const tmp = mkdtempSync(join(tmpdir(), "layerbridge-bench-"));
-const modulePath = join(tmp, "bench-bundle.mjs");
-writeFileSync(modulePath, bundled.outputFiles[0].text);
-const lb = await import(pathToFileURL(modulePath).href);
+const { lb, cleanup } = await panelBundle([
+  'export { LayerbridgeClient, useWasmSha256 } from "@layerbridge/common";',
+  'export { demoDataDir, serveDaemon } from "@layerbridge/common/testing";',
+  'export { createSHA256 } from "hash-wasm";',
+  'export { resultPixels } from "./src/resultPixels.ts";',
+  'export { default as WebSocket } from "ws";',
+]);
 
 const RUNS = 3;
 const best = (xs) => Math.min(...xs);
@@ -163,5 +142,5 @@ try {
   client.close();
   await daemon.stop();
   await data.remove();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 }

@@ -9,37 +9,14 @@
 // bytes ever unacknowledged in the acked runs. Run: node bench/plugin_upload.mjs   (after
 // `make install` and `npm ci` in plugins/common and plugins/photoshop; the client's TypeScript is
 // bundled on the fly with esbuild).
-import { build } from "../plugins/photoshop/node_modules/esbuild/lib/main.js";
+import { panelBundle } from "./_panel_bundle.mjs";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-process.env.LAYERBRIDGE_BIN ??= join(root, ".venv", "bin", "layerbridge");
-
-const bundled = await build({
-  stdin: {
-    contents: [
-      'export { LayerbridgeClient, decodeFrame } from "@layerbridge/common";',
-      'export { demoDataDir, serveDaemon } from "@layerbridge/common/testing";',
-      'export { default as WebSocket } from "ws";',
-    ].join("\n"),
-    resolveDir: join(root, "plugins/photoshop"),
-    loader: "ts",
-  },
-  bundle: true,
-  write: false,
-  format: "esm",
-  platform: "node",
-  logLevel: "warning",
-  banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-});
-const tmp = mkdtempSync(join(tmpdir(), "layerbridge-bench-"));
-const modulePath = join(tmp, "bench-bundle.mjs");
-writeFileSync(modulePath, bundled.outputFiles[0].text);
-const lb = await import(pathToFileURL(modulePath).href);
+const { lb, cleanup } = await panelBundle([
+  'export { LayerbridgeClient, decodeFrame } from "@layerbridge/common";',
+  'export { demoDataDir, serveDaemon } from "@layerbridge/common/testing";',
+  'export { default as WebSocket } from "ws";',
+]);
 
 const RUNS = 3;
 const MiB = 1 << 20;
@@ -114,5 +91,5 @@ try {
   client.close();
   await daemon.stop();
   await data.remove();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 }
