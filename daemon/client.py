@@ -8,11 +8,14 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import secrets
 import ssl
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import xxhash
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -26,6 +29,7 @@ from .protocol.messages import (
     BlobHas,
     BlobMissing,
     BlobPut,
+    BlobStored,
     ClientInfo,
     Error,
     Hello,
@@ -55,6 +59,7 @@ log = logging.getLogger("layerbridge.client")
 # 1 MiB chunks keep the daemon hashing and writing one chunk while the next is on the wire;
 # 16 MiB chunks measured 2-3x slower end to end (bench/transport.py).
 UPLOAD_CHUNK = 1 << 20
+SENT_KEYS = 1024  # content keys remembered (the most recent uploads)
 
 
 class RemoteError(LayerbridgeError):
@@ -121,6 +126,10 @@ class DaemonClient:
         self._blob_shapes: dict[str, tuple[str, int | None, int | None]] = {}  # format, w, h
         self._blob_waiters: dict[str, asyncio.Future[bytes]] = {}
         self.payload_bytes_sent = 0  # blob bytes put on the wire (0 for a blob the daemon had)
+        # content key -> sha256 of the blobs this client uploaded (see upload); the seed is this
+        # client's own, so no one can make two images share a key here without seeing it
+        self._sent: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._key_seed = secrets.randbits(64)
         self._listeners: list[Callable[[JobEvent], None]] = []
         self._submitting = 0  # submits awaiting their reply: early events may be theirs
         self._reader = asyncio.create_task(self._read())
@@ -220,12 +229,22 @@ class DaemonClient:
 
     async def upload(self, data: bytes, format: str = "png", width: int | None = None,
                      height: int | None = None) -> str:
-        """Upload a blob unless the daemon has it; returns its sha256."""
-        sha = hashlib.sha256(data).hexdigest()
-        missing = await self.request(BlobHas(sha256=[sha]))
-        assert isinstance(missing, BlobMissing)
-        if sha not in missing.sha256:
-            return sha
+        """Upload a blob unless the daemon has it; returns its sha256.
+
+        Bytes this client sent before are known by a content key (XXH3-128, seeded per client:
+        ~9 ms for 64 MiB against ~75 ms for SHA-256) and only checked with `blob.has`. New bytes
+        go unnamed (capability blob.unnamed): the daemon hashes them as they arrive and names
+        the blob in `blob.stored`, so the upload never waits on a hash here."""
+        key = (xxhash.xxh3_128_hexdigest(data, seed=self._key_seed), len(data))
+        sha = self._sent.get(key)
+        if sha is None and "blob.unnamed" not in self.welcome.capabilities:
+            sha = hashlib.sha256(data).hexdigest()  # an older daemon: name it first
+        if sha is not None:
+            missing = await self.request(BlobHas(sha256=[sha]))
+            assert isinstance(missing, BlobMissing)
+            if sha not in missing.sha256:
+                self._remember(key, sha)
+                return sha
         upload_id = str(next(self._ids))
         stored: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[upload_id] = stored  # blob.stored, or an error, names the upload's id
@@ -244,7 +263,15 @@ class DaemonClient:
             self._pending.pop(upload_id, None)
         if isinstance(reply, Error):
             raise RemoteError(reply.code, reply.message, reply.field)
-        return sha
+        assert isinstance(reply, BlobStored)
+        self._remember(key, reply.sha256)
+        return reply.sha256
+
+    def _remember(self, key: tuple[str, int], sha: str) -> None:
+        self._sent[key] = sha
+        self._sent.move_to_end(key)
+        if len(self._sent) > SENT_KEYS:
+            self._sent.popitem(last=False)
 
     async def blob(self, sha: str) -> bytes:
         if sha in self._blobs:

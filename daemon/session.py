@@ -17,6 +17,7 @@ from . import __version__
 from .auth import Client, hash_token
 from .errors import LayerbridgeError, UnsupportedProtocol, without_paths
 from .handlers import HANDLERS, receive_chunk
+from .handlers.blobs import UploadStream
 from .protocol import codec
 from .protocol.connection import (
     ChunkReceived,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("layerbridge.session")
 
 CAPABILITIES = ["generate", "refine", "inpaint", "expand", "train", "control", "lora", "preview",
-                "blob.chunked", "blob.ack", "job.fetch", "job.client_id"]
+                "blob.chunked", "blob.ack", "blob.unnamed", "job.fetch", "job.client_id"]
 
 Send = Callable[[str | bytes], bool]  # False: the client's queue is full
 Close = Callable[[int, str], None]
@@ -71,6 +72,7 @@ class Session:
         self.client: Client = Client("", Scope.CLIENT, 0.0, None)  # set by a verified hello
         self.token_hash: str | None = None
         self._closed = False
+        self.upload_streams: dict[str, UploadStream] = {}
 
     @property
     def state(self) -> State:
@@ -96,6 +98,7 @@ class Session:
         self.protocol.close()
         self.core.manager.forget(self)
         self.core.uploads.abort_all(self)
+        self.upload_streams.clear()  # chunks still being written land in aborted uploads
         self.core.closed(self)
         self._close(code, reason)
 

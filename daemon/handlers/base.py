@@ -12,6 +12,7 @@ from ..protocol.vocab import Scope
 
 if TYPE_CHECKING:
     from ..app import DaemonCore
+    from .blobs import UploadStream
 
 
 class Caller(Protocol):
@@ -21,6 +22,7 @@ class Caller(Protocol):
     client: Client
     protocol: ServerProtocol
     peer: str
+    upload_streams: dict[str, UploadStream]  # the caller's unfinished uploads, by upload key
 
     def deliver(self, message: Message, payload: bytes | memoryview | None = None) -> None:
         """Queue a message (and a binary payload) for this client; never blocks."""

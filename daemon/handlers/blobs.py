@@ -6,15 +6,18 @@ exists on the daemon. Uploading bytes already stored proves the client holds the
 from __future__ import annotations
 
 import asyncio
+import logging
+import queue
 
 from .. import image_io
-from ..errors import InvalidInput
+from ..errors import InvalidInput, LayerbridgeError
 from ..protocol.blobs import HEAD_BYTES, blob_frames
 from ..protocol.connection import ChunkReceived, State
 from ..protocol.messages import (
     BlobGet,
     BlobHas,
     BlobMissing,
+    BlobPut,
     BlobReceived,
     BlobSent,
     BlobStored,
@@ -22,6 +25,8 @@ from ..protocol.messages import (
 )
 from ..protocol.vocab import ImageFormat
 from .base import Caller, Handler, owner
+
+log = logging.getLogger("layerbridge.session")
 
 
 async def has(caller: Caller, message: BlobHas) -> Message:
@@ -37,11 +42,91 @@ async def get(caller: Caller, message: BlobGet) -> Message:
     return BlobSent(sha256=meta.sha256, size=len(data))
 
 
+# bytes of one upload hashed and written behind the frames already read: beyond this, the
+# connection reads no further frame until its writer catches up (so a client faster than the
+# disk holds at most this much of the daemon's memory per upload)
+WRITE_BEHIND = 8 << 20
+
+
+class UploadStream:
+    """One upload's chunks, hashed and written in order on a worker thread while the event loop
+    reads the next frames: the loop waits only when WRITE_BEHIND bytes are behind, and at the
+    last chunk. The worker takes chunks while there are some and then ends (an upload left
+    unfinished holds no thread). A chunk that fails drops the upload and answers the client
+    itself (the error names the upload's id); the chunks after it are skipped."""
+
+    def __init__(self, caller: Caller, key: str) -> None:
+        self.caller, self.key = caller, key
+        self.behind = 0  # bytes queued, not yet stored
+        self.failed = False
+        self.name: str | None = None  # the sha256 of the bytes, once the last chunk is stored
+        self._queue: queue.SimpleQueue[ChunkReceived] = queue.SimpleQueue()
+        self._working = False
+        self._progress = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def push(self, event: ChunkReceived) -> None:
+        self._queue.put(event)
+        self.behind += len(event.payload)
+        if not self._working:
+            self._start()
+
+    async def catch_up(self, limit: int = 0) -> None:
+        """Wait until at most `limit` bytes are behind (0: every chunk so far is stored)."""
+        while self.behind > limit and not self.failed:
+            self._progress.clear()
+            await self._progress.wait()
+
+    def _start(self) -> None:
+        self._working = True
+        asyncio.ensure_future(asyncio.to_thread(self._work)).add_done_callback(self._worked)
+
+    def _worked(self, _: asyncio.Future[None]) -> None:
+        self._working = False
+        if not self._queue.empty() and not self.failed:
+            self._start()  # a chunk came as the worker found none
+
+    def _work(self) -> None:  # on the worker thread
+        while not self.failed:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                event.accepted.hash(event.payload)
+                name = event.accepted.verify() if event.accepted.complete else None
+                self.caller.core.uploads.write(self.caller, self.key, event.payload)
+            except Exception as exc:
+                self.failed = True
+                self._loop.call_soon_threadsafe(self._refused, event.put, exc)
+                return
+            self._loop.call_soon_threadsafe(self._stored, event, name)
+
+    def _stored(self, event: ChunkReceived, name: str | None) -> None:
+        self.behind -= len(event.payload)
+        self.name = name or self.name
+        put = event.put
+        if put.ack and not event.accepted.complete:  # the client may send this many more bytes
+            self.caller.deliver(BlobReceived(sha256=put.sha256, received=put.offset + len(event.payload),
+                                             reply_to=put.id))
+        self._progress.set()
+
+    def _refused(self, put: BlobPut, exc: BaseException) -> None:
+        _drop(self.caller, put)
+        if isinstance(exc, LayerbridgeError):
+            log.debug("refused an upload chunk from %s: %s", self.caller.peer, exc.message)
+        else:
+            log.error("error storing an upload chunk from %s", self.caller.peer, exc_info=exc)
+        self.caller.deliver(self.caller.protocol.error(exc, put.id))
+        self._progress.set()
+
+
 async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
-    """Store one accepted upload chunk; on the last, check the blob and answer `blob.stored`.
-    Raises (after dropping the upload) when the chunk or the blob is refused."""
+    """Store one accepted upload chunk (behind the loop: see UploadStream); on the last, check
+    the blob and answer `blob.stored` with its name. Raises (after dropping the upload) when the
+    chunk or the blob is refused."""
     put, payload, accepted = event.put, event.payload, event.accepted
-    uploads = caller.core.uploads
+    uploads, streams, key = caller.core.uploads, caller.upload_streams, put.upload_key
     try:
         if accepted.first:
             if put.format != "png":
@@ -55,16 +140,21 @@ async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
                 # (a first chunk too short to hold the header is checked when the blob completes)
                 image_io.check_size("blob", *image_io.png_size(bytes(payload[:HEAD_BYTES]), "blob"))
             uploads.begin(caller, put)
-        # hashed and written off the loop, while the next frame arrives
-        await asyncio.to_thread(_hash_and_write, caller, event)
-        if caller.protocol.state is State.CLOSED:
-            uploads.abort(caller, put.sha256)  # closed meanwhile: close() could not see it yet
-            return
-        if not accepted.complete:
-            if put.ack:  # stored: the client may send this many more bytes
-                caller.deliver(BlobReceived(sha256=put.sha256, received=put.offset + len(payload),
-                                            reply_to=put.id))
-            return
+            streams[key] = UploadStream(caller, key)
+        stream = streams[key]
+    except Exception:
+        _drop(caller, put)
+        raise
+    stream.push(event)
+    await stream.catch_up(0 if accepted.complete else WRITE_BEHIND)
+    if not accepted.complete or stream.failed:
+        return
+    streams.pop(key, None)
+    if caller.protocol.state is State.CLOSED:
+        uploads.abort(caller, key)  # closed meanwhile: close() could not see it yet
+        return
+    assert stream.name is not None  # the last chunk is stored
+    try:
         header = accepted.header
         if header.format == "png":
             width, height = image_io.png_size(accepted.head, "blob")
@@ -72,22 +162,21 @@ async def receive_chunk(caller: Caller, event: ChunkReceived) -> None:
             assert header.width is not None and header.height is not None  # BlobPut checks
             width, height = header.width, header.height
         image_io.check_size("blob", width, height)
-        meta = await asyncio.to_thread(uploads.commit, caller, put.sha256, header.format,
+        meta = await asyncio.to_thread(uploads.commit, caller, key, stream.name, header.format,
                                        width, height)
-        await caller.core.manager.own_blob(put.sha256, caller.client.name, header.format,
+        await caller.core.manager.own_blob(meta.sha256, caller.client.name, header.format,
                                            width, height)
     except Exception:
-        caller.protocol.uploads.forget(put.sha256)
-        uploads.abort(caller, put.sha256)
+        _drop(caller, put)
         raise
     caller.deliver(BlobStored(sha256=meta.sha256, size=meta.size, reply_to=put.id))
 
 
-def _hash_and_write(caller: Caller, event: ChunkReceived) -> None:
-    event.accepted.hash(event.payload)
-    if event.accepted.complete:
-        event.accepted.verify()
-    caller.core.uploads.write(caller, event.put.sha256, event.payload)
+def _drop(caller: Caller, put: BlobPut) -> None:
+    key = put.upload_key
+    caller.protocol.uploads.forget(key)
+    caller.upload_streams.pop(key, None)
+    caller.core.uploads.abort(caller, key)
 
 
 HANDLERS: dict[type, Handler] = {

@@ -87,15 +87,10 @@ class BlobStore:
             count, size = count + 1, size + stat.st_size
         return count, size
 
-    def begin(self, sha: str) -> Upload:
+    def begin(self, sha: str | None) -> Upload:
         """A blob written chunk by chunk as it arrives; it appears under its address only when
-        committed."""
-        path = self._path(sha)
-        try:
-            path.parent.mkdir(exist_ok=True)
-            return Upload(self, sha, path)
-        except OSError as exc:
-            raise StorageError(f"cannot store blob {sha[:12]}: {exc.strerror or exc}") from None
+        committed. `sha` None: an unnamed upload, named by its bytes' hash at commit."""
+        return Upload(self, sha)
 
     def meta(self, sha: str, field: str = "sha256") -> BlobMeta:
         try:
@@ -116,9 +111,9 @@ class Upload:
     appended (a connection may hold many unfinished uploads, but never their descriptors);
     `commit` names it, `abort` drops it."""
 
-    def __init__(self, store: BlobStore, sha: str, path: Path) -> None:
-        self.store, self.sha, self.path = store, sha, path
-        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.part")
+    def __init__(self, store: BlobStore, sha: str | None) -> None:
+        self.store, self.sha = store, sha
+        self._tmp = store.root / f".upload.{sha[:12] if sha else 'unnamed'}.{os.getpid()}.{id(self)}.part"
         self.size = 0
         self._aborted = False
 
@@ -130,21 +125,24 @@ class Upload:
                 out.write(data)
         except OSError as exc:
             self.abort()
-            raise StorageError(f"cannot store blob {self.sha[:12]}: {exc.strerror or exc}") from None
+            raise StorageError(f"cannot store an upload: {exc.strerror or exc}") from None
         if self._aborted:  # aborted while this chunk was written: its file must not stay
             self._tmp.unlink(missing_ok=True)
         self.size += len(data)
 
-    def commit(self, format: ImageFormat, width: int | None, height: int | None) -> BlobMeta:
-        meta = BlobMeta(self.sha, self.size, format, width, height)
+    def commit(self, sha: str, format: ImageFormat, width: int | None, height: int | None) -> BlobMeta:
+        """Store the bytes under `sha`, their hash (checked by the caller)."""
+        meta = BlobMeta(sha, self.size, format, width, height)
         try:
             if self._aborted:
                 raise FileNotFoundError("upload was aborted")
-            if not self.store.has(self.sha):
-                self._tmp.replace(self.path)
-                _write_atomic(self.path.with_suffix(".json"), json.dumps(meta.__dict__).encode())
+            if not self.store.has(sha):
+                path = self.store._path(sha)
+                path.parent.mkdir(exist_ok=True)
+                self._tmp.replace(path)
+                _write_atomic(path.with_suffix(".json"), json.dumps(meta.__dict__).encode())
         except OSError as exc:
-            raise StorageError(f"cannot store blob {self.sha[:12]}: {exc.strerror or exc}") from None
+            raise StorageError(f"cannot store blob {sha[:12]}: {exc.strerror or exc}") from None
         finally:
             self._tmp.unlink(missing_ok=True)
         return meta

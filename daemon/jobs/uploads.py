@@ -35,35 +35,37 @@ class Uploads:
         with self._lock:
             if len(self._open) >= self.max_count:
                 raise Busy(f"{len(self._open)} uploads are unfinished on the daemon (at most "
-                           f"{self.max_count}): retry in a moment", field="sha256")
+                           f"{self.max_count}): retry in a moment",
+                           field="sha256" if put.sha256 is not None else "id")
             if self._bytes + put.total > self.max_bytes:
                 raise TooLarge(f"blob of {put.total} bytes would exceed the {self.max_bytes} bytes "
                                "of unfinished uploads the daemon holds", field="total")
-            key = (id(owner), put.sha256)
+            key = (id(owner), put.upload_key)
             self._drop(key)
             self._open[key] = (self.store.begin(put.sha256), put.total)
             self._bytes += put.total
 
-    def write(self, owner: object, sha: str, data: memoryview | bytes) -> None:
-        """Append a chunk (blocking: call it off the event loop)."""
-        entry = self._open.get((id(owner), sha))
+    def write(self, owner: object, key: str, data: memoryview | bytes) -> None:
+        """Append a chunk to the upload `key` (blocking: call it off the event loop)."""
+        entry = self._open.get((id(owner), key))
         if entry is not None:
             entry[0].write(data)
 
-    def commit(self, owner: object, sha: str, format: ImageFormat, width: int | None,
+    def commit(self, owner: object, key: str, sha: str, format: ImageFormat, width: int | None,
                height: int | None) -> BlobMeta:
-        """Name the finished blob (blocking: call it off the event loop)."""
+        """Store the finished upload `key` as the blob `sha` (blocking: call it off the event
+        loop)."""
         with self._lock:
-            entry = self._open.pop((id(owner), sha), None)
+            entry = self._open.pop((id(owner), key), None)
             if entry is not None:
                 self._bytes -= entry[1]
         if entry is None:
             raise Busy(f"upload of {sha[:12]} was dropped meanwhile (connection closed)", field="sha256")
-        return entry[0].commit(format, width, height)
+        return entry[0].commit(sha, format, width, height)
 
-    def abort(self, owner: object, sha: str) -> None:
+    def abort(self, owner: object, key: str) -> None:
         with self._lock:
-            self._drop((id(owner), sha))
+            self._drop((id(owner), key))
 
     def abort_all(self, owner: object) -> None:
         with self._lock:

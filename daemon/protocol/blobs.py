@@ -39,17 +39,19 @@ class Accepted:
         to call off the event loop: it touches nothing but this blob's hasher."""
         self.hasher.update(payload)
 
-    def verify(self) -> None:
-        """On the last chunk: raise InvalidInput unless the bytes hash to the blob's name."""
+    def verify(self) -> str:
+        """On the last chunk: the blob's name, the sha256 of its bytes. Raises InvalidInput when
+        the upload was named and the bytes hash to another name."""
         digest = self.hasher.hexdigest()
-        if digest != self.header.sha256:
+        if self.header.sha256 is not None and digest != self.header.sha256:
             raise InvalidInput("sha256", self.header.sha256, f"bytes hash to {digest}")
+        return digest
 
 
 class BlobAssembler:
     """Chunks must arrive in order (offset = bytes received so far); a connection may interleave
-    several blobs. `max_pending` bounds the total size of the uploads in flight, `max_count` their
-    number."""
+    several blobs, each keyed by its sha256 or, unnamed, by its id (`BlobPut.upload_key`).
+    `max_pending` bounds the total size of the uploads in flight, `max_count` their number."""
 
     def __init__(self, max_pending: int, max_count: int = 1 << 30) -> None:
         self.max_pending = max_pending
@@ -70,39 +72,41 @@ class BlobAssembler:
     def admit(self, put: BlobPut, payload: memoryview | bytes) -> Accepted:
         """Check one chunk's place and the limits, without hashing it (hashing a MiB takes a few
         ms: the caller does it off the event loop with `Accepted.hash`, then `verify`)."""
-        part = self._partial.get(put.sha256)
+        key = put.upload_key
+        part = self._partial.get(key)
         first = part is None
         if part is None:
             if put.offset != 0:
-                raise InvalidInput("offset", put.offset, f"first chunk of blob {put.sha256[:12]} must start at 0")
+                raise InvalidInput("offset", put.offset, f"first chunk of upload {key[:12]} must start at 0")
             if len(self._partial) >= self.max_count:
                 raise Busy(f"{len(self._partial)} uploads are unfinished on this connection (at "
-                           f"most {self.max_count}): finish one first", field="sha256")
+                           f"most {self.max_count}): finish one first",
+                           field="sha256" if put.sha256 is not None else "id")
             if self.pending_bytes + put.total > self.max_pending:
                 raise TooLarge(
                     f"blob of {put.total} bytes would exceed {self.max_pending} bytes of pending uploads",
                     field="total",
                 )
-            part = self._partial[put.sha256] = _Partial(put)
+            part = self._partial[key] = _Partial(put)
             self.pending_bytes += put.total
         elif (put.total, put.format, put.width, put.height) != (
                 part.header.total, part.header.format, part.header.width, part.header.height):
-            self.forget(put.sha256)
+            self.forget(key)
             raise InvalidInput("total", put.total, "chunk disagrees with the first chunk of this blob")
         elif put.offset != part.received:
-            self.forget(put.sha256)
+            self.forget(key)
             raise InvalidInput("offset", put.offset, f"expected offset {part.received} (chunks go in order)")
         if len(part.head) < HEAD_BYTES:
             part.head += bytes(payload[: HEAD_BYTES - len(part.head)])
         part.received += len(payload)
         if part.received < put.total:
             return Accepted(part.header, first, False, b"", part.hasher)
-        self.forget(put.sha256)
+        self.forget(key)
         return Accepted(part.header, first, True, part.head, part.hasher)
 
-    def forget(self, sha256: str) -> None:
-        """Drop a partial upload (finished, failed, or its connection closed)."""
-        part = self._partial.pop(sha256, None)
+    def forget(self, key: str) -> None:
+        """Drop a partial upload (finished, failed, or its connection closed) by its key."""
+        part = self._partial.pop(key, None)
         if part is not None:
             self.pending_bytes -= part.header.total
 

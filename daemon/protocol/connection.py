@@ -188,8 +188,8 @@ class ServerProtocol:
         """Closed: returns the uploads left unfinished (their partial files go)."""
         self.state = State.CLOSED
         pending = self.uploads.pending()
-        for sha in pending:
-            self.uploads.forget(sha)
+        for key in pending:
+            self.uploads.forget(key)
         return pending
 
 

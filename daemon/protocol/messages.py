@@ -376,12 +376,18 @@ class BlobHas(Request):
 
 
 class BlobPut(Message):
-    """Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob."""
+    """Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob. Without
+    `sha256` (capability blob.unnamed) the upload is named by its `id` and the daemon names the
+    blob by hashing what arrives (blob.stored says the name): the client need not hash the bytes
+    before it sends them."""
 
     type: Literal["blob.put"] = "blob.put"
     id: RequestId | None = Field(
-        default=None, description="echoed as reply_to in blob.stored and in an error for this upload")
-    sha256: Sha256
+        default=None, description="echoed as reply_to in blob.stored and in an error for this "
+                                  "upload; required without sha256 (the same on every chunk)")
+    sha256: Sha256 | None = Field(
+        default=None, description="the blob's name, checked when it completes; omitted, the "
+                                  "daemon names the blob (capability blob.unnamed)")
     offset: int = Field(ge=0)
     total: int = Field(ge=1, le=LIMITS.max_blob_bytes)
     format: ImageFormat
@@ -396,7 +402,14 @@ class BlobPut(Message):
     def _raw_needs_size(self) -> BlobPut:
         if self.format != "png" and (self.width is None or self.height is None):
             raise _field_error("width", self.width, f"format {self.format} needs width and height")
+        if self.sha256 is None and self.id is None:
+            raise _field_error("id", self.id, "an upload without sha256 is named by its id: set one")
         return self
+
+    @property
+    def upload_key(self) -> str:
+        """What names this upload among the connection's unfinished ones."""
+        return self.sha256 if self.sha256 is not None else f"id:{self.id}"
 
 
 class BlobGet(Request):
@@ -659,7 +672,7 @@ class BlobReceived(Message):
     socket."""
 
     type: Literal["blob.received"] = "blob.received"
-    sha256: Sha256
+    sha256: Sha256 | None = Field(default=None, description="the blob's name; absent for an unnamed upload")
     received: int
     reply_to: RequestId | None = Field(default=None, description="the upload's id (its blob.put frames')")
 

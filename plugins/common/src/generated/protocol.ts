@@ -321,7 +321,10 @@ export interface BlobMissing {
   type: "blob.missing";
 }
 /**
- * Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.
+ * Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob. Without
+ * `sha256` (capability blob.unnamed) the upload is named by its `id` and the daemon names the
+ * blob by hashing what arrives (blob.stored says the name): the client need not hash the bytes
+ * before it sends them.
  *
  * This interface was referenced by `LayerbridgeProtocolDefs`'s JSON-Schema
  * via the `definition` "BlobPut".
@@ -337,14 +340,14 @@ export interface BlobPut {
    */
   height?: number | null;
   /**
-   * echoed as reply_to in blob.stored and in an error for this upload
+   * echoed as reply_to in blob.stored and in an error for this upload; required without sha256 (the same on every chunk)
    */
   id?: string | null;
   offset: number;
   /**
-   * lowercase hex sha256
+   * the blob's name, checked when it completes; omitted, the daemon names the blob (capability blob.unnamed)
    */
-  sha256: string;
+  sha256?: string | null;
   total: number;
   type: "blob.put";
   /**
@@ -368,9 +371,9 @@ export interface BlobReceived {
    */
   reply_to?: string | null;
   /**
-   * lowercase hex sha256
+   * the blob's name; absent for an unnamed upload
    */
-  sha256: string;
+  sha256?: string | null;
   type: "blob.received";
 }
 /**

@@ -9,7 +9,7 @@ const schema82 = {"additionalProperties":false,"properties":{"code":{"descriptio
 const schema83 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"type":{"const":"pong","default":"pong","title":"Type","type":"string"}},"title":"Pong","type":"object"};
 const schema84 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"items":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},"title":"Sha256","type":"array"},"type":{"const":"blob.missing","default":"blob.missing","title":"Type","type":"string"}},"required":["sha256"],"title":"BlobMissing","type":"object"};
 const schema85 = {"additionalProperties":false,"properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.stored","default":"blob.stored","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobStored","type":"object"};
-const schema88 = {"additionalProperties":false,"description":"A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A\nclient paces its upload on these (a bounded window of bytes not yet acknowledged) instead of\non its socket's bufferedAmount, which UXP does not document and whose overflow closes the\nsocket.","properties":{"received":{"title":"Received","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"the upload's id (its blob.put frames')","title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"type":{"const":"blob.received","default":"blob.received","title":"Type","type":"string"}},"required":["sha256","received"],"title":"BlobReceived","type":"object"};
+const schema88 = {"additionalProperties":false,"description":"A chunk of an upload (sent with `ack`) is stored: `received` bytes of the blob so far. A\nclient paces its upload on these (a bounded window of bytes not yet acknowledged) instead of\non its socket's bufferedAmount, which UXP does not document and whose overflow closes the\nsocket.","properties":{"received":{"title":"Received","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"the upload's id (its blob.put frames')","title":"Reply To"},"sha256":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"the blob's name; absent for an unnamed upload","title":"Sha256"},"type":{"const":"blob.received","default":"blob.received","title":"Type","type":"string"}},"required":["received"],"title":"BlobReceived","type":"object"};
 const schema89 = {"additionalProperties":false,"description":"The final reply to blob.get: every blob.data frame of the blob was sent before it.","properties":{"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"size":{"title":"Size","type":"integer"},"type":{"const":"blob.sent","default":"blob.sent","title":"Type","type":"string"}},"required":["sha256","size"],"title":"BlobSent","type":"object"};
 const schema90 = {"additionalProperties":false,"properties":{"duplicate":{"default":false,"description":"the job_id was already accepted","title":"Duplicate","type":"boolean"},"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"position":{"description":"0: running now; n: n jobs ahead","title":"Position","type":"integer"},"reply_to":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"title":"Reply To"},"seed":{"title":"Seed","type":"integer"},"type":{"const":"job.accepted","default":"job.accepted","title":"Type","type":"string"}},"required":["job_id","position","seed"],"title":"JobAccepted","type":"object"};
 const schema91 = {"additionalProperties":false,"properties":{"job_id":{"description":"an id: letters, digits, dot, dash, underscore; 1-64 characters","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$","title":"Job Id","type":"string"},"type":{"const":"job.started","default":"job.started","title":"Type","type":"string"}},"required":["job_id"],"title":"JobStarted","type":"object"};
@@ -9036,7 +9036,7 @@ const _errs78 = errors;
 if(errors === _errs78){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing3;
-if(((data.sha256 === undefined) && (missing3 = "sha256")) || ((data.received === undefined) && (missing3 = "received"))){
+if((data.received === undefined) && (missing3 = "received")){
 const err50 = {instancePath,schemaPath:"#/$defs/BlobReceived/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
 if(vErrors === null){
 vErrors = [err50];
@@ -9156,10 +9156,13 @@ if(valid17){
 if(data.sha256 !== undefined){
 let data19 = data.sha256;
 const _errs89 = errors;
-if(errors === _errs89){
+const _errs90 = errors;
+let valid19 = false;
+const _errs91 = errors;
+if(errors === _errs91){
 if(typeof data19 === "string"){
 if(!pattern4.test(data19)){
-const err57 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+const err57 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -9170,7 +9173,7 @@ errors++;
 }
 }
 else {
-const err58 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err58 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -9178,6 +9181,42 @@ else {
 vErrors.push(err58);
 }
 errors++;
+}
+}
+var _valid8 = _errs91 === errors;
+valid19 = valid19 || _valid8;
+const _errs93 = errors;
+if(data19 !== null){
+const err59 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+var _valid8 = _errs93 === errors;
+valid19 = valid19 || _valid8;
+if(!valid19){
+const err60 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobReceived/properties/sha256/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+else {
+errors = _errs90;
+if(vErrors !== null){
+if(_errs90){
+vErrors.length = _errs90;
+}
+else {
+vErrors = null;
+}
 }
 }
 var valid17 = _errs89 === errors;
@@ -9188,28 +9227,28 @@ var valid17 = true;
 if(valid17){
 if(data.type !== undefined){
 let data20 = data.type;
-const _errs91 = errors;
+const _errs95 = errors;
 if(typeof data20 !== "string"){
-const err59 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobReceived/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err61 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobReceived/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err59];
+vErrors = [err61];
 }
 else {
-vErrors.push(err59);
+vErrors.push(err61);
 }
 errors++;
 }
 if("blob.received" !== data20){
-const err60 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobReceived/properties/type/const",keyword:"const",params:{allowedValue: "blob.received"},message:"must be equal to constant"};
+const err62 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobReceived/properties/type/const",keyword:"const",params:{allowedValue: "blob.received"},message:"must be equal to constant"};
 if(vErrors === null){
-vErrors = [err60];
+vErrors = [err62];
 }
 else {
-vErrors.push(err60);
+vErrors.push(err62);
 }
 errors++;
 }
-var valid17 = _errs91 === errors;
+var valid17 = _errs95 === errors;
 }
 else {
 var valid17 = true;
@@ -9221,12 +9260,12 @@ var valid17 = true;
 }
 }
 else {
-const err61 = {instancePath,schemaPath:"#/$defs/BlobReceived/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err63 = {instancePath,schemaPath:"#/$defs/BlobReceived/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err63];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err63);
 }
 errors++;
 }
@@ -9244,47 +9283,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs93 = errors;
-const _errs94 = errors;
-if(errors === _errs94){
+const _errs97 = errors;
+const _errs98 = errors;
+if(errors === _errs98){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing4;
 if(((data.sha256 === undefined) && (missing4 = "sha256")) || ((data.size === undefined) && (missing4 = "size"))){
-const err62 = {instancePath,schemaPath:"#/$defs/BlobSent/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-else {
-const _errs96 = errors;
-for(const key5 in data){
-if(!((((key5 === "reply_to") || (key5 === "sha256")) || (key5 === "size")) || (key5 === "type"))){
-const err63 = {instancePath,schemaPath:"#/$defs/BlobSent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-break;
-}
-}
-if(_errs96 === errors){
-if(data.reply_to !== undefined){
-let data21 = data.reply_to;
-const _errs97 = errors;
-const _errs98 = errors;
-let valid21 = false;
-const _errs99 = errors;
-if(errors === _errs99){
-if(typeof data21 === "string"){
-if(func2(data21) > 64){
-const err64 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err64 = {instancePath,schemaPath:"#/$defs/BlobSent/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -9293,9 +9298,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
 else {
-const err65 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs100 = errors;
+for(const key5 in data){
+if(!((((key5 === "reply_to") || (key5 === "sha256")) || (key5 === "size")) || (key5 === "type"))){
+const err65 = {instancePath,schemaPath:"#/$defs/BlobSent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -9303,13 +9310,20 @@ else {
 vErrors.push(err65);
 }
 errors++;
+break;
 }
 }
-var _valid8 = _errs99 === errors;
-valid21 = valid21 || _valid8;
+if(_errs100 === errors){
+if(data.reply_to !== undefined){
+let data21 = data.reply_to;
 const _errs101 = errors;
-if(data21 !== null){
-const err66 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs102 = errors;
+let valid22 = false;
+const _errs103 = errors;
+if(errors === _errs103){
+if(typeof data21 === "string"){
+if(func2(data21) > 64){
+const err66 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -9318,10 +9332,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid8 = _errs101 === errors;
-valid21 = valid21 || _valid8;
-if(!valid21){
-const err67 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err67 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9330,30 +9343,12 @@ vErrors.push(err67);
 }
 errors++;
 }
-else {
-errors = _errs98;
-if(vErrors !== null){
-if(_errs98){
-vErrors.length = _errs98;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid20 = _errs97 === errors;
-}
-else {
-var valid20 = true;
-}
-if(valid20){
-if(data.sha256 !== undefined){
-let data22 = data.sha256;
-const _errs103 = errors;
-if(errors === _errs103){
-if(typeof data22 === "string"){
-if(!pattern4.test(data22)){
-const err68 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+var _valid9 = _errs103 === errors;
+valid22 = valid22 || _valid9;
+const _errs105 = errors;
+if(data21 !== null){
+const err68 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -9362,9 +9357,10 @@ vErrors.push(err68);
 }
 errors++;
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid9 = _errs105 === errors;
+valid22 = valid22 || _valid9;
+if(!valid22){
+const err69 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/BlobSent/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -9373,18 +9369,30 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-var valid20 = _errs103 === errors;
+else {
+errors = _errs102;
+if(vErrors !== null){
+if(_errs102){
+vErrors.length = _errs102;
 }
 else {
-var valid20 = true;
+vErrors = null;
 }
-if(valid20){
-if(data.size !== undefined){
-let data23 = data.size;
-const _errs105 = errors;
-if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err70 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobSent/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+var valid21 = _errs101 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.sha256 !== undefined){
+let data22 = data.sha256;
+const _errs107 = errors;
+if(errors === _errs107){
+if(typeof data22 === "string"){
+if(!pattern4.test(data22)){
+const err70 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9393,17 +9401,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-var valid20 = _errs105 === errors;
 }
 else {
-var valid20 = true;
-}
-if(valid20){
-if(data.type !== undefined){
-let data24 = data.type;
-const _errs107 = errors;
-if(typeof data24 !== "string"){
-const err71 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err71 = {instancePath:instancePath+"/sha256",schemaPath:"#/$defs/BlobSent/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9412,8 +9412,18 @@ vErrors.push(err71);
 }
 errors++;
 }
-if("blob.sent" !== data24){
-const err72 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"};
+}
+var valid21 = _errs107 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.size !== undefined){
+let data23 = data.size;
+const _errs109 = errors;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err72 = {instancePath:instancePath+"/size",schemaPath:"#/$defs/BlobSent/properties/size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9422,19 +9432,17 @@ vErrors.push(err72);
 }
 errors++;
 }
-var valid20 = _errs107 === errors;
+var valid21 = _errs109 === errors;
 }
 else {
-var valid20 = true;
+var valid21 = true;
 }
-}
-}
-}
-}
-}
-}
-else {
-const err73 = {instancePath,schemaPath:"#/$defs/BlobSent/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid21){
+if(data.type !== undefined){
+let data24 = data.type;
+const _errs111 = errors;
+if(typeof data24 !== "string"){
+const err73 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9443,8 +9451,39 @@ vErrors.push(err73);
 }
 errors++;
 }
+if("blob.sent" !== data24){
+const err74 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/BlobSent/properties/type/const",keyword:"const",params:{allowedValue: "blob.sent"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err74];
 }
-var _valid0 = _errs93 === errors;
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+var valid21 = _errs111 === errors;
+}
+else {
+var valid21 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err75 = {instancePath,schemaPath:"#/$defs/BlobSent/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+var _valid0 = _errs97 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 7];
@@ -9457,41 +9496,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs109 = errors;
-const _errs110 = errors;
-if(errors === _errs110){
+const _errs113 = errors;
+const _errs114 = errors;
+if(errors === _errs114){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing5;
 if((((data.job_id === undefined) && (missing5 = "job_id")) || ((data.position === undefined) && (missing5 = "position"))) || ((data.seed === undefined) && (missing5 = "seed"))){
-const err74 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-else {
-const _errs112 = errors;
-for(const key6 in data){
-if(!((((((key6 === "duplicate") || (key6 === "job_id")) || (key6 === "position")) || (key6 === "reply_to")) || (key6 === "seed")) || (key6 === "type"))){
-const err75 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-break;
-}
-}
-if(_errs112 === errors){
-if(data.duplicate !== undefined){
-const _errs113 = errors;
-if(typeof data.duplicate !== "boolean"){
-const err76 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err76 = {instancePath,schemaPath:"#/$defs/JobAccepted/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9500,19 +9511,11 @@ vErrors.push(err76);
 }
 errors++;
 }
-var valid23 = _errs113 === errors;
-}
 else {
-var valid23 = true;
-}
-if(valid23){
-if(data.job_id !== undefined){
-let data26 = data.job_id;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data26 === "string"){
-if(!pattern7.test(data26)){
-const err77 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const _errs116 = errors;
+for(const key6 in data){
+if(!((((((key6 === "duplicate") || (key6 === "job_id")) || (key6 === "position")) || (key6 === "reply_to")) || (key6 === "seed")) || (key6 === "type"))){
+const err77 = {instancePath,schemaPath:"#/$defs/JobAccepted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9520,10 +9523,14 @@ else {
 vErrors.push(err77);
 }
 errors++;
+break;
 }
 }
-else {
-const err78 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs116 === errors){
+if(data.duplicate !== undefined){
+const _errs117 = errors;
+if(typeof data.duplicate !== "boolean"){
+const err78 = {instancePath:instancePath+"/duplicate",schemaPath:"#/$defs/JobAccepted/properties/duplicate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9532,18 +9539,19 @@ vErrors.push(err78);
 }
 errors++;
 }
-}
-var valid23 = _errs115 === errors;
+var valid24 = _errs117 === errors;
 }
 else {
-var valid23 = true;
+var valid24 = true;
 }
-if(valid23){
-if(data.position !== undefined){
-let data27 = data.position;
-const _errs117 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err79 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(valid24){
+if(data.job_id !== undefined){
+let data26 = data.job_id;
+const _errs119 = errors;
+if(errors === _errs119){
+if(typeof data26 === "string"){
+if(!pattern7.test(data26)){
+const err79 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9552,22 +9560,9 @@ vErrors.push(err79);
 }
 errors++;
 }
-var valid23 = _errs117 === errors;
 }
 else {
-var valid23 = true;
-}
-if(valid23){
-if(data.reply_to !== undefined){
-let data28 = data.reply_to;
-const _errs119 = errors;
-const _errs120 = errors;
-let valid24 = false;
-const _errs121 = errors;
-if(errors === _errs121){
-if(typeof data28 === "string"){
-if(func2(data28) > 64){
-const err80 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err80 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobAccepted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9577,8 +9572,17 @@ vErrors.push(err80);
 errors++;
 }
 }
+var valid24 = _errs119 === errors;
+}
 else {
-const err81 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid24 = true;
+}
+if(valid24){
+if(data.position !== undefined){
+let data27 = data.position;
+const _errs121 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err81 = {instancePath:instancePath+"/position",schemaPath:"#/$defs/JobAccepted/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9587,12 +9591,22 @@ vErrors.push(err81);
 }
 errors++;
 }
+var valid24 = _errs121 === errors;
 }
-var _valid9 = _errs121 === errors;
-valid24 = valid24 || _valid9;
+else {
+var valid24 = true;
+}
+if(valid24){
+if(data.reply_to !== undefined){
+let data28 = data.reply_to;
 const _errs123 = errors;
-if(data28 !== null){
-const err82 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs124 = errors;
+let valid25 = false;
+const _errs125 = errors;
+if(errors === _errs125){
+if(typeof data28 === "string"){
+if(func2(data28) > 64){
+const err82 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9601,10 +9615,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-var _valid9 = _errs123 === errors;
-valid24 = valid24 || _valid9;
-if(!valid24){
-const err83 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err83 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -9613,28 +9626,12 @@ vErrors.push(err83);
 }
 errors++;
 }
-else {
-errors = _errs120;
-if(vErrors !== null){
-if(_errs120){
-vErrors.length = _errs120;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid23 = _errs119 === errors;
-}
-else {
-var valid23 = true;
-}
-if(valid23){
-if(data.seed !== undefined){
-let data29 = data.seed;
-const _errs125 = errors;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err84 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+var _valid10 = _errs125 === errors;
+valid25 = valid25 || _valid10;
+const _errs127 = errors;
+if(data28 !== null){
+const err84 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -9643,17 +9640,10 @@ vErrors.push(err84);
 }
 errors++;
 }
-var valid23 = _errs125 === errors;
-}
-else {
-var valid23 = true;
-}
-if(valid23){
-if(data.type !== undefined){
-let data30 = data.type;
-const _errs127 = errors;
-if(typeof data30 !== "string"){
-const err85 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid10 = _errs127 === errors;
+valid25 = valid25 || _valid10;
+if(!valid25){
+const err85 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/JobAccepted/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -9662,8 +9652,28 @@ vErrors.push(err85);
 }
 errors++;
 }
-if("job.accepted" !== data30){
-const err86 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
+else {
+errors = _errs124;
+if(vErrors !== null){
+if(_errs124){
+vErrors.length = _errs124;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid24 = _errs123 === errors;
+}
+else {
+var valid24 = true;
+}
+if(valid24){
+if(data.seed !== undefined){
+let data29 = data.seed;
+const _errs129 = errors;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err86 = {instancePath:instancePath+"/seed",schemaPath:"#/$defs/JobAccepted/properties/seed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -9672,21 +9682,17 @@ vErrors.push(err86);
 }
 errors++;
 }
-var valid23 = _errs127 === errors;
+var valid24 = _errs129 === errors;
 }
 else {
-var valid23 = true;
+var valid24 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err87 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid24){
+if(data.type !== undefined){
+let data30 = data.type;
+const _errs131 = errors;
+if(typeof data30 !== "string"){
+const err87 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -9695,8 +9701,41 @@ vErrors.push(err87);
 }
 errors++;
 }
+if("job.accepted" !== data30){
+const err88 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobAccepted/properties/type/const",keyword:"const",params:{allowedValue: "job.accepted"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err88];
 }
-var _valid0 = _errs109 === errors;
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+var valid24 = _errs131 === errors;
+}
+else {
+var valid24 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err89 = {instancePath,schemaPath:"#/$defs/JobAccepted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+var _valid0 = _errs113 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 8];
@@ -9709,44 +9748,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs129 = errors;
-const _errs130 = errors;
-if(errors === _errs130){
+const _errs133 = errors;
+const _errs134 = errors;
+if(errors === _errs134){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing6;
 if((data.job_id === undefined) && (missing6 = "job_id")){
-const err88 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
-if(vErrors === null){
-vErrors = [err88];
-}
-else {
-vErrors.push(err88);
-}
-errors++;
-}
-else {
-const _errs132 = errors;
-for(const key7 in data){
-if(!((key7 === "job_id") || (key7 === "type"))){
-const err89 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-break;
-}
-}
-if(_errs132 === errors){
-if(data.job_id !== undefined){
-let data31 = data.job_id;
-const _errs133 = errors;
-if(errors === _errs133){
-if(typeof data31 === "string"){
-if(!pattern7.test(data31)){
-const err90 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err90 = {instancePath,schemaPath:"#/$defs/JobStarted/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -9755,9 +9763,11 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
 else {
-const err91 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs136 = errors;
+for(const key7 in data){
+if(!((key7 === "job_id") || (key7 === "type"))){
+const err91 = {instancePath,schemaPath:"#/$defs/JobStarted/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -9765,19 +9775,17 @@ else {
 vErrors.push(err91);
 }
 errors++;
+break;
 }
 }
-var valid26 = _errs133 === errors;
-}
-else {
-var valid26 = true;
-}
-if(valid26){
-if(data.type !== undefined){
-let data32 = data.type;
-const _errs135 = errors;
-if(typeof data32 !== "string"){
-const err92 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs136 === errors){
+if(data.job_id !== undefined){
+let data31 = data.job_id;
+const _errs137 = errors;
+if(errors === _errs137){
+if(typeof data31 === "string"){
+if(!pattern7.test(data31)){
+const err92 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -9786,8 +9794,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if("job.started" !== data32){
-const err93 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+}
+else {
+const err93 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobStarted/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -9796,17 +9805,18 @@ vErrors.push(err93);
 }
 errors++;
 }
-var valid26 = _errs135 === errors;
+}
+var valid27 = _errs137 === errors;
 }
 else {
-var valid26 = true;
+var valid27 = true;
 }
-}
-}
-}
-}
-else {
-const err94 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid27){
+if(data.type !== undefined){
+let data32 = data.type;
+const _errs139 = errors;
+if(typeof data32 !== "string"){
+const err94 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -9815,8 +9825,37 @@ vErrors.push(err94);
 }
 errors++;
 }
+if("job.started" !== data32){
+const err95 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobStarted/properties/type/const",keyword:"const",params:{allowedValue: "job.started"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err95];
 }
-var _valid0 = _errs129 === errors;
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+var valid27 = _errs139 === errors;
+}
+else {
+var valid27 = true;
+}
+}
+}
+}
+}
+else {
+const err96 = {instancePath,schemaPath:"#/$defs/JobStarted/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+var _valid0 = _errs133 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 9];
@@ -9829,12 +9868,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs137 = errors;
+const _errs141 = errors;
 if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs137 === errors;
+var _valid0 = _errs141 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 10];
@@ -9847,12 +9886,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs138 = errors;
+const _errs142 = errors;
 if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs138 === errors;
+var _valid0 = _errs142 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 11];
@@ -9865,44 +9904,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs139 = errors;
-const _errs140 = errors;
-if(errors === _errs140){
+const _errs143 = errors;
+const _errs144 = errors;
+if(errors === _errs144){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing7;
 if((((data.job_id === undefined) && (missing7 = "job_id")) || ((data.results === undefined) && (missing7 = "results"))) || ((data.seconds === undefined) && (missing7 = "seconds"))){
-const err95 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-else {
-const _errs142 = errors;
-for(const key8 in data){
-if(!((((key8 === "job_id") || (key8 === "results")) || (key8 === "seconds")) || (key8 === "type"))){
-const err96 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-break;
-}
-}
-if(_errs142 === errors){
-if(data.job_id !== undefined){
-let data33 = data.job_id;
-const _errs143 = errors;
-if(errors === _errs143){
-if(typeof data33 === "string"){
-if(!pattern7.test(data33)){
-const err97 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err97 = {instancePath,schemaPath:"#/$defs/JobDone/required",keyword:"required",params:{missingProperty: missing7},message:"must have required property '"+missing7+"'"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -9911,9 +9919,11 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
 else {
-const err98 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs146 = errors;
+for(const key8 in data){
+if(!((((key8 === "job_id") || (key8 === "results")) || (key8 === "seconds")) || (key8 === "type"))){
+const err98 = {instancePath,schemaPath:"#/$defs/JobDone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -9921,19 +9931,17 @@ else {
 vErrors.push(err98);
 }
 errors++;
+break;
 }
 }
-var valid28 = _errs143 === errors;
-}
-else {
-var valid28 = true;
-}
-if(valid28){
-if(data.results !== undefined){
-let data34 = data.results;
-const _errs145 = errors;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err99 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(_errs146 === errors){
+if(data.job_id !== undefined){
+let data33 = data.job_id;
+const _errs147 = errors;
+if(errors === _errs147){
+if(typeof data33 === "string"){
+if(!pattern7.test(data33)){
+const err99 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -9942,17 +9950,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-var valid28 = _errs145 === errors;
 }
 else {
-var valid28 = true;
-}
-if(valid28){
-if(data.seconds !== undefined){
-let data35 = data.seconds;
-const _errs147 = errors;
-if(!((typeof data35 == "number") && (isFinite(data35)))){
-const err100 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err100 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobDone/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -9961,17 +9961,18 @@ vErrors.push(err100);
 }
 errors++;
 }
-var valid28 = _errs147 === errors;
+}
+var valid29 = _errs147 === errors;
 }
 else {
-var valid28 = true;
+var valid29 = true;
 }
-if(valid28){
-if(data.type !== undefined){
-let data36 = data.type;
+if(valid29){
+if(data.results !== undefined){
+let data34 = data.results;
 const _errs149 = errors;
-if(typeof data36 !== "string"){
-const err101 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err101 = {instancePath:instancePath+"/results",schemaPath:"#/$defs/JobDone/properties/results/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -9980,8 +9981,17 @@ vErrors.push(err101);
 }
 errors++;
 }
-if("job.done" !== data36){
-const err102 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
+var valid29 = _errs149 === errors;
+}
+else {
+var valid29 = true;
+}
+if(valid29){
+if(data.seconds !== undefined){
+let data35 = data.seconds;
+const _errs151 = errors;
+if(!((typeof data35 == "number") && (isFinite(data35)))){
+const err102 = {instancePath:instancePath+"/seconds",schemaPath:"#/$defs/JobDone/properties/seconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -9990,19 +10000,17 @@ vErrors.push(err102);
 }
 errors++;
 }
-var valid28 = _errs149 === errors;
+var valid29 = _errs151 === errors;
 }
 else {
-var valid28 = true;
+var valid29 = true;
 }
-}
-}
-}
-}
-}
-}
-else {
-const err103 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid29){
+if(data.type !== undefined){
+let data36 = data.type;
+const _errs153 = errors;
+if(typeof data36 !== "string"){
+const err103 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -10011,8 +10019,39 @@ vErrors.push(err103);
 }
 errors++;
 }
+if("job.done" !== data36){
+const err104 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobDone/properties/type/const",keyword:"const",params:{allowedValue: "job.done"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err104];
 }
-var _valid0 = _errs139 === errors;
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+var valid29 = _errs153 === errors;
+}
+else {
+var valid29 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err105 = {instancePath,schemaPath:"#/$defs/JobDone/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+var _valid0 = _errs143 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 12];
@@ -10025,41 +10064,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs151 = errors;
-const _errs152 = errors;
-if(errors === _errs152){
+const _errs155 = errors;
+const _errs156 = errors;
+if(errors === _errs156){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing8;
 if((((data.job_id === undefined) && (missing8 = "job_id")) || ((data.code === undefined) && (missing8 = "code"))) || ((data.message === undefined) && (missing8 = "message"))){
-const err104 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-else {
-const _errs154 = errors;
-for(const key9 in data){
-if(!((((((key9 === "code") || (key9 === "field")) || (key9 === "job_id")) || (key9 === "message")) || (key9 === "retryable")) || (key9 === "type"))){
-const err105 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-break;
-}
-}
-if(_errs154 === errors){
-if(data.code !== undefined){
-const _errs155 = errors;
-if(typeof data.code !== "string"){
-const err106 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err106 = {instancePath,schemaPath:"#/$defs/JobFailed/required",keyword:"required",params:{missingProperty: missing8},message:"must have required property '"+missing8+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10068,20 +10079,11 @@ vErrors.push(err106);
 }
 errors++;
 }
-var valid30 = _errs155 === errors;
-}
 else {
-var valid30 = true;
-}
-if(valid30){
-if(data.field !== undefined){
-let data38 = data.field;
-const _errs157 = errors;
 const _errs158 = errors;
-let valid31 = false;
-const _errs159 = errors;
-if(typeof data38 !== "string"){
-const err107 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key9 in data){
+if(!((((((key9 === "code") || (key9 === "field")) || (key9 === "job_id")) || (key9 === "message")) || (key9 === "retryable")) || (key9 === "type"))){
+const err107 = {instancePath,schemaPath:"#/$defs/JobFailed/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10089,12 +10091,14 @@ else {
 vErrors.push(err107);
 }
 errors++;
+break;
 }
-var _valid10 = _errs159 === errors;
-valid31 = valid31 || _valid10;
-const _errs161 = errors;
-if(data38 !== null){
-const err108 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+if(_errs158 === errors){
+if(data.code !== undefined){
+const _errs159 = errors;
+if(typeof data.code !== "string"){
+const err108 = {instancePath:instancePath+"/code",schemaPath:"#/$defs/JobFailed/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10103,10 +10107,20 @@ vErrors.push(err108);
 }
 errors++;
 }
-var _valid10 = _errs161 === errors;
-valid31 = valid31 || _valid10;
-if(!valid31){
-const err109 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var valid31 = _errs159 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.field !== undefined){
+let data38 = data.field;
+const _errs161 = errors;
+const _errs162 = errors;
+let valid32 = false;
+const _errs163 = errors;
+if(typeof data38 !== "string"){
+const err109 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10115,30 +10129,11 @@ vErrors.push(err109);
 }
 errors++;
 }
-else {
-errors = _errs158;
-if(vErrors !== null){
-if(_errs158){
-vErrors.length = _errs158;
-}
-else {
-vErrors = null;
-}
-}
-}
-var valid30 = _errs157 === errors;
-}
-else {
-var valid30 = true;
-}
-if(valid30){
-if(data.job_id !== undefined){
-let data39 = data.job_id;
-const _errs163 = errors;
-if(errors === _errs163){
-if(typeof data39 === "string"){
-if(!pattern7.test(data39)){
-const err110 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+var _valid11 = _errs163 === errors;
+valid32 = valid32 || _valid11;
+const _errs165 = errors;
+if(data38 !== null){
+const err110 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10147,9 +10142,10 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-else {
-const err111 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid11 = _errs165 === errors;
+valid32 = valid32 || _valid11;
+if(!valid32){
+const err111 = {instancePath:instancePath+"/field",schemaPath:"#/$defs/JobFailed/properties/field/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -10158,17 +10154,30 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-var valid30 = _errs163 === errors;
+else {
+errors = _errs162;
+if(vErrors !== null){
+if(_errs162){
+vErrors.length = _errs162;
 }
 else {
-var valid30 = true;
+vErrors = null;
 }
-if(valid30){
-if(data.message !== undefined){
-const _errs165 = errors;
-if(typeof data.message !== "string"){
-const err112 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+}
+var valid31 = _errs161 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.job_id !== undefined){
+let data39 = data.job_id;
+const _errs167 = errors;
+if(errors === _errs167){
+if(typeof data39 === "string"){
+if(!pattern7.test(data39)){
+const err112 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -10177,16 +10186,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-var valid30 = _errs165 === errors;
 }
 else {
-var valid30 = true;
-}
-if(valid30){
-if(data.retryable !== undefined){
-const _errs167 = errors;
-if(typeof data.retryable !== "boolean"){
-const err113 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+const err113 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobFailed/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -10195,17 +10197,17 @@ vErrors.push(err113);
 }
 errors++;
 }
-var valid30 = _errs167 === errors;
+}
+var valid31 = _errs167 === errors;
 }
 else {
-var valid30 = true;
+var valid31 = true;
 }
-if(valid30){
-if(data.type !== undefined){
-let data42 = data.type;
+if(valid31){
+if(data.message !== undefined){
 const _errs169 = errors;
-if(typeof data42 !== "string"){
-const err114 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data.message !== "string"){
+const err114 = {instancePath:instancePath+"/message",schemaPath:"#/$defs/JobFailed/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -10214,8 +10216,16 @@ vErrors.push(err114);
 }
 errors++;
 }
-if("job.failed" !== data42){
-const err115 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+var valid31 = _errs169 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.retryable !== undefined){
+const _errs171 = errors;
+if(typeof data.retryable !== "boolean"){
+const err115 = {instancePath:instancePath+"/retryable",schemaPath:"#/$defs/JobFailed/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -10224,21 +10234,17 @@ vErrors.push(err115);
 }
 errors++;
 }
-var valid30 = _errs169 === errors;
+var valid31 = _errs171 === errors;
 }
 else {
-var valid30 = true;
+var valid31 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err116 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid31){
+if(data.type !== undefined){
+let data42 = data.type;
+const _errs173 = errors;
+if(typeof data42 !== "string"){
+const err116 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -10247,8 +10253,41 @@ vErrors.push(err116);
 }
 errors++;
 }
+if("job.failed" !== data42){
+const err117 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobFailed/properties/type/const",keyword:"const",params:{allowedValue: "job.failed"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err117];
 }
-var _valid0 = _errs151 === errors;
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+var valid31 = _errs173 === errors;
+}
+else {
+var valid31 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err118 = {instancePath,schemaPath:"#/$defs/JobFailed/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+var _valid0 = _errs155 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 13];
@@ -10261,44 +10300,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs171 = errors;
-const _errs172 = errors;
-if(errors === _errs172){
+const _errs175 = errors;
+const _errs176 = errors;
+if(errors === _errs176){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing9;
 if((data.job_id === undefined) && (missing9 = "job_id")){
-const err117 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-else {
-const _errs174 = errors;
-for(const key10 in data){
-if(!((key10 === "job_id") || (key10 === "type"))){
-const err118 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-break;
-}
-}
-if(_errs174 === errors){
-if(data.job_id !== undefined){
-let data43 = data.job_id;
-const _errs175 = errors;
-if(errors === _errs175){
-if(typeof data43 === "string"){
-if(!pattern7.test(data43)){
-const err119 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err119 = {instancePath,schemaPath:"#/$defs/JobCancelled/required",keyword:"required",params:{missingProperty: missing9},message:"must have required property '"+missing9+"'"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -10307,9 +10315,11 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
 else {
-const err120 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs178 = errors;
+for(const key10 in data){
+if(!((key10 === "job_id") || (key10 === "type"))){
+const err120 = {instancePath,schemaPath:"#/$defs/JobCancelled/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -10317,19 +10327,17 @@ else {
 vErrors.push(err120);
 }
 errors++;
+break;
 }
 }
-var valid33 = _errs175 === errors;
-}
-else {
-var valid33 = true;
-}
-if(valid33){
-if(data.type !== undefined){
-let data44 = data.type;
-const _errs177 = errors;
-if(typeof data44 !== "string"){
-const err121 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs178 === errors){
+if(data.job_id !== undefined){
+let data43 = data.job_id;
+const _errs179 = errors;
+if(errors === _errs179){
+if(typeof data43 === "string"){
+if(!pattern7.test(data43)){
+const err121 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -10338,8 +10346,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if("job.cancelled" !== data44){
-const err122 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+}
+else {
+const err122 = {instancePath:instancePath+"/job_id",schemaPath:"#/$defs/JobCancelled/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -10348,17 +10357,18 @@ vErrors.push(err122);
 }
 errors++;
 }
-var valid33 = _errs177 === errors;
+}
+var valid34 = _errs179 === errors;
 }
 else {
-var valid33 = true;
+var valid34 = true;
 }
-}
-}
-}
-}
-else {
-const err123 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(valid34){
+if(data.type !== undefined){
+let data44 = data.type;
+const _errs181 = errors;
+if(typeof data44 !== "string"){
+const err123 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -10367,8 +10377,37 @@ vErrors.push(err123);
 }
 errors++;
 }
+if("job.cancelled" !== data44){
+const err124 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/JobCancelled/properties/type/const",keyword:"const",params:{allowedValue: "job.cancelled"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err124];
 }
-var _valid0 = _errs171 === errors;
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+var valid34 = _errs181 === errors;
+}
+else {
+var valid34 = true;
+}
+}
+}
+}
+}
+else {
+const err125 = {instancePath,schemaPath:"#/$defs/JobCancelled/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+var _valid0 = _errs175 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 14];
@@ -10381,12 +10420,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs179 = errors;
+const _errs183 = errors;
 if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs179 === errors;
+var _valid0 = _errs183 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 15];
@@ -10399,12 +10438,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs180 = errors;
+const _errs184 = errors;
 if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs180 === errors;
+var _valid0 = _errs184 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 16];
@@ -10417,12 +10456,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs181 = errors;
+const _errs185 = errors;
 if(!(validate65(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs181 === errors;
+var _valid0 = _errs185 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 17];
@@ -10435,12 +10474,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs182 = errors;
+const _errs186 = errors;
 if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs182 === errors;
+var _valid0 = _errs186 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 18];
@@ -10453,12 +10492,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs183 = errors;
+const _errs187 = errors;
 if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs183 === errors;
+var _valid0 = _errs187 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 19];
@@ -10471,12 +10510,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs184 = errors;
+const _errs188 = errors;
 if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs184 === errors;
+var _valid0 = _errs188 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 20];
@@ -10489,12 +10528,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs185 = errors;
+const _errs189 = errors;
 if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
 errors = vErrors.length;
 }
-var _valid0 = _errs185 === errors;
+var _valid0 = _errs189 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 21];
@@ -10507,44 +10546,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs186 = errors;
-const _errs187 = errors;
-if(errors === _errs187){
+const _errs190 = errors;
+const _errs191 = errors;
+if(errors === _errs191){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing10;
 if(((data.model_id === undefined) && (missing10 = "model_id")) || ((data.path === undefined) && (missing10 = "path"))){
-const err124 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-else {
-const _errs189 = errors;
-for(const key11 in data){
-if(!((((key11 === "model_id") || (key11 === "path")) || (key11 === "reply_to")) || (key11 === "type"))){
-const err125 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-break;
-}
-}
-if(_errs189 === errors){
-if(data.model_id !== undefined){
-let data45 = data.model_id;
-const _errs190 = errors;
-if(errors === _errs190){
-if(typeof data45 === "string"){
-if(!pattern7.test(data45)){
-const err126 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
+const err126 = {instancePath,schemaPath:"#/$defs/ModelLocation/required",keyword:"required",params:{missingProperty: missing10},message:"must have required property '"+missing10+"'"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -10553,9 +10561,11 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
 else {
-const err127 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const _errs193 = errors;
+for(const key11 in data){
+if(!((((key11 === "model_id") || (key11 === "path")) || (key11 === "reply_to")) || (key11 === "type"))){
+const err127 = {instancePath,schemaPath:"#/$defs/ModelLocation/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -10563,18 +10573,17 @@ else {
 vErrors.push(err127);
 }
 errors++;
+break;
 }
 }
-var valid35 = _errs190 === errors;
-}
-else {
-var valid35 = true;
-}
-if(valid35){
-if(data.path !== undefined){
-const _errs192 = errors;
-if(typeof data.path !== "string"){
-const err128 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(_errs193 === errors){
+if(data.model_id !== undefined){
+let data45 = data.model_id;
+const _errs194 = errors;
+if(errors === _errs194){
+if(typeof data45 === "string"){
+if(!pattern7.test(data45)){
+const err128 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -10583,22 +10592,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-var valid35 = _errs192 === errors;
 }
 else {
-var valid35 = true;
-}
-if(valid35){
-if(data.reply_to !== undefined){
-let data47 = data.reply_to;
-const _errs194 = errors;
-const _errs195 = errors;
-let valid36 = false;
-const _errs196 = errors;
-if(errors === _errs196){
-if(typeof data47 === "string"){
-if(func2(data47) > 64){
-const err129 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+const err129 = {instancePath:instancePath+"/model_id",schemaPath:"#/$defs/ModelLocation/properties/model_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -10608,8 +10604,16 @@ vErrors.push(err129);
 errors++;
 }
 }
+var valid36 = _errs194 === errors;
+}
 else {
-const err130 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid36 = true;
+}
+if(valid36){
+if(data.path !== undefined){
+const _errs196 = errors;
+if(typeof data.path !== "string"){
+const err130 = {instancePath:instancePath+"/path",schemaPath:"#/$defs/ModelLocation/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -10618,12 +10622,22 @@ vErrors.push(err130);
 }
 errors++;
 }
+var valid36 = _errs196 === errors;
 }
-var _valid11 = _errs196 === errors;
-valid36 = valid36 || _valid11;
+else {
+var valid36 = true;
+}
+if(valid36){
+if(data.reply_to !== undefined){
+let data47 = data.reply_to;
 const _errs198 = errors;
-if(data47 !== null){
-const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs199 = errors;
+let valid37 = false;
+const _errs200 = errors;
+if(errors === _errs200){
+if(typeof data47 === "string"){
+if(func2(data47) > 64){
+const err131 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -10632,10 +10646,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-var _valid11 = _errs198 === errors;
-valid36 = valid36 || _valid11;
-if(!valid36){
-const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err132 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -10644,28 +10657,12 @@ vErrors.push(err132);
 }
 errors++;
 }
-else {
-errors = _errs195;
-if(vErrors !== null){
-if(_errs195){
-vErrors.length = _errs195;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid35 = _errs194 === errors;
-}
-else {
-var valid35 = true;
-}
-if(valid35){
-if(data.type !== undefined){
-let data48 = data.type;
-const _errs200 = errors;
-if(typeof data48 !== "string"){
-const err133 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid12 = _errs200 === errors;
+valid37 = valid37 || _valid12;
+const _errs202 = errors;
+if(data47 !== null){
+const err133 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -10674,8 +10671,10 @@ vErrors.push(err133);
 }
 errors++;
 }
-if("models.location" !== data48){
-const err134 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
+var _valid12 = _errs202 === errors;
+valid37 = valid37 || _valid12;
+if(!valid37){
+const err134 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ModelLocation/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -10684,19 +10683,28 @@ vErrors.push(err134);
 }
 errors++;
 }
-var valid35 = _errs200 === errors;
+else {
+errors = _errs199;
+if(vErrors !== null){
+if(_errs199){
+vErrors.length = _errs199;
 }
 else {
-var valid35 = true;
+vErrors = null;
 }
 }
 }
-}
-}
-}
+var valid36 = _errs198 === errors;
 }
 else {
-const err135 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid36 = true;
+}
+if(valid36){
+if(data.type !== undefined){
+let data48 = data.type;
+const _errs204 = errors;
+if(typeof data48 !== "string"){
+const err135 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -10705,8 +10713,39 @@ vErrors.push(err135);
 }
 errors++;
 }
+if("models.location" !== data48){
+const err136 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ModelLocation/properties/type/const",keyword:"const",params:{allowedValue: "models.location"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err136];
 }
-var _valid0 = _errs186 === errors;
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+var valid36 = _errs204 === errors;
+}
+else {
+var valid36 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err137 = {instancePath,schemaPath:"#/$defs/ModelLocation/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+var _valid0 = _errs190 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 22];
@@ -10719,42 +10758,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs202 = errors;
-const _errs203 = errors;
-if(errors === _errs203){
+const _errs206 = errors;
+const _errs207 = errors;
+if(errors === _errs207){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing11;
 if((((((data.models_bytes === undefined) && (missing11 = "models_bytes")) || ((data.blobs_bytes === undefined) && (missing11 = "blobs_bytes"))) || ((data.blobs === undefined) && (missing11 = "blobs"))) || ((data.ledger_bytes === undefined) && (missing11 = "ledger_bytes"))) || ((data.finished_jobs === undefined) && (missing11 = "finished_jobs"))){
-const err136 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-else {
-const _errs205 = errors;
-for(const key12 in data){
-if(!(((((((key12 === "blobs") || (key12 === "blobs_bytes")) || (key12 === "finished_jobs")) || (key12 === "ledger_bytes")) || (key12 === "models_bytes")) || (key12 === "reply_to")) || (key12 === "type"))){
-const err137 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-break;
-}
-}
-if(_errs205 === errors){
-if(data.blobs !== undefined){
-let data49 = data.blobs;
-const _errs206 = errors;
-if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
-const err138 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err138 = {instancePath,schemaPath:"#/$defs/StorageReply/required",keyword:"required",params:{missingProperty: missing11},message:"must have required property '"+missing11+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -10763,17 +10773,11 @@ vErrors.push(err138);
 }
 errors++;
 }
-var valid38 = _errs206 === errors;
-}
 else {
-var valid38 = true;
-}
-if(valid38){
-if(data.blobs_bytes !== undefined){
-let data50 = data.blobs_bytes;
-const _errs208 = errors;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err139 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs209 = errors;
+for(const key12 in data){
+if(!(((((((key12 === "blobs") || (key12 === "blobs_bytes")) || (key12 === "finished_jobs")) || (key12 === "ledger_bytes")) || (key12 === "models_bytes")) || (key12 === "reply_to")) || (key12 === "type"))){
+const err139 = {instancePath,schemaPath:"#/$defs/StorageReply/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -10781,18 +10785,15 @@ else {
 vErrors.push(err139);
 }
 errors++;
+break;
 }
-var valid38 = _errs208 === errors;
 }
-else {
-var valid38 = true;
-}
-if(valid38){
-if(data.finished_jobs !== undefined){
-let data51 = data.finished_jobs;
+if(_errs209 === errors){
+if(data.blobs !== undefined){
+let data49 = data.blobs;
 const _errs210 = errors;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err140 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err140 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/StorageReply/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -10801,17 +10802,17 @@ vErrors.push(err140);
 }
 errors++;
 }
-var valid38 = _errs210 === errors;
+var valid39 = _errs210 === errors;
 }
 else {
-var valid38 = true;
+var valid39 = true;
 }
-if(valid38){
-if(data.ledger_bytes !== undefined){
-let data52 = data.ledger_bytes;
+if(valid39){
+if(data.blobs_bytes !== undefined){
+let data50 = data.blobs_bytes;
 const _errs212 = errors;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err141 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err141 = {instancePath:instancePath+"/blobs_bytes",schemaPath:"#/$defs/StorageReply/properties/blobs_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -10820,17 +10821,17 @@ vErrors.push(err141);
 }
 errors++;
 }
-var valid38 = _errs212 === errors;
+var valid39 = _errs212 === errors;
 }
 else {
-var valid38 = true;
+var valid39 = true;
 }
-if(valid38){
-if(data.models_bytes !== undefined){
-let data53 = data.models_bytes;
+if(valid39){
+if(data.finished_jobs !== undefined){
+let data51 = data.finished_jobs;
 const _errs214 = errors;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err142 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err142 = {instancePath:instancePath+"/finished_jobs",schemaPath:"#/$defs/StorageReply/properties/finished_jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -10839,22 +10840,17 @@ vErrors.push(err142);
 }
 errors++;
 }
-var valid38 = _errs214 === errors;
+var valid39 = _errs214 === errors;
 }
 else {
-var valid38 = true;
+var valid39 = true;
 }
-if(valid38){
-if(data.reply_to !== undefined){
-let data54 = data.reply_to;
+if(valid39){
+if(data.ledger_bytes !== undefined){
+let data52 = data.ledger_bytes;
 const _errs216 = errors;
-const _errs217 = errors;
-let valid39 = false;
-const _errs218 = errors;
-if(errors === _errs218){
-if(typeof data54 === "string"){
-if(func2(data54) > 64){
-const err143 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err143 = {instancePath:instancePath+"/ledger_bytes",schemaPath:"#/$defs/StorageReply/properties/ledger_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -10863,9 +10859,17 @@ vErrors.push(err143);
 }
 errors++;
 }
+var valid39 = _errs216 === errors;
 }
 else {
-const err144 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid39 = true;
+}
+if(valid39){
+if(data.models_bytes !== undefined){
+let data53 = data.models_bytes;
+const _errs218 = errors;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err144 = {instancePath:instancePath+"/models_bytes",schemaPath:"#/$defs/StorageReply/properties/models_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -10874,12 +10878,22 @@ vErrors.push(err144);
 }
 errors++;
 }
+var valid39 = _errs218 === errors;
 }
-var _valid12 = _errs218 === errors;
-valid39 = valid39 || _valid12;
+else {
+var valid39 = true;
+}
+if(valid39){
+if(data.reply_to !== undefined){
+let data54 = data.reply_to;
 const _errs220 = errors;
-if(data54 !== null){
-const err145 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs221 = errors;
+let valid40 = false;
+const _errs222 = errors;
+if(errors === _errs222){
+if(typeof data54 === "string"){
+if(func2(data54) > 64){
+const err145 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -10888,10 +10902,9 @@ vErrors.push(err145);
 }
 errors++;
 }
-var _valid12 = _errs220 === errors;
-valid39 = valid39 || _valid12;
-if(!valid39){
-const err146 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err146 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -10900,28 +10913,12 @@ vErrors.push(err146);
 }
 errors++;
 }
-else {
-errors = _errs217;
-if(vErrors !== null){
-if(_errs217){
-vErrors.length = _errs217;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid38 = _errs216 === errors;
-}
-else {
-var valid38 = true;
-}
-if(valid38){
-if(data.type !== undefined){
-let data55 = data.type;
-const _errs222 = errors;
-if(typeof data55 !== "string"){
-const err147 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid13 = _errs222 === errors;
+valid40 = valid40 || _valid13;
+const _errs224 = errors;
+if(data54 !== null){
+const err147 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -10930,8 +10927,10 @@ vErrors.push(err147);
 }
 errors++;
 }
-if("storage.reply" !== data55){
-const err148 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
+var _valid13 = _errs224 === errors;
+valid40 = valid40 || _valid13;
+if(!valid40){
+const err148 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/StorageReply/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -10940,22 +10939,28 @@ vErrors.push(err148);
 }
 errors++;
 }
-var valid38 = _errs222 === errors;
+else {
+errors = _errs221;
+if(vErrors !== null){
+if(_errs221){
+vErrors.length = _errs221;
 }
 else {
-var valid38 = true;
+vErrors = null;
 }
 }
 }
-}
-}
-}
-}
-}
-}
+var valid39 = _errs220 === errors;
 }
 else {
-const err149 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid39 = true;
+}
+if(valid39){
+if(data.type !== undefined){
+let data55 = data.type;
+const _errs226 = errors;
+if(typeof data55 !== "string"){
+const err149 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -10964,8 +10969,42 @@ vErrors.push(err149);
 }
 errors++;
 }
+if("storage.reply" !== data55){
+const err150 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/StorageReply/properties/type/const",keyword:"const",params:{allowedValue: "storage.reply"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err150];
 }
-var _valid0 = _errs202 === errors;
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+var valid39 = _errs226 === errors;
+}
+else {
+var valid39 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err151 = {instancePath,schemaPath:"#/$defs/StorageReply/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+var _valid0 = _errs206 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 23];
@@ -10978,42 +11017,13 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs224 = errors;
-const _errs225 = errors;
-if(errors === _errs225){
+const _errs228 = errors;
+const _errs229 = errors;
+if(errors === _errs229){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing12;
 if((((data.jobs === undefined) && (missing12 = "jobs")) || ((data.blobs === undefined) && (missing12 = "blobs"))) || ((data.freed_bytes === undefined) && (missing12 = "freed_bytes"))){
-const err150 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
-if(vErrors === null){
-vErrors = [err150];
-}
-else {
-vErrors.push(err150);
-}
-errors++;
-}
-else {
-const _errs227 = errors;
-for(const key13 in data){
-if(!(((((key13 === "blobs") || (key13 === "freed_bytes")) || (key13 === "jobs")) || (key13 === "reply_to")) || (key13 === "type"))){
-const err151 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err151];
-}
-else {
-vErrors.push(err151);
-}
-errors++;
-break;
-}
-}
-if(_errs227 === errors){
-if(data.blobs !== undefined){
-let data56 = data.blobs;
-const _errs228 = errors;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err152 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err152 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/required",keyword:"required",params:{missingProperty: missing12},message:"must have required property '"+missing12+"'"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -11022,17 +11032,11 @@ vErrors.push(err152);
 }
 errors++;
 }
-var valid41 = _errs228 === errors;
-}
 else {
-var valid41 = true;
-}
-if(valid41){
-if(data.freed_bytes !== undefined){
-let data57 = data.freed_bytes;
-const _errs230 = errors;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err153 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const _errs231 = errors;
+for(const key13 in data){
+if(!(((((key13 === "blobs") || (key13 === "freed_bytes")) || (key13 === "jobs")) || (key13 === "reply_to")) || (key13 === "type"))){
+const err153 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -11040,18 +11044,15 @@ else {
 vErrors.push(err153);
 }
 errors++;
+break;
 }
-var valid41 = _errs230 === errors;
 }
-else {
-var valid41 = true;
-}
-if(valid41){
-if(data.jobs !== undefined){
-let data58 = data.jobs;
+if(_errs231 === errors){
+if(data.blobs !== undefined){
+let data56 = data.blobs;
 const _errs232 = errors;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err154 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err154 = {instancePath:instancePath+"/blobs",schemaPath:"#/$defs/ResultsCleaned/properties/blobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -11060,22 +11061,17 @@ vErrors.push(err154);
 }
 errors++;
 }
-var valid41 = _errs232 === errors;
+var valid42 = _errs232 === errors;
 }
 else {
-var valid41 = true;
+var valid42 = true;
 }
-if(valid41){
-if(data.reply_to !== undefined){
-let data59 = data.reply_to;
+if(valid42){
+if(data.freed_bytes !== undefined){
+let data57 = data.freed_bytes;
 const _errs234 = errors;
-const _errs235 = errors;
-let valid42 = false;
-const _errs236 = errors;
-if(errors === _errs236){
-if(typeof data59 === "string"){
-if(func2(data59) > 64){
-const err155 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err155 = {instancePath:instancePath+"/freed_bytes",schemaPath:"#/$defs/ResultsCleaned/properties/freed_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -11084,9 +11080,17 @@ vErrors.push(err155);
 }
 errors++;
 }
+var valid42 = _errs234 === errors;
 }
 else {
-const err156 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid42 = true;
+}
+if(valid42){
+if(data.jobs !== undefined){
+let data58 = data.jobs;
+const _errs236 = errors;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err156 = {instancePath:instancePath+"/jobs",schemaPath:"#/$defs/ResultsCleaned/properties/jobs/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -11095,12 +11099,22 @@ vErrors.push(err156);
 }
 errors++;
 }
+var valid42 = _errs236 === errors;
 }
-var _valid13 = _errs236 === errors;
-valid42 = valid42 || _valid13;
+else {
+var valid42 = true;
+}
+if(valid42){
+if(data.reply_to !== undefined){
+let data59 = data.reply_to;
 const _errs238 = errors;
-if(data59 !== null){
-const err157 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs239 = errors;
+let valid43 = false;
+const _errs240 = errors;
+if(errors === _errs240){
+if(typeof data59 === "string"){
+if(func2(data59) > 64){
+const err157 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -11109,10 +11123,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-var _valid13 = _errs238 === errors;
-valid42 = valid42 || _valid13;
-if(!valid42){
-const err158 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err158 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -11121,28 +11134,12 @@ vErrors.push(err158);
 }
 errors++;
 }
-else {
-errors = _errs235;
-if(vErrors !== null){
-if(_errs235){
-vErrors.length = _errs235;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid41 = _errs234 === errors;
-}
-else {
-var valid41 = true;
-}
-if(valid41){
-if(data.type !== undefined){
-let data60 = data.type;
-const _errs240 = errors;
-if(typeof data60 !== "string"){
-const err159 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid14 = _errs240 === errors;
+valid43 = valid43 || _valid14;
+const _errs242 = errors;
+if(data59 !== null){
+const err159 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -11151,8 +11148,10 @@ vErrors.push(err159);
 }
 errors++;
 }
-if("results.cleaned" !== data60){
-const err160 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+var _valid14 = _errs242 === errors;
+valid43 = valid43 || _valid14;
+if(!valid43){
+const err160 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/ResultsCleaned/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -11161,20 +11160,28 @@ vErrors.push(err160);
 }
 errors++;
 }
-var valid41 = _errs240 === errors;
+else {
+errors = _errs239;
+if(vErrors !== null){
+if(_errs239){
+vErrors.length = _errs239;
 }
 else {
-var valid41 = true;
+vErrors = null;
 }
 }
 }
-}
-}
-}
-}
+var valid42 = _errs238 === errors;
 }
 else {
-const err161 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid42 = true;
+}
+if(valid42){
+if(data.type !== undefined){
+let data60 = data.type;
+const _errs244 = errors;
+if(typeof data60 !== "string"){
+const err161 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -11183,8 +11190,40 @@ vErrors.push(err161);
 }
 errors++;
 }
+if("results.cleaned" !== data60){
+const err162 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/ResultsCleaned/properties/type/const",keyword:"const",params:{allowedValue: "results.cleaned"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err162];
 }
-var _valid0 = _errs224 === errors;
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+var valid42 = _errs244 === errors;
+}
+else {
+var valid42 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err163 = {instancePath,schemaPath:"#/$defs/ResultsCleaned/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+var _valid0 = _errs228 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 24];
@@ -11197,46 +11236,14 @@ if(props0 !== true){
 props0 = true;
 }
 }
-const _errs242 = errors;
-const _errs243 = errors;
-if(errors === _errs243){
-if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs245 = errors;
-for(const key14 in data){
-if(!((key14 === "reply_to") || (key14 === "type"))){
-const err162 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err162];
-}
-else {
-vErrors.push(err162);
-}
-errors++;
-break;
-}
-}
-if(_errs245 === errors){
-if(data.reply_to !== undefined){
-let data61 = data.reply_to;
 const _errs246 = errors;
 const _errs247 = errors;
-let valid45 = false;
-const _errs248 = errors;
-if(errors === _errs248){
-if(typeof data61 === "string"){
-if(func2(data61) > 64){
-const err163 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err163];
-}
-else {
-vErrors.push(err163);
-}
-errors++;
-}
-}
-else {
-const err164 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(errors === _errs247){
+if(data && typeof data == "object" && !Array.isArray(data)){
+const _errs249 = errors;
+for(const key14 in data){
+if(!((key14 === "reply_to") || (key14 === "type"))){
+const err164 = {instancePath,schemaPath:"#/$defs/Ok/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -11244,13 +11251,20 @@ else {
 vErrors.push(err164);
 }
 errors++;
+break;
 }
 }
-var _valid14 = _errs248 === errors;
-valid45 = valid45 || _valid14;
+if(_errs249 === errors){
+if(data.reply_to !== undefined){
+let data61 = data.reply_to;
 const _errs250 = errors;
-if(data61 !== null){
-const err165 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const _errs251 = errors;
+let valid46 = false;
+const _errs252 = errors;
+if(errors === _errs252){
+if(typeof data61 === "string"){
+if(func2(data61) > 64){
+const err165 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -11259,10 +11273,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-var _valid14 = _errs250 === errors;
-valid45 = valid45 || _valid14;
-if(!valid45){
-const err166 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+}
+else {
+const err166 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -11271,28 +11284,12 @@ vErrors.push(err166);
 }
 errors++;
 }
-else {
-errors = _errs247;
-if(vErrors !== null){
-if(_errs247){
-vErrors.length = _errs247;
 }
-else {
-vErrors = null;
-}
-}
-}
-var valid44 = _errs246 === errors;
-}
-else {
-var valid44 = true;
-}
-if(valid44){
-if(data.type !== undefined){
-let data62 = data.type;
-const _errs252 = errors;
-if(typeof data62 !== "string"){
-const err167 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var _valid15 = _errs252 === errors;
+valid46 = valid46 || _valid15;
+const _errs254 = errors;
+if(data61 !== null){
+const err167 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -11301,8 +11298,10 @@ vErrors.push(err167);
 }
 errors++;
 }
-if("ok" !== data62){
-const err168 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+var _valid15 = _errs254 === errors;
+valid46 = valid46 || _valid15;
+if(!valid46){
+const err168 = {instancePath:instancePath+"/reply_to",schemaPath:"#/$defs/Ok/properties/reply_to/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -11311,16 +11310,28 @@ vErrors.push(err168);
 }
 errors++;
 }
-var valid44 = _errs252 === errors;
+else {
+errors = _errs251;
+if(vErrors !== null){
+if(_errs251){
+vErrors.length = _errs251;
 }
 else {
-var valid44 = true;
+vErrors = null;
 }
 }
 }
+var valid45 = _errs250 === errors;
 }
 else {
-const err169 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var valid45 = true;
+}
+if(valid45){
+if(data.type !== undefined){
+let data62 = data.type;
+const _errs256 = errors;
+if(typeof data62 !== "string"){
+const err169 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -11329,8 +11340,36 @@ vErrors.push(err169);
 }
 errors++;
 }
+if("ok" !== data62){
+const err170 = {instancePath:instancePath+"/type",schemaPath:"#/$defs/Ok/properties/type/const",keyword:"const",params:{allowedValue: "ok"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err170];
 }
-var _valid0 = _errs242 === errors;
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+var valid45 = _errs256 === errors;
+}
+else {
+var valid45 = true;
+}
+}
+}
+}
+else {
+const err171 = {instancePath,schemaPath:"#/$defs/Ok/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+var _valid0 = _errs246 === errors;
 if(_valid0 && valid0){
 valid0 = false;
 passing0 = [passing0, 25];
@@ -11369,12 +11408,12 @@ props0 = true;
 }
 }
 if(!valid0){
-const err170 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err172 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err170];
+vErrors = [err172];
 }
 else {
-vErrors.push(err170);
+vErrors.push(err172);
 }
 errors++;
 validate79.errors = vErrors;
@@ -11398,7 +11437,7 @@ return errors === 0;
 validate79.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const BlobPut = validate91;
-const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob.","properties":{"ack":{"default":false,"description":"answer this chunk with blob.received once it is stored (capability blob.ack); the last chunk is answered by blob.stored","title":"Ack","type":"boolean"},"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","title":"Sha256","type":"string"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["sha256","offset","total","format"],"title":"BlobPut","type":"object"};
+const schema32 = {"additionalProperties":false,"description":"Header of a binary frame carrying bytes [offset, offset+len(payload)) of a blob. Without\n`sha256` (capability blob.unnamed) the upload is named by its `id` and the daemon names the\nblob by hashing what arrives (blob.stored says the name): the client need not hash the bytes\nbefore it sends them.","properties":{"ack":{"default":false,"description":"answer this chunk with blob.received once it is stored (capability blob.ack); the last chunk is answered by blob.stored","title":"Ack","type":"boolean"},"format":{"$ref":"#/$defs/ImageFormat"},"height":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Height"},"id":{"anyOf":[{"description":"echoed back as reply_to","maxLength":64,"type":"string"},{"type":"null"}],"default":null,"description":"echoed as reply_to in blob.stored and in an error for this upload; required without sha256 (the same on every chunk)","title":"Id"},"offset":{"minimum":0,"title":"Offset","type":"integer"},"sha256":{"anyOf":[{"description":"lowercase hex sha256","pattern":"^[0-9a-f]{64}$","type":"string"},{"type":"null"}],"default":null,"description":"the blob's name, checked when it completes; omitted, the daemon names the blob (capability blob.unnamed)","title":"Sha256"},"total":{"maximum":536870912,"minimum":1,"title":"Total","type":"integer"},"type":{"const":"blob.put","default":"blob.put","title":"Type","type":"string"},"width":{"anyOf":[{"maximum":16384,"minimum":1,"type":"integer"},{"type":"null"}],"default":null,"description":"raw formats","title":"Width"}},"required":["offset","total","format"],"title":"BlobPut","type":"object"};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11413,7 +11452,7 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.offset === undefined) && (missing0 = "offset"))) || ((data.total === undefined) && (missing0 = "total"))) || ((data.format === undefined) && (missing0 = "format"))){
+if((((data.offset === undefined) && (missing0 = "offset")) || ((data.total === undefined) && (missing0 = "total"))) || ((data.format === undefined) && (missing0 = "format"))){
 validate91.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -11640,16 +11679,69 @@ if(valid0){
 if(data.sha256 !== undefined){
 let data5 = data.sha256;
 const _errs21 = errors;
-if(errors === _errs21){
+const _errs22 = errors;
+let valid4 = false;
+const _errs23 = errors;
+if(errors === _errs23){
 if(typeof data5 === "string"){
 if(!pattern4.test(data5)){
-validate91.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
-return false;
+const err9 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
 }
 }
 else {
-validate91.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err10 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+var _valid2 = _errs23 === errors;
+valid4 = valid4 || _valid2;
+const _errs25 = errors;
+if(data5 !== null){
+const err11 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid2 = _errs25 === errors;
+valid4 = valid4 || _valid2;
+if(!valid4){
+const err12 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+validate91.errors = vErrors;
 return false;
+}
+else {
+errors = _errs22;
+if(vErrors !== null){
+if(_errs22){
+vErrors.length = _errs22;
+}
+else {
+vErrors = null;
+}
 }
 }
 var valid0 = _errs21 === errors;
@@ -11660,12 +11752,12 @@ var valid0 = true;
 if(valid0){
 if(data.total !== undefined){
 let data6 = data.total;
-const _errs23 = errors;
+const _errs27 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
 validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs23){
+if(errors === _errs27){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 536870912 || isNaN(data6)){
 validate91.errors = [{instancePath:instancePath+"/total",schemaPath:"#/properties/total/maximum",keyword:"maximum",params:{comparison: "<=", limit: 536870912},message:"must be <= 536870912"}];
@@ -11679,7 +11771,7 @@ return false;
 }
 }
 }
-var valid0 = _errs23 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
@@ -11687,7 +11779,7 @@ var valid0 = true;
 if(valid0){
 if(data.type !== undefined){
 let data7 = data.type;
-const _errs25 = errors;
+const _errs29 = errors;
 if(typeof data7 !== "string"){
 validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
@@ -11696,7 +11788,7 @@ if("blob.put" !== data7){
 validate91.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.put"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs25 === errors;
+var valid0 = _errs29 === errors;
 }
 else {
 var valid0 = true;
@@ -11704,63 +11796,12 @@ var valid0 = true;
 if(valid0){
 if(data.width !== undefined){
 let data8 = data.width;
-const _errs27 = errors;
-const _errs28 = errors;
-let valid4 = false;
-const _errs29 = errors;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if(errors === _errs29){
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 16384 || isNaN(data8)){
-const err10 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-else {
-if(data8 < 1 || isNaN(data8)){
-const err11 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-}
-}
-var _valid2 = _errs29 === errors;
-valid4 = valid4 || _valid2;
 const _errs31 = errors;
-if(data8 !== null){
-const err12 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-var _valid2 = _errs31 === errors;
-valid4 = valid4 || _valid2;
-if(!valid4){
-const err13 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+const _errs32 = errors;
+let valid5 = false;
+const _errs33 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err13 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -11768,21 +11809,72 @@ else {
 vErrors.push(err13);
 }
 errors++;
+}
+if(errors === _errs33){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 16384 || isNaN(data8)){
+const err14 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+else {
+if(data8 < 1 || isNaN(data8)){
+const err15 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+}
+var _valid3 = _errs33 === errors;
+valid5 = valid5 || _valid3;
+const _errs35 = errors;
+if(data8 !== null){
+const err16 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+var _valid3 = _errs35 === errors;
+valid5 = valid5 || _valid3;
+if(!valid5){
+const err17 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
 validate91.errors = vErrors;
 return false;
 }
 else {
-errors = _errs28;
+errors = _errs32;
 if(vErrors !== null){
-if(_errs28){
-vErrors.length = _errs28;
+if(_errs32){
+vErrors.length = _errs32;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid0 = _errs27 === errors;
+var valid0 = _errs31 === errors;
 }
 else {
 var valid0 = true;
@@ -12319,7 +12411,7 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.sha256 === undefined) && (missing0 = "sha256")) || ((data.received === undefined) && (missing0 = "received"))){
+if((data.received === undefined) && (missing0 = "received")){
 validate94.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -12423,16 +12515,69 @@ if(valid0){
 if(data.sha256 !== undefined){
 let data2 = data.sha256;
 const _errs10 = errors;
-if(errors === _errs10){
+const _errs11 = errors;
+let valid2 = false;
+const _errs12 = errors;
+if(errors === _errs12){
 if(typeof data2 === "string"){
 if(!pattern4.test(data2)){
-validate94.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
-return false;
+const err4 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
 }
 }
 else {
-validate94.errors = [{instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err5 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+var _valid1 = _errs12 === errors;
+valid2 = valid2 || _valid1;
+const _errs14 = errors;
+if(data2 !== null){
+const err6 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+var _valid1 = _errs14 === errors;
+valid2 = valid2 || _valid1;
+if(!valid2){
+const err7 = {instancePath:instancePath+"/sha256",schemaPath:"#/properties/sha256/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+validate94.errors = vErrors;
 return false;
+}
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
 }
 }
 var valid0 = _errs10 === errors;
@@ -12443,7 +12588,7 @@ var valid0 = true;
 if(valid0){
 if(data.type !== undefined){
 let data3 = data.type;
-const _errs12 = errors;
+const _errs16 = errors;
 if(typeof data3 !== "string"){
 validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
@@ -12452,7 +12597,7 @@ if("blob.received" !== data3){
 validate94.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "blob.received"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
