@@ -174,7 +174,7 @@ describe("common client against a real daemon", { timeout: 120_000 }, () => {
     Object.defineProperty(tracked.sockets[0], "bufferedAmount", { get: () => 0 });
     const acked = new Map<string, number>();
     client.on("message", (m) => {
-      if (m.type === "blob.received") acked.set(m.sha256, m.received);
+      if (m.type === "blob.received" && m.sha256) acked.set(m.sha256, m.received);
     });
     let maxUnacked = 0;
     const send = tracked.sockets[0]!.send.bind(tracked.sockets[0]);
