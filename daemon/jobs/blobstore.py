@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,26 @@ class BlobMeta:
     height: int | None = None
 
 
+# an unfinished upload's file untouched this long was left by a daemon that stopped mid-upload
+STALE_UPLOAD_S = 3600
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._drop_stale_uploads()
+
+    def _drop_stale_uploads(self) -> None:
+        """Remove the partial files of uploads a stopped daemon left behind (each live upload
+        appends to its file at every chunk, so its mtime is recent)."""
+        before = time.time() - STALE_UPLOAD_S
+        for part in [*self.root.glob(".upload.*.part"), *self.root.glob("*/.*.part")]:
+            try:
+                if part.stat().st_mtime < before:
+                    part.unlink()
+            except OSError:
+                continue
 
     def _path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
