@@ -7,11 +7,13 @@ import hashlib
 import json
 import struct
 import threading
+import time
 import zlib
 from pathlib import Path
 
 import pytest
 from layerbridge.daemon.client import DaemonClient, RemoteError
+from layerbridge.daemon.errors import StorageError
 from layerbridge.daemon.jobs.blobstore import BlobStore, Upload
 from layerbridge.daemon.protocol import decode_frame, encode_frame
 from layerbridge.daemon.session import Session
@@ -351,6 +353,156 @@ async def test_chunks_sent_with_ack_are_each_acknowledged_once_stored(daemon: Ru
                            for n in (chunk, 2 * chunk, 3 * chunk)]
     assert replies[3] == {"type": "blob.stored", "reply_to": "w", "sha256": sha, "size": len(data)}
     assert daemon.core.blobs.has(sha)
+
+
+async def test_uploads_without_sha256_are_named_by_the_daemon_from_their_bytes(daemon: RunningDaemon) -> None:
+    # a client that cannot hash fast (UXP has no WebCrypto) sends first; the daemon names the blob
+    first, second = bytes(range(256)) * 512, bytes(reversed(range(256))) * 512
+    chunk = 64 * 1024
+    ws = await connect(daemon.url, compression=None, proxy=None, max_size=None)
+    await ws.send(hello(daemon.token))
+    assert "blob.unnamed" in (await reply(ws))["capabilities"]
+    for offset in range(0, len(first), chunk):  # two uploads interleaved, told apart by id
+        for upload, data in (("a", first), ("b", second)):
+            await ws.send(encode_frame({"type": "blob.put", "id": upload, "offset": offset,
+                                        "total": len(data), "format": "grey8", "width": 256,
+                                        "height": 512, "ack": True}, data[offset:offset + chunk]))
+    replies = [await reply(ws) for _ in range(4)]
+    acks = [r for r in replies if r["type"] == "blob.received"]
+    assert acks == [{"type": "blob.received", "reply_to": u, "received": chunk} for u in ("a", "b")]
+    stored = {r["reply_to"]: r for r in replies if r["type"] == "blob.stored"}
+    assert stored == {u: {"type": "blob.stored", "reply_to": u, "sha256": hashlib.sha256(d).hexdigest(),
+                          "size": len(d)} for u, d in (("a", first), ("b", second))}
+    await ws.send(json.dumps({"type": "blob.get", "id": "g", "sha256": stored["b"]["sha256"]}))
+    header, payload = decode_frame(await asyncio.wait_for(ws.recv(), 10))
+    assert payload == second and header["width"] == 256  # the uploader owns it, shaped as sent
+    await ws.close()
+
+
+async def test_an_upload_without_sha256_needs_an_id(daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    await ws.send(encode_frame({"type": "blob.put", "offset": 0, "total": 4, "format": "grey8",
+                                "width": 2, "height": 2}, b"abcd"))
+    err = await reply(ws)
+    assert (err["code"], err["field"]) == ("invalid_input", "id")
+    await ws.send(json.dumps({"type": "ping", "id": "p"}))
+    assert (await reply(ws))["type"] == "pong"  # refused, still served
+    await ws.close()
+
+
+async def test_the_client_sends_new_bytes_unnamed_and_known_bytes_not_at_all(daemon: RunningDaemon) -> None:
+    data = bytes(range(256)) * 4096
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        headers: list[dict] = []  # type: ignore[type-arg]
+        send = client.ws.send
+
+        async def recording(frame):  # type: ignore[no-untyped-def]
+            if isinstance(frame, bytes):
+                headers.append(decode_frame(frame)[0])
+            await send(frame)
+
+        client.ws.send = recording  # type: ignore[method-assign]
+        sha = await client.upload(data, "grey8", 1024, 1024)
+        assert sha == hashlib.sha256(data).hexdigest() and daemon.core.blobs.has(sha)
+        assert headers and all("sha256" not in h for h in headers)  # named by the daemon
+        before = client.payload_bytes_sent
+        assert await client.upload(data, "grey8", 1024, 1024) == sha
+        assert client.payload_bytes_sent == before  # known: only blob.has went out
+    async with await DaemonClient.connect(daemon.url, daemon.token) as fresh:
+        # another client process knows nothing of it: it proves it holds the bytes by sending them
+        assert await fresh.upload(data, "grey8", 1024, 1024) == sha
+        assert fresh.payload_bytes_sent == len(data)
+
+
+async def test_against_a_daemon_without_unnamed_uploads_the_client_names_the_blob_first(
+        daemon: RunningDaemon) -> None:
+    data = bytes(range(256)) * 256
+    async with await DaemonClient.connect(daemon.url, daemon.token) as client:
+        older = [c for c in client.welcome.capabilities if c != "blob.unnamed"]
+        client.welcome = client.welcome.model_copy(update={"capabilities": older})
+        headers: list[dict] = []  # type: ignore[type-arg]
+        send = client.ws.send
+
+        async def recording(frame):  # type: ignore[no-untyped-def]
+            if isinstance(frame, bytes):
+                headers.append(decode_frame(frame)[0])
+            await send(frame)
+
+        client.ws.send = recording  # type: ignore[method-assign]
+        sha = await client.upload(data, "grey8", 256, 256)
+        assert headers and all(h["sha256"] == sha == hashlib.sha256(data).hexdigest() for h in headers)
+
+
+class SlowUpload(Upload):
+    """A disk slower than the client: every chunk takes 20 ms to write."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        time.sleep(0.02)
+        super().write(data)
+
+
+class SlowStore(BlobStore):
+    def begin(self, sha: str | None) -> Upload:
+        return SlowUpload(self, sha)
+
+
+async def test_a_client_faster_than_the_disk_is_held_back_at_the_write_behind_bound(
+        daemon: RunningDaemon) -> None:
+    from layerbridge.daemon.handlers.blobs import WRITE_BEHIND
+
+    sent: list[str | bytes] = []
+    session = Session(daemon.core, "peer", lambda frame: sent.append(frame) or True, lambda code, reason: None)
+    await session.handle(hello(daemon.token))
+    daemon.core.uploads.store = SlowStore(daemon.core.blobs.root)
+    chunk, data = 1 << 20, bytes(range(256)) * (16 << 12)  # 16 MiB
+    behind = []
+    for offset in range(0, len(data), chunk):
+        await session.handle(encode_frame({"type": "blob.put", "id": "u", "offset": offset,
+                                           "total": len(data), "format": "grey8", "width": 4096,
+                                           "height": 4096}, data[offset:offset + chunk]))
+        behind.extend(s.behind for s in session.upload_streams.values())
+    # the session read on while chunks were being written, and never ran more than the bound ahead
+    assert max(behind) > chunk and max(behind) <= WRITE_BEHIND + chunk
+    stored = json.loads(sent[-1])
+    assert stored == {"type": "blob.stored", "sha256": hashlib.sha256(data).hexdigest(),
+                      "size": len(data), "reply_to": "u"}
+
+
+class FailingUpload(Upload):
+    """A disk that fills up at the upload's third chunk."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        if self.size >= 2 * len(data):
+            self.abort()
+            raise StorageError("cannot store an upload: No space left on device")
+        super().write(data)
+
+
+class FailingStore(BlobStore):
+    def begin(self, sha: str | None) -> Upload:
+        return FailingUpload(self, sha)
+
+
+async def test_a_chunk_that_cannot_be_written_drops_the_upload_and_answers_its_id(
+        daemon: RunningDaemon) -> None:
+    ws = await raw(daemon, daemon.token)
+    daemon.core.uploads.store = FailingStore(daemon.core.blobs.root)
+    chunk, data = 64 * 1024, bytes(range(256)) * 1024
+    for offset in range(0, len(data), chunk):
+        await ws.send(encode_frame({"type": "blob.put", "id": "f", "offset": offset,
+                                    "total": len(data), "format": "grey8", "width": 256,
+                                    "height": 1024}, data[offset:offset + chunk]))
+    err = await reply(ws)
+    assert (err["type"], err["reply_to"], err["code"]) == ("error", "f", "storage_failed")
+    await ws.send(json.dumps({"type": "ping", "id": "p"}))
+    later = []
+    while (message := await reply(ws))["type"] != "pong":
+        later.append(message)
+    # no blob.stored; a chunk read after the upload was dropped is refused by the same id
+    assert all((m["type"], m["reply_to"]) == ("error", "f") for m in later)
+    assert not list(daemon.core.blobs.root.rglob("*.part"))
+    assert daemon.core.uploads.count == 0 and not daemon.core.blobs.has(hashlib.sha256(data).hexdigest())
+    await ws.close()
 
 
 async def test_an_upload_cut_off_midway_leaves_no_partial_file(daemon: RunningDaemon) -> None:

@@ -281,6 +281,8 @@ class Limits(Message):
     max_generate_side: int
     max_steps: int
     max_batch: int
+    max_canvas_side: int = Field(default=LIMITS.max_canvas_side,
+                                 description="width or height of a job's canvas (the document)")
     pre_hello_frame_bytes: int = Field(default=32 * 1024, description="largest frame before hello")
     max_uploads_per_connection: int = Field(default=16, description="unfinished uploads")
     max_upload_bytes_per_connection: int = Field(default=LIMITS.max_blob_bytes,

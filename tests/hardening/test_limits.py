@@ -59,6 +59,7 @@ async def test_welcome_lists_the_limits(limited: RunningDaemon) -> None:
     assert (limits.max_uploads_per_connection, limits.max_queued_interactive,
             limits.max_queued_batch) == (4, 2, 3)
     assert limits.pre_hello_frame_bytes == LIMITS.pre_hello_frame_bytes
+    assert limits.max_canvas_side == 300_000  # Photoshop's PSB bound, the one job.canvas is checked against
 
 
 async def test_connections_without_hello_are_capped_oldest_first(limited: RunningDaemon) -> None:

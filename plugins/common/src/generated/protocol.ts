@@ -1253,6 +1253,10 @@ export interface JobState {
 export interface Limits {
   max_batch: number;
   max_blob_bytes: number;
+  /**
+   * width or height of a job's canvas (the document)
+   */
+  max_canvas_side?: number;
   max_chunk_bytes: number;
   max_frame_bytes: number;
   max_generate_side: number;
