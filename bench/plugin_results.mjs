@@ -156,7 +156,7 @@ try {
   ].join("\n")], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
 
   const mib = canvas.length / 2 ** 20;
-  console.log(`\n1. click → upload done, ${side}x${side} RGBA canvas (${mib} MiB), best of ${RUNS} (hash + blob.has + upload to blob.stored)`);
+  console.log(`\n1. click → upload done, ${side}x${side} RGBA canvas (${mib} MiB), best of ${RUNS}, until blob.stored (named: SHA-256 + blob.has + chunks; unnamed: content key + chunks)`);
   console.log(`   named, plain-JS SHA-256 (baseline) ${ms(best(jsRuns))}`);
   console.log(`   named, WebAssembly SHA-256         ${ms(best(wasmRuns))}  (${(best(jsRuns) / best(wasmRuns)).toFixed(2)}x faster)`);
   console.log(`   unnamed, XXH3-128 content key      ${ms(best(unnamedRuns))}  (${(best(jsRuns) / best(unnamedRuns)).toFixed(2)}x the baseline, ${(best(wasmRuns) / best(unnamedRuns)).toFixed(2)}x the WebAssembly SHA-256; the daemon computes the SHA-256)`);

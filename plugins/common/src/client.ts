@@ -214,8 +214,17 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
         return await uploadBlobs(this.uploadChannel(), hashed, onProgress);
       } catch (err) {
         if (!(err instanceof ConnectionError) || attempt >= 2 || this.userClosed) throw err;
+        await this.closeHandled();
       }
     }
+  }
+
+  /** Resolves once a socket that stopped being open has had its close handled (the state leaves
+   * "ready"): a send that failed on a closing socket is retried on the next connection, not at
+   * once on the same one (its close event may come a moment after sends start failing). */
+  private closeHandled(): Promise<void> {
+    if (this.stateValue !== "ready" || this.socket?.readyState === SOCKET_OPEN) return Promise.resolve();
+    return new Promise((resolve) => this.once("state", () => resolve()));
   }
 
   private uploadChannel(): UploadChannel {

@@ -156,6 +156,30 @@ describe("uploads the daemon names (blob.unnamed)", { timeout: 120_000 }, () => 
     expect(blobHas(tracked)).toEqual([]);
   });
 
+  it("two uploads of the same new bytes at once both resolve with their name", async () => {
+    const { client } = connectClient({ chunkBytes: 4096 });
+    await client.connect();
+    const image = freshImage(48, 32);
+    const source = { bytes: image, format: "rgba8" as const, width: 48, height: 32 };
+    expect(await Promise.all([client.upload([source]), client.upload([source])])).toEqual([[sha256(image)], [sha256(image)]]);
+  });
+
+  it("finishes an unnamed upload cut by a dropped connection once it is back", async () => {
+    const { client, tracked } = connectClient({ chunkBytes: 4096 });
+    await client.connect();
+    const image = freshImage(64, 64); // 4 chunks
+    const first = tracked.sockets[0]!;
+    const send = first.send.bind(first);
+    let sent = 0;
+    first.send = ((data: string | ArrayBuffer) => {
+      send(data);
+      if (typeof data !== "string" && ++sent === 2) first.terminate(); // gone mid-upload
+    }) as typeof send;
+    expect(await client.upload([{ bytes: image, format: "rgba8", width: 64, height: 64 }])).toEqual([sha256(image)]);
+    expect(tracked.sockets.length).toBeGreaterThan(1);
+    expect(Buffer.compare((await client.getBlob(sha256(image))).bytes, image)).toBe(0);
+  });
+
   it("paces an unnamed upload on the daemon's acknowledgements, which name it by id alone", async () => {
     const window = 1 << 20;
     const { client, tracked } = connectClient({ chunkBytes: 256 << 10, uploadWindowBytes: window });
