@@ -1,8 +1,11 @@
 // The Photoshop panel's two waits, against a real daemon (the demo models, on this machine):
-//   1. click → upload done for a 4096² canvas: hash (as UXP does: no WebCrypto) + blob.has +
-//      chunked upload until blob.stored. Baseline: the plain-JS SHA-256, the present path where
-//      the host has no WebAssembly; then the WebAssembly SHA-256 the panel hands in (hash-wasm).
-//      Photoshop's own getPixels is not in it (it cannot run here).
+//   1. click → upload done for a 4096² canvas (new bytes, so the upload really happens), until
+//      blob.stored. The named path (as UXP does it without blob.unnamed: no WebCrypto, so SHA-256
+//      first, then blob.has, then the chunks): with the plain-JS SHA-256 (the baseline, where the
+//      host has no WebAssembly), then with the WebAssembly SHA-256 the panel hands in (hash-wasm).
+//      Then the unnamed path the panel takes with a daemon that has blob.unnamed: the XXH3-128
+//      content key the panel hands in (hash-wasm), then the chunks; the daemon hashes them as they
+//      arrive and names the blob. Photoshop's own getPixels is not in it (it cannot run here).
 //   2. last step → pixels decoded for a 1024² result (a Fill of a 1024² selection): from the job's
 //      last progress event to RGBA pixels in hand for putPixels. Baseline: PNG results (the daemon encodes, the panel decodes
 //      with fast-png in plain JS, as in UXP); then raw rgba8 results (result_format), which the
@@ -19,9 +22,9 @@ import { join } from "node:path";
 Object.defineProperty(globalThis, "crypto", { value: { randomUUID, getRandomValues }, configurable: true });
 
 const { lb, cleanup } = await panelBundle([
-  'export { LayerbridgeClient, useWasmSha256 } from "@layerbridge/common";',
+  'export { LayerbridgeClient, decodeFrame, useContentHasher, useWasmSha256 } from "@layerbridge/common";',
   'export { demoDataDir, serveDaemon } from "@layerbridge/common/testing";',
-  'export { createSHA256 } from "hash-wasm";',
+  'export { createSHA256, createXXHash128 } from "hash-wasm";',
   'export { resultPixels } from "./src/resultPixels.ts";',
   'export { default as WebSocket } from "ws";',
 ]);
@@ -34,11 +37,26 @@ console.log("building the demo models and starting a daemon ...");
 const data = await lb.demoDataDir();
 const token = await data.pair("bench-photoshop");
 const daemon = await lb.serveDaemon(data.dir);
+let putsWithSha = 0;
+let putsWithout = 0;
 const client = new lb.LayerbridgeClient({
   url: daemon.url,
   token,
   client: { name: "bench-photoshop", kind: "photoshop", version: "bench" },
-  createSocket: (url) => new lb.WebSocket(url),
+  createSocket: (url) => {
+    const ws = new lb.WebSocket(url);
+    const send = ws.send.bind(ws);
+    ws.send = (frame) => {
+      // which path each upload took: a blob.put header with or without sha256
+      if (typeof frame !== "string") {
+        const { header } = lb.decodeFrame(new Uint8Array(frame));
+        if (header.sha256) putsWithSha++;
+        else putsWithout++;
+      }
+      send(frame);
+    };
+    return ws;
+  },
   reconnect: false,
   heartbeatMs: 0,
   requestTimeoutMs: 300_000,
@@ -68,6 +86,14 @@ try {
   await clickToUpload(); // compile the WebAssembly once, as the panel's first upload does
   const wasmRuns = [];
   for (let r = 0; r < RUNS; r++) wasmRuns.push(await clickToUpload());
+  const namedPuts = putsWithSha;
+  lb.useContentHasher(lb.createXXHash128); // what the panel's UXP entry installs
+  await clickToUpload(); // compile the WebAssembly once
+  const unnamedRuns = [];
+  for (let r = 0; r < RUNS; r++) unnamedRuns.push(await clickToUpload());
+  if (namedPuts === 0 || putsWithSha !== namedPuts || putsWithout === 0) {
+    throw new Error(`expected named puts, then unnamed ones: ${namedPuts} named, then ${putsWithSha - namedPuts} named and ${putsWithout} unnamed`);
+  }
 
   // ---------------------------------------------------------------- 2. last step → pixels
   // a Fill of a 1024² selection on a 2048² document: the demo model denoises at its native 128²,
@@ -130,9 +156,10 @@ try {
   ].join("\n")], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
 
   const mib = canvas.length / 2 ** 20;
-  console.log(`\n1. click → upload done, ${side}x${side} RGBA canvas (${mib} MiB), best of ${RUNS} (hash + blob.has + upload to blob.stored)`);
-  console.log(`   plain-JS SHA-256 (baseline) ${ms(best(jsRuns))}`);
-  console.log(`   WebAssembly SHA-256         ${ms(best(wasmRuns))}  (${(best(jsRuns) / best(wasmRuns)).toFixed(2)}x faster)`);
+  console.log(`\n1. click → upload done, ${side}x${side} RGBA canvas (${mib} MiB), best of ${RUNS}, until blob.stored (named: SHA-256 + blob.has + chunks; unnamed: content key + chunks)`);
+  console.log(`   named, plain-JS SHA-256 (baseline) ${ms(best(jsRuns))}`);
+  console.log(`   named, WebAssembly SHA-256         ${ms(best(wasmRuns))}  (${(best(jsRuns) / best(wasmRuns)).toFixed(2)}x faster)`);
+  console.log(`   unnamed, XXH3-128 content key      ${ms(best(unnamedRuns))}  (${(best(jsRuns) / best(unnamedRuns)).toFixed(2)}x the baseline, ${(best(wasmRuns) / best(unnamedRuns)).toFixed(2)}x the WebAssembly SHA-256; the daemon computes the SHA-256)`);
   console.log(`\n2. last step → pixels decoded, 1024x1024 result, best of ${RUNS} of a Fill (daemon: upscale, composite, encode, send; panel: decode)`);
   const row = (label, r) => `   ${label} ${ms(r.total)}   daemon ${ms(r.daemon)}   panel decode ${ms(r.decode)}   ${(r.bytes / 2 ** 20).toFixed(2)} MiB`;
   console.log(row("PNG (baseline)", png));

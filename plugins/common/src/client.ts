@@ -4,6 +4,7 @@
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { BlobStore, type ReceivedBlob } from "./blobStore.js";
 import { checkTransition, type ConnectionState } from "./connectionState.js";
+import { ContentKeys, type ContentHasherFactory } from "./contentKey.js";
 import { Emitter } from "./emitter.js";
 import { ConnectionError, DaemonError, ProtocolViolation } from "./errors.js";
 import { decodeFrame, parseJson } from "./frames.js";
@@ -26,7 +27,7 @@ import {
 } from "./protocol.js";
 import type { ReplyTo, SimpleRequest } from "./replies.js";
 import { SOCKET_OPEN, type WebSocketFactory, type WebSocketLike } from "./socket.js";
-import { hashBlobs, uploadBlobs, type BlobSource, type UploadProgress } from "./upload.js";
+import { hashBlobs, uploadBlobs, uploadUnnamed, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";
 import { parseBinaryHeader, parseServerMessage } from "./validate.js";
 
 export interface LayerbridgeClientOptions {
@@ -54,6 +55,10 @@ export interface LayerbridgeClientOptions {
   /** With a daemon that does not acknowledge: pause while the socket buffers more than this.
    * Default 4 MiB. */
   highWaterBytes?: number;
+  /** The XXH3-128 hasher that keys uploads, so that a daemon with blob.unnamed names them and
+   * nothing is hashed with SHA-256 here (hash-wasm's createXXHash128). Default: the one installed
+   * with useContentHasher; null: none (each blob is hashed with SHA-256 before it is sent). */
+  contentHasher?: ContentHasherFactory | null;
 }
 
 export interface ClientEvents {
@@ -92,6 +97,8 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
   private readonly jobs: JobTracker;
   private readonly blobStore = new BlobStore();
   private readonly blobFetches = new Map<string, Promise<ReceivedBlob>>();
+  /** What this client uploaded, by content key (see contentKey.ts). */
+  private readonly contentKeys: ContentKeys;
   private readyWaiters: Waiter<Welcome>[] = [];
   /** Why the client is closed, for a ready() that comes after. */
   private closedWith: Error | undefined;
@@ -109,6 +116,7 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     super();
     this.options = options;
     this.backoff = new Backoff(options.reconnect === false ? {} : options.reconnect ?? {});
+    this.contentKeys = new ContentKeys(options.contentHasher);
     this.jobs = new JobTracker({
       isReady: () => this.stateValue === "ready",
       request: (message) => this.request(message),
@@ -183,35 +191,56 @@ export class LayerbridgeClient extends Emitter<ClientEvents> {
     return (await this.request({ type: "models.list" })).models;
   }
 
-  /** Upload what the daemon lacks (blob.has first); returns each blob's sha256. A dropped
-   * connection is waited out and the upload retried (content addressing makes that safe). */
+  /** Upload what the daemon lacks (blob.has first); returns each blob's sha256. With a daemon
+   * that names blobs (blob.unnamed) and a content hasher, the names come from the daemon's
+   * blob.stored and bytes sent before are only checked with blob.has; otherwise each blob is
+   * hashed with SHA-256 first. A dropped connection is waited out and the upload retried (content
+   * addressing makes that safe; what was stored before the drop is then only checked). */
   async upload(blobs: readonly BlobSource[], onProgress?: (p: UploadProgress) => void): Promise<string[]> {
-    // hashed once, not again on each retry (UXP hashes in plain JS)
-    const hashes = await hashBlobs(blobs);
-    const hashed = blobs.map((b, i): BlobSource => ({ ...b, sha256: hashes[i] }));
+    // each computed once, not again on each retry (UXP hashes in plain JS or WebAssembly)
+    let keys: (string | undefined)[] | null | undefined;
+    let hashed: BlobSource[] | undefined;
     for (let attempt = 0; ; attempt++) {
-      await this.ready();
+      const welcome = await this.ready();
       try {
-        return await uploadBlobs(
-          {
-            blobHas: (sha256) => this.request({ type: "blob.has", sha256 }),
-            sendBinary: (frame) => this.sendRaw(frame),
-            bufferedAmount: () => this.socket?.bufferedAmount ?? 0,
-            uploadId: () => this.pending.allocId(),
-            waitStored: (id, sha, onReceived) => this.pending.expectStored(id, sha, this.options.requestTimeoutMs ?? 30_000, onReceived),
-            chunkSent: (id) => this.pending.stillMoving(id),
-            chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
-            acknowledges: this.welcomeValue?.capabilities.includes("blob.ack") ?? false,
-            windowBytes: this.options.uploadWindowBytes ?? 4 * MiB,
-            highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
-          },
-          hashed,
-          onProgress,
-        );
+        if (welcome.capabilities.includes("blob.unnamed")) {
+          keys ??= (await this.contentKeys.keysFor(blobs)) ?? null;
+          if (keys) return await uploadUnnamed(this.uploadChannel(), blobs, keys, this.contentKeys, onProgress);
+        }
+        if (!hashed) {
+          const hashes = await hashBlobs(blobs);
+          hashed = blobs.map((b, i): BlobSource => ({ ...b, sha256: hashes[i] }));
+        }
+        return await uploadBlobs(this.uploadChannel(), hashed, onProgress);
       } catch (err) {
         if (!(err instanceof ConnectionError) || attempt >= 2 || this.userClosed) throw err;
+        await this.closeHandled();
       }
     }
+  }
+
+  /** Resolves once a socket that stopped being open has had its close handled (the state leaves
+   * "ready"): a send that failed on a closing socket is retried on the next connection, not at
+   * once on the same one (its close event may come a moment after sends start failing). */
+  private closeHandled(): Promise<void> {
+    if (this.stateValue !== "ready" || this.socket?.readyState === SOCKET_OPEN) return Promise.resolve();
+    return new Promise((resolve) => this.once("state", () => resolve()));
+  }
+
+  private uploadChannel(): UploadChannel {
+    return {
+      blobHas: (sha256) => this.request({ type: "blob.has", sha256 }),
+      sendBinary: (frame) => this.sendRaw(frame),
+      bufferedAmount: () => this.socket?.bufferedAmount ?? 0,
+      uploadId: () => this.pending.allocId(),
+      waitStored: async (id, sha, onReceived) =>
+        (await this.pending.expectStored(id, sha, this.options.requestTimeoutMs ?? 30_000, onReceived)).sha256,
+      chunkSent: (id) => this.pending.stillMoving(id),
+      chunkBytes: Math.min(this.options.chunkBytes ?? MiB, this.limits?.max_chunk_bytes ?? MiB),
+      acknowledges: this.welcomeValue?.capabilities.includes("blob.ack") ?? false,
+      windowBytes: this.options.uploadWindowBytes ?? 4 * MiB,
+      highWaterBytes: this.options.highWaterBytes ?? 4 * MiB,
+    };
   }
 
   /** The bytes of a blob (a result, or anything uploaded). */

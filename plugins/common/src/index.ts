@@ -9,6 +9,7 @@ export {
   type SubmitOptions,
 } from "./client.js";
 export { IllegalTransition, type ConnectionState } from "./connectionState.js";
+export { ContentKeys, SENT_KEYS, useContentHasher, type ContentHasherFactory } from "./contentKey.js";
 export { Emitter, type Listener } from "./emitter.js";
 export { ConnectionError, DaemonError, JobCancelledError, ProtocolViolation } from "./errors.js";
 export { describeError, type ErrorDescription } from "./describeError.js";
@@ -29,5 +30,5 @@ export { sha256Hex, sha256HexSync, sha256HexWasm, useWasmSha256, type StreamingH
 export { installTextCodecs, PortableTextEncoder, portableTextDecoder } from "./textCodecs.js";
 export { loraLabel, withTriggerWords } from "./triggerWords.js";
 export { SOCKET_OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketFactory, type WebSocketLike } from "./socket.js";
-export { hashBlobs, uploadBlobs, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";
+export { hashBlobs, uploadBlobs, uploadUnnamed, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";
 export { parseBinaryHeader, parseServerMessage } from "./validate.js";

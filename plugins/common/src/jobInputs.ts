@@ -1,6 +1,7 @@
 // A job's input images by name: `{image, mask, control}` instead of a list of hashes matched to
 // params by position. The images are uploaded together (each only when the daemon lacks it) and
-// each hash goes into the field it belongs to.
+// the name each upload returns (the sha256 the daemon gave it, with blob.unnamed; nothing is
+// hashed first for it) goes into the field it belongs to.
 import type { ControlSpec, JobParams } from "./protocol.js";
 import type { BlobSource } from "./upload.js";
 

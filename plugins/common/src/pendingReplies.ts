@@ -1,7 +1,7 @@
 // Bookkeeping of what the client waits for: replies to requests and to uploads (blob.put frames
 // carry an id the daemon echoes as reply_to in blob.received, blob.stored or an error), all by id.
 // Each wait has a timeout; a dropped connection fails them all.
-import { ConnectionError } from "./errors.js";
+import { ConnectionError, ProtocolViolation } from "./errors.js";
 import type { BlobReceived, BlobStored, ServerMessage } from "./protocol.js";
 
 interface Pending {
@@ -10,9 +10,15 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Restarts the timer (see stillMoving). */
   rearm: () => void;
-  /** Uploads: the blob's hash (matches a blob.stored without reply_to). */
-  sha256?: string;
-  /** Uploads: told of each blob.received. */
+  /** Set for the wait of an upload. */
+  upload?: UploadWait;
+}
+
+interface UploadWait {
+  /** The blob's hash, for a named upload (matches a blob.stored or blob.received without
+   * reply_to); undefined for an unnamed one (blob.unnamed: the daemon names it). */
+  sha256: string | undefined;
+  /** Told of each blob.received. */
   onReceived?: (received: number) => void;
 }
 
@@ -29,7 +35,7 @@ export class PendingReplies {
   }
 
   /** Wait for the reply to request `id`; fails with ConnectionError after `timeoutMs` (0: never). */
-  expect(id: string, what: string, timeoutMs: number, sha256?: string): Promise<ServerMessage> {
+  expect(id: string, what: string, timeoutMs: number, upload?: UploadWait): Promise<ServerMessage> {
     return new Promise<ServerMessage>((resolve, reject) => {
       const start = () =>
         timeoutMs > 0 ? setTimeout(() => this.settle(id, undefined, new ConnectionError(`no reply to ${what} after ${timeoutMs} ms`)), timeoutMs) : undefined;
@@ -37,7 +43,7 @@ export class PendingReplies {
         resolve,
         reject,
         timer: start(),
-        sha256,
+        upload,
         rearm: () => {
           clearTimeout(pending.timer);
           pending.timer = start();
@@ -59,41 +65,49 @@ export class PendingReplies {
     if (!p) return false;
     this.requests.delete(id);
     clearTimeout(p.timer);
-    if (p.sha256 !== undefined) this.rememberFinishedUpload(id);
+    if (p.upload) this.rememberFinishedUpload(id);
     if (err) p.reject(err);
     else if (reply) p.resolve(reply);
     return true;
   }
 
-  /** Resolves on blob.stored answering the upload whose blob.put frames carry `id`, rejects on an
-   * error answering it; fails after `timeoutMs` without progress (see stillMoving) or reply (a
-   * daemon that stays silent must not hang an upload: the caller sees a ConnectionError and may
-   * retry). */
-  async expectStored(id: string, sha256: string, timeoutMs: number, onReceived?: (received: number) => void): Promise<void> {
-    const stored = this.expect(id, `the upload of ${sha256.slice(0, 12)} (blob.put ${id})`, timeoutMs, sha256);
-    const pending = this.requests.get(id);
-    if (pending && onReceived) pending.onReceived = onReceived;
-    await stored;
+  /** Resolves with the blob.stored answering the upload whose blob.put frames carry `id` (its
+   * sha256 names the blob; for an unnamed upload, `sha256` undefined, it is the only word of the
+   * name), rejects on an error answering it; fails after `timeoutMs` without progress (see
+   * stillMoving) or reply (a daemon that stays silent must not hang an upload: the caller sees a
+   * ConnectionError and may retry). */
+  async expectStored(
+    id: string,
+    sha256: string | undefined,
+    timeoutMs: number,
+    onReceived?: (received: number) => void,
+  ): Promise<BlobStored> {
+    const what = sha256 !== undefined ? `the upload of ${sha256.slice(0, 12)} (blob.put ${id})` : `the unnamed upload blob.put ${id}`;
+    const reply = await this.expect(id, what, timeoutMs, { sha256, onReceived });
+    if (reply.type !== "blob.stored") throw new ProtocolViolation(`${reply.type} answered ${what}, expected blob.stored`, "type");
+    return reply;
   }
 
   /** A blob.received: the daemon stored part of an upload, so the upload is moving (its timeout
    * counts from now) and may send more. False when no upload waits for it. */
   received(msg: BlobReceived): boolean {
-    const match = (id: string, p: Pending) => (msg.reply_to != null ? id === msg.reply_to : p.sha256 === msg.sha256);
+    const match = (id: string, upload: UploadWait) =>
+      msg.reply_to != null ? id === msg.reply_to : msg.sha256 != null && upload.sha256 === msg.sha256;
     for (const [id, p] of this.requests) {
-      if (p.sha256 === undefined || !match(id, p)) continue;
+      if (!p.upload || !match(id, p.upload)) continue;
       p.rearm();
-      p.onReceived?.(msg.received);
+      p.upload.onReceived?.(msg.received);
       return true;
     }
     return false;
   }
 
-  /** A blob.stored without reply_to: settles every upload waiting for this hash; false if none. */
+  /** A blob.stored without reply_to: settles every named upload waiting for this hash; false if
+   * none. */
   storedWithoutId(msg: BlobStored): boolean {
     let any = false;
     for (const [id, p] of [...this.requests]) {
-      if (p.sha256 === msg.sha256) any = this.settle(id, msg) || any;
+      if (p.upload?.sha256 === msg.sha256) any = this.settle(id, msg) || any;
     }
     return any;
   }

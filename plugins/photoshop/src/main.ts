@@ -2,7 +2,7 @@
 // index.html (the manifest's main); UXP gives each lifecycle handler 300 ms, so connecting happens
 // in the background.
 import "./uxp/textCodecs.js"; // first: dependencies build text codecs at load
-import "./uxp/wasmSha256.js";
+import "./uxp/wasmHashers.js";
 import type { WebSocketLike } from "@layerbridge/common";
 import { PhotoshopHost } from "./host/photoshopHost.js";
 import { mountPanel } from "./mountPanel.js";

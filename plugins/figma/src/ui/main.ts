@@ -1,5 +1,6 @@
 /** The UI iframe's entry: wires the panel to the main thread (postMessage) and the daemon (WebSocket). */
 
+import "./contentHasher";
 import { canvasImageOps } from "./canvasImageOps";
 import { isDesktopApp, type Environment } from "./diagnose";
 import { localNetworkAccess, watchOpening } from "./localNetwork";

@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { LayerbridgeClient } from "@layerbridge/common";
+import { decodeFrame, LayerbridgeClient } from "@layerbridge/common";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
@@ -113,6 +114,51 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
       const png = decodePng(new Uint8Array(pngs[0] ?? []));
       expect([png.width, png.height]).toEqual([96, 64]);
       expect(png.at(0, 0)).toEqual({ r: 20, g: 120, b: 220, a: 255 }); // outside the patch: the original
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
+
+  it("uploads its images unnamed: the daemon names them (blob.unnamed), the page computes no SHA-256", async () => {
+    const image = solidPng(64, 48, { r: 200, g: Math.floor(Math.random() * 256), b: 40, a: 255 }); // bytes new to the daemon
+    const mask = new Uint8Array(64 * 48 * 4).fill(255);
+    const script: HarnessScript = {
+      settings: { ...DEFAULT_SETTINGS, url: daemon.url, token: daemon.token, prompt: "a window", model: "demo-inpaint" },
+      selection: selectionFor("Rectangle “Photo” 64×48", "inpaint"),
+      input: { flow: "inpaint", image, mask: encodePng(64, 48, mask), size: { width: 64, height: 48 } },
+    };
+    const harness = await startHarness(script);
+    const page = await browser.newPage({ viewport: { width: 372, height: 752 } });
+    // what the frame's socket sends: blob.put headers with their payloads, and the JSON messages
+    const puts: { header: Record<string, unknown>; payload: Uint8Array }[] = [];
+    const texts: Record<string, unknown>[] = [];
+    page.on("websocket", (ws) =>
+      ws.on("framesent", ({ payload }) => {
+        if (typeof payload === "string") texts.push(JSON.parse(payload) as Record<string, unknown>);
+        else {
+          const frame = decodeFrame(new Uint8Array(payload));
+          puts.push({ header: frame.header as Record<string, unknown>, payload: frame.payload.slice() });
+        }
+      }),
+    );
+    try {
+      await page.goto(harness.url);
+      const ui = page.frameLocator("#plugin");
+      await expect.poll(() => ui.locator("#status").getAttribute("data-state"), { timeout: 20_000 }).toBe("ready");
+      await ui.locator("#run").click();
+      expect(await pollPlaced(page)).toHaveLength(1);
+      // the frames' events reach the test on their own schedule: wait until the submit has come
+      await expect.poll(() => texts.some((m) => m["type"] === "job.submit")).toBe(true);
+      expect(puts.length).toBeGreaterThan(0);
+      expect(puts.every((p) => !("sha256" in p.header) && typeof p.header["id"] === "string")).toBe(true);
+      // each input in the job is the sha256 of the bytes its upload carried
+      const uploaded = new Map<unknown, Buffer[]>();
+      for (const p of puts) uploaded.set(p.header["id"], [...(uploaded.get(p.header["id"]) ?? []), Buffer.from(p.payload)]);
+      const names = [...uploaded.values()].map((chunks) => createHash("sha256").update(Buffer.concat(chunks)).digest("hex"));
+      const params = texts.find((m) => m["type"] === "job.submit")?.["params"] as Record<string, unknown>;
+      expect(names.sort()).toEqual([params["image"], params["mask"]].sort());
+      expect(texts.filter((m) => m["type"] === "blob.has")).toEqual([]); // nothing asked of bytes never sent
     } finally {
       await page.close();
       await harness.close();
