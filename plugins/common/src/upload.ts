@@ -4,16 +4,15 @@
 // client sent before are known by their content key (see contentKey.ts) and only checked with
 // blob.has; new bytes go as an unnamed upload (blob.put without sha256) and the daemon's
 // blob.stored says their name. Otherwise each blob is hashed with SHA-256 first and sent named.
-// UXP closes a socket whose send buffer overflows, documents
-// neither that buffer's size nor when bufferedAmount updates, and has no 'drain' event. So the
-// pace comes from the daemon: each chunk asks for an acknowledgement (blob.received, sent once the
+// Pacing: UXP closes a socket whose send buffer overflows, documents neither that buffer's size
+// nor when bufferedAmount updates, and has no 'drain' event. So the pace comes from the daemon: each chunk asks for an acknowledgement (blob.received, sent once the
 // chunk is stored) and at most `windowBytes` are ever sent and not yet acknowledged, whatever
 // bufferedAmount says. Only with a daemon that does not acknowledge (no blob.ack capability) is
 // bufferedAmount polled instead. Every chunk of one blob carries the same id; the daemon echoes it
 // as reply_to in blob.received, blob.stored, or an error about that upload.
 import { encodeFrame } from "./frames.js";
-import type { BlobMissing, BlobPut, ImageFormat } from "./protocol.js";
 import type { ContentKeys } from "./contentKey.js";
+import type { BlobMissing, BlobPut, ImageFormat } from "./protocol.js";
 import { sha256Hex } from "./sha256.js";
 
 /** Bytes to upload. Raw formats (rgba8, grey8) need width and height. */
