@@ -368,7 +368,8 @@ async def test_uploads_without_sha256_are_named_by_the_daemon_from_their_bytes(d
                                         "total": len(data), "format": "grey8", "width": 256,
                                         "height": 512, "ack": True}, data[offset:offset + chunk]))
     replies = [await reply(ws) for _ in range(4)]
-    acks = [r for r in replies if r["type"] == "blob.received"]
+    acks = sorted((r for r in replies if r["type"] == "blob.received"), key=lambda r: r["reply_to"])
+    # each upload's worker answers on its own: the two uploads' replies may come in either order
     assert acks == [{"type": "blob.received", "reply_to": u, "received": chunk} for u in ("a", "b")]
     stored = {r["reply_to"]: r for r in replies if r["type"] == "blob.stored"}
     assert stored == {u: {"type": "blob.stored", "reply_to": u, "sha256": hashlib.sha256(d).hexdigest(),
