@@ -28,7 +28,7 @@ export { JobTracker, newJobId, type JobChannel, type JobEvent } from "./jobTrack
 export type { ReplyMap, ReplyTo, SimpleRequest } from "./replies.js";
 export { sha256Hex, sha256HexSync, sha256HexWasm, useWasmSha256, type StreamingHasher } from "./sha256.js";
 export { installTextCodecs, PortableTextEncoder, portableTextDecoder } from "./textCodecs.js";
-export { loraLabel, withTriggerWords } from "./triggerWords.js";
+export { loraLabel, TriggerWordTracker, withTriggerWords } from "./triggerWords.js";
 export { SOCKET_OPEN, type SocketCloseEvent, type SocketMessageEvent, type WebSocketFactory, type WebSocketLike } from "./socket.js";
 export { hashBlobs, uploadBlobs, uploadUnnamed, type BlobSource, type UploadChannel, type UploadProgress } from "./upload.js";
 export { parseBinaryHeader, parseServerMessage } from "./validate.js";

@@ -26,3 +26,45 @@ function holdsWord(text: string, word: string): boolean {
   const escaped = word.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&");
   return new RegExp(`(^|[^\\p{L}\\p{N}_])${escaped}($|[^\\p{L}\\p{N}_])`, "iu").test(text);
 }
+
+/** The trigger words a LoRA picker put into a prompt, so that unpicking a LoRA (or picking
+ * another in its row) takes out what picking it put in, and never a word the designer typed. */
+export class TriggerWordTracker {
+  /** lower-cased words this picker appended and that may still be in the prompt */
+  private readonly added = new Set<string>();
+
+  /** `prompt` with the picked LoRA's `words` appended (those it does not hold yet). */
+  add(prompt: string, words: readonly string[]): string {
+    for (const raw of words) {
+      const word = raw.trim();
+      if (word && !holdsWord(prompt, word)) this.added.add(word.toLowerCase());
+    }
+    return withTriggerWords(prompt, words);
+  }
+
+  /** `prompt` without the `words` of a LoRA no longer picked: each one this picker appended
+   * comes out with its comma, unless a LoRA still picked calls for it too (`stillNeeded`). A
+   * word the designer typed, or one moved into a sentence, stays. */
+  remove(prompt: string, words: readonly string[], stillNeeded: readonly string[] = []): string {
+    const needed = new Set(stillNeeded.map((w) => w.trim().toLowerCase()));
+    let out = prompt;
+    for (const raw of words) {
+      const key = raw.trim().toLowerCase();
+      if (!key || !this.added.has(key) || needed.has(key)) continue;
+      out = withoutListedWord(out, raw.trim());
+      this.added.delete(key);
+    }
+    return out;
+  }
+}
+
+/** `text` without `word` where it stands as an item of the comma-separated list (as
+ * withTriggerWords puts it): ", word" after other text, or "word, " / "word" at the start. */
+function withoutListedWord(text: string, word: string): string {
+  const escaped = word.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&");
+  const end = "(?=\\s*(?:,|$))";
+  const after = new RegExp(`\\s*,\\s*${escaped}${end}`, "iu");
+  if (after.test(text)) return text.replace(after, "");
+  const first = new RegExp(`^\\s*${escaped}${end}\\s*,?\\s*`, "iu");
+  return text.replace(first, "");
+}

@@ -1,6 +1,6 @@
 /** The panel's DOM: typed handles on index.html's elements and the small renderers over them. */
 
-import { loraLabel, withTriggerWords, type ConnectionState, type ErrorDescription, type LoraSpec, type ModelInfo } from "@layerbridge/common";
+import { loraLabel, TriggerWordTracker, type ConnectionState, type ErrorDescription, type LoraSpec, type ModelInfo } from "@layerbridge/common";
 import type { FlowKind, SelectionInfo } from "../shared/messages";
 import { controlNetOptions } from "./flowOptions";
 
@@ -64,6 +64,8 @@ export class PanelView {
   readonly done: HTMLElement;
   private readonly flowRows: HTMLElement[];
   private readonly urls: string[] = [];
+  private readonly triggerWords = new TriggerWordTracker();
+  private loraWords = new Map<string, readonly string[]>(); // the listed LoRAs' trigger words
   private previewUrl: string | null = null;
 
   constructor(private readonly doc: Document) {
@@ -168,6 +170,7 @@ export class PanelView {
     const base = models.find((m) => m.id === checkpoint)?.arch.replace(/-inpaint$/, "");
     const loras = models.filter((m) => m.kind === "lora" && m.arch === base);
     const picked = new Map(this.selectedLoras().map((l) => [l.id, l.weight]));
+    this.loraWords = new Map(loras.map((m) => [m.id, m.trigger_words ?? []]));
     if (loras.length === 0) {
       const p = this.doc.createElement("p");
       p.className = "hint";
@@ -187,8 +190,12 @@ export class PanelView {
     check.type = "checkbox";
     check.checked = pickedWeight !== undefined;
     check.addEventListener("change", () => {
-      // picked: its trigger words go into the prompt (once), as the LoRA needs them to act
-      if (check.checked) this.prompt.value = withTriggerWords(this.prompt.value, model.trigger_words ?? []);
+      // picked: its trigger words go into the prompt (once), as the LoRA needs them to act;
+      // unpicked: the words picking it put in come out, unless another picked LoRA needs them
+      const words = model.trigger_words ?? [];
+      this.prompt.value = check.checked
+        ? this.triggerWords.add(this.prompt.value, words)
+        : this.triggerWords.remove(this.prompt.value, words, this.pickedTriggerWords());
       this.updateLoraCount();
     });
     const name = this.doc.createElement("span");
@@ -212,6 +219,10 @@ export class PanelView {
       if (id !== undefined && check?.checked) out.push({ id, weight: Number(weight?.value ?? 1) || 0 });
     }
     return out;
+  }
+
+  private pickedTriggerWords(): string[] {
+    return this.selectedLoras().flatMap((l) => [...(this.loraWords.get(l.id) ?? [])]);
   }
 
   private updateLoraCount(): void {

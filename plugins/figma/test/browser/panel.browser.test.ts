@@ -265,6 +265,8 @@ describe("the Figma UI page in Chromium", { timeout: 120_000 }, () => {
       await row.locator('input[type="checkbox"]').check();
       expect(await ui.locator("#prompt").inputValue()).toBe("a lighthouse, demostyle, lbtrained");
       await row.locator('input[type="checkbox"]').uncheck();
+      expect(await ui.locator("#prompt").inputValue()).toBe("a lighthouse"); // unpicked: its words go
+      await row.locator('input[type="checkbox"]').check();
       await row.locator('input[type="checkbox"]').check();
       expect(await ui.locator("#prompt").inputValue()).toBe("a lighthouse, demostyle, lbtrained"); // once
     } finally {

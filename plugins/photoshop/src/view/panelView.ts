@@ -1,6 +1,6 @@
 // Binds the panel's HTML to the controller: reads the form, renders each state snapshot.
 // Plain DOM (works in UXP and in a browser); the ids are the ones in index.html.
-import { loraLabel, withTriggerWords, type ModelInfo } from "@layerbridge/common";
+import { loraLabel, TriggerWordTracker, type ModelInfo } from "@layerbridge/common";
 import { CONTROL_TYPES, DEFAULT_FORM, type ControlChoice, type FormValues, type LoraChoice, type Mode } from "../form.js";
 import type { LayerInfo } from "../host/Host.js";
 import type { PanelController } from "../panelController.js";
@@ -22,6 +22,7 @@ const RUN_LABEL: Record<Mode, string> = { generate: "Generate", inpaint: "Fill s
 export class PanelView {
   private mode: Mode = DEFAULT_FORM.mode;
   private loras: LoraChoice[] = [];
+  private readonly triggerWords = new TriggerWordTracker();
   private controls: ControlChoice[] = [];
   private layers: LayerInfo[] = [];
   private lastState: PanelState;
@@ -56,7 +57,10 @@ export class PanelView {
     for (const head of Array.from(this.doc.querySelectorAll(".box-head"))) {
       head.addEventListener("click", () => {
         const id = head.getAttribute("data-toggle") ?? "";
-        this.setOpen(id, !this.el(id).className.includes("open"));
+        const open = !this.el(id).className.includes("open");
+        this.setOpen(id, open);
+        // a LoRA trained or added in the tray since the panel connected shows when the list opens
+        if (open && id === "loras-box") void this.controller.refreshModels();
       });
     }
     this.el<HTMLButtonElement>("pair").addEventListener("click", () => {
@@ -187,12 +191,18 @@ export class PanelView {
       for (const m of this.lastState.loras) select.appendChild(this.option(m.id, loraLabel(m)));
       selectOption(select, lora.id);
       select.addEventListener("change", () => {
+        const before = lora.id;
         lora.id = select.value;
+        this.removeTriggerWords(before);
         this.insertTriggerWords(lora.id);
       });
       const weight = this.number(lora.weight, -4, 4, 0.05, (v) => (lora.weight = v));
       weight.title = "weight";
-      row.append(select, weight, this.remove(() => this.loras.splice(i, 1) && this.renderLoras()));
+      row.append(select, weight, this.remove(() => {
+        const [gone] = this.loras.splice(i, 1);
+        this.removeTriggerWords(gone?.id);
+        this.renderLoras();
+      }));
       list.appendChild(row);
     });
     this.render(this.lastState);
@@ -200,9 +210,20 @@ export class PanelView {
 
   /** A LoRA was picked: its trigger words go into the prompt (once), as it needs them to act. */
   private insertTriggerWords(loraId: string | undefined): void {
-    const words = this.lastState.loras.find((m) => m.id === loraId)?.trigger_words ?? [];
     const prompt = this.el<HTMLTextAreaElement>("prompt");
-    prompt.value = withTriggerWords(prompt.value, words);
+    prompt.value = this.triggerWords.add(prompt.value, this.wordsOf(loraId));
+  }
+
+  /** A LoRA was removed or replaced in its row: the words picking it put in come out again,
+   * unless another picked LoRA calls for them. */
+  private removeTriggerWords(loraId: string | undefined): void {
+    const prompt = this.el<HTMLTextAreaElement>("prompt");
+    const stillNeeded = this.loras.flatMap((l) => this.wordsOf(l.id));
+    prompt.value = this.triggerWords.remove(prompt.value, this.wordsOf(loraId), stillNeeded);
+  }
+
+  private wordsOf(loraId: string | undefined): string[] {
+    return this.lastState.loras.find((m) => m.id === loraId)?.trigger_words ?? [];
   }
 
   private renderControls(): void {

@@ -10,9 +10,12 @@ export interface FakeDaemonControls {
   /** Fail the next job with this error code. */
   failNextWith: string | undefined;
   stepMs: number;
+  /** Models registered after the panel connected (a LoRA just trained): listed by models.list,
+   * not by the welcome. */
+  registeredLater: object[];
 }
 
-export const controls: FakeDaemonControls = { holdAtStep: undefined, failNextWith: undefined, stepMs: 40 };
+export const controls: FakeDaemonControls = { holdAtStep: undefined, failNextWith: undefined, stepMs: 40, registeredLater: [] };
 
 function gradientPng(width: number, height: number, hue: number, alpha = 255): Uint8Array {
   const data = new Uint8Array(width * height * 4);
@@ -81,7 +84,7 @@ export class FakeDaemonSocket implements WebSocketLike {
         });
         return;
       case "models.list":
-        this.reply({ type: "models.reply", reply_to: msg.id, models: MODELS });
+        this.reply({ type: "models.reply", reply_to: msg.id, models: [...MODELS, ...controls.registeredLater] });
         return;
       case "blob.has":
         this.reply({ type: "blob.missing", reply_to: msg.id, sha256: msg["sha256"] });

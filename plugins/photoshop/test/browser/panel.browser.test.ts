@@ -89,8 +89,35 @@ describe("panel in Chromium", () => {
     await page.locator("#loras select").first().selectOption("ink-sketch");
     expect(await page.locator("#prompt").inputValue()).toBe("a red bottle, inksk");
     await page.locator("#loras select").first().selectOption("film-grain");
+    expect(await page.locator("#prompt").inputValue()).toBe("a red bottle"); // replaced: its word goes
     await page.locator("#loras select").first().selectOption("ink-sketch");
     expect(await page.locator("#prompt").inputValue()).toBe("a red bottle, inksk");
+  });
+
+  it("lists a LoRA registered after the panel connected when the LoRA list opens", async () => {
+    await expect.poll(() => text("#conn-status")).toMatch(/^Connected/);
+    await page.evaluate(() => {
+      window.layerbridgePreview.controls.registeredLater.push({ id: "brand-red", name: "Brand red", arch: "sdxl", kind: "lora", trigger_words: ["lbbrand"] });
+    });
+    await page.click("#loras-box .box-head");
+    await page.click("#add-lora");
+    await expect.poll(() => page.locator("#loras select option").allInnerTexts()).toEqual(["Film grain", "Ink sketch · inksk", "Brand red · lbbrand"]);
+  });
+
+  it("takes a removed LoRA's trigger word out of the prompt, and leaves what the designer typed", async () => {
+    await expect.poll(() => text("#conn-status")).toMatch(/^Connected/);
+    await page.fill("#prompt", "a red bottle");
+    await page.click("#loras-box .box-head");
+    await page.click("#add-lora");
+    await page.locator("#loras select").first().selectOption("ink-sketch");
+    await page.fill("#prompt", `${await page.locator("#prompt").inputValue()}, on a table`);
+    await page.locator('#loras button[title="Remove"]').first().click();
+    expect(await page.locator("#prompt").inputValue()).toBe("a red bottle, on a table");
+    await page.fill("#prompt", "inksk bottle"); // typed by the designer
+    await page.click("#add-lora");
+    await page.locator("#loras select").first().selectOption("ink-sketch");
+    await page.locator('#loras button[title="Remove"]').first().click();
+    expect(await page.locator("#prompt").inputValue()).toBe("inksk bottle");
   });
 
   it("shows a clear message for a daemon error", async () => {
