@@ -5,11 +5,12 @@
 // blob.has; new bytes go as an unnamed upload (blob.put without sha256) and the daemon's
 // blob.stored says their name. Otherwise each blob is hashed with SHA-256 first and sent named.
 // Pacing: UXP closes a socket whose send buffer overflows, documents neither that buffer's size
-// nor when bufferedAmount updates, and has no 'drain' event. So the pace comes from the daemon: each chunk asks for an acknowledgement (blob.received, sent once the
-// chunk is stored) and at most `windowBytes` are ever sent and not yet acknowledged, whatever
-// bufferedAmount says. Only with a daemon that does not acknowledge (no blob.ack capability) is
-// bufferedAmount polled instead. Every chunk of one blob carries the same id; the daemon echoes it
-// as reply_to in blob.received, blob.stored, or an error about that upload.
+// nor when bufferedAmount updates, and has no 'drain' event. So the pace comes from the daemon:
+// each chunk asks for an acknowledgement (blob.received, sent once the chunk is stored) and at
+// most `windowBytes` are ever sent and not yet acknowledged, whatever bufferedAmount says. Only
+// with a daemon that does not acknowledge (no blob.ack capability) is bufferedAmount polled
+// instead. Every chunk of one blob carries the same id; the daemon echoes it as reply_to in
+// blob.received, blob.stored, or an error about that upload.
 import { encodeFrame } from "./frames.js";
 import type { ContentKeys } from "./contentKey.js";
 import type { BlobMissing, BlobPut, ImageFormat } from "./protocol.js";
@@ -194,7 +195,8 @@ async function sendChunks(
     }
     if (pace.failed) return;
     // unnamed (blob.unnamed): no sha256 field at all; the id names the upload
-    const header: BlobPut = sha !== undefined ? { type: "blob.put", id, sha256: sha, offset, total, format: blob.format } : { type: "blob.put", id, offset, total, format: blob.format };
+    const header: BlobPut = { type: "blob.put", id, offset, total, format: blob.format };
+    if (sha !== undefined) header.sha256 = sha;
     if (blob.format !== "png") {
       header.width = blob.width ?? null;
       header.height = blob.height ?? null;
