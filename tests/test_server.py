@@ -506,6 +506,26 @@ async def test_a_chunk_that_cannot_be_written_drops_the_upload_and_answers_its_i
     await ws.close()
 
 
+async def test_an_upload_whose_worker_breaks_is_answered_not_left_waiting(
+        daemon: RunningDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerbridge.daemon.handlers import blobs
+
+    def broken(self: blobs.UploadStream) -> None:
+        raise RuntimeError("worker thread broke")
+
+    monkeypatch.setattr(blobs.UploadStream, "_work", broken)
+    sent: list[str | bytes] = []
+    session = Session(daemon.core, "peer", lambda frame: sent.append(frame) or True, lambda code, reason: None)
+    await session.handle(hello(daemon.token))
+    data = bytes(range(256)) * 16
+    await asyncio.wait_for(session.handle(encode_frame(
+        {"type": "blob.put", "id": "w", "offset": 0, "total": len(data), "format": "grey8",
+         "width": 64, "height": 64}, data)), 10)  # the last chunk: waits for its write
+    error = json.loads(sent[-1])
+    assert (error["type"], error["reply_to"], error["code"]) == ("error", "w", "internal")
+    assert daemon.core.uploads.count == 0 and not session.upload_streams
+
+
 async def test_an_upload_cut_off_midway_leaves_no_partial_file(daemon: RunningDaemon) -> None:
     data = bytes(range(256)) * 4096
     sha = hashlib.sha256(data).hexdigest()

@@ -64,8 +64,10 @@ class UploadStream:
         self._working = False
         self._progress = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self._last: BlobPut | None = None  # the latest chunk's header, to answer if all breaks
 
     def push(self, event: ChunkReceived) -> None:
+        self._last = event.put
         self._queue.put(event)
         self.behind += len(event.payload)
         if not self._working:
@@ -81,9 +83,13 @@ class UploadStream:
         self._working = True
         asyncio.ensure_future(asyncio.to_thread(self._work)).add_done_callback(self._worked)
 
-    def _worked(self, _: asyncio.Future[None]) -> None:
+    def _worked(self, work: asyncio.Future[None]) -> None:
         self._working = False
-        if not self._queue.empty() and not self.failed:
+        if not work.cancelled() and (exc := work.exception()) is not None:
+            # the worker itself broke (not a chunk it stored): end the upload rather than wait
+            self.failed = True
+            self._refused(self._last, exc)
+        elif not self._queue.empty() and not self.failed:
             self._start()  # a chunk came as the worker found none
 
     def _work(self) -> None:  # on the worker thread
@@ -111,7 +117,9 @@ class UploadStream:
                                              reply_to=put.id))
         self._progress.set()
 
-    def _refused(self, put: BlobPut, exc: BaseException) -> None:
+    def _refused(self, put: BlobPut | None, exc: BaseException) -> None:
+        if put is None:
+            return
         _drop(self.caller, put)
         if isinstance(exc, LayerbridgeError):
             log.debug("refused an upload chunk from %s: %s", self.caller.peer, exc.message)
