@@ -122,7 +122,10 @@ async def test_ctrl_c_during_a_job_says_the_job_keeps_running(daemon: RunningDae
     proc = await asyncio.create_subprocess_exec(
         *LB, "--data-dir", str(daemon.paths.root), "client", "--url", daemon.url, "--token", daemon.token,
         "generate", "--model", "demo", "--size", "256x256", "--steps", "150", "--job-id", "long-one",
-        "--out", str(tmp_path / "l.png"), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        "--out", str(tmp_path / "l.png"), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        # as from a terminal: a suite started in the background (`make test &`) passes SIGINT
+        # on ignored, and a program that starts with it ignored keeps ignoring it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stderr is not None
     line = await asyncio.wait_for(proc.stderr.readline(), 60)
     assert line.startswith(b"job long-one"), line
