@@ -83,8 +83,7 @@ class DaemonCore:
         wire = {name: getattr(self.limits, name) for name in Limits.model_fields
                 if hasattr(self.limits, name)}
         return Limits(**wire, **{name: getattr(self.server_limits, name)
-                                 for name in Limits.model_fields
-                                 if name not in wire and hasattr(self.server_limits, name)})
+                                 for name in Limits.model_fields if name not in wire})
 
     # ------------------------------------------------------------------ connections
 

@@ -391,18 +391,24 @@ async def test_an_upload_without_sha256_needs_an_id(daemon: RunningDaemon) -> No
     await ws.close()
 
 
+def recorded_put_headers(client: DaemonClient) -> list[dict]:  # type: ignore[type-arg]
+    """The headers of the binary frames `client` sends from now on."""
+    headers: list[dict] = []  # type: ignore[type-arg]
+    send = client.ws.send
+
+    async def recording(frame):  # type: ignore[no-untyped-def]
+        if isinstance(frame, bytes):
+            headers.append(decode_frame(frame)[0])
+        await send(frame)
+
+    client.ws.send = recording  # type: ignore[method-assign]
+    return headers
+
+
 async def test_the_client_sends_new_bytes_unnamed_and_known_bytes_not_at_all(daemon: RunningDaemon) -> None:
     data = bytes(range(256)) * 4096
     async with await DaemonClient.connect(daemon.url, daemon.token) as client:
-        headers: list[dict] = []  # type: ignore[type-arg]
-        send = client.ws.send
-
-        async def recording(frame):  # type: ignore[no-untyped-def]
-            if isinstance(frame, bytes):
-                headers.append(decode_frame(frame)[0])
-            await send(frame)
-
-        client.ws.send = recording  # type: ignore[method-assign]
+        headers = recorded_put_headers(client)
         sha = await client.upload(data, "grey8", 1024, 1024)
         assert sha == hashlib.sha256(data).hexdigest() and daemon.core.blobs.has(sha)
         assert headers and all("sha256" not in h for h in headers)  # named by the daemon
@@ -421,15 +427,7 @@ async def test_against_a_daemon_without_unnamed_uploads_the_client_names_the_blo
     async with await DaemonClient.connect(daemon.url, daemon.token) as client:
         older = [c for c in client.welcome.capabilities if c != "blob.unnamed"]
         client.welcome = client.welcome.model_copy(update={"capabilities": older})
-        headers: list[dict] = []  # type: ignore[type-arg]
-        send = client.ws.send
-
-        async def recording(frame):  # type: ignore[no-untyped-def]
-            if isinstance(frame, bytes):
-                headers.append(decode_frame(frame)[0])
-            await send(frame)
-
-        client.ws.send = recording  # type: ignore[method-assign]
+        headers = recorded_put_headers(client)
         sha = await client.upload(data, "grey8", 256, 256)
         assert headers and all(h["sha256"] == sha == hashlib.sha256(data).hexdigest() for h in headers)
 
